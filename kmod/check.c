@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Heap consistency check, for tests: every span's metadata, bitmaps,
+ * list membership and pagemap entries, and the counters, must agree.
+ */
+#include <linux/percpu.h>
+#include <linux/printk.h>
+#include <linux/mm.h>
+#include "internal.h"
+
+#define CHECK(heap, s, cond)						\
+	do {								\
+		if (!(cond)) {						\
+			pr_err("spanheap %s: span class %u: check failed: %s\n", \
+			       (heap)->name, (s)->spc, #cond);		\
+			return -EUCLEAN;				\
+		}							\
+	} while (0)
+
+static int check_span(struct spanheap *heap, struct shp_span *s,
+		      unsigned int spc, u64 *objects, long *bytes)
+{
+	unsigned int w, nalloc = shp_span_count_alloc(s);
+	unsigned long a;
+
+	CHECK(heap, s, s->heap == heap && s->spc == spc);
+	CHECK(heap, s, s->nelems * s->elemsize <= s->bytes);
+	for (a = s->base; a < s->base + s->bytes; a += PAGE_SIZE)
+		CHECK(heap, s, shp_pagemap_lookup((void *)a) == s);
+	for (w = 0; w < s->nwords; w++)
+		CHECK(heap, s, !(shp_remote_bits(s)[w] & ~shp_alloc_bits(s)[w]));
+	if (s->nelems % 64)
+		CHECK(heap, s, !(shp_alloc_bits(s)[s->nwords - 1] &
+				 ~GENMASK_ULL(s->nelems % 64 - 1, 0)));
+	*objects += nalloc - atomic_read(&s->nremote);
+	*bytes += s->bytes;
+	return nalloc;
+}
+
+/**
+ * shp_heap_check() - verify a quiescent heap
+ * @heap: heap with no allocation or free running
+ *
+ * Context: process context.
+ * Return: 0 if consistent, -EUCLEAN (after a pr_err naming the broken
+ * invariant) otherwise.
+ */
+int shp_heap_check(struct spanheap *heap)
+{
+	u64 objects[SHP_NR_CLASSES] = { 0 }, allocs, frees;
+	long bytes = 0;
+	unsigned int spc, class, nempty;
+	unsigned long nspans;
+	struct shp_span *s;
+	int cpu, n, ret = 0;
+
+	rcu_read_lock();
+	for (spc = 2; spc < SHP_NR_SPAN_CLASSES && !ret; spc++) {
+		struct shp_central *ct = &heap->central[spc];
+
+		nspans = 0;
+		nempty = 0;
+		spin_lock(&ct->lock);
+		list_for_each_entry(s, &ct->partial, list) {
+			n = check_span(heap, s, spc, &objects[spc >> 1], &bytes);
+			if (n < 0 || s->state != SHP_SPAN_CENTRAL ||
+			    n != s->nalloc || n == s->nelems) {
+				ret = -EUCLEAN;
+				break;
+			}
+			nempty += !n;
+			nspans++;
+		}
+		list_for_each_entry(s, &ct->full, list) {
+			n = check_span(heap, s, spc, &objects[spc >> 1], &bytes);
+			if (n < 0 || s->state != SHP_SPAN_CENTRAL ||
+			    n != s->nelems || s->nalloc != s->nelems) {
+				ret = -EUCLEAN;
+				break;
+			}
+			nspans++;
+		}
+		for_each_possible_cpu(cpu) {
+			struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
+
+			s = c->alloc[spc];
+			if (s == &shp_empty_span || ret)
+				continue;
+			if (check_span(heap, s, spc, &objects[spc >> 1], &bytes) < 0 ||
+			    s->state != SHP_SPAN_CACHED || s->owner != c)
+				ret = -EUCLEAN;
+			nspans++;
+		}
+		if (!ret && (nspans != ct->nspans || nempty != ct->nempty)) {
+			pr_err("spanheap %s: class %u: %lu spans counted, %lu recorded; %u empty, %u recorded\n",
+			       heap->name, spc, nspans, ct->nspans, nempty,
+			       ct->nempty);
+			ret = -EUCLEAN;
+		}
+		spin_unlock(&ct->lock);
+	}
+	spin_lock(&heap->lock);
+	nspans = 0;
+	list_for_each_entry(s, &heap->large, list) {
+		if (ret || check_span(heap, s, 0, &objects[0], &bytes) != 1 ||
+		    s->state != SHP_SPAN_LARGE)
+			ret = -EUCLEAN;
+		nspans++;
+	}
+	if (nspans != heap->nlarge)
+		ret = -EUCLEAN;
+	spin_unlock(&heap->lock);
+	rcu_read_unlock();
+	if (ret)
+		return ret;
+
+	for (class = 0; class < SHP_NR_CLASSES; class++) {
+		allocs = 0;
+		frees = 0;
+		for_each_possible_cpu(cpu) {
+			allocs += per_cpu_ptr(heap->cpu, cpu)->nalloc[class];
+			frees += per_cpu_ptr(heap->cpu, cpu)->nfree[class];
+		}
+		if (allocs - frees != objects[class]) {
+			pr_err("spanheap %s: class %u: %llu objects in bitmaps, counters say %llu\n",
+			       heap->name, class, objects[class], allocs - frees);
+			return -EUCLEAN;
+		}
+	}
+	if (bytes != atomic_long_read(&heap->reserved)) {
+		pr_err("spanheap %s: spans hold %ld bytes, reserved says %ld\n",
+		       heap->name, bytes, atomic_long_read(&heap->reserved));
+		return -EUCLEAN;
+	}
+	return 0;
+}

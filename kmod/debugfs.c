@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * debugfs: /sys/kernel/debug/spanheap/<name>-<id>/stats for every heap.
+ * The root directory is made by the first heap, since KUnit suites run
+ * (and create heaps) before the module's init function.
+ */
+#include <linux/debugfs.h>
+#include <linux/mutex.h>
+#include <linux/seq_file.h>
+#include "internal.h"
+
+static struct dentry *shp_debugfs_root;
+static DEFINE_MUTEX(shp_debugfs_lock);
+
+static int stats_show(struct seq_file *m, void *v)
+{
+	shp_stats_print(m, m->private);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(stats);
+
+/**
+ * shp_debugfs_add() - create a heap's debugfs directory
+ * @heap: new heap
+ *
+ * Failure is not an error: the heap just has no debugfs files.
+ *
+ * Context: process context.
+ */
+void shp_debugfs_add(struct spanheap *heap)
+{
+	char name[48];
+
+	mutex_lock(&shp_debugfs_lock);
+	if (!shp_debugfs_root)
+		shp_debugfs_root = debugfs_create_dir("spanheap", NULL);
+	snprintf(name, sizeof(name), "%s-%u", heap->name, heap->id);
+	heap->debugfs = debugfs_create_dir(name, shp_debugfs_root);
+	debugfs_create_file("stats", 0400, heap->debugfs, heap, &stats_fops);
+	mutex_unlock(&shp_debugfs_lock);
+}
+
+/**
+ * shp_debugfs_remove() - remove a heap's debugfs directory
+ * @heap: heap being destroyed; its files are gone (and no reader is
+ *	inside them) when this returns
+ *
+ * Context: process context.
+ */
+void shp_debugfs_remove(struct spanheap *heap)
+{
+	debugfs_remove_recursive(heap->debugfs);
+	heap->debugfs = NULL;
+}
+
+/**
+ * shp_debugfs_exit() - remove the root directory
+ *
+ * Context: module exit.
+ */
+void shp_debugfs_exit(void)
+{
+	mutex_lock(&shp_debugfs_lock);
+	debugfs_remove_recursive(shp_debugfs_root);
+	shp_debugfs_root = NULL;
+	mutex_unlock(&shp_debugfs_lock);
+}

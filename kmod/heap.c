@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Heap life cycle, allocation and explicit free.
+ *
+ * Allocation fast path (Go's nextFreeFast): with preemption disabled,
+ * take the lowest set bit of the owned span's alloc_cache, mark it in
+ * alloc_bits and return the zeroed object.  No lock, no atomic.  When
+ * the cache is empty, the slow path refills it from the span's next
+ * bitmap word, from the central lists, or from a new span.
+ */
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/percpu.h>
+#include <linux/preempt.h>
+#include <linux/export.h>
+#include <linux/err.h>
+#include "internal.h"
+
+static atomic_t shp_heap_ids = ATOMIC_INIT(0);
+
+/**
+ * spanheap_create() - create a heap
+ * @name: short name, shown in debugfs as "<name>-<id>"; 1..31 chars
+ * @limit: cap on the bytes of spans the heap may hold, 0 for no cap
+ *
+ * Context: process context, may sleep.
+ * Return: the heap, ERR_PTR(-EINVAL) for a bad name, or ERR_PTR(-ENOMEM).
+ */
+struct spanheap *spanheap_create(const char *name, size_t limit)
+{
+	struct spanheap *heap;
+	unsigned int spc;
+	int cpu;
+
+	if (!name || !*name || strlen(name) >= sizeof(heap->name))
+		return ERR_PTR(-EINVAL);
+	heap = kzalloc(sizeof(*heap), GFP_KERNEL);
+	if (!heap)
+		return ERR_PTR(-ENOMEM);
+	heap->cpu = alloc_percpu(struct shp_cpu_cache);
+	if (!heap->cpu) {
+		kfree(heap);
+		return ERR_PTR(-ENOMEM);
+	}
+	strscpy(heap->name, name, sizeof(heap->name));
+	heap->id = atomic_inc_return(&shp_heap_ids);
+	heap->limit = limit;
+	atomic_long_set(&heap->reserved, 0);
+	atomic_long_set(&heap->bad_frees, 0);
+	spin_lock_init(&heap->lock);
+	INIT_LIST_HEAD(&heap->large);
+	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
+		spin_lock_init(&heap->central[spc].lock);
+		INIT_LIST_HEAD(&heap->central[spc].partial);
+		INIT_LIST_HEAD(&heap->central[spc].full);
+	}
+	for_each_possible_cpu(cpu) {
+		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
+
+		for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++)
+			c->alloc[spc] = &shp_empty_span;
+		c->last = &shp_empty_span;
+	}
+	shp_debugfs_add(heap);
+	return heap;
+}
+EXPORT_SYMBOL_GPL(spanheap_create);
+
+static void release_list(struct list_head *head)
+{
+	struct shp_span *s, *tmp;
+
+	list_for_each_entry_safe(s, tmp, head, list) {
+		list_del_init(&s->list);
+		shp_span_release(s);
+	}
+}
+
+/**
+ * spanheap_destroy() - free a heap and every object in it
+ * @heap: heap; no other call on it may run or follow
+ *
+ * Context: process context, may sleep.
+ */
+void spanheap_destroy(struct spanheap *heap)
+{
+	unsigned int spc;
+
+	if (IS_ERR_OR_NULL(heap))
+		return;
+	shp_debugfs_remove(heap);
+	spanheap_drain(heap);
+	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
+		struct shp_central *ct = &heap->central[spc];
+
+		spin_lock(&ct->lock);
+		release_list(&ct->partial);
+		release_list(&ct->full);
+		ct->nspans = 0;
+		spin_unlock(&ct->lock);
+	}
+	spin_lock(&heap->lock);
+	release_list(&heap->large);
+	spin_unlock(&heap->lock);
+	WARN_ON(atomic_long_read(&heap->reserved));
+	free_percpu(heap->cpu);
+	kfree(heap);
+}
+EXPORT_SYMBOL_GPL(spanheap_destroy);
+
+/* Zero a freshly allocated small object; small sizes stay inline. */
+static __always_inline void zero_object(void *obj, unsigned long size)
+{
+	if (size <= 64) {
+		u64 *w = obj;
+		unsigned long i;
+
+		for (i = 0; i < size / 8; i++)
+			w[i] = 0;
+	} else {
+		memset(obj, 0, size);
+	}
+}
+
+/* Take an object from a cached span; the owner's lockless fast path. */
+static __always_inline void *span_take(struct shp_span *s)
+{
+	u64 cache = s->alloc_cache;
+	unsigned int bit, idx;
+	unsigned long *word;
+
+	if (unlikely(!cache))
+		return NULL;
+	bit = __ffs64(cache);
+	s->alloc_cache = cache & (cache - 1);
+	idx = s->cache_word * 64 + bit;
+	word = &shp_alloc_bits(s)[s->cache_word];
+	WRITE_ONCE(*word, *word | BIT(bit));
+	return (void *)(s->base + idx * s->elemsize);
+}
+
+static void *alloc_large(struct spanheap *heap, size_t size)
+{
+	struct shp_span *s;
+	struct shp_cpu_cache *c;
+
+	if (size > (size_t)INT_MAX)
+		return NULL;
+	s = shp_span_new(heap, 0, size);
+	if (!s)
+		return NULL;
+	__set_bit(0, shp_alloc_bits(s));
+	s->nalloc = 1;
+	spin_lock(&heap->lock);
+	s->state = SHP_SPAN_LARGE;
+	list_add(&s->list, &heap->large);
+	heap->nlarge++;
+	heap->large_bytes += s->bytes;
+	spin_unlock(&heap->lock);
+	c = get_cpu_ptr(heap->cpu);
+	WRITE_ONCE(c->nalloc[0], c->nalloc[0] + 1);
+	put_cpu_ptr(heap->cpu);
+	return (void *)s->base;		/* vzalloc'ed: already zero */
+}
+
+/* Refill from the owned span's next word, else from the central lists. */
+static bool load_or_grab(struct spanheap *heap, struct shp_cpu_cache *c,
+			 unsigned int spc)
+{
+	struct shp_span *s = c->alloc[spc];
+
+	if (s != &shp_empty_span && shp_span_load_cache(s))
+		return true;
+	return shp_central_grab(heap, c, spc);
+}
+
+static void *alloc_slow(struct spanheap *heap, unsigned int spc)
+{
+	struct shp_cpu_cache *c;
+	struct shp_span *s;
+	void *obj;
+
+	for (;;) {
+		c = get_cpu_ptr(heap->cpu);
+		s = c->alloc[spc];
+		obj = span_take(s);
+		if (!obj && load_or_grab(heap, c, spc))
+			obj = span_take(c->alloc[spc]);
+		if (obj) {
+			c->last = c->alloc[spc];
+			WRITE_ONCE(c->nalloc[SHP_SPC_CLASS(spc)],
+				   c->nalloc[SHP_SPC_CLASS(spc)] + 1);
+			put_cpu_ptr(heap->cpu);
+			return obj;
+		}
+		put_cpu_ptr(heap->cpu);
+
+		s = shp_span_new(heap, spc, 0);
+		if (!s)
+			return NULL;
+		shp_central_add(heap, s);
+	}
+}
+
+/**
+ * spanheap_alloc() - allocate a zeroed object
+ * @heap: heap
+ * @size: bytes; 0 is treated as 1; above SPANHEAP_MAX_SMALL_SIZE the
+ *	object gets a span of its own
+ * @flags: SPANHEAP_NOSCAN if the object will never hold heap pointers
+ *
+ * Context: process context, may sleep (only when a new span is needed).
+ * Return: the object, or NULL for unknown @flags, out of memory, or when
+ * the heap's limit would be exceeded.
+ */
+void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
+{
+	struct shp_cpu_cache *c;
+	unsigned int spc;
+	void *obj;
+
+	if (unlikely(flags & ~SPANHEAP_ALLOC_FLAGS))
+		return NULL;
+	if (unlikely(size > SPANHEAP_MAX_SMALL_SIZE))
+		return alloc_large(heap, size);
+	spc = SHP_SPC(shp_size_to_class(size ? size : 1),
+		      !!(flags & SPANHEAP_NOSCAN));
+
+	c = get_cpu_ptr(heap->cpu);
+	obj = span_take(c->alloc[spc]);
+	if (likely(obj)) {
+		c->last = c->alloc[spc];
+		WRITE_ONCE(c->nalloc[SHP_SPC_CLASS(spc)],
+			   c->nalloc[SHP_SPC_CLASS(spc)] + 1);
+		put_cpu_ptr(heap->cpu);
+	} else {
+		put_cpu_ptr(heap->cpu);
+		obj = alloc_slow(heap, spc);
+		if (!obj)
+			return NULL;
+	}
+	zero_object(obj, shp_size_classes[SHP_SPC_CLASS(spc)].size);
+	return obj;
+}
+EXPORT_SYMBOL_GPL(spanheap_alloc);
+
+static int free_large(struct spanheap *heap, struct shp_span *s, void *ptr)
+{
+	struct shp_cpu_cache *c;
+
+	if (ptr != (void *)s->base)
+		return -EINVAL;
+	spin_lock(&heap->lock);
+	if (s->state != SHP_SPAN_LARGE) {
+		spin_unlock(&heap->lock);
+		return -EINVAL;
+	}
+	list_del_init(&s->list);
+	heap->nlarge--;
+	heap->large_bytes -= s->bytes;
+	shp_span_release(s);
+	spin_unlock(&heap->lock);
+	c = get_cpu_ptr(heap->cpu);
+	WRITE_ONCE(c->nfree[0], c->nfree[0] + 1);
+	put_cpu_ptr(heap->cpu);
+	return 0;
+}
+
+/* Free object @idx of @s, which this CPU's cache owns. */
+static int free_owned(struct shp_cpu_cache *c, struct shp_span *s,
+		      unsigned int idx)
+{
+	unsigned long *word = &shp_alloc_bits(s)[idx / 64];
+	unsigned long bit = BIT(idx % 64);
+
+	if (unlikely(!(*word & bit) ||
+		     test_bit(idx, shp_remote_bits(s))))
+		return -EINVAL;
+	WRITE_ONCE(*word, *word & ~bit);
+	if (idx / 64 == s->cache_word)
+		s->alloc_cache |= bit;
+	WRITE_ONCE(c->nfree[SHP_SPC_CLASS(s->spc)],
+		   c->nfree[SHP_SPC_CLASS(s->spc)] + 1);
+	return 0;
+}
+
+static int free_slow(struct spanheap *heap, void *ptr)
+{
+	struct shp_cpu_cache *c;
+	struct shp_span *s;
+	unsigned int idx;
+	int ret;
+
+	rcu_read_lock();
+	s = shp_find_object(heap, ptr, &idx);
+	if (!s) {
+		ret = -EFAULT;
+	} else if (!s->divmul) {
+		ret = free_large(heap, s, ptr);
+	} else if (ptr != (void *)(s->base + idx * s->elemsize)) {
+		ret = -EINVAL;
+	} else {
+		c = get_cpu_ptr(heap->cpu);
+		if (READ_ONCE(s->owner) == c) {
+			ret = free_owned(c, s, idx);
+		} else {
+			ret = shp_central_free(heap, s, idx);
+			if (!ret)
+				WRITE_ONCE(c->nfree[SHP_SPC_CLASS(s->spc)],
+					   c->nfree[SHP_SPC_CLASS(s->spc)] + 1);
+		}
+		put_cpu_ptr(heap->cpu);
+	}
+	rcu_read_unlock();
+	if (ret)
+		atomic_long_inc(&heap->bad_frees);
+	return ret;
+}
+
+/**
+ * spanheap_free() - free an object explicitly
+ * @heap: heap the object was allocated from
+ * @ptr: start of the object
+ *
+ * Context: any context that may take a spinlock; does not sleep.
+ * Return: 0; -EFAULT if @ptr is not inside a live span of @heap (a
+ * foreign pointer, or a large object already freed); -EINVAL if it is
+ * not the start of an allocated object (interior pointer, tail of a
+ * span, or a small object already freed).  Nothing changes on error.
+ */
+int spanheap_free(struct spanheap *heap, void *ptr)
+{
+	struct shp_cpu_cache *c = get_cpu_ptr(heap->cpu);
+	struct shp_span *s = c->last;
+	unsigned long off = (unsigned long)ptr - s->base;
+	unsigned int idx;
+	int ret;
+
+	/* Fast path: the span this CPU allocated from last, owned by us. */
+	if (likely(off < s->bytes && s->divmul)) {
+		idx = ((u64)off * s->divmul) >> 32;
+		if (likely(off == idx * s->elemsize && idx < s->nelems)) {
+			ret = free_owned(c, s, idx);
+			put_cpu_ptr(heap->cpu);
+			if (unlikely(ret))
+				atomic_long_inc(&heap->bad_frees);
+			return ret;
+		}
+	}
+	put_cpu_ptr(heap->cpu);
+	return free_slow(heap, ptr);
+}
+EXPORT_SYMBOL_GPL(spanheap_free);
+
+/**
+ * spanheap_object_base() - find the allocated object containing a pointer
+ * @heap: heap
+ * @ptr: any address, interior pointers included
+ * @size: if not NULL, set to the object's size (its class size)
+ *
+ * Context: any; does not sleep.  The answer is stale as soon as another
+ * CPU may free the object.
+ * Return: the object's start, or NULL if @ptr is not inside an object
+ * allocated from @heap.
+ */
+void *spanheap_object_base(struct spanheap *heap, const void *ptr,
+			   size_t *size)
+{
+	struct shp_span *s;
+	unsigned int idx;
+	void *base = NULL;
+
+	rcu_read_lock();
+	s = shp_find_object(heap, ptr, &idx);
+	if (s && test_bit(idx, shp_alloc_bits(s)) &&
+	    !test_bit(idx, shp_remote_bits(s))) {
+		base = (void *)(s->base + idx * s->elemsize);
+		if (size)
+			*size = s->elemsize;
+	}
+	rcu_read_unlock();
+	return base;
+}
+EXPORT_SYMBOL_GPL(spanheap_object_base);
+
+/**
+ * spanheap_drain() - hand every cached span back to the central lists
+ * @heap: heap
+ *
+ * Afterwards every span is central, remote frees are folded, empty spans
+ * beyond the keep limit are released and counters are exact.
+ *
+ * Context: process context; no allocation or free on @heap may run
+ * concurrently (the caches of other CPUs are touched).
+ */
+void spanheap_drain(struct spanheap *heap)
+{
+	unsigned int spc;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
+
+		for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
+			struct shp_span *s = c->alloc[spc];
+
+			if (s == &shp_empty_span)
+				continue;
+			c->alloc[spc] = &shp_empty_span;
+			spin_lock(&heap->central[spc].lock);
+			shp_central_uncache(heap, s);
+			spin_unlock(&heap->central[spc].lock);
+		}
+		c->last = &shp_empty_span;
+	}
+}
+EXPORT_SYMBOL_GPL(spanheap_drain);
+
+/**
+ * spanheap_class_size() - the size an allocation of @size really gets
+ * @size: requested bytes
+ *
+ * Context: any.
+ * Return: the class size, or @size rounded up to pages for large objects.
+ */
+size_t spanheap_class_size(size_t size)
+{
+	if (size > SPANHEAP_MAX_SMALL_SIZE)
+		return PAGE_ALIGN(size);
+	return shp_size_classes[shp_size_to_class(size ? size : 1)].size;
+}
+EXPORT_SYMBOL_GPL(spanheap_class_size);

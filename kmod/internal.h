@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * spanheap internals, shared by the core files and the KUnit suites.
+ *
+ * A heap is a set of spans.  A span is a power-of-two run of pages cut
+ * into equal objects of one size class (or, for class 0, holding one
+ * large object).  Each span records which objects are allocated in
+ * alloc_bits; the collector will record reachability in mark_bits.
+ *
+ *   struct spanheap
+ *     |-- cpu[NR_CPUS]          per-CPU cache: one owned span per span class
+ *     |     alloc[spc] --------> span (SHP_SPAN_CACHED, owner = this cache)
+ *     |-- central[spc]          spinlock, partial and full lists of
+ *     |     partial/full ------> spans (SHP_SPAN_CENTRAL, owner = NULL)
+ *     `-- large                 list of one-object spans (SHP_SPAN_LARGE)
+ *
+ *   shp_pagemap (global, RCU):  page address -> span, for every page of
+ *                               every live span of every heap.
+ *
+ * Ownership.  A cached span's alloc_bits, alloc_cache and words are
+ * written only by its owner with preemption disabled, so the fast path
+ * takes no lock and no atomic.  Frees from elsewhere post the object in
+ * remote_bits (atomically, under the central lock, so the owner cannot
+ * let go of the span meanwhile); the owner folds them into alloc_bits
+ * when it runs dry.  A central span's bits and lists belong to the
+ * central lock.  Moving a span between the two happens under that lock.
+ *
+ * Lock order (outermost first):
+ *   preempt_disable (get_cpu_ptr of the heap's cache)
+ *     central[spc].lock
+ *       heap->lock                   (large list; never held with the above
+ *                                     in practice, but allowed)
+ *   shp_pagemap_lock (mutex)         taken with nothing of the above held
+ */
+#ifndef _SPANHEAP_INTERNAL_H
+#define _SPANHEAP_INTERNAL_H
+
+#include <linux/types.h>
+#include <linux/list.h>
+#include <linux/spinlock.h>
+#include <linux/atomic.h>
+#include <linux/rcupdate.h>
+#include <linux/percpu.h>
+#include <linux/bitops.h>
+#include <linux/cache.h>
+#include "spanheap.h"
+#include "sizeclass.h"
+
+/* A span class is a size class plus the NOSCAN bit, as in Go. */
+#define SHP_NR_SPAN_CLASSES	(SHP_NR_CLASSES * 2)
+#define SHP_SPC(class, noscan)	(((class) << 1) | (noscan))
+#define SHP_SPC_CLASS(spc)	((spc) >> 1)
+#define SHP_SPC_NOSCAN(spc)	((spc) & 1)
+
+/* Empty spans a class keeps for reuse before returning pages. */
+#define SHP_KEEP_EMPTY_SPANS	1
+
+enum shp_span_state {
+	SHP_SPAN_DEAD,		/* not (or no longer) in the heap */
+	SHP_SPAN_CENTRAL,	/* on a central list, owner == NULL */
+	SHP_SPAN_CACHED,	/* owned by a CPU cache */
+	SHP_SPAN_LARGE,		/* one large object, on heap->large */
+};
+
+struct shp_cpu_cache;
+
+/**
+ * struct shp_span - a run of pages holding objects of one span class
+ * @heap: owning heap; immutable
+ * @base: address of object 0; immutable
+ * @bytes: length of the span; immutable
+ * @elemsize: object size; immutable
+ * @divmul: reciprocal of @elemsize (0 for large spans); immutable
+ * @nelems: objects in the span; immutable
+ * @nwords: bitmap words; immutable
+ * @spc: span class; immutable
+ * @state: enum shp_span_state; changes under the central (or heap) lock
+ * @owner: cache owning the span when SHP_SPAN_CACHED
+ * @alloc_cache: free objects of word @cache_word not yet handed out (owner)
+ * @cache_word: bitmap word @alloc_cache mirrors (owner)
+ * @next_word: next word to load into @alloc_cache (owner)
+ * @nalloc: allocated objects; exact while central, refreshed on release
+ * @nremote: objects posted in @remote_bits and not yet folded
+ * @sweepgen: sweep generation, for the collector
+ * @list: central partial/full list, or heap->large
+ * @rcu: frees the span after lookups that may still see it are done
+ * @bits: alloc_bits, remote_bits, mark_bits, @nwords words each
+ */
+struct shp_span {
+	struct spanheap *heap;
+	unsigned long base;
+	unsigned long bytes;
+	unsigned long elemsize;
+	u32 divmul;
+	u16 nelems;
+	u8 nwords;
+	u8 spc;
+	u8 state;
+	struct shp_cpu_cache *owner;
+	u64 alloc_cache;
+	u16 cache_word;
+	u16 next_word;
+	u16 nalloc;
+	atomic_t nremote;
+	u32 sweepgen;
+	struct list_head list;
+	struct rcu_head rcu;
+	unsigned long bits[];
+};
+
+static inline unsigned long *shp_alloc_bits(struct shp_span *s)
+{
+	return s->bits;
+}
+
+static inline unsigned long *shp_remote_bits(struct shp_span *s)
+{
+	return s->bits + s->nwords;
+}
+
+static inline unsigned long *shp_mark_bits(struct shp_span *s)
+{
+	return s->bits + 2 * s->nwords;
+}
+
+/**
+ * struct shp_central - spans of one span class not owned by a cache
+ * @lock: protects the lists and the spans on them
+ * @partial: spans with at least one free object
+ * @full: spans with none
+ * @nspans: spans of the class, cached ones included
+ * @nempty: spans on @partial with no object allocated
+ */
+struct shp_central {
+	spinlock_t lock;
+	struct list_head partial;
+	struct list_head full;
+	unsigned long nspans;
+	unsigned int nempty;
+} ____cacheline_aligned_in_smp;
+
+/**
+ * struct shp_cpu_cache - per-CPU allocation cache (Go's mcache)
+ * @alloc: owned span per span class, or &shp_empty_span
+ * @last: span of the latest allocation or free, one of @alloc; lets
+ *	a free that follows an allocation skip the pagemap
+ * @nalloc: allocations per class
+ * @nfree: explicit frees per class
+ */
+struct shp_cpu_cache {
+	struct shp_span *alloc[SHP_NR_SPAN_CLASSES];
+	struct shp_span *last;
+	u64 nalloc[SHP_NR_CLASSES];
+	u64 nfree[SHP_NR_CLASSES];
+} ____cacheline_aligned_in_smp;
+
+/**
+ * struct spanheap - a heap
+ * @name: for debugfs and messages
+ * @id: unique number, part of the debugfs directory name
+ * @limit: cap on @reserved in bytes, 0 for none
+ * @reserved: bytes of spans held
+ * @cpu: per-CPU caches
+ * @central: per span class
+ * @lock: protects @large and @nlarge
+ * @large: large-object spans
+ * @nlarge: entries on @large
+ * @large_bytes: bytes of the spans on @large
+ * @bad_frees: rejected frees
+ * @debugfs: debugfs directory, if any
+ */
+struct spanheap {
+	char name[32];
+	unsigned int id;
+	size_t limit;
+	atomic_long_t reserved;
+	struct shp_cpu_cache __percpu *cpu;
+	struct shp_central central[SHP_NR_SPAN_CLASSES];
+	spinlock_t lock;
+	struct list_head large;
+	unsigned long nlarge;
+	unsigned long large_bytes;
+	atomic_long_t bad_frees;
+	struct dentry *debugfs;
+};
+
+extern struct shp_span shp_empty_span;
+
+/* pagemap.c */
+struct shp_span *shp_pagemap_lookup(const void *p);
+int shp_pagemap_insert(struct shp_span *s);
+void shp_pagemap_remove(struct shp_span *s);
+void shp_pagemap_teardown(void);
+
+/* span.c */
+struct shp_span *shp_span_new(struct spanheap *heap, unsigned int spc,
+			      size_t large_size);
+void shp_span_release(struct shp_span *s);
+bool shp_span_load_cache(struct shp_span *s);
+void shp_span_fold_remote(struct shp_span *s);
+unsigned int shp_span_count_alloc(struct shp_span *s);
+struct shp_span *shp_find_object(struct spanheap *heap, const void *p,
+				 unsigned int *idx);
+
+/* central.c */
+struct shp_span *shp_central_grab(struct spanheap *heap,
+				  struct shp_cpu_cache *c, unsigned int spc);
+void shp_central_add(struct spanheap *heap, struct shp_span *s);
+void shp_central_uncache(struct spanheap *heap, struct shp_span *s);
+int shp_central_free(struct spanheap *heap, struct shp_span *s,
+		     unsigned int idx);
+
+/* debugfs.c */
+void shp_debugfs_add(struct spanheap *heap);
+void shp_debugfs_remove(struct spanheap *heap);
+void shp_debugfs_exit(void);
+
+/* stats.c */
+struct seq_file;
+void shp_stats_print(struct seq_file *m, struct spanheap *heap);
+
+/* check.c */
+int shp_heap_check(struct spanheap *heap);
+
+#endif /* _SPANHEAP_INTERNAL_H */

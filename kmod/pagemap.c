@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The pagemap: page address -> span, for every page of every live span.
+ *
+ * A four-level radix tree over all 64 - PAGE_SHIFT bits of the page
+ * number, so any address at all can be looked up and a miss is cheap
+ * and certain.  Interior nodes are created under shp_pagemap_lock and
+ * published with rcu_assign_pointer(); they are never freed before
+ * module exit.  A leaf slot is written only by the span that owns the
+ * page, when the span is created and when it is released; a released
+ * span's struct is freed after a grace period, so a lookup under
+ * rcu_read_lock() returns either NULL or a span whose memory is valid
+ * (whose state may already be SHP_SPAN_DEAD).
+ */
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include "internal.h"
+
+#define PM_BITS		13
+#define PM_LEVELS	4
+#define PM_FANOUT	(1UL << PM_BITS)
+
+static_assert(PM_BITS * PM_LEVELS + PAGE_SHIFT >= BITS_PER_LONG);
+
+struct pm_node {
+	void __rcu *slot[PM_FANOUT];
+};
+
+static struct pm_node pm_root;
+static DEFINE_MUTEX(shp_pagemap_lock);
+
+static inline unsigned long pm_index(unsigned long pfn, int level)
+{
+	return (pfn >> (PM_BITS * (PM_LEVELS - 1 - level))) & (PM_FANOUT - 1);
+}
+
+/**
+ * shp_pagemap_lookup() - find the span holding a page
+ * @p: any address
+ *
+ * Context: rcu_read_lock() held.
+ * Return: the span whose pages contain @p, or NULL.
+ */
+struct shp_span *shp_pagemap_lookup(const void *p)
+{
+	unsigned long pfn = (unsigned long)p >> PAGE_SHIFT;
+	struct pm_node *n = &pm_root;
+	int level;
+
+	for (level = 0; level < PM_LEVELS - 1; level++) {
+		n = rcu_dereference(n->slot[pm_index(pfn, level)]);
+		if (!n)
+			return NULL;
+	}
+	return rcu_dereference(n->slot[pm_index(pfn, PM_LEVELS - 1)]);
+}
+
+/* Leaf node for @pfn, creating the path if @create.  Context: lock held. */
+static struct pm_node *pm_leaf(unsigned long pfn, bool create)
+{
+	struct pm_node *n = &pm_root, *child;
+	int level;
+
+	for (level = 0; level < PM_LEVELS - 1; level++) {
+		void __rcu **slot = &n->slot[pm_index(pfn, level)];
+
+		child = rcu_dereference_protected(*slot,
+				lockdep_is_held(&shp_pagemap_lock));
+		if (!child) {
+			if (!create)
+				return NULL;
+			child = kvzalloc(sizeof(*child), GFP_KERNEL);
+			if (!child)
+				return NULL;
+			rcu_assign_pointer(*slot, child);
+		}
+		n = child;
+	}
+	return n;
+}
+
+static void pm_set_range(struct shp_span *s, struct shp_span *val)
+{
+	unsigned long pfn = s->base >> PAGE_SHIFT;
+	unsigned long end = (s->base + s->bytes) >> PAGE_SHIFT;
+
+	for (; pfn < end; pfn++) {
+		struct pm_node *leaf = pm_leaf(pfn, false);
+
+		rcu_assign_pointer(leaf->slot[pm_index(pfn, PM_LEVELS - 1)],
+				   val);
+	}
+}
+
+/**
+ * shp_pagemap_insert() - publish a new span's pages
+ * @s: span, not yet visible to anyone
+ *
+ * Context: process context, may sleep.
+ * Return: 0, or -ENOMEM if an interior node could not be allocated
+ * (nothing is published then).
+ */
+int shp_pagemap_insert(struct shp_span *s)
+{
+	unsigned long pfn = s->base >> PAGE_SHIFT;
+	unsigned long end = (s->base + s->bytes) >> PAGE_SHIFT;
+
+	mutex_lock(&shp_pagemap_lock);
+	for (; pfn < end; pfn++) {
+		if (!pm_leaf(pfn, true)) {
+			mutex_unlock(&shp_pagemap_lock);
+			return -ENOMEM;
+		}
+	}
+	pm_set_range(s, s);
+	mutex_unlock(&shp_pagemap_lock);
+	return 0;
+}
+
+/**
+ * shp_pagemap_remove() - unpublish a span's pages
+ * @s: span being released
+ *
+ * Interior nodes exist (insert made them) and are never freed, so no
+ * lock is needed: only @s writes its own leaf slots.
+ *
+ * Context: any; does not sleep.
+ */
+void shp_pagemap_remove(struct shp_span *s)
+{
+	unsigned long pfn = s->base >> PAGE_SHIFT;
+	unsigned long end = (s->base + s->bytes) >> PAGE_SHIFT;
+	struct pm_node *n;
+	int level;
+
+	for (; pfn < end; pfn++) {
+		n = &pm_root;
+		for (level = 0; level < PM_LEVELS - 1; level++)
+			n = rcu_dereference_check(n->slot[pm_index(pfn, level)],
+						  true);
+		RCU_INIT_POINTER(n->slot[pm_index(pfn, PM_LEVELS - 1)], NULL);
+	}
+}
+
+static void pm_free_node(struct pm_node *n, int level)
+{
+	unsigned long i;
+
+	if (level < PM_LEVELS - 1) {
+		for (i = 0; i < PM_FANOUT; i++) {
+			struct pm_node *child = rcu_dereference_protected(n->slot[i], true);
+
+			if (child)
+				pm_free_node(child, level + 1);
+		}
+	}
+	if (n != &pm_root)
+		kvfree(n);
+}
+
+/**
+ * shp_pagemap_teardown() - free every interior node
+ *
+ * Context: module exit, after every heap is gone and an rcu_barrier().
+ */
+void shp_pagemap_teardown(void)
+{
+	mutex_lock(&shp_pagemap_lock);
+	pm_free_node(&pm_root, 0);
+	memset(&pm_root, 0, sizeof(pm_root));
+	mutex_unlock(&shp_pagemap_lock);
+}

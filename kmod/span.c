@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Spans: creation, release, and the allocation bitmap.
+ *
+ * alloc_bits has one bit per object, set while the object is allocated.
+ * The owner of a cached span hands out objects from alloc_cache, a copy
+ * of the free bits of one bitmap word (Go's allocCache, but not
+ * inverted), advancing word by word with next_word; objects freed
+ * behind that cursor are found again when the span runs dry and is
+ * rescanned from word 0.
+ */
+#include <linux/mm.h>
+#include <linux/gfp.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/string.h>
+#include "internal.h"
+
+/* Stands in for "no span" in cpu caches: never has a free object. */
+struct shp_span shp_empty_span = { .state = SHP_SPAN_DEAD };
+
+/* Small spans come straight from the buddy allocator, large ones from vmalloc. */
+static void *span_pages_alloc(unsigned long bytes)
+{
+	struct page *page;
+
+	if (bytes > (PAGE_SIZE << SHP_MAX_SPAN_ORDER))
+		return vzalloc(bytes);
+	page = alloc_pages(GFP_KERNEL | __GFP_ACCOUNT | __GFP_NOWARN,
+			   get_order(bytes));
+	return page ? page_address(page) : NULL;
+}
+
+static void span_pages_free(void *addr, unsigned long bytes)
+{
+	if (bytes > (PAGE_SIZE << SHP_MAX_SPAN_ORDER))
+		vfree(addr);
+	else
+		free_pages((unsigned long)addr, get_order(bytes));
+}
+
+static bool heap_reserve(struct spanheap *heap, unsigned long bytes)
+{
+	long now = atomic_long_add_return(bytes, &heap->reserved);
+
+	if (heap->limit && now > (long)heap->limit) {
+		atomic_long_sub(bytes, &heap->reserved);
+		return false;
+	}
+	return true;
+}
+
+/**
+ * shp_span_new() - allocate and publish a span
+ * @heap: heap the span belongs to
+ * @spc: span class; class 0 makes a large span
+ * @large_size: object size for a large span, ignored otherwise
+ *
+ * The span is published in the pagemap in state SHP_SPAN_DEAD with no
+ * object allocated; the caller links it somewhere and sets its state.
+ *
+ * Context: process context, may sleep; no spinlock held.
+ * Return: the span, or NULL when out of memory or over the heap's limit.
+ */
+struct shp_span *shp_span_new(struct spanheap *heap, unsigned int spc,
+			      size_t large_size)
+{
+	unsigned int class = SHP_SPC_CLASS(spc);
+	const struct shp_size_class *sc = &shp_size_classes[class];
+	unsigned long bytes;
+	unsigned int nelems, nwords;
+	struct shp_span *s;
+	void *base;
+
+	if (class) {
+		bytes = PAGE_SIZE << sc->order;
+		nelems = sc->nelems;
+	} else {
+		bytes = PAGE_ALIGN(large_size);
+		nelems = 1;
+	}
+	nwords = BITS_TO_LONGS(nelems);
+	if (!heap_reserve(heap, bytes))
+		return NULL;
+
+	s = kzalloc(struct_size(s, bits, 3 * nwords), GFP_KERNEL | __GFP_ACCOUNT);
+	base = s ? span_pages_alloc(bytes) : NULL;
+	if (!base)
+		goto fail;
+	s->heap = heap;
+	s->base = (unsigned long)base;
+	s->bytes = bytes;
+	s->elemsize = class ? sc->size : bytes;
+	s->divmul = class ? sc->divmul : 0;
+	s->nelems = nelems;
+	s->nwords = nwords;
+	s->spc = spc;
+	s->state = SHP_SPAN_DEAD;
+	INIT_LIST_HEAD(&s->list);
+	if (shp_pagemap_insert(s))
+		goto fail_pages;
+	return s;
+
+fail_pages:
+	span_pages_free(base, bytes);
+fail:
+	kfree(s);
+	atomic_long_sub(bytes, &heap->reserved);
+	return NULL;
+}
+
+static void span_free_rcu(struct rcu_head *rcu)
+{
+	struct shp_span *s = container_of(rcu, struct shp_span, rcu);
+
+	span_pages_free((void *)s->base, s->bytes);
+	kfree(s);
+}
+
+/**
+ * shp_span_release() - return a span to the page allocator
+ * @s: span already unlinked from every list
+ *
+ * Lookups that found @s before it left the pagemap see state
+ * SHP_SPAN_DEAD; pages and struct go after a grace period.
+ *
+ * Context: any; does not sleep.
+ */
+void shp_span_release(struct shp_span *s)
+{
+	WRITE_ONCE(s->state, SHP_SPAN_DEAD);
+	shp_pagemap_remove(s);
+	atomic_long_sub(s->bytes, &s->heap->reserved);
+	call_rcu(&s->rcu, span_free_rcu);
+}
+
+/* Free bits of bitmap word @w, ignoring bits past the last object. */
+static inline u64 span_free_word(struct shp_span *s, unsigned int w)
+{
+	u64 free = ~(u64)shp_alloc_bits(s)[w];
+
+	if ((w + 1) * 64 > s->nelems)
+		free &= GENMASK_ULL((s->nelems - 1) % 64, 0);
+	return free;
+}
+
+/**
+ * shp_span_load_cache() - load the next word with free objects
+ * @s: span owned by the caller's cache
+ *
+ * Context: owner of @s, preemption disabled.
+ * Return: true if alloc_cache now holds a free object.
+ */
+bool shp_span_load_cache(struct shp_span *s)
+{
+	while (s->next_word < s->nwords) {
+		unsigned int w = s->next_word++;
+		u64 free = span_free_word(s, w);
+
+		if (free) {
+			s->cache_word = w;
+			s->alloc_cache = free;
+			return true;
+		}
+	}
+	s->alloc_cache = 0;
+	return false;
+}
+
+/**
+ * shp_span_fold_remote() - apply frees posted by other CPUs
+ * @s: span owned by the caller's cache, or being taken from it
+ *
+ * alloc_bits are cleared before remote_bits so that a racing second
+ * free of the same object, which tests remote_bits first and then
+ * alloc_bits, always sees one of them and is refused.
+ *
+ * Context: central lock of @s held.
+ */
+void shp_span_fold_remote(struct shp_span *s)
+{
+	unsigned long *alloc = shp_alloc_bits(s), *remote = shp_remote_bits(s);
+	unsigned int w;
+
+	lockdep_assert_held(&s->heap->central[s->spc].lock);
+	if (!atomic_read(&s->nremote))
+		return;
+	for (w = 0; w < s->nwords; w++) {
+		unsigned long r = READ_ONCE(remote[w]);
+
+		if (!r)
+			continue;
+		WRITE_ONCE(alloc[w], alloc[w] & ~r);
+		atomic_sub(hweight64(r), &s->nremote);
+		for (; r; r &= r - 1)
+			clear_bit(w * BITS_PER_LONG + __ffs(r), remote);
+	}
+}
+
+/**
+ * shp_span_count_alloc() - count allocated objects from the bitmap
+ * @s: span
+ *
+ * Context: owner of @s or its central lock held.
+ * Return: number of set bits in alloc_bits.
+ */
+unsigned int shp_span_count_alloc(struct shp_span *s)
+{
+	unsigned int w, n = 0;
+
+	for (w = 0; w < s->nwords; w++)
+		n += hweight64(READ_ONCE(shp_alloc_bits(s)[w]));
+	return n;
+}
+
+/**
+ * shp_find_object() - resolve a pointer to its span and object index
+ * @heap: heap the pointer must belong to
+ * @p: any address
+ * @idx: object index, set on success
+ *
+ * Interior pointers resolve to their object; pointers into a span's
+ * tail (past the last object) do not resolve.
+ *
+ * Context: rcu_read_lock() held; the span stays valid until it is dropped.
+ * Return: the span, or NULL if @p is not inside an object slot of a
+ * live span of @heap.
+ */
+struct shp_span *shp_find_object(struct spanheap *heap, const void *p,
+				 unsigned int *idx)
+{
+	struct shp_span *s = shp_pagemap_lookup(p);
+	unsigned long off;
+
+	if (!s || s->heap != heap || READ_ONCE(s->state) == SHP_SPAN_DEAD)
+		return NULL;
+	off = (unsigned long)p - s->base;
+	if (off >= s->nelems * s->elemsize)
+		return NULL;
+	*idx = s->divmul ? ((u64)off * s->divmul) >> 32 : 0;
+	return s;
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Heap statistics: a snapshot struct and its text form for debugfs. */
+#include <linux/percpu.h>
+#include <linux/seq_file.h>
+#include <linux/string.h>
+#include <linux/slab.h>
+#include <linux/export.h>
+#include <linux/mm.h>
+#include "internal.h"
+
+/**
+ * spanheap_read_stats() - take a snapshot of a heap's counters
+ * @heap: heap
+ * @st: filled in
+ *
+ * Context: any context that may take a spinlock.
+ */
+void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st)
+{
+	unsigned int class, spc;
+	int cpu;
+
+	memset(st, 0, sizeof(*st));
+	for_each_possible_cpu(cpu) {
+		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
+
+		for (class = 0; class < SHP_NR_CLASSES; class++) {
+			u64 a = READ_ONCE(c->nalloc[class]);
+			u64 f = READ_ONCE(c->nfree[class]);
+
+			st->allocs += a;
+			st->frees += f;
+			st->classes[class].objects += a - f;
+		}
+	}
+	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
+		struct shp_central *ct = &heap->central[spc];
+
+		spin_lock(&ct->lock);
+		st->classes[SHP_SPC_CLASS(spc)].spans += ct->nspans;
+		spin_unlock(&ct->lock);
+	}
+	spin_lock(&heap->lock);
+	st->classes[0].spans = heap->nlarge;
+	st->bytes_in_use = heap->large_bytes;
+	spin_unlock(&heap->lock);
+
+	for (class = 0; class < SHP_NR_CLASSES; class++) {
+		struct spanheap_class_stats *cs = &st->classes[class];
+		const struct shp_size_class *sc = &shp_size_classes[class];
+
+		cs->size = sc->size;
+		cs->span_bytes = class ? PAGE_SIZE << sc->order : 0;
+		if (class)
+			st->bytes_in_use += cs->objects * sc->size;
+		st->objects_in_use += cs->objects;
+		st->spans += cs->spans;
+	}
+	st->bytes_reserved = atomic_long_read(&heap->reserved);
+	st->bad_frees = atomic_long_read(&heap->bad_frees);
+	st->limit = heap->limit;
+}
+EXPORT_SYMBOL_GPL(spanheap_read_stats);
+
+/**
+ * shp_stats_print() - the debugfs "stats" text of a heap
+ * @m: output
+ * @heap: heap
+ *
+ * Context: process context.
+ */
+void shp_stats_print(struct seq_file *m, struct spanheap *heap)
+{
+	struct spanheap_stats *st = kmalloc(sizeof(*st), GFP_KERNEL);
+	unsigned int class;
+
+	if (!st)
+		return;
+	spanheap_read_stats(heap, st);
+	seq_printf(m, "heap %s-%u\n", heap->name, heap->id);
+	seq_printf(m, "bytes_in_use %llu\nbytes_reserved %llu\nlimit %llu\n",
+		   st->bytes_in_use, st->bytes_reserved, st->limit);
+	seq_printf(m, "objects_in_use %llu\nspans %llu\n",
+		   st->objects_in_use, st->spans);
+	seq_printf(m, "allocs %llu\nfrees %llu\nbad_frees %llu\n",
+		   st->allocs, st->frees, st->bad_frees);
+	seq_puts(m, "class size span_bytes spans objects\n");
+	for (class = 0; class < SHP_NR_CLASSES; class++) {
+		struct spanheap_class_stats *cs = &st->classes[class];
+
+		if (!cs->spans && !cs->objects)
+			continue;
+		seq_printf(m, "%5u %5u %6u %5llu %7llu\n", class, cs->size,
+			   cs->span_bytes, cs->spans, cs->objects);
+	}
+	kfree(st);
+}

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0
+/* KUnit: allocation and explicit free, every class, spans and limits. */
+#include <kunit/test.h>
+#include <linux/slab.h>
+#include <linux/err.h>
+#include <linux/sched.h>
+#include <linux/mm.h>
+#include "../internal.h"
+
+static int heap_init(struct kunit *test)
+{
+	struct spanheap *heap = spanheap_create("kunit-alloc", 0);
+
+	if (IS_ERR(heap))
+		return PTR_ERR(heap);
+	test->priv = heap;
+	/* Cases reason about one CPU's cached span. */
+	migrate_disable();
+	return 0;
+}
+
+static void heap_exit(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+
+	migrate_enable();
+	spanheap_drain(heap);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+	spanheap_destroy(heap);
+}
+
+static bool all_bytes(const void *p, u8 val, size_t n)
+{
+	const u8 *b = p;
+
+	while (n--)
+		if (*b++ != val)
+			return false;
+	return true;
+}
+
+static void alloc_free_every_class(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	unsigned int c, noscan;
+
+	for (c = 1; c < SHP_NR_CLASSES; c++) {
+		for (noscan = 0; noscan < 2; noscan++) {
+			size_t want = shp_size_classes[c].size - (c > 1);
+			size_t size = 0;
+			void *p = spanheap_alloc(heap, want,
+						 noscan ? SPANHEAP_NOSCAN : 0);
+
+			KUNIT_ASSERT_NOT_NULL(test, p);
+			KUNIT_EXPECT_TRUE(test, all_bytes(p, 0, shp_size_classes[c].size));
+			KUNIT_EXPECT_PTR_EQ(test, spanheap_object_base(heap, p, &size), p);
+			KUNIT_EXPECT_EQ(test, size, shp_size_classes[c].size);
+			memset(p, 0xa5, size);
+			KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+		}
+	}
+}
+
+static void alloc_large_objects(struct kunit *test)
+{
+	static const size_t sizes[] = { SPANHEAP_MAX_SMALL_SIZE + 1, 65536,
+					1 << 20, (5 << 20) + 3 };
+	struct spanheap *heap = test->priv;
+	struct spanheap_stats st;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		u8 *p = spanheap_alloc(heap, sizes[i], 0);
+		size_t size = 0;
+
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		KUNIT_EXPECT_TRUE(test, all_bytes(p, 0, sizes[i]));
+		KUNIT_EXPECT_PTR_EQ(test, spanheap_object_base(heap, p + sizes[i] - 1, &size),
+				    (void *)p);
+		KUNIT_EXPECT_EQ(test, size, PAGE_ALIGN(sizes[i]));
+		spanheap_read_stats(heap, &st);
+		KUNIT_EXPECT_EQ(test, st.classes[0].spans, 1);
+		KUNIT_EXPECT_EQ(test, st.bytes_in_use, PAGE_ALIGN(sizes[i]));
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, p + 8), -EINVAL);
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+		/* The span is gone, so the pointer is no longer ours. */
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), -EFAULT);
+		KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, p, NULL));
+	}
+	spanheap_read_stats(heap, &st);
+	KUNIT_EXPECT_EQ(test, st.bytes_reserved, 0);
+	KUNIT_EXPECT_EQ(test, st.bad_frees, 2 * ARRAY_SIZE(sizes));
+}
+
+static void reused_objects_are_zeroed(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	void *p = spanheap_alloc(heap, 64, 0), *q;
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	memset(p, 0xff, 64);
+	KUNIT_ASSERT_EQ(test, spanheap_free(heap, p), 0);
+	q = spanheap_alloc(heap, 64, 0);
+	KUNIT_EXPECT_PTR_EQ(test, q, p);	/* the freed slot comes back first */
+	KUNIT_EXPECT_TRUE(test, all_bytes(q, 0, 64));
+}
+
+/* Fill exactly one span of 32-byte objects: first and last slot, then overflow. */
+static void first_last_object_and_full_span(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	unsigned int c = shp_size_to_class(32), n = shp_size_classes[c].nelems, i;
+	u8 **objs = kunit_kcalloc(test, n + 1, sizeof(*objs), GFP_KERNEL);
+	u8 *lo = NULL, *hi = NULL;
+
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	spanheap_drain(heap);
+	for (i = 0; i < n; i++) {
+		objs[i] = spanheap_alloc(heap, 32, SPANHEAP_NOSCAN);
+		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+		if (!lo || objs[i] < lo)
+			lo = objs[i];
+		if (!hi || objs[i] > hi)
+			hi = objs[i];
+	}
+	/* One fresh span, handed out in address order. */
+	KUNIT_EXPECT_PTR_EQ(test, objs[0], lo);
+	KUNIT_EXPECT_EQ(test, (unsigned long)lo % PAGE_SIZE, 0);
+	KUNIT_EXPECT_EQ(test, hi - lo, (long)(n - 1) * 32);
+	objs[n] = spanheap_alloc(heap, 32, SPANHEAP_NOSCAN);
+	KUNIT_ASSERT_NOT_NULL(test, objs[n]);
+	KUNIT_EXPECT_TRUE(test, objs[n] < lo || objs[n] > hi);	/* a new span */
+
+	/* Free first and last of the full span; it becomes partial again. */
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, lo), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, hi), 0);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+	for (i = 0; i <= n; i++)
+		if (objs[i] != lo && objs[i] != hi)
+			KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
+}
+
+/* Spans emptied by frees are reused, and released beyond the keep limit. */
+static void empty_spans_are_reused_and_released(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	unsigned int c = shp_size_to_class(1024), n = 4 * shp_size_classes[c].nelems, i;
+	unsigned long span = PAGE_SIZE << shp_size_classes[c].order;
+	void **objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
+	struct spanheap_stats st;
+
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	for (i = 0; i < n; i++) {
+		objs[i] = spanheap_alloc(heap, 1024, 0);
+		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+	}
+	spanheap_read_stats(heap, &st);
+	KUNIT_EXPECT_EQ(test, st.classes[c].spans, 4);
+	KUNIT_EXPECT_EQ(test, st.bytes_reserved, 4 * span);
+	KUNIT_EXPECT_EQ(test, st.objects_in_use, n);
+	spanheap_drain(heap);
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
+	spanheap_read_stats(heap, &st);
+	KUNIT_EXPECT_EQ(test, st.objects_in_use, 0);
+	KUNIT_EXPECT_EQ(test, st.classes[c].spans, SHP_KEEP_EMPTY_SPANS);
+	KUNIT_EXPECT_EQ(test, st.bytes_reserved, SHP_KEEP_EMPTY_SPANS * span);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+	/* The kept span serves the next allocation: nothing new reserved. */
+	objs[0] = spanheap_alloc(heap, 1000, 0);
+	KUNIT_ASSERT_NOT_NULL(test, objs[0]);
+	spanheap_read_stats(heap, &st);
+	KUNIT_EXPECT_EQ(test, st.bytes_reserved, SHP_KEEP_EMPTY_SPANS * span);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[0]), 0);
+}
+
+static void double_and_interior_free_rejected(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	u8 *p = spanheap_alloc(heap, 48, 0), *q = spanheap_alloc(heap, 48, 0);
+	struct spanheap_stats st;
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_NULL(test, q);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p + 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p + 47), -EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), -EINVAL);	/* owned span */
+	spanheap_drain(heap);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), -EINVAL);	/* central span */
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), -EINVAL);
+	spanheap_read_stats(heap, &st);
+	KUNIT_EXPECT_EQ(test, st.bad_frees, 5);
+	KUNIT_EXPECT_EQ(test, st.frees, 2);
+	KUNIT_EXPECT_EQ(test, st.objects_in_use, 0);
+}
+
+static void foreign_pointers_rejected(struct kunit *test)
+{
+	struct spanheap *heap = test->priv, *other;
+	void *k = kmalloc(64, GFP_KERNEL), *o;
+	int local;
+
+	KUNIT_ASSERT_NOT_NULL(test, k);
+	other = spanheap_create("kunit-other", 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(other));
+	o = spanheap_alloc(other, 64, 0);
+	KUNIT_EXPECT_NOT_NULL(test, o);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, &local), -EFAULT);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, k), -EFAULT);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, NULL), -EFAULT);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, (void *)~0UL), -EFAULT);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, o), -EFAULT);
+	KUNIT_EXPECT_EQ(test, spanheap_free(other, o), 0);
+	spanheap_destroy(other);
+	kfree(k);
+}
+
+static void bad_arguments_rejected(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	char name[40];
+
+	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 8, 0x80));
+	KUNIT_EXPECT_PTR_EQ(test, spanheap_create("", 0), ERR_PTR(-EINVAL));
+	memset(name, 'x', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	KUNIT_EXPECT_PTR_EQ(test, spanheap_create(name, 0), ERR_PTR(-EINVAL));
+	KUNIT_EXPECT_NOT_NULL(test, spanheap_alloc(heap, 0, 0));
+}
+
+/* Allocation past the limit fails with NULL; freeing everything leaks nothing. */
+static void exhaustion_returns_null_without_leaks(struct kunit *test)
+{
+	const size_t limit = 256 << 10;
+	struct spanheap *heap = spanheap_create("kunit-limit", limit);
+	unsigned int n = 0, i, cap = 1024;
+	void **objs = kunit_kcalloc(test, cap, sizeof(*objs), GFP_KERNEL);
+	struct spanheap_stats st;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	while (n < cap && (objs[n] = spanheap_alloc(heap, 1024, 0)))
+		n++;
+	KUNIT_EXPECT_LT(test, n, cap);
+	KUNIT_EXPECT_EQ(test, n, limit / 1024);	/* 1 KiB spans have no tail */
+	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 8, 0));
+	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 1 << 20, 0));
+	spanheap_read_stats(heap, &st);
+	KUNIT_EXPECT_LE(test, st.bytes_reserved, limit);
+	KUNIT_EXPECT_EQ(test, st.objects_in_use, n);
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
+	spanheap_drain(heap);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+	spanheap_read_stats(heap, &st);
+	KUNIT_EXPECT_EQ(test, st.objects_in_use, 0);
+	KUNIT_EXPECT_LE(test, st.bytes_reserved, SHP_KEEP_EMPTY_SPANS * 8192);
+	/* Memory is usable again. */
+	objs[0] = spanheap_alloc(heap, 8, 0);
+	KUNIT_EXPECT_NOT_NULL(test, objs[0]);
+	spanheap_destroy(heap);
+}
+
+static struct kunit_case alloc_cases[] = {
+	KUNIT_CASE(alloc_free_every_class),
+	KUNIT_CASE(alloc_large_objects),
+	KUNIT_CASE(reused_objects_are_zeroed),
+	KUNIT_CASE(first_last_object_and_full_span),
+	KUNIT_CASE(empty_spans_are_reused_and_released),
+	KUNIT_CASE(double_and_interior_free_rejected),
+	KUNIT_CASE(foreign_pointers_rejected),
+	KUNIT_CASE(bad_arguments_rejected),
+	KUNIT_CASE(exhaustion_returns_null_without_leaks),
+	{}
+};
+
+static struct kunit_suite alloc_suite = {
+	.name = "spanheap_alloc",
+	.init = heap_init,
+	.exit = heap_exit,
+	.test_cases = alloc_cases,
+};
+
+kunit_test_suites(&alloc_suite);

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Userspace implementations behind shim.h (RCU lives in shim_rcu.c). */
+#define _GNU_SOURCE
+#include <shim.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+int shim_warnings;
+long shim_fail_alloc_countdown;
+
+/* ---- CPU slots ---- */
+__thread int shim_cpu_id = -1;
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool slot_used[NR_CPUS];
+static pthread_key_t slot_key;
+static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
+
+static void slot_put(void *arg)
+{
+	pthread_mutex_lock(&slot_lock);
+	slot_used[(long)arg - 1] = false;
+	pthread_mutex_unlock(&slot_lock);
+}
+
+static void slot_key_init(void)
+{
+	pthread_key_create(&slot_key, slot_put);
+}
+
+int shim_cpu_slow(void)
+{
+	int i;
+
+	pthread_once(&slot_once, slot_key_init);
+	pthread_mutex_lock(&slot_lock);
+	for (i = 0; i < NR_CPUS && slot_used[i]; i++)
+		;
+	if (i == NR_CPUS) {
+		fprintf(stderr, "shim: more than %d live threads\n", NR_CPUS);
+		abort();
+	}
+	slot_used[i] = true;
+	pthread_mutex_unlock(&slot_lock);
+	pthread_setspecific(slot_key, (void *)(long)(i + 1));
+	shim_cpu_id = i;
+	return i;
+}
+
+unsigned int num_online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > NR_CPUS ? NR_CPUS : n;
+}
+
+/* ---- locks ---- */
+void shim_lock(struct shim_lock *l)
+{
+	pthread_mutex_lock(&l->m);
+	l->holder = pthread_self();
+	__atomic_store_n(&l->held, true, __ATOMIC_RELAXED);
+}
+
+void shim_unlock(struct shim_lock *l)
+{
+	__atomic_store_n(&l->held, false, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&l->m);
+}
+
+bool shim_lock_held(struct shim_lock *l)
+{
+	/* Only meaningful for the caller's own locks, which is all lockdep asks. */
+	return __atomic_load_n(&l->held, __ATOMIC_RELAXED) &&
+	       pthread_equal(l->holder, pthread_self());
+}
+
+/* ---- memory ---- */
+static bool fail_now(void)
+{
+	return shim_fail_alloc_countdown > 0 &&
+	       __atomic_sub_fetch(&shim_fail_alloc_countdown, 1, __ATOMIC_RELAXED) == 0;
+}
+
+void *shim_alloc(size_t size, gfp_t gfp)
+{
+	if (fail_now())
+		return NULL;
+	return (gfp & __GFP_ZERO) ? calloc(1, size ? size : 1) : malloc(size ? size : 1);
+}
+
+void *shim_zalloc_aligned(size_t size)
+{
+	void *p = NULL;
+
+	if (posix_memalign(&p, 64, size))
+		return NULL;
+	return memset(p, 0, size);
+}
+
+struct page *alloc_pages(gfp_t gfp, unsigned int order)
+{
+	void *p;
+
+	if (fail_now())
+		return NULL;
+	p = mmap(NULL, PAGE_SIZE << order, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : (struct page *)p;
+}
+
+void free_pages(unsigned long addr, unsigned int order)
+{
+	munmap((void *)addr, PAGE_SIZE << order);
+}
+
+void *vmalloc(unsigned long size)
+{
+	void *p = NULL;
+
+	if (fail_now() || posix_memalign(&p, PAGE_SIZE, size))
+		return NULL;
+	return p;
+}
+
+void *vzalloc(unsigned long size)
+{
+	void *p = vmalloc(size);
+
+	return p ? memset(p, 0, size) : NULL;
+}
+
+void vfree(const void *addr)
+{
+	free((void *)addr);
+}
+
+ssize_t strscpy(char *dst, const char *src, size_t count)
+{
+	size_t n = strnlen(src, count);
+
+	if (!count)
+		return -E2BIG;
+	if (n == count) {
+		memcpy(dst, src, count - 1);
+		dst[count - 1] = 0;
+		return -E2BIG;
+	}
+	memcpy(dst, src, n + 1);
+	return n;
+}
+
+/* ---- time ---- */
+u64 ktime_get_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+unsigned long shim_jiffies(void)
+{
+	return ktime_get_ns() / 1000000;
+}
+
+/* ---- threads and completions ---- */
+struct kthread_start {
+	int (*fn)(void *);
+	void *data;
+};
+
+static void *kthread_trampoline(void *arg)
+{
+	struct kthread_start st = *(struct kthread_start *)arg;
+
+	free(arg);
+	st.fn(st.data);
+	return NULL;
+}
+
+struct task_struct *shim_kthread_run(int (*fn)(void *), void *data, const char *name)
+{
+	struct kthread_start *st = malloc(sizeof(*st));
+	pthread_t t;
+
+	if (!st)
+		return ERR_PTR(-ENOMEM);
+	st->fn = fn;
+	st->data = data;
+	if (pthread_create(&t, NULL, kthread_trampoline, st)) {
+		free(st);
+		return ERR_PTR(-EAGAIN);
+	}
+	pthread_detach(t);
+	return (struct task_struct *)1;
+}
+
+void init_completion(struct completion *c)
+{
+	pthread_mutex_init(&c->m, NULL);
+	pthread_cond_init(&c->c, NULL);
+	c->done = 0;
+}
+
+void complete(struct completion *c)
+{
+	pthread_mutex_lock(&c->m);
+	c->done++;
+	pthread_cond_broadcast(&c->c);
+	pthread_mutex_unlock(&c->m);
+}
+
+void kthread_complete_and_exit(struct completion *c, long code)
+{
+	complete(c);
+	pthread_exit(NULL);
+}
+
+void complete_all(struct completion *c)
+{
+	pthread_mutex_lock(&c->m);
+	c->done = UINT_MAX / 2;
+	pthread_cond_broadcast(&c->c);
+	pthread_mutex_unlock(&c->m);
+}
+
+unsigned long wait_for_completion_timeout(struct completion *c, unsigned long timeout)
+{
+	struct timespec ts;
+	unsigned long left = 1;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout / 1000;
+	ts.tv_nsec += (timeout % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&c->m);
+	while (!c->done)
+		if (pthread_cond_timedwait(&c->c, &c->m, &ts)) {
+			left = 0;
+			break;
+		}
+	if (c->done)
+		c->done--, left = left ? left : 1;
+	pthread_mutex_unlock(&c->m);
+	return left;
+}
+
+void wait_for_completion(struct completion *c)
+{
+	pthread_mutex_lock(&c->m);
+	while (!c->done)
+		pthread_cond_wait(&c->c, &c->m);
+	c->done--;
+	pthread_mutex_unlock(&c->m);
+}
+
+/* ---- seq_file ---- */
+int seq_printf(struct seq_file *m, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(m->buf + m->count, m->size - m->count, fmt, ap);
+	va_end(ap);
+	m->count = min(m->count + n, m->size > 0 ? m->size - 1 : 0);
+	return 0;
+}
+
+int seq_puts(struct seq_file *m, const char *s)
+{
+	return seq_printf(m, "%s", s);
+}
