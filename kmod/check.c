@@ -8,30 +8,35 @@
 #include <linux/mm.h>
 #include "internal.h"
 
-#define CHECK(heap, s, cond)						\
-	do {								\
-		if (!(cond)) {						\
-			pr_err("spanheap %s: span class %u: check failed: %s\n", \
-			       (heap)->name, (s)->spc, #cond);		\
-			return -EUCLEAN;				\
-		}							\
-	} while (0)
+static bool span_bad(struct shp_span *s, bool bad, const char *what)
+{
+	if (bad)
+		pr_err("spanheap %s: span of class %u: %s\n", s->heap->name,
+		       s->spc, what);
+	return bad;
+}
 
+/* Returns the span's allocated objects, or -EUCLEAN. */
 static int check_span(struct spanheap *heap, struct shp_span *s,
 		      unsigned int spc, u64 *objects, long *bytes)
 {
 	unsigned int w, nalloc = shp_span_count_alloc(s);
-	unsigned long a;
+	unsigned long a, *alloc = shp_alloc_bits(s);
 
-	CHECK(heap, s, s->heap == heap && s->spc == spc);
-	CHECK(heap, s, s->nelems * s->elemsize <= s->bytes);
+	if (span_bad(s, s->heap != heap || s->spc != spc, "wrong heap or class") ||
+	    span_bad(s, s->nelems * s->elemsize > s->bytes, "objects overflow span"))
+		return -EUCLEAN;
 	for (a = s->base; a < s->base + s->bytes; a += PAGE_SIZE)
-		CHECK(heap, s, shp_pagemap_lookup((void *)a) == s);
+		if (span_bad(s, shp_pagemap_lookup((void *)a) != s, "pagemap mismatch"))
+			return -EUCLEAN;
 	for (w = 0; w < s->nwords; w++)
-		CHECK(heap, s, !(shp_remote_bits(s)[w] & ~shp_alloc_bits(s)[w]));
-	if (s->nelems % 64)
-		CHECK(heap, s, !(shp_alloc_bits(s)[s->nwords - 1] &
-				 ~GENMASK_ULL(s->nelems % 64 - 1, 0)));
+		if (span_bad(s, shp_remote_bits(s)[w] & ~alloc[w],
+			     "remote free of an unallocated object"))
+			return -EUCLEAN;
+	if (s->nelems % 64 &&
+	    span_bad(s, alloc[s->nwords - 1] & ~GENMASK_ULL(s->nelems % 64 - 1, 0),
+		     "allocation bit past the last object"))
+		return -EUCLEAN;
 	*objects += nalloc - atomic_read(&s->nremote);
 	*bytes += s->bytes;
 	return nalloc;

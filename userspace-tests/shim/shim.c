@@ -98,12 +98,41 @@ void *shim_zalloc_aligned(size_t size)
 	return memset(p, 0, size);
 }
 
+/*
+ * Page allocator: like the buddy allocator, freed pages stay resident and
+ * are handed out again (per order, LIFO), so a span reused after a free
+ * costs no mmap and no page faults, as in the kernel's direct map.
+ */
+#define SHIM_MAX_ORDER		11
+#define SHIM_PAGE_CACHE_MAX	(1UL << 30)	/* bytes kept for reuse */
+struct free_pages_entry {
+	struct free_pages_entry *next;
+};
+static struct free_pages_entry *page_cache[SHIM_MAX_ORDER];
+static unsigned long page_cache_bytes;
+static pthread_mutex_t page_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct page *alloc_pages(gfp_t gfp, unsigned int order)
 {
+	struct free_pages_entry *e = NULL;
 	void *p;
 
-	if (fail_now())
+	if (fail_now() || order >= SHIM_MAX_ORDER)
 		return NULL;
+	pthread_mutex_lock(&page_cache_lock);
+	e = page_cache[order];
+	if (e) {
+		page_cache[order] = e->next;
+		page_cache_bytes -= PAGE_SIZE << order;
+	}
+	pthread_mutex_unlock(&page_cache_lock);
+	if (e) {
+		if (gfp & __GFP_ZERO)
+			memset(e, 0, PAGE_SIZE << order);
+		else
+			e->next = NULL;
+		return (struct page *)e;
+	}
 	p = mmap(NULL, PAGE_SIZE << order, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : (struct page *)p;
@@ -111,7 +140,18 @@ struct page *alloc_pages(gfp_t gfp, unsigned int order)
 
 void free_pages(unsigned long addr, unsigned int order)
 {
-	munmap((void *)addr, PAGE_SIZE << order);
+	struct free_pages_entry *e = (void *)addr;
+
+	pthread_mutex_lock(&page_cache_lock);
+	if (page_cache_bytes + (PAGE_SIZE << order) <= SHIM_PAGE_CACHE_MAX) {
+		e->next = page_cache[order];
+		page_cache[order] = e;
+		page_cache_bytes += PAGE_SIZE << order;
+		e = NULL;
+	}
+	pthread_mutex_unlock(&page_cache_lock);
+	if (e)
+		munmap(e, PAGE_SIZE << order);
 }
 
 void *vmalloc(unsigned long size)

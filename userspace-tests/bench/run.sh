@@ -1,0 +1,27 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# run.sh <repo>: run spanheap's userspace benchmarks and the peers (glibc,
+# Boehm GC, Go) in one run; print every BENCH line, then the ratios the
+# issues set as bars.
+set -euo pipefail
+repo=$1
+out=$repo/build/bench
+mkdir -p "$out"
+{
+	"$repo/build/user/bench-spanheap"
+	"$repo/userspace-tests/bench/peers/run-peers.sh" "$out"
+} | tee "$out/bench.txt"
+
+# ratio <bench> <impl> <peer bench> <peer> <bar>
+ratio() {
+	awk -v b="$1" -v i="$2" -v pb="$3" -v p="$4" -v bar="$5" '
+		$2 == b && $3 == i { x = $4 }
+		$2 == pb && $3 == p { y = $4 }
+		END {
+			if (x == "" || y == "") { printf "# %s: missing figures\n", b; exit }
+			printf "# %s %s / %s %s = %.2f (bar <= %s)%s\n", b, i, pb, p, x / y, bar,
+			       x / y <= bar ? "" : "  ** above bar **"
+		}' "$out/bench.txt"
+}
+ratio alloc_free_32 spanheap alloc_free_32 glibc 1.0
+ratio alloc_32 spanheap alloc_32 boehm 0.5
