@@ -37,6 +37,7 @@ static void central_empty(struct shp_central *ct, struct shp_span *s)
 	}
 	list_del_init(&s->list);
 	ct->nspans--;
+	shp_special_free_all(s);
 	shp_span_release(s);
 }
 
@@ -62,6 +63,24 @@ void shp_central_uncache(struct spanheap *heap, struct shp_span *s)
 	central_file(ct, s);
 	if (!s->nalloc)
 		central_empty(ct, s);
+}
+
+/**
+ * shp_drop_specials() - free the records of an object being freed
+ * @s: span
+ * @idx: object index
+ *
+ * An explicitly freed object's finalizer never runs.
+ *
+ * Context: the caller owns the object's slot (owner or central lock).
+ */
+void shp_drop_specials(struct shp_span *s, unsigned int idx)
+{
+	if (!READ_ONCE(s->specials))
+		return;
+	spin_lock(&s->speciallock);
+	shp_special_free_object(s, idx);
+	spin_unlock(&s->speciallock);
 }
 
 /* Make @s the cache's span for its class and load its first free word. */
@@ -104,7 +123,11 @@ struct shp_span *shp_central_grab(struct spanheap *heap,
 		if (c->last == s)
 			c->last = &shp_empty_span;
 	}
-	s = list_first_entry_or_null(&ct->partial, struct shp_span, list);
+	/* Sweep unswept spans (Go's partialUnswept) until one has room. */
+	while (!(s = list_first_entry_or_null(&ct->partial, struct shp_span, list)) &&
+	       !list_empty(&ct->unswept))
+		shp_sweep_span(heap, list_first_entry(&ct->unswept,
+						      struct shp_span, list));
 	if (s) {
 		if (!s->nalloc)
 			ct->nempty--;
@@ -157,6 +180,8 @@ int shp_central_free(struct spanheap *heap, struct shp_span *s,
 	int ret = 0;
 
 	spin_lock(&ct->lock);
+	if (s->state == SHP_SPAN_CENTRAL && s->sweepgen != heap->sweepgen)
+		shp_sweep_span(heap, s);	/* may release it: state is DEAD then */
 	switch (READ_ONCE(s->state)) {
 	case SHP_SPAN_CACHED:
 		if (test_and_set_bit(idx, shp_remote_bits(s))) {
@@ -176,6 +201,7 @@ int shp_central_free(struct spanheap *heap, struct shp_span *s,
 			ret = -EINVAL;
 			break;
 		}
+		shp_drop_specials(s, idx);
 		clear_bit(idx, alloc);
 		if (s->nalloc-- == s->nelems)
 			central_file(ct, s);

@@ -76,6 +76,14 @@ int shp_heap_check(struct spanheap *heap)
 			nempty += !n;
 			nspans++;
 		}
+		list_for_each_entry(s, &ct->unswept, list) {
+			n = check_span(heap, s, spc, &objects[spc >> 1], &bytes);
+			if (n < 0 || s->state != SHP_SPAN_CENTRAL || n != s->nalloc) {
+				ret = -EUCLEAN;
+				break;
+			}
+			nspans++;
+		}
 		list_for_each_entry(s, &ct->full, list) {
 			n = check_span(heap, s, spc, &objects[spc >> 1], &bytes);
 			if (n < 0 || s->state != SHP_SPAN_CENTRAL ||
@@ -126,6 +134,11 @@ int shp_heap_check(struct spanheap *heap)
 			allocs += per_cpu_ptr(heap->cpu, cpu)->nalloc[class];
 			frees += per_cpu_ptr(heap->cpu, cpu)->nfree[class];
 		}
+		if (class)
+			frees += heap->central[2 * class].nswept +
+				 heap->central[2 * class + 1].nswept;
+		else
+			frees += heap->nswept_large;
 		if (allocs - frees != objects[class]) {
 			pr_err("spanheap %s: class %u: %llu objects in bitmaps, counters say %llu\n",
 			       heap->name, class, objects[class], allocs - frees);

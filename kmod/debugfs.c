@@ -19,6 +19,24 @@ static int stats_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
 
+static void make_root(void)
+{
+	mutex_lock(&shp_debugfs_lock);
+	if (!shp_debugfs_root)
+		shp_debugfs_root = debugfs_create_dir("spanheap", NULL);
+	mutex_unlock(&shp_debugfs_lock);
+}
+
+/**
+ * shp_debugfs_init() - create /sys/kernel/debug/spanheap at module init
+ *
+ * Context: module init.
+ */
+void shp_debugfs_init(void)
+{
+	make_root();
+}
+
 /**
  * shp_debugfs_add() - create a heap's debugfs directory
  * @heap: new heap
@@ -31,9 +49,8 @@ void shp_debugfs_add(struct spanheap *heap)
 {
 	char name[48];
 
+	make_root();
 	mutex_lock(&shp_debugfs_lock);
-	if (!shp_debugfs_root)
-		shp_debugfs_root = debugfs_create_dir("spanheap", NULL);
 	snprintf(name, sizeof(name), "%s-%u", heap->name, heap->id);
 	heap->debugfs = debugfs_create_dir(name, shp_debugfs_root);
 	debugfs_create_file("stats", 0400, heap->debugfs, heap, &stats_fops);

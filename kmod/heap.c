@@ -35,14 +35,25 @@ struct spanheap *spanheap_create(const char *name, size_t limit)
 
 	if (!name || !*name || strlen(name) >= sizeof(heap->name))
 		return ERR_PTR(-EINVAL);
+	if (shp_global_get())
+		return ERR_PTR(-ENOMEM);
 	heap = kzalloc(sizeof(*heap), GFP_KERNEL);
 	if (!heap)
 		return ERR_PTR(-ENOMEM);
 	heap->cpu = alloc_percpu(struct shp_cpu_cache);
-	if (!heap->cpu) {
+	if (!heap->cpu || percpu_init_rwsem(&heap->sections)) {
+		free_percpu(heap->cpu);
 		kfree(heap);
 		return ERR_PTR(-ENOMEM);
 	}
+	mutex_init(&heap->gc_lock);
+	spin_lock_init(&heap->roots_lock);
+	spin_lock_init(&heap->fin_lock);
+	INIT_WORK(&heap->fin_work, shp_fin_workfn);
+	INIT_WORK(&heap->gc_work, shp_gc_workfn);
+	INIT_WORK(&heap->sweep_work, shp_sweep_workfn);
+	heap->gc_percent = 100;
+	heap->next_gc = SHP_GC_MIN_HEAP;
 	strscpy(heap->name, name, sizeof(heap->name));
 	heap->id = atomic_inc_return(&shp_heap_ids);
 	heap->limit = limit;
@@ -54,6 +65,7 @@ struct spanheap *spanheap_create(const char *name, size_t limit)
 		spin_lock_init(&heap->central[spc].lock);
 		INIT_LIST_HEAD(&heap->central[spc].partial);
 		INIT_LIST_HEAD(&heap->central[spc].full);
+		INIT_LIST_HEAD(&heap->central[spc].unswept);
 	}
 	for_each_possible_cpu(cpu) {
 		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
@@ -73,6 +85,7 @@ static void release_list(struct list_head *head)
 
 	list_for_each_entry_safe(s, tmp, head, list) {
 		list_del_init(&s->list);
+		shp_special_free_all(s);
 		shp_span_release(s);
 	}
 }
@@ -81,7 +94,11 @@ static void release_list(struct list_head *head)
  * spanheap_destroy() - free a heap and every object in it
  * @heap: heap; no other call on it may run or follow
  *
- * Context: process context, may sleep.
+ * A running finalizer is waited for; finalizers still queued are dropped
+ * without running (their objects are freed with the heap).  Paced
+ * collections and the background sweeper are cancelled.
+ *
+ * Context: process context outside any section of @heap, may sleep.
  */
 void spanheap_destroy(struct spanheap *heap)
 {
@@ -90,6 +107,11 @@ void spanheap_destroy(struct spanheap *heap)
 	if (IS_ERR_OR_NULL(heap))
 		return;
 	shp_debugfs_remove(heap);
+	/* gc_work queues nothing; the finalizer worker queues nothing. */
+	cancel_work_sync(&heap->gc_work);
+	cancel_work_sync(&heap->sweep_work);
+	cancel_work_sync(&heap->fin_work);
+	shp_fin_destroy(heap);
 	spanheap_drain(heap);
 	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
 		struct shp_central *ct = &heap->central[spc];
@@ -97,6 +119,7 @@ void spanheap_destroy(struct spanheap *heap)
 		spin_lock(&ct->lock);
 		release_list(&ct->partial);
 		release_list(&ct->full);
+		release_list(&ct->unswept);
 		ct->nspans = 0;
 		spin_unlock(&ct->lock);
 	}
@@ -104,6 +127,9 @@ void spanheap_destroy(struct spanheap *heap)
 	release_list(&heap->large);
 	spin_unlock(&heap->lock);
 	WARN_ON(atomic_long_read(&heap->reserved));
+	percpu_free_rwsem(&heap->sections);
+	kvfree(heap->gray);
+	kvfree(heap->roots);
 	free_percpu(heap->cpu);
 	kfree(heap);
 }
@@ -161,8 +187,11 @@ static void *alloc_large(struct spanheap *heap, size_t size)
 	if (size > (size_t)INT_MAX)
 		return NULL;
 	s = shp_span_new(heap, 0, size);
-	if (!s)
+	if (!s) {
+		shp_gc_maybe_trigger(heap);
 		return NULL;
+	}
+	shp_gc_maybe_trigger(heap);
 	__set_bit(0, shp_alloc_bits(s));
 	s->nalloc = 1;
 	spin_lock(&heap->lock);
@@ -174,7 +203,7 @@ static void *alloc_large(struct spanheap *heap, size_t size)
 	c = get_cpu_ptr(heap->cpu);
 	WRITE_ONCE(c->nalloc[0], c->nalloc[0] + 1);
 	put_cpu_ptr(heap->cpu);
-	return (void *)s->base;		/* vzalloc'ed: already zero */
+	return (void *)s->base;		/* allocated zeroed */
 }
 
 /* Refill from the owned span's next word, else from the central lists. */
@@ -192,6 +221,7 @@ static void *alloc_slow(struct spanheap *heap, unsigned int spc)
 {
 	struct shp_cpu_cache *c;
 	struct shp_span *s;
+	bool swept = false;
 	void *obj;
 
 	for (;;) {
@@ -210,8 +240,18 @@ static void *alloc_slow(struct spanheap *heap, unsigned int spc)
 		put_cpu_ptr(heap->cpu);
 
 		s = shp_span_new(heap, spc, 0);
-		if (!s)
+		if (!s && !swept) {
+			/* At the limit: sweeping may free room in this class. */
+			shp_finish_sweep(heap);
+			swept = true;
+			continue;
+		}
+		if (!s) {
+			/* Still none: have a cycle run as soon as sections allow. */
+			queue_work(shp_wq, &heap->gc_work);
 			return NULL;
+		}
+		shp_gc_maybe_trigger(heap);
 		shp_central_add(heap, s);
 	}
 }
@@ -223,7 +263,13 @@ static void *alloc_slow(struct spanheap *heap, unsigned int spc)
  *	object gets a span of its own
  * @flags: SPANHEAP_NOSCAN if the object will never hold heap pointers
  *
- * Context: process context, may sleep (only when a new span is needed).
+ * When a new span would exceed the heap's limit, the unswept spans are
+ * swept first; if that frees nothing of this class, a collection is
+ * queued (it runs once every section has closed) and NULL is returned.
+ * A new span may also start a paced collection (GOGC).
+ *
+ * Context: process context inside a mutator section; may sleep (only
+ * when a new span is needed).
  * Return: the object, or NULL for unknown @flags, out of memory, or when
  * the heap's limit would be exceeded.
  */
@@ -265,6 +311,8 @@ static int free_large(struct spanheap *heap, struct shp_span *s, void *ptr)
 	if (ptr != (void *)s->base)
 		return -EINVAL;
 	spin_lock(&heap->lock);
+	if (s->state == SHP_SPAN_LARGE && s->sweepgen != heap->sweepgen)
+		shp_sweep_large(heap, s);	/* may release it */
 	if (s->state != SHP_SPAN_LARGE) {
 		spin_unlock(&heap->lock);
 		return -EINVAL;
@@ -272,6 +320,7 @@ static int free_large(struct spanheap *heap, struct shp_span *s, void *ptr)
 	list_del_init(&s->list);
 	heap->nlarge--;
 	heap->large_bytes -= s->bytes;
+	shp_special_free_all(s);
 	shp_span_release(s);
 	spin_unlock(&heap->lock);
 	c = get_cpu_ptr(heap->cpu);
@@ -290,6 +339,7 @@ static int free_owned(struct shp_cpu_cache *c, struct shp_span *s,
 	if (unlikely(!(*word & bit) ||
 		     test_bit(idx, shp_remote_bits(s))))
 		return -EINVAL;
+	shp_drop_specials(s, idx);
 	WRITE_ONCE(*word, *word & ~bit);
 	if (idx / 64 == s->cache_word)
 		s->alloc_cache |= bit;
@@ -336,7 +386,9 @@ static int free_slow(struct spanheap *heap, void *ptr)
  * @heap: heap the object was allocated from
  * @ptr: start of the object
  *
- * Context: any context that may take a spinlock; does not sleep.
+ * Any finalizer or pin of the object is dropped with it.
+ *
+ * Context: inside a mutator section; does not sleep.
  * Return: 0; -EFAULT if @ptr is not inside a live span of @heap (a
  * foreign pointer, or a large object already freed); -EINVAL if it is
  * not the start of an allocated object (interior pointer, tail of a

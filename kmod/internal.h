@@ -43,6 +43,9 @@
 #include <linux/percpu.h>
 #include <linux/bitops.h>
 #include <linux/cache.h>
+#include <linux/mutex.h>
+#include <linux/workqueue.h>
+#include <linux/percpu-rwsem.h>
 #include "spanheap.h"
 #include "sizeclass.h"
 
@@ -81,8 +84,12 @@ struct shp_cpu_cache;
  * @next_word: next word to load into @alloc_cache (owner)
  * @nalloc: allocated objects; exact while central, refreshed on release
  * @nremote: objects posted in @remote_bits and not yet folded
- * @sweepgen: sweep generation, for the collector
- * @list: central partial/full list, or heap->large
+ * @sweepgen: equals heap->sweepgen once swept in the current cycle
+ * @speciallock: protects @specials and the records on it
+ * @specials: per object, its special records sorted by (offset, kind);
+ *	allocated on first use, NULL until then
+ * @nspecials: records on the span
+ * @list: central partial/full/unswept list, or heap->large
  * @rcu: frees the span after lookups that may still see it are done
  * @bits: alloc_bits, remote_bits, mark_bits, @nwords words each
  */
@@ -103,10 +110,59 @@ struct shp_span {
 	u16 nalloc;
 	atomic_t nremote;
 	u32 sweepgen;
+	spinlock_t speciallock;
+	struct shp_special **specials;
+	unsigned int nspecials;
 	struct list_head list;
 	struct rcu_head rcu;
 	unsigned long bits[];
 };
+
+/**
+ * struct shp_special - a special record: per-object out-of-band state
+ * @next: next record of the same object, in (offset, kind) order
+ * @offset: offset of the target inside its object (tiny blocks)
+ * @kind: enum spanheap_special_kind
+ */
+struct shp_special {
+	struct shp_special *next;
+	u16 offset;
+	u8 kind;
+};
+
+struct shp_special_finalizer {
+	struct shp_special sp;
+	spanheap_finalizer_t fn;
+	void *ctx;
+};
+
+struct shp_special_pin {
+	struct shp_special sp;
+	unsigned long count;
+};
+
+/* A queued finalizer: the object stays a root until the worker runs it. */
+struct shp_finalizer_entry {
+	void *obj;
+	spanheap_finalizer_t fn;
+	void *ctx;
+};
+
+#define SHP_FINBLOCK_ENTRIES	168
+/* A chunk of the finalizer queue (Go's finblock); free ones are cached. */
+struct shp_finblock {
+	struct shp_finblock *next;
+	unsigned int cnt;
+	struct shp_finalizer_entry fin[SHP_FINBLOCK_ENTRIES];
+};
+
+/* One gray object: its start and length in bytes. */
+struct shp_gray {
+	unsigned long base;
+	unsigned long len;
+};
+
+#define SHP_GRAY_ENTRIES	8192
 
 static inline unsigned long *shp_alloc_bits(struct shp_span *s)
 {
@@ -126,17 +182,21 @@ static inline unsigned long *shp_mark_bits(struct shp_span *s)
 /**
  * struct shp_central - spans of one span class not owned by a cache
  * @lock: protects the lists and the spans on them
- * @partial: spans with at least one free object
- * @full: spans with none
+ * @partial: swept spans with at least one free object
+ * @full: swept spans with none
+ * @unswept: spans not yet swept in this cycle (all of them at its start)
  * @nspans: spans of the class, cached ones included
  * @nempty: spans on @partial with no object allocated
+ * @nswept: objects freed by sweeping, since creation
  */
 struct shp_central {
 	spinlock_t lock;
 	struct list_head partial;
 	struct list_head full;
+	struct list_head unswept;
 	unsigned long nspans;
 	unsigned int nempty;
+	u64 nswept;
 } ____cacheline_aligned_in_smp;
 
 /**
@@ -168,6 +228,31 @@ struct shp_cpu_cache {
  * @large_bytes: bytes of the spans on @large
  * @bad_frees: rejected frees
  * @debugfs: debugfs directory, if any
+ * @sections: mutator sections hold it for reading, a collection for writing
+ * @gc_lock: one collection at a time
+ * @sweepgen: advanced by every cycle; spans with another value are unswept
+ * @arena_lo: lowest span address ever, to reject non-pointers cheaply
+ * @arena_hi: highest span end ever
+ * @roots_lock: protects @roots, @nroots, @roots_cap
+ * @roots: registered root slots
+ * @gray: mark stack, allocated on first collection
+ * @ngray: entries on @gray
+ * @gray_overflow: an object was marked but could not be pushed
+ * @live_bytes: bytes marked by the last cycle
+ * @next_gc: pacer's trigger on @reserved
+ * @gc_percent: GOGC; negative turns pacing off
+ * @collections: completed cycles
+ * @nswept_large: large objects freed by sweeping
+ * @specials: records by kind
+ * @fin_lock: protects the finalizer queue and its counters
+ * @finq: queued finalizers, newest block first
+ * @finc: cache of empty blocks
+ * @fin_queued: finalizers ever queued
+ * @fin_executed: finalizers that ran
+ * @fin_dropped: finalizers dropped by heap destruction
+ * @fin_work: the finalizer worker (Go's fing)
+ * @gc_work: a paced background collection
+ * @sweep_work: the background sweeper
  */
 struct spanheap {
 	char name[32];
@@ -182,7 +267,34 @@ struct spanheap {
 	unsigned long large_bytes;
 	atomic_long_t bad_frees;
 	struct dentry *debugfs;
+
+	struct percpu_rw_semaphore sections;
+	struct mutex gc_lock;
+	u32 sweepgen;
+	unsigned long arena_lo, arena_hi;
+	spinlock_t roots_lock;
+	void ***roots;
+	unsigned int nroots, roots_cap;
+	struct shp_gray *gray;
+	unsigned int ngray;
+	bool gray_overflow;
+	u64 live_bytes;
+	u64 next_gc;
+	int gc_percent;
+	atomic64_t collections;
+	u64 nswept_large;
+	atomic_long_t specials[SPANHEAP_NR_SPECIAL_KINDS];
+
+	spinlock_t fin_lock;
+	struct shp_finblock *finq, *finc;
+	u64 fin_queued, fin_executed, fin_dropped;
+	struct work_struct fin_work;
+	struct work_struct gc_work;
+	struct work_struct sweep_work;
 };
+
+/* Go's heap minimum: no paced cycle before the heap holds this much. */
+#define SHP_GC_MIN_HEAP		(4UL << 20)
 
 extern struct shp_span shp_empty_span;
 
@@ -209,10 +321,59 @@ void shp_central_add(struct spanheap *heap, struct shp_span *s);
 void shp_central_uncache(struct spanheap *heap, struct shp_span *s);
 int shp_central_free(struct spanheap *heap, struct shp_span *s,
 		     unsigned int idx);
+void shp_drop_specials(struct shp_span *s, unsigned int idx);
+
+/* global.c */
+extern struct workqueue_struct *shp_wq;
+int shp_global_get(void);
+void shp_global_exit(void);
+struct shp_special *shp_special_alloc(unsigned int kind);
+void shp_special_free(struct shp_special *sp);
+
+/* special.c */
+int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp);
+struct shp_special *shp_special_find(struct shp_span *s, unsigned int idx,
+				     unsigned int offset, unsigned int kind);
+struct shp_special *shp_special_unlink(struct shp_span *s, unsigned int idx,
+				       unsigned int offset, unsigned int kind);
+void shp_special_free_object(struct shp_span *s, unsigned int idx);
+void shp_special_free_all(struct shp_span *s);
+struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
+				    unsigned int *idx);
+
+/* sweep.c */
+void shp_sweep_span(struct spanheap *heap, struct shp_span *s);
+void shp_sweep_large(struct spanheap *heap, struct shp_span *s);
+void shp_ensure_swept(struct spanheap *heap, struct shp_span *s);
+void shp_finish_sweep(struct spanheap *heap);
+void shp_sweep_workfn(struct work_struct *work);
+
+/* mark.c */
+void shp_mark(struct spanheap *heap);
+void shp_clear_marks(struct spanheap *heap);
+void shp_mark_push_object(struct spanheap *heap, struct shp_span *s,
+			  unsigned int idx);
+void shp_scan_range(struct spanheap *heap, unsigned long base,
+		    unsigned long len);
+void shp_mark_drain(struct spanheap *heap);
+
+/* finalizer.c */
+bool shp_queue_finalizer(struct spanheap *heap, void *obj,
+			 spanheap_finalizer_t fn, void *ctx);
+void shp_mark_finq(struct spanheap *heap);
+void shp_fin_workfn(struct work_struct *work);
+void shp_fin_destroy(struct spanheap *heap);
+
+/* gc.c */
+void shp_collect(struct spanheap *heap, bool sweep_now);
+void shp_gc_workfn(struct work_struct *work);
+void shp_gc_maybe_trigger(struct spanheap *heap);
+extern bool shp_gctrace;
 
 /* debugfs.c */
 void shp_debugfs_add(struct spanheap *heap);
 void shp_debugfs_remove(struct spanheap *heap);
+void shp_debugfs_init(void);
 void shp_debugfs_exit(void);
 
 /* stats.c */

@@ -19,15 +19,19 @@
 /* Stands in for "no span" in cpu caches: never has a free object. */
 struct shp_span shp_empty_span = { .state = SHP_SPAN_DEAD };
 
-/* Small spans come straight from the buddy allocator, large ones from vmalloc. */
-static void *span_pages_alloc(unsigned long bytes)
+/*
+ * Spans up to the largest small-span order come straight from the buddy
+ * allocator, bigger ones from vmalloc.  Small objects are zeroed when
+ * allocated; a large object is the span, so its pages must come zeroed.
+ */
+static void *span_pages_alloc(unsigned long bytes, bool zero)
 {
 	struct page *page;
 
 	if (bytes > (PAGE_SIZE << SHP_MAX_SPAN_ORDER))
 		return vzalloc(bytes);
-	page = alloc_pages(GFP_KERNEL | __GFP_ACCOUNT | __GFP_NOWARN,
-			   get_order(bytes));
+	page = alloc_pages(GFP_KERNEL | __GFP_ACCOUNT | __GFP_NOWARN |
+			   (zero ? __GFP_ZERO : 0), get_order(bytes));
 	return page ? page_address(page) : NULL;
 }
 
@@ -48,6 +52,17 @@ static bool heap_reserve(struct spanheap *heap, unsigned long bytes)
 		return false;
 	}
 	return true;
+}
+
+/* Keep [arena_lo, arena_hi) covering every span, for the mark's quick reject. */
+static void widen_arena(struct spanheap *heap, struct shp_span *s)
+{
+	spin_lock(&heap->lock);
+	if (!heap->arena_hi || s->base < heap->arena_lo)
+		WRITE_ONCE(heap->arena_lo, s->base);
+	if (s->base + s->bytes > heap->arena_hi)
+		WRITE_ONCE(heap->arena_hi, s->base + s->bytes);
+	spin_unlock(&heap->lock);
 }
 
 /**
@@ -84,7 +99,7 @@ struct shp_span *shp_span_new(struct spanheap *heap, unsigned int spc,
 		return NULL;
 
 	s = kzalloc(struct_size(s, bits, 3 * nwords), GFP_KERNEL | __GFP_ACCOUNT);
-	base = s ? span_pages_alloc(bytes) : NULL;
+	base = s ? span_pages_alloc(bytes, !class) : NULL;
 	if (!base)
 		goto fail;
 	s->heap = heap;
@@ -96,9 +111,12 @@ struct shp_span *shp_span_new(struct spanheap *heap, unsigned int spc,
 	s->nwords = nwords;
 	s->spc = spc;
 	s->state = SHP_SPAN_DEAD;
+	s->sweepgen = READ_ONCE(heap->sweepgen);	/* nothing to sweep yet */
+	spin_lock_init(&s->speciallock);
 	INIT_LIST_HEAD(&s->list);
 	if (shp_pagemap_insert(s))
 		goto fail_pages;
+	widen_arena(heap, s);
 	return s;
 
 fail_pages:
@@ -114,6 +132,7 @@ static void span_free_rcu(struct rcu_head *rcu)
 	struct shp_span *s = container_of(rcu, struct shp_span, rcu);
 
 	span_pages_free((void *)s->base, s->bytes);
+	kvfree(s->specials);
 	kfree(s);
 }
 

@@ -16,6 +16,21 @@
 
 struct spanheap;
 
+/**
+ * typedef spanheap_finalizer_t - a finalizer
+ * @heap: heap of the object
+ * @obj: the object, reachable again for the duration of the call; the
+ *	finalizer may store it somewhere reachable (resurrection) or set a
+ *	new finalizer on it
+ * @ctx: the context given to spanheap_set_finalizer()
+ *
+ * Runs on the heap's finalizer worker, in process context, inside a
+ * mutator section: it may sleep and allocate, but must not enter another
+ * section or call spanheap_collect().
+ */
+typedef void (*spanheap_finalizer_t)(struct spanheap *heap, void *obj,
+				     void *ctx);
+
 /* spanheap_alloc() flags */
 #define SPANHEAP_NOSCAN		0x1u	/* object never holds heap pointers */
 #define SPANHEAP_ALLOC_FLAGS	(SPANHEAP_NOSCAN)
@@ -39,6 +54,13 @@ struct spanheap_class_stats {
 	u64 objects;
 };
 
+/* Special record kinds, in their sort order on a span. */
+enum spanheap_special_kind {
+	SPANHEAP_SPECIAL_FINALIZER = 1,
+	SPANHEAP_SPECIAL_PIN = 2,
+	SPANHEAP_NR_SPECIAL_KINDS
+};
+
 /**
  * struct spanheap_stats - snapshot of a heap's counters
  * @bytes_in_use: bytes of allocated objects, rounded to their class size
@@ -46,9 +68,17 @@ struct spanheap_class_stats {
  * @objects_in_use: allocated objects
  * @spans: spans held, small and large
  * @allocs: successful allocations since creation
- * @frees: successful explicit frees since creation
+ * @frees: objects freed since creation, explicitly or by sweeping
  * @bad_frees: frees rejected with an error
  * @limit: reservation cap in bytes (0: none)
+ * @collections: completed collection cycles
+ * @live_bytes: bytes found reachable by the last mark
+ * @next_gc: reserved bytes at which the pacer starts the next cycle
+ * @gc_percent: pacing goal, as GOGC (-1: off)
+ * @fin_queued: finalizers queued by sweeps since creation
+ * @fin_executed: finalizers that ran
+ * @fin_pending: finalizers queued and not yet run
+ * @specials: special records by kind (index 0 unused)
  * @classes: per size class; index 0 is the large-object class
  *
  * Counters of objects owned by CPU caches are exact once the heap is
@@ -63,6 +93,14 @@ struct spanheap_stats {
 	u64 frees;
 	u64 bad_frees;
 	u64 limit;
+	u64 collections;
+	u64 live_bytes;
+	u64 next_gc;
+	s64 gc_percent;
+	u64 fin_queued;
+	u64 fin_executed;
+	u64 fin_pending;
+	u64 specials[SPANHEAP_NR_SPECIAL_KINDS];
 	struct spanheap_class_stats classes[SPANHEAP_NR_CLASSES];
 };
 
@@ -75,5 +113,37 @@ void *spanheap_object_base(struct spanheap *heap, const void *ptr,
 void spanheap_drain(struct spanheap *heap);
 void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st);
 size_t spanheap_class_size(size_t size);
+
+/* Collector: sections, roots, finalizers (see Documentation/spanheap/collector.rst) */
+void spanheap_enter(struct spanheap *heap);
+void spanheap_exit(struct spanheap *heap);
+int spanheap_root_add(struct spanheap *heap, void **slot);
+int spanheap_root_remove(struct spanheap *heap, void **slot);
+int spanheap_pin(struct spanheap *heap, void *obj);
+int spanheap_unpin(struct spanheap *heap, void *obj);
+int spanheap_set_finalizer(struct spanheap *heap, void *obj,
+			   spanheap_finalizer_t fn, void *ctx);
+void spanheap_collect(struct spanheap *heap);
+void spanheap_wait_finalizers(struct spanheap *heap);
+int spanheap_set_gc_percent(struct spanheap *heap, int percent);
+int spanheap_finalizer_cycles(struct spanheap *heap,
+			      void (*report)(void *arg, void *obj), void *arg);
+
+/**
+ * spanheap_keep_alive() - keep an object reachable up to this point
+ * @obj: object
+ *
+ * Collections run only while no mutator section is open, so a pointer
+ * held in a local is safe until the section ends; this marks, for the
+ * reader and the compiler, the last point where @obj must still be
+ * alive (Go's runtime.KeepAlive).  It has no run-time cost.  An object
+ * that must outlive the section has to be rooted or pinned.
+ *
+ * Context: inside a mutator section.
+ */
+static inline void spanheap_keep_alive(const void *obj)
+{
+	__asm__ __volatile__("" : : "r"(obj) : "memory");
+}
 
 #endif /* _SPANHEAP_H */

@@ -38,10 +38,14 @@ void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st)
 
 		spin_lock(&ct->lock);
 		st->classes[SHP_SPC_CLASS(spc)].spans += ct->nspans;
+		st->classes[SHP_SPC_CLASS(spc)].objects -= ct->nswept;
+		st->frees += ct->nswept;
 		spin_unlock(&ct->lock);
 	}
 	spin_lock(&heap->lock);
 	st->classes[0].spans = heap->nlarge;
+	st->classes[0].objects -= heap->nswept_large;
+	st->frees += heap->nswept_large;
 	st->bytes_in_use = heap->large_bytes;
 	spin_unlock(&heap->lock);
 
@@ -56,6 +60,17 @@ void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st)
 		st->objects_in_use += cs->objects;
 		st->spans += cs->spans;
 	}
+	st->collections = atomic64_read(&heap->collections);
+	st->live_bytes = READ_ONCE(heap->live_bytes);
+	st->next_gc = READ_ONCE(heap->next_gc);
+	st->gc_percent = READ_ONCE(heap->gc_percent);
+	spin_lock(&heap->fin_lock);
+	st->fin_queued = heap->fin_queued;
+	st->fin_executed = heap->fin_executed;
+	spin_unlock(&heap->fin_lock);
+	st->fin_pending = st->fin_queued - st->fin_executed;
+	for (class = 1; class < SPANHEAP_NR_SPECIAL_KINDS; class++)
+		st->specials[class] = atomic_long_read(&heap->specials[class]);
 	st->bytes_reserved = atomic_long_read(&heap->reserved);
 	st->bad_frees = atomic_long_read(&heap->bad_frees);
 	st->limit = heap->limit;
@@ -84,6 +99,13 @@ void shp_stats_print(struct seq_file *m, struct spanheap *heap)
 		   st->objects_in_use, st->spans);
 	seq_printf(m, "allocs %llu\nfrees %llu\nbad_frees %llu\n",
 		   st->allocs, st->frees, st->bad_frees);
+	seq_printf(m, "collections %llu\nlive_bytes %llu\nnext_gc %llu\ngc_percent %lld\n",
+		   st->collections, st->live_bytes, st->next_gc, st->gc_percent);
+	seq_printf(m, "finalizers_queued %llu\nfinalizers_executed %llu\nfinalizers_pending %llu\n",
+		   st->fin_queued, st->fin_executed, st->fin_pending);
+	seq_printf(m, "specials_finalizer %llu\nspecials_pin %llu\n",
+		   st->specials[SPANHEAP_SPECIAL_FINALIZER],
+		   st->specials[SPANHEAP_SPECIAL_PIN]);
 	seq_puts(m, "class size span_bytes spans objects\n");
 	for (class = 0; class < SHP_NR_CLASSES; class++) {
 		struct spanheap_class_stats *cs = &st->classes[class];

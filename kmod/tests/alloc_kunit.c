@@ -14,6 +14,9 @@ static int heap_init(struct kunit *test)
 	if (IS_ERR(heap))
 		return PTR_ERR(heap);
 	test->priv = heap;
+	/* Allocator cases: no collection frees what locals hold. */
+	spanheap_set_gc_percent(heap, -1);
+	spanheap_enter(heap);
 	/* Cases reason about one CPU's cached span. */
 	migrate_disable();
 	return 0;
@@ -24,6 +27,7 @@ static void heap_exit(struct kunit *test)
 	struct spanheap *heap = test->priv;
 
 	migrate_enable();
+	spanheap_exit(heap);
 	spanheap_drain(heap);
 	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
 	spanheap_destroy(heap);
@@ -66,9 +70,10 @@ static void alloc_large_objects(struct kunit *test)
 	static const size_t sizes[] = { SPANHEAP_MAX_SMALL_SIZE + 1, 65536,
 					1 << 20, (5 << 20) + 3 };
 	struct spanheap *heap = test->priv;
-	struct spanheap_stats st;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 	unsigned int i;
 
+	KUNIT_ASSERT_NOT_NULL(test, st);
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		u8 *p = spanheap_alloc(heap, sizes[i], 0);
 		size_t size = 0;
@@ -78,18 +83,18 @@ static void alloc_large_objects(struct kunit *test)
 		KUNIT_EXPECT_PTR_EQ(test, spanheap_object_base(heap, p + sizes[i] - 1, &size),
 				    (void *)p);
 		KUNIT_EXPECT_EQ(test, size, PAGE_ALIGN(sizes[i]));
-		spanheap_read_stats(heap, &st);
-		KUNIT_EXPECT_EQ(test, st.classes[0].spans, 1);
-		KUNIT_EXPECT_EQ(test, st.bytes_in_use, PAGE_ALIGN(sizes[i]));
+		spanheap_read_stats(heap, st);
+		KUNIT_EXPECT_EQ(test, st->classes[0].spans, 1);
+		KUNIT_EXPECT_EQ(test, st->bytes_in_use, PAGE_ALIGN(sizes[i]));
 		KUNIT_EXPECT_EQ(test, spanheap_free(heap, p + 8), -EINVAL);
 		KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
 		/* The span is gone, so the pointer is no longer ours. */
 		KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), -EFAULT);
 		KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, p, NULL));
 	}
-	spanheap_read_stats(heap, &st);
-	KUNIT_EXPECT_EQ(test, st.bytes_reserved, 0);
-	KUNIT_EXPECT_EQ(test, st.bad_frees, 2 * ARRAY_SIZE(sizes));
+	spanheap_read_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st->bytes_reserved, 0);
+	KUNIT_EXPECT_EQ(test, st->bad_frees, 2 * ARRAY_SIZE(sizes));
 }
 
 static void reused_objects_are_zeroed(struct kunit *test)
@@ -147,30 +152,31 @@ static void empty_spans_are_reused_and_released(struct kunit *test)
 	unsigned int c = shp_size_to_class(1024), n = 4 * shp_size_classes[c].nelems, i;
 	unsigned long span = PAGE_SIZE << shp_size_classes[c].order;
 	void **objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
-	struct spanheap_stats st;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 
+	KUNIT_ASSERT_NOT_NULL(test, st);
 	KUNIT_ASSERT_NOT_NULL(test, objs);
 	for (i = 0; i < n; i++) {
 		objs[i] = spanheap_alloc(heap, 1024, 0);
 		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
 	}
-	spanheap_read_stats(heap, &st);
-	KUNIT_EXPECT_EQ(test, st.classes[c].spans, 4);
-	KUNIT_EXPECT_EQ(test, st.bytes_reserved, 4 * span);
-	KUNIT_EXPECT_EQ(test, st.objects_in_use, n);
+	spanheap_read_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st->classes[c].spans, 4);
+	KUNIT_EXPECT_EQ(test, st->bytes_reserved, 4 * span);
+	KUNIT_EXPECT_EQ(test, st->objects_in_use, n);
 	spanheap_drain(heap);
 	for (i = 0; i < n; i++)
 		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
-	spanheap_read_stats(heap, &st);
-	KUNIT_EXPECT_EQ(test, st.objects_in_use, 0);
-	KUNIT_EXPECT_EQ(test, st.classes[c].spans, SHP_KEEP_EMPTY_SPANS);
-	KUNIT_EXPECT_EQ(test, st.bytes_reserved, SHP_KEEP_EMPTY_SPANS * span);
+	spanheap_read_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st->objects_in_use, 0);
+	KUNIT_EXPECT_EQ(test, st->classes[c].spans, SHP_KEEP_EMPTY_SPANS);
+	KUNIT_EXPECT_EQ(test, st->bytes_reserved, SHP_KEEP_EMPTY_SPANS * span);
 	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
 	/* The kept span serves the next allocation: nothing new reserved. */
 	objs[0] = spanheap_alloc(heap, 1000, 0);
 	KUNIT_ASSERT_NOT_NULL(test, objs[0]);
-	spanheap_read_stats(heap, &st);
-	KUNIT_EXPECT_EQ(test, st.bytes_reserved, SHP_KEEP_EMPTY_SPANS * span);
+	spanheap_read_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st->bytes_reserved, SHP_KEEP_EMPTY_SPANS * span);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[0]), 0);
 }
 
@@ -178,8 +184,9 @@ static void double_and_interior_free_rejected(struct kunit *test)
 {
 	struct spanheap *heap = test->priv;
 	u8 *p = spanheap_alloc(heap, 48, 0), *q = spanheap_alloc(heap, 48, 0);
-	struct spanheap_stats st;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 
+	KUNIT_ASSERT_NOT_NULL(test, st);
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	KUNIT_ASSERT_NOT_NULL(test, q);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p + 1), -EINVAL);
@@ -190,10 +197,10 @@ static void double_and_interior_free_rejected(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), -EINVAL);	/* central span */
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), -EINVAL);
-	spanheap_read_stats(heap, &st);
-	KUNIT_EXPECT_EQ(test, st.bad_frees, 5);
-	KUNIT_EXPECT_EQ(test, st.frees, 2);
-	KUNIT_EXPECT_EQ(test, st.objects_in_use, 0);
+	spanheap_read_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st->bad_frees, 5);
+	KUNIT_EXPECT_EQ(test, st->frees, 2);
+	KUNIT_EXPECT_EQ(test, st->objects_in_use, 0);
 }
 
 static void foreign_pointers_rejected(struct kunit *test)
@@ -205,14 +212,23 @@ static void foreign_pointers_rejected(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, k);
 	other = spanheap_create("kunit-other", 0);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(other));
+	/* Sections of two heaps must not nest (collectors would deadlock). */
+	spanheap_exit(heap);
+	spanheap_enter(other);
 	o = spanheap_alloc(other, 64, 0);
+	spanheap_exit(other);
+	spanheap_enter(heap);
 	KUNIT_EXPECT_NOT_NULL(test, o);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, &local), -EFAULT);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, k), -EFAULT);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, NULL), -EFAULT);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, (void *)~0UL), -EFAULT);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, o), -EFAULT);
+	spanheap_exit(heap);
+	spanheap_enter(other);
 	KUNIT_EXPECT_EQ(test, spanheap_free(other, o), 0);
+	spanheap_exit(other);
+	spanheap_enter(heap);
 	spanheap_destroy(other);
 	kfree(k);
 }
@@ -237,29 +253,33 @@ static void exhaustion_returns_null_without_leaks(struct kunit *test)
 	struct spanheap *heap = spanheap_create("kunit-limit", limit);
 	unsigned int n = 0, i, cap = 1024;
 	void **objs = kunit_kcalloc(test, cap, sizeof(*objs), GFP_KERNEL);
-	struct spanheap_stats st;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 
+	KUNIT_ASSERT_NOT_NULL(test, st);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
 	KUNIT_ASSERT_NOT_NULL(test, objs);
+	spanheap_set_gc_percent(heap, -1);
+	spanheap_enter(heap);
 	while (n < cap && (objs[n] = spanheap_alloc(heap, 1024, 0)))
 		n++;
 	KUNIT_EXPECT_LT(test, n, cap);
 	KUNIT_EXPECT_EQ(test, n, limit / 1024);	/* 1 KiB spans have no tail */
 	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 8, 0));
 	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 1 << 20, 0));
-	spanheap_read_stats(heap, &st);
-	KUNIT_EXPECT_LE(test, st.bytes_reserved, limit);
-	KUNIT_EXPECT_EQ(test, st.objects_in_use, n);
+	spanheap_read_stats(heap, st);
+	KUNIT_EXPECT_LE(test, st->bytes_reserved, limit);
+	KUNIT_EXPECT_EQ(test, st->objects_in_use, n);
 	for (i = 0; i < n; i++)
 		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
 	spanheap_drain(heap);
 	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
-	spanheap_read_stats(heap, &st);
-	KUNIT_EXPECT_EQ(test, st.objects_in_use, 0);
-	KUNIT_EXPECT_LE(test, st.bytes_reserved, SHP_KEEP_EMPTY_SPANS * 8192);
+	spanheap_read_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st->objects_in_use, 0);
+	KUNIT_EXPECT_LE(test, st->bytes_reserved, SHP_KEEP_EMPTY_SPANS * 8192);
 	/* Memory is usable again. */
 	objs[0] = spanheap_alloc(heap, 8, 0);
 	KUNIT_EXPECT_NOT_NULL(test, objs[0]);
+	spanheap_exit(heap);
 	spanheap_destroy(heap);
 }
 

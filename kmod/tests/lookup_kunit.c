@@ -14,6 +14,8 @@ static int heap_init(struct kunit *test)
 	if (IS_ERR(heap))
 		return PTR_ERR(heap);
 	test->priv = heap;
+	spanheap_set_gc_percent(heap, -1);
+	spanheap_enter(heap);
 	migrate_disable();
 	return 0;
 }
@@ -21,6 +23,7 @@ static int heap_init(struct kunit *test)
 static void heap_exit(struct kunit *test)
 {
 	migrate_enable();
+	spanheap_exit(test->priv);
 	spanheap_destroy(test->priv);
 }
 
@@ -53,7 +56,11 @@ static void foreign_pointers_miss(struct kunit *test)
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(other));
 	KUNIT_ASSERT_NOT_NULL(test, k);
+	spanheap_exit(heap);	/* sections of two heaps must not nest */
+	spanheap_enter(other);
 	o = spanheap_alloc(other, 32, 0);
+	spanheap_exit(other);
+	spanheap_enter(heap);
 	KUNIT_ASSERT_NOT_NULL(test, o);
 	KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, o, NULL));
 	KUNIT_EXPECT_PTR_EQ(test, spanheap_object_base(other, o, NULL), o);

@@ -87,6 +87,7 @@ static int stress_thread(void *arg)
 	u32 seed = 2463534242u ^ (u32)atomic_inc_return(&st->seeds) * 0x9e3779b9u;
 	unsigned long ops = 0;
 
+	spanheap_enter(st->heap);
 	while (time_before(jiffies, st->deadline)) {
 		u32 r = xorshift(&seed);
 		unsigned long slot = r % STRESS_SLOTS;
@@ -110,9 +111,13 @@ static int stress_thread(void *arg)
 			if (p && (!intact(p, slot) || spanheap_free(st->heap, p)))
 				atomic_long_inc(&st->errors);
 		}
-		if (!(++ops % 64))
+		if (!(++ops % 64)) {
+			spanheap_exit(st->heap);
 			cond_resched();
+			spanheap_enter(st->heap);
+		}
 	}
+	spanheap_exit(st->heap);
 	atomic_long_add(ops, &st->ops);
 	/* Completes and exits without returning into module text. */
 	kthread_complete_and_exit(&st->done[a->index], 0);
@@ -123,15 +128,18 @@ static void stress_alloc_free_all_cpus(struct kunit *test)
 	struct stress *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 	unsigned int nthreads = clamp(num_online_cpus(), 2u, STRESS_MAX_THREADS), i;
 	struct stress_arg *args = kunit_kcalloc(test, nthreads, sizeof(*args), GFP_KERNEL);
-	struct spanheap_stats stats;
+	struct spanheap_stats *stats = kunit_kzalloc(test, sizeof(*stats), GFP_KERNEL);
 	struct task_struct *t;
 
+	KUNIT_ASSERT_NOT_NULL(test, stats);
 	KUNIT_ASSERT_NOT_NULL(test, st);
 	KUNIT_ASSERT_NOT_NULL(test, args);
 	st->slots = kunit_kcalloc(test, STRESS_SLOTS, sizeof(void *), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, st->slots);
 	st->heap = spanheap_create("kunit-stress", 0);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(st->heap));
+	/* Objects live in st->slots, which is no root: no collections. */
+	spanheap_set_gc_percent(st->heap, -1);
 	st->deadline = jiffies + msecs_to_jiffies(STRESS_MS);
 	for (i = 0; i < nthreads; i++) {
 		init_completion(&st->done[i]);
@@ -161,10 +169,10 @@ static void stress_alloc_free_all_cpus(struct kunit *test)
 	}
 	spanheap_drain(st->heap);
 	KUNIT_EXPECT_EQ(test, shp_heap_check(st->heap), 0);
-	spanheap_read_stats(st->heap, &stats);
-	KUNIT_EXPECT_EQ(test, stats.objects_in_use, 0);
-	KUNIT_EXPECT_EQ(test, stats.bad_frees, 0);
-	KUNIT_EXPECT_EQ(test, stats.allocs, stats.frees);
+	spanheap_read_stats(st->heap, stats);
+	KUNIT_EXPECT_EQ(test, stats->objects_in_use, 0);
+	KUNIT_EXPECT_EQ(test, stats->bad_frees, 0);
+	KUNIT_EXPECT_EQ(test, stats->allocs, stats->frees);
 	kunit_info(test, "%ld operations on %u threads\n",
 		   atomic_long_read(&st->ops), nthreads);
 	spanheap_destroy(st->heap);

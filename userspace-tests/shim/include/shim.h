@@ -87,6 +87,7 @@ typedef unsigned int gfp_t;
 #define min_t(t, a, b)		((t)(a) < (t)(b) ? (t)(a) : (t)(b))
 #define max_t(t, a, b)		((t)(a) > (t)(b) ? (t)(a) : (t)(b))
 #define clamp(v, lo, hi)	min(max(v, lo), hi)
+#define swap(a, b)		do { typeof(a) __t = (a); (a) = (b); (b) = __t; } while (0)
 #define BUILD_BUG_ON(c)		_Static_assert(!(c), #c)
 #define U32_MAX			UINT32_MAX
 #define U64_MAX			UINT64_MAX
@@ -143,6 +144,8 @@ extern int shim_warnings;
 #define might_sleep()		do { } while (0)
 #define cond_resched()		do { } while (0)
 #define cpu_relax()		__builtin_ia32_pause()
+#define might_sleep_if(c)	do { } while (0)
+#define lockdep_assert_irqs_enabled()	do { } while (0)
 
 /* ---- bitops ---- */
 static inline unsigned long __ffs(unsigned long w) { return __builtin_ctzl(w); }
@@ -174,6 +177,13 @@ static inline bool test_and_clear_bit(unsigned long nr, unsigned long *a)
 	return __atomic_fetch_and(&a[BIT_WORD(nr)], ~BIT_MASK(nr), __ATOMIC_SEQ_CST) & BIT_MASK(nr);
 }
 #define __set_bit(nr, a)	set_bit(nr, a)
+static inline bool __test_and_set_bit(unsigned long nr, unsigned long *a)
+{
+	unsigned long m = BIT_MASK(nr), old = a[BIT_WORD(nr)];
+
+	a[BIT_WORD(nr)] = old | m;
+	return old & m;
+}
 #define __clear_bit(nr, a)	clear_bit(nr, a)
 
 /* ---- atomics ---- */
@@ -232,6 +242,18 @@ static inline void list_del_init(struct list_head *e) { __list_del_entry(e); INI
 static inline void list_move(struct list_head *e, struct list_head *h) { __list_del_entry(e); list_add(e, h); }
 static inline void list_move_tail(struct list_head *e, struct list_head *h) { __list_del_entry(e); list_add_tail(e, h); }
 static inline bool list_empty(const struct list_head *h) { return h->next == h; }
+static inline void list_splice_init(struct list_head *list, struct list_head *head)
+{
+	if (!list_empty(list)) {
+		struct list_head *first = list->next, *last = list->prev, *at = head->next;
+
+		first->prev = head;
+		head->next = first;
+		last->next = at;
+		at->prev = last;
+		INIT_LIST_HEAD(list);
+	}
+}
 #define list_entry(ptr, type, member)	container_of(ptr, type, member)
 #define list_first_entry(h, type, member) list_entry((h)->next, type, member)
 #define list_first_entry_or_null(h, type, member) \
@@ -340,6 +362,7 @@ static inline void *kvmalloc(size_t s, gfp_t g) { return shim_alloc(s, g); }
 static inline void *kcalloc(size_t n, size_t s, gfp_t g) { return shim_alloc(n * s, g | __GFP_ZERO); }
 static inline void *kmalloc_array(size_t n, size_t s, gfp_t g) { return shim_alloc(n * s, g); }
 static inline void *kvmalloc_array(size_t n, size_t s, gfp_t g) { return shim_alloc(n * s, g); }
+static inline void *kvcalloc(size_t n, size_t s, gfp_t g) { return shim_alloc(n * s, g | __GFP_ZERO); }
 static inline void kfree(const void *p) { free((void *)p); }
 static inline void kvfree(const void *p) { free((void *)p); }
 #define kfree_rcu(p, f)		call_rcu(&(p)->f, shim_kfree_rcu_cb), (void)0
@@ -366,6 +389,7 @@ u64 ktime_get_ns(void);
 
 /* ---- threads and completions ---- */
 struct task_struct;
+#define current			((struct task_struct *)pthread_self())
 struct task_struct *shim_kthread_run(int (*fn)(void *), void *data, const char *name);
 #define kthread_run(fn, data, fmt, ...)	shim_kthread_run(fn, data, fmt)
 struct completion {
@@ -379,6 +403,56 @@ void complete(struct completion *c);
 void complete_all(struct completion *c);
 void wait_for_completion(struct completion *c);
 unsigned long wait_for_completion_timeout(struct completion *c, unsigned long timeout);
+
+/* ---- workqueues (see shim_wq.c) ---- */
+struct work_struct;
+typedef void (*work_func_t)(struct work_struct *work);
+struct work_struct {
+	struct list_head entry;
+	work_func_t func;
+	struct workqueue_struct *wq;
+	bool pending, running;
+};
+#define INIT_WORK(w, f) do {						\
+	INIT_LIST_HEAD(&(w)->entry);					\
+	(w)->func = (f);						\
+	(w)->wq = NULL;							\
+	(w)->pending = (w)->running = false;				\
+	} while (0)
+#define WQ_UNBOUND		0x2
+#define WQ_MEM_RECLAIM		0x8
+#define WQ_FREEZABLE		0x4
+struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags, int max_active, ...);
+#define alloc_ordered_workqueue(fmt, flags, ...) alloc_workqueue(fmt, flags, 1)
+void destroy_workqueue(struct workqueue_struct *wq);
+bool queue_work(struct workqueue_struct *wq, struct work_struct *work);
+bool cancel_work_sync(struct work_struct *work);
+bool flush_work(struct work_struct *work);
+bool work_pending(struct work_struct *work);
+
+/* ---- percpu_rw_semaphore: a writer-preferring pthread rwlock ---- */
+struct percpu_rw_semaphore {
+	pthread_rwlock_t rw;
+};
+int percpu_init_rwsem(struct percpu_rw_semaphore *sem);
+#define percpu_free_rwsem(sem)	pthread_rwlock_destroy(&(sem)->rw)
+#define percpu_down_read(sem)	pthread_rwlock_rdlock(&(sem)->rw)
+#define percpu_up_read(sem)	pthread_rwlock_unlock(&(sem)->rw)
+#define percpu_down_write(sem)	pthread_rwlock_wrlock(&(sem)->rw)
+#define percpu_up_write(sem)	pthread_rwlock_unlock(&(sem)->rw)
+
+/* ---- kmem_cache: plain malloc ---- */
+struct kmem_cache {
+	size_t size;
+};
+struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsigned int align,
+				     unsigned long flags, void (*ctor)(void *));
+void kmem_cache_destroy(struct kmem_cache *c);
+static inline void *kmem_cache_alloc(struct kmem_cache *c, gfp_t g) { return shim_alloc(c->size, g); }
+static inline void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t g) { return shim_alloc(c->size, g | __GFP_ZERO); }
+static inline void kmem_cache_free(struct kmem_cache *c, void *p) { free(p); }
+#define SLAB_ACCOUNT		0x1UL
+#define SLAB_HWCACHE_ALIGN	0x2UL
 
 /* ---- debugfs and seq_file (debugfs is a no-op; seq_file writes a buffer) ---- */
 struct dentry;
@@ -417,6 +491,7 @@ static const struct file_operations __maybe_unused __name##_fops = { .open = __n
 #define MODULE_AUTHOR(s)
 #define MODULE_PARM_DESC(n, s)
 #define module_param(n, t, p)
+#define module_param_named(n, v, t, p)
 #define module_init(f)
 #define module_exit(f)
 

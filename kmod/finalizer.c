@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Finalizers: registration, the queue, and the worker that runs them
+ * (Go's SetFinalizer, finq/finc, and the fing goroutine).
+ *
+ * Sweeping queues a finalizer by appending an entry to heap->finq, a
+ * list of fixed-size blocks; empty blocks are kept on heap->finc for
+ * reuse.  The queue only grows during sweep and only shrinks in the
+ * worker.  Queued objects are roots (shp_mark_finq), so an object stays
+ * allocated at least until its finalizer has run and a later cycle
+ * finds it unreachable again.
+ *
+ * The worker is heap->fin_work on shp_wq.  A work item is never run by
+ * two workers at once and queueing it while it runs makes it run again,
+ * so "wake the worker" is queue_work() after every sweep that queued
+ * something, with no lost wake-up (Go's fingwait/fingwake handshake).
+ * It takes one entry at a time inside a mutator section and calls the
+ * finalizer there: finalizers run serially, in process context, and a
+ * slow one delays the others (and collections, which wait for sections).
+ */
+#include <linux/slab.h>
+#include <linux/sched.h>
+#include <linux/err.h>
+#include <linux/export.h>
+#include "internal.h"
+
+/**
+ * shp_queue_finalizer() - queue a finalizer call
+ * @heap: heap
+ * @obj: object (or interior target) to pass
+ * @fn: finalizer
+ * @ctx: its context
+ *
+ * Context: sweeping, spinlocks held; allocates with GFP_ATOMIC.
+ * Return: false if no queue block could be allocated.
+ */
+bool shp_queue_finalizer(struct spanheap *heap, void *obj,
+			 spanheap_finalizer_t fn, void *ctx)
+{
+	struct shp_finblock *b;
+	bool ok = true;
+
+	spin_lock(&heap->fin_lock);
+	b = heap->finq;
+	if (!b || b->cnt == SHP_FINBLOCK_ENTRIES) {
+		b = heap->finc;
+		if (b)
+			heap->finc = b->next;
+		else
+			b = kmalloc(sizeof(*b), GFP_ATOMIC | __GFP_NOWARN);
+		if (!b) {
+			ok = false;
+			goto out;
+		}
+		b->cnt = 0;
+		b->next = heap->finq;
+		heap->finq = b;
+	}
+	b->fin[b->cnt].obj = obj;
+	b->fin[b->cnt].fn = fn;
+	b->fin[b->cnt].ctx = ctx;
+	b->cnt++;
+	heap->fin_queued++;
+out:
+	spin_unlock(&heap->fin_lock);
+	return ok;
+}
+
+/**
+ * shp_mark_finq() - mark the objects of queued finalizers
+ * @heap: heap
+ *
+ * Context: collection, sections held for writing.
+ */
+void shp_mark_finq(struct spanheap *heap)
+{
+	struct shp_finblock *b;
+
+	spin_lock(&heap->fin_lock);
+	rcu_read_lock();
+	for (b = heap->finq; b; b = b->next)
+		shp_scan_range(heap, (unsigned long)b->fin,
+			       b->cnt * sizeof(b->fin[0]));
+	rcu_read_unlock();
+	spin_unlock(&heap->fin_lock);
+}
+
+static bool pop_finalizer(struct spanheap *heap, struct shp_finalizer_entry *e)
+{
+	struct shp_finblock *b;
+
+	spin_lock(&heap->fin_lock);
+	b = heap->finq;
+	if (b) {
+		*e = b->fin[--b->cnt];
+		if (!b->cnt) {
+			heap->finq = b->next;
+			b->next = heap->finc;
+			heap->finc = b;
+		}
+	}
+	spin_unlock(&heap->fin_lock);
+	return b;
+}
+
+/* The finalizer worker: run queued finalizers one by one until none is left. */
+void shp_fin_workfn(struct work_struct *work)
+{
+	struct spanheap *heap = container_of(work, struct spanheap, fin_work);
+	struct shp_finalizer_entry e;
+
+	for (;;) {
+		spanheap_enter(heap);
+		if (!pop_finalizer(heap, &e)) {
+			spanheap_exit(heap);
+			break;
+		}
+		e.fn(heap, e.obj, e.ctx);
+		spin_lock(&heap->fin_lock);
+		heap->fin_executed++;
+		spin_unlock(&heap->fin_lock);
+		spanheap_exit(heap);
+		cond_resched();
+	}
+}
+
+/**
+ * shp_fin_destroy() - drop queued finalizers and free the queue
+ * @heap: heap being destroyed, its worker cancelled
+ *
+ * Finalizers still queued when a heap is destroyed do not run: their
+ * objects are freed with the heap.
+ */
+void shp_fin_destroy(struct spanheap *heap)
+{
+	struct shp_finblock *b, *next;
+
+	for (b = heap->finq; b; b = next) {
+		next = b->next;
+		heap->fin_dropped += b->cnt;
+		kfree(b);
+	}
+	for (b = heap->finc; b; b = next) {
+		next = b->next;
+		kfree(b);
+	}
+	heap->finq = heap->finc = NULL;
+}
+
+/**
+ * spanheap_set_finalizer() - set or remove an object's finalizer
+ * @heap: heap
+ * @obj: start of an allocated object
+ * @fn: finalizer to run once @obj is found unreachable, or NULL to
+ *	remove the one set
+ * @ctx: passed to @fn
+ *
+ * When a collection finds @obj unreachable, the finalizer is queued and
+ * removed, and @obj is kept for one more cycle: @fn receives it and may
+ * make it reachable again.  If A references B and both have finalizers,
+ * only A's runs in that cycle; an object reachable from itself through
+ * SCAN objects is never finalized (see spanheap_finalizer_cycles()).
+ *
+ * Context: process context, inside a mutator section; may sleep.
+ * Return: 0; -EFAULT if @obj is not in @heap; -EINVAL if it is not the
+ * start of an allocated object; -EEXIST if a finalizer is already set;
+ * -ENOMEM.  Removing when none is set returns 0.  Nothing changes on
+ * error.
+ */
+int spanheap_set_finalizer(struct spanheap *heap, void *obj,
+			   spanheap_finalizer_t fn, void *ctx)
+{
+	struct shp_special_finalizer *f = NULL;
+	struct shp_special *sp;
+	struct shp_span *s;
+	unsigned int idx;
+	int ret = 0;
+
+	s = shp_special_target(heap, obj, &idx);
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	if (fn) {
+		sp = shp_special_alloc(SPANHEAP_SPECIAL_FINALIZER);
+		if (!sp)
+			return -ENOMEM;
+		f = container_of(sp, struct shp_special_finalizer, sp);
+		f->fn = fn;
+		f->ctx = ctx;
+	}
+	spin_lock(&s->speciallock);
+	if (f) {
+		ret = shp_special_add(s, idx, &f->sp);
+		if (!ret)
+			f = NULL;
+	} else {
+		f = (struct shp_special_finalizer *)shp_special_unlink(s, idx, 0,
+						SPANHEAP_SPECIAL_FINALIZER);
+	}
+	spin_unlock(&s->speciallock);
+	if (f)
+		shp_special_free(&f->sp);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(spanheap_set_finalizer);
+
+/**
+ * spanheap_wait_finalizers() - wait until the finalizer queue is empty
+ * @heap: heap
+ *
+ * Returns once every finalizer queued before the call has run.
+ *
+ * Context: process context outside any section of @heap; may sleep.
+ */
+void spanheap_wait_finalizers(struct spanheap *heap)
+{
+	flush_work(&heap->fin_work);
+}
+EXPORT_SYMBOL_GPL(spanheap_wait_finalizers);

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Mark: a stop-the-world conservative mark of one heap.
+ *
+ * Every aligned word of a SCAN object that points into an allocated
+ * object of this heap (interior pointers included) marks that object;
+ * NOSCAN objects are never read.  Gray objects wait on a bounded stack;
+ * when it is full the object is marked but not pushed and
+ * gray_overflow is set; once the stack drains, marked SCAN objects are
+ * rescanned until no overflow happens (each pass marks more, so this
+ * ends).  Nothing is allocated and nothing recurses while marking.
+ *
+ * Roots, in order: root slots, pinned objects, queued finalizers (their
+ * objects must survive until they run), then the referents, but not the
+ * objects themselves, of every object with a finalizer (Go's
+ * markrootSpans).  That last step is what orders finalizers: if A -> B
+ * and both have one, B is marked through A and only A is finalized this
+ * cycle; and an object on a cycle through itself marks itself, so it
+ * is never finalized.
+ *
+ * Context for all of this file: heap->sections held for writing.
+ */
+#include <linux/mm.h>
+#include <linux/sched.h>
+#include "internal.h"
+
+/* Lookups of foreign pointers may see spans of other heaps being freed. */
+#define MARK_RCU_BATCH	1024
+
+static void gray_push(struct spanheap *heap, unsigned long base, unsigned long len)
+{
+	if (heap->ngray == SHP_GRAY_ENTRIES) {
+		heap->gray_overflow = true;
+		return;
+	}
+	heap->gray[heap->ngray].base = base;
+	heap->gray[heap->ngray].len = len;
+	heap->ngray++;
+}
+
+/**
+ * shp_mark_push_object() - mark an object and queue it for scanning
+ * @heap: heap
+ * @s: its span
+ * @idx: its index
+ */
+void shp_mark_push_object(struct spanheap *heap, struct shp_span *s,
+			  unsigned int idx)
+{
+	if (__test_and_set_bit(idx, shp_mark_bits(s)))
+		return;
+	if (!SHP_SPC_NOSCAN(s->spc))
+		gray_push(heap, s->base + idx * s->elemsize, s->elemsize);
+}
+
+/* Mark the object @v points into, if it is an allocated object of @heap. */
+static __always_inline void mark_word(struct spanheap *heap, unsigned long v)
+{
+	struct shp_span *s;
+	unsigned long off;
+	unsigned int idx;
+
+	if (v - heap->arena_lo >= heap->arena_hi - heap->arena_lo)
+		return;
+	s = shp_pagemap_lookup((void *)v);
+	if (!s || s->heap != heap)
+		return;
+	off = v - s->base;
+	if (off >= s->nelems * s->elemsize)
+		return;
+	idx = s->divmul ? ((u64)off * s->divmul) >> 32 : 0;
+	if (test_bit(idx, shp_alloc_bits(s)))
+		shp_mark_push_object(heap, s, idx);
+}
+
+/**
+ * shp_scan_range() - mark from every aligned word of a range
+ * @heap: heap
+ * @base: start, word aligned
+ * @len: bytes
+ *
+ * Context: rcu_read_lock() held.
+ */
+void shp_scan_range(struct spanheap *heap, unsigned long base,
+		    unsigned long len)
+{
+	const unsigned long *w = (const unsigned long *)base;
+	unsigned long i, n = len / sizeof(long);
+
+	for (i = 0; i < n; i++)
+		mark_word(heap, w[i]);
+}
+
+/**
+ * shp_mark_drain() - scan gray objects until none is left
+ * @heap: heap
+ *
+ * Context: rcu_read_lock() NOT held; may cond_resched().
+ */
+void shp_mark_drain(struct spanheap *heap)
+{
+	unsigned int batch;
+
+	while (heap->ngray) {
+		rcu_read_lock();
+		for (batch = 0; heap->ngray && batch < MARK_RCU_BATCH; batch++) {
+			struct shp_gray g = heap->gray[--heap->ngray];
+
+			shp_scan_range(heap, g.base, g.len);
+		}
+		rcu_read_unlock();
+		cond_resched();
+	}
+}
+
+/* Apply @fn to every live span of the heap (all central while marking). */
+static void for_each_span(struct spanheap *heap,
+			  void (*fn)(struct spanheap *heap, struct shp_span *s))
+{
+	struct shp_span *s;
+	unsigned int spc;
+
+	for (spc = 2; spc < SHP_NR_SPAN_CLASSES; spc++) {
+		struct shp_central *ct = &heap->central[spc];
+
+		list_for_each_entry(s, &ct->partial, list)
+			fn(heap, s);
+		list_for_each_entry(s, &ct->full, list)
+			fn(heap, s);
+		list_for_each_entry(s, &ct->unswept, list)
+			fn(heap, s);
+	}
+	list_for_each_entry(s, &heap->large, list)
+		fn(heap, s);
+}
+
+static void clear_span_marks(struct spanheap *heap, struct shp_span *s)
+{
+	memset(shp_mark_bits(s), 0, s->nwords * sizeof(long));
+}
+
+/**
+ * shp_clear_marks() - clear the mark bits of every span
+ * @heap: heap, drained and fully swept
+ */
+void shp_clear_marks(struct spanheap *heap)
+{
+	for_each_span(heap, clear_span_marks);
+}
+
+/* Pinned objects are roots; objects with finalizers root their referents. */
+static void mark_span_specials(struct spanheap *heap, struct shp_span *s)
+{
+	struct shp_special *sp;
+	unsigned int idx;
+
+	if (!s->nspecials)
+		return;
+	for (idx = 0; idx < s->nelems; idx++) {
+		for (sp = s->specials[idx]; sp; sp = sp->next) {
+			unsigned long base = s->base + idx * s->elemsize;
+
+			if (sp->kind == SPANHEAP_SPECIAL_PIN) {
+				shp_mark_push_object(heap, s, idx);
+			} else if (sp->kind == SPANHEAP_SPECIAL_FINALIZER &&
+				   !SHP_SPC_NOSCAN(s->spc)) {
+				rcu_read_lock();
+				shp_scan_range(heap, base, s->elemsize);
+				rcu_read_unlock();
+			}
+		}
+		if (heap->ngray > SHP_GRAY_ENTRIES / 2)
+			shp_mark_drain(heap);
+	}
+}
+
+static void mark_roots(struct spanheap *heap)
+{
+	unsigned int i;
+
+	spin_lock(&heap->roots_lock);
+	rcu_read_lock();
+	for (i = 0; i < heap->nroots; i++)
+		mark_word(heap, (unsigned long)READ_ONCE(*heap->roots[i]));
+	rcu_read_unlock();
+	spin_unlock(&heap->roots_lock);
+	shp_mark_drain(heap);
+	shp_mark_finq(heap);
+	shp_mark_drain(heap);
+	for_each_span(heap, mark_span_specials);
+	shp_mark_drain(heap);
+}
+
+static void rescan_span(struct spanheap *heap, struct shp_span *s)
+{
+	unsigned long *mark = shp_mark_bits(s);
+	unsigned int idx;
+
+	if (SHP_SPC_NOSCAN(s->spc))
+		return;
+	for (idx = 0; idx < s->nelems; idx++) {
+		if (!test_bit(idx, mark))
+			continue;
+		rcu_read_lock();
+		shp_scan_range(heap, s->base + idx * s->elemsize, s->elemsize);
+		rcu_read_unlock();
+		if (heap->ngray > SHP_GRAY_ENTRIES / 2)
+			shp_mark_drain(heap);
+	}
+}
+
+static void count_live(struct spanheap *heap, struct shp_span *s)
+{
+	unsigned int w, n = 0;
+
+	for (w = 0; w < s->nwords; w++)
+		n += hweight64(shp_mark_bits(s)[w]);
+	heap->live_bytes += (u64)n * s->elemsize;
+}
+
+/**
+ * shp_mark() - mark everything reachable
+ * @heap: heap, drained, fully swept, marks cleared
+ *
+ * Sets heap->live_bytes.
+ */
+void shp_mark(struct spanheap *heap)
+{
+	heap->ngray = 0;
+	heap->gray_overflow = false;
+	mark_roots(heap);
+	while (heap->gray_overflow) {
+		heap->gray_overflow = false;
+		for_each_span(heap, rescan_span);
+		shp_mark_drain(heap);
+	}
+	heap->live_bytes = 0;
+	for_each_span(heap, count_live);
+}

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Special records (Go's mspan.specials): out-of-band per-object state,
+ * such as finalizers and pin counts, kept on the object's span.
+ *
+ * Go keeps one list per span sorted by (offset, kind) and walks it on
+ * every insert, which is quadratic when every object of a span gets a
+ * finalizer.  Here a span has an array, indexed by object, of short
+ * lists sorted by (offset in the object, kind): the order over the span
+ * is the same (object by object), and finding an object's records or
+ * adding one is O(1) plus the handful of records the object has.  New
+ * kinds need no change here: uniqueness per (offset, kind) is the only
+ * rule, and kinds that allow several records per object (cleanups) can
+ * be added with a flag.
+ *
+ * Every function here runs under s->speciallock and on a swept span
+ * (callers use shp_ensure_swept() first), so a sweep never sees a
+ * record added for the previous cycle's marks.
+ */
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include "internal.h"
+
+static struct shp_special **obj_head(struct shp_span *s, unsigned int idx)
+{
+	return &s->specials[idx];
+}
+
+/**
+ * shp_special_add() - link a record into an object's list
+ * @s: span, its specials array allocated
+ * @idx: object index
+ * @sp: record with offset and kind set
+ *
+ * Context: s->speciallock held.
+ * Return: 0, or -EEXIST if the object already has a record of that
+ * (offset, kind); @sp is then not linked.
+ */
+int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp)
+{
+	struct shp_special **link = obj_head(s, idx), *cur;
+
+	lockdep_assert_held(&s->speciallock);
+	for (; (cur = *link); link = &cur->next) {
+		if (cur->offset > sp->offset ||
+		    (cur->offset == sp->offset && cur->kind > sp->kind))
+			break;
+		if (cur->offset == sp->offset && cur->kind == sp->kind)
+			return -EEXIST;
+	}
+	sp->next = *link;
+	*link = sp;
+	s->nspecials++;
+	atomic_long_inc(&s->heap->specials[sp->kind]);
+	return 0;
+}
+
+/**
+ * shp_special_find() - find an object's record
+ * @s: span
+ * @idx: object index
+ * @offset: offset inside the object
+ * @kind: kind
+ *
+ * Context: s->speciallock held.
+ * Return: the record or NULL.
+ */
+struct shp_special *shp_special_find(struct shp_span *s, unsigned int idx,
+				     unsigned int offset, unsigned int kind)
+{
+	struct shp_special *cur;
+
+	lockdep_assert_held(&s->speciallock);
+	if (!s->specials)
+		return NULL;
+	for (cur = *obj_head(s, idx); cur; cur = cur->next)
+		if (cur->offset == offset && cur->kind == kind)
+			return cur;
+	return NULL;
+}
+
+/**
+ * shp_special_unlink() - remove an object's record from its list
+ * @s: span
+ * @idx: object index
+ * @offset: offset inside the object
+ * @kind: kind
+ *
+ * Context: s->speciallock held.
+ * Return: the record, now the caller's to free, or NULL if none.
+ */
+struct shp_special *shp_special_unlink(struct shp_span *s, unsigned int idx,
+				       unsigned int offset, unsigned int kind)
+{
+	struct shp_special **link, *cur;
+
+	lockdep_assert_held(&s->speciallock);
+	if (!s->specials)
+		return NULL;
+	for (link = obj_head(s, idx); (cur = *link); link = &cur->next) {
+		if (cur->offset == offset && cur->kind == kind) {
+			*link = cur->next;
+			s->nspecials--;
+			atomic_long_dec(&s->heap->specials[cur->kind]);
+			return cur;
+		}
+	}
+	return NULL;
+}
+
+/**
+ * shp_special_free_object() - free every record of an object
+ * @s: span
+ * @idx: object index
+ *
+ * Context: s->speciallock held.
+ */
+void shp_special_free_object(struct shp_span *s, unsigned int idx)
+{
+	struct shp_special *cur, *next;
+
+	lockdep_assert_held(&s->speciallock);
+	if (!s->specials)
+		return;
+	for (cur = *obj_head(s, idx); cur; cur = next) {
+		next = cur->next;
+		s->nspecials--;
+		atomic_long_dec(&s->heap->specials[cur->kind]);
+		shp_special_free(cur);
+	}
+	*obj_head(s, idx) = NULL;
+}
+
+/**
+ * shp_special_free_all() - free every record of a span and its array
+ * @s: span being released; nobody else can reach it
+ *
+ * Context: any.
+ */
+void shp_special_free_all(struct shp_span *s)
+{
+	unsigned int idx;
+
+	if (!s->specials)
+		return;
+	spin_lock(&s->speciallock);
+	for (idx = 0; idx < s->nelems && s->nspecials; idx++)
+		shp_special_free_object(s, idx);
+	spin_unlock(&s->speciallock);
+	kvfree(s->specials);
+	s->specials = NULL;
+}
+
+/**
+ * shp_special_target() - validate an object for a special operation
+ * @heap: heap
+ * @obj: must be the start of an allocated object of @heap
+ * @idx: object index, set on success
+ *
+ * Sweeps the span if needed and makes sure it has a specials array.
+ *
+ * Context: process context, inside a mutator section; rcu_read_lock()
+ * must NOT be held (the array is allocated with GFP_KERNEL).
+ * Return: the span, or an ERR_PTR: -EFAULT outside the heap, -EINVAL not
+ * the start of an allocated object, -ENOMEM.
+ */
+struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
+				    unsigned int *idx)
+{
+	struct shp_special **arr;
+	struct shp_span *s;
+
+	/*
+	 * The caller holds @obj inside a section, so unless it is already
+	 * free (an error we report), its span cannot be released under us.
+	 */
+	rcu_read_lock();
+	s = shp_find_object(heap, obj, idx);
+	rcu_read_unlock();
+	if (!s)
+		return ERR_PTR(-EFAULT);
+	if ((unsigned long)obj != s->base + *idx * s->elemsize)
+		return ERR_PTR(-EINVAL);
+	shp_ensure_swept(heap, s);
+	if (!test_bit(*idx, shp_alloc_bits(s)) ||
+	    test_bit(*idx, shp_remote_bits(s)))
+		return ERR_PTR(-EINVAL);
+	if (READ_ONCE(s->specials))
+		return s;
+	arr = kvcalloc(s->nelems, sizeof(*arr), GFP_KERNEL_ACCOUNT);
+	if (!arr)
+		return ERR_PTR(-ENOMEM);
+	spin_lock(&s->speciallock);
+	if (!s->specials) {
+		WRITE_ONCE(s->specials, arr);
+		arr = NULL;
+	}
+	spin_unlock(&s->speciallock);
+	kvfree(arr);
+	return s;
+}

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Sweep: free what the last mark did not reach, queue finalizers.
+ *
+ * A cycle moves every small span to its class's unswept list and bumps
+ * heap->sweepgen; a span is swept when its sweepgen catches up.  Spans
+ * are swept lazily, as in Go: before a CPU cache takes one (the central
+ * lists hold only swept spans besides "unswept"), before any of its
+ * specials change or an object of it is freed explicitly
+ * (shp_ensure_swept), by the background sweeper, and all at once before
+ * the next mark.  Small spans are swept under their central lock, large
+ * ones under heap->lock.
+ *
+ * The specials pass is Go's: an unmarked object with a finalizer gets
+ * all its finalizers queued and their records removed, and is marked
+ * again so it survives this cycle (resurrection: the finalizer will see
+ * it); an unmarked object without one loses all its records.  Then the
+ * allocation bits become the mark bits.
+ */
+#include <linux/mm.h>
+#include <linux/sched.h>
+#include "internal.h"
+
+/* Returns true if the object stays (a finalizer was queued). */
+static bool sweep_object_specials(struct spanheap *heap, struct shp_span *s,
+				  unsigned int idx)
+{
+	unsigned long base = s->base + idx * s->elemsize;
+	struct shp_special *sp, **link;
+	bool has_fin = false;
+
+	for (sp = s->specials[idx]; sp; sp = sp->next)
+		has_fin |= sp->kind == SPANHEAP_SPECIAL_FINALIZER;
+	if (!has_fin) {
+		shp_special_free_object(s, idx);
+		return false;
+	}
+	for (link = &s->specials[idx]; (sp = *link);) {
+		struct shp_special_finalizer *f;
+
+		if (sp->kind != SPANHEAP_SPECIAL_FINALIZER) {
+			link = &sp->next;
+			continue;
+		}
+		f = container_of(sp, struct shp_special_finalizer, sp);
+		if (!shp_queue_finalizer(heap, (void *)(base + sp->offset),
+					 f->fn, f->ctx)) {
+			/* No queue memory: keep the record, retry next cycle. */
+			link = &sp->next;
+			continue;
+		}
+		*link = sp->next;
+		s->nspecials--;
+		atomic_long_dec(&heap->specials[sp->kind]);
+		shp_special_free(sp);
+	}
+	__set_bit(idx, shp_mark_bits(s));	/* resurrect for one cycle */
+	return true;
+}
+
+static void sweep_specials(struct spanheap *heap, struct shp_span *s)
+{
+	unsigned long *mark = shp_mark_bits(s);
+	unsigned int idx;
+
+	if (!s->nspecials)
+		return;
+	spin_lock(&s->speciallock);
+	for (idx = 0; idx < s->nelems && s->nspecials; idx++)
+		if (s->specials[idx] && !test_bit(idx, mark))
+			sweep_object_specials(heap, s, idx);
+	spin_unlock(&s->speciallock);
+}
+
+/**
+ * shp_sweep_span() - sweep a small span and file it
+ * @heap: heap
+ * @s: a span on its class's unswept list
+ *
+ * The span ends on the partial or full list, or is released if empty
+ * (beyond the class's keep limit).
+ *
+ * Context: central lock of @s held.
+ */
+void shp_sweep_span(struct spanheap *heap, struct shp_span *s)
+{
+	struct shp_central *ct = &heap->central[s->spc];
+	unsigned long *alloc = shp_alloc_bits(s), *mark = shp_mark_bits(s);
+	unsigned int w, before = s->nalloc;
+
+	lockdep_assert_held(&ct->lock);
+	sweep_specials(heap, s);
+	for (w = 0; w < s->nwords; w++)
+		WRITE_ONCE(alloc[w], alloc[w] & mark[w]);
+	s->nalloc = shp_span_count_alloc(s);
+	ct->nswept += before - s->nalloc;
+	WRITE_ONCE(s->sweepgen, heap->sweepgen);
+	list_del_init(&s->list);
+	if (!s->nalloc) {
+		list_add(&s->list, &ct->partial);
+		if (ct->nempty < SHP_KEEP_EMPTY_SPANS) {
+			ct->nempty++;
+		} else {
+			list_del_init(&s->list);
+			ct->nspans--;
+			shp_special_free_all(s);
+			shp_span_release(s);
+		}
+	} else if (s->nalloc == s->nelems) {
+		list_add(&s->list, &ct->full);
+	} else {
+		list_add(&s->list, &ct->partial);
+	}
+}
+
+/**
+ * shp_sweep_large() - sweep a large span
+ * @heap: heap
+ * @s: a large span not yet swept
+ *
+ * Context: heap->lock held.
+ */
+void shp_sweep_large(struct spanheap *heap, struct shp_span *s)
+{
+	lockdep_assert_held(&heap->lock);
+	sweep_specials(heap, s);
+	WRITE_ONCE(s->sweepgen, heap->sweepgen);
+	if (test_bit(0, shp_mark_bits(s)))
+		return;
+	list_del_init(&s->list);
+	heap->nlarge--;
+	heap->large_bytes -= s->bytes;
+	heap->nswept_large++;
+	shp_special_free_all(s);
+	shp_span_release(s);
+}
+
+/**
+ * shp_ensure_swept() - sweep a span now if this cycle has not yet
+ * @heap: heap
+ * @s: span found by a lookup under RCU
+ *
+ * Context: process context, no spinlock held.
+ */
+void shp_ensure_swept(struct spanheap *heap, struct shp_span *s)
+{
+	if (READ_ONCE(s->sweepgen) == READ_ONCE(heap->sweepgen))
+		return;
+	if (!s->divmul) {
+		spin_lock(&heap->lock);
+		if (s->state == SHP_SPAN_LARGE && s->sweepgen != heap->sweepgen)
+			shp_sweep_large(heap, s);
+		spin_unlock(&heap->lock);
+		return;
+	}
+	spin_lock(&heap->central[s->spc].lock);
+	if (s->state == SHP_SPAN_CENTRAL && s->sweepgen != heap->sweepgen)
+		shp_sweep_span(heap, s);
+	spin_unlock(&heap->central[s->spc].lock);
+}
+
+/* Sweep one span of @spc; returns false when none was left unswept. */
+static bool sweep_one(struct spanheap *heap, unsigned int spc)
+{
+	struct shp_central *ct = &heap->central[spc];
+	struct shp_span *s;
+
+	spin_lock(&ct->lock);
+	s = list_first_entry_or_null(&ct->unswept, struct shp_span, list);
+	if (s)
+		shp_sweep_span(heap, s);
+	spin_unlock(&ct->lock);
+	return s;
+}
+
+static void sweep_large_all(struct spanheap *heap)
+{
+	struct shp_span *s, *tmp;
+
+	spin_lock(&heap->lock);
+	list_for_each_entry_safe(s, tmp, &heap->large, list)
+		if (s->sweepgen != heap->sweepgen)
+			shp_sweep_large(heap, s);
+	spin_unlock(&heap->lock);
+}
+
+/**
+ * shp_finish_sweep() - sweep every span left unswept
+ * @heap: heap
+ *
+ * Queues the finalizer worker if sweeping queued finalizers.
+ *
+ * Context: process context, may sleep.
+ */
+void shp_finish_sweep(struct spanheap *heap)
+{
+	unsigned int spc, n = 0;
+
+	for (spc = 2; spc < SHP_NR_SPAN_CLASSES; spc++) {
+		while (sweep_one(heap, spc))
+			if (!(++n % 64))
+				cond_resched();
+	}
+	sweep_large_all(heap);
+	spin_lock(&heap->fin_lock);
+	if (heap->finq)
+		queue_work(shp_wq, &heap->fin_work);
+	spin_unlock(&heap->fin_lock);
+}
+
+/* The background sweeper (Go's bgsweep). */
+void shp_sweep_workfn(struct work_struct *work)
+{
+	shp_finish_sweep(container_of(work, struct spanheap, sweep_work));
+}

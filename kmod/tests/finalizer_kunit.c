@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit: the collector and finalizers, against BRIEF section 2.
+ *
+ * Test objects are nodes: two pointer slots and an id.  Finalizers log
+ * the ids they see, in order.  A test builds a graph inside a section,
+ * leaves the section (its locals are then stale: they are only passed
+ * to spanheap_object_base(), which looks them up without dereferencing)
+ * and runs cycles with collect_and_wait().
+ */
+#include <kunit/test.h>
+#include <linux/slab.h>
+#include <linux/err.h>
+#include <linux/sched.h>
+#include <linux/workqueue.h>
+#include "../internal.h"
+
+struct node {
+	struct node *next[2];
+	unsigned long id;
+};
+
+#define LOG_MAX	64
+
+struct fin_log {
+	spinlock_t lock;
+	unsigned long ids[LOG_MAX];
+	unsigned int n;
+	struct task_struct *task;	/* who ran the last finalizer */
+	void *resurrect;		/* a finalizer stores its object here */
+	bool reregister;		/* ... and sets its finalizer again */
+};
+
+struct ctx {
+	struct spanheap *heap;
+	struct fin_log log;
+};
+
+static void log_fin(struct spanheap *heap, void *obj, void *arg)
+{
+	struct fin_log *log = arg;
+	struct node *n = obj;
+
+	spin_lock(&log->lock);
+	if (log->n < LOG_MAX)
+		log->ids[log->n] = n->id;
+	log->n++;
+	log->task = current;
+	spin_unlock(&log->lock);
+	if (log->resurrect != NULL)
+		return;
+	if (log->reregister) {
+		WRITE_ONCE(log->resurrect, obj);
+		WARN_ON(spanheap_set_finalizer(heap, obj, log_fin, log));
+	}
+}
+
+static int fin_init(struct kunit *test)
+{
+	struct ctx *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+
+	if (!c)
+		return -ENOMEM;
+	c->heap = spanheap_create("kunit-fin", 0);
+	if (IS_ERR(c->heap))
+		return PTR_ERR(c->heap);
+	spanheap_set_gc_percent(c->heap, -1);	/* cycles only when asked */
+	spin_lock_init(&c->log.lock);
+	test->priv = c;
+	return 0;
+}
+
+static void fin_exit(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+
+	spanheap_destroy(c->heap);
+}
+
+static struct node *node(struct kunit *test, unsigned long id, bool fin)
+{
+	struct ctx *c = test->priv;
+	struct node *n = spanheap_alloc(c->heap, sizeof(*n), 0);
+
+	KUNIT_ASSERT_NOT_NULL(test, n);
+	n->id = id;
+	if (fin)
+		KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(c->heap, n, log_fin,
+							     &c->log), 0);
+	return n;
+}
+
+static void collect_and_wait(struct ctx *c)
+{
+	spanheap_collect(c->heap);
+	spanheap_wait_finalizers(c->heap);
+}
+
+static unsigned int logged(struct ctx *c)
+{
+	unsigned int n;
+
+	spin_lock(&c->log.lock);
+	n = c->log.n;
+	spin_unlock(&c->log.lock);
+	return n;
+}
+
+static bool alive(struct ctx *c, void *obj)
+{
+	return spanheap_object_base(c->heap, obj, NULL) == obj;
+}
+
+/* A -> B -> C, all finalizable: one finalizer per cycle, in order. */
+static void chain_finalized_in_order(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct node *a, *b, *cc;
+
+	spanheap_enter(c->heap);
+	a = node(test, 1, true);
+	b = node(test, 2, true);
+	cc = node(test, 3, true);
+	a->next[0] = b;
+	b->next[0] = cc;
+	spanheap_exit(c->heap);
+
+	collect_and_wait(c);
+	KUNIT_ASSERT_EQ(test, logged(c), 1);
+	KUNIT_EXPECT_EQ(test, c->log.ids[0], 1);
+	KUNIT_EXPECT_TRUE(test, alive(c, a));	/* resurrected for one cycle */
+	collect_and_wait(c);
+	KUNIT_ASSERT_EQ(test, logged(c), 2);
+	KUNIT_EXPECT_EQ(test, c->log.ids[1], 2);
+	KUNIT_EXPECT_FALSE(test, alive(c, a));
+	collect_and_wait(c);
+	KUNIT_ASSERT_EQ(test, logged(c), 3);
+	KUNIT_EXPECT_EQ(test, c->log.ids[2], 3);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 3);
+	KUNIT_EXPECT_FALSE(test, alive(c, b));
+	KUNIT_EXPECT_FALSE(test, alive(c, cc));
+}
+
+/* A -> B, A -> C, B -> D, C -> D: A, then B and C (any order), then D. */
+static void diamond(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct node *a, *b, *cc, *d;
+
+	spanheap_enter(c->heap);
+	a = node(test, 1, true);
+	b = node(test, 2, true);
+	cc = node(test, 3, true);
+	d = node(test, 4, true);
+	a->next[0] = b;
+	a->next[1] = cc;
+	b->next[0] = d;
+	cc->next[0] = d;
+	spanheap_exit(c->heap);
+
+	collect_and_wait(c);
+	KUNIT_ASSERT_EQ(test, logged(c), 1);
+	KUNIT_EXPECT_EQ(test, c->log.ids[0], 1);
+	collect_and_wait(c);
+	KUNIT_ASSERT_EQ(test, logged(c), 3);
+	KUNIT_EXPECT_EQ(test, c->log.ids[1] + c->log.ids[2], 5);
+	KUNIT_EXPECT_NE(test, c->log.ids[1], c->log.ids[2]);
+	collect_and_wait(c);
+	KUNIT_ASSERT_EQ(test, logged(c), 4);
+	KUNIT_EXPECT_EQ(test, c->log.ids[3], 4);
+}
+
+static void count_report(void *arg, void *obj)
+{
+	(*(int *)arg)++;
+}
+
+/* A <-> B with finalizers: never finalized, never freed, reported. */
+static void cycle_never_finalized(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct node *a, *b, *plain;
+	int i, reported = 0;
+
+	spanheap_enter(c->heap);
+	a = node(test, 1, true);
+	b = node(test, 2, true);
+	a->next[0] = b;
+	b->next[0] = a;
+	plain = node(test, 3, false);	/* a cycle without finalizers is freed */
+	plain->next[0] = plain;
+	spanheap_exit(c->heap);
+
+	for (i = 0; i < 3; i++)
+		collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 0);
+	KUNIT_EXPECT_TRUE(test, alive(c, a));
+	KUNIT_EXPECT_TRUE(test, alive(c, b));
+	KUNIT_EXPECT_FALSE(test, alive(c, plain));
+	KUNIT_EXPECT_EQ(test, spanheap_finalizer_cycles(c->heap, count_report,
+							&reported), 2);
+	KUNIT_EXPECT_EQ(test, reported, 2);
+}
+
+static void self_reference_never_finalized(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct node *a;
+
+	spanheap_enter(c->heap);
+	a = node(test, 1, true);
+	a->next[1] = a;
+	node(test, 2, true);	/* no self reference: finalized */
+	spanheap_exit(c->heap);
+
+	collect_and_wait(c);
+	collect_and_wait(c);
+	KUNIT_ASSERT_EQ(test, logged(c), 1);
+	KUNIT_EXPECT_EQ(test, c->log.ids[0], 2);
+	KUNIT_EXPECT_TRUE(test, alive(c, a));
+	KUNIT_EXPECT_EQ(test, spanheap_finalizer_cycles(c->heap, NULL, NULL), 1);
+}
+
+/* The finalizer roots its object and sets itself again: it runs again later. */
+static void resurrection_and_reregistration(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct node *a;
+
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(c->heap, &c->log.resurrect), 0);
+	c->log.reregister = true;
+	spanheap_enter(c->heap);
+	a = node(test, 7, true);
+	spanheap_exit(c->heap);
+
+	collect_and_wait(c);
+	KUNIT_ASSERT_EQ(test, logged(c), 1);
+	KUNIT_EXPECT_PTR_EQ(test, READ_ONCE(c->log.resurrect), (void *)a);
+	collect_and_wait(c);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 1);	/* rooted: not finalized again */
+	KUNIT_EXPECT_TRUE(test, alive(c, a));
+
+	c->log.reregister = false;
+	WRITE_ONCE(c->log.resurrect, NULL);	/* drop the root's referent */
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 2);	/* the re-registered one ran */
+	KUNIT_EXPECT_TRUE(test, alive(c, a));
+	collect_and_wait(c);
+	KUNIT_EXPECT_FALSE(test, alive(c, a));
+	KUNIT_EXPECT_EQ(test, spanheap_root_remove(c->heap, &c->log.resurrect), 0);
+}
+
+static void removed_finalizer_does_not_run(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	struct node *a;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	spanheap_enter(c->heap);
+	a = node(test, 1, true);
+	spanheap_read_stats(c->heap, st);
+	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_FINALIZER], 1);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, a, NULL, NULL), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, a, NULL, NULL), 0);
+	spanheap_read_stats(c->heap, st);
+	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_FINALIZER], 0);
+	spanheap_exit(c->heap);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 0);
+	KUNIT_EXPECT_FALSE(test, alive(c, a));
+}
+
+static void error_cases(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct spanheap *other = spanheap_create("kunit-fin-other", 0);
+	void *k = kmalloc(32, GFP_KERNEL);
+	struct node *a, *freed, *o;
+	int local;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(other));
+	KUNIT_ASSERT_NOT_NULL(test, k);
+	spanheap_enter(other);
+	o = spanheap_alloc(other, sizeof(*o), 0);
+	spanheap_exit(other);
+	spanheap_enter(c->heap);
+	a = node(test, 1, false);
+	freed = node(test, 2, false);
+	KUNIT_ASSERT_EQ(test, spanheap_free(c->heap, freed), 0);
+
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, (char *)a + 8, log_fin, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, freed, log_fin, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, &local, log_fin, NULL), -EFAULT);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, k, log_fin, NULL), -EFAULT);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, o, log_fin, NULL), -EFAULT);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, NULL, log_fin, NULL), -EFAULT);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, a, log_fin, &c->log), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, a, log_fin, &c->log), -EEXIST);
+	KUNIT_EXPECT_EQ(test, spanheap_pin(c->heap, (char *)a + 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, a), -EINVAL);	/* not pinned */
+	KUNIT_EXPECT_EQ(test, spanheap_root_remove(c->heap, (void **)&local), -ENOENT);
+	spanheap_exit(c->heap);
+	KUNIT_EXPECT_EQ(test, spanheap_root_add(c->heap, &c->log.resurrect), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_root_add(c->heap, &c->log.resurrect), -EEXIST);
+	KUNIT_EXPECT_EQ(test, spanheap_root_remove(c->heap, &c->log.resurrect), 0);
+
+	collect_and_wait(c);	/* the one valid finalizer ran, once */
+	KUNIT_EXPECT_EQ(test, logged(c), 1);
+	spanheap_destroy(other);
+	kfree(k);
+}
+
+/* A root holding an interior pointer keeps the object; so does an interior
+ * pointer inside a SCAN object. */
+static void interior_pointers_keep_alive(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	void *root = NULL;
+	struct node *a, *b;
+
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(c->heap, &root), 0);
+	spanheap_enter(c->heap);
+	a = node(test, 1, true);
+	b = node(test, 2, true);
+	a->next[0] = (struct node *)((char *)b + 16);
+	root = (char *)a + 8;
+	spanheap_exit(c->heap);
+	collect_and_wait(c);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 0);
+	KUNIT_EXPECT_TRUE(test, alive(c, a));
+	KUNIT_EXPECT_TRUE(test, alive(c, b));
+	root = NULL;
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 1);
+	KUNIT_EXPECT_EQ(test, spanheap_root_remove(c->heap, &root), 0);
+}
+
+/* A rooted NOSCAN object is never read: what it points to can die. */
+static void noscan_does_not_keep_alive(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	void *root = NULL;
+	struct node *data, *b;
+
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(c->heap, &root), 0);
+	spanheap_enter(c->heap);
+	data = spanheap_alloc(c->heap, sizeof(*data), SPANHEAP_NOSCAN);
+	KUNIT_ASSERT_NOT_NULL(test, data);
+	b = node(test, 2, true);
+	data->next[0] = b;
+	root = data;
+	spanheap_exit(c->heap);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 1);
+	KUNIT_EXPECT_TRUE(test, alive(c, data));
+	KUNIT_EXPECT_EQ(test, spanheap_root_remove(c->heap, &root), 0);
+}
+
+static void roots_and_pins_are_never_finalized(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	void *root = NULL;
+	struct node *a, *b;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(c->heap, &root), 0);
+	spanheap_enter(c->heap);
+	a = node(test, 1, true);
+	b = node(test, 2, true);
+	root = a;
+	KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, b), 0);
+	KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, b), 0);	/* counted */
+	spanheap_exit(c->heap);
+	for (i = 0; i < 3; i++)
+		collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 0);
+
+	spanheap_enter(c->heap);
+	KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, b), 0);
+	spanheap_exit(c->heap);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 0);	/* still pinned once */
+	spanheap_enter(c->heap);
+	KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, b), 0);
+	spanheap_exit(c->heap);
+	collect_and_wait(c);
+	KUNIT_ASSERT_EQ(test, logged(c), 1);
+	KUNIT_EXPECT_EQ(test, c->log.ids[0], 2);
+	KUNIT_EXPECT_EQ(test, spanheap_root_remove(c->heap, &root), 0);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 2);
+}
+
+/* Objects allocated after a cycle's mark, before its sweep, survive it. */
+static void allocated_during_cycle_survive(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct node *garbage, *fresh;
+
+	spanheap_enter(c->heap);
+	garbage = node(test, 1, true);
+	spanheap_exit(c->heap);
+
+	shp_collect(c->heap, false);		/* mark only... */
+	cancel_work_sync(&c->heap->sweep_work);	/* ...and hold the sweep */
+	spanheap_enter(c->heap);
+	fresh = node(test, 2, true);	/* same class: its span gets swept first */
+	spanheap_exit(c->heap);
+	shp_finish_sweep(c->heap);
+	spanheap_wait_finalizers(c->heap);
+	KUNIT_ASSERT_EQ(test, logged(c), 1);
+	KUNIT_EXPECT_EQ(test, c->log.ids[0], 1);
+	KUNIT_EXPECT_TRUE(test, alive(c, fresh));
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 2);	/* next cycle: unreachable */
+	KUNIT_EXPECT_FALSE(test, alive(c, garbage));
+}
+
+/* Finalizers run on the worker, not in the collecting task, exactly once. */
+static void finalizer_runs_once_in_worker(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	spanheap_enter(c->heap);
+	node(test, 1, true);
+	spanheap_exit(c->heap);
+	for (i = 0; i < 4; i++)
+		collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 1);
+	KUNIT_EXPECT_PTR_NE(test, (void *)c->log.task, (void *)current);
+	KUNIT_EXPECT_NOT_NULL(test, c->log.task);
+	spanheap_read_stats(c->heap, st);
+	KUNIT_EXPECT_EQ(test, st->fin_queued, 1);
+	KUNIT_EXPECT_EQ(test, st->fin_executed, 1);
+	KUNIT_EXPECT_EQ(test, st->fin_pending, 0);
+	KUNIT_EXPECT_EQ(test, st->collections, 4);
+	KUNIT_EXPECT_EQ(test, st->objects_in_use, 0);
+}
+
+/* Growing the heap past the pacer's goal starts a cycle by itself. */
+static void pacing_triggers_collection(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	unsigned long bytes;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	spanheap_set_gc_percent(c->heap, 100);
+	spanheap_enter(c->heap);
+	for (bytes = 0; bytes < 2 * SHP_GC_MIN_HEAP; bytes += 1024)
+		KUNIT_ASSERT_NOT_NULL(test, spanheap_alloc(c->heap, 1024, 0));
+	spanheap_exit(c->heap);
+	/* The trigger queued the cycle; wait for it, then for its sweeper. */
+	flush_work(&c->heap->gc_work);
+	flush_work(&c->heap->sweep_work);
+	spanheap_read_stats(c->heap, st);
+	KUNIT_EXPECT_GE(test, st->collections, 1);
+	KUNIT_EXPECT_LT(test, st->objects_in_use, 2 * SHP_GC_MIN_HEAP / 1024);
+}
+
+/* At the limit allocation fails, queues a cycle, and works again after it. */
+static void memory_limit(struct kunit *test)
+{
+	struct spanheap *heap = spanheap_create("kunit-fin-limit", 1 << 20);
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	unsigned int n = 0;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	spanheap_set_gc_percent(heap, -1);
+	spanheap_enter(heap);
+	while (spanheap_alloc(heap, 1024, 0) && n < 4096)
+		n++;
+	spanheap_exit(heap);
+	KUNIT_EXPECT_EQ(test, n, 1024);
+	flush_work(&heap->gc_work);
+	spanheap_read_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st->collections, 1);
+	KUNIT_EXPECT_LE(test, st->bytes_reserved, 1 << 20);
+	spanheap_enter(heap);
+	KUNIT_EXPECT_NOT_NULL(test, spanheap_alloc(heap, 1024, 0));
+	spanheap_exit(heap);
+	spanheap_destroy(heap);
+}
+
+/* Destroying a heap with finalizers queued drops them, leaking nothing. */
+static void destroy_with_queued_finalizers(struct kunit *test)
+{
+	struct spanheap *heap = spanheap_create("kunit-fin-destroy", 0);
+	struct ctx *c = test->priv;
+	int i;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	spanheap_set_gc_percent(heap, -1);
+	spanheap_enter(heap);
+	for (i = 0; i < 500; i++) {
+		struct node *n = spanheap_alloc(heap, sizeof(*n), 0);
+
+		KUNIT_ASSERT_NOT_NULL(test, n);
+		KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, n, log_fin, &c->log), 0);
+	}
+	spanheap_exit(heap);
+	spanheap_collect(heap);
+	spanheap_destroy(heap);		/* some or all of 500 never run */
+	KUNIT_EXPECT_LE(test, logged(c), 500);
+}
+
+static struct kunit_case fin_cases[] = {
+	KUNIT_CASE(chain_finalized_in_order),
+	KUNIT_CASE(diamond),
+	KUNIT_CASE(cycle_never_finalized),
+	KUNIT_CASE(self_reference_never_finalized),
+	KUNIT_CASE(resurrection_and_reregistration),
+	KUNIT_CASE(removed_finalizer_does_not_run),
+	KUNIT_CASE(error_cases),
+	KUNIT_CASE(interior_pointers_keep_alive),
+	KUNIT_CASE(noscan_does_not_keep_alive),
+	KUNIT_CASE(roots_and_pins_are_never_finalized),
+	KUNIT_CASE(allocated_during_cycle_survive),
+	KUNIT_CASE(finalizer_runs_once_in_worker),
+	KUNIT_CASE(pacing_triggers_collection),
+	KUNIT_CASE(memory_limit),
+	KUNIT_CASE(destroy_with_queued_finalizers),
+	{}
+};
+
+static struct kunit_suite fin_suite = {
+	.name = "spanheap_finalizer",
+	.init = fin_init,
+	.exit = fin_exit,
+	.test_cases = fin_cases,
+};
+
+kunit_test_suites(&fin_suite);

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install the Debian packages a test tier needs, only when some are missing.
+# Usage: scripts/deps.sh <group>...   groups: user vm stock
+set -euo pipefail
+
+declare -A GROUPS_PKGS=(
+	[user]="build-essential liburcu-dev libgc-dev golang-go python3"
+	[vm]="linux-source-6.1 qemu-system-x86 busybox-static cpio bc flex bison libelf-dev libssl-dev dwarves"
+	[stock]="linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio"
+)
+
+[ $# -gt 0 ] || { echo "usage: $0 {user|vm|stock}..." >&2; exit 2; }
+
+missing=()
+for group in "$@"; do
+	[ -n "${GROUPS_PKGS[$group]+x}" ] || { echo "deps.sh: unknown group '$group'" >&2; exit 2; }
+	for pkg in ${GROUPS_PKGS[$group]}; do
+		# dpkg -s succeeds for removed-but-configured packages too; check Status.
+		if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+			case " ${missing[*]-} " in *" $pkg "*) ;; *) missing+=("$pkg") ;; esac
+		fi
+	done
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+echo "deps.sh: installing ${missing[*]}" >&2
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2

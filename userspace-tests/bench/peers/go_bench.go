@@ -1,0 +1,213 @@
+// Go peer benchmark (Go 1.19 runtime, default GOGC and GOMAXPROCS).
+//
+// Figures (median of reps runs after a warm-up):
+//
+//	alloc_32 go               ns per new 32-byte pointer-free object
+//	finalizer_register_1m go  ns per runtime.SetFinalizer, 1M live objects
+//	gc_live_list_1m go        ms per runtime.GC(), 1M-node live list
+//	gc_live_fin_1m go         same, every node has a finalizer
+//	gc_dead_fin_1m go         ms for runtime.GC() plus running all 1M
+//	                          finalizers of dead objects
+//
+// Build: go build -o go_bench go_bench.go
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	reps = 5
+	nobj = 1000000
+)
+
+type obj32 [4]uintptr // 32 bytes, no pointers (noscan span class)
+
+type node struct { // 32 bytes: one pointer + payload
+	next    *node
+	payload [3]uintptr
+}
+
+var (
+	sink     *obj32
+	listHead *node // GC root
+	finCount int64
+	finDone  chan struct{}
+	finGoal  int64
+)
+
+func median(t []float64) float64 {
+	sort.Float64s(t)
+	return t[len(t)/2]
+}
+
+func report(name string, v float64, unit string) {
+	fmt.Printf("BENCH %s go %.2f %s\n", name, v, unit)
+}
+
+// Shared finalizer: count, and close finDone when the goal is reached.
+func countFin() {
+	if atomic.AddInt64(&finCount, 1) == atomic.LoadInt64(&finGoal) {
+		close(finDone)
+	}
+}
+
+func objFin(*obj32) { countFin() }
+func nodeFin(*node) { countFin() }
+
+func allocRun(iters int) float64 {
+	t0 := time.Now()
+	for i := 0; i < iters; i++ {
+		p := new(obj32)
+		p[0] = uintptr(i) // touch it; the global store makes it escape
+		sink = p
+	}
+	return float64(time.Since(t0).Nanoseconds()) / float64(iters)
+}
+
+func benchAlloc() {
+	const iters = 10000000
+	t := make([]float64, reps)
+	allocRun(iters / 10) // warm-up
+	for r := range t {
+		t[r] = allocRun(iters)
+	}
+	report("alloc_32", median(t), "ns/op")
+	sink = nil
+}
+
+// Fresh 1M live objects each run; only the SetFinalizer loop is timed.
+func registerRun() float64 {
+	objs := make([]*obj32, nobj)
+	for i := range objs {
+		objs[i] = new(obj32)
+	}
+	t0 := time.Now()
+	for _, p := range objs {
+		runtime.SetFinalizer(p, objFin)
+	}
+	d := time.Since(t0)
+	for _, p := range objs { // clear so dropped objects are not finalized
+		runtime.SetFinalizer(p, nil)
+	}
+	runtime.KeepAlive(objs)
+	return float64(d.Nanoseconds()) / nobj
+}
+
+func benchRegister() {
+	t := make([]float64, reps)
+	registerRun() // warm-up
+	for r := range t {
+		t[r] = registerRun()
+	}
+	report("finalizer_register_1m", median(t), "ns/op")
+	runtime.GC()
+}
+
+func gcMs() float64 {
+	t0 := time.Now()
+	runtime.GC()
+	return float64(time.Since(t0).Nanoseconds()) / 1e6
+}
+
+// Median GC time; the warm-up GC absorbs any first-cycle effect (e.g. the
+// first GC after finalizers were registered), so this is steady state.
+func gcMedian() float64 {
+	t := make([]float64, reps)
+	gcMs()
+	for r := range t {
+		t[r] = gcMs()
+	}
+	return median(t)
+}
+
+func benchLive() {
+	for i := 0; i < nobj; i++ {
+		n := &node{next: listHead}
+		n.payload[0] = uintptr(i)
+		listHead = n
+	}
+	runtime.GC()
+	report("gc_live_list_1m", gcMedian(), "ms")
+
+	for n := listHead; n != nil; n = n.next {
+		runtime.SetFinalizer(n, nodeFin)
+	}
+	report("gc_live_fin_1m", gcMedian(), "ms")
+
+	// Clear before dropping: Go finalizes chains in order, one link per
+	// cycle, so a dead finalizable 1M list would take 1M collections.
+	for n := listHead; n != nil; n = n.next {
+		runtime.SetFinalizer(n, nil)
+	}
+	listHead = nil
+	runtime.GC()
+	if c := atomic.LoadInt64(&finCount); c != 0 {
+		fmt.Fprintf(os.Stderr, "go: live finalizer ran (%d)\n", c)
+		os.Exit(1)
+	}
+}
+
+//go:noinline
+func makeDeadFinalizable() {
+	objs := make([]*obj32, nobj)
+	for i := range objs {
+		objs[i] = new(obj32)
+		runtime.SetFinalizer(objs[i], objFin)
+	}
+}
+
+// One run: GC that finds 1M dead finalizable objects, then wait until the
+// finalizer goroutine has run all of them.  Returns total and GC-only ms.
+func deadRun() (float64, float64) {
+	atomic.StoreInt64(&finCount, 0)
+	atomic.StoreInt64(&finGoal, nobj)
+	finDone = make(chan struct{})
+	// Set up with the collector off so that no background cycle is in
+	// progress (or left half-swept) when the timed runtime.GC() starts;
+	// otherwise runtime.GC() first finishes that cycle and its sweep.
+	runtime.GC()
+	old := debug.SetGCPercent(-1)
+	makeDeadFinalizable()
+	debug.SetGCPercent(old)
+
+	t0 := time.Now()
+	runtime.GC()
+	gc := time.Since(t0)
+	select {
+	case <-finDone:
+	case <-time.After(10 * time.Second):
+		fmt.Fprintf(os.Stderr, "go: only %d of %d finalizers ran in 10 s\n",
+			atomic.LoadInt64(&finCount), nobj)
+		os.Exit(1)
+	}
+	total := time.Since(t0)
+	return float64(total.Nanoseconds()) / 1e6, float64(gc.Nanoseconds()) / 1e6
+}
+
+func benchDead() {
+	t := make([]float64, reps)
+	g := make([]float64, reps)
+	deadRun() // warm-up
+	for r := range t {
+		t[r], g[r] = deadRun()
+	}
+	report("gc_dead_fin_1m", median(t), "ms")
+	fmt.Fprintf(os.Stderr, "go: gc_dead_fin_1m runtime.GC() alone %.2f ms\n",
+		median(g))
+}
+
+func main() {
+	fmt.Fprintf(os.Stderr, "go: %s GOMAXPROCS=%d\n", runtime.Version(),
+		runtime.GOMAXPROCS(0))
+	benchAlloc()
+	benchRegister()
+	benchLive()
+	benchDead()
+}

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Workqueues over pthreads.  As in the kernel, a work item is pending at
+ * most once, never runs on two workers at once, and if queued while it
+ * runs it runs again afterwards; max_active bounds concurrency.
+ */
+#include <shim.h>
+
+struct workqueue_struct {
+	pthread_mutex_t lock;
+	pthread_cond_t more, idle;
+	struct list_head queue;
+	int nthreads;
+	bool stop;
+	pthread_t threads[];
+};
+
+static void *worker(void *arg)
+{
+	struct workqueue_struct *wq = arg;
+	struct work_struct *w;
+
+	pthread_mutex_lock(&wq->lock);
+	for (;;) {
+		while (list_empty(&wq->queue) && !wq->stop)
+			pthread_cond_wait(&wq->more, &wq->lock);
+		if (list_empty(&wq->queue))
+			break;
+		w = list_first_entry(&wq->queue, struct work_struct, entry);
+		list_del_init(&w->entry);
+		w->pending = false;
+		w->running = true;
+		pthread_mutex_unlock(&wq->lock);
+		w->func(w);
+		pthread_mutex_lock(&wq->lock);
+		w->running = false;
+		if (w->pending)		/* queued again while running */
+			list_add_tail(&w->entry, &wq->queue);
+		pthread_cond_broadcast(&wq->idle);
+		pthread_cond_broadcast(&wq->more);
+	}
+	pthread_mutex_unlock(&wq->lock);
+	return NULL;
+}
+
+struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags, int max_active, ...)
+{
+	int n = max_active > 0 ? max_active : 4, i;
+	struct workqueue_struct *wq = calloc(1, sizeof(*wq) + n * sizeof(pthread_t));
+
+	if (!wq)
+		return NULL;
+	pthread_mutex_init(&wq->lock, NULL);
+	pthread_cond_init(&wq->more, NULL);
+	pthread_cond_init(&wq->idle, NULL);
+	INIT_LIST_HEAD(&wq->queue);
+	for (i = 0; i < n; i++)
+		if (pthread_create(&wq->threads[i], NULL, worker, wq))
+			break;
+	wq->nthreads = i;
+	return wq;
+}
+
+void destroy_workqueue(struct workqueue_struct *wq)
+{
+	int i;
+
+	pthread_mutex_lock(&wq->lock);
+	wq->stop = true;
+	pthread_cond_broadcast(&wq->more);
+	pthread_mutex_unlock(&wq->lock);
+	for (i = 0; i < wq->nthreads; i++)
+		pthread_join(wq->threads[i], NULL);
+	free(wq);
+}
+
+bool queue_work(struct workqueue_struct *wq, struct work_struct *w)
+{
+	bool queued = false;
+
+	pthread_mutex_lock(&wq->lock);
+	__atomic_store_n(&w->wq, wq, __ATOMIC_RELEASE);
+	if (!w->pending) {
+		w->pending = true;
+		queued = true;
+		if (!w->running) {
+			list_add_tail(&w->entry, &wq->queue);
+			pthread_cond_signal(&wq->more);
+		}
+	}
+	pthread_mutex_unlock(&wq->lock);
+	return queued;
+}
+
+static bool wait_work(struct work_struct *w, bool cancel)
+{
+	struct workqueue_struct *wq = __atomic_load_n(&w->wq, __ATOMIC_ACQUIRE);
+	bool was = false;
+
+	if (!wq)
+		return false;
+	pthread_mutex_lock(&wq->lock);
+	if (cancel && w->pending) {
+		was = true;
+		w->pending = false;
+		if (!list_empty(&w->entry))
+			list_del_init(&w->entry);
+	}
+	while (w->running || (!cancel && w->pending))
+		pthread_cond_wait(&wq->idle, &wq->lock);
+	pthread_mutex_unlock(&wq->lock);
+	return was;
+}
+
+bool cancel_work_sync(struct work_struct *w)
+{
+	return wait_work(w, true);
+}
+
+bool flush_work(struct work_struct *w)
+{
+	return wait_work(w, false);
+}
+
+bool work_pending(struct work_struct *w)
+{
+	struct workqueue_struct *wq = __atomic_load_n(&w->wq, __ATOMIC_ACQUIRE);
+	bool p;
+
+	if (!wq)
+		return false;
+	pthread_mutex_lock(&wq->lock);
+	p = w->pending;
+	pthread_mutex_unlock(&wq->lock);
+	return p;
+}
+
+int percpu_init_rwsem(struct percpu_rw_semaphore *sem)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	return -pthread_rwlock_init(&sem->rw, &a);
+}
+
+struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsigned int align,
+				     unsigned long flags, void (*ctor)(void *))
+{
+	struct kmem_cache *c = malloc(sizeof(*c));
+
+	if (c)
+		c->size = size;
+	return c;
+}
+
+void kmem_cache_destroy(struct kmem_cache *c)
+{
+	free(c);
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Tier 3: load the module (no KUnit) into Debian's stock kernel under QEMU TCG,
+# run the demo module, read the debugfs stats, unload; plus optional selftests.
+# Usage: check-stock.sh <repo>
+# Output: TAP per block, `stock: N passed, N failed, N skipped`; tally
+# <repo>/build/tally/stock; console log <repo>/build/vm/stock-console.log.
+set -euo pipefail
+tier=stock
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[ $# -eq 1 ] || { echo "usage: $0 <repo>" >&2; exit 2; }
+repo=$(cd "$1" && pwd)
+out=$repo/build/vm
+console=$out/stock-console.log
+mkdir -p "$out"
+rm -f "$console" "$out"/tap-stock-*.txt
+
+passed=0 failed=0 skipped=0
+mapfile -t extras < <(selftest_extras "$repo")
+rc=0
+stock_run "$repo" stock "$vm_dir/stock-guest.sh" "${extras[@]+"${extras[@]}"}" || rc=$?
+if [ "$rc" -gt 1 ]; then
+	log "FAIL: module build or VM run failed (console: $console)"
+	failed=1
+else
+	mapfile -t blocks < <(block_names "$console")
+	for b in "${blocks[@]+"${blocks[@]}"}"; do
+		t=$out/tap-stock-${b//:/_}.txt
+		extract_block "$console" "$b" >"$t"
+		echo "== $b"
+		grep -v '^# rc=' "$t" || true
+		read -r p f s < <(tap_count "$t")
+		passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	done
+	[ ${#blocks[@]} -gt 0 ] || { log "FAIL: guest printed no TAP"; failed=$((failed + 1)); }
+	if grep -a 'SPANHEAP-FAIL' "$console" >&2; then
+		failed=$((failed + $(grep -ac 'SPANHEAP-FAIL' "$console")))
+	fi
+	if find_splats "$console" >"$out/stock-splats.txt"; then
+		log "FAIL: kernel splats in $console:"
+		cat "$out/stock-splats.txt" >&2
+		failed=$((failed + 1))
+	fi
+fi
+write_tally "$repo" stock "$passed" "$failed" "$skipped"
+echo "stock: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Shared helpers for the QEMU tiers; sourced by check-vm.sh, check-stock.sh,
+# bench-vm.sh and demo.sh. Not meant to be run directly.
+# shellcheck disable=SC2034  # variables are used by the sourcing scripts
+
+vm_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+spanheap_cache=${SPANHEAP_CACHE:-$HOME/.cache/spanheap}
+
+# Console patterns that fail a tier (kernel splats). ERE, case-sensitive.
+# (Lockdep reports start with WARNING:/BUG:/INFO:; a bare 'lockdep' would match
+# the boot banner "RCU lockdep checking is enabled".)
+splat_re='BUG:|WARNING:|KASAN:|UBSAN:|Kernel panic|Oops|general protection|possible circular locking|INFO: |DEBUG_LOCKS_WARN_ON|turning off the locking correctness validator|list_(add|del) corruption|ODEBUG:'
+
+log() { echo "${tier:-vm}: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# Newest installed Debian stock kernel version, e.g. 6.1.0-56-amd64.
+stock_kver() {
+	local v
+	v=$(find /boot -maxdepth 1 -name 'vmlinuz-*-amd64' -printf '%f\n' | sed 's/^vmlinuz-//' | sort -V | tail -n 1)
+	[ -n "$v" ] || die "no /boot/vmlinuz-*-amd64 (install linux-image-amd64)"
+	[ -d "/usr/src/linux-headers-$v" ] || die "no /usr/src/linux-headers-$v (install linux-headers-amd64)"
+	echo "$v"
+}
+
+# build_module <kdir> <repo> <dest dir> [make vars...]: build the out-of-tree
+# module against <kdir> and copy the *.ko of this build (modules.order) to
+# <dest>. No `make clean` (kbuild rebuilds objects whose flags changed, and the
+# tree may be in use); serialised per repo since all kernels share M=<repo>.
+build_module() {
+	local kdir=$1 repo=$2 dest=$3 blog
+	shift 3
+	mkdir -p "$repo/build" "$dest"
+	blog=$dest.build.log
+	rm -f "$dest"/*.ko
+	(
+		flock 8
+		make -C "$kdir" M="$repo" "$@" -j"$(nproc)" modules >"$blog" 2>&1 ||
+			{ tail -n 40 "$blog" >&2; echo "module build against $kdir failed (log: $blog)" >&2; exit 1; }
+		sed 's/\.o$/.ko/' "$repo/modules.order" | while read -r ko; do
+			cp "$repo/${ko#"$repo"/}" "$dest"/ || exit 1
+		done
+	) 8>"$repo/build/.kbuild.lock"
+}
+
+# find_splats <console log>: print offending lines; succeed if there are any.
+find_splats() { grep -naE "$splat_re" "$1"; }
+
+# Names of the SPANHEAP-KTAP-BEGIN blocks in a console log.
+block_names() { sed -n 's/^.*SPANHEAP-KTAP-BEGIN \([^ ]*\).*$/\1/p' "$1"; }
+
+# extract_block <log> <name>: the block's lines minus interleaved kernel printk
+# lines (timestamped, printk.time=1). The END line's rc=<n> goes to "# rc=<n>".
+extract_block() {
+	awk -v name="$2" '
+		$0 ~ "SPANHEAP-KTAP-BEGIN " && $2 == name { on = 1; next }
+		on && /SPANHEAP-KTAP-END/ { sub(/.*SPANHEAP-KTAP-END ?/, ""); print "# " $0; exit }
+		on && !/^\[ *[0-9]+\.[0-9]+\]/ { print }' "$1"
+}
+
+# tap_count <file>: print "<passed> <failed> <skipped>" over leaf test cases of
+# (K)TAP. A result line is a leaf unless the result before it was nested deeper.
+# Missing results (plan larger than results, crashed suite) and a non-zero
+# "# rc=" trailer count as failed; so does a block without any result.
+tap_count() {
+	python3 - "$1" <<'PY'
+import re, sys
+res = re.compile(r'^(not ok|ok)\b\s*\d*\s*-?\s*([^#]*)(#\s*(\w+))?')
+passed = failed = skipped = 0
+prev = None          # indent of the previous result line
+plans = []           # open plans: [indent, expected, seen]
+seen_any = False
+for raw in open(sys.argv[1], errors='replace'):
+    line = raw.rstrip('\n')
+    s = line.lstrip(' \t')
+    ind = len(line) - len(s)
+    m = re.match(r'^1\.\.(\d+)', s)
+    if m:
+        plans.append([ind, int(m.group(1)), 0])
+        continue
+    m = re.match(r'^# rc=(\d+)', s)
+    if m and ind == 0 and int(m.group(1)) != 0:
+        failed += 1
+        continue
+    m = res.match(s)
+    if not m:
+        continue
+    seen_any = True
+    # Close plans nested deeper than this line, counting missing results.
+    while plans and plans[-1][0] > ind:
+        p = plans.pop()
+        failed += max(0, p[1] - p[2])
+    if plans and plans[-1][0] == ind:
+        plans[-1][2] += 1
+    leaf = prev is None or prev <= ind
+    prev = ind
+    if not leaf:
+        continue
+    if (m.group(4) or '').upper() == 'SKIP':
+        skipped += 1
+    elif m.group(1) == 'ok':
+        passed += 1
+    else:
+        failed += 1
+for p in plans:
+    failed += max(0, p[1] - p[2])
+if not seen_any:
+    failed += 1
+print(passed, failed, skipped)
+PY
+}
+
+# write_tally <repo> <tier> <passed> <failed> <skipped>
+write_tally() {
+	mkdir -p "$1/build/tally"
+	echo "$3 $4 $5" >"$1/build/tally/$2"
+}
+
+# Guest-side shell helpers (busybox sh), prepended to each guest script.
+guest_lib=$vm_dir/guest-lib.sh
+
+# selftest_extras <repo>: run-vm.sh --extra args for the optional guest hooks:
+# $SPANHEAP_VM_SELFTESTS (default <repo>/build/vm-selftests, static binaries)
+# -> /opt/selftests, $SPANHEAP_VM_EXTRA (default
+# <repo>/userspace-tests/vm/guest-extra.sh) -> /opt/guest-extra.sh.
+selftest_extras() {
+	local st=${SPANHEAP_VM_SELFTESTS:-$1/build/vm-selftests}
+	local ex=${SPANHEAP_VM_EXTRA:-$1/userspace-tests/vm/guest-extra.sh}
+	[ -d "$st" ] && printf '%s\n' --extra "$st:/opt/selftests"
+	[ -f "$ex" ] && printf '%s\n' --extra "$ex:/opt/guest-extra.sh"
+	return 0
+}
+
+# stock_run <repo> <name> <guest body file> [run-vm.sh args...]: build the
+# module (no KUnit) against the newest Debian stock kernel's headers and boot
+# that kernel with the guest body. Console: <repo>/build/vm/<name>-console.log.
+# Returns run-vm.sh's status (0/1 guest ran, 2 infrastructure failure).
+stock_run() {
+	local repo=$1 name=$2 body=$3 kver guest rc=0
+	shift 3
+	"$vm_dir/../../scripts/deps.sh" stock
+	kver=$(stock_kver)
+	log "stock kernel $kver"
+	build_module "/usr/src/linux-headers-$kver" "$repo" "$repo/build/vm/mods-stock" || return 2
+	guest=$(mktemp "${TMPDIR:-/tmp}/spanheap-guest.XXXXXX")
+	cat "$guest_lib" "$body" >"$guest"
+	"$vm_dir/run-vm.sh" --kernel "/boot/vmlinuz-$kver" --module-dir "$repo/build/vm/mods-stock" \
+		--script "$guest" --log "$repo/build/vm/$name-console.log" \
+		--timeout "${SPANHEAP_VM_TIMEOUT:-300}" "$@" || rc=$?
+	rm -f "$guest"
+	return "$rc"
+}

@@ -1,0 +1,50 @@
+# shellcheck shell=sh
+# Guest body for the stock tier and demo.sh (busybox sh, after guest-lib.sh).
+# Collects TAP in /tmp/stock.tap and prints it as block "stock" at the end so
+# no other block nests inside it.
+D=/sys/kernel/debug/spanheap
+n=0
+tap=/tmp/stock.tap
+: >$tap
+step() { # step <desc> <command...>
+	desc=$1; shift
+	n=$((n + 1))
+	if "$@"; then echo "ok $n - $desc" >>$tap; else echo "not ok $n - $desc" >>$tap; fi
+}
+dump_stats() {
+	found=1
+	for f in /sys/kernel/debug/spanheap/*/*; do
+		[ -f "$f" ] || continue
+		found=0
+		echo "# == $f" >>$tap
+		cat "$f" >/tmp/stat.out || return 1
+		sed 's/^/#    /' /tmp/stat.out >>$tap
+	done
+	return $found
+}
+demo_dir() { # the demo heap's dir: demo, or demo-<id>
+	for d in "$D"/demo "$D"/demo-*; do [ -d "$d" ] && return 0; done
+	return 1
+}
+gone() { ! grep -q '^spanheap ' /proc/modules; }
+
+step "insmod spanheap.ko" insmod /mods/spanheap.ko
+step "$D exists" test -d $D
+echo "SPANHEAP-DEMO-LOADING"
+step "insmod spanheap_demo.ko" insmod /mods/spanheap_demo.ko
+step "$D/demo (or demo-<id>) exists" demo_dir
+step "read every file under $D/*/" dump_stats
+run_extra
+run_selftests
+step "rmmod spanheap_demo" rmmod spanheap_demo
+echo "SPANHEAP-DEMO-UNLOADED"
+step "rmmod spanheap" rmmod spanheap
+step "spanheap gone from /proc/modules" gone
+
+dmesg -n 1
+echo "SPANHEAP-KTAP-BEGIN stock"
+echo "TAP version 13"
+echo "1..$n"
+cat $tap
+echo "SPANHEAP-KTAP-END rc=0"
+dmesg -n 7
