@@ -5,8 +5,8 @@ set -euo pipefail
 
 declare -A GROUPS_PKGS=(
 	[user]="build-essential liburcu-dev libgc-dev golang-go python3"
-	[vm]="linux-source-6.1 qemu-system-x86 busybox-static cpio bc flex bison libelf-dev libssl-dev dwarves"
-	[stock]="linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio"
+	[vm]="build-essential python3 linux-source-6.1 qemu-system-x86 busybox-static cpio bc flex bison libelf-dev libssl-dev dwarves"
+	[stock]="build-essential linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio"
 )
 
 [ $# -gt 0 ] || { echo "usage: $0 {user|vm|stock}..." >&2; exit 2; }
