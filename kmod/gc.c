@@ -37,7 +37,10 @@ MODULE_PARM_DESC(gctrace, "Print one line per collection cycle");
  *
  * Until spanheap_exit(), no collection marks @heap, so heap pointers held
  * only in locals stay valid.  Allocation, freeing and every call taking
- * an object pointer must happen inside a section.  Sections do not nest.
+ * an object pointer must happen inside a section.  Sections do not nest,
+ * not even sections of two different heaps (two collectors could then
+ * wait on each other), and no collection, finalizer wait or heap
+ * destruction may be started from inside a section.
  *
  * Context: process context, may sleep.
  */
@@ -231,7 +234,8 @@ static void start_sweep_cycle(struct spanheap *heap)
 
 static void set_next_gc(struct spanheap *heap)
 {
-	u64 goal = heap->live_bytes + heap->live_bytes * max(heap->gc_percent, 0) / 100;
+	u64 live = READ_ONCE(heap->live_bytes);
+	u64 goal = live + live * max(READ_ONCE(heap->gc_percent), 0) / 100;
 
 	WRITE_ONCE(heap->next_gc, max_t(u64, goal, SHP_GC_MIN_HEAP));
 }
@@ -336,16 +340,15 @@ void shp_gc_maybe_trigger(struct spanheap *heap)
  * @percent: a cycle starts when the heap has grown by this much over the
  *	bytes found live by the last one; negative turns pacing off
  *
- * Context: any.
+ * Context: any, sections included.
  * Return: the previous value.
  */
 int spanheap_set_gc_percent(struct spanheap *heap, int percent)
 {
 	int old = xchg(&heap->gc_percent, percent < 0 ? -1 : percent);
 
-	mutex_lock(&heap->gc_lock);
+	/* No gc_lock: callers may be inside a section, which a cycle waits on. */
 	set_next_gc(heap);
-	mutex_unlock(&heap->gc_lock);
 	return old;
 }
 EXPORT_SYMBOL_GPL(spanheap_set_gc_percent);

@@ -89,9 +89,12 @@ struct shp_cpu_cache;
  * @specials: per object, its special records sorted by (offset, kind);
  *	allocated on first use, NULL until then
  * @nspecials: records on the span
+ * @npins: pin records on the span
  * @list: central partial/full/unswept list, or heap->large
  * @rcu: frees the span after lookups that may still see it are done
- * @bits: alloc_bits, remote_bits, mark_bits, @nwords words each
+ * @bits: alloc_bits, remote_bits, mark_bits, special_bits (object has a
+ *	record), fin_bits (object has a finalizer), @nwords words each;
+ *	the last two change under @speciallock
  */
 struct shp_span {
 	struct spanheap *heap;
@@ -113,6 +116,7 @@ struct shp_span {
 	spinlock_t speciallock;
 	struct shp_special **specials;
 	unsigned int nspecials;
+	unsigned int npins;
 	struct list_head list;
 	struct rcu_head rcu;
 	unsigned long bits[];
@@ -178,6 +182,18 @@ static inline unsigned long *shp_mark_bits(struct shp_span *s)
 {
 	return s->bits + 2 * s->nwords;
 }
+
+static inline unsigned long *shp_special_bits(struct shp_span *s)
+{
+	return s->bits + 3 * s->nwords;
+}
+
+static inline unsigned long *shp_fin_bits(struct shp_span *s)
+{
+	return s->bits + 4 * s->nwords;
+}
+
+#define SHP_SPAN_BITMAPS	5
 
 /**
  * struct shp_central - spans of one span class not owned by a cache
@@ -337,6 +353,7 @@ struct shp_special *shp_special_find(struct shp_span *s, unsigned int idx,
 struct shp_special *shp_special_unlink(struct shp_span *s, unsigned int idx,
 				       unsigned int offset, unsigned int kind);
 void shp_special_free_object(struct shp_span *s, unsigned int idx);
+void shp_special_update_bits(struct shp_span *s, unsigned int idx);
 void shp_special_free_all(struct shp_span *s);
 struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
 				    unsigned int *idx);

@@ -148,27 +148,50 @@ void shp_clear_marks(struct spanheap *heap)
 	for_each_span(heap, clear_span_marks);
 }
 
-/* Pinned objects are roots; objects with finalizers root their referents. */
-static void mark_span_specials(struct spanheap *heap, struct shp_span *s)
+/* Pinned objects are roots. */
+static void mark_span_pins(struct spanheap *heap, struct shp_span *s)
 {
 	struct shp_special *sp;
-	unsigned int idx;
+	unsigned long todo;
+	unsigned int w, idx;
 
-	if (!s->nspecials)
+	if (!s->npins)
 		return;
-	for (idx = 0; idx < s->nelems; idx++) {
-		for (sp = s->specials[idx]; sp; sp = sp->next) {
-			unsigned long base = s->base + idx * s->elemsize;
-
-			if (sp->kind == SPANHEAP_SPECIAL_PIN) {
-				shp_mark_push_object(heap, s, idx);
-			} else if (sp->kind == SPANHEAP_SPECIAL_FINALIZER &&
-				   !SHP_SPC_NOSCAN(s->spc)) {
-				rcu_read_lock();
-				shp_scan_range(heap, base, s->elemsize);
-				rcu_read_unlock();
-			}
+	for (w = 0; w < s->nwords; w++) {
+		for (todo = shp_special_bits(s)[w]; todo; todo &= todo - 1) {
+			idx = w * BITS_PER_LONG + __ffs(todo);
+			for (sp = s->specials[idx]; sp; sp = sp->next)
+				if (sp->kind == SPANHEAP_SPECIAL_PIN)
+					shp_mark_push_object(heap, s, idx);
 		}
+		if (heap->ngray > SHP_GRAY_ENTRIES / 2)
+			shp_mark_drain(heap);
+	}
+}
+
+/*
+ * Objects with finalizers root their referents.  A marked object is or
+ * was gray, so its referents are covered: only unmarked ones are scanned
+ * here, and a fully live heap costs one bitmap pass per span.
+ */
+static void mark_span_finalizer_referents(struct spanheap *heap,
+					  struct shp_span *s)
+{
+	unsigned long *fin = shp_fin_bits(s), *mark = shp_mark_bits(s), todo;
+	unsigned int w, idx;
+
+	if (!s->nspecials || SHP_SPC_NOSCAN(s->spc))
+		return;
+	for (w = 0; w < s->nwords; w++) {
+		todo = fin[w] & ~mark[w];
+		if (!todo)
+			continue;
+		rcu_read_lock();
+		for (; todo; todo &= todo - 1) {
+			idx = w * BITS_PER_LONG + __ffs(todo);
+			shp_scan_range(heap, s->base + idx * s->elemsize, s->elemsize);
+		}
+		rcu_read_unlock();
 		if (heap->ngray > SHP_GRAY_ENTRIES / 2)
 			shp_mark_drain(heap);
 	}
@@ -187,7 +210,9 @@ static void mark_roots(struct spanheap *heap)
 	shp_mark_drain(heap);
 	shp_mark_finq(heap);
 	shp_mark_drain(heap);
-	for_each_span(heap, mark_span_specials);
+	for_each_span(heap, mark_span_pins);
+	shp_mark_drain(heap);
+	for_each_span(heap, mark_span_finalizer_referents);
 	shp_mark_drain(heap);
 }
 
@@ -215,7 +240,7 @@ static void count_live(struct spanheap *heap, struct shp_span *s)
 
 	for (w = 0; w < s->nwords; w++)
 		n += hweight64(shp_mark_bits(s)[w]);
-	heap->live_bytes += (u64)n * s->elemsize;
+	WRITE_ONCE(heap->live_bytes, heap->live_bytes + (u64)n * s->elemsize);
 }
 
 /**
@@ -234,6 +259,6 @@ void shp_mark(struct spanheap *heap)
 		for_each_span(heap, rescan_span);
 		shp_mark_drain(heap);
 	}
-	heap->live_bytes = 0;
+	WRITE_ONCE(heap->live_bytes, 0);
 	for_each_span(heap, count_live);
 }

@@ -98,7 +98,8 @@ struct shp_span *shp_span_new(struct spanheap *heap, unsigned int spc,
 	if (!heap_reserve(heap, bytes))
 		return NULL;
 
-	s = kzalloc(struct_size(s, bits, 3 * nwords), GFP_KERNEL | __GFP_ACCOUNT);
+	s = kzalloc(struct_size(s, bits, SHP_SPAN_BITMAPS * nwords),
+		    GFP_KERNEL | __GFP_ACCOUNT);
 	base = s ? span_pages_alloc(bytes, !class) : NULL;
 	if (!base)
 		goto fail;

@@ -26,6 +26,39 @@ static struct shp_special **obj_head(struct shp_span *s, unsigned int idx)
 	return &s->specials[idx];
 }
 
+/* Keep special_bits, fin_bits and npins in step with object @idx's list. */
+/**
+ * shp_special_update_bits() - recompute an object's summary bits
+ * @s: span
+ * @idx: object index
+ *
+ * Context: s->speciallock held.
+ */
+void shp_special_update_bits(struct shp_span *s, unsigned int idx)
+{
+	struct shp_special *cur = *obj_head(s, idx);
+	bool fin = false;
+
+	for (; cur; cur = cur->next)
+		fin |= cur->kind == SPANHEAP_SPECIAL_FINALIZER;
+	if (*obj_head(s, idx))
+		__set_bit(idx, shp_special_bits(s));
+	else
+		__clear_bit(idx, shp_special_bits(s));
+	if (fin)
+		__set_bit(idx, shp_fin_bits(s));
+	else
+		__clear_bit(idx, shp_fin_bits(s));
+}
+
+static void account(struct shp_span *s, struct shp_special *sp, int delta)
+{
+	s->nspecials += delta;
+	if (sp->kind == SPANHEAP_SPECIAL_PIN)
+		s->npins += delta;
+	atomic_long_add(delta, &s->heap->specials[sp->kind]);
+}
+
 /**
  * shp_special_add() - link a record into an object's list
  * @s: span, its specials array allocated
@@ -50,8 +83,8 @@ int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp
 	}
 	sp->next = *link;
 	*link = sp;
-	s->nspecials++;
-	atomic_long_inc(&s->heap->specials[sp->kind]);
+	account(s, sp, 1);
+	shp_special_update_bits(s, idx);
 	return 0;
 }
 
@@ -100,8 +133,8 @@ struct shp_special *shp_special_unlink(struct shp_span *s, unsigned int idx,
 	for (link = obj_head(s, idx); (cur = *link); link = &cur->next) {
 		if (cur->offset == offset && cur->kind == kind) {
 			*link = cur->next;
-			s->nspecials--;
-			atomic_long_dec(&s->heap->specials[cur->kind]);
+			account(s, cur, -1);
+			shp_special_update_bits(s, idx);
 			return cur;
 		}
 	}
@@ -124,11 +157,11 @@ void shp_special_free_object(struct shp_span *s, unsigned int idx)
 		return;
 	for (cur = *obj_head(s, idx); cur; cur = next) {
 		next = cur->next;
-		s->nspecials--;
-		atomic_long_dec(&s->heap->specials[cur->kind]);
+		account(s, cur, -1);
 		shp_special_free(cur);
 	}
 	*obj_head(s, idx) = NULL;
+	shp_special_update_bits(s, idx);
 }
 
 /**

@@ -54,21 +54,26 @@ static bool sweep_object_specials(struct spanheap *heap, struct shp_span *s,
 		atomic_long_dec(&heap->specials[sp->kind]);
 		shp_special_free(sp);
 	}
+	shp_special_update_bits(s, idx);
 	__set_bit(idx, shp_mark_bits(s));	/* resurrect for one cycle */
 	return true;
 }
 
 static void sweep_specials(struct spanheap *heap, struct shp_span *s)
 {
-	unsigned long *mark = shp_mark_bits(s);
-	unsigned int idx;
+	unsigned long *mark = shp_mark_bits(s), *special = shp_special_bits(s);
+	unsigned long todo;
+	unsigned int w;
 
 	if (!s->nspecials)
 		return;
 	spin_lock(&s->speciallock);
-	for (idx = 0; idx < s->nelems && s->nspecials; idx++)
-		if (s->specials[idx] && !test_bit(idx, mark))
-			sweep_object_specials(heap, s, idx);
+	spin_lock(&heap->fin_lock);
+	/* Only unmarked objects with records need work. */
+	for (w = 0; w < s->nwords; w++)
+		for (todo = special[w] & ~mark[w]; todo; todo &= todo - 1)
+			sweep_object_specials(heap, s, w * BITS_PER_LONG + __ffs(todo));
+	spin_unlock(&heap->fin_lock);
 	spin_unlock(&s->speciallock);
 }
 

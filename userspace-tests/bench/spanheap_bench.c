@@ -69,6 +69,8 @@ static double alloc_round(struct spanheap *heap, size_t size, long n, void **obj
 	return (double)t / done;
 }
 
+void bench_gc(void);
+
 int main(void)
 {
 	static const size_t sizes[] = { 8, 32, 256, 4096, 65536 };
@@ -96,6 +98,7 @@ int main(void)
 	}
 	spanheap_destroy(heap);
 	free(objs);
+	bench_gc();
 	rcu_barrier();
 	return 0;
 }

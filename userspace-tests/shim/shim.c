@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <sched.h>
 
 int shim_warnings;
 long shim_fail_alloc_countdown;
@@ -66,6 +67,20 @@ void shim_unlock(struct shim_lock *l)
 {
 	__atomic_store_n(&l->held, false, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&l->m);
+}
+
+void shim_spin_lock_slow(spinlock_t *l)
+{
+	unsigned int spins = 0;
+
+	do {
+		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
+			if (++spins % 64)
+				cpu_relax();
+			else
+				sched_yield();	/* the holder may be preempted */
+		}
+	} while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE));
 }
 
 bool shim_lock_held(struct shim_lock *l)

@@ -149,12 +149,73 @@ struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsign
 {
 	struct kmem_cache *c = malloc(sizeof(*c));
 
-	if (c)
-		c->size = size;
+	if (!c)
+		return NULL;
+	c->size = ALIGN(max_t(size_t, size, sizeof(void *)), sizeof(void *));
+	c->cpu = shim_zalloc_aligned(NR_CPUS * sizeof(*c->cpu));
+	pthread_mutex_init(&c->chunks_lock, NULL);
+	c->chunks = NULL;
+	if (!c->cpu) {
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
 void kmem_cache_destroy(struct kmem_cache *c)
 {
+	void *chunk, *next;
+
+	if (!c)
+		return;
+	for (chunk = c->chunks; chunk; chunk = next) {
+		next = *(void **)chunk;
+		free(chunk);
+	}
+	free(c->cpu);
 	free(c);
+}
+
+/* Carve a new chunk onto @pc's free list; its first word links chunks. */
+static bool kmem_refill(struct kmem_cache *c, struct shim_kmem_cpu *pc)
+{
+	char *chunk = shim_alloc(sizeof(void *) + SHIM_KMEM_CHUNK * c->size, 0);
+	unsigned int i;
+
+	if (!chunk)
+		return false;
+	pthread_mutex_lock(&c->chunks_lock);
+	*(void **)chunk = c->chunks;
+	c->chunks = chunk;
+	pthread_mutex_unlock(&c->chunks_lock);
+	chunk += sizeof(void *);
+	for (i = 0; i < SHIM_KMEM_CHUNK; i++) {
+		void *obj = chunk + i * c->size;
+
+		*(void **)obj = pc->free;
+		pc->free = obj;
+	}
+	return true;
+}
+
+void *kmem_cache_alloc(struct kmem_cache *c, gfp_t g)
+{
+	struct shim_kmem_cpu *pc = this_cpu_ptr(c->cpu);
+	void *p;
+
+	if (!pc->free && !kmem_refill(c, pc))
+		return NULL;
+	p = pc->free;
+	pc->free = *(void **)p;
+	if (g & __GFP_ZERO)
+		memset(p, 0, c->size);
+	return p;
+}
+
+void kmem_cache_free(struct kmem_cache *c, void *p)
+{
+	struct shim_kmem_cpu *pc = this_cpu_ptr(c->cpu);
+
+	*(void **)p = pc->free;
+	pc->free = p;
 }

@@ -176,7 +176,10 @@ static inline bool test_and_clear_bit(unsigned long nr, unsigned long *a)
 {
 	return __atomic_fetch_and(&a[BIT_WORD(nr)], ~BIT_MASK(nr), __ATOMIC_SEQ_CST) & BIT_MASK(nr);
 }
-#define __set_bit(nr, a)	set_bit(nr, a)
+static inline void __set_bit(unsigned long nr, unsigned long *a)
+{
+	a[BIT_WORD(nr)] |= BIT_MASK(nr);
+}
 static inline bool __test_and_set_bit(unsigned long nr, unsigned long *a)
 {
 	unsigned long m = BIT_MASK(nr), old = a[BIT_WORD(nr)];
@@ -184,7 +187,10 @@ static inline bool __test_and_set_bit(unsigned long nr, unsigned long *a)
 	a[BIT_WORD(nr)] = old | m;
 	return old & m;
 }
-#define __clear_bit(nr, a)	clear_bit(nr, a)
+static inline void __clear_bit(unsigned long nr, unsigned long *a)
+{
+	a[BIT_WORD(nr)] &= ~BIT_MASK(nr);
+}
 
 /* ---- atomics ---- */
 typedef struct { int counter; } atomic_t;
@@ -267,36 +273,62 @@ static inline void list_splice_init(struct list_head *list, struct list_head *he
 	     n = list_next_entry(pos, member); &pos->member != (head);	\
 	     pos = n, n = list_next_entry(n, member))
 
-/* ---- locks: pthread mutexes that remember their holder ---- */
+/*
+ * ---- locks that remember their holder (for lockdep_assert_held) ----
+ * Spinlocks spin with an atomic exchange, yielding if the holder was
+ * preempted; mutexes are pthread mutexes.
+ */
 struct shim_lock {
 	pthread_mutex_t m;
 	pthread_t holder;
 	bool held;
 };
-typedef struct shim_lock spinlock_t;
+typedef struct {
+	int locked;
+	pthread_t holder;
+	bool held;
+} spinlock_t;
 struct mutex {
 	struct shim_lock l;
 };
 #define __SHIM_LOCK_INIT	{ PTHREAD_MUTEX_INITIALIZER, 0, false }
-#define DEFINE_SPINLOCK(x)	spinlock_t x = __SHIM_LOCK_INIT
+#define DEFINE_SPINLOCK(x)	spinlock_t x = { 0 }
 #define DEFINE_MUTEX(x)		struct mutex x = { __SHIM_LOCK_INIT }
 void shim_lock(struct shim_lock *l);
 void shim_unlock(struct shim_lock *l);
 bool shim_lock_held(struct shim_lock *l);
-static inline void spin_lock_init(spinlock_t *l) { *l = (spinlock_t)__SHIM_LOCK_INIT; }
-#define spin_lock(l)		shim_lock(l)
-#define spin_unlock(l)		shim_unlock(l)
-#define spin_lock_irq(l)	shim_lock(l)
-#define spin_unlock_irq(l)	shim_unlock(l)
-#define spin_lock_bh(l)		shim_lock(l)
-#define spin_unlock_bh(l)	shim_unlock(l)
-#define spin_lock_irqsave(l, f)	do { (f) = 0; shim_lock(l); } while (0)
-#define spin_unlock_irqrestore(l, f) do { (void)(f); shim_unlock(l); } while (0)
+void shim_spin_lock_slow(spinlock_t *l);
+static inline void spin_lock_init(spinlock_t *l) { memset(l, 0, sizeof(*l)); }
+static inline void spin_lock(spinlock_t *l)
+{
+	if (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
+		shim_spin_lock_slow(l);
+	__atomic_store_n(&l->holder, pthread_self(), __ATOMIC_RELAXED);
+	__atomic_store_n(&l->held, true, __ATOMIC_RELAXED);
+}
+static inline void spin_unlock(spinlock_t *l)
+{
+	__atomic_store_n(&l->held, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+}
+static inline bool shim_spin_held(spinlock_t *l)
+{
+	return __atomic_load_n(&l->held, __ATOMIC_RELAXED) &&
+	       pthread_equal(__atomic_load_n(&l->holder, __ATOMIC_RELAXED), pthread_self());
+}
+#define spin_lock_irq(l)	spin_lock(l)
+#define spin_unlock_irq(l)	spin_unlock(l)
+#define spin_lock_bh(l)		spin_lock(l)
+#define spin_unlock_bh(l)	spin_unlock(l)
+#define spin_lock_irqsave(l, f)	do { (f) = 0; spin_lock(l); } while (0)
+#define spin_unlock_irqrestore(l, f) do { (void)(f); spin_unlock(l); } while (0)
 static inline void mutex_init(struct mutex *m) { m->l = (struct shim_lock)__SHIM_LOCK_INIT; }
 #define mutex_lock(m)		shim_lock(&(m)->l)
 #define mutex_unlock(m)		shim_unlock(&(m)->l)
 #define mutex_destroy(m)	do { } while (0)
-#define lockdep_is_held(l)	shim_lock_held((struct shim_lock *)(l))
+#define lockdep_is_held(l)	_Generic((l),				\
+	spinlock_t *: shim_spin_held((spinlock_t *)(l)),		\
+	struct mutex *: shim_lock_held((struct shim_lock *)(l)))
 #define lockdep_assert_held(l)	assert(lockdep_is_held(l))
 
 /* ---- RCU over liburcu-bp (see shim_rcu.c) ---- */
@@ -441,16 +473,31 @@ int percpu_init_rwsem(struct percpu_rw_semaphore *sem);
 #define percpu_down_write(sem)	pthread_rwlock_wrlock(&(sem)->rw)
 #define percpu_up_write(sem)	pthread_rwlock_unlock(&(sem)->rw)
 
-/* ---- kmem_cache: plain malloc ---- */
+/*
+ * ---- kmem_cache: per-CPU free lists fed by chunks, like SLUB ----
+ * Objects are carved from malloc'ed chunks onto the current CPU slot's
+ * free list; a freed object goes back on the freeing slot's list.
+ * Chunks go back to libc when the cache is destroyed.
+ */
+#define SHIM_KMEM_CHUNK		64
+struct shim_kmem_cpu {
+	void *free;
+} ____cacheline_aligned;
 struct kmem_cache {
 	size_t size;
+	struct shim_kmem_cpu *cpu;
+	pthread_mutex_t chunks_lock;
+	void *chunks;
 };
 struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsigned int align,
 				     unsigned long flags, void (*ctor)(void *));
 void kmem_cache_destroy(struct kmem_cache *c);
-static inline void *kmem_cache_alloc(struct kmem_cache *c, gfp_t g) { return shim_alloc(c->size, g); }
-static inline void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t g) { return shim_alloc(c->size, g | __GFP_ZERO); }
-static inline void kmem_cache_free(struct kmem_cache *c, void *p) { free(p); }
+void *kmem_cache_alloc(struct kmem_cache *c, gfp_t g);
+static inline void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t g)
+{
+	return kmem_cache_alloc(c, g | __GFP_ZERO);
+}
+void kmem_cache_free(struct kmem_cache *c, void *p);
 #define SLAB_ACCOUNT		0x1UL
 #define SLAB_HWCACHE_ALIGN	0x2UL
 

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit: collector stress.  Mutator threads (one per CPU) allocate
+ * nodes, link them to nodes they hold (chains of bounded depth, so no
+ * cycles), register finalizers on half of them and drop them, in short
+ * sections, while another thread runs collections back to back.  Each
+ * thread's held nodes live in registered root slots.
+ *
+ * Checked: a held node and everything it links to is intact (its magic
+ * word) - nothing is freed while reachable; a finalizer never sees a
+ * node that a root still holds; and after the roots are cleared and a
+ * few cycles run, every node that had a finalizer was finalized exactly
+ * once, none other was, and the heap is empty and consistent.
+ */
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/slab.h>
+#include <linux/err.h>
+#include "../internal.h"
+
+#define GS_MS		1500
+#define GS_ROOTS	16
+#define GS_MAX_IDS	(1 << 18)
+#define GS_MAX_DEPTH	6
+#define GS_MAX_THREADS	8
+#define GS_MAGIC	0x5ca1ab1e0ddba11UL
+
+struct snode {
+	struct snode *link;
+	unsigned long id;
+	unsigned long magic;
+	unsigned long depth;
+};
+
+struct gstress;
+
+struct gthread {
+	struct gstress *g;
+	unsigned int index;
+	void *roots[GS_ROOTS];
+	struct completion done;
+};
+
+struct gstress {
+	struct spanheap *heap;
+	unsigned long deadline;
+	atomic_t next_id;
+	atomic_long_t errors;
+	atomic_long_t ops;
+	unsigned int nthreads;
+	u8 *registered;		/* per id: a finalizer was set */
+	atomic_t *finalized;	/* per id: times finalized */
+	struct gthread t[GS_MAX_THREADS];
+	struct completion collector_done;
+};
+
+static u32 gs_rand(u32 *state)
+{
+	u32 x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *state = x;
+}
+
+static bool intact(struct snode *n)
+{
+	unsigned int hops = 0;
+
+	for (; n; n = n->link)
+		if (n->magic != (GS_MAGIC ^ n->id) || ++hops > GS_MAX_DEPTH + 1)
+			return false;
+	return true;
+}
+
+static void gs_finalizer(struct spanheap *heap, void *obj, void *arg)
+{
+	struct gstress *g = arg;
+	struct snode *n = obj;
+	unsigned int i, r;
+
+	if (n->magic != (GS_MAGIC ^ n->id) || n->id >= GS_MAX_IDS) {
+		atomic_long_inc(&g->errors);
+		return;
+	}
+	/* Unreachable when marked, so no root can hold it now. */
+	for (i = 0; i < g->nthreads; i++)
+		for (r = 0; r < GS_ROOTS; r++)
+			if (READ_ONCE(g->t[i].roots[r]) == obj)
+				atomic_long_inc(&g->errors);
+	atomic_inc(&g->finalized[n->id]);
+}
+
+static void mutate(struct gthread *t, u32 *seed)
+{
+	struct gstress *g = t->g;
+	u32 r = gs_rand(seed);
+	unsigned int slot = r % GS_ROOTS;
+	struct snode *held = READ_ONCE(t->roots[slot]), *n, *parent;
+	unsigned int id;
+
+	switch ((r >> 8) % 10) {
+	case 0 ... 4:
+		id = atomic_inc_return(&g->next_id);
+		if (id >= GS_MAX_IDS)
+			return;
+		n = spanheap_alloc(g->heap, sizeof(*n), 0);
+		if (!n) {
+			atomic_long_inc(&g->errors);
+			return;
+		}
+		n->id = id;
+		n->magic = GS_MAGIC ^ id;
+		parent = READ_ONCE(t->roots[(r >> 16) % GS_ROOTS]);
+		if (parent && parent->depth < GS_MAX_DEPTH) {
+			n->link = parent;
+			n->depth = parent->depth + 1;
+		}
+		if (r & BIT(30)) {
+			if (spanheap_set_finalizer(g->heap, n, gs_finalizer, g))
+				atomic_long_inc(&g->errors);
+			else
+				WRITE_ONCE(g->registered[id], 1);
+		}
+		WRITE_ONCE(t->roots[slot], n);
+		break;
+	case 5 ... 7:
+		if (!intact(held))
+			atomic_long_inc(&g->errors);
+		break;
+	default:
+		WRITE_ONCE(t->roots[slot], NULL);
+	}
+}
+
+static int mutator_thread(void *arg)
+{
+	struct gthread *t = arg;
+	struct gstress *g = t->g;
+	u32 seed = 0x9e3779b9u * (t->index + 1);
+	unsigned long ops = 0;
+	unsigned int i;
+
+	while (time_before(jiffies, g->deadline)) {
+		spanheap_enter(g->heap);
+		for (i = 0; i < 32; i++)
+			mutate(t, &seed);
+		spanheap_exit(g->heap);
+		ops += 32;
+		cond_resched();
+	}
+	atomic_long_add(ops, &g->ops);
+	kthread_complete_and_exit(&t->done, 0);
+}
+
+static int collector_thread(void *arg)
+{
+	struct gstress *g = arg;
+
+	while (time_before(jiffies, g->deadline)) {
+		spanheap_collect(g->heap);
+		cond_resched();
+	}
+	kthread_complete_and_exit(&g->collector_done, 0);
+}
+
+static void gc_stress_finalizers_exact(struct kunit *test)
+{
+	struct gstress *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	unsigned int i, r, ids, wrong = 0, finalized = 0, registered = 0;
+	struct task_struct *task;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	g->registered = kunit_kzalloc(test, GS_MAX_IDS, GFP_KERNEL);
+	g->finalized = kunit_kcalloc(test, GS_MAX_IDS, sizeof(atomic_t), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, g->registered);
+	KUNIT_ASSERT_NOT_NULL(test, g->finalized);
+	g->heap = spanheap_create("kunit-gcstress", 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(g->heap));
+	g->nthreads = clamp(num_online_cpus(), 2u, GS_MAX_THREADS);
+	for (i = 0; i < g->nthreads; i++) {
+		g->t[i].g = g;
+		g->t[i].index = i;
+		init_completion(&g->t[i].done);
+		for (r = 0; r < GS_ROOTS; r++)
+			KUNIT_ASSERT_EQ(test, spanheap_root_add(g->heap, &g->t[i].roots[r]), 0);
+	}
+	init_completion(&g->collector_done);
+	g->deadline = jiffies + msecs_to_jiffies(GS_MS);
+	for (i = 0; i < g->nthreads; i++) {
+		task = kthread_run(mutator_thread, &g->t[i], "spanheap-gcs/%u", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	}
+	task = kthread_run(collector_thread, g, "spanheap-gcs-gc");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	for (i = 0; i < g->nthreads; i++)
+		KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&g->t[i].done,
+				msecs_to_jiffies(GS_MS + 120000)), 0UL);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&g->collector_done,
+			msecs_to_jiffies(GS_MS + 120000)), 0UL);
+
+	/* Drop every root; chains need at most depth + 2 cycles to go. */
+	for (i = 0; i < g->nthreads; i++)
+		for (r = 0; r < GS_ROOTS; r++)
+			WRITE_ONCE(g->t[i].roots[r], NULL);
+	for (i = 0; i < GS_MAX_DEPTH + 4; i++) {
+		spanheap_collect(g->heap);
+		spanheap_wait_finalizers(g->heap);
+	}
+
+	ids = min_t(unsigned int, atomic_read(&g->next_id) + 1, GS_MAX_IDS);
+	for (i = 0; i < ids; i++) {
+		finalized += atomic_read(&g->finalized[i]);
+		registered += g->registered[i];
+		wrong += atomic_read(&g->finalized[i]) != g->registered[i];
+	}
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&g->errors), 0);
+	KUNIT_EXPECT_EQ(test, wrong, 0);
+	KUNIT_EXPECT_EQ(test, finalized, registered);
+	KUNIT_EXPECT_GT(test, registered, 100);
+	spanheap_read_stats(g->heap, st);
+	KUNIT_EXPECT_EQ(test, st->objects_in_use, 0);
+	KUNIT_EXPECT_EQ(test, st->fin_pending, 0);
+	KUNIT_EXPECT_EQ(test, st->fin_executed, registered);
+	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_FINALIZER], 0);
+	spanheap_drain(g->heap);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(g->heap), 0);
+	kunit_info(test, "%ld ops, %u nodes, %u finalized, %llu cycles\n",
+		   atomic_long_read(&g->ops), ids, finalized, st->collections);
+	for (i = 0; i < g->nthreads; i++)
+		for (r = 0; r < GS_ROOTS; r++)
+			spanheap_root_remove(g->heap, &g->t[i].roots[r]);
+	spanheap_destroy(g->heap);
+}
+
+static struct kunit_case gc_stress_cases[] = {
+	KUNIT_CASE(gc_stress_finalizers_exact),
+	{}
+};
+
+static struct kunit_suite gc_stress_suite = {
+	.name = "spanheap_gc_stress",
+	.test_cases = gc_stress_cases,
+};
+
+kunit_test_suites(&gc_stress_suite);
