@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * debugfs: /sys/kernel/debug/spanheap/<name>-<id>/stats for every heap.
+ * debugfs: /sys/kernel/debug/spanheap/<name>-<id>/ for every heap:
+ *   stats             counters (see shp_stats_print())
+ *   finalizer_cycles  finalizable objects reachable from themselves
  * The root directory is made by the first heap, since KUnit suites run
  * (and create heaps) before the module's init function.
  */
@@ -18,6 +20,21 @@ static int stats_show(struct seq_file *m, void *v)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
+
+static void cycle_report(void *arg, void *obj)
+{
+	seq_printf(arg, "%p\n", obj);	/* hashed: no kernel address leaks */
+}
+
+/* Finalizable objects reachable from themselves: they never run. */
+static int finalizer_cycles_show(struct seq_file *m, void *v)
+{
+	int n = spanheap_finalizer_cycles(m->private, cycle_report, m);
+
+	seq_printf(m, "%d finalizable objects on cycles\n", n);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(finalizer_cycles);
 
 static void make_root(void)
 {
@@ -54,6 +71,8 @@ void shp_debugfs_add(struct spanheap *heap)
 	snprintf(name, sizeof(name), "%s-%u", heap->name, heap->id);
 	heap->debugfs = debugfs_create_dir(name, shp_debugfs_root);
 	debugfs_create_file("stats", 0400, heap->debugfs, heap, &stats_fops);
+	debugfs_create_file("finalizer_cycles", 0400, heap->debugfs, heap,
+			    &finalizer_cycles_fops);
 	mutex_unlock(&shp_debugfs_lock);
 }
 

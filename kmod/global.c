@@ -60,17 +60,20 @@ int shp_global_get(void)
  */
 void shp_global_exit(void)
 {
+	struct workqueue_struct *wq;
 	unsigned int k;
 
 	mutex_lock(&global_lock);
-	if (shp_wq)
-		destroy_workqueue(shp_wq);
+	wq = shp_wq;
 	shp_wq = NULL;
 	for (k = 1; k < SPANHEAP_NR_SPECIAL_KINDS; k++) {
 		kmem_cache_destroy(special_cache[k]);
 		special_cache[k] = NULL;
 	}
 	mutex_unlock(&global_lock);
+	/* Outside global_lock: flushing waits for workers that hold sections. */
+	if (wq)
+		destroy_workqueue(wq);
 }
 
 /**

@@ -25,3 +25,8 @@ ratio() {
 }
 ratio alloc_free_32 spanheap alloc_free_32 glibc 1.0
 ratio alloc_32 spanheap alloc_32 boehm 0.5
+ratio finalizer_register_1m spanheap finalizer_register_1m go 0.2
+ratio finalizer_register_1m spanheap finalizer_register_1m boehm 0.5
+ratio gc_live_list_1m spanheap gc_live_list_1m boehm 1.0
+ratio gc_live_fin_1m spanheap gc_live_list_1m spanheap 1.3
+ratio gc_dead_fin_1m spanheap gc_dead_fin_1m go 1.0
