@@ -251,6 +251,8 @@ struct shp_cpu_cache {
  * @arena_hi: highest span end ever
  * @roots_lock: protects @roots, @nroots, @roots_cap
  * @roots: registered root slots
+ * @nroots: entries in @roots
+ * @roots_cap: room in @roots
  * @gray: mark stack, allocated on first collection
  * @ngray: entries on @gray
  * @gray_overflow: an object was marked but could not be pushed

@@ -114,7 +114,7 @@ void shp_mark_drain(struct spanheap *heap)
 }
 
 /* Apply @fn to every live span of the heap (all central while marking). */
-static void for_each_span(struct spanheap *heap,
+static void visit_spans(struct spanheap *heap,
 			  void (*fn)(struct spanheap *heap, struct shp_span *s))
 {
 	struct shp_span *s;
@@ -145,7 +145,7 @@ static void clear_span_marks(struct spanheap *heap, struct shp_span *s)
  */
 void shp_clear_marks(struct spanheap *heap)
 {
-	for_each_span(heap, clear_span_marks);
+	visit_spans(heap, clear_span_marks);
 }
 
 /* Pinned objects are roots. */
@@ -210,9 +210,9 @@ static void mark_roots(struct spanheap *heap)
 	shp_mark_drain(heap);
 	shp_mark_finq(heap);
 	shp_mark_drain(heap);
-	for_each_span(heap, mark_span_pins);
+	visit_spans(heap, mark_span_pins);
 	shp_mark_drain(heap);
-	for_each_span(heap, mark_span_finalizer_referents);
+	visit_spans(heap, mark_span_finalizer_referents);
 	shp_mark_drain(heap);
 }
 
@@ -256,9 +256,9 @@ void shp_mark(struct spanheap *heap)
 	mark_roots(heap);
 	while (heap->gray_overflow) {
 		heap->gray_overflow = false;
-		for_each_span(heap, rescan_span);
+		visit_spans(heap, rescan_span);
 		shp_mark_drain(heap);
 	}
 	WRITE_ONCE(heap->live_bytes, 0);
-	for_each_span(heap, count_live);
+	visit_spans(heap, count_live);
 }

@@ -313,8 +313,10 @@ static void error_cases(struct kunit *test)
 	kfree(k);
 }
 
-/* A root holding an interior pointer keeps the object; so does an interior
- * pointer inside a SCAN object. */
+/*
+ * A root holding an interior pointer keeps the object; so does an
+ * interior pointer inside a SCAN object.
+ */
 static void interior_pointers_keep_alive(struct kunit *test)
 {
 	struct ctx *c = test->priv;
