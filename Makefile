@@ -6,6 +6,7 @@
 #   make bench        userspace benchmarks against glibc, Boehm GC and Go
 #   make bench-vm     in-kernel benchmark against SLUB on Debian's kernel
 #   make demo         boot Debian's kernel in QEMU and show the module working
+#   FUZZ_SECONDS=N    how long the ioctl fuzzer runs in each VM tier (120)
 SHELL	:= /bin/bash
 REPO	:= $(CURDIR)
 DEBIAN_KDIR := $(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64)))
@@ -13,7 +14,14 @@ KDIR	?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) $(DEBIAN_KD
 DEPS	:= $(REPO)/scripts/deps.sh
 VM	:= $(REPO)/userspace-tests/vm
 
-.PHONY: all modules check check-user check-vm check-stock bench bench-vm demo clean
+.PHONY: all modules check check-user check-vm check-stock bench bench-vm demo clean uapi-tools
+
+# Userspace side of /dev/spanheap, static (the QEMU guests are busybox only):
+# selftests and fuzzer run in both VM tiers, spanheapctl drives the demo.
+FUZZ_SECONDS ?= 120
+UAPI_SRC := $(REPO)/userspace-tests/uapi
+UAPI_CC := $(CC) -O2 -g -Wall -Wextra -static -pthread -I$(REPO)/uapi -I$(UAPI_SRC)
+UAPI_DEPS := $(wildcard $(UAPI_SRC)/*.h $(UAPI_SRC)/*.c) $(REPO)/uapi/linux/spanheap.h
 
 all: modules
 
@@ -25,11 +33,29 @@ check-user:
 	@$(DEPS) user
 	$(MAKE) -C userspace-tests check
 
-check-vm:
+uapi-tools: build/vm-selftests/spanheap_selftest build/vm-selftests/spanheap_fuzz \
+	    build/vm-bin/spanheapctl
+
+build/vm-selftests/spanheap_selftest: $(UAPI_DEPS)
+	@$(DEPS) user
+	@mkdir -p $(@D)
+	$(UAPI_CC) -o $@ $(UAPI_SRC)/selftest.c $(UAPI_SRC)/libspanheap.c
+
+build/vm-selftests/spanheap_fuzz: $(UAPI_DEPS) FORCE
+	@mkdir -p $(@D)
+	$(UAPI_CC) -DFUZZ_SECONDS=$(FUZZ_SECONDS) -o $@ $(UAPI_SRC)/fuzz.c $(UAPI_SRC)/libspanheap.c
+
+build/vm-bin/spanheapctl: $(UAPI_DEPS)
+	@mkdir -p $(@D)
+	$(UAPI_CC) -o $@ $(UAPI_SRC)/spanheapctl.c $(UAPI_SRC)/libspanheap.c
+
+FORCE:
+
+check-vm: uapi-tools
 	@$(DEPS) vm
 	$(VM)/check-vm.sh $(REPO)
 
-check-stock:
+check-stock: uapi-tools
 	@$(DEPS) stock
 	$(VM)/check-stock.sh $(REPO)
 
@@ -48,6 +74,7 @@ bench-vm:
 
 demo:
 	@$(DEPS) stock
+	@$(MAKE) --no-print-directory uapi-tools FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	$(VM)/demo.sh $(REPO)
 
 clean:

@@ -483,6 +483,46 @@ void spanheap_drain(struct spanheap *heap)
 EXPORT_SYMBOL_GPL(spanheap_drain);
 
 /**
+ * shp_object_live() - is @obj the start of an allocated object, now?
+ * @heap: heap
+ * @obj: candidate, typically remembered from earlier
+ *
+ * Sweeps the object's span first, so an object the last cycle found
+ * unreachable reads as dead, never as live-until-the-sweeper-comes.
+ *
+ * Context: inside a mutator section (the answer holds until it ends).
+ * Return: true if allocated.
+ */
+bool shp_object_live(struct spanheap *heap, void *obj)
+{
+	struct shp_span *s;
+	unsigned int idx;
+
+	rcu_read_lock();
+	s = shp_find_object(heap, obj, &idx);
+	rcu_read_unlock();
+	if (!s || (unsigned long)obj != s->base + idx * s->elemsize)
+		return false;
+	shp_ensure_swept(heap, s);
+	return test_bit(idx, shp_alloc_bits(s)) &&
+	       !test_bit(idx, shp_remote_bits(s));
+}
+
+/**
+ * spanheap_set_limit() - change a heap's cap on reserved bytes
+ * @heap: heap
+ * @limit: new cap, 0 for none; lowering it below what is held only
+ *	makes later span allocations fail until memory is freed
+ *
+ * Context: any.
+ */
+void spanheap_set_limit(struct spanheap *heap, size_t limit)
+{
+	WRITE_ONCE(heap->limit, limit);
+}
+EXPORT_SYMBOL_GPL(spanheap_set_limit);
+
+/**
  * spanheap_class_size() - the size an allocation of @size really gets
  * @size: requested bytes
  *

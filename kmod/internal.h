@@ -271,6 +271,7 @@ struct shp_cpu_cache {
  * @fin_work: the finalizer worker (Go's fing)
  * @gc_work: a paced background collection
  * @sweep_work: the background sweeper
+ * @owner: for the user of the heap (the /dev/spanheap file that owns it)
  */
 struct spanheap {
 	char name[32];
@@ -309,6 +310,7 @@ struct spanheap {
 	struct work_struct fin_work;
 	struct work_struct gc_work;
 	struct work_struct sweep_work;
+	void *owner;
 };
 
 /* Go's heap minimum: no paced cycle before the heap holds this much. */
@@ -383,11 +385,18 @@ void shp_mark_finq(struct spanheap *heap);
 void shp_fin_workfn(struct work_struct *work);
 void shp_fin_destroy(struct spanheap *heap);
 
+/* heap.c */
+bool shp_object_live(struct spanheap *heap, void *obj);
+
 /* gc.c */
 void shp_collect(struct spanheap *heap, bool sweep_now);
 void shp_gc_workfn(struct work_struct *work);
 void shp_gc_maybe_trigger(struct spanheap *heap);
 extern bool shp_gctrace;
+
+/* chardev.c (kernel only) */
+int shp_chardev_init(void);
+void shp_chardev_exit(void);
 
 /* debugfs.c */
 void shp_debugfs_add(struct spanheap *heap);

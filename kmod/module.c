@@ -2,7 +2,7 @@
 /*
  * spanheap module entry points.  Heaps need no global set-up (the
  * pagemap root is static, the rest is made on first use, see global.c);
- * init only makes the debugfs root.  Exit frees the workqueue and the
+ * init makes the debugfs root and /dev/spanheap.  Exit frees the workqueue and the
  * record caches, waits for RCU frees of released spans and frees the
  * pagemap.
  */
@@ -12,7 +12,14 @@
 
 static int __init spanheap_module_init(void)
 {
+	int ret;
+
 	shp_debugfs_init();
+	ret = shp_chardev_init();
+	if (ret) {
+		shp_debugfs_exit();
+		return ret;
+	}
 	pr_info("spanheap: loaded, %u size classes up to %u bytes\n",
 		SHP_NR_CLASSES - 1, SPANHEAP_MAX_SMALL_SIZE);
 	return 0;
@@ -20,6 +27,7 @@ static int __init spanheap_module_init(void)
 
 static void __exit spanheap_module_exit(void)
 {
+	shp_chardev_exit();
 	shp_debugfs_exit();
 	shp_global_exit();	/* waits for queued work items */
 	rcu_barrier();

@@ -46,8 +46,9 @@ static void span_pages_free(void *addr, unsigned long bytes)
 static bool heap_reserve(struct spanheap *heap, unsigned long bytes)
 {
 	long now = atomic_long_add_return(bytes, &heap->reserved);
+	size_t limit = READ_ONCE(heap->limit);
 
-	if (heap->limit && now > (long)heap->limit) {
+	if (limit && now > (long)limit) {
 		atomic_long_sub(bytes, &heap->reserved);
 		return false;
 	}

@@ -112,6 +112,7 @@ void *spanheap_object_base(struct spanheap *heap, const void *ptr,
 			   size_t *size);
 void spanheap_drain(struct spanheap *heap);
 void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st);
+void spanheap_set_limit(struct spanheap *heap, size_t limit);
 size_t spanheap_class_size(size_t size);
 
 /* Collector: sections, roots, finalizers (see Documentation/spanheap/collector.rst) */

@@ -73,7 +73,7 @@ void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st)
 		st->specials[class] = atomic_long_read(&heap->specials[class]);
 	st->bytes_reserved = atomic_long_read(&heap->reserved);
 	st->bad_frees = atomic_long_read(&heap->bad_frees);
-	st->limit = heap->limit;
+	st->limit = READ_ONCE(heap->limit);
 }
 EXPORT_SYMBOL_GPL(spanheap_read_stats);
 

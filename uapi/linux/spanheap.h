@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * /dev/spanheap: a private garbage-collected heap per open file.
+ *
+ * Objects are named by opaque 64-bit handles, never by addresses.  DATA
+ * objects hold bytes; REF objects hold slots, each empty or referring to
+ * another object of the same heap.  Objects reachable from a rooted
+ * object, or from an object whose finalizer event is pending, are live;
+ * the rest are collected by the next cycle, after which their handles
+ * are stale (-ESTALE).  A finalizer is a 64-bit token: when a cycle finds
+ * its object unreachable, a struct spanheap_event carrying the token and
+ * the handle is queued for read(); the object stays alive until the
+ * event has been read, and is collected at a later cycle unless the
+ * reader roots it again.
+ *
+ * Every argument struct starts with its own size (copy_struct_from_user
+ * rules: a bigger struct from newer userspace is accepted if the extra
+ * bytes are zero).  Reserved fields and unknown flags must be zero.
+ * See Documentation/spanheap/uapi.rst.
+ */
+#ifndef _UAPI_LINUX_SPANHEAP_H
+#define _UAPI_LINUX_SPANHEAP_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define SPANHEAP_IOC_MAGIC	'J'
+
+/* Object kinds */
+#define SPANHEAP_KIND_DATA	1	/* bytes; never scanned */
+#define SPANHEAP_KIND_REF	2	/* slots of references */
+
+/* Limits */
+#define SPANHEAP_MAX_OBJECT	(1U << 20)	/* bytes of a DATA object */
+#define SPANHEAP_MAX_SLOTS	(1U << 17)	/* slots of a REF object */
+
+/*
+ * SPANHEAP_IOC_ALLOC: allocate a zeroed object.  A new object is garbage
+ * until something roots it or refers to it, and any cycle may collect it;
+ * SPANHEAP_ALLOC_ROOTED hands it out already rooted once, so concurrent
+ * collections cannot take it between the two calls.
+ */
+#define SPANHEAP_ALLOC_ROOTED	0x1
+struct spanheap_alloc {
+	__u32 size;		/* sizeof(struct spanheap_alloc) */
+	__u32 flags;		/* 0 or SPANHEAP_ALLOC_ROOTED */
+	__u32 kind;		/* SPANHEAP_KIND_* */
+	__u32 reserved;		/* 0 */
+	__u64 length;		/* DATA: bytes (1..MAX_OBJECT); REF: slots */
+	__u64 handle;		/* out */
+};
+
+/* SPANHEAP_IOC_WRITE / SPANHEAP_IOC_READ: bytes of a DATA object. */
+struct spanheap_rw {
+	__u32 size;
+	__u32 flags;		/* 0 */
+	__u64 handle;
+	__u64 offset;
+	__u64 length;		/* offset + length <= object length */
+	__u64 buf;		/* user address */
+};
+
+/* SPANHEAP_IOC_STORE / SPANHEAP_IOC_LOAD: slot @slot of a REF object. */
+struct spanheap_ref {
+	__u32 size;
+	__u32 flags;		/* 0 */
+	__u64 handle;		/* the REF object */
+	__u64 slot;
+	__u64 value;		/* STORE: handle or 0 to clear; LOAD: out */
+};
+
+/* SPANHEAP_IOC_ROOT / SPANHEAP_IOC_UNROOT: counted roots. */
+struct spanheap_root {
+	__u32 size;
+	__u32 flags;		/* 0 */
+	__u64 handle;
+	__u64 count;		/* out: roots held after the call */
+};
+
+/* SPANHEAP_IOC_FINALIZER: set (or with SPANHEAP_FIN_CLEAR, remove). */
+#define SPANHEAP_FIN_CLEAR	0x1
+struct spanheap_finalizer {
+	__u32 size;
+	__u32 flags;		/* 0 or SPANHEAP_FIN_CLEAR */
+	__u64 handle;
+	__u64 token;		/* delivered in the event */
+};
+
+/* SPANHEAP_IOC_GC: run a full collection cycle. */
+#define SPANHEAP_GC_WAIT	0x1	/* also wait until finalizers have run */
+struct spanheap_gc {
+	__u32 size;
+	__u32 flags;
+	__u64 collections;	/* out: cycles completed so far */
+};
+
+/* SPANHEAP_IOC_STATS: counters; fields are only ever appended. */
+#define SPANHEAP_STATS_VERSION	1
+struct spanheap_stats_v1 {
+	__u32 size;		/* in: room; out: bytes written */
+	__u32 version;		/* out: SPANHEAP_STATS_VERSION */
+	__u64 objects;		/* live handles' objects in use */
+	__u64 bytes_in_use;
+	__u64 bytes_reserved;
+	__u64 mem_limit;
+	__u64 collections;
+	__u64 finalizers_set;	/* finalizer records */
+	__u64 finalizers_queued;
+	__u64 finalizers_run;	/* events queued by the worker */
+	__u64 events_pending;
+	__u64 events_read;
+	__u64 events_deferred;	/* queue full: finalizer re-armed */
+	__u64 roots;
+	__s32 gc_percent;
+	__u32 event_queue_max;
+};
+
+/* SPANHEAP_IOC_SET_PARAMS */
+#define SPANHEAP_PARAM_GC_PERCENT	0x1
+#define SPANHEAP_PARAM_MEM_LIMIT	0x2
+#define SPANHEAP_PARAM_EVENT_QUEUE	0x4
+struct spanheap_params {
+	__u32 size;
+	__u32 flags;		/* which fields to apply */
+	__s32 gc_percent;	/* GOGC; negative turns pacing off */
+	__u32 event_queue_max;	/* 1..module's event_queue_max */
+	__u64 mem_limit;	/* bytes, 1 MiB .. module's mem_limit */
+};
+
+/* read(): whole records of this layout. */
+#define SPANHEAP_EVENT_VERSION		1
+#define SPANHEAP_EVENT_FINALIZER	1
+struct spanheap_event {
+	__u32 event_len;	/* sizeof(struct spanheap_event) */
+	__u16 version;		/* SPANHEAP_EVENT_VERSION */
+	__u16 type;		/* SPANHEAP_EVENT_FINALIZER */
+	__u64 token;
+	__u64 handle;
+	__u64 seq;		/* 1, 2, ... per open file */
+};
+
+#define SPANHEAP_IOC_ALLOC	_IOWR(SPANHEAP_IOC_MAGIC, 1, struct spanheap_alloc)
+#define SPANHEAP_IOC_WRITE	_IOWR(SPANHEAP_IOC_MAGIC, 2, struct spanheap_rw)
+#define SPANHEAP_IOC_READ	_IOWR(SPANHEAP_IOC_MAGIC, 3, struct spanheap_rw)
+#define SPANHEAP_IOC_STORE	_IOWR(SPANHEAP_IOC_MAGIC, 4, struct spanheap_ref)
+#define SPANHEAP_IOC_LOAD	_IOWR(SPANHEAP_IOC_MAGIC, 5, struct spanheap_ref)
+#define SPANHEAP_IOC_ROOT	_IOWR(SPANHEAP_IOC_MAGIC, 6, struct spanheap_root)
+#define SPANHEAP_IOC_UNROOT	_IOWR(SPANHEAP_IOC_MAGIC, 7, struct spanheap_root)
+#define SPANHEAP_IOC_FINALIZER	_IOWR(SPANHEAP_IOC_MAGIC, 8, struct spanheap_finalizer)
+#define SPANHEAP_IOC_GC		_IOWR(SPANHEAP_IOC_MAGIC, 9, struct spanheap_gc)
+#define SPANHEAP_IOC_STATS	_IOWR(SPANHEAP_IOC_MAGIC, 10, struct spanheap_stats_v1)
+#define SPANHEAP_IOC_SET_PARAMS	_IOWR(SPANHEAP_IOC_MAGIC, 11, struct spanheap_params)
+
+#endif /* _UAPI_LINUX_SPANHEAP_H */

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+/* libspanheap: see libspanheap.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include "libspanheap.h"
+
+int shp_open(int flags)
+{
+	int fd = open("/dev/spanheap", O_RDWR | O_CLOEXEC | flags);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int shp_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+int shp_alloc_flags(int fd, uint32_t kind, uint64_t length, uint32_t flags,
+		    uint64_t *handle)
+{
+	struct spanheap_alloc a = {
+		.size = sizeof(a), .flags = flags, .kind = kind, .length = length,
+	};
+	int ret = shp_ioctl(fd, SPANHEAP_IOC_ALLOC, &a);
+
+	if (!ret)
+		*handle = a.handle;
+	return ret;
+}
+
+int shp_alloc(int fd, uint32_t kind, uint64_t length, uint64_t *handle)
+{
+	return shp_alloc_flags(fd, kind, length, 0, handle);
+}
+
+static int rw(int fd, unsigned long cmd, uint64_t h, uint64_t off,
+	      const void *buf, uint64_t len)
+{
+	struct spanheap_rw a = {
+		.size = sizeof(a), .handle = h, .offset = off, .length = len,
+		.buf = (uint64_t)(uintptr_t)buf,
+	};
+
+	return shp_ioctl(fd, cmd, &a);
+}
+
+int shp_write(int fd, uint64_t h, uint64_t off, const void *buf, uint64_t len)
+{
+	return rw(fd, SPANHEAP_IOC_WRITE, h, off, buf, len);
+}
+
+int shp_read(int fd, uint64_t h, uint64_t off, void *buf, uint64_t len)
+{
+	return rw(fd, SPANHEAP_IOC_READ, h, off, buf, len);
+}
+
+int shp_store(int fd, uint64_t h, uint64_t slot, uint64_t value)
+{
+	struct spanheap_ref a = { .size = sizeof(a), .handle = h, .slot = slot, .value = value };
+
+	return shp_ioctl(fd, SPANHEAP_IOC_STORE, &a);
+}
+
+int shp_load(int fd, uint64_t h, uint64_t slot, uint64_t *value)
+{
+	struct spanheap_ref a = { .size = sizeof(a), .handle = h, .slot = slot };
+	int ret = shp_ioctl(fd, SPANHEAP_IOC_LOAD, &a);
+
+	if (!ret)
+		*value = a.value;
+	return ret;
+}
+
+static int root(int fd, unsigned long cmd, uint64_t h, uint64_t *count)
+{
+	struct spanheap_root a = { .size = sizeof(a), .handle = h };
+	int ret = shp_ioctl(fd, cmd, &a);
+
+	if (!ret && count)
+		*count = a.count;
+	return ret;
+}
+
+int shp_root(int fd, uint64_t h, uint64_t *count)
+{
+	return root(fd, SPANHEAP_IOC_ROOT, h, count);
+}
+
+int shp_unroot(int fd, uint64_t h, uint64_t *count)
+{
+	return root(fd, SPANHEAP_IOC_UNROOT, h, count);
+}
+
+int shp_set_finalizer(int fd, uint64_t h, uint64_t token)
+{
+	struct spanheap_finalizer a = { .size = sizeof(a), .handle = h, .token = token };
+
+	return shp_ioctl(fd, SPANHEAP_IOC_FINALIZER, &a);
+}
+
+int shp_clear_finalizer(int fd, uint64_t h)
+{
+	struct spanheap_finalizer a = {
+		.size = sizeof(a), .flags = SPANHEAP_FIN_CLEAR, .handle = h,
+	};
+
+	return shp_ioctl(fd, SPANHEAP_IOC_FINALIZER, &a);
+}
+
+int shp_gc(int fd, uint32_t flags, uint64_t *collections)
+{
+	struct spanheap_gc a = { .size = sizeof(a), .flags = flags };
+	int ret = shp_ioctl(fd, SPANHEAP_IOC_GC, &a);
+
+	if (!ret && collections)
+		*collections = a.collections;
+	return ret;
+}
+
+int shp_stats(int fd, struct spanheap_stats_v1 *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	return shp_ioctl(fd, SPANHEAP_IOC_STATS, st);
+}
+
+int shp_set_params(int fd, const struct spanheap_params *p)
+{
+	struct spanheap_params a = *p;
+
+	a.size = sizeof(a);
+	return shp_ioctl(fd, SPANHEAP_IOC_SET_PARAMS, &a);
+}
+
+ssize_t shp_events(int fd, struct spanheap_event *ev, size_t max)
+{
+	ssize_t n = read(fd, ev, max * sizeof(*ev));
+
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return n / sizeof(*ev);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * libspanheap: thin wrappers over the /dev/spanheap ABI.  Every function
+ * returns 0 (or a byte count) on success and -errno on failure.
+ */
+#ifndef _LIBSPANHEAP_H
+#define _LIBSPANHEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "linux/spanheap.h"
+
+int shp_open(int flags);
+int shp_alloc(int fd, uint32_t kind, uint64_t length, uint64_t *handle);
+int shp_alloc_flags(int fd, uint32_t kind, uint64_t length, uint32_t flags,
+		    uint64_t *handle);
+int shp_write(int fd, uint64_t h, uint64_t off, const void *buf, uint64_t len);
+int shp_read(int fd, uint64_t h, uint64_t off, void *buf, uint64_t len);
+int shp_store(int fd, uint64_t h, uint64_t slot, uint64_t value);
+int shp_load(int fd, uint64_t h, uint64_t slot, uint64_t *value);
+int shp_root(int fd, uint64_t h, uint64_t *count);
+int shp_unroot(int fd, uint64_t h, uint64_t *count);
+int shp_set_finalizer(int fd, uint64_t h, uint64_t token);
+int shp_clear_finalizer(int fd, uint64_t h);
+int shp_gc(int fd, uint32_t flags, uint64_t *collections);
+int shp_stats(int fd, struct spanheap_stats_v1 *st);
+int shp_set_params(int fd, const struct spanheap_params *p);
+/* Reads up to @max events; 0 if none (non-blocking fds), else count. */
+ssize_t shp_events(int fd, struct spanheap_event *ev, size_t max);
+int shp_ioctl(int fd, unsigned long cmd, void *arg);
+
+#endif
