@@ -23,6 +23,7 @@
 #include <string.h>
 #include "libspanheap.h"
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MAX_NAMES	4096
 #define MAX_ARGS	32
 
@@ -45,7 +46,7 @@ static const char *errname(int err)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(errnames); i++)
 		if (errnames[i].err == err)
 			return errnames[i].name;
 	return "E?";
@@ -218,7 +219,7 @@ static int line(char *s)
 		return 0;
 	if (!strcmp(argv[0], "expect") && argc > 2) {
 		want = -1;
-		for (ret = 0; ret < (int)(sizeof(errnames) / sizeof(errnames[0])); ret++)
+		for (ret = 0; ret < (int)ARRAY_SIZE(errnames); ret++)
 			if (!strcmp(errnames[ret].name, argv[1]))
 				want = -errnames[ret].err;
 		ret = run(argv + 2, argc - 2);
