@@ -91,7 +91,7 @@ static void central_cache(struct shp_cpu_cache *c, struct shp_span *s)
 	list_del_init(&s->list);
 	s->next_word = 0;
 	shp_span_load_cache(s);
-	c->alloc[s->spc] = s;
+	WRITE_ONCE(c->alloc[s->spc], s);
 }
 
 /**
@@ -133,7 +133,7 @@ struct shp_span *shp_central_grab(struct spanheap *heap,
 			ct->nempty--;
 		central_cache(c, s);
 	} else {
-		c->alloc[spc] = &shp_empty_span;
+		WRITE_ONCE(c->alloc[spc], &shp_empty_span);
 	}
 out:
 	spin_unlock(&ct->lock);

@@ -385,6 +385,7 @@ static void find_cycles_in_span(struct spanheap *heap, struct shp_span *s,
 			memset(shp_mark_bits(t), 0, t->nwords * sizeof(long));
 		heap->ngray = 0;
 		heap->gray_overflow = false;
+		heap->mark_hint = &shp_empty_span;
 		rcu_read_lock();
 		shp_scan_range(heap, s->base + idx * s->elemsize, s->elemsize);
 		rcu_read_unlock();

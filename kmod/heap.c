@@ -179,7 +179,7 @@ static __always_inline void *span_take(struct shp_span *s)
 	return (void *)(s->base + idx * s->elemsize);
 }
 
-static void *alloc_large(struct spanheap *heap, size_t size)
+static noinline void *alloc_large(struct spanheap *heap, size_t size)
 {
 	struct shp_span *s;
 	struct shp_cpu_cache *c;
@@ -217,7 +217,7 @@ static bool load_or_grab(struct spanheap *heap, struct shp_cpu_cache *c,
 	return shp_central_grab(heap, c, spc);
 }
 
-static void *alloc_slow(struct spanheap *heap, unsigned int spc)
+static noinline void *alloc_slow(struct spanheap *heap, unsigned int spc)
 {
 	struct shp_cpu_cache *c;
 	struct shp_span *s;
@@ -235,6 +235,7 @@ static void *alloc_slow(struct spanheap *heap, unsigned int spc)
 			WRITE_ONCE(c->nalloc[SHP_SPC_CLASS(spc)],
 				   c->nalloc[SHP_SPC_CLASS(spc)] + 1);
 			put_cpu_ptr(heap->cpu);
+			zero_object(obj, shp_size_classes[SHP_SPC_CLASS(spc)].size);
 			return obj;
 		}
 		put_cpu_ptr(heap->cpu);
@@ -276,6 +277,7 @@ static void *alloc_slow(struct spanheap *heap, unsigned int spc)
 void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
 {
 	struct shp_cpu_cache *c;
+	struct shp_span *s;
 	unsigned int spc;
 	void *obj;
 
@@ -287,19 +289,16 @@ void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
 		      !!(flags & SPANHEAP_NOSCAN));
 
 	c = get_cpu_ptr(heap->cpu);
-	obj = span_take(c->alloc[spc]);
-	if (likely(obj)) {
-		c->last = c->alloc[spc];
-		WRITE_ONCE(c->nalloc[SHP_SPC_CLASS(spc)],
-			   c->nalloc[SHP_SPC_CLASS(spc)] + 1);
+	s = c->alloc[spc];
+	obj = span_take(s);
+	if (unlikely(!obj)) {
 		put_cpu_ptr(heap->cpu);
-	} else {
-		put_cpu_ptr(heap->cpu);
-		obj = alloc_slow(heap, spc);
-		if (!obj)
-			return NULL;
+		return alloc_slow(heap, spc);
 	}
-	zero_object(obj, shp_size_classes[SHP_SPC_CLASS(spc)].size);
+	c->last = s;
+	WRITE_ONCE(c->nalloc[SHP_SPC_CLASS(spc)], c->nalloc[SHP_SPC_CLASS(spc)] + 1);
+	put_cpu_ptr(heap->cpu);
+	zero_object(obj, s->elemsize);
 	return obj;
 }
 EXPORT_SYMBOL_GPL(spanheap_alloc);
@@ -330,8 +329,8 @@ static int free_large(struct spanheap *heap, struct shp_span *s, void *ptr)
 }
 
 /* Free object @idx of @s, which this CPU's cache owns. */
-static int free_owned(struct shp_cpu_cache *c, struct shp_span *s,
-		      unsigned int idx)
+static __always_inline int free_owned(struct shp_cpu_cache *c,
+				      struct shp_span *s, unsigned int idx)
 {
 	unsigned long *word = &shp_alloc_bits(s)[idx / 64];
 	unsigned long bit = BIT(idx % 64);
@@ -339,7 +338,8 @@ static int free_owned(struct shp_cpu_cache *c, struct shp_span *s,
 	if (unlikely(!(*word & bit) ||
 		     test_bit(idx, shp_remote_bits(s))))
 		return -EINVAL;
-	shp_drop_specials(s, idx);
+	if (unlikely(READ_ONCE(s->specials)))
+		shp_drop_specials(s, idx);
 	WRITE_ONCE(*word, *word & ~bit);
 	if (idx / 64 == s->cache_word)
 		s->alloc_cache |= bit;
@@ -472,7 +472,7 @@ void spanheap_drain(struct spanheap *heap)
 
 			if (s == &shp_empty_span)
 				continue;
-			c->alloc[spc] = &shp_empty_span;
+			WRITE_ONCE(c->alloc[spc], &shp_empty_span);
 			spin_lock(&heap->central[spc].lock);
 			shp_central_uncache(heap, s);
 			spin_unlock(&heap->central[spc].lock);

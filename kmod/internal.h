@@ -90,6 +90,7 @@ struct shp_cpu_cache;
  *	allocated on first use, NULL until then
  * @nspecials: records on the span
  * @npins: pin records on the span
+ * @nfins: finalizer records on the span
  * @list: central partial/full/unswept list, or heap->large
  * @rcu: frees the span after lookups that may still see it are done
  * @bits: alloc_bits, remote_bits, mark_bits, special_bits (object has a
@@ -117,6 +118,7 @@ struct shp_span {
 	struct shp_special **specials;
 	unsigned int nspecials;
 	unsigned int npins;
+	unsigned int nfins;
 	struct list_head list;
 	struct rcu_head rcu;
 	unsigned long bits[];
@@ -256,12 +258,12 @@ struct shp_cpu_cache {
  * @gray: mark stack, allocated on first collection
  * @ngray: entries on @gray
  * @gray_overflow: an object was marked but could not be pushed
+ * @mark_hint: span of the last pointer marked (this heap's, or the empty span)
  * @live_bytes: bytes marked by the last cycle
  * @next_gc: pacer's trigger on @reserved
  * @gc_percent: GOGC; negative turns pacing off
  * @collections: completed cycles
  * @nswept_large: large objects freed by sweeping
- * @specials: records by kind
  * @fin_lock: protects the finalizer queue and its counters
  * @finq: queued finalizers, newest block first
  * @finc: cache of empty blocks
@@ -297,12 +299,12 @@ struct spanheap {
 	struct shp_gray *gray;
 	unsigned int ngray;
 	bool gray_overflow;
+	struct shp_span *mark_hint;
 	u64 live_bytes;
 	u64 next_gc;
 	int gc_percent;
 	atomic64_t collections;
 	u64 nswept_large;
-	atomic_long_t specials[SPANHEAP_NR_SPECIAL_KINDS];
 
 	spinlock_t fin_lock;
 	struct shp_finblock *finq, *finc;
@@ -358,6 +360,7 @@ struct shp_special *shp_special_unlink(struct shp_span *s, unsigned int idx,
 				       unsigned int offset, unsigned int kind);
 void shp_special_free_object(struct shp_span *s, unsigned int idx);
 void shp_special_update_bits(struct shp_span *s, unsigned int idx);
+void shp_special_account(struct shp_span *s, struct shp_special *sp, int delta);
 void shp_special_free_all(struct shp_span *s);
 struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
 				    unsigned int *idx);

@@ -53,24 +53,35 @@ void shp_mark_push_object(struct spanheap *heap, struct shp_span *s,
 		gray_push(heap, s->base + idx * s->elemsize, s->elemsize);
 }
 
-/* Mark the object @v points into, if it is an allocated object of @heap. */
+/*
+ * Mark the object @v points into, if it is an allocated object of @heap.
+ * The span of the last hit is remembered: objects tend to point near
+ * each other, and our own spans cannot go away while the world is
+ * stopped, so a hit skips the pagemap.
+ */
 static __always_inline void mark_word(struct spanheap *heap, unsigned long v)
 {
-	struct shp_span *s;
-	unsigned long off;
+	struct shp_span *s = heap->mark_hint;
+	unsigned long off = v - s->base;
 	unsigned int idx;
 
-	if (v - heap->arena_lo >= heap->arena_hi - heap->arena_lo)
-		return;
-	s = shp_pagemap_lookup((void *)v);
-	if (!s || s->heap != heap)
-		return;
-	off = v - s->base;
+	if (unlikely(off >= s->bytes)) {
+		if (v - heap->arena_lo >= heap->arena_hi - heap->arena_lo)
+			return;
+		s = shp_pagemap_lookup((void *)v);
+		if (!s || s->heap != heap)
+			return;
+		heap->mark_hint = s;
+		off = v - s->base;
+	}
 	if (off >= s->nelems * s->elemsize)
 		return;
 	idx = s->divmul ? ((u64)off * s->divmul) >> 32 : 0;
-	if (test_bit(idx, shp_alloc_bits(s)))
-		shp_mark_push_object(heap, s, idx);
+	if (!test_bit(idx, shp_alloc_bits(s)) ||
+	    __test_and_set_bit(idx, shp_mark_bits(s)))
+		return;
+	if (!SHP_SPC_NOSCAN(s->spc))
+		gray_push(heap, s->base + idx * s->elemsize, s->elemsize);
 }
 
 /**
@@ -251,6 +262,7 @@ static void count_live(struct spanheap *heap, struct shp_span *s)
  */
 void shp_mark(struct spanheap *heap)
 {
+	heap->mark_hint = &shp_empty_span;
 	heap->ngray = 0;
 	heap->gray_overflow = false;
 	mark_roots(heap);

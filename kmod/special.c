@@ -51,12 +51,24 @@ void shp_special_update_bits(struct shp_span *s, unsigned int idx)
 		__clear_bit(idx, shp_fin_bits(s));
 }
 
-static void account(struct shp_span *s, struct shp_special *sp, int delta)
+/**
+ * shp_special_account() - count a record in or out of its span
+ * @s: span
+ * @sp: record
+ * @delta: 1 or -1
+ *
+ * Per-span counts, summed by spanheap_read_stats(): no shared counter
+ * to bounce between CPUs on every registration.
+ *
+ * Context: s->speciallock held.
+ */
+void shp_special_account(struct shp_span *s, struct shp_special *sp, int delta)
 {
-	s->nspecials += delta;
+	WRITE_ONCE(s->nspecials, s->nspecials + delta);
 	if (sp->kind == SPANHEAP_SPECIAL_PIN)
-		s->npins += delta;
-	atomic_long_add(delta, &s->heap->specials[sp->kind]);
+		WRITE_ONCE(s->npins, s->npins + delta);
+	else if (sp->kind == SPANHEAP_SPECIAL_FINALIZER)
+		WRITE_ONCE(s->nfins, s->nfins + delta);
 }
 
 /**
@@ -83,7 +95,7 @@ int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp
 	}
 	sp->next = *link;
 	*link = sp;
-	account(s, sp, 1);
+	shp_special_account(s, sp, 1);
 	shp_special_update_bits(s, idx);
 	return 0;
 }
@@ -133,7 +145,7 @@ struct shp_special *shp_special_unlink(struct shp_span *s, unsigned int idx,
 	for (link = obj_head(s, idx); (cur = *link); link = &cur->next) {
 		if (cur->offset == offset && cur->kind == kind) {
 			*link = cur->next;
-			account(s, cur, -1);
+			shp_special_account(s, cur, -1);
 			shp_special_update_bits(s, idx);
 			return cur;
 		}
@@ -157,7 +169,7 @@ void shp_special_free_object(struct shp_span *s, unsigned int idx)
 		return;
 	for (cur = *obj_head(s, idx); cur; cur = next) {
 		next = cur->next;
-		account(s, cur, -1);
+		shp_special_account(s, cur, -1);
 		shp_special_free(cur);
 	}
 	*obj_head(s, idx) = NULL;

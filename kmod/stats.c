@@ -8,6 +8,20 @@
 #include <linux/mm.h>
 #include "internal.h"
 
+static void count_span_specials(struct shp_span *s, struct spanheap_stats *st)
+{
+	st->specials[SPANHEAP_SPECIAL_FINALIZER] += READ_ONCE(s->nfins);
+	st->specials[SPANHEAP_SPECIAL_PIN] += READ_ONCE(s->npins);
+}
+
+static void count_specials(struct list_head *spans, struct spanheap_stats *st)
+{
+	struct shp_span *s;
+
+	list_for_each_entry(s, spans, list)
+		count_span_specials(s, st);
+}
+
 /**
  * spanheap_read_stats() - take a snapshot of a heap's counters
  * @heap: heap
@@ -21,9 +35,13 @@ void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st)
 	int cpu;
 
 	memset(st, 0, sizeof(*st));
+	rcu_read_lock();	/* cached spans may be released meanwhile */
 	for_each_possible_cpu(cpu) {
 		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
 
+		for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++)
+			if (READ_ONCE(c->alloc[spc]) != &shp_empty_span)
+				count_span_specials(READ_ONCE(c->alloc[spc]), st);
 		for (class = 0; class < SHP_NR_CLASSES; class++) {
 			u64 a = READ_ONCE(c->nalloc[class]);
 			u64 f = READ_ONCE(c->nfree[class]);
@@ -33,16 +51,21 @@ void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st)
 			st->classes[class].objects += a - f;
 		}
 	}
+	rcu_read_unlock();
 	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
 		struct shp_central *ct = &heap->central[spc];
 
 		spin_lock(&ct->lock);
+		count_specials(&ct->partial, st);
+		count_specials(&ct->full, st);
+		count_specials(&ct->unswept, st);
 		st->classes[SHP_SPC_CLASS(spc)].spans += ct->nspans;
 		st->classes[SHP_SPC_CLASS(spc)].objects -= ct->nswept;
 		st->frees += ct->nswept;
 		spin_unlock(&ct->lock);
 	}
 	spin_lock(&heap->lock);
+	count_specials(&heap->large, st);
 	st->classes[0].spans = heap->nlarge;
 	st->classes[0].objects -= heap->nswept_large;
 	st->frees += heap->nswept_large;
@@ -69,8 +92,6 @@ void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st)
 	st->fin_executed = heap->fin_executed;
 	spin_unlock(&heap->fin_lock);
 	st->fin_pending = st->fin_queued - st->fin_executed;
-	for (class = 1; class < SPANHEAP_NR_SPECIAL_KINDS; class++)
-		st->specials[class] = atomic_long_read(&heap->specials[class]);
 	st->bytes_reserved = atomic_long_read(&heap->reserved);
 	st->bad_frees = atomic_long_read(&heap->bad_frees);
 	st->limit = READ_ONCE(heap->limit);

@@ -50,8 +50,7 @@ static bool sweep_object_specials(struct spanheap *heap, struct shp_span *s,
 			continue;
 		}
 		*link = sp->next;
-		s->nspecials--;
-		atomic_long_dec(&heap->specials[sp->kind]);
+		shp_special_account(s, sp, -1);
 		shp_special_free(sp);
 	}
 	shp_special_update_bits(s, idx);
@@ -103,7 +102,12 @@ void shp_sweep_span(struct spanheap *heap, struct shp_span *s)
 	list_del_init(&s->list);
 	if (!s->nalloc) {
 		list_add(&s->list, &ct->partial);
-		if (ct->nempty < SHP_KEEP_EMPTY_SPANS) {
+		/*
+		 * Like Go's page heap, keep what the pacer expects the heap to
+		 * reuse before the next cycle; give back what is beyond it.
+		 */
+		if (ct->nempty < SHP_KEEP_EMPTY_SPANS ||
+		    atomic_long_read(&heap->reserved) <= (long)READ_ONCE(heap->next_gc)) {
 			ct->nempty++;
 		} else {
 			list_del_init(&s->list);

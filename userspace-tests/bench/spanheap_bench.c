@@ -4,13 +4,13 @@
  * module, built with -O2 over the shim).  Prints BENCH lines; run.sh
  * runs the peers (glibc, Boehm GC, Go) in the same run and compares.
  *   alloc_free_<n>  spanheap_alloc + spanheap_free of n bytes, ns per pair
- *   alloc_<n>       spanheap_alloc only, on a warm heap (see alloc_round)
+ *   alloc_<n>       spanheap_alloc only, objects dropped, collector on
  */
 #include <shim.h>
 #include "spanheap.h"
 
 #define ROUNDS	5
-#define ALLOC_OBJS	2000000L
+#define ALLOC_OBJS	10000000L
 
 static void *volatile sink;
 
@@ -40,33 +40,31 @@ static double alloc_free_round(struct spanheap *heap, size_t size, long n)
 }
 
 /*
- * Allocation only, on a warm heap: objects are allocated in batches of
- * BATCH_BYTES; each batch is freed (and the caches drained) outside the
- * timed region, so spans and pages are reused as they would be after a
- * collection, and the working set stays cache-sized as a collected
- * heap's does.
+ * Allocation only, GC allowed (the Boehm shape): objects are dropped at
+ * once and the paced collector (GOGC 100) reclaims them.  The mutator
+ * leaves its section every 256 allocations so cycles can run; their cost
+ * (on the collector's worker and in lazy sweeping) is in the wall time.
  */
-#define BATCH_BYTES	(4L << 20)
-static double alloc_round(struct spanheap *heap, size_t size, long n, void **objs)
+static double alloc_round(size_t size, long n)
 {
-	long batch = max(BATCH_BYTES / (long)size, 16L), done, i;
-	u64 t = 0, t0;
+	struct spanheap *heap = spanheap_create("bench-gc", 0);
+	u64 t0 = ktime_get_ns(), t;
+	long i;
 
-	for (done = 0; done < n; done += batch) {
-		t0 = ktime_get_ns();
-		for (i = 0; i < batch; i++) {
-			char *p = spanheap_alloc(heap, size, SPANHEAP_NOSCAN);
+	for (i = 0; i < n; i++) {
+		char *p;
 
-			p[0] = 1;
-			objs[i] = p;
-		}
-		t += ktime_get_ns() - t0;
-		for (i = 0; i < batch; i++)
-			spanheap_free(heap, objs[i]);
-		spanheap_drain(heap);
-		rcu_barrier();	/* released spans' pages are back for reuse */
+		if (!(i % 256))
+			spanheap_enter(heap);
+		p = spanheap_alloc(heap, size, SPANHEAP_NOSCAN);
+		p[0] = 1;
+		sink = p;
+		if (i % 256 == 255 || i == n - 1)
+			spanheap_exit(heap);
 	}
-	return (double)t / done;
+	t = ktime_get_ns() - t0;
+	spanheap_destroy(heap);
+	return (double)t / n;
 }
 
 void bench_gc(void);
@@ -75,11 +73,13 @@ int main(void)
 {
 	static const size_t sizes[] = { 8, 32, 256, 4096, 65536 };
 	struct spanheap *heap = spanheap_create("bench", 0);
-	void **objs = malloc(BATCH_BYTES / 8 * sizeof(*objs));
 	double v[ROUNDS];
 	unsigned int s;
 	int r;
 
+	/* Alloc+free pairs: explicit frees, no collector. */
+	spanheap_set_gc_percent(heap, -1);
+	spanheap_enter(heap);
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
 		long n = sizes[s] > SPANHEAP_MAX_SMALL_SIZE ? 200000 : 20000000;
 
@@ -88,17 +88,16 @@ int main(void)
 			v[r] = alloc_free_round(heap, sizes[s], n);
 		printf("BENCH alloc_free_%zu spanheap %.2f ns/op\n", sizes[s], best_of(v));
 	}
+	spanheap_exit(heap);
+	spanheap_destroy(heap);
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
-		long n = min(ALLOC_OBJS, (256L << 20) / (long)sizes[s]);
+		long n = min(ALLOC_OBJS, (1L << 30) / (long)sizes[s]);
 
-		alloc_round(heap, sizes[s], n, objs);
 		for (r = 0; r < ROUNDS; r++)
-			v[r] = alloc_round(heap, sizes[s], n, objs);
+			v[r] = alloc_round(sizes[s], n);
 		printf("BENCH alloc_%zu spanheap %.2f ns/op\n", sizes[s], best_of(v));
 	}
-	spanheap_destroy(heap);
-	free(objs);
-	bench_gc();
 	rcu_barrier();
+	bench_gc();
 	return 0;
 }

@@ -6,7 +6,14 @@
  * ThreadSanitizer, a grace period is modelled as: every read section
  * ended before it happens-before the callback.
  */
-/* Library calls, not the inline fast paths: liburcu is not sanitizer-clean. */
+/*
+ * Sanitized builds use library calls: liburcu's inline fast paths are not
+ * UBSan-clean.  The benchmark build inlines them (and links liburcu
+ * statically, so its thread-local state is cheap to reach).
+ */
+#ifdef SHIM_RCU_INLINE
+#define _LGPL_SOURCE
+#endif
 #include <urcu-bp.h>
 #include <stddef.h>
 #include <pthread.h>
