@@ -34,12 +34,18 @@ check-user:
 	$(MAKE) -C userspace-tests check
 
 uapi-tools: build/vm-selftests/spanheap_selftest build/vm-selftests/spanheap_fuzz \
-	    build/vm-bin/spanheapctl
+	    build/vm-selftests/spanheap_selftest32 build/vm-bin/spanheapctl
 
 build/vm-selftests/spanheap_selftest: $(UAPI_DEPS)
 	@$(DEPS) user
 	@mkdir -p $(@D)
 	$(UAPI_CC) -o $@ $(UAPI_SRC)/selftest.c $(UAPI_SRC)/libspanheap.c
+
+# The same selftests as a 32-bit program: the compat_ioctl path.
+build/vm-selftests/spanheap_selftest32: $(UAPI_DEPS)
+	@$(DEPS) user
+	@mkdir -p $(@D)
+	$(UAPI_CC) -m32 -o $@ $(UAPI_SRC)/selftest.c $(UAPI_SRC)/libspanheap.c
 
 build/vm-selftests/spanheap_fuzz: $(UAPI_DEPS) FORCE
 	@mkdir -p $(@D)
