@@ -514,6 +514,41 @@ static void destroy_with_queued_finalizers(struct kunit *test)
 	KUNIT_EXPECT_LE(test, logged(c), 500);
 }
 
+/*
+ * One rooted object pointing to more objects than the mark stack holds:
+ * the overflow must be recovered by rescanning, losing nothing.
+ */
+static void mark_stack_overflow_loses_nothing(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	const unsigned int n = 3 * SHP_GRAY_ENTRIES;
+	struct node **fan;
+	void *root = NULL;
+	unsigned int i, alive_after = 0;
+
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(c->heap, &root), 0);
+	spanheap_enter(c->heap);
+	fan = spanheap_alloc(c->heap, n * sizeof(*fan), 0);
+	KUNIT_ASSERT_NOT_NULL(test, fan);
+	for (i = 0; i < n; i++) {
+		fan[i] = node(test, i, i % 64 == 0);	/* some with finalizers */
+		fan[i]->next[0] = node(test, n + i, false);	/* and a child each */
+	}
+	root = fan;
+	spanheap_exit(c->heap);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 0);
+	spanheap_enter(c->heap);
+	for (i = 0; i < n; i++)
+		alive_after += alive(c, fan[i]) && alive(c, fan[i]->next[0]);
+	spanheap_exit(c->heap);
+	KUNIT_EXPECT_EQ(test, alive_after, n);
+	root = NULL;
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), n / 64);
+	KUNIT_EXPECT_EQ(test, spanheap_root_remove(c->heap, &root), 0);
+}
+
 static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(chain_finalized_in_order),
 	KUNIT_CASE(diamond),
@@ -530,6 +565,7 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(pacing_triggers_collection),
 	KUNIT_CASE(memory_limit),
 	KUNIT_CASE(destroy_with_queued_finalizers),
+	KUNIT_CASE(mark_stack_overflow_loses_nothing),
 	{}
 };
 

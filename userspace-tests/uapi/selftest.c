@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -325,13 +326,20 @@ static bool t_read_poll_nonblock(void)
 	struct spanheap_event ev[2];
 	char tiny[8];
 
+	struct epoll_event ee = { .events = EPOLLIN }, out;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	CHECK(ep >= 0 && !epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ee));
 	p.fd = fd;
 	CHECK(poll(&p, 1, 0) == 0);
+	CHECK(epoll_wait(ep, &out, 1, 0) == 0);
 	CHECK(read(fd, ev, sizeof(ev)) == -1 && errno == EAGAIN);
 	CHECK(fin_obj(42));
 	CHECK(fin_obj(43));
 	CHECK(!shp_gc(fd, SPANHEAP_GC_WAIT, NULL));
 	CHECK(poll(&p, 1, 0) == 1 && (p.revents & POLLIN));
+	CHECK(epoll_wait(ep, &out, 1, 0) == 1 && (out.events & EPOLLIN));
+	close(ep);
 	CHECK(read(fd, tiny, sizeof(tiny)) == -1 && errno == EINVAL);
 	CHECK(read(fd, ev, sizeof(ev[0]) + 3) == sizeof(ev[0]));	/* whole records */
 	CHECK(read(fd, ev, sizeof(ev)) == sizeof(ev[0]));
@@ -566,7 +574,7 @@ int main(void)
 	run(t_chain_order, "chain A->B->C finalized over three cycles, in order");
 	run(t_diamond_and_cycle, "diamond order; a cycle is never finalized nor freed");
 	run(t_resurrection, "pending event keeps the object; resurrection and re-registration");
-	run(t_read_poll_nonblock, "poll readiness, O_NONBLOCK, short buffers, whole records");
+	run(t_read_poll_nonblock, "poll/epoll readiness, O_NONBLOCK, short buffers, whole records");
 	run(t_signal_interrupts_read, "a signal interrupts a blocking read");
 	run(t_queue_cap, "full event queue defers finalizers, none lost or doubled");
 	run(t_params, "parameters: limits checked, memory cap enforced and recovered");
