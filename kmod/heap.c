@@ -335,8 +335,9 @@ static __always_inline int free_owned(struct shp_cpu_cache *c,
 	unsigned long *word = &shp_alloc_bits(s)[idx / 64];
 	unsigned long bit = BIT(idx % 64);
 
+	/* Not allocated, or already freed by another CPU and not yet folded. */
 	if (unlikely(!(*word & bit) ||
-		     test_bit(idx, shp_remote_bits(s))))
+		     (atomic_read(&s->nremote) && test_bit(idx, shp_remote_bits(s)))))
 		return -EINVAL;
 	if (unlikely(READ_ONCE(s->specials)))
 		shp_drop_specials(s, idx);
