@@ -549,6 +549,21 @@ static void mark_stack_overflow_loses_nothing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, spanheap_root_remove(c->heap, &root), 0);
 }
 
+/* gctrace: the per-cycle line is printed (its formatting runs under KASAN). */
+static void gctrace_cycle(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	bool old = shp_gctrace;
+
+	spanheap_enter(c->heap);
+	node(test, 1, true);
+	spanheap_exit(c->heap);
+	WRITE_ONCE(shp_gctrace, true);
+	collect_and_wait(c);
+	WRITE_ONCE(shp_gctrace, old);
+	KUNIT_EXPECT_EQ(test, logged(c), 1);
+}
+
 static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(chain_finalized_in_order),
 	KUNIT_CASE(diamond),
@@ -566,6 +581,7 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(memory_limit),
 	KUNIT_CASE(destroy_with_queued_finalizers),
 	KUNIT_CASE(mark_stack_overflow_loses_nothing),
+	KUNIT_CASE(gctrace_cycle),
 	{}
 };
 
