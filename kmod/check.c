@@ -52,7 +52,7 @@ static int check_span(struct spanheap *heap, struct shp_span *s,
  */
 int shp_heap_check(struct spanheap *heap)
 {
-	u64 objects[SHP_NR_CLASSES] = { 0 }, allocs, frees;
+	u64 objects[SHP_NR_CLASSES] = { 0 }, allocs, frees, total = 0;
 	long bytes = 0;
 	unsigned int spc, class, nempty;
 	unsigned long nspans;
@@ -127,23 +127,20 @@ int shp_heap_check(struct spanheap *heap)
 	if (ret)
 		return ret;
 
-	for (class = 0; class < SHP_NR_CLASSES; class++) {
-		allocs = 0;
-		frees = 0;
-		for_each_possible_cpu(cpu) {
-			allocs += per_cpu_ptr(heap->cpu, cpu)->nalloc[class];
-			frees += per_cpu_ptr(heap->cpu, cpu)->nfree[class];
-		}
-		if (class)
-			frees += heap->central[2 * class].nswept +
-				 heap->central[2 * class + 1].nswept;
-		else
-			frees += heap->nswept_large;
-		if (allocs - frees != objects[class]) {
-			pr_err("spanheap %s: class %u: %llu objects in bitmaps, counters say %llu\n",
-			       heap->name, class, objects[class], allocs - frees);
-			return -EUCLEAN;
-		}
+	allocs = 0;
+	frees = heap->nswept_large;
+	for_each_possible_cpu(cpu) {
+		allocs += per_cpu_ptr(heap->cpu, cpu)->allocs;
+		frees += per_cpu_ptr(heap->cpu, cpu)->frees;
+	}
+	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++)
+		frees += heap->central[spc].nswept;
+	for (class = 0; class < SHP_NR_CLASSES; class++)
+		total += objects[class];
+	if (allocs - frees != total) {
+		pr_err("spanheap %s: %llu objects in bitmaps, counters say %llu\n",
+		       heap->name, total, allocs - frees);
+		return -EUCLEAN;
 	}
 	if (bytes != atomic_long_read(&heap->reserved)) {
 		pr_err("spanheap %s: spans hold %ld bytes, reserved says %ld\n",

@@ -201,7 +201,7 @@ static noinline void *alloc_large(struct spanheap *heap, size_t size)
 	heap->large_bytes += s->bytes;
 	spin_unlock(&heap->lock);
 	c = get_cpu_ptr(heap->cpu);
-	WRITE_ONCE(c->nalloc[0], c->nalloc[0] + 1);
+	WRITE_ONCE(c->allocs, c->allocs + 1);
 	put_cpu_ptr(heap->cpu);
 	return (void *)s->base;		/* allocated zeroed */
 }
@@ -232,8 +232,7 @@ static noinline void *alloc_slow(struct spanheap *heap, unsigned int spc)
 			obj = span_take(c->alloc[spc]);
 		if (obj) {
 			c->last = c->alloc[spc];
-			WRITE_ONCE(c->nalloc[SHP_SPC_CLASS(spc)],
-				   c->nalloc[SHP_SPC_CLASS(spc)] + 1);
+			WRITE_ONCE(c->allocs, c->allocs + 1);
 			put_cpu_ptr(heap->cpu);
 			zero_object(obj, shp_size_classes[SHP_SPC_CLASS(spc)].size);
 			return obj;
@@ -296,7 +295,7 @@ void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
 		return alloc_slow(heap, spc);
 	}
 	c->last = s;
-	WRITE_ONCE(c->nalloc[SHP_SPC_CLASS(spc)], c->nalloc[SHP_SPC_CLASS(spc)] + 1);
+	WRITE_ONCE(c->allocs, c->allocs + 1);
 	put_cpu_ptr(heap->cpu);
 	zero_object(obj, s->elemsize);
 	return obj;
@@ -323,7 +322,7 @@ static int free_large(struct spanheap *heap, struct shp_span *s, void *ptr)
 	shp_span_release(s);
 	spin_unlock(&heap->lock);
 	c = get_cpu_ptr(heap->cpu);
-	WRITE_ONCE(c->nfree[0], c->nfree[0] + 1);
+	WRITE_ONCE(c->frees, c->frees + 1);
 	put_cpu_ptr(heap->cpu);
 	return 0;
 }
@@ -344,8 +343,7 @@ static __always_inline int free_owned(struct shp_cpu_cache *c,
 	WRITE_ONCE(*word, *word & ~bit);
 	if (idx / 64 == s->cache_word)
 		s->alloc_cache |= bit;
-	WRITE_ONCE(c->nfree[SHP_SPC_CLASS(s->spc)],
-		   c->nfree[SHP_SPC_CLASS(s->spc)] + 1);
+	WRITE_ONCE(c->frees, c->frees + 1);
 	return 0;
 }
 
@@ -371,8 +369,7 @@ static int free_slow(struct spanheap *heap, void *ptr)
 		} else {
 			ret = shp_central_free(heap, s, idx);
 			if (!ret)
-				WRITE_ONCE(c->nfree[SHP_SPC_CLASS(s->spc)],
-					   c->nfree[SHP_SPC_CLASS(s->spc)] + 1);
+				WRITE_ONCE(c->frees, c->frees + 1);
 		}
 		put_cpu_ptr(heap->cpu);
 	}
@@ -403,10 +400,16 @@ int spanheap_free(struct spanheap *heap, void *ptr)
 	unsigned int idx;
 	int ret;
 
-	/* Fast path: the span this CPU allocated from last, owned by us. */
+	/*
+	 * Fast path: the span this CPU allocated from last, owned by us.  The
+	 * low half of the reciprocal product is below divmul exactly when
+	 * off is a multiple of the size (checked for every class).
+	 */
 	if (likely(off < s->bytes && s->divmul)) {
-		idx = ((u64)off * s->divmul) >> 32;
-		if (likely(off == idx * s->elemsize && idx < s->nelems)) {
+		u64 prod = (u64)off * s->divmul;
+
+		idx = prod >> 32;
+		if (likely((u32)prod < s->divmul && idx < s->nelems)) {
 			ret = free_owned(c, s, idx);
 			put_cpu_ptr(heap->cpu);
 			if (unlikely(ret))

@@ -222,14 +222,17 @@ struct shp_central {
  * @alloc: owned span per span class, or &shp_empty_span
  * @last: span of the latest allocation or free, one of @alloc; lets
  *	a free that follows an allocation skip the pagemap
- * @nalloc: allocations per class
- * @nfree: explicit frees per class
+ * @allocs: allocations on this CPU
+ * @frees: explicit frees on this CPU
+ *
+ * Objects per class are counted from the bitmaps when stats are read,
+ * so the fast paths only bump two counters next to @last.
  */
 struct shp_cpu_cache {
-	struct shp_span *alloc[SHP_NR_SPAN_CLASSES];
 	struct shp_span *last;
-	u64 nalloc[SHP_NR_CLASSES];
-	u64 nfree[SHP_NR_CLASSES];
+	u64 allocs;
+	u64 frees;
+	struct shp_span *alloc[SHP_NR_SPAN_CLASSES];
 } ____cacheline_aligned_in_smp;
 
 /**

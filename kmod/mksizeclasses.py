@@ -7,7 +7,8 @@ power-of-two page runs (so they come straight from the buddy allocator);
 each class takes the smallest order up to 5 (128 KiB) whose tail waste
 is at most 1/8 of the span, preferring at least four objects per span.
 Offsets are divided by the object size with a 32-bit reciprocal
-multiply, as Go's divMagic does; the table asserts it is exact.
+multiply, as Go's divMagic does; the generator asserts it is exact, and
+that the product's low half is below divmul exactly at object starts.
 """
 
 PAGE = 4096
@@ -39,6 +40,8 @@ def main():
         divmul = (0xffffffff // size) + 1
         for off in range(span):
             assert (off * divmul) >> 32 == off // size, (size, off)
+            # the low half tells object starts: free()'s fast check
+            assert (((off * divmul) & 0xffffffff) < divmul) == (off % size == 0)
         classes.append((size, order, span // size, divmul))
 
     def class_of(sz):

@@ -8,18 +8,21 @@
 #include <linux/mm.h>
 #include "internal.h"
 
-static void count_span_specials(struct shp_span *s, struct spanheap_stats *st)
+/* Specials and objects of one span into @st; racy for cached spans. */
+static void count_span(struct shp_span *s, struct spanheap_stats *st)
 {
 	st->specials[SPANHEAP_SPECIAL_FINALIZER] += READ_ONCE(s->nfins);
 	st->specials[SPANHEAP_SPECIAL_PIN] += READ_ONCE(s->npins);
+	st->classes[SHP_SPC_CLASS(s->spc)].objects +=
+		shp_span_count_alloc(s) - atomic_read(&s->nremote);
 }
 
-static void count_specials(struct list_head *spans, struct spanheap_stats *st)
+static void count_list(struct list_head *spans, struct spanheap_stats *st)
 {
 	struct shp_span *s;
 
 	list_for_each_entry(s, spans, list)
-		count_span_specials(s, st);
+		count_span(s, st);
 }
 
 /**
@@ -39,35 +42,30 @@ void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st)
 	for_each_possible_cpu(cpu) {
 		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
 
-		for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++)
-			if (READ_ONCE(c->alloc[spc]) != &shp_empty_span)
-				count_span_specials(READ_ONCE(c->alloc[spc]), st);
-		for (class = 0; class < SHP_NR_CLASSES; class++) {
-			u64 a = READ_ONCE(c->nalloc[class]);
-			u64 f = READ_ONCE(c->nfree[class]);
+		for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
+			struct shp_span *s = READ_ONCE(c->alloc[spc]);
 
-			st->allocs += a;
-			st->frees += f;
-			st->classes[class].objects += a - f;
+			if (s != &shp_empty_span)
+				count_span(s, st);
 		}
+		st->allocs += READ_ONCE(c->allocs);
+		st->frees += READ_ONCE(c->frees);
 	}
 	rcu_read_unlock();
 	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
 		struct shp_central *ct = &heap->central[spc];
 
 		spin_lock(&ct->lock);
-		count_specials(&ct->partial, st);
-		count_specials(&ct->full, st);
-		count_specials(&ct->unswept, st);
+		count_list(&ct->partial, st);
+		count_list(&ct->full, st);
+		count_list(&ct->unswept, st);
 		st->classes[SHP_SPC_CLASS(spc)].spans += ct->nspans;
-		st->classes[SHP_SPC_CLASS(spc)].objects -= ct->nswept;
 		st->frees += ct->nswept;
 		spin_unlock(&ct->lock);
 	}
 	spin_lock(&heap->lock);
-	count_specials(&heap->large, st);
+	count_list(&heap->large, st);
 	st->classes[0].spans = heap->nlarge;
-	st->classes[0].objects -= heap->nswept_large;
 	st->frees += heap->nswept_large;
 	st->bytes_in_use = heap->large_bytes;
 	spin_unlock(&heap->lock);

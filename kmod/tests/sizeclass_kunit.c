@@ -62,7 +62,10 @@ static void size_lookup_is_tight(struct kunit *test)
 			SPANHEAP_MAX_SMALL_SIZE + PAGE_SIZE);
 }
 
-/* The reciprocal multiply must equal division for every offset in a span. */
+/*
+ * The reciprocal multiply must equal division for every offset in a span,
+ * and its low half must tell object starts.
+ */
 static void divmul_is_exact(struct kunit *test)
 {
 	unsigned int c;
@@ -72,7 +75,10 @@ static void divmul_is_exact(struct kunit *test)
 		unsigned long span = PAGE_SIZE << sc->order, off;
 
 		for (off = 0; off < span; off++) {
-			if (((u64)off * sc->divmul) >> 32 != off / sc->size) {
+			u64 prod = (u64)off * sc->divmul;
+
+			if (prod >> 32 != off / sc->size ||
+			    ((u32)prod < sc->divmul) != !(off % sc->size)) {
 				KUNIT_FAIL(test, "class %u offset %lu", c, off);
 				return;
 			}
