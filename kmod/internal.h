@@ -26,11 +26,17 @@
  * central lock.  Moving a span between the two happens under that lock.
  *
  * Lock order (outermost first):
- *   preempt_disable (get_cpu_ptr of the heap's cache)
- *     central[spc].lock
- *       heap->lock                   (large list; never held with the above
- *                                     in practice, but allowed)
- *   shp_pagemap_lock (mutex)         taken with nothing of the above held
+ *   heap->gc_lock (mutex)              one collection at a time
+ *     heap->sections (percpu rwsem)    write: a cycle; read: a mutator section
+ *       uheap->lock (mutex)            /dev/spanheap handle table (uheap.c)
+ *         preempt_disable              (get_cpu_ptr of the heap's cache)
+ *           central[spc].lock | heap->lock (large spans)
+ *             span->speciallock
+ *               heap->fin_lock         the finalizer queue
+ *   heap->roots_lock, uheap->ev_lock   leaves
+ *   shp_pagemap_lock (mutex)           with no spinlock held
+ * Sections of two heaps never nest, and no cycle, finalizer wait or heap
+ * destruction starts inside a section (they wait for sections to end).
  */
 #ifndef _SPANHEAP_INTERNAL_H
 #define _SPANHEAP_INTERNAL_H
