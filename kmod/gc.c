@@ -240,6 +240,15 @@ static void set_next_gc(struct spanheap *heap)
 	WRITE_ONCE(heap->next_gc, max_t(u64, goal, SHP_GC_MIN_HEAP));
 }
 
+/* The mark stack, made on first use and kept.  Context: gc_lock held. */
+static bool gray_get(struct spanheap *heap)
+{
+	if (!heap->gray)
+		heap->gray = kvmalloc_array(SHP_GRAY_ENTRIES, sizeof(*heap->gray),
+					    GFP_KERNEL);
+	return heap->gray;
+}
+
 /**
  * shp_collect() - one collection cycle
  * @heap: heap
@@ -261,10 +270,7 @@ void shp_collect(struct spanheap *heap, bool sweep_now)
 	shp_finish_sweep(heap);
 	spanheap_drain(heap);
 	before = atomic_long_read(&heap->reserved);
-	if (!heap->gray)
-		heap->gray = kvmalloc_array(SHP_GRAY_ENTRIES, sizeof(*heap->gray),
-					    GFP_KERNEL);
-	if (heap->gray) {
+	if (gray_get(heap)) {
 		spin_lock(&heap->fin_lock);
 		queued = heap->fin_queued;
 		spin_unlock(&heap->fin_lock);
@@ -424,10 +430,7 @@ int spanheap_finalizer_cycles(struct spanheap *heap,
 	percpu_down_write(&heap->sections);
 	shp_finish_sweep(heap);
 	spanheap_drain(heap);
-	if (!heap->gray)
-		heap->gray = kvmalloc_array(SHP_GRAY_ENTRIES, sizeof(*heap->gray),
-					    GFP_KERNEL);
-	if (!heap->gray) {
+	if (!gray_get(heap)) {
 		cw.found = -ENOMEM;
 		goto out;
 	}

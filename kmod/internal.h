@@ -61,7 +61,10 @@
 #define SHP_SPC_CLASS(spc)	((spc) >> 1)
 #define SHP_SPC_NOSCAN(spc)	((spc) & 1)
 
-/* Empty spans a class keeps for reuse before returning pages. */
+/*
+ * Empty spans a class keeps for reuse when explicit frees empty them;
+ * sweeping also keeps what the pacer expects to be reused (sweep.c).
+ */
 #define SHP_KEEP_EMPTY_SPANS	1
 
 enum shp_span_state {
@@ -384,8 +387,6 @@ void shp_sweep_workfn(struct work_struct *work);
 /* mark.c */
 void shp_mark(struct spanheap *heap);
 void shp_clear_marks(struct spanheap *heap);
-void shp_mark_push_object(struct spanheap *heap, struct shp_span *s,
-			  unsigned int idx);
 void shp_scan_range(struct spanheap *heap, unsigned long base,
 		    unsigned long len);
 void shp_mark_drain(struct spanheap *heap);

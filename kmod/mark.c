@@ -38,14 +38,9 @@ static void gray_push(struct spanheap *heap, unsigned long base, unsigned long l
 	heap->ngray++;
 }
 
-/**
- * shp_mark_push_object() - mark an object and queue it for scanning
- * @heap: heap
- * @s: its span
- * @idx: its index
- */
-void shp_mark_push_object(struct spanheap *heap, struct shp_span *s,
-			  unsigned int idx)
+/* Mark object @idx of @s and queue it for scanning if it may hold pointers. */
+static __always_inline void mark_push(struct spanheap *heap, struct shp_span *s,
+				      unsigned int idx)
 {
 	if (__test_and_set_bit(idx, shp_mark_bits(s)))
 		return;
@@ -77,11 +72,8 @@ static __always_inline void mark_word(struct spanheap *heap, unsigned long v)
 	if (off >= s->nelems * s->elemsize)
 		return;
 	idx = s->divmul ? ((u64)off * s->divmul) >> 32 : 0;
-	if (!test_bit(idx, shp_alloc_bits(s)) ||
-	    __test_and_set_bit(idx, shp_mark_bits(s)))
-		return;
-	if (!SHP_SPC_NOSCAN(s->spc))
-		gray_push(heap, s->base + idx * s->elemsize, s->elemsize);
+	if (test_bit(idx, shp_alloc_bits(s)))
+		mark_push(heap, s, idx);
 }
 
 /**
@@ -173,7 +165,7 @@ static void mark_span_pins(struct spanheap *heap, struct shp_span *s)
 			idx = w * BITS_PER_LONG + __ffs(todo);
 			for (sp = s->specials[idx]; sp; sp = sp->next)
 				if (sp->kind == SPANHEAP_SPECIAL_PIN)
-					shp_mark_push_object(heap, s, idx);
+					mark_push(heap, s, idx);
 		}
 		if (heap->ngray > SHP_GRAY_ENTRIES / 2)
 			shp_mark_drain(heap);

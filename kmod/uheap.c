@@ -65,6 +65,13 @@ static void entry_free(struct uheap *u, u32 idx)
 	u->free_head = idx;
 }
 
+/* Give back an entry that was never handed out: its generation stays. */
+static void entry_put(struct uheap *u, u32 idx)
+{
+	u->tab[idx].next_free = u->free_head;
+	u->free_head = idx;
+}
+
 /* Is entry @idx's object still the one it names?  Context: section, u->lock. */
 static bool entry_live(struct uheap *u, u32 idx)
 {
@@ -342,15 +349,10 @@ static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 		return -ENOMEM;
 	obj = spanheap_alloc(u->heap, bytes,
 			     a->kind == SPANHEAP_KIND_DATA ? SPANHEAP_NOSCAN : 0);
-	if (!obj) {
-		u->tab[idx].next_free = u->free_head;	/* give the entry back */
-		u->free_head = idx;
+	/* On failure obj, if any, is garbage: the next cycle takes it. */
+	if (!obj || (a->flags & SPANHEAP_ALLOC_ROOTED && spanheap_pin(u->heap, obj))) {
+		entry_put(u, idx);
 		return -ENOMEM;
-	}
-	if (a->flags & SPANHEAP_ALLOC_ROOTED && spanheap_pin(u->heap, obj)) {
-		u->tab[idx].next_free = u->free_head;
-		u->free_head = idx;
-		return -ENOMEM;		/* obj is garbage: the next cycle takes it */
 	}
 	u->tab[idx].obj = obj;
 	hdr(obj)->handle = a->handle = uh_handle(u, idx, u->tab[idx].gen);

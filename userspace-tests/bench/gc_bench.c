@@ -9,6 +9,7 @@
  */
 #include <shim.h>
 #include "spanheap.h"
+#include "bench_util.h"
 
 #define N	1000000
 #define RUNS	5
@@ -28,19 +29,6 @@ static void count_fin(struct spanheap *heap, void *obj, void *ctx)
 static double ms_since(u64 t0)
 {
 	return (ktime_get_ns() - t0) / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
 }
 
 static void bench_register(void)
@@ -64,7 +52,7 @@ static void bench_register(void)
 		spanheap_exit(heap);
 		spanheap_destroy(heap);
 	}
-	printf("BENCH finalizer_register_1m spanheap %.2f ns/op\n", median(v, RUNS));
+	printf("BENCH finalizer_register_1m spanheap %.2f ns/op\n", bench_median(v, RUNS));
 	free(objs);
 }
 
@@ -105,7 +93,7 @@ static void bench_live(const char *name, bool fin)
 		spanheap_collect(heap);
 		v[r] = ms_since(t0);
 	}
-	printf("BENCH %s spanheap %.2f ms\n", name, median(v, RUNS));
+	printf("BENCH %s spanheap %.2f ms\n", name, bench_median(v, RUNS));
 	if (__atomic_load_n(&fin_count, __ATOMIC_RELAXED))
 		fprintf(stderr, "gc_bench: a live object was finalized\n");
 	spanheap_root_remove(heap, &root);
@@ -139,7 +127,7 @@ static void bench_dead_fin(void)
 		}
 		spanheap_destroy(heap);
 	}
-	printf("BENCH gc_dead_fin_1m spanheap %.2f ms\n", median(v, RUNS));
+	printf("BENCH gc_dead_fin_1m spanheap %.2f ms\n", bench_median(v, RUNS));
 }
 
 void bench_gc(void)

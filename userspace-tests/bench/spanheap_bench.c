@@ -8,26 +8,10 @@
  */
 #include <shim.h>
 #include "spanheap.h"
+#include "bench_util.h"
 
 #define ROUNDS	5
 #define ALLOC_OBJS	10000000L
-
-static void *volatile sink;
-
-/* Median of ROUNDS, as the peers report. */
-static double median_of(double *v)
-{
-	double t;
-	int i, j;
-
-	for (i = 1; i < ROUNDS; i++)
-		for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			t = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
-	return v[ROUNDS / 2];
-}
 
 static double alloc_free_round(struct spanheap *heap, size_t size, long n)
 {
@@ -38,7 +22,7 @@ static double alloc_free_round(struct spanheap *heap, size_t size, long n)
 		char *p = spanheap_alloc(heap, size, SPANHEAP_NOSCAN);
 
 		p[0] = 1;
-		sink = p;
+		bench_keep(p);
 		spanheap_free(heap, p);
 	}
 	return (double)(ktime_get_ns() - t0) / n;
@@ -63,7 +47,7 @@ static double alloc_round(size_t size, long n)
 			spanheap_enter(heap);
 		p = spanheap_alloc(heap, size, SPANHEAP_NOSCAN);
 		p[0] = 1;
-		sink = p;
+		bench_keep(p);
 		if (i % 256 == 255 || i == n - 1)
 			spanheap_exit(heap);
 	}
@@ -91,7 +75,7 @@ int main(void)
 		alloc_free_round(heap, sizes[s], n / 10);
 		for (r = 0; r < ROUNDS; r++)
 			v[r] = alloc_free_round(heap, sizes[s], n);
-		printf("BENCH alloc_free_%zu spanheap %.2f ns/op\n", sizes[s], median_of(v));
+		printf("BENCH alloc_free_%zu spanheap %.2f ns/op\n", sizes[s], bench_median(v, ROUNDS));
 	}
 	spanheap_exit(heap);
 	spanheap_destroy(heap);
@@ -100,7 +84,7 @@ int main(void)
 
 		for (r = 0; r < ROUNDS; r++)
 			v[r] = alloc_round(sizes[s], n);
-		printf("BENCH alloc_%zu spanheap %.2f ns/op\n", sizes[s], median_of(v));
+		printf("BENCH alloc_%zu spanheap %.2f ns/op\n", sizes[s], bench_median(v, ROUNDS));
 	}
 	rcu_barrier();
 	bench_gc();

@@ -15,6 +15,7 @@
  *
  * Build: gcc -O2 -o boehm_bench boehm_bench.c -lgc
  */
+#define _GNU_SOURCE	/* environ */
 #include <gc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "../bench_util.h"
 
 #define REPS	5
 #define NOBJ	1000000L
@@ -32,33 +34,9 @@ struct node {			/* 32 bytes: one pointer + payload */
 	long payload[3];
 };
 
-static volatile unsigned long sink;
-static void *volatile sink_ptr;
 static struct node *list_head;	/* GC root (static data is scanned) */
 static void **live_objs;	/* GC root for the registration objects */
-static volatile long fin_count;
-extern char **environ;
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-	qsort(t, n, sizeof(t[0]), cmp_double);
-	return t[n / 2];
-}
+static long fin_count;
 
 static void fin_count_fn(void *obj, void *cd)
 {
@@ -75,13 +53,13 @@ static double alloc_run(size_t size, long iters)
 	long i;
 	char *p = NULL;
 
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (i = 0; i < iters; i++) {
 		p = GC_MALLOC(size);
 		p[0] = (char)i;		/* touch it; dropped next iteration */
+		bench_keep(p);
 	}
-	t1 = now_ns();
-	sink_ptr = p;
+	t1 = bench_now_ns();
 	return (t1 - t0) / iters;
 }
 
@@ -94,15 +72,14 @@ static void bench_alloc(void)
 	size_t s;
 	int r;
 
-	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+	for (s = 0; s < BENCH_ARRAY_SIZE(sizes); s++) {
 		alloc_run(sizes[s], iters[s] / 10);	/* warm-up */
 		for (r = 0; r < REPS; r++)
 			t[r] = alloc_run(sizes[s], iters[s]);
 		printf("BENCH alloc_%zu boehm %.2f ns/op\n", sizes[s],
-		       median(t, REPS));
+		       bench_median(t, REPS));
 		fflush(stdout);
 	}
-	sink_ptr = NULL;
 	GC_gcollect();
 }
 
@@ -124,11 +101,11 @@ static double register_run(void)
 		live_objs[i] = GC_MALLOC(32);
 
 	GC_disable();
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (i = 0; i < NOBJ; i++)
 		GC_register_finalizer(live_objs[i], fin_count_fn, NULL,
 				      NULL, NULL);
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	GC_enable();
 
 	/* Unregister (fn == NULL) so dropped objects are not finalized. */
@@ -141,7 +118,7 @@ static double register_run(void)
 /* Run "<self> --register-cold" and read the ns/op it prints. */
 static double register_cold_child(const char *self)
 {
-	char *argv[] = { (char *)self, "--register-cold", NULL };
+	char *const argv[] = { (char *)self, "--register-cold", NULL };
 	posix_spawn_file_actions_t fa;
 	double v = -1;
 	int fd[2], st;
@@ -181,13 +158,13 @@ static void bench_register(const char *self)
 	for (r = 0; r < REPS; r++)
 		t[r] = register_cold_child(self);
 	printf("BENCH finalizer_register_1m boehm %.2f ns/op\n",
-	       median(t, REPS));
+	       bench_median(t, REPS));
 	fflush(stdout);
 
 	for (r = 0; r < REPS; r++)
 		t[r] = register_run();
 	fprintf(stderr, "boehm: finalizer_register_1m warm (pre-grown table) %.2f ns/op\n",
-		median(t, REPS));
+		bench_median(t, REPS));
 	GC_gcollect();
 }
 
@@ -195,10 +172,10 @@ static void bench_register(const char *self)
 
 static double collect_ms(void)
 {
-	double t0 = now_ns();
+	double t0 = bench_now_ns();
 
 	GC_gcollect();
-	return (now_ns() - t0) / 1e6;
+	return (bench_now_ns() - t0) / 1e6;
 }
 
 static double collect_median(void)
@@ -209,7 +186,7 @@ static double collect_median(void)
 	collect_ms();		/* warm-up */
 	for (r = 0; r < REPS; r++)
 		t[r] = collect_ms();
-	return median(t, REPS);
+	return bench_median(t, REPS);
 }
 
 static void bench_live(void)
@@ -250,7 +227,7 @@ static void bench_live(void)
  * Allocate 1M independent finalizable objects and drop them.  Kept in a
  * separate noinline function so no stale pointer is left in our frame.
  */
-static void __attribute__((noinline)) make_dead_finalizable(void)
+static noinline void make_dead_finalizable(void)
 {
 	long i;
 
@@ -270,12 +247,12 @@ static double dead_run(void)
 
 	fin_count = 0;
 	make_dead_finalizable();
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	while (fin_count < NOBJ && rounds++ < 20) {
 		GC_gcollect();
 		GC_invoke_finalizers();
 	}
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	if (fin_count != NOBJ) {
 		fprintf(stderr, "boehm: only %ld of %ld finalizers ran\n",
 			fin_count, NOBJ);
@@ -295,7 +272,7 @@ static void bench_dead(void)
 	dead_run();		/* warm-up */
 	for (r = 0; r < REPS; r++)
 		t[r] = dead_run();
-	printf("BENCH gc_dead_fin_1m boehm %.2f ms\n", median(t, REPS));
+	printf("BENCH gc_dead_fin_1m boehm %.2f ms\n", bench_median(t, REPS));
 	fflush(stdout);
 }
 
