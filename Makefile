@@ -33,8 +33,20 @@ check-user:
 	@$(DEPS) user
 	$(MAKE) -C userspace-tests check
 
+# Guest programs beside the selftests, one source each in userspace-tests/uapi/:
+# faultinj.c (fail-nth over every call), stallcopy.c (userfaultfd-stalled
+# copies), memcg.c (cgroup v2 memory.max).
+GUEST_TESTS := faultinj stallcopy memcg
+GUEST_TEST_BINS := $(patsubst %,build/vm-selftests/spanheap_%,$(GUEST_TESTS))
+
 uapi-tools: build/vm-selftests/spanheap_selftest build/vm-selftests/spanheap_fuzz \
-	    build/vm-selftests/spanheap_selftest32 build/vm-bin/spanheapctl
+	    build/vm-selftests/spanheap_selftest32 build/vm-bin/spanheapctl \
+	    $(GUEST_TEST_BINS)
+
+$(GUEST_TEST_BINS): build/vm-selftests/spanheap_%: $(UAPI_SRC)/%.c $(UAPI_DEPS)
+	@$(DEPS) user
+	@mkdir -p $(@D)
+	$(UAPI_CC) -o $@ $< $(UAPI_SRC)/libspanheap.c
 
 build/vm-selftests/spanheap_selftest: $(UAPI_DEPS)
 	@$(DEPS) user

@@ -15,8 +15,11 @@
  *
  * Every argument struct starts with its own size (copy_struct_from_user
  * rules: a bigger struct from newer userspace is accepted if the extra
- * bytes are zero).  Reserved fields and unknown flags must be zero.
- * See Documentation/spanheap/uapi.rst.
+ * bytes are zero; more than SPANHEAP_MAX_ARG_SIZE is -E2BIG).  The
+ * kernel writes its own size back.  Reserved fields, unknown flags and
+ * "out" fields must be zero on input.  A call that fails changes
+ * nothing, and one whose struct cannot be written back fails with
+ * -EFAULT before it takes effect.  See Documentation/spanheap/uapi.rst.
  */
 #ifndef _UAPI_LINUX_SPANHEAP_H
 #define _UAPI_LINUX_SPANHEAP_H
@@ -33,6 +36,7 @@
 /* Limits */
 #define SPANHEAP_MAX_OBJECT	(1U << 20)	/* bytes of a DATA object */
 #define SPANHEAP_MAX_SLOTS	(1U << 17)	/* slots of a REF object */
+#define SPANHEAP_MAX_ARG_SIZE	4096		/* of any argument struct */
 
 /*
  * SPANHEAP_IOC_ALLOC: allocate a zeroed object.  A new object is garbage
@@ -66,7 +70,8 @@ struct spanheap_ref {
 	__u32 flags;		/* 0 */
 	__u64 handle;		/* the REF object */
 	__u64 slot;
-	__u64 value;		/* STORE: handle or 0 to clear; LOAD: out */
+	__u64 value;		/* STORE: handle or 0 to clear; LOAD: out
+				 * (must be 0 on input) */
 };
 
 /* SPANHEAP_IOC_ROOT / SPANHEAP_IOC_UNROOT: counted roots. */
@@ -74,7 +79,8 @@ struct spanheap_root {
 	__u32 size;
 	__u32 flags;		/* 0 */
 	__u64 handle;
-	__u64 count;		/* out: roots held after the call */
+	__u64 count;		/* out: roots held after the call;
+				 * ROOT past U32_MAX is -EOVERFLOW */
 };
 
 /* SPANHEAP_IOC_FINALIZER: set (or with SPANHEAP_FIN_CLEAR, remove). */
@@ -113,6 +119,11 @@ struct spanheap_stats_v1 {
 	__u64 roots;
 	__s32 gc_percent;
 	__u32 event_queue_max;
+	/* appended 2026-11: */
+	__u64 events_overcap;	/* queued past event_queue_max: re-arming was
+				 * impossible (a new finalizer was set) */
+	__u64 bytes_meta;	/* handle table, event and special records:
+				 * counted with bytes_reserved against mem_limit */
 };
 
 /* SPANHEAP_IOC_SET_PARAMS */

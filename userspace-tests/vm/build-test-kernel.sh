@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Build (or reuse) the spanheap debug test kernel from Debian's linux-source-6.1.
+# Build (or reuse) a spanheap test kernel from Debian's linux-source-6.1.
+# Usage: build-test-kernel.sh [fragment]   (default: testkernel.config, the
+# KASAN/lockdep/kmemleak kernel; testkernel-kcsan.config is the KCSAN one).
 # The O= build dir is cached as $CACHE/testkernel-<hash>, hash = sha256 of the
 # config fragment + linux-source-6.1 package version. It is usable for
 # `make -C <dir> M=<repo> modules`; bzImage is <dir>/arch/x86/boot/bzImage.
@@ -10,7 +12,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=${SPANHEAP_CACHE:-$HOME/.cache/spanheap}
-fragment=$here/testkernel.config
+fragment=${1:-$here/testkernel.config}
+[ -f "$fragment" ] || { echo "build-test-kernel: no fragment $fragment" >&2; exit 2; }
 tarball=/usr/src/linux-source-6.1.tar.xz
 src=$cache/linux-source-6.1
 
