@@ -32,7 +32,8 @@
  * @ctx: its context
  *
  * Context: sweeping, heap->fin_lock held; allocates with GFP_ATOMIC.
- * Return: false if no queue block could be allocated.
+ * Return: false if no queue block could be allocated (or the heap's
+ * limit forbids one).
  */
 bool shp_queue_finalizer(struct spanheap *heap, void *obj,
 			 spanheap_finalizer_t fn, void *ctx)
@@ -45,10 +46,14 @@ bool shp_queue_finalizer(struct spanheap *heap, void *obj,
 		b = heap->finc;
 		if (b)
 			heap->finc = b->next;
+		else if (shp_meta_charge(heap, sizeof(*b), false))
+			b = kmalloc(sizeof(*b), GFP_ATOMIC | __GFP_ACCOUNT | __GFP_NOWARN);
 		else
-			b = kmalloc(sizeof(*b), GFP_ATOMIC | __GFP_NOWARN);
-		if (!b)
 			return false;
+		if (!b) {
+			shp_meta_uncharge(heap, sizeof(*b));
+			return false;
+		}
 		b->cnt = 0;
 		b->next = heap->finq;
 		heap->finq = b;
@@ -65,17 +70,26 @@ bool shp_queue_finalizer(struct spanheap *heap, void *obj,
  * shp_mark_finq() - mark the objects of queued finalizers
  * @heap: heap
  *
+ * An entry's object and context are roots (the context is the
+ * finalizer's closure, as in Go); its function pointer is not scanned.
+ *
  * Context: collection, sections held for writing.
  */
 void shp_mark_finq(struct spanheap *heap)
 {
 	struct shp_finblock *b;
+	unsigned int i;
 
 	spin_lock(&heap->fin_lock);
 	rcu_read_lock();
-	for (b = heap->finq; b; b = b->next)
-		shp_scan_range(heap, (unsigned long)b->fin,
-			       b->cnt * sizeof(b->fin[0]));
+	for (b = heap->finq; b; b = b->next) {
+		for (i = 0; i < b->cnt; i++) {
+			shp_scan_range(heap, (unsigned long)&b->fin[i].obj,
+				       sizeof(b->fin[i].obj));
+			shp_scan_range(heap, (unsigned long)&b->fin[i].ctx,
+				       sizeof(b->fin[i].ctx));
+		}
+	}
 	rcu_read_unlock();
 	spin_unlock(&heap->fin_lock);
 }
@@ -111,6 +125,7 @@ void shp_fin_workfn(struct work_struct *work)
 {
 	struct spanheap *heap = container_of(work, struct spanheap, fin_work);
 	struct shp_finalizer_entry e[FIN_BATCH];
+	struct mem_cgroup *memcg = shp_memcg_enter(heap);
 	unsigned int n, i;
 
 	for (;;) {
@@ -126,6 +141,7 @@ void shp_fin_workfn(struct work_struct *work)
 		spin_unlock(&heap->fin_lock);
 		cond_resched();
 	}
+	shp_memcg_exit(memcg);
 }
 
 /**
@@ -143,10 +159,12 @@ void shp_fin_destroy(struct spanheap *heap)
 		next = b->next;
 		heap->fin_dropped += b->cnt;
 		kfree(b);
+		shp_meta_uncharge(heap, sizeof(*b));
 	}
 	for (b = heap->finc; b; b = next) {
 		next = b->next;
 		kfree(b);
+		shp_meta_uncharge(heap, sizeof(*b));
 	}
 	heap->finq = heap->finc = NULL;
 }
@@ -184,7 +202,7 @@ int spanheap_set_finalizer(struct spanheap *heap, void *obj,
 	if (IS_ERR(s))
 		return PTR_ERR(s);
 	if (fn) {
-		sp = shp_special_alloc(SPANHEAP_SPECIAL_FINALIZER);
+		sp = shp_special_alloc(heap, SPANHEAP_SPECIAL_FINALIZER);
 		if (!sp)
 			return -ENOMEM;
 		f = container_of(sp, struct shp_special_finalizer, sp);
@@ -202,10 +220,44 @@ int spanheap_set_finalizer(struct spanheap *heap, void *obj,
 	}
 	spin_unlock(&s->speciallock);
 	if (f)
-		shp_special_free(&f->sp);
+		shp_special_free(heap, &f->sp);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(spanheap_set_finalizer);
+
+/**
+ * spanheap_take_finalizer() - remove an object's finalizer, returning its context
+ * @heap: heap
+ * @obj: start of an allocated object
+ * @ctx: set to the removed finalizer's context
+ *
+ * Like spanheap_set_finalizer() with a NULL @fn, for callers that own
+ * what the context points to: exactly one of this call and the
+ * finalizer's run sees each context.
+ *
+ * Context: process context, inside a mutator section; may sleep.
+ * Return: 0; -ENOENT if @obj has no finalizer (none set, or already
+ * queued to run); -EFAULT, -EINVAL, -ENOMEM as spanheap_set_finalizer().
+ */
+int spanheap_take_finalizer(struct spanheap *heap, void *obj, void **ctx)
+{
+	struct shp_special *sp;
+	struct shp_span *s;
+	unsigned int idx;
+
+	s = shp_special_target(heap, obj, &idx);
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	spin_lock(&s->speciallock);
+	sp = shp_special_unlink(s, idx, 0, SPANHEAP_SPECIAL_FINALIZER);
+	spin_unlock(&s->speciallock);
+	if (!sp)
+		return -ENOENT;
+	*ctx = container_of(sp, struct shp_special_finalizer, sp)->ctx;
+	shp_special_free(heap, sp);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(spanheap_take_finalizer);
 
 /**
  * spanheap_wait_finalizers() - wait until the finalizer queue is empty

@@ -135,6 +135,27 @@ int spanheap_root_remove(struct spanheap *heap, void **slot)
 EXPORT_SYMBOL_GPL(spanheap_root_remove);
 
 /**
+ * spanheap_set_root_scan() - let the heap's owner report roots of its own
+ * @heap: heap
+ * @fn: called by every mark (see spanheap_root_scan_t), or NULL
+ * @arg: passed to @fn
+ *
+ * For owners whose roots are many and change often (a handle table):
+ * cheaper than a pin per root, and it cannot fail.
+ *
+ * Context: process context outside any section of @heap; may sleep.
+ */
+void spanheap_set_root_scan(struct spanheap *heap, spanheap_root_scan_t fn,
+			    void *arg)
+{
+	mutex_lock(&heap->gc_lock);
+	heap->root_scan = fn;
+	heap->root_scan_arg = arg;
+	mutex_unlock(&heap->gc_lock);
+}
+EXPORT_SYMBOL_GPL(spanheap_set_root_scan);
+
+/**
  * spanheap_pin() - make an object a root until unpinned
  * @heap: heap
  * @obj: start of an allocated object
@@ -161,7 +182,7 @@ int spanheap_pin(struct spanheap *heap, void *obj)
 		if (sp || fresh)
 			break;
 		spin_unlock(&s->speciallock);
-		sp = shp_special_alloc(SPANHEAP_SPECIAL_PIN);
+		sp = shp_special_alloc(heap, SPANHEAP_SPECIAL_PIN);
 		if (!sp)
 			return -ENOMEM;
 		fresh = container_of(sp, struct shp_special_pin, sp);
@@ -176,7 +197,7 @@ int spanheap_pin(struct spanheap *heap, void *obj)
 	pin->count++;
 	spin_unlock(&s->speciallock);
 	if (fresh)
-		shp_special_free(&fresh->sp);
+		shp_special_free(heap, &fresh->sp);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(spanheap_pin);
@@ -210,7 +231,7 @@ int spanheap_unpin(struct spanheap *heap, void *obj)
 	}
 	spin_unlock(&s->speciallock);
 	if (sp)
-		shp_special_free(sp);
+		shp_special_free(heap, sp);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(spanheap_unpin);
@@ -240,13 +261,34 @@ static void set_next_gc(struct spanheap *heap)
 	WRITE_ONCE(heap->next_gc, max_t(u64, goal, SHP_GC_MIN_HEAP));
 }
 
-/* The mark stack, made on first use and kept.  Context: gc_lock held. */
+#define SHP_GRAY_BYTES	(SHP_GRAY_ENTRIES * sizeof(struct shp_gray))
+
+/*
+ * The mark stack, made on first use and kept.  It is charged past the
+ * limit: a heap at its limit must still be able to collect.
+ * Context: gc_lock held.
+ */
 static bool gray_get(struct spanheap *heap)
 {
-	if (!heap->gray)
-		heap->gray = kvmalloc_array(SHP_GRAY_ENTRIES, sizeof(*heap->gray),
-					    GFP_KERNEL);
+	if (heap->gray)
+		return true;
+	heap->gray = kvmalloc(SHP_GRAY_BYTES, SHP_GFP);
+	if (heap->gray)
+		shp_meta_charge(heap, SHP_GRAY_BYTES, true);
 	return heap->gray;
+}
+
+/**
+ * shp_gray_put() - free the mark stack
+ * @heap: heap being destroyed
+ */
+void shp_gray_put(struct spanheap *heap)
+{
+	if (!heap->gray)
+		return;
+	kvfree(heap->gray);
+	heap->gray = NULL;
+	shp_meta_uncharge(heap, SHP_GRAY_BYTES);
 }
 
 /**
@@ -259,10 +301,12 @@ static bool gray_get(struct spanheap *heap)
  */
 void shp_collect(struct spanheap *heap, bool sweep_now)
 {
+	struct mem_cgroup *memcg;
 	u64 t0, t_stw, before;
 	unsigned long queued = 0;
 
 	mutex_lock(&heap->gc_lock);
+	memcg = shp_memcg_enter(heap);
 	/* The sweeper must not sweep spans of the cycle being marked. */
 	cancel_work_sync(&heap->sweep_work);
 	percpu_down_write(&heap->sections);
@@ -284,6 +328,7 @@ void shp_collect(struct spanheap *heap, bool sweep_now)
 	percpu_up_write(&heap->sections);
 	if (!heap->gray) {
 		/* No mark stack: skip the cycle, nothing was changed. */
+		shp_memcg_exit(memcg);
 		mutex_unlock(&heap->gc_lock);
 		return;
 	}
@@ -295,12 +340,13 @@ void shp_collect(struct spanheap *heap, bool sweep_now)
 		spin_lock(&heap->fin_lock);
 		queued = heap->fin_queued - queued;
 		spin_unlock(&heap->fin_lock);
-		pr_info("spanheap %s-%u: gc %llu: %llu -> %ld KiB reserved, %llu KiB live, next %llu KiB, %lu finalizers queued, %llu us stw\n",
+		pr_info_ratelimited("spanheap %s-%u: gc %llu: %llu -> %ld KiB reserved, %llu KiB live, next %llu KiB, %lu finalizers queued, %llu us stw\n",
 			heap->name, heap->id, (u64)atomic64_read(&heap->collections),
 			before >> 10, atomic_long_read(&heap->reserved) >> 10,
 			heap->live_bytes >> 10, heap->next_gc >> 10, queued,
 			t_stw / 1000);
 	}
+	shp_memcg_exit(memcg);
 	mutex_unlock(&heap->gc_lock);
 }
 

@@ -77,29 +77,38 @@ void shp_global_exit(void)
 }
 
 /**
- * shp_special_alloc() - allocate a zeroed special record
+ * shp_special_alloc() - allocate a zeroed special record for a heap
+ * @heap: heap the record is charged to (shp_meta_charge())
  * @kind: enum spanheap_special_kind
  *
  * Context: process context, may sleep.
- * Return: the record with @kind set, or NULL.
+ * Return: the record with @kind set, or NULL (no memory, or over the
+ * heap's limit).
  */
-struct shp_special *shp_special_alloc(unsigned int kind)
+struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind)
 {
-	struct shp_special *sp = kmem_cache_zalloc(special_cache[kind],
-						   GFP_KERNEL_ACCOUNT);
+	struct shp_special *sp;
 
-	if (sp)
-		sp->kind = kind;
+	if (!shp_meta_charge(heap, special_kinds[kind].size, false))
+		return NULL;
+	sp = kmem_cache_zalloc(special_cache[kind], SHP_GFP);
+	if (!sp) {
+		shp_meta_uncharge(heap, special_kinds[kind].size);
+		return NULL;
+	}
+	sp->kind = kind;
 	return sp;
 }
 
 /**
  * shp_special_free() - free a special record
+ * @heap: heap it was charged to
  * @sp: record, unlinked
  *
  * Context: any.
  */
-void shp_special_free(struct shp_special *sp)
+void shp_special_free(struct spanheap *heap, struct shp_special *sp)
 {
+	shp_meta_uncharge(heap, special_kinds[sp->kind].size);
 	kmem_cache_free(special_cache[sp->kind], sp);
 }

@@ -19,6 +19,10 @@
 
 static atomic_t shp_heap_ids = ATOMIC_INIT(0);
 
+/* What a heap costs before its first span: counted in heap->meta. */
+#define SHP_HEAP_FIXED_BYTES \
+	(sizeof(struct spanheap) + num_possible_cpus() * sizeof(struct shp_cpu_cache))
+
 /**
  * spanheap_create() - create a heap
  * @name: short name, shown in debugfs as "<name>-<id>"; 1..31 chars
@@ -37,15 +41,17 @@ struct spanheap *spanheap_create(const char *name, size_t limit)
 		return ERR_PTR(-EINVAL);
 	if (shp_global_get())
 		return ERR_PTR(-ENOMEM);
-	heap = kzalloc(sizeof(*heap), GFP_KERNEL);
+	heap = kzalloc(sizeof(*heap), SHP_GFP);
 	if (!heap)
 		return ERR_PTR(-ENOMEM);
-	heap->cpu = alloc_percpu(struct shp_cpu_cache);
+	heap->cpu = alloc_percpu_gfp(struct shp_cpu_cache, SHP_GFP);
 	if (!heap->cpu || percpu_init_rwsem(&heap->sections)) {
 		free_percpu(heap->cpu);
 		kfree(heap);
 		return ERR_PTR(-ENOMEM);
 	}
+	heap->memcg = get_mem_cgroup_from_mm(current->mm);
+	atomic_long_set(&heap->meta, SHP_HEAP_FIXED_BYTES);
 	mutex_init(&heap->gc_lock);
 	spin_lock_init(&heap->roots_lock);
 	spin_lock_init(&heap->fin_lock);
@@ -126,11 +132,13 @@ void spanheap_destroy(struct spanheap *heap)
 	spin_lock(&heap->lock);
 	release_list(&heap->large);
 	spin_unlock(&heap->lock);
+	shp_gray_put(heap);
 	WARN_ON(atomic_long_read(&heap->reserved));
+	WARN_ON(atomic_long_read(&heap->meta) != SHP_HEAP_FIXED_BYTES);
 	percpu_free_rwsem(&heap->sections);
-	kvfree(heap->gray);
 	kvfree(heap->roots);
 	free_percpu(heap->cpu);
+	mem_cgroup_put(heap->memcg);
 	kfree(heap);
 }
 EXPORT_SYMBOL_GPL(spanheap_destroy);
@@ -499,21 +507,41 @@ EXPORT_SYMBOL_GPL(spanheap_drain);
  */
 bool shp_object_live(struct spanheap *heap, void *obj)
 {
-	struct shp_span *s;
 	unsigned int idx;
 
-	rcu_read_lock();
-	s = shp_find_object(heap, obj, &idx);
-	rcu_read_unlock();
-	if (!s || (unsigned long)obj != s->base + idx * s->elemsize)
-		return false;
-	shp_ensure_swept(heap, s);
-	return test_bit(idx, shp_alloc_bits(s)) &&
-	       !test_bit(idx, shp_remote_bits(s));
+	return !IS_ERR(shp_find_swept_object(heap, obj, &idx));
 }
 
 /**
- * spanheap_set_limit() - change a heap's cap on reserved bytes
+ * spanheap_charge() - count an owner's memory against the heap's limit
+ * @heap: heap
+ * @bytes: size of something allocated for the heap's owner (a table, a
+ *	record), so that what a heap's user causes is capped in one place
+ *
+ * Context: any.
+ * Return: 0, or -ENOMEM (nothing charged) if the limit would be passed.
+ */
+int spanheap_charge(struct spanheap *heap, size_t bytes)
+{
+	return shp_meta_charge(heap, bytes, false) ? 0 : -ENOMEM;
+}
+EXPORT_SYMBOL_GPL(spanheap_charge);
+
+/**
+ * spanheap_uncharge() - give back what spanheap_charge() counted
+ * @heap: heap
+ * @bytes: same size
+ *
+ * Context: any.
+ */
+void spanheap_uncharge(struct spanheap *heap, size_t bytes)
+{
+	shp_meta_uncharge(heap, bytes);
+}
+EXPORT_SYMBOL_GPL(spanheap_uncharge);
+
+/**
+ * spanheap_set_limit() - change a heap's cap on reserved plus metadata bytes
  * @heap: heap
  * @limit: new cap, 0 for none; lowering it below what is held only
  *	makes later span allocations fail until memory is freed

@@ -52,8 +52,17 @@
 #include <linux/mutex.h>
 #include <linux/workqueue.h>
 #include <linux/percpu-rwsem.h>
+#include <linux/sched/mm.h>
+#include <linux/memcontrol.h>
 #include "spanheap.h"
 #include "sizeclass.h"
+
+/*
+ * Every allocation made for a heap: charged to the memcg of the heap's
+ * creator (see shp_memcg_enter()), and failing with NULL rather than
+ * invoking the memcg OOM killer when that memcg is at memory.max.
+ */
+#define SHP_GFP		(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 
 /* A span class is a size class plus the NOSCAN bit, as in Go. */
 #define SHP_NR_SPAN_CLASSES	(SHP_NR_CLASSES * 2)
@@ -286,6 +295,11 @@ struct shp_cpu_cache {
  * @gc_work: a paced background collection
  * @sweep_work: the background sweeper
  * @owner: for the user of the heap (the /dev/spanheap file that owns it)
+ * @root_scan: the owner's extra roots, called by every mark (may be NULL)
+ * @root_scan_arg: its argument
+ * @memcg: memcg of the heap's creator; workers charge their allocations to it
+ * @meta: bytes of metadata charged to the heap (records, queue blocks, mark
+ *	stack, the owner's tables); counted with @reserved against @limit
  */
 struct spanheap {
 	char name[32];
@@ -325,7 +339,32 @@ struct spanheap {
 	struct work_struct gc_work;
 	struct work_struct sweep_work;
 	void *owner;
+	spanheap_root_scan_t root_scan;
+	void *root_scan_arg;
+	struct mem_cgroup *memcg;
+	atomic_long_t meta;
 };
+
+/**
+ * shp_memcg_enter() - charge allocations to the heap's creator from here on
+ * @heap: heap
+ *
+ * Workers (paced cycles, the sweeper, the finalizer worker) and callers
+ * acting for another task use this so that what a heap costs is charged
+ * to whoever created it.
+ *
+ * Context: process context.
+ * Return: the previous active memcg, for shp_memcg_exit().
+ */
+static inline struct mem_cgroup *shp_memcg_enter(struct spanheap *heap)
+{
+	return set_active_memcg(heap->memcg);
+}
+
+static inline void shp_memcg_exit(struct mem_cgroup *old)
+{
+	set_active_memcg(old);
+}
 
 /* Go's heap minimum: no paced cycle before the heap holds this much. */
 #define SHP_GC_MIN_HEAP		(4UL << 20)
@@ -347,6 +386,8 @@ void shp_span_fold_remote(struct shp_span *s);
 unsigned int shp_span_count_alloc(struct shp_span *s);
 struct shp_span *shp_find_object(struct spanheap *heap, const void *p,
 				 unsigned int *idx);
+bool shp_meta_charge(struct spanheap *heap, long bytes, bool force);
+void shp_meta_uncharge(struct spanheap *heap, long bytes);
 
 /* central.c */
 struct shp_span *shp_central_grab(struct spanheap *heap,
@@ -361,8 +402,8 @@ void shp_drop_specials(struct shp_span *s, unsigned int idx);
 extern struct workqueue_struct *shp_wq;
 int shp_global_get(void);
 void shp_global_exit(void);
-struct shp_special *shp_special_alloc(unsigned int kind);
-void shp_special_free(struct shp_special *sp);
+struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind);
+void shp_special_free(struct spanheap *heap, struct shp_special *sp);
 
 /* special.c */
 int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp);
@@ -381,6 +422,8 @@ struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
 void shp_sweep_span(struct spanheap *heap, struct shp_span *s);
 void shp_sweep_large(struct spanheap *heap, struct shp_span *s);
 void shp_ensure_swept(struct spanheap *heap, struct shp_span *s);
+struct shp_span *shp_find_swept_object(struct spanheap *heap, const void *p,
+				       unsigned int *idx);
 void shp_finish_sweep(struct spanheap *heap);
 void shp_sweep_workfn(struct work_struct *work);
 
@@ -405,6 +448,7 @@ bool shp_object_live(struct spanheap *heap, void *obj);
 void shp_collect(struct spanheap *heap, bool sweep_now);
 void shp_gc_workfn(struct work_struct *work);
 void shp_gc_maybe_trigger(struct spanheap *heap);
+void shp_gray_put(struct spanheap *heap);
 extern bool shp_gctrace;
 
 /* chardev.c (kernel only) */

@@ -200,6 +200,25 @@ static void mark_span_finalizer_referents(struct spanheap *heap,
 	}
 }
 
+/**
+ * spanheap_mark_root() - report a root from a root-scan callback
+ * @heap: heap being marked
+ * @ptr: any value; if it points into an allocated object of @heap, that
+ *	object (and what it references) is live
+ *
+ * Never drains the mark stack itself: a full stack is handled by the
+ * overflow rescan, so the callback may hold a spinlock.
+ *
+ * Context: only from a spanheap_root_scan_t callback.
+ */
+void spanheap_mark_root(struct spanheap *heap, const void *ptr)
+{
+	rcu_read_lock();
+	mark_word(heap, (unsigned long)ptr);
+	rcu_read_unlock();
+}
+EXPORT_SYMBOL_GPL(spanheap_mark_root);
+
 static void mark_roots(struct spanheap *heap)
 {
 	unsigned int i;
@@ -211,6 +230,10 @@ static void mark_roots(struct spanheap *heap)
 	rcu_read_unlock();
 	spin_unlock(&heap->roots_lock);
 	shp_mark_drain(heap);
+	if (heap->root_scan) {
+		heap->root_scan(heap, heap->root_scan_arg);
+		shp_mark_drain(heap);
+	}
 	shp_mark_finq(heap);
 	shp_mark_drain(heap);
 	visit_spans(heap, mark_span_pins);

@@ -29,9 +29,8 @@ static void *span_pages_alloc(unsigned long bytes, bool zero)
 	struct page *page;
 
 	if (bytes > (PAGE_SIZE << SHP_MAX_SPAN_ORDER))
-		return vzalloc(bytes);
-	page = alloc_pages(GFP_KERNEL | __GFP_ACCOUNT | __GFP_NOWARN |
-			   (zero ? __GFP_ZERO : 0), get_order(bytes));
+		return __vmalloc(bytes, SHP_GFP | __GFP_ZERO);
+	page = alloc_pages(SHP_GFP | (zero ? __GFP_ZERO : 0), get_order(bytes));
 	return page ? page_address(page) : NULL;
 }
 
@@ -43,16 +42,55 @@ static void span_pages_free(void *addr, unsigned long bytes)
 		free_pages((unsigned long)addr, get_order(bytes));
 }
 
+/* Would @now bytes of @counter, plus the other counter, pass the limit? */
+static bool over_limit(struct spanheap *heap, long now, atomic_long_t *other)
+{
+	size_t limit = READ_ONCE(heap->limit);
+
+	return limit && now + atomic_long_read(other) > (long)limit;
+}
+
 static bool heap_reserve(struct spanheap *heap, unsigned long bytes)
 {
 	long now = atomic_long_add_return(bytes, &heap->reserved);
-	size_t limit = READ_ONCE(heap->limit);
 
-	if (limit && now > (long)limit) {
+	if (over_limit(heap, now, &heap->meta)) {
 		atomic_long_sub(bytes, &heap->reserved);
 		return false;
 	}
 	return true;
+}
+
+/**
+ * shp_meta_charge() - count metadata against the heap's limit
+ * @heap: heap
+ * @bytes: size of what is being allocated for it
+ * @force: charge even past the limit (fixed costs, undo paths)
+ *
+ * Context: any.
+ * Return: false, with nothing charged, if the limit would be passed.
+ */
+bool shp_meta_charge(struct spanheap *heap, long bytes, bool force)
+{
+	long now = atomic_long_add_return(bytes, &heap->meta);
+
+	if (!force && over_limit(heap, now, &heap->reserved)) {
+		atomic_long_sub(bytes, &heap->meta);
+		return false;
+	}
+	return true;
+}
+
+/**
+ * shp_meta_uncharge() - give back what shp_meta_charge() counted
+ * @heap: heap
+ * @bytes: same size
+ *
+ * Context: any.
+ */
+void shp_meta_uncharge(struct spanheap *heap, long bytes)
+{
+	atomic_long_sub(bytes, &heap->meta);
 }
 
 /* Keep [arena_lo, arena_hi) covering every span, for the mark's quick reject. */
@@ -99,8 +137,7 @@ struct shp_span *shp_span_new(struct spanheap *heap, unsigned int spc,
 	if (!heap_reserve(heap, bytes))
 		return NULL;
 
-	s = kzalloc(struct_size(s, bits, SHP_SPAN_BITMAPS * nwords),
-		    GFP_KERNEL | __GFP_ACCOUNT);
+	s = kzalloc(struct_size(s, bits, SHP_SPAN_BITMAPS * nwords), SHP_GFP);
 	base = s ? span_pages_alloc(bytes, !class) : NULL;
 	if (!base)
 		goto fail;
@@ -134,7 +171,7 @@ static void span_free_rcu(struct rcu_head *rcu)
 	struct shp_span *s = container_of(rcu, struct shp_span, rcu);
 
 	span_pages_free((void *)s->base, s->bytes);
-	kvfree(s->specials);
+	kfree(s->specials);
 	kfree(s);
 }
 

@@ -31,6 +31,18 @@ struct spanheap;
 typedef void (*spanheap_finalizer_t)(struct spanheap *heap, void *obj,
 				     void *ctx);
 
+/**
+ * typedef spanheap_root_scan_t - a heap owner's extra roots
+ * @heap: heap being marked
+ * @arg: the argument given to spanheap_set_root_scan()
+ *
+ * Called by every collection's mark with the world stopped (no section
+ * of @heap is open); it reports each root with spanheap_mark_root().  It
+ * may take spinlocks that are never held across spanheap_enter(), and
+ * must not sleep, allocate or use @heap otherwise.
+ */
+typedef void (*spanheap_root_scan_t)(struct spanheap *heap, void *arg);
+
 /* spanheap_alloc() flags */
 #define SPANHEAP_NOSCAN		0x1u	/* object never holds heap pointers */
 #define SPANHEAP_ALLOC_FLAGS	(SPANHEAP_NOSCAN)
@@ -70,7 +82,9 @@ enum spanheap_special_kind {
  * @allocs: successful allocations since creation
  * @frees: objects freed since creation, explicitly or by sweeping
  * @bad_frees: frees rejected with an error
- * @limit: reservation cap in bytes (0: none)
+ * @limit: cap on @bytes_reserved + @bytes_meta in bytes (0: none)
+ * @bytes_meta: metadata charged to the heap (special records, queue
+ *	blocks, mark stack, the owner's tables)
  * @collections: completed collection cycles
  * @live_bytes: bytes found reachable by the last mark
  * @next_gc: reserved bytes at which the pacer starts the next cycle
@@ -93,6 +107,7 @@ struct spanheap_stats {
 	u64 frees;
 	u64 bad_frees;
 	u64 limit;
+	u64 bytes_meta;
 	u64 collections;
 	u64 live_bytes;
 	u64 next_gc;
@@ -124,6 +139,12 @@ int spanheap_pin(struct spanheap *heap, void *obj);
 int spanheap_unpin(struct spanheap *heap, void *obj);
 int spanheap_set_finalizer(struct spanheap *heap, void *obj,
 			   spanheap_finalizer_t fn, void *ctx);
+int spanheap_take_finalizer(struct spanheap *heap, void *obj, void **ctx);
+void spanheap_set_root_scan(struct spanheap *heap, spanheap_root_scan_t fn,
+			    void *arg);
+void spanheap_mark_root(struct spanheap *heap, const void *ptr);
+int spanheap_charge(struct spanheap *heap, size_t bytes);
+void spanheap_uncharge(struct spanheap *heap, size_t bytes);
 void spanheap_collect(struct spanheap *heap);
 void spanheap_wait_finalizers(struct spanheap *heap);
 int spanheap_set_gc_percent(struct spanheap *heap, int percent);

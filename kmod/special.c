@@ -26,6 +26,12 @@ static struct shp_special **obj_head(struct shp_span *s, unsigned int idx)
 	return &s->specials[idx];
 }
 
+/* A span's specials array: at most 1024 objects, so a kmalloc'ed 8 KiB. */
+static size_t specials_bytes(struct shp_span *s)
+{
+	return s->nelems * sizeof(*s->specials);
+}
+
 /* Keep special_bits, fin_bits and npins in step with object @idx's list. */
 /**
  * shp_special_update_bits() - recompute an object's summary bits
@@ -170,7 +176,7 @@ void shp_special_free_object(struct shp_span *s, unsigned int idx)
 	for (cur = *obj_head(s, idx); cur; cur = next) {
 		next = cur->next;
 		shp_special_account(s, cur, -1);
-		shp_special_free(cur);
+		shp_special_free(s->heap, cur);
 	}
 	*obj_head(s, idx) = NULL;
 	shp_special_update_bits(s, idx);
@@ -192,8 +198,9 @@ void shp_special_free_all(struct shp_span *s)
 	for (idx = 0; idx < s->nelems && s->nspecials; idx++)
 		shp_special_free_object(s, idx);
 	spin_unlock(&s->speciallock);
-	kvfree(s->specials);
+	kfree(s->specials);
 	s->specials = NULL;
+	shp_meta_uncharge(s->heap, specials_bytes(s));
 }
 
 /**
@@ -215,32 +222,25 @@ struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
 	struct shp_special **arr;
 	struct shp_span *s;
 
-	/*
-	 * The caller holds @obj inside a section, so unless it is already
-	 * free (an error we report), its span cannot be released under us.
-	 */
-	rcu_read_lock();
-	s = shp_find_object(heap, obj, idx);
-	rcu_read_unlock();
-	if (!s)
-		return ERR_PTR(-EFAULT);
-	if ((unsigned long)obj != s->base + *idx * s->elemsize)
-		return ERR_PTR(-EINVAL);
-	shp_ensure_swept(heap, s);
-	if (!test_bit(*idx, shp_alloc_bits(s)) ||
-	    test_bit(*idx, shp_remote_bits(s)))
-		return ERR_PTR(-EINVAL);
-	if (READ_ONCE(s->specials))
+	s = shp_find_swept_object(heap, obj, idx);
+	if (IS_ERR(s) || READ_ONCE(s->specials))
 		return s;
-	arr = kvcalloc(s->nelems, sizeof(*arr), GFP_KERNEL_ACCOUNT);
-	if (!arr)
+	if (!shp_meta_charge(heap, specials_bytes(s), false))
 		return ERR_PTR(-ENOMEM);
+	arr = kcalloc(s->nelems, sizeof(*arr), SHP_GFP);
+	if (!arr) {
+		shp_meta_uncharge(heap, specials_bytes(s));
+		return ERR_PTR(-ENOMEM);
+	}
 	spin_lock(&s->speciallock);
 	if (!s->specials) {
 		WRITE_ONCE(s->specials, arr);
 		arr = NULL;
 	}
 	spin_unlock(&s->speciallock);
-	kvfree(arr);
+	if (arr) {
+		kfree(arr);
+		shp_meta_uncharge(heap, specials_bytes(s));
+	}
 	return s;
 }

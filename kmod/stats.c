@@ -93,6 +93,7 @@ void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st)
 	st->bytes_reserved = atomic_long_read(&heap->reserved);
 	st->bad_frees = atomic_long_read(&heap->bad_frees);
 	st->limit = READ_ONCE(heap->limit);
+	st->bytes_meta = atomic_long_read(&heap->meta);
 }
 EXPORT_SYMBOL_GPL(spanheap_read_stats);
 
@@ -105,15 +106,15 @@ EXPORT_SYMBOL_GPL(spanheap_read_stats);
  */
 void shp_stats_print(struct seq_file *m, struct spanheap *heap)
 {
-	struct spanheap_stats *st = kmalloc(sizeof(*st), GFP_KERNEL);
+	struct spanheap_stats *st = kmalloc(sizeof(*st), GFP_KERNEL | __GFP_NOWARN);
 	unsigned int class;
 
 	if (!st)
 		return;
 	spanheap_read_stats(heap, st);
 	seq_printf(m, "heap %s-%u\n", heap->name, heap->id);
-	seq_printf(m, "bytes_in_use %llu\nbytes_reserved %llu\nlimit %llu\n",
-		   st->bytes_in_use, st->bytes_reserved, st->limit);
+	seq_printf(m, "bytes_in_use %llu\nbytes_reserved %llu\nbytes_meta %llu\nlimit %llu\n",
+		   st->bytes_in_use, st->bytes_reserved, st->bytes_meta, st->limit);
 	seq_printf(m, "objects_in_use %llu\nspans %llu\n",
 		   st->objects_in_use, st->spans);
 	seq_printf(m, "allocs %llu\nfrees %llu\nbad_frees %llu\n",

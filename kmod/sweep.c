@@ -51,7 +51,7 @@ static bool sweep_object_specials(struct spanheap *heap, struct shp_span *s,
 		}
 		*link = sp->next;
 		shp_special_account(s, sp, -1);
-		shp_special_free(sp);
+		shp_special_free(heap, sp);
 	}
 	shp_special_update_bits(s, idx);
 	__set_bit(idx, shp_mark_bits(s));	/* resurrect for one cycle */
@@ -136,6 +136,9 @@ void shp_sweep_large(struct spanheap *heap, struct shp_span *s)
 	WRITE_ONCE(s->sweepgen, heap->sweepgen);
 	if (test_bit(0, shp_mark_bits(s)))
 		return;
+	/* Lookups holding RCU may still look at the span: make it read free. */
+	__clear_bit(0, shp_alloc_bits(s));
+	s->nalloc = 0;
 	list_del_init(&s->list);
 	heap->nlarge--;
 	heap->large_bytes -= s->bytes;
@@ -149,7 +152,10 @@ void shp_sweep_large(struct spanheap *heap, struct shp_span *s)
  * @heap: heap
  * @s: span found by a lookup under RCU
  *
- * Context: process context, no spinlock held.
+ * Sweeping may release @s: callers check its state before using it, and
+ * hold rcu_read_lock() across the call if they do.
+ *
+ * Context: process context, no spinlock held; rcu_read_lock() allowed.
  */
 void shp_ensure_swept(struct spanheap *heap, struct shp_span *s)
 {
@@ -166,6 +172,44 @@ void shp_ensure_swept(struct spanheap *heap, struct shp_span *s)
 	if (s->state == SHP_SPAN_CENTRAL && s->sweepgen != heap->sweepgen)
 		shp_sweep_span(heap, s);
 	spin_unlock(&heap->central[s->spc].lock);
+}
+
+/**
+ * shp_find_swept_object() - resolve an object's start, sweeping its span first
+ * @heap: heap
+ * @p: candidate object start
+ * @idx: object index, set on success
+ *
+ * Sweeping may free the object and release its span; the span is only
+ * looked at under RCU until it is known to hold @p allocated and swept.
+ * From then on no sweep can free @p before the next cycle, which waits
+ * for the caller's section, so the span stays valid until it ends
+ * (unless the caller frees @p itself).
+ *
+ * Context: inside a mutator section, no spinlock held.
+ * Return: the span, or ERR_PTR(-EFAULT) if @p is not in a live span of
+ * @heap, ERR_PTR(-EINVAL) if it is not the start of an allocated object.
+ */
+struct shp_span *shp_find_swept_object(struct spanheap *heap, const void *p,
+				       unsigned int *idx)
+{
+	struct shp_span *s;
+
+	rcu_read_lock();
+	s = shp_find_object(heap, p, idx);
+	if (!s) {
+		s = ERR_PTR(-EFAULT);
+	} else if ((unsigned long)p != s->base + *idx * s->elemsize) {
+		s = ERR_PTR(-EINVAL);
+	} else {
+		shp_ensure_swept(heap, s);
+		if (READ_ONCE(s->state) == SHP_SPAN_DEAD ||
+		    !test_bit(*idx, shp_alloc_bits(s)) ||
+		    test_bit(*idx, shp_remote_bits(s)))
+			s = ERR_PTR(-EINVAL);
+	}
+	rcu_read_unlock();
+	return s;
 }
 
 /* Sweep one span of @spc; returns false when none was left unswept. */
@@ -220,5 +264,9 @@ void shp_finish_sweep(struct spanheap *heap)
 /* The background sweeper (Go's bgsweep). */
 void shp_sweep_workfn(struct work_struct *work)
 {
-	shp_finish_sweep(container_of(work, struct spanheap, sweep_work));
+	struct spanheap *heap = container_of(work, struct spanheap, sweep_work);
+	struct mem_cgroup *memcg = shp_memcg_enter(heap);
+
+	shp_finish_sweep(heap);
+	shp_memcg_exit(memcg);
 }

@@ -131,11 +131,50 @@ static void freed_span_pointers_miss(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, released, n - SHP_KEEP_EMPTY_SPANS * shp_size_classes[c].nelems);
 }
 
+static void never_called(struct spanheap *heap, void *obj, void *ctx)
+{
+}
+
+/*
+ * Issue 7's use-after-free: an object a cycle found dead, looked up
+ * before the background sweeper got to its span, must read as dead (the
+ * lookup sweeps it, which may release the span under the lookup), and a
+ * special operation on it must fail.  The sweeper races every try.
+ */
+static void dead_objects_read_dead_after_lazy_sweep(struct kunit *test)
+{
+	static const size_t sizes[] = { 48, 40000, 200000 };
+	struct spanheap *heap = test->priv;
+	unsigned int i, try, dead = 0, tries = 0;
+	int ret;
+
+	spanheap_exit(heap);	/* no section across the cycles below */
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		for (try = 0; try < 40; try++, tries++) {
+			void *d;
+
+			spanheap_enter(heap);
+			d = spanheap_alloc(heap, sizes[i], SPANHEAP_NOSCAN);
+			spanheap_exit(heap);
+			KUNIT_ASSERT_NOT_NULL(test, d);
+			shp_collect(heap, false);	/* sweeping left to the sweeper */
+			spanheap_enter(heap);
+			dead += !shp_object_live(heap, d);
+			ret = spanheap_set_finalizer(heap, d, never_called, NULL);
+			KUNIT_EXPECT_TRUE(test, ret == -EINVAL || ret == -EFAULT);
+			spanheap_exit(heap);
+		}
+	}
+	spanheap_enter(heap);
+	KUNIT_EXPECT_EQ(test, dead, tries);
+}
+
 static struct kunit_case lookup_cases[] = {
 	KUNIT_CASE(interior_pointers_resolve),
 	KUNIT_CASE(foreign_pointers_miss),
 	KUNIT_CASE(metadata_and_tail_pointers_miss),
 	KUNIT_CASE(freed_span_pointers_miss),
+	KUNIT_CASE(dead_objects_read_dead_after_lazy_sweep),
 	{}
 };
 

@@ -128,6 +128,7 @@ extern int shim_warnings;
 #define pr_warn(fmt, ...)	fprintf(stderr, "# " fmt, ##__VA_ARGS__)
 #define pr_info(fmt, ...)	fprintf(stderr, "# " fmt, ##__VA_ARGS__)
 #define pr_debug(fmt, ...)	do { } while (0)
+#define pr_info_ratelimited(fmt, ...)	pr_info(fmt, ##__VA_ARGS__)
 #define printk(fmt, ...)	fprintf(stderr, "# " fmt, ##__VA_ARGS__)
 #define WARN_ON(c) ({							\
 	bool __c = !!(c);						\
@@ -359,6 +360,7 @@ static inline int smp_processor_id(void)
 	return likely(id >= 0) ? id : shim_cpu_slow();
 }
 unsigned int num_online_cpus(void);
+#define num_possible_cpus()	NR_CPUS
 #define raw_smp_processor_id()	smp_processor_id()
 #define get_cpu()		smp_processor_id()
 #define put_cpu()		do { } while (0)
@@ -383,6 +385,7 @@ unsigned int num_online_cpus(void);
 #define __GFP_ACCOUNT		0x200u
 #define __GFP_NOWARN		0x400u
 #define __GFP_NORETRY		0x800u
+#define __GFP_RETRY_MAYFAIL	0x1000u
 #define GFP_KERNEL_ACCOUNT	(GFP_KERNEL | __GFP_ACCOUNT)
 extern long shim_fail_alloc_countdown;	/* >0: fail the Nth allocation */
 void *shim_zalloc_aligned(size_t size);
@@ -405,6 +408,20 @@ static inline void *page_address(struct page *p) { return (void *)p; }
 void *vzalloc(unsigned long size);
 void *vmalloc(unsigned long size);
 void vfree(const void *addr);
+static inline void *__vmalloc(unsigned long size, gfp_t g)
+{
+	return g & __GFP_ZERO ? vzalloc(size) : vmalloc(size);
+}
+#define alloc_percpu_gfp(type, gfp)	alloc_percpu(type)
+
+/* ---- memcg: one process, no cgroups; charging is a no-op ---- */
+struct mem_cgroup;
+#define get_mem_cgroup_from_mm(mm)	((struct mem_cgroup *)NULL)
+static inline struct mem_cgroup *set_active_memcg(struct mem_cgroup *memcg)
+{
+	return NULL;
+}
+#define mem_cgroup_put(memcg)		do { (void)(memcg); } while (0)
 
 /* ---- strings ---- */
 ssize_t strscpy(char *dst, const char *src, size_t count);
