@@ -2,7 +2,7 @@
 # spanheap - top-level targets.  See README.md.
 #   make              build spanheap.ko (+ bench and demo modules) against KDIR
 #   make check        all test tiers; ends with "N passed, N failed, N skipped"
-#   make check-user | check-vm | check-stock     one tier
+#   make check-user | check-vm | check-kcsan | check-stock     one tier
 #   make bench        userspace benchmarks against glibc, Boehm GC and Go
 #   make bench-vm     in-kernel benchmark against SLUB on Debian's kernel
 #   make demo         boot Debian's kernel in QEMU and show the module working
@@ -14,7 +14,7 @@ KDIR	?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) $(DEBIAN_KD
 DEPS	:= $(REPO)/scripts/deps.sh
 VM	:= $(REPO)/userspace-tests/vm
 
-.PHONY: all modules check check-user check-vm check-stock bench bench-vm demo clean uapi-tools
+.PHONY: all modules check check-user check-vm check-kcsan check-stock bench bench-vm demo clean uapi-tools
 
 # Userspace side of /dev/spanheap, static (the QEMU guests are busybox only):
 # selftests and fuzzer run in both VM tiers, spanheapctl drives the demo.
@@ -77,9 +77,15 @@ check-stock: uapi-tools
 	@$(DEPS) stock
 	$(VM)/check-stock.sh $(REPO)
 
+# The KCSAN kernel (testkernel-kcsan.config): KUnit suites, then the fuzzer
+# with 4 threads on each of 2 files for FUZZ_SECONDS.
+check-kcsan: uapi-tools
+	@$(DEPS) vm
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(VM)/check-kcsan.sh $(REPO)
+
 # Every tier runs even if an earlier one fails; the last line sums them.
 check:
-	@$(REPO)/userspace-tests/run-tiers.sh $(REPO) user vm stock
+	@$(REPO)/userspace-tests/run-tiers.sh $(REPO) user vm kcsan stock
 
 bench:
 	@$(DEPS) user

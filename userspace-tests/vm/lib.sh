@@ -8,7 +8,11 @@ spanheap_cache=${SPANHEAP_CACHE:-$HOME/.cache/spanheap}
 
 # Console patterns that fail a tier (kernel splats). ERE, case-sensitive.
 # (Lockdep reports start with WARNING:/BUG:/INFO:; a bare 'lockdep' would match
-# the boot banner "RCU lockdep checking is enabled".)
+# the boot banner "RCU lockdep checking is enabled".) Fault injection's own
+# output does not match: "FAULT_INJECTION: forcing a failure." and its stack
+# dump (none at all with verbose=0, see setup_fault_injection), nor do the
+# "page allocation failure" / "vmalloc error" notes of an injected failure;
+# a WARN ("WARNING: CPU: ...") or BUG an injected failure provokes does.
 splat_re='BUG:|WARNING:|KASAN:|UBSAN:|Kernel panic|Oops|general protection|possible circular locking|INFO: |DEBUG_LOCKS_WARN_ON|turning off the locking correctness validator|list_(add|del) corruption|ODEBUG:'
 
 log() { echo "${tier:-vm}: $*" >&2; }
@@ -45,6 +49,74 @@ build_module() {
 
 # find_splats <console log>: print offending lines; succeed if there are any.
 find_splats() { grep -naE "$splat_re" "$1"; }
+
+# show_guest_times <console log>: log the guest's per-program wall times.
+show_guest_times() {
+	local l
+	while read -r l; do log "guest: ${l#*SPANHEAP-TIME }"; done \
+		< <(grep -ao 'SPANHEAP-TIME .*' "$1" || true)
+}
+
+# show_fuzz_summary <ktap file>: log the fuzzer's result and op-count lines.
+show_fuzz_summary() {
+	local l
+	while read -r l; do log "fuzz: $l"; done \
+		< <(grep -aE '^(ok|not ok) |ops|rounds|seed' "$1" | grep -v '^# rc=' || true)
+}
+
+# kmemleak_ours <kmemleak report>: the report's blocks that concern us: a
+# frame or comm naming spanheap/KUnit, an insmod/rmmod comm, or a frame that
+# prints as a bare address (code of a module unloaded before the scan).
+kmemleak_ours() {
+	awk 'function flush() { if (blk ~ /spanheap|kunit|comm "(insmod|rmmod)"|\] 0x[0-9a-f]/) printf "%s", blk; blk = "" }
+	     /^unreferenced object/ { flush() }
+	     { blk = blk $0 "\n" }
+	     END { flush() }' "$1"
+}
+
+# kcsan_split <console log> <dir>: sort the KCSAN reports ("BUG: KCSAN: ..."
+# up to the closing "====" line) into <dir>/kcsan-ours.txt (a frame in
+# spanheap: "[spanheap]" or a function shp_*/spanheap_*/uheap_*) and
+# <dir>/kcsan-core.txt (the rest); <dir>/console-nokcsan.log is the console
+# without them, for find_splats. Prints "<ours> <core>" (report counts).
+kcsan_split() {
+	python3 - "$1" "$2" <<'PY'
+import re, sys
+log, out = sys.argv[1], sys.argv[2]
+ts = re.compile(r'^\[ *\d+\.\d+\] ?')
+ours_re = re.compile(r'\[spanheap\]|(^|[\s/])(shp_|spanheap_|uheap_)\w*(\+0x|\s|$)')
+ours, core, rest = [], [], []
+blk = None
+for raw in open(log, errors='replace'):
+    line = raw.rstrip('\n')
+    body = ts.sub('', line)
+    if blk is None:
+        if 'BUG: KCSAN:' in body:
+            blk = [line]
+        else:
+            rest.append(line)
+        continue
+    if not ts.match(line):          # user-space output interleaved
+        rest.append(line)
+        continue
+    blk.append(line)
+    if body.startswith('=========='):
+        mine = any(ours_re.search(ts.sub('', l)) for l in blk
+                   if 'Comm:' not in l)
+        (ours if mine else core).append(blk)
+        blk = None
+if blk:                              # unterminated (crash, timeout)
+    mine = any(ours_re.search(ts.sub('', l)) for l in blk if 'Comm:' not in l)
+    (ours if mine else core).append(blk)
+for name, blks in (('kcsan-ours.txt', ours), ('kcsan-core.txt', core)):
+    with open(f'{out}/{name}', 'w') as f:
+        for b in blks:
+            f.write('\n'.join(b) + '\n')
+with open(f'{out}/console-nokcsan.log', 'w') as f:
+    f.write('\n'.join(rest) + '\n')
+print(len(ours), len(core))
+PY
+}
 
 # Names of the SPANHEAP-KTAP-BEGIN blocks in a console log.
 block_names() { sed -n 's/^.*SPANHEAP-KTAP-BEGIN \([^ ]*\).*$/\1/p' "$1"; }
@@ -122,12 +194,15 @@ guest_lib=$vm_dir/guest-lib.sh
 # selftest_extras <repo>: run-vm.sh --extra args for the optional guest hooks:
 # $SPANHEAP_VM_SELFTESTS (default <repo>/build/vm-selftests, static binaries)
 # -> /opt/selftests, $SPANHEAP_VM_EXTRA (default
-# <repo>/userspace-tests/vm/guest-extra.sh) -> /opt/guest-extra.sh.
+# <repo>/userspace-tests/vm/guest-extra.sh) -> /opt/guest-extra.sh,
+# <repo>/build/vm-bin/spanheapctl -> /bin/spanheapctl (load/unload cycles).
 selftest_extras() {
 	local st=${SPANHEAP_VM_SELFTESTS:-$1/build/vm-selftests}
 	local ex=${SPANHEAP_VM_EXTRA:-$1/userspace-tests/vm/guest-extra.sh}
+	local ctl=$1/build/vm-bin/spanheapctl
 	[ -d "$st" ] && printf '%s\n' --extra "$st:/opt/selftests"
 	[ -f "$ex" ] && printf '%s\n' --extra "$ex:/opt/guest-extra.sh"
+	[ -x "$ctl" ] && printf '%s\n' --extra "$ctl:/bin/spanheapctl"
 	return 0
 }
 
@@ -143,10 +218,13 @@ stock_run() {
 	log "stock kernel $kver"
 	build_module "/usr/src/linux-headers-$kver" "$repo" "$repo/build/vm/mods-stock" || return 2
 	guest=$(mktemp "${TMPDIR:-/tmp}/spanheap-guest.XXXXXX")
-	cat "$guest_lib" "$body" >"$guest"
+	{
+		echo "SELFTEST_TIMEOUT=${SPANHEAP_SELFTEST_TIMEOUT:-900}"
+		cat "$guest_lib" "$body"
+	} >"$guest"
 	"$vm_dir/run-vm.sh" --kernel "/boot/vmlinuz-$kver" --module-dir "$repo/build/vm/mods-stock" \
 		--script "$guest" --log "$repo/build/vm/$name-console.log" \
-		--timeout "${SPANHEAP_VM_TIMEOUT:-300}" "$@" || rc=$?
+		--timeout "${SPANHEAP_VM_TIMEOUT:-1200}" "$@" || rc=$?
 	rm -f "$guest"
 	return "$rc"
 }

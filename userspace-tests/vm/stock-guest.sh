@@ -1,7 +1,8 @@
 # shellcheck shell=sh
-# Guest body for the stock tier and demo.sh (busybox sh, after guest-lib.sh).
+# Guest body for the stock tier (busybox sh, after guest-lib.sh).
 # Collects TAP in /tmp/stock.tap and prints it as block "stock" at the end so
-# no other block nests inside it.
+# no other block nests inside it; then 50 load/unload cycles (block
+# "loadunload").
 D=/sys/kernel/debug/spanheap
 n=0
 tap=/tmp/stock.tap
@@ -48,3 +49,4 @@ echo "1..$n"
 cat $tap
 echo "SPANHEAP-KTAP-END rc=0"
 dmesg -n 7
+loadunload /mods/spanheap.ko 50
