@@ -238,9 +238,9 @@ struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
 		arr = NULL;
 	}
 	spin_unlock(&s->speciallock);
-	if (arr) {
-		kfree(arr);
+	if (arr) {	/* another task made the array first */
 		shp_meta_uncharge(heap, specials_bytes(s));
+		kfree(arr);
 	}
 	return s;
 }

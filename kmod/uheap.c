@@ -1,32 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The heap behind an open /dev/spanheap: objects named by handles,
- * finalizers delivered as events.
+ * The heap behind an open /dev/spanheap: objects named by handles.
  *
  * Handles: bit 63 clear (never a kernel address, so a handle stored in
  * an object cannot look like a pointer to the conservative scan), a
  * 19-bit tag unique among open files, a 20-bit generation and a 24-bit
  * table index.  Another file's handle fails the tag check (-EINVAL); an
- * index never handed out is -ENOENT; a generation that no longer matches
- * (the object was collected and its slot freed or reused) is -ESTALE.
- * The table does not keep objects alive: an entry is checked against the
- * object's header on every use and reclaimed once its object is gone.
+ * index never handed out is -ENOENT; a handle whose object was
+ * collected is -ESTALE.  Indices are handed out cyclically and the
+ * generation advances when they wrap, so a handle names one object
+ * only; when the generation would wrap too, the file retires and ALLOC
+ * fails with -ENOSPC (after 2^44 allocations).
  *
- * Events: the finalizer of every object of this heap is
- * uheap_finalizer(); running on the heap's finalizer worker it pins the
- * object and queues an event, and read() unpins it.  When the queue is
- * full the finalizer is set again instead, so the object lives on and its
- * event comes at a later cycle: nothing is lost and the worker never
- * blocks.
+ * The table does not keep objects alive: an entry is checked against
+ * the object's header and allocation state on every use, and dropped
+ * once its object is gone; ALLOC drops all such entries whenever the
+ * table has doubled since the last time, so it holds O(live objects).
+ *
+ * Nothing here copies user memory inside a mutator section: a copy that
+ * faults on a userfaultfd or FUSE page would stall every collection.
+ * READ and WRITE go through a bounce buffer a page at a time,
+ * re-validating the handle for each page.
  */
 #include <linux/idr.h>
 #include <linux/err.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
-#include <linux/poll.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/vmalloc.h>
+#include <linux/uio.h>
 #include "internal.h"
 #include "uheap.h"
 
@@ -35,6 +38,9 @@
 #define UH_INDEX_BITS	24
 #define UH_GEN_MASK	((1U << UH_GEN_BITS) - 1)
 #define UH_MAX_ENTRIES	(1U << UH_INDEX_BITS)
+#define UH_RECLAIM_MIN	256
+/* An entry plus its share of the xarray's nodes. */
+#define UH_ENTRY_COST	(sizeof(struct uh_entry) + 16)
 
 static DEFINE_IDA(uh_tags);
 
@@ -54,129 +60,130 @@ static u64 *ref_slots(void *obj)
 	return (u64 *)(hdr(obj) + 1);
 }
 
-static void entry_free(struct uheap *u, u32 idx)
+/**
+ * uheap_charge() - count memory of this layer against the file's limit
+ * @u: state
+ * @bytes: size of an entry or event record
+ *
+ * Context: any.
+ * Return: 0 or -ENOMEM.
+ */
+int uheap_charge(struct uheap *u, size_t bytes)
 {
-	struct uh_entry *e = &u->tab[idx];
+	int ret = spanheap_charge(u->heap, bytes);
 
-	e->obj = NULL;
-	e->gen = (e->gen + 1) & UH_GEN_MASK;
-	e->roots = 0;
-	e->next_free = u->free_head;
-	u->free_head = idx;
+	if (!ret)
+		atomic_long_add(bytes, &u->charged);
+	return ret;
 }
 
-/* Give back an entry that was never handed out: its generation stays. */
-static void entry_put(struct uheap *u, u32 idx)
+/**
+ * uheap_uncharge() - give back what uheap_charge() counted
+ * @u: state
+ * @bytes: same size
+ *
+ * Context: any.
+ */
+void uheap_uncharge(struct uheap *u, size_t bytes)
 {
-	u->tab[idx].next_free = u->free_head;
-	u->free_head = idx;
+	atomic_long_sub(bytes, &u->charged);
+	spanheap_uncharge(u->heap, bytes);
 }
 
-/* Is entry @idx's object still the one it names?  Context: section, u->lock. */
-static bool entry_live(struct uheap *u, u32 idx)
+static void entry_erase(struct uheap *u, u32 idx, struct uh_entry *e)
 {
-	struct uh_entry *e = &u->tab[idx];
-
-	return e->obj && shp_object_live(u->heap, e->obj) &&
-	       hdr(e->obj)->handle == uh_handle(u, idx, e->gen);
+	lockdep_assert_held(&u->lock);
+	xa_erase(&u->tab, idx);
+	u->nroots -= e->roots;
+	u->nentries--;
+	kfree(e);
+	uheap_uncharge(u, UH_ENTRY_COST);
 }
 
-/* Free the entries of collected objects.  Context: section, u->lock. */
-static u32 table_reclaim(struct uheap *u)
+/* Is @e's object still the one it names?  Context: section, u->lock. */
+static bool entry_live(struct uheap *u, struct uh_entry *e)
 {
-	u32 idx, n = 0;
+	return shp_object_live(u->heap, e->obj) &&
+	       hdr(e->obj)->handle == e->handle;
+}
 
-	for (idx = 1; idx < u->cap; idx++) {
-		if (u->tab[idx].obj && !entry_live(u, idx)) {
-			entry_free(u, idx);
-			n++;
-		}
+/* Drop the entries of collected objects.  Context: section, u->lock. */
+static void table_reclaim(struct uheap *u)
+{
+	struct uh_entry *e;
+	unsigned long idx;
+
+	xa_for_each(&u->tab, idx, e) {
+		if (!e->roots && !entry_live(u, e))
+			entry_erase(u, idx, e);
+		if (!(idx % 1024))
+			cond_resched();
 	}
-	return n;
+	u->reclaim_at = max(2 * u->nentries, UH_RECLAIM_MIN);
 }
 
-/* A free entry index, reclaiming or growing the table; 0 if none. */
-static u32 entry_get(struct uheap *u)
-{
-	struct uh_entry *tab;
-	u32 idx, cap;
-
-	if (!u->free_head && !table_reclaim(u) && u->cap < UH_MAX_ENTRIES) {
-		cap = u->cap ? min(u->cap * 2, UH_MAX_ENTRIES) : 256;
-		tab = kvcalloc(cap, sizeof(*tab), GFP_KERNEL_ACCOUNT);
-		if (!tab)
-			return 0;
-		if (u->cap)
-			memcpy(tab, u->tab, u->cap * sizeof(*tab));
-		kvfree(u->tab);
-		u->tab = tab;
-		for (idx = cap - 1; idx >= max(u->cap, 1U); idx--) {
-			tab[idx].next_free = u->free_head;
-			u->free_head = idx;
-		}
-		u->cap = cap;
-	}
-	idx = u->free_head;
-	if (idx)
-		u->free_head = u->tab[idx].next_free;
-	return idx;
-}
-
-/* Resolve a handle.  Context: section, u->lock.  Returns index or -errno. */
-static long lookup(struct uheap *u, u64 handle)
+/* Resolve a handle.  Context: section, u->lock.  Returns entry or ERR_PTR. */
+static struct uh_entry *lookup(struct uheap *u, u64 handle)
 {
 	u32 idx = handle & (UH_MAX_ENTRIES - 1);
 	u32 gen = (handle >> UH_INDEX_BITS) & UH_GEN_MASK;
+	struct uh_entry *e;
 
+	lockdep_assert_held(&u->lock);
 	if (handle >> (UH_GEN_BITS + UH_INDEX_BITS) != u->tag)
-		return -EINVAL;		/* another file's, or made up */
-	if (!idx || idx >= u->cap)
-		return -ENOENT;
-	if (u->tab[idx].gen != gen)
-		return -ESTALE;		/* its object was collected */
-	if (!u->tab[idx].obj)
-		return -ENOENT;		/* never handed out */
-	if (!entry_live(u, idx)) {
-		entry_free(u, idx);
-		return -ESTALE;
+		return ERR_PTR(-EINVAL);	/* another file's, or made up */
+	if (!idx)
+		return ERR_PTR(-ENOENT);
+	e = xa_load(&u->tab, idx);
+	if (e && e->handle == handle) {
+		if (entry_live(u, e))
+			return e;
+		entry_erase(u, idx, e);
+		return ERR_PTR(-ESTALE);
 	}
-	return idx;
+	/* Handed out before (another generation, or this one's past)? */
+	if (e || gen < u->epoch || (gen == u->epoch && idx < u->next_idx))
+		return ERR_PTR(-ESTALE);
+	return ERR_PTR(-ENOENT);
 }
 
-/* Resolve a handle to an object of @kind (0: any). */
-static void *lookup_obj(struct uheap *u, u64 handle, u32 kind, long *err)
+/* Resolve a handle to an object of @kind (0: any), or an ERR_PTR. */
+static void *lookup_obj(struct uheap *u, u64 handle, u32 kind)
 {
-	long idx = lookup(u, handle);
-	void *obj;
+	struct uh_entry *e = lookup(u, handle);
 
-	if (idx < 0) {
-		*err = idx;
-		return NULL;
-	}
-	obj = u->tab[idx].obj;
-	if (kind && hdr(obj)->kind != kind) {
-		*err = -EINVAL;
-		return NULL;
-	}
-	return obj;
+	if (IS_ERR(e))
+		return e;
+	if (kind && hdr(e->obj)->kind != kind)
+		return ERR_PTR(-EINVAL);
+	return e->obj;
 }
 
-static void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx);
+static void uheap_scan_roots(struct spanheap *heap, void *arg)
+{
+	struct uheap *u = arg;
+	struct uh_entry *e;
+	unsigned long idx;
+
+	xa_for_each_marked(&u->tab, idx, e, UH_ROOTED)
+		spanheap_mark_root(heap, e->obj);
+	uheap_events_scan(u);
+}
 
 /**
  * uheap_create() - the state of a new open file
  *
- * Context: process context.
+ * Context: process context; charged to the caller's memcg.
  * Return: the uheap or an ERR_PTR.
  */
 struct uheap *uheap_create(void)
 {
-	struct uheap *u = kzalloc(sizeof(*u), GFP_KERNEL_ACCOUNT);
+	struct uheap *u = kzalloc(sizeof(*u), SHP_GFP);
 	int tag;
 
 	if (!u)
 		return ERR_PTR(-ENOMEM);
-	tag = ida_alloc_range(&uh_tags, 1, (1 << UH_TAG_BITS) - 1, GFP_KERNEL);
+	tag = ida_alloc_range(&uh_tags, 1, (1 << UH_TAG_BITS) - 1, SHP_GFP);
 	if (tag < 0) {
 		kfree(u);
 		return ERR_PTR(tag);
@@ -192,10 +199,16 @@ struct uheap *uheap_create(void)
 	}
 	u->heap->owner = u;
 	mutex_init(&u->lock);
+	xa_init_flags(&u->tab, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	u->next_idx = 1;
+	u->reclaim_at = UH_RECLAIM_MIN;
 	spin_lock_init(&u->ev_lock);
+	INIT_LIST_HEAD(&u->armed);
 	INIT_LIST_HEAD(&u->events);
+	INIT_LIST_HEAD(&u->reading);
 	init_waitqueue_head(&u->wq);
 	u->ev_max = READ_ONCE(shp_dev_event_queue_max);
+	spanheap_set_root_scan(u->heap, uheap_scan_roots, u);
 	return u;
 }
 
@@ -204,135 +217,35 @@ struct uheap *uheap_create(void)
  * @u: state; no ioctl, read or poll can run any more
  *
  * Destroying the heap waits for a finalizer being delivered and drops
- * the ones still queued.
+ * the ones still queued; their events are freed with the rest.
  *
  * Context: process context.
  */
 void uheap_destroy(struct uheap *u)
 {
-	struct uh_event *ev, *tmp;
+	struct uh_entry *e;
+	unsigned long idx;
 
+	/* What this layer charged goes with it, before the heap checks its books. */
+	spanheap_uncharge(u->heap, atomic_long_read(&u->charged));
 	spanheap_destroy(u->heap);
-	list_for_each_entry_safe(ev, tmp, &u->events, node)
-		kfree(ev);
-	kvfree(u->tab);
+	uheap_events_free(u);
+	xa_for_each(&u->tab, idx, e)
+		kfree(e);
+	xa_destroy(&u->tab);
 	ida_free(&uh_tags, u->tag);
 	kfree(u);
 }
 
-/* Runs on the heap's finalizer worker, inside a section. */
-static void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx)
-{
-	struct uheap *u = heap->owner;
-	struct uh_event *ev = kmalloc(sizeof(*ev), GFP_KERNEL_ACCOUNT);
-	bool full;
-
-	spin_lock(&u->ev_lock);
-	full = u->nevents >= u->ev_max;
-	spin_unlock(&u->ev_lock);
-	if (full || !ev || spanheap_pin(heap, obj)) {
-		/* No room: re-arm, the object survives, the event comes later. */
-		kfree(ev);
-		spin_lock(&u->ev_lock);
-		u->ndeferred++;
-		spin_unlock(&u->ev_lock);
-		WARN_ON_ONCE(spanheap_set_finalizer(heap, obj, uheap_finalizer, ctx));
-		return;
-	}
-	ev->obj = obj;
-	ev->ev.event_len = sizeof(ev->ev);
-	ev->ev.version = SPANHEAP_EVENT_VERSION;
-	ev->ev.type = SPANHEAP_EVENT_FINALIZER;
-	ev->ev.token = (u64)(unsigned long)ctx;
-	ev->ev.handle = hdr(obj)->handle;
-	spin_lock(&u->ev_lock);
-	ev->ev.seq = ++u->seq;
-	list_add_tail(&ev->node, &u->events);
-	u->nevents++;
-	u->nrun++;
-	spin_unlock(&u->ev_lock);
-	wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);
-}
-
-/**
- * uheap_readable() - are events pending?
- * @u: state
- *
- * Context: any.
- * Return: true if read() would not block.
- */
-bool uheap_readable(struct uheap *u)
-{
-	return READ_ONCE(u->nevents) > 0;
-}
-
-/**
- * uheap_read() - hand out whole event records
- * @u: state
- * @buf: user buffer
- * @count: its size; smaller than one record is -EINVAL
- * @nonblock: O_NONBLOCK: -EAGAIN instead of waiting
- *
- * Each record handed out unpins its object.
- *
- * Context: process context.
- * Return: bytes read, -EINVAL, -EAGAIN, -ERESTARTSYS or -EFAULT.
- */
-ssize_t uheap_read(struct uheap *u, char __user *buf, size_t count,
-		   bool nonblock)
-{
-	size_t want = count / sizeof(struct spanheap_event), done = 0;
-	struct uh_event *ev;
-	int ret;
-
-	if (!want)
-		return -EINVAL;
-	for (;;) {
-		if (uheap_readable(u))
-			break;
-		if (nonblock)
-			return -EAGAIN;
-		ret = wait_event_interruptible(u->wq, uheap_readable(u));
-		if (ret)
-			return ret;
-	}
-	while (done < want) {
-		spin_lock(&u->ev_lock);
-		ev = list_first_entry_or_null(&u->events, struct uh_event, node);
-		if (ev) {
-			list_del(&ev->node);
-			u->nevents--;
-		}
-		spin_unlock(&u->ev_lock);
-		if (!ev)
-			break;
-		if (copy_to_user(buf + done * sizeof(ev->ev), &ev->ev,
-				 sizeof(ev->ev))) {
-			spin_lock(&u->ev_lock);		/* put it back */
-			list_add(&ev->node, &u->events);
-			u->nevents++;
-			spin_unlock(&u->ev_lock);
-			return done ? done * sizeof(ev->ev) : -EFAULT;
-		}
-		spanheap_enter(u->heap);
-		WARN_ON_ONCE(spanheap_unpin(u->heap, ev->obj));
-		spanheap_exit(u->heap);
-		spin_lock(&u->ev_lock);
-		u->nread++;
-		spin_unlock(&u->ev_lock);
-		kfree(ev);
-		done++;
-	}
-	return done * sizeof(struct spanheap_event);
-}
-
-/* ---- ioctl operations; each runs inside a section with u->lock held ---- */
+/* ---- object operations; each runs inside a section with u->lock held ---- */
 
 static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 {
+	struct uh_entry *e;
 	size_t bytes;
-	u32 idx;
 	void *obj;
+	long ret;
+	u32 idx;
 
 	if (a->flags & ~SPANHEAP_ALLOC_ROOTED || a->reserved || a->handle)
 		return -EINVAL;
@@ -344,121 +257,211 @@ static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 		bytes = sizeof(struct uh_header) + a->length * sizeof(u64);
 	else
 		return -EINVAL;
-	idx = entry_get(u);
-	if (!idx)
+	if (u->epoch > UH_GEN_MASK)
+		return -ENOSPC;			/* retired: every handle used */
+	if (u->nentries >= u->reclaim_at)
+		table_reclaim(u);
+	if (uheap_charge(u, UH_ENTRY_COST))
 		return -ENOMEM;
-	obj = spanheap_alloc(u->heap, bytes,
-			     a->kind == SPANHEAP_KIND_DATA ? SPANHEAP_NOSCAN : 0);
+	ret = -ENOMEM;
+	e = kzalloc(sizeof(*e), SHP_GFP);
 	/* On failure obj, if any, is garbage: the next cycle takes it. */
-	if (!obj || (a->flags & SPANHEAP_ALLOC_ROOTED && spanheap_pin(u->heap, obj))) {
-		entry_put(u, idx);
-		return -ENOMEM;
+	obj = e ? spanheap_alloc(u->heap, bytes,
+				 a->kind == SPANHEAP_KIND_DATA ? SPANHEAP_NOSCAN : 0) : NULL;
+	if (!obj)
+		goto fail;
+	ret = xa_alloc_cyclic(&u->tab, &idx, e, XA_LIMIT(1, UH_MAX_ENTRIES - 1),
+			      &u->next_idx, SHP_GFP);
+	if (ret < 0) {
+		ret = ret == -EBUSY ? -ENOSPC : ret;
+		goto fail;
 	}
-	u->tab[idx].obj = obj;
-	hdr(obj)->handle = a->handle = uh_handle(u, idx, u->tab[idx].gen);
+	if (ret == 1 && ++u->epoch > UH_GEN_MASK) {
+		xa_erase(&u->tab, idx);
+		ret = -ENOSPC;
+		goto fail;
+	}
+	e->obj = obj;
+	e->handle = a->handle = uh_handle(u, idx, u->epoch);
+	hdr(obj)->handle = e->handle;
 	hdr(obj)->kind = a->kind;
 	hdr(obj)->length = a->length;
 	if (a->flags & SPANHEAP_ALLOC_ROOTED) {
-		u->tab[idx].roots = 1;
+		e->roots = 1;
 		u->nroots++;
+		xa_set_mark(&u->tab, idx, UH_ROOTED);
 	}
+	u->nentries++;
 	return 0;
-}
-
-static long op_rw(struct uheap *u, struct spanheap_rw *a, bool write)
-{
-	void __user *ubuf = u64_to_user_ptr(a->buf);
-	long err;
-	u64 end;
-	char *obj;
-
-	if (a->flags)
-		return -EINVAL;
-	obj = lookup_obj(u, a->handle, SPANHEAP_KIND_DATA, &err);
-	if (!obj)
-		return err;
-	if (check_add_overflow(a->offset, a->length, &end) ||
-	    end > hdr(obj)->length)
-		return -ERANGE;
-	obj += sizeof(struct uh_header) + a->offset;
-	if (write ? copy_from_user(obj, ubuf, a->length) :
-		    copy_to_user(ubuf, obj, a->length))
-		return -EFAULT;
-	return 0;
+fail:
+	kfree(e);
+	uheap_uncharge(u, UH_ENTRY_COST);
+	return ret;
 }
 
 static long op_ref(struct uheap *u, struct spanheap_ref *a, bool store)
 {
 	void *obj, *target = NULL;
-	long err;
 
-	if (a->flags)
+	if (a->flags || (!store && a->value))
 		return -EINVAL;
-	obj = lookup_obj(u, a->handle, SPANHEAP_KIND_REF, &err);
-	if (!obj)
-		return err;
+	obj = lookup_obj(u, a->handle, SPANHEAP_KIND_REF);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
 	if (a->slot >= hdr(obj)->length)
 		return -ERANGE;
 	if (!store) {
+		/* A slot's referent is reachable from @obj, hence allocated. */
 		target = (void *)(unsigned long)READ_ONCE(ref_slots(obj)[a->slot]);
 		a->value = target ? hdr(target)->handle : 0;
 		return 0;
 	}
 	if (a->value) {
-		target = lookup_obj(u, a->value, 0, &err);
-		if (!target)
-			return err;
+		target = lookup_obj(u, a->value, 0);
+		if (IS_ERR(target))
+			return PTR_ERR(target);
 	}
 	WRITE_ONCE(ref_slots(obj)[a->slot], (u64)(unsigned long)target);
 	return 0;
 }
 
+/* ROOT (@delta 1) or UNROOT (-1); also undoes one after a failed copy-back. */
+static long root_adjust(struct uheap *u, u64 handle, int delta, u64 *count)
+{
+	struct uh_entry *e = lookup(u, handle);
+	u32 idx = handle & (UH_MAX_ENTRIES - 1);
+
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	if (delta > 0 && e->roots == U32_MAX)
+		return -EOVERFLOW;
+	if (delta < 0 && !e->roots)
+		return -EINVAL;
+	e->roots += delta;
+	u->nroots += delta;
+	if (e->roots)
+		xa_set_mark(&u->tab, idx, UH_ROOTED);
+	else
+		xa_clear_mark(&u->tab, idx, UH_ROOTED);
+	*count = e->roots;
+	return 0;
+}
+
 static long op_root(struct uheap *u, struct spanheap_root *a, bool root)
 {
-	long idx, err;
-
 	if (a->flags || a->count)
 		return -EINVAL;
-	idx = lookup(u, a->handle);
-	if (idx < 0)
-		return idx;
-	if (root) {
-		err = spanheap_pin(u->heap, u->tab[idx].obj);
-		if (err)
-			return err;
-		u->tab[idx].roots++;
-		u->nroots++;
-	} else {
-		if (!u->tab[idx].roots)
-			return -EINVAL;
-		WARN_ON_ONCE(spanheap_unpin(u->heap, u->tab[idx].obj));
-		u->tab[idx].roots--;
-		u->nroots--;
-	}
-	a->count = u->tab[idx].roots;
-	return 0;
+	return root_adjust(u, a->handle, root ? 1 : -1, &a->count);
 }
 
 static long op_finalizer(struct uheap *u, struct spanheap_finalizer *a)
 {
 	void *obj;
-	long err;
 
 	if (a->flags & ~SPANHEAP_FIN_CLEAR ||
 	    (a->flags & SPANHEAP_FIN_CLEAR && a->token))
 		return -EINVAL;
-	obj = lookup_obj(u, a->handle, 0, &err);
-	if (!obj)
-		return err;
+	obj = lookup_obj(u, a->handle, 0);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
 	if (a->flags & SPANHEAP_FIN_CLEAR)
-		return spanheap_set_finalizer(u->heap, obj, NULL, NULL);
-	return spanheap_set_finalizer(u->heap, obj, uheap_finalizer,
-				      (void *)(unsigned long)a->token);
+		return uheap_fin_clear(u, obj);
+	return uheap_fin_set(u, obj, a->token);
+}
+
+/* Object operations: inside a section, under u->lock. */
+static long object_op(struct uheap *u, unsigned int cmd, union uheap_args *a)
+{
+	long ret;
+
+	spanheap_enter(u->heap);
+	mutex_lock(&u->lock);
+	switch (cmd) {
+	case SPANHEAP_IOC_ALLOC:
+		ret = op_alloc(u, &a->alloc);
+		break;
+	case SPANHEAP_IOC_STORE:
+	case SPANHEAP_IOC_LOAD:
+		ret = op_ref(u, &a->ref, cmd == SPANHEAP_IOC_STORE);
+		break;
+	case SPANHEAP_IOC_ROOT:
+	case SPANHEAP_IOC_UNROOT:
+		ret = op_root(u, &a->root, cmd == SPANHEAP_IOC_ROOT);
+		break;
+	default:
+		ret = op_finalizer(u, &a->fin);
+	}
+	mutex_unlock(&u->lock);
+	spanheap_exit(u->heap);
+	return ret;
+}
+
+/*
+ * One page of a READ or WRITE between the object and @bounce, inside a
+ * section; the handle is resolved again each time.  @n == 0 only checks.
+ */
+static long rw_chunk(struct uheap *u, struct spanheap_rw *a, u64 done,
+		     char *bounce, size_t n, bool write)
+{
+	char *obj;
+	long ret = 0;
+	u64 end;
+
+	spanheap_enter(u->heap);
+	mutex_lock(&u->lock);
+	obj = lookup_obj(u, a->handle, SPANHEAP_KIND_DATA);
+	if (IS_ERR(obj)) {
+		ret = PTR_ERR(obj);
+	} else if (check_add_overflow(a->offset, a->length, &end) ||
+		   end > hdr(obj)->length) {
+		ret = -ERANGE;
+	} else if (n) {
+		obj += sizeof(struct uh_header) + a->offset + done;
+		if (write)
+			memcpy(obj, bounce, n);
+		else
+			memcpy(bounce, obj, n);
+	}
+	mutex_unlock(&u->lock);
+	spanheap_exit(u->heap);
+	return ret;
+}
+
+static long op_rw(struct uheap *u, struct spanheap_rw *a, bool write,
+		  struct iov_iter *data)
+{
+	size_t n, room = min_t(u64, a->length, PAGE_SIZE);
+	char *bounce;
+	long ret;
+	u64 done;
+
+	if (a->flags)
+		return -EINVAL;
+	ret = rw_chunk(u, a, 0, NULL, 0, write);
+	if (ret || !a->length)
+		return ret;
+	if (!data || iov_iter_count(data) < a->length)
+		return -EFAULT;
+	bounce = kmalloc(room, SHP_GFP);
+	if (!bounce)
+		return -ENOMEM;
+	for (done = 0; !ret && done < a->length; done += n) {
+		n = min_t(u64, a->length - done, room);
+		if (write && copy_from_iter(bounce, n, data) != n) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = rw_chunk(u, a, done, bounce, n, write);
+		if (!ret && !write && copy_to_iter(bounce, n, data) != n)
+			ret = -EFAULT;
+	}
+	kfree(bounce);
+	return ret;
 }
 
 static long op_stats(struct uheap *u, struct spanheap_stats_v1 *a)
 {
-	struct spanheap_stats *st = kmalloc(sizeof(*st), GFP_KERNEL);
+	struct spanheap_stats *st = kmalloc(sizeof(*st), SHP_GFP);
 
 	if (!st)
 		return -ENOMEM;
@@ -468,6 +471,7 @@ static long op_stats(struct uheap *u, struct spanheap_stats_v1 *a)
 	a->objects = st->objects_in_use;
 	a->bytes_in_use = st->bytes_in_use;
 	a->bytes_reserved = st->bytes_reserved;
+	a->bytes_meta = st->bytes_meta;
 	a->mem_limit = st->limit;
 	a->collections = st->collections;
 	a->finalizers_set = st->specials[SPANHEAP_SPECIAL_FINALIZER];
@@ -482,6 +486,7 @@ static long op_stats(struct uheap *u, struct spanheap_stats_v1 *a)
 	a->events_pending = u->nevents;
 	a->events_read = u->nread;
 	a->events_deferred = u->ndeferred;
+	a->events_overcap = u->novercap;
 	a->event_queue_max = u->ev_max;
 	spin_unlock(&u->ev_lock);
 	return 0;
@@ -511,64 +516,69 @@ static long op_params(struct uheap *u, struct spanheap_params *a)
 	return 0;
 }
 
-union uheap_args {
-	struct spanheap_alloc alloc;
-	struct spanheap_rw rw;
-	struct spanheap_ref ref;
-	struct spanheap_root root;
-	struct spanheap_finalizer fin;
-	struct spanheap_gc gc;
-	struct spanheap_stats_v1 stats;
-	struct spanheap_params params;
-};
-
-/* Object operations: inside a section, under u->lock. */
-static long object_op(struct uheap *u, unsigned int cmd, union uheap_args *a)
-{
-	long ret;
-
-	spanheap_enter(u->heap);
-	mutex_lock(&u->lock);
-	switch (cmd) {
-	case SPANHEAP_IOC_ALLOC:
-		ret = op_alloc(u, &a->alloc);
-		break;
-	case SPANHEAP_IOC_WRITE:
-	case SPANHEAP_IOC_READ:
-		ret = op_rw(u, &a->rw, cmd == SPANHEAP_IOC_WRITE);
-		break;
-	case SPANHEAP_IOC_STORE:
-	case SPANHEAP_IOC_LOAD:
-		ret = op_ref(u, &a->ref, cmd == SPANHEAP_IOC_STORE);
-		break;
-	case SPANHEAP_IOC_ROOT:
-	case SPANHEAP_IOC_UNROOT:
-		ret = op_root(u, &a->root, cmd == SPANHEAP_IOC_ROOT);
-		break;
-	default:
-		ret = op_finalizer(u, &a->fin);
-	}
-	mutex_unlock(&u->lock);
-	spanheap_exit(u->heap);
-	return ret;
-}
-
 static long op_gc(struct uheap *u, struct spanheap_gc *a)
 {
-	struct spanheap_stats *st;
-
 	if (a->flags & ~SPANHEAP_GC_WAIT || a->collections)
 		return -EINVAL;
 	spanheap_collect(u->heap);
 	if (a->flags & SPANHEAP_GC_WAIT)
 		spanheap_wait_finalizers(u->heap);
-	st = kmalloc(sizeof(*st), GFP_KERNEL);
-	if (!st)
-		return -ENOMEM;
-	spanheap_read_stats(u->heap, st);
-	a->collections = st->collections;
-	kfree(st);
+	a->collections = atomic64_read(&u->heap->collections);
 	return 0;
+}
+
+/**
+ * uheap_do() - run one SPANHEAP_IOC_* command on a copied-in argument
+ * @u: state
+ * @cmd: command
+ * @a: its argument, already read; out fields are filled in
+ * @data: READ/WRITE: the user's bytes (NULL when they cannot be reached)
+ *
+ * Context: process context, no section held.
+ * Return: 0 or a negative errno; nothing changes on error, except that
+ * a READ or WRITE of more than one page may be cut short.
+ */
+long uheap_do(struct uheap *u, unsigned int cmd, union uheap_args *a,
+	      struct iov_iter *data)
+{
+	switch (cmd) {
+	case SPANHEAP_IOC_GC:
+		return op_gc(u, &a->gc);
+	case SPANHEAP_IOC_STATS:
+		return op_stats(u, &a->stats);
+	case SPANHEAP_IOC_SET_PARAMS:
+		return op_params(u, &a->params);
+	case SPANHEAP_IOC_WRITE:
+	case SPANHEAP_IOC_READ:
+		return op_rw(u, &a->rw, cmd == SPANHEAP_IOC_WRITE, data);
+	}
+	return object_op(u, cmd, a);
+}
+
+/* The copy-back of @a failed: take back what @cmd did, where it can be. */
+static void uheap_undo(struct uheap *u, unsigned int cmd, union uheap_args *a)
+{
+	u64 handle, count;
+	struct uh_entry *e;
+
+	spanheap_enter(u->heap);
+	mutex_lock(&u->lock);
+	switch (cmd) {
+	case SPANHEAP_IOC_ALLOC:
+		/* The object itself is garbage now: the next cycle takes it. */
+		handle = a->alloc.handle;
+		e = xa_load(&u->tab, handle & (UH_MAX_ENTRIES - 1));
+		if (e && e->handle == handle)
+			entry_erase(u, handle & (UH_MAX_ENTRIES - 1), e);
+		break;
+	case SPANHEAP_IOC_ROOT:
+	case SPANHEAP_IOC_UNROOT:
+		root_adjust(u, a->root.handle, cmd == SPANHEAP_IOC_ROOT ? -1 : 1,
+			    &count);
+		break;
+	}
+	mutex_unlock(&u->lock);
+	spanheap_exit(u->heap);
 }
 
 static size_t arg_size(unsigned int cmd)
@@ -589,6 +599,20 @@ static size_t arg_size(unsigned int cmd)
 	return 0;
 }
 
+static long stats_ioctl(struct uheap *u, u32 usize, void __user *arg)
+{
+	struct spanheap_stats_v1 st;
+	long ret;
+
+	if (usize < offsetofend(struct spanheap_stats_v1, version))
+		return -EINVAL;
+	ret = op_stats(u, &st);
+	if (ret)
+		return ret;
+	st.size = min_t(size_t, usize, sizeof(st));
+	return copy_to_user(arg, &st, st.size) ? -EFAULT : 0;
+}
+
 /**
  * uheap_ioctl() - run one SPANHEAP_IOC_* command
  * @u: state
@@ -596,17 +620,24 @@ static size_t arg_size(unsigned int cmd)
  * @arg: user pointer to its struct
  *
  * The struct is read with copy_struct_from_user(): its first __u32 is
- * its size, which must be at least this kernel's size (larger is fine if
- * the extra bytes are zero); this kernel's size is written back.
- * STATS instead accepts any size from 8 bytes and writes what fits.
+ * its size, which must be at least this kernel's size and at most
+ * SPANHEAP_MAX_ARG_SIZE (larger is fine if the extra bytes are zero);
+ * this kernel's size is written back.  STATS instead accepts any size
+ * from 8 bytes and writes what fits.  A struct that cannot be written
+ * back fails with -EFAULT before the command runs; if it becomes
+ * unwritable during the call, ALLOC, ROOT and UNROOT are undone.
  *
- * Context: process context.
+ * Context: process context; what the call allocates is charged to the
+ * memcg of the file's opener.
  * Return: 0 or a negative errno (see Documentation/spanheap/uapi.rst).
  */
 long uheap_ioctl(struct uheap *u, unsigned int cmd, void __user *arg)
 {
 	size_t ksize = arg_size(cmd);
+	struct iov_iter iter, *data = NULL;
+	struct mem_cgroup *memcg;
 	union uheap_args a;
+	struct iovec iov;
 	u32 usize;
 	long ret;
 
@@ -614,31 +645,32 @@ long uheap_ioctl(struct uheap *u, unsigned int cmd, void __user *arg)
 		return -ENOTTY;
 	if (get_user(usize, (u32 __user *)arg))
 		return -EFAULT;
-	if (cmd == SPANHEAP_IOC_STATS) {
-		if (usize < offsetofend(struct spanheap_stats_v1, version))
-			return -EINVAL;
-		ret = op_stats(u, &a.stats);
-		if (ret)
-			return ret;
-		a.stats.size = min_t(size_t, usize, ksize);
-		return copy_to_user(arg, &a.stats, a.stats.size) ? -EFAULT : 0;
-	}
+	if (usize > SPANHEAP_MAX_ARG_SIZE)
+		return -E2BIG;
+	if (cmd == SPANHEAP_IOC_STATS)
+		return stats_ioctl(u, usize, arg);
 	if (usize < ksize)
 		return -EINVAL;
 	ret = copy_struct_from_user(&a, ksize, arg, usize);
 	if (ret)
 		return ret == -E2BIG ? -EINVAL : ret;
-	switch (cmd) {
-	case SPANHEAP_IOC_GC:
-		ret = op_gc(u, &a.gc);
-		break;
-	case SPANHEAP_IOC_SET_PARAMS:
-		ret = op_params(u, &a.params);
-		break;
-	default:
-		ret = object_op(u, cmd, &a);
-	}
+	if (copy_to_user(arg, &a, ksize))	/* writable?  (rewrites the same) */
+		return -EFAULT;
+	if ((cmd == SPANHEAP_IOC_READ || cmd == SPANHEAP_IOC_WRITE) &&
+	    !import_single_range(cmd == SPANHEAP_IOC_READ ? READ : WRITE,
+				 u64_to_user_ptr(a.rw.buf),
+				 min_t(u64, a.rw.length, SPANHEAP_MAX_OBJECT),
+				 &iov, &iter))
+		data = &iter;
+	memcg = shp_memcg_enter(u->heap);
+	ret = uheap_do(u, cmd, &a, data);
+	shp_memcg_exit(memcg);
 	if (ret)
 		return ret;
-	return copy_to_user(arg, &a, ksize) ? -EFAULT : 0;
+	a.size = ksize;
+	if (copy_to_user(arg, &a, ksize)) {
+		uheap_undo(u, cmd, &a);
+		return -EFAULT;
+	}
+	return 0;
 }

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Finalizer events of an open /dev/spanheap.
+ *
+ * FINALIZER allocates the event record up front, charged to the opener,
+ * and passes it to the core as the finalizer's context: the user's
+ * token lives only in the record, outside the heap, so the collector
+ * never scans it.  An event moves armed -> events -> reading -> freed;
+ * clearing the finalizer frees an armed one.  The core hands each
+ * context to exactly one of spanheap_take_finalizer() and the finalizer
+ * run, so each record has one owner at a time and each token is
+ * delivered exactly once.
+ *
+ * Delivery (uheap_finalizer(), on the heap's finalizer worker) cannot
+ * fail.  When the queue is full the finalizer is set again instead, so
+ * the object lives on and its event comes at a later cycle
+ * (events_deferred); if that is impossible because userspace set a new
+ * finalizer on the object meanwhile, or memory is short, the event is
+ * queued past the cap (events_overcap).  Objects of delivered and
+ * unread events are roots (uheap_events_scan()).
+ */
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include "internal.h"
+#include "uheap.h"
+
+static void event_free(struct uheap *u, struct uh_event *ev)
+{
+	kfree(ev);
+	uheap_uncharge(u, sizeof(*ev));
+}
+
+/* Runs on the heap's finalizer worker, inside a section. */
+static void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx)
+{
+	struct uheap *u = heap->owner;
+	struct uh_event *ev = ctx;
+	bool full;
+
+	spin_lock(&u->ev_lock);
+	full = u->nevents >= u->ev_max;
+	spin_unlock(&u->ev_lock);
+	if (full && !spanheap_set_finalizer(heap, obj, uheap_finalizer, ev)) {
+		spin_lock(&u->ev_lock);
+		u->ndeferred++;
+		spin_unlock(&u->ev_lock);
+		return;
+	}
+	spin_lock(&u->ev_lock);
+	u->novercap += full;
+	ev->ev.seq = ++u->seq;
+	list_move_tail(&ev->node, &u->events);
+	u->nevents++;
+	u->nrun++;
+	spin_unlock(&u->ev_lock);
+	wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);
+}
+
+/**
+ * uheap_fin_set() - give an object a finalizer whose event carries @token
+ * @u: state
+ * @obj: an object of the file, looked up
+ * @token: delivered in the event, never interpreted
+ *
+ * Context: inside a section, u->lock held.
+ * Return: 0, -EEXIST, -ENOMEM.
+ */
+int uheap_fin_set(struct uheap *u, void *obj, u64 token)
+{
+	const struct uh_header *h = obj;
+	struct uh_event *ev;
+	int ret;
+
+	lockdep_assert_held(&u->lock);
+	if (uheap_charge(u, sizeof(*ev)))
+		return -ENOMEM;
+	ev = kzalloc(sizeof(*ev), SHP_GFP);
+	if (!ev) {
+		uheap_uncharge(u, sizeof(*ev));
+		return -ENOMEM;
+	}
+	ev->obj = obj;
+	ev->ev.event_len = sizeof(ev->ev);
+	ev->ev.version = SPANHEAP_EVENT_VERSION;
+	ev->ev.type = SPANHEAP_EVENT_FINALIZER;
+	ev->ev.token = token;
+	ev->ev.handle = h->handle;
+	/* Linked first: the worker may move it as soon as the finalizer is set. */
+	spin_lock(&u->ev_lock);
+	list_add_tail(&ev->node, &u->armed);
+	spin_unlock(&u->ev_lock);
+	ret = spanheap_set_finalizer(u->heap, obj, uheap_finalizer, ev);
+	if (ret) {
+		spin_lock(&u->ev_lock);
+		list_del(&ev->node);
+		spin_unlock(&u->ev_lock);
+		event_free(u, ev);
+	}
+	return ret;
+}
+
+/**
+ * uheap_fin_clear() - remove an object's finalizer, if it has one
+ * @u: state
+ * @obj: an object of the file, looked up
+ *
+ * A finalizer already queued to run is not affected (as in Go).
+ *
+ * Context: inside a section, u->lock held.
+ * Return: 0 or -ENOMEM.
+ */
+int uheap_fin_clear(struct uheap *u, void *obj)
+{
+	struct uh_event *ev;
+	void *ctx;
+	int ret;
+
+	lockdep_assert_held(&u->lock);
+	ret = spanheap_take_finalizer(u->heap, obj, &ctx);
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	ev = ctx;
+	spin_lock(&u->ev_lock);
+	list_del(&ev->node);
+	spin_unlock(&u->ev_lock);
+	event_free(u, ev);
+	return 0;
+}
+
+/**
+ * uheap_events_scan() - report the objects of unread events as roots
+ * @u: state
+ *
+ * Context: the heap's root-scan callback.
+ */
+void uheap_events_scan(struct uheap *u)
+{
+	struct uh_event *ev;
+
+	spin_lock(&u->ev_lock);
+	list_for_each_entry(ev, &u->events, node)
+		spanheap_mark_root(u->heap, ev->obj);
+	list_for_each_entry(ev, &u->reading, node)
+		spanheap_mark_root(u->heap, ev->obj);
+	spin_unlock(&u->ev_lock);
+}
+
+static void free_list(struct list_head *head)
+{
+	struct uh_event *ev, *tmp;
+
+	list_for_each_entry_safe(ev, tmp, head, node)
+		kfree(ev);
+}
+
+/**
+ * uheap_events_free() - free every event record of a closed file
+ * @u: state whose heap is destroyed (no worker can run)
+ *
+ * Context: process context.
+ */
+void uheap_events_free(struct uheap *u)
+{
+	free_list(&u->armed);
+	free_list(&u->events);
+	free_list(&u->reading);
+}
+
+/**
+ * uheap_readable() - are events pending?
+ * @u: state
+ *
+ * Context: any.
+ * Return: true if read() would not block.
+ */
+bool uheap_readable(struct uheap *u)
+{
+	return READ_ONCE(u->nevents) > 0;
+}
+
+/* The oldest delivered event, moved to u->reading; NULL if none. */
+static struct uh_event *event_take(struct uheap *u)
+{
+	struct uh_event *ev;
+
+	spin_lock(&u->ev_lock);
+	ev = list_first_entry_or_null(&u->events, struct uh_event, node);
+	if (ev) {
+		list_move(&ev->node, &u->reading);
+		u->nevents--;
+	}
+	spin_unlock(&u->ev_lock);
+	return ev;
+}
+
+/* Put an event that could not be copied out back at the head. */
+static void event_untake(struct uheap *u, struct uh_event *ev)
+{
+	spin_lock(&u->ev_lock);
+	list_move(&ev->node, &u->events);
+	u->nevents++;
+	spin_unlock(&u->ev_lock);
+	wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);
+}
+
+/**
+ * uheap_read() - hand out whole event records
+ * @u: state
+ * @buf: user buffer
+ * @count: its size; smaller than one record is -EINVAL
+ * @nonblock: O_NONBLOCK: -EAGAIN instead of waiting
+ *
+ * Never returns 0: a reader that loses the race for the only event
+ * waits again (or gets -EAGAIN).  Each record handed out stops being a
+ * root for its object.
+ *
+ * Context: process context, no section held.
+ * Return: bytes read, -EINVAL, -EAGAIN, -ERESTARTSYS or -EFAULT.
+ */
+ssize_t uheap_read(struct uheap *u, char __user *buf, size_t count,
+		   bool nonblock)
+{
+	size_t want = count / sizeof(struct spanheap_event), done = 0;
+	struct uh_event *ev;
+	int ret;
+
+	if (!want)
+		return -EINVAL;
+	while (done < want) {
+		ev = event_take(u);
+		if (!ev) {
+			if (done)
+				break;
+			if (nonblock)
+				return -EAGAIN;
+			ret = wait_event_interruptible(u->wq, uheap_readable(u));
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (copy_to_user(buf + done * sizeof(ev->ev), &ev->ev,
+				 sizeof(ev->ev))) {
+			event_untake(u, ev);
+			return done ? done * sizeof(ev->ev) : -EFAULT;
+		}
+		spin_lock(&u->ev_lock);
+		list_del(&ev->node);
+		u->nread++;
+		spin_unlock(&u->ev_lock);
+		event_free(u, ev);
+		done++;
+	}
+	return done * sizeof(struct spanheap_event);
+}
