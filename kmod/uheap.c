@@ -33,11 +33,6 @@
 #include "internal.h"
 #include "uheap.h"
 
-#define UH_TAG_BITS	19
-#define UH_GEN_BITS	20
-#define UH_INDEX_BITS	24
-#define UH_GEN_MASK	((1U << UH_GEN_BITS) - 1)
-#define UH_MAX_ENTRIES	(1U << UH_INDEX_BITS)
 #define UH_RECLAIM_MIN	256
 /* An entry plus its share of the xarray's nodes. */
 #define UH_ENTRY_COST	(sizeof(struct uh_entry) + 16)

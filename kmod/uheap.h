@@ -25,6 +25,13 @@
 #include "spanheap.h"
 #include "../uapi/linux/spanheap.h"
 
+/* Handle layout: tag | generation | table index (uheap.c). */
+#define UH_TAG_BITS	19
+#define UH_GEN_BITS	20
+#define UH_INDEX_BITS	24
+#define UH_GEN_MASK	((1U << UH_GEN_BITS) - 1)
+#define UH_MAX_ENTRIES	(1U << UH_INDEX_BITS)
+
 /*
  * Every object starts with this header; user data or slots follow.  The
  * handle is how a slot's referent is named again on LOAD, and how an
@@ -145,6 +152,7 @@ int uheap_charge(struct uheap *u, size_t bytes);
 void uheap_uncharge(struct uheap *u, size_t bytes);
 
 /* uheap_event.c */
+void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx);
 int uheap_fin_set(struct uheap *u, void *obj, u64 token);
 int uheap_fin_clear(struct uheap *u, void *obj);
 void uheap_events_scan(struct uheap *u);

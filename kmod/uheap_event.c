@@ -31,8 +31,15 @@ static void event_free(struct uheap *u, struct uh_event *ev)
 	uheap_uncharge(u, sizeof(*ev));
 }
 
-/* Runs on the heap's finalizer worker, inside a section. */
-static void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx)
+/**
+ * uheap_finalizer() - the finalizer of every object of a file's heap
+ * @heap: the file's heap
+ * @obj: the object
+ * @ctx: its struct uh_event
+ *
+ * Context: the heap's finalizer worker, inside a section.
+ */
+void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx)
 {
 	struct uheap *u = heap->owner;
 	struct uh_event *ev = ctx;
