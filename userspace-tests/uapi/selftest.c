@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * spanheap ioctl selftests (TAP): every command, Go's finalizer ordering
- * and resurrection through the device, and every kind of bad input.
- * Runs in the QEMU guests of both the test kernel and Debian's kernel.
+ * and resurrection through the device, and every kind of bad input;
+ * regressions for issue 7 (a collected large object stored, lost and
+ * doubled events, read() racing, read-only argument structs, ABI edges);
+ * paced variants where cycles and the background sweeper run on their
+ * own.  Runs in the QEMU guests of both the test kernel and Debian's
+ * kernel, as a 64-bit and a 32-bit program.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,7 +42,11 @@
 	}								\
 	} while (0)
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
 static int fd;
+
+#define CHECK0(expr) CHECK_ERR(expr, 0)
 
 static uint64_t obj(uint32_t kind, uint64_t len)
 {
@@ -539,6 +548,1195 @@ static bool t_stats_have_no_addresses(void)
 	return true;
 }
 
+/* ---- issue 7: paced heaps, racing readers, read-only structs, ABI edges ---- */
+
+#define PARAMS_DIR	"/sys/module/spanheap/parameters/"
+
+static bool deadline_passed(const struct timespec *dl)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > dl->tv_sec ||
+	       (now.tv_sec == dl->tv_sec && now.tv_nsec >= dl->tv_nsec);
+}
+
+static struct timespec deadline_in(int seconds, clockid_t clk)
+{
+	struct timespec t;
+
+	clock_gettime(clk, &t);
+	t.tv_sec += seconds;
+	return t;
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&t, NULL);
+}
+
+static uint64_t collections_of(int f)
+{
+	struct spanheap_stats_v1 st;
+
+	return shp_stats(f, &st) ? 0 : st.collections;
+}
+
+/* Byte @i of an object filled with @seed. */
+static char pat(uint64_t seed, size_t i)
+{
+	return (char)(seed * 131 + i * 7 + (i >> 9));
+}
+
+static int data_put(int f, uint64_t h, size_t len, uint64_t seed)
+{
+	char *b = malloc(len);
+	size_t i;
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	for (i = 0; i < len; i++)
+		b[i] = pat(seed, i);
+	r = shp_write(f, h, 0, b, len);
+	free(b);
+	return r;
+}
+
+/* 0: the object holds its pattern; 1: it does not; else the READ error. */
+static int data_check(int f, uint64_t h, size_t len, uint64_t seed)
+{
+	char *b = malloc(len);
+	size_t i;
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	r = shp_read(f, h, 0, b, len);
+	for (i = 0; !r && i < len; i++)
+		if (b[i] != pat(seed, i))
+			r = 1;
+	free(b);
+	return r;
+}
+
+/* An unrooted object may go at any time; if it is still there, it is intact. */
+#define CHECK_MAYGO(expr) do {						\
+	int __m = (expr);						\
+	if (__m && __m != -ESTALE) {					\
+		tap_diag("%s:%d: %s = %d, want 0 or -ESTALE", __FILE__,	\
+			 __LINE__, #expr, __m);				\
+		return false;						\
+	}								\
+	} while (0)
+
+/*
+ * Allocate unrooted garbage of every size class (up to > 128 KiB) until
+ * @cycles more paced cycles have completed; false if they do not within
+ * @max_mib MiB.  -ENOMEM (the cap, a cycle is queued) is retried.
+ */
+static bool pressure(int f, unsigned int cycles, unsigned int max_mib)
+{
+	static const uint64_t sizes[] = { 64, 1000, 16384, 40000, 200000, 700, 8192 };
+	uint64_t c0 = collections_of(f), h, bytes = 0;
+	unsigned int i = 0;
+	int r;
+
+	while (collections_of(f) < c0 + cycles) {
+		if (bytes > (uint64_t)max_mib << 20) {
+			tap_diag("pressure: %u paced cycles not done after %u MiB (%llu -> %llu)",
+				 cycles, max_mib, (unsigned long long)c0,
+				 (unsigned long long)collections_of(f));
+			return false;
+		}
+		for (r = 0; r < 8; r++, i++) {
+			int ret = shp_alloc(f, SPANHEAP_KIND_DATA,
+					    sizes[i % ARRAY_SIZE(sizes)], &h);
+
+			if (ret && ret != -ENOMEM) {
+				tap_diag("pressure: alloc %d", ret);
+				return false;
+			}
+			bytes += sizes[i % ARRAY_SIZE(sizes)];
+		}
+	}
+	return true;
+}
+
+/*
+ * Defect 1: STORE of a large object a paced cycle found dead.  The STORE's
+ * lookup used to sweep the span, release it and still call the object
+ * live, leaving a dangling pointer in R[0].
+ */
+static bool store_after_paced_cycle(uint64_t len, int tries)
+{
+	uint64_t r, d, v, h, c0;
+	int i, j, ret, stored = 0, badload = 0, written = 0;
+
+	CHECK(!shp_alloc_flags(fd, SPANHEAP_KIND_REF, 1, SPANHEAP_ALLOC_ROOTED, &r));
+	for (i = 0; i < tries; i++) {
+		/* -ENOMEM: the cap is reached and a cycle queued; retry after it. */
+		for (j = 0; (ret = shp_alloc(fd, SPANHEAP_KIND_DATA, len, &d)) == -ENOMEM; j++) {
+			CHECK(j < 5000);
+			pause_ms(1);
+		}
+		CHECK(!ret);
+		/* Read after D exists: the cycle that moves it on marks without D. */
+		c0 = collections_of(fd);
+		for (j = 0; collections_of(fd) == c0; j += 4) {
+			int k;
+
+			CHECK(j < 8192);	/* 128 MiB of garbage and no paced cycle */
+			for (k = 0; k < 4; k++) {
+				ret = shp_alloc(fd, SPANHEAP_KIND_DATA, 16384, &h);
+				CHECK(!ret || ret == -ENOMEM);
+			}
+		}
+		ret = shp_store(fd, r, 0, d);
+		CHECK(!ret || ret == -ESTALE);
+		stored += !ret;
+		CHECK(!shp_load(fd, r, 0, &v));
+		badload += ret ? v != 0 : v != d;
+		if (!ret)
+			CHECK(!shp_store(fd, r, 0, 0));
+		ret = shp_write(fd, d, 0, "x", 1);
+		CHECK(!ret || ret == -ESTALE);
+		written += !ret;
+	}
+	if (stored || badload || written)
+		tap_diag("%d-byte D: %d of %d STOREs of a collected object succeeded, %d WRITEs, %d LOADs wrong",
+			 (int)len, stored, tries, written, badload);
+	return !stored && !badload && !written;
+}
+
+static bool t_store_collected_40000(void)
+{
+	return store_after_paced_cycle(40000, 300);
+}
+
+static bool t_store_collected_200000(void)
+{
+	return store_after_paced_cycle(200000, 100);
+}
+
+static bool t_store_collected_small(void)
+{
+	return store_after_paced_cycle(100, 100);
+}
+
+/*
+ * Defect 2: with the queue full the worker re-arms a due finalizer; if the
+ * user set a new one meanwhile, the old token must still be delivered
+ * (past the cap, events_overcap), then the new one, each exactly once.
+ */
+#define RQ_N	512
+static bool t_requeue_overcap(void)
+{
+	struct spanheap_params p = { .flags = SPANHEAP_PARAM_EVENT_QUEUE, .event_queue_max = 1 };
+	static uint64_t x[RQ_N];
+	static unsigned char reset[RQ_N], seen1[RQ_N], seen2[RQ_N];
+	struct spanheap_event ev[64];
+	struct spanheap_stats_v1 st;
+	int i, r, round, quiet, nreset = 0, seenp = 0, other = 0, bad = 0;
+	ssize_t n;
+
+	memset(reset, 0, sizeof(reset));
+	memset(seen1, 0, sizeof(seen1));
+	memset(seen2, 0, sizeof(seen2));
+	CHECK(!shp_set_params(fd, &p));
+	CHECK(fin_obj(1));
+	CHECK(!shp_gc(fd, SPANHEAP_GC_WAIT, NULL));
+	CHECK(stats_v1(&st) && st.events_pending == 1);	/* the queue is full */
+	for (i = 0; i < RQ_N; i++)
+		CHECK((x[i] = fin_obj(1000 + i)));
+	/*
+	 * Each cycle queues every due finalizer; the worker, finding the
+	 * queue full, re-arms them, last queued first, while we set new
+	 * finalizers on the ones it has not reached yet (-EEXIST: it had).
+	 */
+	for (round = 0; round < 8; round++) {
+		CHECK(!shp_gc(fd, 0, NULL));
+		for (i = 0; i < RQ_N; i++) {
+			if (reset[i])
+				continue;
+			r = shp_set_finalizer(fd, x[i], 100000 + i);
+			CHECK(!r || r == -EEXIST);
+			if (!r) {
+				reset[i] = 1;
+				nreset++;
+			}
+		}
+		CHECK(!shp_gc(fd, SPANHEAP_GC_WAIT, NULL));
+	}
+	CHECK(stats_v1(&st));
+	tap_diag("%d of %d finalizers set again while queued; events_overcap %llu, events_deferred %llu",
+		 nreset, RQ_N, (unsigned long long)st.events_overcap,
+		 (unsigned long long)st.events_deferred);
+	CHECK(nreset > 0);		/* else the race was not produced */
+	CHECK(st.events_overcap == (uint64_t)nreset);
+	CHECK(st.events_deferred > 0);
+	p.event_queue_max = 4096;
+	CHECK(!shp_set_params(fd, &p));
+	/* Drain: old tokens, then (a cycle after they are read) the new ones. */
+	for (round = 0, quiet = 0; round < 20 && quiet < 2; round++) {
+		int got = 0;
+
+		while ((n = shp_events(fd, ev, 64)) > 0) {
+			for (i = 0; i < n; i++) {
+				uint64_t t = ev[i].token;
+
+				if (t == 1)
+					seenp++;
+				else if (t >= 1000 && t < 1000 + RQ_N)
+					seen1[t - 1000]++;
+				else if (t >= 100000 && t < 100000 + RQ_N)
+					seen2[t - 100000]++;
+				else
+					other++;
+			}
+			got += n;
+		}
+		CHECK(n == 0);
+		CHECK(!shp_gc(fd, SPANHEAP_GC_WAIT, NULL));
+		quiet = got ? 0 : quiet + 1;
+	}
+	for (i = 0; i < RQ_N; i++)
+		if (seen1[i] != 1 || seen2[i] != reset[i])
+			bad++;
+	if (bad || seenp != 1 || other)
+		tap_diag("%d objects lost or doubled a token (first: old %d new %d, re-set %d), pending-event token seen %d, others %d",
+			 bad, seen1[0], seen2[0], reset[0], seenp, other);
+	CHECK(!bad && seenp == 1 && !other);
+	CHECK(stats_v1(&st) && st.finalizers_set == 0 && st.events_pending == 0);
+	return true;
+}
+
+/* ---- defect 6: read() racing for one event ---- */
+
+#define RD_EXIT		(1ULL << 40)
+#define RD_STRICT	50	/* single events handed to two blocked readers */
+#define RD_BATCH	8	/* then batches: the last of each is raced for */
+#define RD_ROUNDS	(RD_STRICT + 100 * RD_BATCH)
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int total, zero, err;
+	bool stop;
+	unsigned char seen[RD_ROUNDS + 1];
+} rd = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+struct reader {
+	pthread_t th;
+	int fd;
+	pid_t tid;
+};
+
+/* Record one read() result; true if the reader should stop. */
+static bool rd_record(ssize_t n, const struct spanheap_event *ev, int err)
+{
+	bool stop;
+
+	pthread_mutex_lock(&rd.lock);
+	if (n == (ssize_t)sizeof(*ev)) {
+		if (ev->token <= RD_ROUNDS)
+			rd.seen[ev->token]++;
+		if (ev->token != RD_EXIT)
+			rd.total++;
+	} else if (n == 0) {
+		rd.zero++;
+	} else if (err != EAGAIN && err != EINTR) {
+		rd.err++;
+	}
+	stop = rd.stop || (n == (ssize_t)sizeof(*ev) && ev->token == RD_EXIT) ||
+	       (n < 0 && err != EAGAIN && err != EINTR);
+	pthread_cond_broadcast(&rd.cond);
+	pthread_mutex_unlock(&rd.lock);
+	return stop;
+}
+
+static void *reader_fn(void *arg)
+{
+	struct reader *r = arg;
+	struct spanheap_event ev;
+	ssize_t n;
+
+	__atomic_store_n(&r->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	do {
+		n = read(r->fd, &ev, sizeof(ev));
+	} while (!rd_record(n, &ev, n < 0 ? errno : 0));
+	return NULL;
+}
+
+/* Is thread @tid asleep inside read()? */
+static bool in_read(pid_t tid)
+{
+	char path[64], buf[128];
+	int f, n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return false;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0 || buf[0] < '0' || buf[0] > '9')
+		return false;		/* "running" */
+	buf[n] = 0;
+	return strtol(buf, NULL, 10) == SYS_read;
+}
+
+static bool wait_in_read(struct reader *r)
+{
+	struct timespec dl = deadline_in(20, CLOCK_MONOTONIC);
+	pid_t tid;
+
+	while (!(tid = __atomic_load_n(&r->tid, __ATOMIC_ACQUIRE)) || !in_read(tid)) {
+		if (deadline_passed(&dl)) {
+			tap_diag("reader %d is not blocked in read()", (int)tid);
+			return false;
+		}
+		pause_ms(1);
+	}
+	return true;
+}
+
+/* Events @first.. @first + @n - 1 on file @f: finalizable garbage, one cycle. */
+static bool emit_events(int f, uint64_t first, int n)
+{
+	uint64_t h;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (shp_alloc(f, SPANHEAP_KIND_REF, 1, &h) ||
+		    shp_set_finalizer(f, h, first + i))
+			return false;
+	return !shp_gc(f, SPANHEAP_GC_WAIT, NULL);
+}
+
+/* Wait (bounded) until the readers have taken @total events. */
+static bool wait_total(int total)
+{
+	struct timespec dl = deadline_in(20, CLOCK_REALTIME);
+	bool ok;
+
+	pthread_mutex_lock(&rd.lock);
+	while (rd.total < total &&
+	       pthread_cond_timedwait(&rd.cond, &rd.lock, &dl) != ETIMEDOUT)
+		;
+	ok = rd.total >= total;
+	if (!ok)
+		tap_diag("readers took %d of %d events", rd.total, total);
+	pthread_mutex_unlock(&rd.lock);
+	return ok;
+}
+
+static void rd_reset(void)
+{
+	pthread_mutex_lock(&rd.lock);
+	rd.total = rd.zero = rd.err = 0;
+	rd.stop = false;
+	memset(rd.seen, 0, sizeof(rd.seen));
+	pthread_mutex_unlock(&rd.lock);
+}
+
+static bool rd_result(int rounds)
+{
+	int i, bad = 0;
+
+	for (i = 1; i <= rounds; i++)
+		bad += rd.seen[i] != 1;
+	if (rd.zero || rd.err || bad)
+		tap_diag("read() returned 0 %d times, failed %d times; %d tokens not seen exactly once",
+			 rd.zero, rd.err, bad);
+	return !rd.zero && !rd.err && !bad;
+}
+
+/* Start two reader threads on @f; returns how many started. */
+static int readers_start(struct reader *r, int f)
+{
+	int i;
+
+	rd_reset();
+	for (i = 0; i < 2; i++) {
+		r[i].fd = f;
+		if (pthread_create(&r[i].th, NULL, reader_fn, &r[i]))
+			break;
+	}
+	return i;
+}
+
+static bool rd_clean(void)
+{
+	bool ok;
+
+	pthread_mutex_lock(&rd.lock);
+	ok = !rd.zero && !rd.err;
+	pthread_mutex_unlock(&rd.lock);
+	return ok;
+}
+
+/*
+ * Two readers blocked in read() on one file, one event at a time: one
+ * reader gets it, the other stays blocked (it used to return 0).  Then
+ * batches, so that a reader back for more races the other for the last.
+ */
+static bool t_read_race_blocking(void)
+{
+	struct spanheap_params p = { .flags = SPANHEAP_PARAM_GC_PERCENT, .gc_percent = -1 };
+	struct reader r[2] = { { 0 } };
+	int bfd = shp_open(0), i, started;
+	bool ok = bfd >= 0 && !shp_set_params(bfd, &p);
+
+	started = ok ? readers_start(r, bfd) : 0;
+	ok = ok && started == 2;
+	for (i = 1; ok && i <= RD_STRICT; i++)
+		ok = wait_in_read(&r[0]) && wait_in_read(&r[1]) &&
+		     emit_events(bfd, i, 1) && wait_total(i) && rd_clean();
+	for (; ok && i <= RD_ROUNDS; i += RD_BATCH)
+		ok = emit_events(bfd, i, RD_BATCH) && rd_clean();
+	ok = ok && wait_total(RD_ROUNDS) && rd_result(RD_ROUNDS);
+	/* Release the readers: an exit event each (best effort on failure). */
+	for (i = 0; i < started; i++) {
+		struct timespec dl = deadline_in(20, CLOCK_REALTIME);
+
+		emit_events(bfd, RD_EXIT, 2);
+		if (pthread_timedjoin_np(r[i].th, NULL, &dl)) {
+			tap_diag("reader %d did not exit", i);
+			return false;	/* leaves bfd open: a thread still reads it */
+		}
+	}
+	if (bfd >= 0)
+		close(bfd);
+	return ok;
+}
+
+/* O_NONBLOCK readers spinning on one file: each read is a record or -EAGAIN. */
+static bool t_read_race_nonblock(void)
+{
+	struct spanheap_params p = { .flags = SPANHEAP_PARAM_GC_PERCENT, .gc_percent = -1 };
+	struct reader r[2] = { { 0 } };
+	bool ok = !shp_set_params(fd, &p);
+	int i, started;
+
+	started = ok ? readers_start(r, fd) : 0;
+	ok = ok && started == 2;
+	for (i = 1; ok && i <= RD_STRICT; i++)
+		ok = emit_events(fd, i, 1) && wait_total(i) && rd_clean();
+	for (; ok && i <= RD_ROUNDS; i += RD_BATCH)
+		ok = emit_events(fd, i, RD_BATCH) && wait_total(i + RD_BATCH - 1) && rd_clean();
+	pthread_mutex_lock(&rd.lock);
+	rd.stop = true;
+	pthread_mutex_unlock(&rd.lock);
+	for (i = 0; i < started; i++)
+		pthread_join(r[i].th, NULL);
+	return ok && rd_result(RD_ROUNDS);
+}
+
+/* ---- defect 7: argument structs that cannot be written back ---- */
+
+static char *ro_page;
+
+/* Run @cmd with its struct copied into a read-only page. */
+static int ro_ioctl(unsigned long cmd, const void *arg, size_t len)
+{
+	int r;
+
+	memcpy(ro_page, arg, len);
+	if (mprotect(ro_page, 4096, PROT_READ))
+		return -ENOTRECOVERABLE;
+	r = shp_ioctl(fd, cmd, ro_page);
+	mprotect(ro_page, 4096, PROT_READ | PROT_WRITE);
+	return r;
+}
+
+#define RO(cmd, s)	ro_ioctl(cmd, &(s), sizeof(s))
+#define SAME(field) do {						\
+	CHECK(stats_v1(&now));						\
+	if (now.field != before.field) {				\
+		tap_diag("%s:%d: %s %lld -> %lld", __FILE__, __LINE__,	\
+			 #field, (long long)before.field,		\
+			 (long long)now.field);				\
+		return false;						\
+	}								\
+	} while (0)
+
+static bool t_readonly_args(void)
+{
+	struct spanheap_alloc a = { .size = sizeof(a), .kind = SPANHEAP_KIND_DATA, .length = 64 };
+	struct spanheap_root rt = { .size = sizeof(rt) };
+	struct spanheap_finalizer fz = { .size = sizeof(fz), .token = 9 };
+	struct spanheap_gc g = { .size = sizeof(g), .flags = SPANHEAP_GC_WAIT };
+	struct spanheap_params p = {
+		.size = sizeof(p), .gc_percent = 50, .event_queue_max = 7,
+		.mem_limit = 2 << 20, .flags = SPANHEAP_PARAM_GC_PERCENT |
+		SPANHEAP_PARAM_MEM_LIMIT | SPANHEAP_PARAM_EVENT_QUEUE,
+	};
+	struct spanheap_ref ref = { .size = sizeof(ref) };
+	struct spanheap_rw rw = { .size = sizeof(rw), .length = 8, .buf = (uintptr_t)"ABCDEFGH" };
+	struct spanheap_stats_v1 before, now;
+	uint64_t h, r, gb = obj(SPANHEAP_KIND_DATA, 8), c, v;
+	char buf[8];
+
+	if (!ro_page) {
+		ro_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		CHECK(ro_page != MAP_FAILED);
+	}
+	CHECK(gb);
+	CHECK(!shp_alloc_flags(fd, SPANHEAP_KIND_DATA, 8, SPANHEAP_ALLOC_ROOTED, &h));
+	CHECK(!shp_alloc_flags(fd, SPANHEAP_KIND_REF, 1, SPANHEAP_ALLOC_ROOTED, &r));
+	CHECK(stats_v1(&before));
+
+	CHECK_ERR(RO(SPANHEAP_IOC_GC, g), EFAULT);
+	SAME(collections);
+	CHECK(!shp_read(fd, gb, 0, buf, 1));		/* no cycle ran */
+
+	CHECK_ERR(RO(SPANHEAP_IOC_ALLOC, a), EFAULT);
+	SAME(objects);
+	a.flags = SPANHEAP_ALLOC_ROOTED;
+	CHECK_ERR(RO(SPANHEAP_IOC_ALLOC, a), EFAULT);
+	SAME(objects);
+	SAME(roots);
+
+	rt.handle = h;
+	CHECK_ERR(RO(SPANHEAP_IOC_ROOT, rt), EFAULT);
+	SAME(roots);
+	CHECK_ERR(RO(SPANHEAP_IOC_UNROOT, rt), EFAULT);
+	SAME(roots);
+	CHECK(!shp_gc(fd, 0, NULL));
+	CHECK(!shp_read(fd, h, 0, buf, 1));		/* still rooted */
+	CHECK(!shp_root(fd, h, &c) && c == 2);		/* exactly once */
+	CHECK(!shp_unroot(fd, h, &c) && c == 1);
+
+	fz.handle = h;
+	CHECK_ERR(RO(SPANHEAP_IOC_FINALIZER, fz), EFAULT);
+	SAME(finalizers_set);
+	CHECK(!shp_set_finalizer(fd, h, 9));		/* not -EEXIST */
+	CHECK(stats_v1(&before));
+	fz.flags = SPANHEAP_FIN_CLEAR;
+	fz.token = 0;
+	CHECK_ERR(RO(SPANHEAP_IOC_FINALIZER, fz), EFAULT);
+	SAME(finalizers_set);
+	CHECK_ERR(shp_set_finalizer(fd, h, 10), EEXIST);
+
+	CHECK_ERR(RO(SPANHEAP_IOC_SET_PARAMS, p), EFAULT);
+	SAME(gc_percent);
+	SAME(mem_limit);
+	SAME(event_queue_max);
+
+	rw.handle = h;
+	CHECK_ERR(RO(SPANHEAP_IOC_WRITE, rw), EFAULT);
+	CHECK(!shp_read(fd, h, 0, buf, 8));
+	CHECK(!memcmp(buf, "\0\0\0\0\0\0\0\0", 8));	/* nothing written */
+	rw.buf = (uintptr_t)buf;
+	CHECK_ERR(RO(SPANHEAP_IOC_READ, rw), EFAULT);
+
+	ref.handle = r;
+	ref.value = h;
+	CHECK_ERR(RO(SPANHEAP_IOC_STORE, ref), EFAULT);
+	CHECK(!shp_load(fd, r, 0, &v) && v == 0);	/* nothing stored */
+	ref.value = 0;
+	CHECK_ERR(RO(SPANHEAP_IOC_LOAD, ref), EFAULT);
+	now.size = sizeof(now);
+	CHECK_ERR(RO(SPANHEAP_IOC_STATS, now), EFAULT);
+
+	/* No rooted object nobody can name was left behind. */
+	CHECK(!shp_gc(fd, 0, NULL) && stats_v1(&now));
+	CHECK(now.objects == 2 && now.roots == 2);
+	return true;
+}
+
+/* ---- defect 8: ABI edges ---- */
+
+static const unsigned long all_cmds[] = {
+	SPANHEAP_IOC_ALLOC, SPANHEAP_IOC_WRITE, SPANHEAP_IOC_READ,
+	SPANHEAP_IOC_STORE, SPANHEAP_IOC_LOAD, SPANHEAP_IOC_ROOT,
+	SPANHEAP_IOC_UNROOT, SPANHEAP_IOC_FINALIZER, SPANHEAP_IOC_GC,
+	SPANHEAP_IOC_STATS, SPANHEAP_IOC_SET_PARAMS,
+};
+
+/* Two pages of zeroes, one valid struct for @cmd at the start. */
+static union {
+	uint32_t size;
+	struct spanheap_alloc alloc;
+	struct spanheap_rw rw;
+	struct spanheap_ref ref;
+	struct spanheap_root root;
+	struct spanheap_finalizer fin;
+	uint64_t raw[8192 / 8];
+} big_arg;
+
+static void *arg_for(unsigned long cmd, uint32_t size, uint64_t h, uint64_t r)
+{
+	memset(&big_arg, 0, sizeof(big_arg));
+	switch (cmd) {
+	case SPANHEAP_IOC_ALLOC:
+		big_arg.alloc.kind = SPANHEAP_KIND_DATA;
+		big_arg.alloc.length = 8;
+		break;
+	case SPANHEAP_IOC_WRITE:
+	case SPANHEAP_IOC_READ:
+		big_arg.rw.handle = h;
+		big_arg.rw.length = 4;
+		big_arg.rw.buf = (uintptr_t)&big_arg.raw[1000];
+		break;
+	case SPANHEAP_IOC_STORE:
+	case SPANHEAP_IOC_LOAD:
+		big_arg.ref.handle = r;
+		big_arg.ref.value = cmd == SPANHEAP_IOC_STORE ? h : 0;
+		break;
+	case SPANHEAP_IOC_FINALIZER:	/* clearing: repeatable */
+		big_arg.fin.flags = SPANHEAP_FIN_CLEAR;
+		big_arg.fin.handle = h;
+		break;
+	case SPANHEAP_IOC_ROOT:
+	case SPANHEAP_IOC_UNROOT:
+		big_arg.root.handle = h;
+		break;
+	}
+	big_arg.size = size;
+	return &big_arg;
+}
+
+static size_t cmd_size(unsigned long cmd)
+{
+	return _IOC_SIZE(cmd);
+}
+
+static bool t_e2big(void)
+{
+	static const uint32_t sizes[] = { SPANHEAP_MAX_ARG_SIZE + 1, 8000, 1U << 31, ~0U };
+	uint64_t h = obj(SPANHEAP_KIND_DATA, 8), r = obj(SPANHEAP_KIND_REF, 1);
+	struct spanheap_stats_v1 before, now;
+	size_t i, j;
+	int ret;
+
+	CHECK(h && r && !shp_root(fd, h, NULL) && !shp_root(fd, r, NULL));
+	CHECK(stats_v1(&before));
+	for (i = 0; i < ARRAY_SIZE(all_cmds); i++) {
+		for (j = 0; j < ARRAY_SIZE(sizes); j++) {
+			ret = shp_ioctl(fd, all_cmds[i], arg_for(all_cmds[i], sizes[j], h, r));
+			if (ret != -E2BIG) {
+				tap_diag("cmd %d size %u: %d (%s), want -E2BIG",
+					 (int)_IOC_NR(all_cmds[i]), sizes[j], ret,
+					 strerror(-ret));
+				return false;
+			}
+		}
+		/* The largest size allowed works (zero tail). */
+		ret = shp_ioctl(fd, all_cmds[i],
+				arg_for(all_cmds[i], SPANHEAP_MAX_ARG_SIZE, h, r));
+		if (ret) {
+			tap_diag("cmd %d size %u: %d (%s), want 0", (int)_IOC_NR(all_cmds[i]),
+				 SPANHEAP_MAX_ARG_SIZE, ret, strerror(-ret));
+			return false;
+		}
+		if (all_cmds[i] == SPANHEAP_IOC_ALLOC) {
+			CHECK(!shp_gc(fd, 0, NULL));	/* drop what that made */
+			CHECK(stats_v1(&before));
+		}
+	}
+	SAME(objects);
+	SAME(roots);
+	return true;
+}
+
+/* The kernel writes its own size back, whatever the caller's. */
+static bool t_size_writeback(void)
+{
+	static const uint32_t sizes[] = { 0, 8, 64, SPANHEAP_MAX_ARG_SIZE };
+	uint64_t h = obj(SPANHEAP_KIND_DATA, 8), r = obj(SPANHEAP_KIND_REF, 1);
+	size_t i, j, want;
+	int ret;
+
+	CHECK(h && r && !shp_root(fd, h, NULL) && !shp_root(fd, r, NULL));
+	for (i = 0; i < ARRAY_SIZE(all_cmds); i++) {
+		want = cmd_size(all_cmds[i]);
+		for (j = 0; j < ARRAY_SIZE(sizes); j++) {
+			uint32_t size = want + sizes[j];
+
+			if (size > SPANHEAP_MAX_ARG_SIZE)
+				size = SPANHEAP_MAX_ARG_SIZE;
+			ret = shp_ioctl(fd, all_cmds[i], arg_for(all_cmds[i], size, h, r));
+			if (ret || big_arg.size != want) {
+				tap_diag("cmd %d size %u: %d, size written back %u, want %u",
+					 (int)_IOC_NR(all_cmds[i]), size, ret,
+					 big_arg.size, (unsigned int)want);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+static bool t_load_value_reserved(void)
+{
+	struct spanheap_ref a = { .size = sizeof(a), .value = 123 };
+	uint64_t r = obj(SPANHEAP_KIND_REF, 1), d = obj(SPANHEAP_KIND_DATA, 1);
+
+	CHECK(r && d && !shp_store(fd, r, 0, d));
+	a.handle = r;
+	CHECK_ERR(shp_ioctl(fd, SPANHEAP_IOC_LOAD, &a), EINVAL);
+	a.value = 0;
+	CHECK(!shp_ioctl(fd, SPANHEAP_IOC_LOAD, &a) && a.value == d);
+	a.value = d;				/* even the right answer */
+	CHECK_ERR(shp_ioctl(fd, SPANHEAP_IOC_LOAD, &a), EINVAL);
+	return true;
+}
+
+static int param_read(const char *name, char *buf, size_t len)
+{
+	char path[128];
+	int f, n;
+
+	snprintf(path, sizeof(path), PARAMS_DIR "%s", name);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -errno;
+	n = read(f, buf, len - 1);
+	close(f);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static int param_write(const char *name, const char *val)
+{
+	char path[128];
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), PARAMS_DIR "%s", name);
+	f = open(path, O_WRONLY | O_CLOEXEC);
+	if (f < 0)
+		return -errno;
+	n = write(f, val, strlen(val));
+	if (n < 0)
+		n = -errno;
+	close(f);
+	return n < 0 ? (int)n : n == (ssize_t)strlen(val) ? 0 : -EIO;
+}
+
+static bool params_writable(void)
+{
+	return geteuid() == 0 && access(PARAMS_DIR "mem_limit", F_OK) == 0;
+}
+
+static void tap_skip(const char *desc, const char *why)
+{
+	printf("ok %d - %s # SKIP %s\n", ++tap_n, desc, why);
+	fflush(stdout);
+}
+
+/* Writing each of @bad to module parameter @name fails and changes nothing. */
+static bool param_rejects(const char *name, const char *const *bad, int nbad)
+{
+	char old[64], now[64];
+	bool ok = true;
+	int i, r;
+
+	if (param_read(name, old, sizeof(old))) {
+		tap_diag("%s%s missing", PARAMS_DIR, name);
+		return false;
+	}
+	for (i = 0; i < nbad; i++) {
+		r = param_write(name, bad[i]);
+		if (param_read(name, now, sizeof(now)) || strcmp(now, old) || r != -EINVAL) {
+			tap_diag("%s=%s: write %d, value %s -> %s", name, bad[i], r, old, now);
+			param_write(name, old);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+static bool t_module_params(void)
+{
+	static const char *const mem[] = { "0", "1048575", "1099511627777", "-1", "x" };
+	static const char *const evq[] = { "0", "1048577", "4294967296" };
+	static const char *const heaps[] = { "0", "65537" };
+	bool ok;
+
+	ok = param_rejects("mem_limit", mem, ARRAY_SIZE(mem));
+	ok &= param_rejects("event_queue_max", evq, ARRAY_SIZE(evq));
+	ok &= param_rejects("max_user_heaps", heaps, ARRAY_SIZE(heaps));
+	return ok;
+}
+
+/* max_user_heaps=4: run()'s file and three more, then -EMFILE. */
+static bool t_max_user_heaps(void)
+{
+	char old[32];
+	int fds[8], n, r, r2 = -1;
+	bool ok;
+
+	CHECK(!param_read("max_user_heaps", old, sizeof(old)));
+	CHECK(!param_write("max_user_heaps", "4"));
+	for (n = 0; n < 8; n++) {
+		r = shp_open(O_NONBLOCK);
+		if (r < 0)
+			break;
+		fds[n] = r;
+	}
+	ok = n == 3 && r == -EMFILE;
+	if (!ok)
+		tap_diag("opened %d more files (want 3), then %d (want -EMFILE)", n, r);
+	if (ok && n) {
+		close(fds[--n]);
+		r = shp_open(O_NONBLOCK);	/* a close makes room */
+		if (r >= 0)
+			fds[n++] = r;
+		r2 = shp_open(O_NONBLOCK);
+		if (r2 >= 0)
+			close(r2);
+		ok = r >= 0 && r2 == -EMFILE;
+		if (!ok)
+			tap_diag("after a close: open %d, then %d (want -EMFILE)", r, r2);
+	}
+	while (n)
+		close(fds[--n]);
+	if (param_write("max_user_heaps", old)) {
+		tap_diag("could not restore max_user_heaps=%s", old);
+		ok = false;
+	}
+	return ok;
+}
+
+/* ---- paced variants: cycles come on their own (rule 9) ---- */
+
+static const uint64_t paced_sizes[] = { 8, 100, 5000, 32768, 40000, 150000, 1 << 20 };
+#define NPS	ARRAY_SIZE(paced_sizes)
+
+/* ALLOC, then ROOT: a paced cycle may take the object in between. */
+static int alloc_then_root(int f, uint32_t kind, uint64_t len, uint64_t *h)
+{
+	int i, r = -ESTALE;
+
+	for (i = 0; i < 100 && (r == -ESTALE || r == -ENOMEM); i++) {
+		r = shp_alloc(f, kind, len, h);
+		if (!r)
+			r = shp_root(f, *h, NULL);
+	}
+	return r;
+}
+
+/* ALLOC a DATA child and STORE it in @parent[@slot], retrying -ESTALE. */
+static int alloc_stored(int f, uint64_t parent, uint64_t slot, uint64_t len,
+			uint64_t *h)
+{
+	int i, r = -ESTALE;
+
+	for (i = 0; i < 100 && (r == -ESTALE || r == -ENOMEM); i++) {
+		r = shp_alloc(f, SPANHEAP_KIND_DATA, len, h);
+		if (!r)
+			r = shp_store(f, parent, slot, *h);
+	}
+	return r;
+}
+
+static bool t_paced_roots(void)
+{
+	struct spanheap_stats_v1 st;
+	uint64_t h[NPS], c;
+	size_t i;
+
+	for (i = 0; i < NPS; i++) {
+		CHECK0(alloc_then_root(fd, SPANHEAP_KIND_DATA, paced_sizes[i], &h[i]));
+		CHECK0(data_put(fd, h[i], paced_sizes[i], i));
+		if (i & 1)
+			CHECK(!shp_root(fd, h[i], &c) && c == 2);
+	}
+	CHECK(pressure(fd, 3, 512));
+	for (i = 0; i < NPS; i++)
+		CHECK0(data_check(fd, h[i], paced_sizes[i], i));
+	for (i = 0; i < NPS; i++)
+		CHECK(!shp_unroot(fd, h[i], &c) && c == (i & 1));
+	CHECK(stats_v1(&st) && st.roots == NPS / 2);
+	CHECK(pressure(fd, 3, 512));
+	for (i = 0; i < NPS; i++) {
+		if (i & 1)
+			CHECK0(data_check(fd, h[i], paced_sizes[i], i));
+		else
+			CHECK_MAYGO(data_check(fd, h[i], paced_sizes[i], i));
+	}
+	for (i = 1; i < NPS; i += 2)
+		CHECK(!shp_unroot(fd, h[i], &c) && c == 0);
+	CHECK(pressure(fd, 2, 512));
+	for (i = 0; i < NPS; i++)
+		CHECK_MAYGO(data_check(fd, h[i], paced_sizes[i], i));
+	return true;
+}
+
+/* ALLOC_ROOTED objects and the children stored in a rooted REF. */
+static bool t_paced_alloc_rooted(void)
+{
+	uint64_t h[NPS], kid[NPS], ref, v, c;
+	size_t i;
+
+	CHECK(!shp_alloc_flags(fd, SPANHEAP_KIND_REF, NPS, SPANHEAP_ALLOC_ROOTED, &ref));
+	for (i = 0; i < NPS; i++) {
+		CHECK(!shp_alloc_flags(fd, SPANHEAP_KIND_DATA, paced_sizes[i],
+				       SPANHEAP_ALLOC_ROOTED, &h[i]));
+		CHECK0(data_put(fd, h[i], paced_sizes[i], i));
+		CHECK0(alloc_stored(fd, ref, i, paced_sizes[NPS - 1 - i], &kid[i]));
+		CHECK0(data_put(fd, kid[i], paced_sizes[NPS - 1 - i], 100 + i));
+	}
+	CHECK(pressure(fd, 4, 512));
+	for (i = 0; i < NPS; i++) {
+		CHECK0(data_check(fd, h[i], paced_sizes[i], i));
+		CHECK(!shp_load(fd, ref, i, &v) && v == kid[i]);
+		CHECK0(data_check(fd, kid[i], paced_sizes[NPS - 1 - i], 100 + i));
+	}
+	CHECK(!shp_unroot(fd, ref, &c) && c == 0);
+	for (i = 0; i < NPS; i += 2)
+		CHECK(!shp_unroot(fd, h[i], &c) && c == 0);
+	CHECK(pressure(fd, 3, 512));
+	for (i = 0; i < NPS; i++) {
+		if (i & 1)
+			CHECK0(data_check(fd, h[i], paced_sizes[i], i));
+		else
+			CHECK_MAYGO(data_check(fd, h[i], paced_sizes[i], i));
+		CHECK_MAYGO(data_check(fd, kid[i], paced_sizes[NPS - 1 - i], 100 + i));
+	}
+	return true;
+}
+
+/* A rooted list of REF nodes, each with a DATA leaf; then cut in half. */
+#define CHAIN_N	40
+static bool t_paced_chain(void)
+{
+	uint64_t node[CHAIN_N], leaf[CHAIN_N], head, v;
+	int i, r;
+
+	CHECK(!shp_alloc_flags(fd, SPANHEAP_KIND_REF, 1, SPANHEAP_ALLOC_ROOTED, &head));
+	for (i = 0; i < CHAIN_N; i++) {
+		uint64_t parent = i ? node[i - 1] : head, len = paced_sizes[i % NPS];
+		int j;
+
+		/* A fresh node is garbage until stored: retry if a cycle took it. */
+		for (j = 0, r = -ESTALE; j < 100 && r == -ESTALE; j++) {
+			r = shp_alloc(fd, SPANHEAP_KIND_REF, 2, &node[i]);
+			if (!r)
+				r = shp_store(fd, parent, 0, node[i]);
+		}
+		CHECK(!r);
+		CHECK0(alloc_stored(fd, node[i], 1, len, &leaf[i]));
+		CHECK0(data_put(fd, leaf[i], len, i));
+		if (i % 8 == 0)
+			CHECK(pressure(fd, 1, 512));
+	}
+	CHECK(pressure(fd, 3, 512));
+	for (i = 0, v = head; i < CHAIN_N; i++) {
+		CHECK(!shp_load(fd, v, 0, &v) && v == node[i]);
+		CHECK(!shp_load(fd, v, 1, &v) && v == leaf[i]);
+		CHECK0(data_check(fd, leaf[i], paced_sizes[i % NPS], i));
+		v = node[i];
+	}
+	CHECK(!shp_load(fd, node[CHAIN_N - 1], 0, &v) && v == 0);
+	CHECK(!shp_store(fd, node[CHAIN_N / 2 - 1], 0, 0));	/* cut */
+	CHECK(pressure(fd, 3, 512));
+	for (i = 0; i < CHAIN_N; i++) {
+		if (i < CHAIN_N / 2) {
+			CHECK(!shp_load(fd, node[i], 1, &v) && v == leaf[i]);
+			CHECK0(data_check(fd, leaf[i], paced_sizes[i % NPS], i));
+			continue;
+		}
+		/* Unreachable: gone, or still whole and unchanged. */
+		r = shp_load(fd, node[i], 1, &v);
+		CHECK_MAYGO(r);
+		CHECK(r || v == leaf[i]);
+		CHECK_MAYGO(data_check(fd, leaf[i], paced_sizes[i % NPS], i));
+	}
+	return true;
+}
+
+/* A rooted REF with the finalizer @token, unrooted once set; 0 on failure. */
+static uint64_t paced_fin_obj(uint64_t token)
+{
+	uint64_t h;
+
+	if (shp_alloc_flags(fd, SPANHEAP_KIND_REF, 2, SPANHEAP_ALLOC_ROOTED, &h) ||
+	    shp_set_finalizer(fd, h, token))
+		return 0;
+	return h;
+}
+
+/* Go's order with paced cycles: A -> B -> C, each a cycle after the last is read. */
+static bool t_paced_fin_chain(void)
+{
+	uint64_t hs[3], leaf, v;
+	struct spanheap_event ev[8];
+	int i, got = 0, cycles;
+	ssize_t n;
+
+	for (i = 0; i < 3; i++)
+		CHECK((hs[i] = paced_fin_obj(i + 1)));
+	CHECK(!shp_store(fd, hs[0], 0, hs[1]) && !shp_store(fd, hs[1], 0, hs[2]));
+	CHECK(!shp_alloc_flags(fd, SPANHEAP_KIND_DATA, 40000, SPANHEAP_ALLOC_ROOTED, &leaf));
+	CHECK0(data_put(fd, leaf, 40000, 5));
+	CHECK0(shp_store(fd, hs[2], 1, leaf));
+	CHECK(!shp_unroot(fd, leaf, NULL));
+	for (i = 0; i < 3; i++)
+		CHECK(!shp_unroot(fd, hs[i], NULL));
+	for (cycles = 0; got < 3; cycles++) {
+		CHECK(cycles < 100);
+		CHECK(pressure(fd, 1, 256));
+		/* Finalizable or with an unread event: all of it stays. */
+		for (i = got; i < 3; i++)
+			CHECK(!shp_load(fd, hs[i], 0, &v) && v == (i < 2 ? hs[i + 1] : 0));
+		CHECK0(data_check(fd, leaf, 40000, 5));
+		n = shp_events(fd, ev, 8);
+		CHECK(n >= 0 && got + n <= 3);
+		for (i = 0; i < n; i++, got++) {
+			if (ev[i].token != (uint64_t)got + 1 || ev[i].handle != hs[got]) {
+				tap_diag("event %d: token %llu, want %d", got,
+					 (unsigned long long)ev[i].token, got + 1);
+				return false;
+			}
+		}
+	}
+	CHECK(pressure(fd, 2, 256));
+	CHECK(shp_events(fd, ev, 8) == 0);		/* no fourth, no duplicate */
+	return true;
+}
+
+/* Pressure until an event is pending (poll), at most 100 paced cycles. */
+static bool paced_wait_event(void)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		if (poll(&pf, 1, 0) == 1)
+			return true;
+		if (!pressure(fd, 1, 256))
+			return false;
+	}
+	tap_diag("no event after 100 paced cycles");
+	return false;
+}
+
+/*
+ * Finalizer, event, resurrection, second finalizer.  Reading the first
+ * event makes the object garbage until ROOT: a paced cycle in between
+ * may take it (-ESTALE), so that case starts over.
+ */
+static bool t_paced_resurrection(void)
+{
+	struct spanheap_event ev;
+	uint64_t a, kid, v;
+	int tries, r;
+
+	for (tries = 0; tries < 5; tries++) {
+		CHECK((a = paced_fin_obj(7)));
+		CHECK0(alloc_stored(fd, a, 0, 200000, &kid));
+		CHECK0(data_put(fd, kid, 200000, 3));
+		CHECK(!shp_unroot(fd, a, NULL));
+		CHECK(paced_wait_event());
+		/* Pending: the object and its child stay, intact. */
+		CHECK(!shp_load(fd, a, 0, &v) && v == kid);
+		CHECK0(data_check(fd, kid, 200000, 3));
+		CHECK(shp_events(fd, &ev, 1) == 1 && ev.token == 7 && ev.handle == a);
+		r = shp_root(fd, a, NULL);		/* resurrect */
+		if (r != -ESTALE)
+			break;
+	}
+	CHECK_ERR(r, 0);
+	CHECK(!shp_set_finalizer(fd, a, 8));
+	CHECK(pressure(fd, 3, 512));
+	CHECK(shp_events(fd, &ev, 1) == 0);		/* rooted: not due */
+	CHECK(!shp_load(fd, a, 0, &v) && v == kid);
+	CHECK0(data_check(fd, kid, 200000, 3));
+	CHECK(!shp_unroot(fd, a, NULL));
+	CHECK(paced_wait_event());
+	CHECK(!shp_load(fd, a, 0, &v) && v == kid);
+	CHECK0(data_check(fd, kid, 200000, 3));
+	CHECK(shp_events(fd, &ev, 1) == 1 && ev.token == 8 && ev.handle == a);
+	CHECK(pressure(fd, 2, 512));
+	CHECK(shp_events(fd, &ev, 1) == 0);		/* once only */
+	CHECK_MAYGO(data_check(fd, kid, 200000, 3));
+	return true;
+}
+
+struct pthr {
+	int id;
+	bool ok;
+	char diag[128];
+};
+
+/* Thread body: rooted objects of every size amid garbage, checked, dropped. */
+static void *paced_hammer(void *arg)
+{
+	static const uint64_t sizes[] = { 64, 3000, 40000, 200000 };
+	struct pthr *t = arg;
+	uint64_t h, ref, kid, v, g;
+	int i, r;
+
+	t->ok = false;
+	for (i = 0; i < 60; i++) {
+		uint64_t len = sizes[(i + t->id) % 4], seed = t->id * 1000 + i;
+
+		if ((r = shp_alloc_flags(fd, SPANHEAP_KIND_DATA, len, SPANHEAP_ALLOC_ROOTED, &h)) ||
+		    (r = data_put(fd, h, len, seed))) {
+			snprintf(t->diag, sizeof(t->diag), "iteration %d: alloc/write %d", i, r);
+			return NULL;
+		}
+		r = shp_alloc(fd, SPANHEAP_KIND_DATA, 150000, &g);	/* garbage */
+		if (r && r != -ENOMEM)
+			break;
+		r = shp_alloc(fd, SPANHEAP_KIND_DATA, 16000, &g);
+		if (r && r != -ENOMEM)
+			break;
+		if ((r = data_check(fd, h, len, seed))) {
+			snprintf(t->diag, sizeof(t->diag), "iteration %d: %llu-byte object: %d",
+				 i, (unsigned long long)len, r);
+			return NULL;
+		}
+		if (i % 6 == 0) {
+			if ((r = shp_alloc_flags(fd, SPANHEAP_KIND_REF, 1,
+						 SPANHEAP_ALLOC_ROOTED, &ref)) ||
+			    (r = alloc_stored(fd, ref, 0, 40000, &kid)) ||
+			    (r = shp_load(fd, ref, 0, &v)) || (r = v != kid) ||
+			    (r = shp_unroot(fd, ref, NULL))) {
+				snprintf(t->diag, sizeof(t->diag), "iteration %d: REF %d", i, r);
+				return NULL;
+			}
+		}
+		if ((r = shp_unroot(fd, h, NULL)))
+			break;
+	}
+	if (i < 60)
+		snprintf(t->diag, sizeof(t->diag), "iteration %d: %d", i, r);
+	t->ok = i == 60;
+	return NULL;
+}
+
+static bool t_paced_threads(void)
+{
+	pthread_t th[4];
+	struct pthr t[4];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		t[i].id = i;
+		t[i].diag[0] = 0;
+		CHECK(!pthread_create(&th[i], NULL, paced_hammer, &t[i]));
+	}
+	for (i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < 4; i++) {
+		if (!t[i].ok)
+			tap_diag("thread %d: %s", i, t[i].diag);
+		CHECK(t[i].ok);
+	}
+	return true;
+}
+
 /* Each test gets a fresh heap, with pacing off so cycles come only when asked. */
 static void run(bool (*test)(void), const char *desc)
 {
@@ -552,36 +1750,100 @@ static void run(bool (*test)(void), const char *desc)
 		close(fd);
 }
 
+/*
+ * Paced: a fresh heap with the defaults (pacing on, background sweeper).
+ * The test must not call GC; paced cycles must have run by its end.
+ */
+static void run_paced(bool (*test)(void), const char *desc)
+{
+	struct spanheap_stats_v1 st;
+	uint64_t c0 = 0;
+	bool ok;
+
+	fd = shp_open(O_NONBLOCK);
+	ok = fd >= 0 && stats_v1(&st) && st.gc_percent == 100;
+	c0 = ok ? st.collections : 0;
+	ok = ok && test();
+	if (ok && collections_of(fd) <= c0) {
+		tap_diag("no paced cycle ran");
+		ok = false;
+	}
+	tap_ok(ok, "paced: %s", desc);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* As root with the module's parameters in sysfs; else skipped. */
+static void run_params(bool (*test)(void), const char *desc)
+{
+	if (!params_writable()) {
+		tap_skip(desc, "needs root and " PARAMS_DIR);
+		return;
+	}
+	run(test, desc);
+}
+
+static const struct {
+	bool (*fn)(void);
+	void (*runner)(bool (*test)(void), const char *desc);
+	const char *desc;
+} tests[] = {
+	{ t_data_roundtrip, run, "DATA alloc, zeroed, write/read round trip" },
+	{ t_ref_roundtrip, run, "REF store/load round trip, empty slots" },
+	{ t_roots_counted, run, "root/unroot are counted; unrooted objects are collected" },
+	{ t_alloc_rooted, run, "ALLOC_ROOTED objects survive cycles until unrooted" },
+	{ t_struct_sizes, run, "struct sizes: short, long with zero/non-zero tail, stats prefix, bad pointers" },
+	{ t_reserved_flags_commands, run, "reserved fields, unknown flags, unknown commands; nothing changes" },
+	{ t_bad_sizes_and_ranges, run, "huge/zero allocations, bad kinds, out-of-range offsets and slots" },
+	{ t_kind_misuse, run, "DATA/REF misuse" },
+	{ t_stale_foreign_madeup, run, "stale, foreign and made-up handles" },
+	{ t_finalizer_errors, run, "finalizer set twice, clear, clear none" },
+	{ t_chain_order, run, "chain A->B->C finalized over three cycles, in order" },
+	{ t_diamond_and_cycle, run, "diamond order; a cycle is never finalized nor freed" },
+	{ t_resurrection, run, "pending event keeps the object; resurrection and re-registration" },
+	{ t_read_poll_nonblock, run, "poll/epoll readiness, O_NONBLOCK, short buffers, whole records" },
+	{ t_signal_interrupts_read, run, "a signal interrupts a blocking read" },
+	{ t_queue_cap, run, "full event queue defers finalizers, none lost or doubled" },
+	{ t_params, run, "parameters: limits checked, memory cap enforced and recovered" },
+	{ t_threads, run, "concurrent ioctls from four threads on one fd" },
+	{ t_close_while_delivering, run, "close while the worker delivers events" },
+	{ t_fork_and_isolation, run, "fork shares the heap; another open cannot see it" },
+	{ t_rmmod_refused, run, "rmmod refused while a file is open" },
+	{ t_stats_have_no_addresses, run, "no kernel address in stats" },
+	/* issue 7 regressions */
+	{ t_store_collected_40000, run_paced, "STORE of a 40000-byte object a paced cycle found dead: -ESTALE, 300 times" },
+	{ t_store_collected_200000, run_paced, "STORE of a 200000-byte object a paced cycle found dead: -ESTALE, 100 times" },
+	{ t_store_collected_small, run_paced, "STORE of a 100-byte object a paced cycle found dead: -ESTALE, 100 times" },
+	{ t_requeue_overcap, run, "queue full, finalizer set again while queued: every token exactly once (events_overcap)" },
+	{ t_read_race_blocking, run, "two blocked readers, one event: one gets it, the other keeps blocking" },
+	{ t_read_race_nonblock, run, "O_NONBLOCK readers racing: a record or -EAGAIN, never 0" },
+	{ t_readonly_args, run, "read-only argument structs: -EFAULT and nothing changed, every command" },
+	{ t_e2big, run, "size > 4096 is -E2BIG for every command; 4096 with a zero tail works" },
+	{ t_size_writeback, run, "the kernel writes its own struct size back" },
+	{ t_load_value_reserved, run, "LOAD with value != 0 is -EINVAL" },
+	{ t_module_params, run_params, "module parameters reject 0 and out-of-range writes, unchanged" },
+	{ t_max_user_heaps, run_params, "max_user_heaps: the next open is -EMFILE until one closes" },
+	/* paced siblings (rule 9) */
+	{ t_paced_roots, run_paced, "counted roots keep objects of every size through paced cycles" },
+	{ t_paced_alloc_rooted, run_paced, "ALLOC_ROOTED objects and a rooted REF's children survive paced cycles" },
+	{ t_paced_chain, run_paced, "a rooted REF chain survives; its cut tail may go" },
+	{ t_paced_fin_chain, run_paced, "finalizer chain A->B->C in order; finalizable objects stay" },
+	{ t_paced_resurrection, run_paced, "event keeps the object; resurrection; second finalizer once" },
+	{ t_paced_threads, run_paced, "four threads, rooted objects of every size amid garbage" },
+};
+
 int main(void)
 {
+	size_t i;
+
 	fd = shp_open(O_NONBLOCK);
 	if (fd < 0) {
 		printf("1..0 # SKIP /dev/spanheap: %s\n", strerror(-fd));
 		return 1;
 	}
 	close(fd);
-	tap_plan(22);
-	run(t_data_roundtrip, "DATA alloc, zeroed, write/read round trip");
-	run(t_ref_roundtrip, "REF store/load round trip, empty slots");
-	run(t_roots_counted, "root/unroot are counted; unrooted objects are collected");
-	run(t_alloc_rooted, "ALLOC_ROOTED objects survive cycles until unrooted");
-	run(t_struct_sizes, "struct sizes: short, long with zero/non-zero tail, stats prefix, bad pointers");
-	run(t_reserved_flags_commands, "reserved fields, unknown flags, unknown commands; nothing changes");
-	run(t_bad_sizes_and_ranges, "huge/zero allocations, bad kinds, out-of-range offsets and slots");
-	run(t_kind_misuse, "DATA/REF misuse");
-	run(t_stale_foreign_madeup, "stale, foreign and made-up handles");
-	run(t_finalizer_errors, "finalizer set twice, clear, clear none");
-	run(t_chain_order, "chain A->B->C finalized over three cycles, in order");
-	run(t_diamond_and_cycle, "diamond order; a cycle is never finalized nor freed");
-	run(t_resurrection, "pending event keeps the object; resurrection and re-registration");
-	run(t_read_poll_nonblock, "poll/epoll readiness, O_NONBLOCK, short buffers, whole records");
-	run(t_signal_interrupts_read, "a signal interrupts a blocking read");
-	run(t_queue_cap, "full event queue defers finalizers, none lost or doubled");
-	run(t_params, "parameters: limits checked, memory cap enforced and recovered");
-	run(t_threads, "concurrent ioctls from four threads on one fd");
-	run(t_close_while_delivering, "close while the worker delivers events");
-	run(t_fork_and_isolation, "fork shares the heap; another open cannot see it");
-	run(t_rmmod_refused, "rmmod refused while a file is open");
-	run(t_stats_have_no_addresses, "no kernel address in stats");
+	tap_plan((int)ARRAY_SIZE(tests));
+	for (i = 0; i < ARRAY_SIZE(tests); i++)
+		tests[i].runner(tests[i].fn, tests[i].desc);
 	tap_exit();
 }
