@@ -28,8 +28,9 @@ hash=$( { cat "$fragment"; echo "linux-source-6.1 $srcver"; } | sha256sum | cut 
 out=$cache/testkernel-$hash
 buildlog=$out.log
 
-# Serialise concurrent builders (and source extraction) on this machine.
-exec 9>"$cache/testkernel.lock"
+# Serialise builders of this config (a kernel of another config may build
+# meanwhile); source extraction takes the shared lock below.
+exec 9>"$out.lock"
 flock 9
 
 if [ -f "$out/arch/x86/boot/bzImage" ] && [ -f "$out/Module.symvers" ]; then
@@ -37,6 +38,8 @@ if [ -f "$out/arch/x86/boot/bzImage" ] && [ -f "$out/Module.symvers" ]; then
 	echo "$out"
 	exit 0
 fi
+exec 8>"$cache/testkernel.lock"
+flock 8
 
 # Untar the source when missing or from another package version (atomically).
 stamp=$src/.spanheap-source-version
@@ -53,6 +56,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$srcver" ]; then
 	echo "$srcver" >"$src.tmp/.spanheap-source-version"
 	mv "$src.tmp" "$src"
 fi
+flock -u 8
 
 # Build in a temp dir, renamed only on success: a partial build is never reused.
 rm -rf "$cache/testkernel-$hash.tmp".*
