@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -815,59 +816,67 @@ static bool t_requeue_overcap(void)
 
 /* ---- defect 6: read() racing for one event ---- */
 
-#define RD_EXIT		(1ULL << 40)
-#define RD_STRICT	50	/* single events handed to two blocked readers */
-#define RD_BATCH	8	/* then batches: the last of each is raced for */
-#define RD_ROUNDS	(RD_STRICT + 100 * RD_BATCH)
+/*
+ * Two reader threads park spinning until the main thread releases a
+ * round, then each calls read() for one record after a random short
+ * delay, so that over many rounds their calls overlap in every way.
+ * One event is pending: one reader gets it; the other blocks (or gets
+ * -EAGAIN with O_NONBLOCK); neither may see 0.
+ */
+#define RD_ROUNDS	400
 
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int total, zero, err;
-	bool stop;
-	unsigned char seen[RD_ROUNDS + 1];
+	unsigned int go;		/* round released; RD_QUIT: exit */
+	int total, zero, err, last_err;
+	unsigned char seen[2 * RD_ROUNDS + 1];
 } rd = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+#define RD_QUIT		(~0U)
 
 struct reader {
 	pthread_t th;
 	int fd;
+	unsigned int seed;
 	pid_t tid;
+	unsigned int done;		/* last round whose read() returned */
 };
-
-/* Record one read() result; true if the reader should stop. */
-static bool rd_record(ssize_t n, const struct spanheap_event *ev, int err)
-{
-	bool stop;
-
-	pthread_mutex_lock(&rd.lock);
-	if (n == (ssize_t)sizeof(*ev)) {
-		if (ev->token <= RD_ROUNDS)
-			rd.seen[ev->token]++;
-		if (ev->token != RD_EXIT)
-			rd.total++;
-	} else if (n == 0) {
-		rd.zero++;
-	} else if (err != EAGAIN && err != EINTR) {
-		rd.err++;
-	}
-	stop = rd.stop || (n == (ssize_t)sizeof(*ev) && ev->token == RD_EXIT) ||
-	       (n < 0 && err != EAGAIN && err != EINTR);
-	pthread_cond_broadcast(&rd.cond);
-	pthread_mutex_unlock(&rd.lock);
-	return stop;
-}
 
 static void *reader_fn(void *arg)
 {
 	struct reader *r = arg;
 	struct spanheap_event ev;
+	unsigned int round = 0, k;
 	ssize_t n;
+	int err;
 
 	__atomic_store_n(&r->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
-	do {
+	for (;;) {
+		while (__atomic_load_n(&rd.go, __ATOMIC_ACQUIRE) == round)
+			sched_yield();
+		round = __atomic_load_n(&rd.go, __ATOMIC_ACQUIRE);
+		if (round == RD_QUIT)
+			return NULL;
+		for (k = rand_r(&r->seed) % 512; k; k--)
+			asm volatile("" ::: "memory");
 		n = read(r->fd, &ev, sizeof(ev));
-	} while (!rd_record(n, &ev, n < 0 ? errno : 0));
-	return NULL;
+		err = n < 0 ? errno : 0;
+		pthread_mutex_lock(&rd.lock);
+		if (n == (ssize_t)sizeof(ev)) {
+			rd.total++;
+			if (ev.token <= 2 * RD_ROUNDS)
+				rd.seen[ev.token]++;
+		} else if (n == 0) {
+			rd.zero++;
+		} else if (err != EAGAIN) {
+			rd.err++;
+			rd.last_err = err;
+		}
+		__atomic_store_n(&r->done, round, __ATOMIC_RELEASE);
+		pthread_cond_broadcast(&rd.cond);
+		pthread_mutex_unlock(&rd.lock);
+	}
 }
 
 /* Is thread @tid asleep inside read()? */
@@ -888,19 +897,17 @@ static bool in_read(pid_t tid)
 	return strtol(buf, NULL, 10) == SYS_read;
 }
 
-static bool wait_in_read(struct reader *r)
+/* Run @th on CPU @i modulo the CPUs online, so that racing threads overlap. */
+static void pin(pthread_t th, int i)
 {
-	struct timespec dl = deadline_in(20, CLOCK_MONOTONIC);
-	pid_t tid;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
 
-	while (!(tid = __atomic_load_n(&r->tid, __ATOMIC_ACQUIRE)) || !in_read(tid)) {
-		if (deadline_passed(&dl)) {
-			tap_diag("reader %d is not blocked in read()", (int)tid);
-			return false;
-		}
-		pause_ms(1);
-	}
-	return true;
+	if (n < 2)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(i % n, &set);
+	pthread_setaffinity_np(th, sizeof(set), &set);
 }
 
 /* Events @first.. @first + @n - 1 on file @f: finalizable garbage, one cycle. */
@@ -916,123 +923,250 @@ static bool emit_events(int f, uint64_t first, int n)
 	return !shp_gc(f, SPANHEAP_GC_WAIT, NULL);
 }
 
-/* Wait (bounded) until the readers have taken @total events. */
-static bool wait_total(int total)
+/* Wait (bounded) until reader @r has returned from round @round's read(). */
+static bool wait_done(struct reader *r, unsigned int round)
 {
 	struct timespec dl = deadline_in(20, CLOCK_REALTIME);
-	bool ok;
 
 	pthread_mutex_lock(&rd.lock);
-	while (rd.total < total &&
+	while (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) != round &&
 	       pthread_cond_timedwait(&rd.cond, &rd.lock, &dl) != ETIMEDOUT)
 		;
-	ok = rd.total >= total;
-	if (!ok)
-		tap_diag("readers took %d of %d events", rd.total, total);
 	pthread_mutex_unlock(&rd.lock);
-	return ok;
+	if (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) == round)
+		return true;
+	tap_diag("round %u: a reader's read() did not return", round);
+	return false;
 }
 
-static void rd_reset(void)
+/* Wait until one of @r has returned from round @round; its index or -1. */
+static int wait_first(struct reader *r, unsigned int round)
 {
+	struct timespec dl = deadline_in(20, CLOCK_REALTIME);
+	int i = -1;
+
 	pthread_mutex_lock(&rd.lock);
-	rd.total = rd.zero = rd.err = 0;
-	rd.stop = false;
-	memset(rd.seen, 0, sizeof(rd.seen));
-	pthread_mutex_unlock(&rd.lock);
-}
-
-static bool rd_result(int rounds)
-{
-	int i, bad = 0;
-
-	for (i = 1; i <= rounds; i++)
-		bad += rd.seen[i] != 1;
-	if (rd.zero || rd.err || bad)
-		tap_diag("read() returned 0 %d times, failed %d times; %d tokens not seen exactly once",
-			 rd.zero, rd.err, bad);
-	return !rd.zero && !rd.err && !bad;
-}
-
-/* Start two reader threads on @f; returns how many started. */
-static int readers_start(struct reader *r, int f)
-{
-	int i;
-
-	rd_reset();
-	for (i = 0; i < 2; i++) {
-		r[i].fd = f;
-		if (pthread_create(&r[i].th, NULL, reader_fn, &r[i]))
+	for (;;) {
+		if (__atomic_load_n(&r[0].done, __ATOMIC_ACQUIRE) == round)
+			i = 0;
+		else if (__atomic_load_n(&r[1].done, __ATOMIC_ACQUIRE) == round)
+			i = 1;
+		if (i >= 0 || pthread_cond_timedwait(&rd.cond, &rd.lock, &dl) == ETIMEDOUT)
 			break;
 	}
+	pthread_mutex_unlock(&rd.lock);
+	if (i < 0)
+		tap_diag("round %u: no reader got the event", round);
 	return i;
 }
 
-static bool rd_clean(void)
+/* Until reader @r is asleep in read() or has returned from @round. */
+static bool wait_blocked_or_done(struct reader *r, unsigned int round)
+{
+	struct timespec dl = deadline_in(20, CLOCK_MONOTONIC);
+
+	while (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) != round &&
+	       !in_read(__atomic_load_n(&r->tid, __ATOMIC_ACQUIRE))) {
+		if (deadline_passed(&dl)) {
+			tap_diag("round %u: the other reader neither blocks nor returns", round);
+			return false;
+		}
+		pause_ms(1);
+	}
+	return true;
+}
+
+static bool rd_clean(int round)
 {
 	bool ok;
 
 	pthread_mutex_lock(&rd.lock);
 	ok = !rd.zero && !rd.err;
+	if (!ok)
+		tap_diag("round %d: read() returned 0 %d times, failed %d times (%s)",
+			 round, rd.zero, rd.err, strerror(rd.last_err));
 	pthread_mutex_unlock(&rd.lock);
 	return ok;
 }
 
+static int readers_start(struct reader *r, int f)
+{
+	int i;
+
+	pthread_mutex_lock(&rd.lock);
+	rd.go = 0;
+	rd.total = rd.zero = rd.err = rd.last_err = 0;
+	memset(rd.seen, 0, sizeof(rd.seen));
+	pthread_mutex_unlock(&rd.lock);
+	for (i = 0; i < 2; i++) {
+		r[i].fd = f;
+		r[i].seed = i + 1;
+		if (pthread_create(&r[i].th, NULL, reader_fn, &r[i]))
+			break;
+		pin(r[i].th, i);
+	}
+	return i;
+}
+
+/* Stop the readers; a reader still in read() gets one more event. */
+static bool readers_stop(struct reader *r, int started, int f)
+{
+	struct timespec dl;
+	int i;
+
+	__atomic_store_n(&rd.go, RD_QUIT, __ATOMIC_RELEASE);
+	for (i = 0; i < started; i++) {
+		dl = deadline_in(20, CLOCK_REALTIME);
+		if (pthread_timedjoin_np(r[i].th, NULL, &dl)) {
+			emit_events(f, 1ULL << 40, 1);
+			dl = deadline_in(20, CLOCK_REALTIME);
+			if (pthread_timedjoin_np(r[i].th, NULL, &dl)) {
+				tap_diag("reader %d did not exit", i);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+static bool rd_tokens(int n)
+{
+	int i, bad = 0;
+
+	for (i = 1; i <= n; i++)
+		bad += rd.seen[i] != 1;
+	if (bad || rd.total != n)
+		tap_diag("%d events read for %d, %d tokens not seen exactly once",
+			 rd.total, n, bad);
+	return !bad && rd.total == n;
+}
+
 /*
- * Two readers blocked in read() on one file, one event at a time: one
- * reader gets it, the other stays blocked (it used to return 0).  Then
- * batches, so that a reader back for more races the other for the last.
+ * One pending event, two readers whose buffer faults: a read takes the
+ * event and gives it back (-EFAULT), or finds it taken (-EAGAIN, or on
+ * a blocking file it waits and is woken when it is given back).  Never
+ * 0; afterwards the event is read once, whole.
+ */
+struct badreader {
+	pthread_t th;
+	int fd, efault, eagain, zero, other, last;
+};
+
+static char *bad_buf;
+
+static void *bad_reader_fn(void *arg)
+{
+	struct badreader *b = arg;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 5000; i++) {
+		n = read(b->fd, bad_buf, sizeof(struct spanheap_event));
+		if (n == 0)
+			b->zero++;
+		else if (n < 0 && errno == EFAULT)
+			b->efault++;
+		else if (n < 0 && errno == EAGAIN)
+			b->eagain++;
+		else
+			b->other++, b->last = n < 0 ? -errno : (int)n;
+	}
+	return NULL;
+}
+
+static bool putback_race(int f)
+{
+	struct pollfd pf = { .fd = f, .events = POLLIN };
+	struct badreader b[2] = { { .fd = f }, { .fd = f } };
+	struct spanheap_event ev;
+	struct timespec dl;
+	int i, started;
+	bool ok = true;
+
+	if (!bad_buf) {
+		bad_buf = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		CHECK(bad_buf != MAP_FAILED);
+	}
+	CHECK(emit_events(f, 77, 1));
+	for (started = 0; started < 2; started++) {
+		if (pthread_create(&b[started].th, NULL, bad_reader_fn, &b[started]))
+			break;
+		pin(b[started].th, started);
+	}
+	for (i = 0; i < started; i++) {
+		dl = deadline_in(30, CLOCK_REALTIME);
+		if (pthread_timedjoin_np(b[i].th, NULL, &dl)) {
+			tap_diag("a reader sleeps although the event is pending");
+			/* The queue is not empty: wake it with another event. */
+			emit_events(f, 78, 1);
+			pthread_join(b[i].th, NULL);
+			ok = false;
+		}
+	}
+	for (i = 0; i < started; i++) {
+		if (b[i].zero || b[i].other)
+			tap_diag("bad buffer: read() returned 0 %d times, %d other results (last %d); %d -EFAULT, %d -EAGAIN",
+				 b[i].zero, b[i].other, b[i].last, b[i].efault, b[i].eagain);
+		ok = ok && !b[i].zero && !b[i].other;
+	}
+	CHECK(started == 2 && ok);
+	CHECK(b[0].efault + b[1].efault > 0);
+	CHECK(read(f, &ev, sizeof(ev)) == sizeof(ev) && ev.token == 77);
+	CHECK(poll(&pf, 1, 0) == 0);			/* given back, not copied */
+	return true;
+}
+
+/*
+ * Blocking readers: the loser of each round blocks (it used to return
+ * 0) until a second event comes for it.
  */
 static bool t_read_race_blocking(void)
 {
 	struct spanheap_params p = { .flags = SPANHEAP_PARAM_GC_PERCENT, .gc_percent = -1 };
 	struct reader r[2] = { { 0 } };
-	int bfd = shp_open(0), i, started;
+	int bfd = shp_open(0), started = 0, w;
 	bool ok = bfd >= 0 && !shp_set_params(bfd, &p);
+	unsigned int k;
 
-	started = ok ? readers_start(r, bfd) : 0;
+	if (ok)
+		started = readers_start(r, bfd);
 	ok = ok && started == 2;
-	for (i = 1; ok && i <= RD_STRICT; i++)
-		ok = wait_in_read(&r[0]) && wait_in_read(&r[1]) &&
-		     emit_events(bfd, i, 1) && wait_total(i) && rd_clean();
-	for (; ok && i <= RD_ROUNDS; i += RD_BATCH)
-		ok = emit_events(bfd, i, RD_BATCH) && rd_clean();
-	ok = ok && wait_total(RD_ROUNDS) && rd_result(RD_ROUNDS);
-	/* Release the readers: an exit event each (best effort on failure). */
-	for (i = 0; i < started; i++) {
-		struct timespec dl = deadline_in(20, CLOCK_REALTIME);
-
-		emit_events(bfd, RD_EXIT, 2);
-		if (pthread_timedjoin_np(r[i].th, NULL, &dl)) {
-			tap_diag("reader %d did not exit", i);
-			return false;	/* leaves bfd open: a thread still reads it */
-		}
+	for (k = 1; ok && k <= RD_ROUNDS; k++) {
+		ok = emit_events(bfd, 2 * k - 1, 1);
+		__atomic_store_n(&rd.go, k, __ATOMIC_RELEASE);
+		w = ok ? wait_first(r, k) : -1;
+		ok = w >= 0 && wait_blocked_or_done(&r[!w], k) &&
+		     emit_events(bfd, 2 * k, 1) && wait_done(&r[!w], k) &&
+		     rd_clean(k);
 	}
+	ok = ok && rd_tokens(2 * RD_ROUNDS);
+	if (!readers_stop(r, started, bfd))
+		return false;		/* leaves bfd open: a thread still reads it */
+	ok = ok && putback_race(bfd);
 	if (bfd >= 0)
 		close(bfd);
 	return ok;
 }
 
-/* O_NONBLOCK readers spinning on one file: each read is a record or -EAGAIN. */
+/* O_NONBLOCK readers: the loser gets -EAGAIN (it used to get 0). */
 static bool t_read_race_nonblock(void)
 {
 	struct spanheap_params p = { .flags = SPANHEAP_PARAM_GC_PERCENT, .gc_percent = -1 };
 	struct reader r[2] = { { 0 } };
 	bool ok = !shp_set_params(fd, &p);
-	int i, started;
+	int started = 0;
+	unsigned int k;
 
-	started = ok ? readers_start(r, fd) : 0;
+	if (ok)
+		started = readers_start(r, fd);
 	ok = ok && started == 2;
-	for (i = 1; ok && i <= RD_STRICT; i++)
-		ok = emit_events(fd, i, 1) && wait_total(i) && rd_clean();
-	for (; ok && i <= RD_ROUNDS; i += RD_BATCH)
-		ok = emit_events(fd, i, RD_BATCH) && wait_total(i + RD_BATCH - 1) && rd_clean();
-	pthread_mutex_lock(&rd.lock);
-	rd.stop = true;
-	pthread_mutex_unlock(&rd.lock);
-	for (i = 0; i < started; i++)
-		pthread_join(r[i].th, NULL);
-	return ok && rd_result(RD_ROUNDS);
+	for (k = 1; ok && k <= RD_ROUNDS; k++) {
+		ok = emit_events(fd, k, 1);
+		__atomic_store_n(&rd.go, k, __ATOMIC_RELEASE);
+		ok = ok && wait_done(&r[0], k) && wait_done(&r[1], k) && rd_clean(k);
+	}
+	ok = ok && rd_tokens(RD_ROUNDS);
+	return readers_stop(r, started, fd) && ok && putback_race(fd);
 }
 
 /* ---- defect 7: argument structs that cannot be written back ---- */
@@ -1815,8 +1949,8 @@ static const struct {
 	{ t_store_collected_200000, run_paced, "STORE of a 200000-byte object a paced cycle found dead: -ESTALE, 100 times" },
 	{ t_store_collected_small, run_paced, "STORE of a 100-byte object a paced cycle found dead: -ESTALE, 100 times" },
 	{ t_requeue_overcap, run, "queue full, finalizer set again while queued: every token exactly once (events_overcap)" },
-	{ t_read_race_blocking, run, "two blocked readers, one event: one gets it, the other keeps blocking" },
-	{ t_read_race_nonblock, run, "O_NONBLOCK readers racing: a record or -EAGAIN, never 0" },
+	{ t_read_race_blocking, run, "two readers, one event: one gets it, the other blocks until the next; faulting buffers: never 0" },
+	{ t_read_race_nonblock, run, "O_NONBLOCK readers racing: a record or -EAGAIN, never 0; faulting buffers: -EFAULT or -EAGAIN" },
 	{ t_readonly_args, run, "read-only argument structs: -EFAULT and nothing changed, every command" },
 	{ t_e2big, run, "size > 4096 is -E2BIG for every command; 4096 with a zero tail works" },
 	{ t_size_writeback, run, "the kernel writes its own struct size back" },
