@@ -115,7 +115,8 @@ int shp_heap_check(struct spanheap *heap)
 	spin_lock(&heap->lock);
 	nspans = 0;
 	list_for_each_entry(s, &heap->large, list) {
-		if (ret || check_span(heap, s, 0, &objects[0], &bytes) != 1 ||
+		if (ret || SHP_SPC_CLASS(s->spc) ||
+		    check_span(heap, s, s->spc, &objects[0], &bytes) != 1 ||
 		    s->state != SHP_SPAN_LARGE)
 			ret = -EUCLEAN;
 		nspans++;

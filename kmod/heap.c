@@ -187,14 +187,16 @@ static __always_inline void *span_take(struct shp_span *s)
 	return (void *)(s->base + idx * s->elemsize);
 }
 
-static noinline void *alloc_large(struct spanheap *heap, size_t size)
+/* A span of its own, of class 0; NOSCAN like any other span class. */
+static noinline void *alloc_large(struct spanheap *heap, size_t size,
+				  unsigned int flags)
 {
 	struct shp_span *s;
 	struct shp_cpu_cache *c;
 
 	if (size > (size_t)INT_MAX)
 		return NULL;
-	s = shp_span_new(heap, 0, size);
+	s = shp_span_new(heap, SHP_SPC(0, !!(flags & SPANHEAP_NOSCAN)), size);
 	if (!s) {
 		shp_gc_maybe_trigger(heap);
 		return NULL;
@@ -291,7 +293,7 @@ void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
 	if (unlikely(flags & ~SPANHEAP_ALLOC_FLAGS))
 		return NULL;
 	if (unlikely(size > SPANHEAP_MAX_SMALL_SIZE))
-		return alloc_large(heap, size);
+		return alloc_large(heap, size, flags);
 	spc = SHP_SPC(shp_size_to_class(size ? size : 1),
 		      !!(flags & SPANHEAP_NOSCAN));
 

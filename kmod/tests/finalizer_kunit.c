@@ -342,23 +342,29 @@ static void interior_pointers_keep_alive(struct kunit *test)
 }
 
 /* A rooted NOSCAN object is never read: what it points to can die. */
+/* NOSCAN objects of every size, large ones included, are never read. */
 static void noscan_does_not_keep_alive(struct kunit *test)
 {
+	static const size_t sizes[] = { sizeof(struct node), 40000, 200000 };
 	struct ctx *c = test->priv;
 	void *root = NULL;
 	struct node *data, *b;
+	unsigned int i;
 
 	KUNIT_ASSERT_EQ(test, spanheap_root_add(c->heap, &root), 0);
-	spanheap_enter(c->heap);
-	data = spanheap_alloc(c->heap, sizeof(*data), SPANHEAP_NOSCAN);
-	KUNIT_ASSERT_NOT_NULL(test, data);
-	b = node(test, 2, true);
-	data->next[0] = b;
-	root = data;
-	spanheap_exit(c->heap);
-	collect_and_wait(c);
-	KUNIT_EXPECT_EQ(test, logged(c), 1);
-	KUNIT_EXPECT_TRUE(test, alive(c, data));
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		spanheap_enter(c->heap);
+		data = spanheap_alloc(c->heap, sizes[i], SPANHEAP_NOSCAN);
+		KUNIT_ASSERT_NOT_NULL(test, data);
+		b = node(test, 2, true);
+		data->next[0] = b;
+		data->next[1] = (void *)b + 8;	/* interior, too */
+		root = data;
+		spanheap_exit(c->heap);
+		collect_and_wait(c);
+		KUNIT_EXPECT_EQ(test, logged(c), i + 1);
+		KUNIT_EXPECT_TRUE(test, alive(c, data));
+	}
 	KUNIT_EXPECT_EQ(test, spanheap_root_remove(c->heap, &root), 0);
 }
 
