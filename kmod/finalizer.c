@@ -235,9 +235,9 @@ EXPORT_SYMBOL_GPL(spanheap_set_finalizer);
  * what the context points to: exactly one of this call and the
  * finalizer's run sees each context.
  *
- * Context: process context, inside a mutator section; may sleep.
+ * Context: process context, inside a mutator section; does not allocate.
  * Return: 0; -ENOENT if @obj has no finalizer (none set, or already
- * queued to run); -EFAULT, -EINVAL, -ENOMEM as spanheap_set_finalizer().
+ * queued to run); -EFAULT or -EINVAL as spanheap_set_finalizer().
  */
 int spanheap_take_finalizer(struct spanheap *heap, void *obj, void **ctx)
 {
@@ -245,7 +245,7 @@ int spanheap_take_finalizer(struct spanheap *heap, void *obj, void **ctx)
 	struct shp_span *s;
 	unsigned int idx;
 
-	s = shp_special_target(heap, obj, &idx);
+	s = shp_find_swept_object(heap, obj, &idx);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
 	spin_lock(&s->speciallock);

@@ -34,8 +34,15 @@
 #include "uheap.h"
 
 #define UH_RECLAIM_MIN	256
-/* An entry plus its share of the xarray's nodes. */
-#define UH_ENTRY_COST	(sizeof(struct uh_entry) + 16)
+/*
+ * What the table costs, counted against the file's limit: each entry,
+ * and each leaf node of the xarray (XA_CHUNK_SIZE indices) while it holds
+ * an entry, with a share for the nodes above it.  Charging nodes, not
+ * just entries, bounds a table kept sparse on purpose (one live entry
+ * per leaf across the whole index space).
+ */
+#define UH_ENTRY_COST	sizeof(struct uh_entry)
+#define UH_LEAF_COST	(sizeof(struct xa_node) + sizeof(struct xa_node) / 32)
 
 static DEFINE_IDA(uh_tags);
 
@@ -85,7 +92,18 @@ void uheap_uncharge(struct uheap *u, size_t bytes)
 	spanheap_uncharge(u->heap, bytes);
 }
 
-static void entry_erase(struct uheap *u, u32 idx, struct uh_entry *e)
+/* Is @idx the only index in use in its leaf of the table? */
+static bool leaf_alone(struct uheap *u, u32 idx)
+{
+	unsigned long first = idx & ~(XA_CHUNK_SIZE - 1UL), i = first;
+
+	if (!xa_find(&u->tab, &i, first + XA_CHUNK_SIZE - 1, XA_PRESENT) || i != idx)
+		return false;
+	return !xa_find_after(&u->tab, &i, first + XA_CHUNK_SIZE - 1, XA_PRESENT);
+}
+
+/* Remove an entry whose leaf was not charged for it. */
+static void entry_unget(struct uheap *u, u32 idx, struct uh_entry *e)
 {
 	lockdep_assert_held(&u->lock);
 	xa_erase(&u->tab, idx);
@@ -93,6 +111,13 @@ static void entry_erase(struct uheap *u, u32 idx, struct uh_entry *e)
 	u->nentries--;
 	kfree(e);
 	uheap_uncharge(u, UH_ENTRY_COST);
+}
+
+static void entry_erase(struct uheap *u, u32 idx, struct uh_entry *e)
+{
+	if (leaf_alone(u, idx))
+		uheap_uncharge(u, UH_LEAF_COST);
+	entry_unget(u, idx, e);
 }
 
 /* Is @e's object still the one it names?  Context: section, u->lock. */
@@ -131,6 +156,8 @@ static struct uh_entry *lookup(struct uheap *u, u64 handle)
 		return ERR_PTR(-ENOENT);
 	e = xa_load(&u->tab, idx);
 	if (e && e->handle == handle) {
+		if (xa_get_mark(&u->tab, idx, UH_PENDING))
+			return ERR_PTR(-ENOENT);	/* not handed out yet */
 		if (entry_live(u, e))
 			return e;
 		entry_erase(u, idx, e);
@@ -258,26 +285,39 @@ static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 		table_reclaim(u);
 	if (uheap_charge(u, UH_ENTRY_COST))
 		return -ENOMEM;
-	ret = -ENOMEM;
 	e = kzalloc(sizeof(*e), SHP_GFP);
-	/* On failure obj, if any, is garbage: the next cycle takes it. */
-	obj = e ? spanheap_alloc(u->heap, bytes,
-				 a->kind == SPANHEAP_KIND_DATA ? SPANHEAP_NOSCAN : 0) : NULL;
-	if (!obj)
-		goto fail;
+	if (!e) {
+		uheap_uncharge(u, UH_ENTRY_COST);
+		return -ENOMEM;
+	}
+	/* The entry first: once the object exists, nothing may fail. */
 	ret = xa_alloc_cyclic(&u->tab, &idx, e, XA_LIMIT(1, UH_MAX_ENTRIES - 1),
 			      &u->next_idx, SHP_GFP);
 	if (ret < 0) {
-		ret = ret == -EBUSY ? -ENOSPC : ret;
-		goto fail;
+		kfree(e);
+		uheap_uncharge(u, UH_ENTRY_COST);
+		return ret == -EBUSY ? -ENOSPC : ret;
 	}
+	u->nentries++;
+	/* Indices wrapped: a new generation, or retire when none is left. */
 	if (ret == 1 && ++u->epoch > UH_GEN_MASK) {
-		xa_erase(&u->tab, idx);
-		ret = -ENOSPC;
-		goto fail;
+		entry_unget(u, idx, e);
+		return -ENOSPC;
+	}
+	e->handle = uh_handle(u, idx, u->epoch);
+	xa_set_mark(&u->tab, idx, UH_PENDING);
+	if (leaf_alone(u, idx) && uheap_charge(u, UH_LEAF_COST)) {
+		entry_unget(u, idx, e);
+		return -ENOMEM;
+	}
+	obj = spanheap_alloc(u->heap, bytes,
+			     a->kind == SPANHEAP_KIND_DATA ? SPANHEAP_NOSCAN : 0);
+	if (!obj) {
+		entry_erase(u, idx, e);
+		return -ENOMEM;
 	}
 	e->obj = obj;
-	e->handle = a->handle = uh_handle(u, idx, u->epoch);
+	a->handle = e->handle;
 	hdr(obj)->handle = e->handle;
 	hdr(obj)->kind = a->kind;
 	hdr(obj)->length = a->length;
@@ -286,12 +326,7 @@ static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 		u->nroots++;
 		xa_set_mark(&u->tab, idx, UH_ROOTED);
 	}
-	u->nentries++;
 	return 0;
-fail:
-	kfree(e);
-	uheap_uncharge(u, UH_ENTRY_COST);
-	return ret;
 }
 
 static long op_ref(struct uheap *u, struct spanheap_ref *a, bool store)
@@ -320,14 +355,14 @@ static long op_ref(struct uheap *u, struct spanheap_ref *a, bool store)
 	return 0;
 }
 
-/* ROOT (@delta 1) or UNROOT (-1); also undoes one after a failed copy-back. */
-static long root_adjust(struct uheap *u, u64 handle, int delta, u64 *count)
+/*
+ * ROOT (@delta 1) or UNROOT (-1).  An UNROOT to zero keeps the entry a
+ * root until it is committed, so that it can still be undone.
+ */
+static long root_adjust(struct uheap *u, struct uh_entry *e, int delta)
 {
-	struct uh_entry *e = lookup(u, handle);
-	u32 idx = handle & (UH_MAX_ENTRIES - 1);
+	u32 idx = e->handle & (UH_MAX_ENTRIES - 1);
 
-	if (IS_ERR(e))
-		return PTR_ERR(e);
 	if (delta > 0 && e->roots == U32_MAX)
 		return -EOVERFLOW;
 	if (delta < 0 && !e->roots)
@@ -336,17 +371,22 @@ static long root_adjust(struct uheap *u, u64 handle, int delta, u64 *count)
 	u->nroots += delta;
 	if (e->roots)
 		xa_set_mark(&u->tab, idx, UH_ROOTED);
-	else
-		xa_clear_mark(&u->tab, idx, UH_ROOTED);
-	*count = e->roots;
 	return 0;
 }
 
 static long op_root(struct uheap *u, struct spanheap_root *a, bool root)
 {
+	struct uh_entry *e;
+	long ret;
+
 	if (a->flags || a->count)
 		return -EINVAL;
-	return root_adjust(u, a->handle, root ? 1 : -1, &a->count);
+	e = lookup(u, a->handle);
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	ret = root_adjust(u, e, root ? 1 : -1);
+	a->count = e->roots;
+	return ret;
 }
 
 static long op_finalizer(struct uheap *u, struct spanheap_finalizer *a)
@@ -522,19 +562,9 @@ static long op_gc(struct uheap *u, struct spanheap_gc *a)
 	return 0;
 }
 
-/**
- * uheap_do() - run one SPANHEAP_IOC_* command on a copied-in argument
- * @u: state
- * @cmd: command
- * @a: its argument, already read; out fields are filled in
- * @data: READ/WRITE: the user's bytes (NULL when they cannot be reached)
- *
- * Context: process context, no section held.
- * Return: 0 or a negative errno; nothing changes on error, except that
- * a READ or WRITE of more than one page may be cut short.
- */
-long uheap_do(struct uheap *u, unsigned int cmd, union uheap_args *a,
-	      struct iov_iter *data)
+/* Run @cmd; ALLOC and UNROOT are left for uheap_settle() to make final. */
+static long uheap_run(struct uheap *u, unsigned int cmd, union uheap_args *a,
+		      struct iov_iter *data)
 {
 	switch (cmd) {
 	case SPANHEAP_IOC_GC:
@@ -550,30 +580,76 @@ long uheap_do(struct uheap *u, unsigned int cmd, union uheap_args *a,
 	return object_op(u, cmd, a);
 }
 
-/* The copy-back of @a failed: take back what @cmd did, where it can be. */
-static void uheap_undo(struct uheap *u, unsigned int cmd, union uheap_args *a)
+/* The entry an ALLOC, ROOT or UNROOT being settled named, if still there. */
+static struct uh_entry *entry_of(struct uheap *u, u64 handle)
 {
-	u64 handle, count;
-	struct uh_entry *e;
+	struct uh_entry *e = xa_load(&u->tab, handle & (UH_MAX_ENTRIES - 1));
 
+	return e && e->handle == handle ? e : NULL;
+}
+
+/*
+ * The result of @cmd reached userspace (@ok), or could not be written
+ * back: make ALLOC and UNROOT final, or take back ALLOC, ROOT and UNROOT.
+ * Until then an ALLOC's handle is pending (no other thread can use it)
+ * and an UNROOT to zero leaves the entry a root, so either way is open.
+ * An ALLOC taken back leaves its object garbage.
+ */
+static void uheap_settle(struct uheap *u, unsigned int cmd,
+			 union uheap_args *a, bool ok)
+{
+	struct mem_cgroup *memcg;
+	struct uh_entry *e;
+	u64 handle;
+	u32 idx;
+
+	if (cmd == SPANHEAP_IOC_ALLOC)
+		handle = a->alloc.handle;
+	else if (cmd == SPANHEAP_IOC_UNROOT || (cmd == SPANHEAP_IOC_ROOT && !ok))
+		handle = a->root.handle;
+	else
+		return;
+	idx = handle & (UH_MAX_ENTRIES - 1);
+	memcg = shp_memcg_enter(u->heap);
 	spanheap_enter(u->heap);
 	mutex_lock(&u->lock);
-	switch (cmd) {
-	case SPANHEAP_IOC_ALLOC:
-		/* The object itself is garbage now: the next cycle takes it. */
-		handle = a->alloc.handle;
-		e = xa_load(&u->tab, handle & (UH_MAX_ENTRIES - 1));
-		if (e && e->handle == handle)
-			entry_erase(u, handle & (UH_MAX_ENTRIES - 1), e);
-		break;
-	case SPANHEAP_IOC_ROOT:
-	case SPANHEAP_IOC_UNROOT:
-		root_adjust(u, a->root.handle, cmd == SPANHEAP_IOC_ROOT ? -1 : 1,
-			    &count);
-		break;
+	e = entry_of(u, handle);
+	if (!e) {
+		/* An unrooted new object collected meanwhile: nothing to do. */
+	} else if (cmd == SPANHEAP_IOC_ALLOC && ok) {
+		xa_clear_mark(&u->tab, idx, UH_PENDING);
+	} else if (cmd == SPANHEAP_IOC_ALLOC) {
+		entry_erase(u, idx, e);
+	} else {
+		if (!ok)
+			root_adjust(u, e, cmd == SPANHEAP_IOC_ROOT ? -1 : 1);
+		if (!e->roots)
+			xa_clear_mark(&u->tab, idx, UH_ROOTED);
 	}
 	mutex_unlock(&u->lock);
 	spanheap_exit(u->heap);
+	shp_memcg_exit(memcg);
+}
+
+/**
+ * uheap_do() - run one SPANHEAP_IOC_* command on a kernel-side argument
+ * @u: state
+ * @cmd: command
+ * @a: its argument; out fields are filled in
+ * @data: READ/WRITE: the bytes (NULL when they cannot be reached)
+ *
+ * Context: process context, no section held.
+ * Return: 0 or a negative errno; nothing changes on error, except that
+ * a READ or WRITE of more than one page may be cut short.
+ */
+long uheap_do(struct uheap *u, unsigned int cmd, union uheap_args *a,
+	      struct iov_iter *data)
+{
+	long ret = uheap_run(u, cmd, a, data);
+
+	if (!ret)
+		uheap_settle(u, cmd, a, true);
+	return ret;
 }
 
 static size_t arg_size(unsigned int cmd)
@@ -620,7 +696,9 @@ static long stats_ioctl(struct uheap *u, u32 usize, void __user *arg)
  * this kernel's size is written back.  STATS instead accepts any size
  * from 8 bytes and writes what fits.  A struct that cannot be written
  * back fails with -EFAULT before the command runs; if it becomes
- * unwritable during the call, ALLOC, ROOT and UNROOT are undone.
+ * unwritable during the call, ALLOC, ROOT and UNROOT are undone (-EFAULT),
+ * commands whose only output is the size succeed, and LOAD and GC fail
+ * with -EFAULT (a cycle that ran stays run).
  *
  * Context: process context; what the call allocates is charged to the
  * memcg of the file's opener.
@@ -658,14 +736,17 @@ long uheap_ioctl(struct uheap *u, unsigned int cmd, void __user *arg)
 				 &iov, &iter))
 		data = &iter;
 	memcg = shp_memcg_enter(u->heap);
-	ret = uheap_do(u, cmd, &a, data);
+	ret = uheap_run(u, cmd, &a, data);
 	shp_memcg_exit(memcg);
 	if (ret)
 		return ret;
 	a.size = ksize;
-	if (copy_to_user(arg, &a, ksize)) {
-		uheap_undo(u, cmd, &a);
-		return -EFAULT;
-	}
-	return 0;
+	ret = copy_to_user(arg, &a, ksize) ? -EFAULT : 0;
+	/* Only size comes back from these: their effect stands regardless. */
+	if (cmd == SPANHEAP_IOC_WRITE || cmd == SPANHEAP_IOC_READ ||
+	    cmd == SPANHEAP_IOC_STORE || cmd == SPANHEAP_IOC_FINALIZER ||
+	    cmd == SPANHEAP_IOC_SET_PARAMS)
+		ret = 0;
+	uheap_settle(u, cmd, &a, !ret);
+	return ret;
 }

@@ -49,6 +49,10 @@ struct uh_header {
  * @handle: the handle; the entry is current while @obj's header still
  *	carries it and the object is allocated
  * @roots: SPANHEAP_IOC_ROOT count; non-zero entries carry UH_ROOTED
+ *
+ * Marks: UH_ROOTED, the entry is a root (set while @roots is non-zero,
+ * and until an UNROOT to zero is committed); UH_PENDING, made by an
+ * ALLOC whose handle has not reached userspace yet (-ENOENT to others).
  */
 struct uh_entry {
 	void *obj;
@@ -57,6 +61,7 @@ struct uh_entry {
 };
 
 #define UH_ROOTED	XA_MARK_1
+#define UH_PENDING	XA_MARK_2
 
 /**
  * struct uh_event - a finalizer's event, allocated when the finalizer is set

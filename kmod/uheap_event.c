@@ -115,7 +115,7 @@ int uheap_fin_set(struct uheap *u, void *obj, u64 token)
  * A finalizer already queued to run is not affected (as in Go).
  *
  * Context: inside a section, u->lock held.
- * Return: 0 or -ENOMEM.
+ * Return: 0 (it allocates nothing, so it cannot fail on a live object).
  */
 int uheap_fin_clear(struct uheap *u, void *obj)
 {

@@ -212,8 +212,37 @@ static void table_shrinks_after_collection(struct kunit *test)
 	for (i = 0; i < 20000; i++)
 		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1, 0, &h), 0);
 	KUNIT_EXPECT_LE(test, u->nentries, 20000 + 256);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged),
-			u->nentries * (long)(sizeof(struct uh_entry) + 16));
+	/* Entries, plus the table's leaves: dense here, so about one per 64. */
+	KUNIT_EXPECT_GE(test, atomic_long_read(&u->charged),
+			(long)(u->nentries * sizeof(struct uh_entry) +
+			       u->nentries / XA_CHUNK_SIZE * sizeof(struct xa_node)));
+	KUNIT_EXPECT_LE(test, atomic_long_read(&u->charged),
+			(long)(u->nentries * sizeof(struct uh_entry) +
+			       (u->nentries / XA_CHUNK_SIZE + 2) * 2 * sizeof(struct xa_node)));
+}
+
+/*
+ * Defect 4: a table kept sparse on purpose (one live entry per leaf)
+ * is charged for its leaves, so the file's limit bounds it.
+ */
+static void sparse_table_is_charged(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	long before = atomic_long_read(&u->charged);
+	unsigned int i;
+	u64 h;
+
+	for (i = 0; i < 64 * 64; i++)
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+					       i % 64 ? 0 : SPANHEAP_ALLOC_ROOTED, &h), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	mutex_lock(&u->lock);
+	u->reclaim_at = 0;			/* the next ALLOC reclaims */
+	mutex_unlock(&u->lock);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h), 0);
+	KUNIT_EXPECT_LE(test, u->nentries, 64 + 1);
+	KUNIT_EXPECT_GE(test, atomic_long_read(&u->charged) - before,
+			(long)(64 * sizeof(struct xa_node)));
 }
 
 static struct kunit_case uheap_cases[] = {
@@ -222,6 +251,7 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(root_count_overflows),
 	KUNIT_CASE(full_queue_and_new_finalizer_lose_nothing),
 	KUNIT_CASE(table_shrinks_after_collection),
+	KUNIT_CASE(sparse_table_is_charged),
 	{}
 };
 
