@@ -325,6 +325,7 @@ struct pobj {
 	int qgot;			/* quiescent pass that delivered it */
 	uint8_t nmaybe, nslot, novl;
 	bool data, dead, armed, may_fin, reach, must, greach, reported, qarmed;
+	bool resurrect;			/* ROOT it once the inbox is applied */
 };
 
 struct pfile;
@@ -755,9 +756,7 @@ static void handle_event(struct slice *s, struct spanheap_event *ev)
 	}
 	o = &s->o[i];
 	s->events++;
-	if (o->dead)
-		fail(s, "event-gone", "event for %#llx (token %#llx) of an object found stale before",
-		     (unsigned long long)ev->handle, (unsigned long long)ev->token);
+	/* (o->dead is possible: a reader unpinned it, we saw it stale first) */
 	if (o->armed && o->token == ev->token) {
 		if (!o->may_fin)
 			fail(s, "fin-reachable", "token %#llx of %#llx arrived, but the object stayed reachable from a root since the finalizer was set",
@@ -766,25 +765,7 @@ static void handle_event(struct slice *s, struct spanheap_event *ev)
 		o->qgot = f->qpass;
 		o->qarmed = true;
 		walk(s);
-		if (!(srnd(s) % 4)) {		/* resurrect */
-			uint64_t c;
-			int ret = shp_root(f->fd, o->h, &c);
-
-			if (!ret) {
-				o->roots++;
-				s->resurrected++;
-				if (c != o->roots)
-					fail(s, "root-count", "ROOT of %#llx: count %llu, model %u",
-					     (unsigned long long)o->h, (unsigned long long)c, o->roots);
-				o->roots = c;
-				walk(s);
-			} else if (ret == -ESTALE) {
-				judge_stale(s, i, "ROOT after event");
-			} else if (ret != -ENOMEM) {
-				fail(s, "root", "ROOT of %#llx after its event: %s",
-				     (unsigned long long)o->h, errname(ret));
-			}
-		}
+		o->resurrect = !(srnd(s) % 4);
 		return;
 	}
 	for (k = 0; k < o->nmaybe; k++) {
@@ -798,6 +779,33 @@ static void handle_event(struct slice *s, struct spanheap_event *ev)
 	fail(s, "token", "unexpected token %#llx for %#llx (armed %d, token %#llx, %d cleared pending)",
 	     (unsigned long long)ev->token, (unsigned long long)ev->handle, o->armed,
 	     (unsigned long long)o->token, o->nmaybe);
+}
+
+/* ROOT an object whose event was read (Go's resurrection). */
+static void resurrect(struct slice *s, int i)
+{
+	struct pobj *o = &s->o[i];
+	uint64_t c;
+	int ret;
+
+	o->resurrect = false;
+	if (o->dead)
+		return;
+	ret = shp_root(s->f->fd, o->h, &c);
+	if (!ret) {
+		o->roots++;
+		s->resurrected++;
+		if (c != o->roots)
+			fail(s, "root-count", "ROOT of %#llx: count %llu, model %u",
+			     (unsigned long long)o->h, (unsigned long long)c, o->roots);
+		o->roots = c;
+		walk(s);
+	} else if (ret == -ESTALE) {
+		judge_stale(s, i, "ROOT after its event");
+	} else if (ret != -ENOMEM) {
+		fail(s, "root", "ROOT of %#llx after its event: %s",
+		     (unsigned long long)o->h, errname(ret));
+	}
 }
 
 static void process_inbox(struct slice *s)
@@ -816,6 +824,10 @@ static void process_inbox(struct slice *s)
 	for (k = 0; k < n; k++)
 		handle_event(s, &w[k]);
 	free(w);
+	/* after every event of the batch: one later in it may unpin a holder */
+	for (k = 0; k < s->n; k++)
+		if (s->o[k].resurrect)
+			resurrect(s, k);
 }
 
 /*
@@ -917,6 +929,7 @@ static void compact(struct slice *s)
 			s->bytes -= obj_bytes(o);
 		}
 	}
+	settle(s);	/* events read before those went stale: handed out now */
 	for (i = 0; i < s->n; i++)
 		if (!s->o[i].dead)
 			s->o[j++] = s->o[i];
@@ -1692,11 +1705,7 @@ static void h_targeted(struct slice *s)
 		expect(s, "bad-flags", cmd, ret, false, EINVAL, 0);
 		return;
 	case 1:		/* too small */
-		if (cmd == SPANHEAP_IOC_STATS) {
-			*(uint32_t *)a = srnd(s) % 8;
-		} else {
-			*(uint32_t *)a = srnd(s) % ks;
-		}
+		*(uint32_t *)a = srnd(s) % (cmd == SPANHEAP_IOC_STATS ? 8 : ks);
 		ret = ioc(s, cmd, a);
 		expect(s, "small-size", cmd, ret, false, EINVAL, 0);
 		return;
@@ -1756,6 +1765,14 @@ static void h_targeted(struct slice *s)
 		}
 		if (cmd == SPANHEAP_IOC_SET_PARAMS)
 			return;		/* other threads change them: unverifiable */
+		if (cmd == SPANHEAP_IOC_STORE) {	/* a change, if it took effect */
+			struct spanheap_ref *x = (void *)a;
+
+			k = pick_must(s, 0);
+			x->value = x->value || k < 0 ? 0 : s->o[k].h;
+		}
+		if (cmd == SPANHEAP_IOC_WRITE)		/* bytes the model does not have */
+			pat_fill(s->rbuf, srnd(s) | 1, 0, ((struct spanheap_rw *)a)->length);
 		memcpy(ro, a, PG);
 		mprotect(ro, PG, PROT_READ);
 		ret = ioc(s, cmd, ro);
