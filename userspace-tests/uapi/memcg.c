@@ -38,6 +38,7 @@
 #define MIN_RISE	(16LL << 20)
 #define SLACK		(1LL << 20)
 #define WAIT_MS		60000
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Written by the child, read by the parent. */
 struct result {
@@ -152,7 +153,7 @@ static void child(void)
 		p.mem_limit = res->mem_limit;
 		res->set_params = shp_set_params(fd, &p);
 		for (i = 0; res->bytes < 2 * res->mem_limit; i++) {
-			uint64_t len = sizes[i % (sizeof(sizes) / sizeof(sizes[0]))];
+			uint64_t len = sizes[i % ARRAY_SIZE(sizes)];
 
 			r = shp_alloc_flags(fd, SPANHEAP_KIND_DATA, len,
 					    SPANHEAP_ALLOC_ROOTED, &h);

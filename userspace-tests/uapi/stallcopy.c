@@ -117,11 +117,18 @@ static int job_same_file(struct job *j)
 	uint64_t y, v;
 	int r;
 
-	if ((r = shp_alloc_flags(j->fd, SPANHEAP_KIND_DATA, 64, SPANHEAP_ALLOC_ROOTED, &y)) ||
-	    (r = shp_store(j->fd, j->r, 0, y)) || (r = shp_load(j->fd, j->r, 0, &v)) ||
-	    (r = shp_write(j->fd, y, 0, "y", 1)) || (r = shp_stats(j->fd, &st)))
-		return r;
-	return v == y ? 0 : -EBADMSG;
+	r = shp_alloc_flags(j->fd, SPANHEAP_KIND_DATA, 64, SPANHEAP_ALLOC_ROOTED, &y);
+	if (!r)
+		r = shp_store(j->fd, j->r, 0, y);
+	if (!r)
+		r = shp_load(j->fd, j->r, 0, &v);
+	if (!r && v != y)
+		r = -EBADMSG;
+	if (!r)
+		r = shp_write(j->fd, y, 0, "y", 1);
+	if (!r)
+		r = shp_stats(j->fd, &st);
+	return r;
 }
 
 /* Another file: ALLOC and GC_WAIT. */
