@@ -24,14 +24,12 @@ static unsigned short dev_mode = 0600;
 module_param(dev_mode, ushort, 0444);
 MODULE_PARM_DESC(dev_mode, "Mode of /dev/spanheap, at most 0666 (default 0600)");
 
+/* Every rejected write is -EINVAL, overflowing numbers included. */
 static int mem_limit_set(const char *val, const struct kernel_param *kp)
 {
 	unsigned long v;
-	int ret = kstrtoul(val, 0, &v);
 
-	if (ret)
-		return ret;
-	if (v < DEV_MEM_LIMIT_MIN || v > DEV_MEM_LIMIT_MAX)
+	if (kstrtoul(val, 0, &v) || v < DEV_MEM_LIMIT_MIN || v > DEV_MEM_LIMIT_MAX)
 		return -EINVAL;
 	WRITE_ONCE(*(unsigned long *)kp->arg, v);
 	return 0;
@@ -48,7 +46,7 @@ MODULE_PARM_DESC(mem_limit, "Cap on each open file's heap, bytes, 1 MiB .. 1 TiB
 
 static int event_queue_max_set(const char *val, const struct kernel_param *kp)
 {
-	return param_set_uint_minmax(val, kp, 1, DEV_EVENT_QUEUE_MAX);
+	return param_set_uint_minmax(val, kp, 1, DEV_EVENT_QUEUE_MAX) ? -EINVAL : 0;
 }
 
 static const struct kernel_param_ops event_queue_max_ops = {
@@ -62,7 +60,7 @@ MODULE_PARM_DESC(event_queue_max, "Cap on each open file's pending events, 1 .. 
 
 static int max_user_heaps_set(const char *val, const struct kernel_param *kp)
 {
-	return param_set_uint_minmax(val, kp, 1, DEV_USER_HEAPS_MAX);
+	return param_set_uint_minmax(val, kp, 1, DEV_USER_HEAPS_MAX) ? -EINVAL : 0;
 }
 
 static const struct kernel_param_ops max_user_heaps_ops = {
