@@ -1951,7 +1951,9 @@ static void h_targeted(struct slice *s)
 			if (s->o[i].len < 2)
 				return;
 			x->length = srange(s, 2, s->o[i].len < 3 * PG ? s->o[i].len : 3 * PG);
-			x->buf = (uintptr_t)(s->g + 2 * PG) - srange(s, 1, x->length - 1);
+			/* 1..PG bytes in page 1, the rest in the PROT_NONE page */
+			x->buf = (uintptr_t)(s->g + 2 * PG) -
+				 srange(s, 1, x->length - 1 < PG ? x->length - 1 : PG);
 			if (w)		/* what may land: the model's bytes */
 				expect_bytes(&s->o[i], (unsigned char *)(uintptr_t)x->buf, 0,
 					     (uintptr_t)(s->g + 2 * PG) - x->buf);
