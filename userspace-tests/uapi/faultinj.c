@@ -60,21 +60,8 @@ static int nth_fd = -1, kmsg_fd = -1;
 static unsigned char b_old[D3_LEN], b_new[D3_LEN], b_rd[D3_LEN];
 static struct spanheap_event ev_buf[4];
 static int fails;		/* failures in the current call's test */
-static int cur_n;
+static int cur_n, cur_ret;	/* the fault point, and what the call returned */
 static bool read_gave_event;	/* the read() row's call returned E's event */
-
-static void __attribute__((format(printf, 1, 2))) bad(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (fails++ < 8) {
-		printf("# n=%d: ", cur_n);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf("\n");
-	}
-}
 
 static uint64_t mix64(uint64_t x)
 {
@@ -113,6 +100,19 @@ static const char *errname(int ret)
 	}
 	snprintf(buf, sizeof(buf), "%d", ret);
 	return buf;
+}
+
+static void __attribute__((format(printf, 1, 2))) bad(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fails++ < 8) {
+		printf("# n=%d (returned %s): ", cur_n, errname(cur_ret));
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		printf("\n");
+	}
 }
 
 /* ---- fail-nth ---- */
@@ -575,6 +575,7 @@ static void run_call(const struct call *c)
 		nth_set(n);
 		ret = c->fn();
 		left = nth_get();
+		cur_ret = ret;
 		nth_set(0);
 		if (open_fd >= 0) {
 			close(open_fd);
@@ -609,7 +610,7 @@ static void run_call(const struct call *c)
 		if (clean)
 			break;
 	}
-	cur_n = 0;
+	cur_n = cur_ret = 0;
 	if (dirs0 >= 0 && heap_dirs() != dirs0)
 		bad("%d heap directories in debugfs before, %d after", dirs0, heap_dirs());
 	if (!clean)
