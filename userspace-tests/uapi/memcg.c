@@ -222,7 +222,8 @@ int main(void)
 	close(fd);
 	why = setup();
 	if (why) {
-		printf("1..0 # SKIP %s\n", why);
+		/* A plan with one skipped result: the tiers count it as skipped. */
+		printf("TAP version 13\n1..1\nok 1 - memcg charging # SKIP %s\n", why);
 		rmdir(CG);
 		return 0;
 	}

@@ -358,7 +358,9 @@ int main(void)
 	close(fd);
 	uffd = uffd_open();
 	if (uffd < 0) {
-		printf("1..0 # SKIP userfaultfd: %s\n", strerror(-uffd));
+		/* A plan with one skipped result: the tiers count it as skipped. */
+		printf("TAP version 13\n1..1\nok 1 - stalled copies # SKIP userfaultfd: %s\n",
+		       strerror(-uffd));
 		return 0;
 	}
 	close(uffd);
