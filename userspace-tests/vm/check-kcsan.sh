@@ -6,7 +6,9 @@
 # Usage: check-kcsan.sh <repo>
 # Environment: FUZZ_SECONDS (fuzzer run, default 120), SPANHEAP_KCSAN_SELFTESTS
 # (other /opt/selftests programs to run, default "spanheap_stallcopy"),
-# SPANHEAP_VM_TIMEOUT, SPANHEAP_SELFTEST_TIMEOUT.
+# SPANHEAP_KCSAN_SKIP_WATCH (kcsan.skip_watch: accesses between watchpoints,
+# default 1000, the kernel's is 4000), SPANHEAP_VM_TIMEOUT,
+# SPANHEAP_SELFTEST_TIMEOUT.
 # A KCSAN report with a spanheap frame ("[spanheap]", shp_*, spanheap_*,
 # uheap_*) fails the tier, one failure per distinct report title; other KCSAN
 # reports (core kernel) are listed, not counted. Other splats as in check-vm.sh.
@@ -51,7 +53,7 @@ trap 'rm -f "$guest"' EXIT
 	echo "KCSAN_SELFTESTS='${SPANHEAP_KCSAN_SELFTESTS-spanheap_stallcopy}'"
 	cat "$guest_lib"
 	cat <<'GUEST'
-[ -d /sys/kernel/debug/kcsan ] || echo "SPANHEAP-FAIL /sys/kernel/debug/kcsan missing (not a KCSAN kernel?)"
+[ -f /sys/kernel/debug/kcsan ] || echo "SPANHEAP-FAIL /sys/kernel/debug/kcsan missing (not a KCSAN kernel?)"
 t0=$(now_s)
 insmod /mods/spanheap.ko || echo "SPANHEAP-FAIL insmod spanheap.ko"
 echo "SPANHEAP-TIME insmod+KUnit $(($(now_s) - t0)) s"
@@ -78,6 +80,8 @@ for t in $KCSAN_SELFTESTS; do
 	fi
 done
 rmmod spanheap || echo "SPANHEAP-FAIL rmmod spanheap"
+# KCSAN's counters: watchpoints set up and races seen, i.e. that it watched.
+sed 's/^/SPANHEAP-KCSAN-STATS /' /sys/kernel/debug/kcsan 2>/dev/null
 GUEST
 } >"$guest"
 
@@ -85,10 +89,12 @@ mapfile -t extras < <(selftest_extras "$repo")
 vmrc=0 t_vm=$SECONDS
 "$vm_dir/run-vm.sh" --kernel "$kdir/arch/x86/boot/bzImage" --module-dir "$out/mods" \
 	--script "$guest" --log "$console" \
+	--append "kcsan.skip_watch=${SPANHEAP_KCSAN_SKIP_WATCH:-1000}" \
 	--timeout "${SPANHEAP_VM_TIMEOUT:-$((fuzz_s + 1500))}" \
 	"${extras[@]+"${extras[@]}"}" || vmrc=$?
 log "VM run $((SECONDS - t_vm)) s"
 show_guest_times "$console"
+grep -ao 'SPANHEAP-KCSAN-STATS .*' "$console" | sed 's/^SPANHEAP-KCSAN-STATS /kcsan: counters: /' | grep -E 'enabled|setup_watchpoints|data_races|assert_failures|no_capacity' >&2 || true
 if [ "$vmrc" -gt 1 ]; then
 	log "FAIL: VM run failed (rc=$vmrc, console: $console)"
 	failed=$((failed + 1))
