@@ -21,7 +21,7 @@
  * (read from /dev/kmsg) fail it.
  *
  * TAP: one test per call.  Without /proc/thread-self/fail-nth (Debian's
- * kernel has no fault injection): "1..0 # SKIP no fail-nth".
+ * kernel has no fault injection) one skipped test: "# SKIP no fail-nth".
  */
 #include <dirent.h>
 #include <errno.h>
@@ -665,12 +665,13 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	nth_fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	/* one skipped result: the tiers count a bare "1..0" plan as a failure */
 	if (nth_fd < 0) {
-		printf("1..0 # SKIP no fail-nth\n");
+		printf("TAP version 13\n1..1\nok 1 - fault injection # SKIP no fail-nth\n");
 		return 0;
 	}
 	if (access("/dev/spanheap", R_OK | W_OK)) {
-		printf("1..0 # SKIP no /dev/spanheap\n");
+		printf("TAP version 13\n1..1\nnot ok 1 - fault injection: no /dev/spanheap\n");
 		return 1;
 	}
 	setup_knobs();
