@@ -71,11 +71,11 @@ FORCE:
 
 check-vm: uapi-tools
 	@$(DEPS) vm
-	$(VM)/check-vm.sh $(REPO)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(VM)/check-vm.sh $(REPO)
 
 check-stock: uapi-tools
 	@$(DEPS) stock
-	$(VM)/check-stock.sh $(REPO)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(VM)/check-stock.sh $(REPO)
 
 # The KCSAN kernel (testkernel-kcsan.config): KUnit suites, then the fuzzer
 # with 4 threads on each of 2 files for FUZZ_SECONDS.

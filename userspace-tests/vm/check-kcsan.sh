@@ -48,7 +48,7 @@ build_module "$kdir" "$repo" "$out/mods" SPANHEAP_KUNIT=1 ||
 guest=$(mktemp "${TMPDIR:-/tmp}/spanheap-guest.XXXXXX")
 trap 'rm -f "$guest"' EXIT
 {
-	echo "SELFTEST_TIMEOUT=${SPANHEAP_SELFTEST_TIMEOUT:-$((fuzz_s + 600))}"
+	echo "SELFTEST_TIMEOUT=${SPANHEAP_SELFTEST_TIMEOUT:-$((fuzz_s + 300))}"
 	echo "FUZZ_SECONDS=$fuzz_s"
 	echo "KCSAN_SELFTESTS='${SPANHEAP_KCSAN_SELFTESTS-spanheap_stallcopy}'"
 	cat "$guest_lib"
@@ -90,7 +90,7 @@ vmrc=0 t_vm=$SECONDS
 "$vm_dir/run-vm.sh" --kernel "$kdir/arch/x86/boot/bzImage" --module-dir "$out/mods" \
 	--script "$guest" --log "$console" \
 	--append "kcsan.skip_watch=${SPANHEAP_KCSAN_SKIP_WATCH:-1000}" \
-	--timeout "${SPANHEAP_VM_TIMEOUT:-$((fuzz_s + 1500))}" \
+	--timeout "${SPANHEAP_VM_TIMEOUT:-$((fuzz_s + 600))}" \
 	"${extras[@]+"${extras[@]}"}" || vmrc=$?
 log "VM run $((SECONDS - t_vm)) s"
 show_guest_times "$console"

@@ -18,6 +18,9 @@ mkdir -p "$out"
 console=$out/vm-console.log
 rm -f "$console" "$out"/ktap-*.txt
 
+# Caps, not costs (the run takes about 350 s + FUZZ_SECONDS): a hung program is
+# killed after SELFTEST_TIMEOUT, a hung guest after the QEMU timeout.
+fuzz_s=${FUZZ_SECONDS:-120}
 passed=0 failed=0 skipped=0
 t_start=$SECONDS
 finish() {
@@ -41,7 +44,7 @@ build_module "$kdir" "$repo" "$out/mods-testkernel" SPANHEAP_KUNIT=1 ||
 guest=$(mktemp "${TMPDIR:-/tmp}/spanheap-guest.XXXXXX")
 trap 'rm -f "$guest"' EXIT
 {
-	echo "SELFTEST_TIMEOUT=${SPANHEAP_SELFTEST_TIMEOUT:-900}"
+	echo "SELFTEST_TIMEOUT=${SPANHEAP_SELFTEST_TIMEOUT:-$((fuzz_s + 480))}"
 	cat "$guest_lib"
 	cat <<'GUEST'
 setup_fault_injection required
@@ -92,7 +95,7 @@ mapfile -t extras < <(selftest_extras "$repo")
 vmrc=0 t_vm=$SECONDS
 "$vm_dir/run-vm.sh" --kernel "$kdir/arch/x86/boot/bzImage" --module-dir "$out/mods-testkernel" \
 	--extra "$out/mods-testkernel-plain:/mods-plain" \
-	--script "$guest" --log "$console" --timeout "${SPANHEAP_VM_TIMEOUT:-1800}" \
+	--script "$guest" --log "$console" --timeout "${SPANHEAP_VM_TIMEOUT:-$((fuzz_s + 1080))}" \
 	"${extras[@]+"${extras[@]}"}" || vmrc=$?
 log "VM run $((SECONDS - t_vm)) s"
 show_guest_times "$console"

@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # Guest-side helpers (busybox sh), prepended to the tiers' guest scripts.
 # Settings the host may put before this file: SELFTEST_TIMEOUT (seconds per
-# selftest program, default 900).
+# selftest program, default 600).
 
 # cgroup v2 for the memcg selftest (spanheap_memcg may mount it itself; a
 # failure here is harmless, e.g. a kernel without CONFIG_CGROUPS).
@@ -19,7 +19,7 @@ run_one() {
 	name=$1; shift
 	echo "SPANHEAP-KTAP-BEGIN $name"
 	t0=$(now_s)
-	timeout -s KILL "${SELFTEST_TIMEOUT:-900}" "$@"
+	timeout -s KILL "${SELFTEST_TIMEOUT:-600}" "$@"
 	rc=$?
 	echo "SPANHEAP-KTAP-END rc=$rc"
 	echo "SPANHEAP-TIME $name $(($(now_s) - t0)) s"

@@ -133,7 +133,8 @@ extract_block() {
 # tap_count <file>: print "<passed> <failed> <skipped>" over leaf test cases of
 # (K)TAP. A result line is a leaf unless the result before it was nested deeper.
 # Missing results (plan larger than results, crashed suite) and a non-zero
-# "# rc=" trailer count as failed; so does a block without any result.
+# "# rc=" trailer count as failed; so does a block without any result, except
+# a skip-all plan ("1..0 # SKIP why"), one skipped.
 tap_count() {
 	python3 - "$1" <<'PY'
 import re, sys
@@ -148,6 +149,10 @@ for raw in open(sys.argv[1], errors='replace'):
     ind = len(line) - len(s)
     m = re.match(r'^1\.\.(\d+)', s)
     if m:
+        if m.group(1) == '0' and re.search(r'#\s*SKIP', s, re.I):
+            skipped += 1     # "1..0 # SKIP <why>": the whole program skipped
+            seen_any = True
+            continue
         plans.append([ind, int(m.group(1)), 0])
         continue
     m = re.match(r'^# rc=(\d+)', s)
@@ -219,12 +224,12 @@ stock_run() {
 	build_module "/usr/src/linux-headers-$kver" "$repo" "$repo/build/vm/mods-stock" || return 2
 	guest=$(mktemp "${TMPDIR:-/tmp}/spanheap-guest.XXXXXX")
 	{
-		echo "SELFTEST_TIMEOUT=${SPANHEAP_SELFTEST_TIMEOUT:-900}"
+		echo "SELFTEST_TIMEOUT=${SPANHEAP_SELFTEST_TIMEOUT:-$((${FUZZ_SECONDS:-120} + 300))}"
 		cat "$guest_lib" "$body"
 	} >"$guest"
 	"$vm_dir/run-vm.sh" --kernel "/boot/vmlinuz-$kver" --module-dir "$repo/build/vm/mods-stock" \
 		--script "$guest" --log "$repo/build/vm/$name-console.log" \
-		--timeout "${SPANHEAP_VM_TIMEOUT:-1200}" "$@" || rc=$?
+		--timeout "${SPANHEAP_VM_TIMEOUT:-$((${FUZZ_SECONDS:-120} + 600))}" "$@" || rc=$?
 	rm -f "$guest"
 	return "$rc"
 }
