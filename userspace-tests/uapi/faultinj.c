@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "libspanheap.h"
+#include "testutil.h"
 #include "tap.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -62,15 +63,6 @@ static struct spanheap_event ev_buf[4];
 static int fails;		/* failures in the current call's test */
 static int cur_n, cur_ret;	/* the fault point, and what the call returned */
 static bool read_gave_event;	/* the read() row's call returned E's event */
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
 
 static void pattern(unsigned char *b, uint64_t gen, size_t len)
 {

@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "libspanheap.h"
+#include "testutil.h"
 #include "tap.h"
 
 #ifndef FUZZ_SECONDS
@@ -54,15 +55,6 @@
 
 static unsigned int seed;
 static unsigned long long total_ops, total_cycles, total_events;
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
 
 /* ------------------------------------------------------------------ */
 /* --unpaced: the original exact model                                 */
