@@ -2,36 +2,61 @@
 /*
  * spanheapctl: run a script of heap commands against /dev/spanheap.
  *
- *   spanheapctl [-f script] [-e 'cmd; cmd; ...']    (default: stdin)
+ *   spanheapctl [-f FILE | -e 'cmd; cmd; ...']    (default: stdin)
  *
  * Objects are named by the script; the tool keeps the name <-> handle
- * map.  Commands (one per line or ';'-separated, '#' starts a comment):
- *   alloc NAME data BYTES | alloc NAME ref SLOTS
- *   write NAME OFFSET TEXT          read NAME OFFSET LENGTH
- *   store NAME SLOT TARGET|null     load NAME SLOT
- *   root NAME    unroot NAME        finalizer NAME TOKEN    nofinalizer NAME
- *   gc [wait]    events             stats
- *   params [gc_percent=N] [mem_limit=N] [queue=N]
- *   expect ERRNO COMMAND...         (the command must fail with ERRNO)
- *   echo TEXT
- * Exits non-zero if a command fails unexpectedly.
+ * map.  Commands are one per line (-f, stdin) or ';'-separated (-e); '#'
+ * starts a comment; `help` lists them (cmds[] below).  Errors name the
+ * script and line ("demo.shc:7: ..."; for -e, the command's number).
+ * On a terminal it prompts and keeps going after an error; otherwise it
+ * runs every command and exits 1 if one failed unexpectedly, 2 on a
+ * usage error.  SPANHEAP_DEV overrides the device path.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "libspanheap.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MAX_NAMES	4096
 #define MAX_ARGS	32
+#define EUSAGE		4095	/* a malformed command, already reported */
 
 static struct {
 	char name[32];
 	uint64_t handle;
 } names[MAX_NAMES];
-static int nnames, fd;
+static int nnames, fd = -1, quit;
+static const char *where = "<stdin>";	/* script name, for messages */
+static int lineno, reported;
+
+static const struct {
+	const char *name, *args, *help;
+} cmds[] = {
+	{ "alloc", "NAME data|ref N", "allocate N bytes (data) or N slots (ref) as NAME" },
+	{ "write", "NAME OFFSET TEXT", "copy TEXT into data object NAME at OFFSET" },
+	{ "read", "NAME OFFSET LENGTH", "print LENGTH bytes of data object NAME" },
+	{ "store", "NAME SLOT TARGET|null", "point slot SLOT of ref object NAME at TARGET" },
+	{ "load", "NAME SLOT", "print what slot SLOT of ref object NAME points at" },
+	{ "root", "NAME", "make NAME a root (counted)" },
+	{ "unroot", "NAME", "drop one root count of NAME" },
+	{ "finalizer", "NAME TOKEN", "run a finalizer event with TOKEN when NAME dies" },
+	{ "nofinalizer", "NAME", "clear NAME's finalizer" },
+	{ "gc", "[wait]", "start a collection (wait: until it has finished)" },
+	{ "events", "[wait TIME]", "print finalizer events (wait up to TIME: 2s, 500ms)" },
+	{ "stats", "", "print the heap's counters" },
+	{ "params", "[KEY=N]...", "set gc_percent=, mem_limit= (bytes), queue= (events)" },
+	{ "expect", "ERRNO COMMAND...", "run COMMAND, which must fail with ERRNO" },
+	{ "echo", "TEXT", "print TEXT" },
+	{ "help", "", "list the commands" },
+	{ "quit", "", "end the session" },
+};
 
 static const struct {
 	const char *name;
@@ -52,6 +77,88 @@ static const char *errname(int err)
 	return "E?";
 }
 
+/* Prints "script:line: message" on stderr. */
+static void __attribute__((format(printf, 1, 2))) report(const char *fmt, ...)
+{
+	va_list ap;
+
+	reported = 1;
+	fflush(stdout);
+	fprintf(stderr, "%s:%d: ", where, lineno);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void print_help(FILE *f)
+{
+	char syn[64];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		snprintf(syn, sizeof(syn), "%s %s", cmds[i].name, cmds[i].args);
+		fprintf(f, "  %-28s %s\n", syn, cmds[i].help);
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: spanheapctl [-f FILE | -e 'CMD; CMD; ...']\n"
+		"Runs heap commands against /dev/spanheap (or $SPANHEAP_DEV), from\n"
+		"FILE, from -e, or from stdin (with a prompt on a terminal).\n"
+		"  -f FILE     run the commands in FILE, one per line ('#' comments)\n"
+		"  -e SCRIPT   run the ';'-separated commands in SCRIPT\n"
+		"  -h, --help  show this help\n"
+		"Commands:\n");
+	print_help(f);
+	fprintf(f, "Exit status: 0 ok, 1 a command failed unexpectedly, 2 usage error.\n");
+}
+
+/* Opens the device on first use; a newcomer without it is told what to do. */
+static int dev(void)
+{
+	const char *path = getenv("SPANHEAP_DEV");
+	int err;
+
+	if (fd >= 0)
+		return fd;
+	if (!path || !*path)
+		path = "/dev/spanheap";
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0)
+		return fd;
+	err = errno;
+	fflush(stdout);
+	if (err == ENOENT || err == ENXIO || err == ENODEV)
+		fprintf(stderr,
+			"spanheapctl: %s does not exist: the spanheap module is not loaded.\n"
+			"  Load it (as root) with `insmod spanheap.ko`, or run `make shell` in\n"
+			"  the spanheap source tree for a QEMU guest with the module loaded.\n",
+			path);
+	else if (err == EACCES || err == EPERM)
+		fprintf(stderr, "spanheapctl: cannot open %s: permission denied; run as root.\n",
+			path);
+	else
+		fprintf(stderr, "spanheapctl: cannot open %s: %s\n", path, strerror(err));
+	exit(1);
+}
+
+/* Parses a whole number; reports and returns -EUSAGE if it is not one. */
+static int num(const char *s, uint64_t *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	if (!*s || *end || errno || *s == '-') {
+		report("bad number '%s'", s);
+		return -EUSAGE;
+	}
+	return 0;
+}
+
 static int handle_of(const char *name, uint64_t *h)
 {
 	int i;
@@ -70,7 +177,7 @@ static int handle_of(const char *name, uint64_t *h)
 		*h = strtoull(name, NULL, 16);
 		return 0;
 	}
-	fprintf(stderr, "spanheapctl: unknown object %s\n", name);
+	report("unknown object %s", name);
 	return -ENOENT;
 }
 
@@ -91,7 +198,7 @@ static int print_events(void)
 	struct spanheap_event ev[64];
 	ssize_t n, i, total = 0;
 
-	while ((n = shp_events(fd, ev, 64)) > 0) {
+	while ((n = shp_events(dev(), ev, 64)) > 0) {
 		for (i = 0; i < n; i++)
 			printf("event %llu: finalizer of %s ran (token %llu)\n",
 			       (unsigned long long)ev[i].seq, name_of(ev[i].handle),
@@ -103,10 +210,40 @@ static int print_events(void)
 	return n < 0 ? (int)n : 0;
 }
 
+/* "events wait 2s|500ms": poll() until an event is readable or the time is up. */
+static int wait_events(const char *arg)
+{
+	struct pollfd p = { .events = POLLIN };
+	unsigned long long t;
+	char *end;
+	int ret;
+
+	errno = 0;
+	t = strtoull(arg, &end, 10);
+	if (end == arg || errno || *arg == '-' ||
+	    (strcmp(end, "s") && strcmp(end, "ms")) ||
+	    (!strcmp(end, "s") ? t > 86400 : t > 86400000)) {
+		report("bad time '%s' (e.g. 2s, 500ms)", arg);
+		return -EUSAGE;
+	}
+	if (!strcmp(end, "s"))
+		t *= 1000;
+	p.fd = dev();
+	fflush(stdout);
+	ret = poll(&p, 1, (int)t);
+	if (ret < 0)
+		return -errno;
+	if (!ret) {
+		printf("no events\n");
+		return 0;
+	}
+	return print_events();
+}
+
 static int print_stats(void)
 {
 	struct spanheap_stats_v1 st;
-	int ret = shp_stats(fd, &st);
+	int ret = shp_stats(dev(), &st);
 
 	if (ret)
 		return ret;
@@ -120,18 +257,115 @@ static int print_stats(void)
 	return 0;
 }
 
-static int run(char **argv, int argc)
+static int params(char **argv, int argc)
 {
-	uint64_t h, v;
+	struct spanheap_params p = { 0 };
+	uint64_t v;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+
+		if (!eq || num(eq + 1, &v))
+			goto bad;
+		if (!strncmp(argv[i], "gc_percent=", 11)) {
+			p.flags |= SPANHEAP_PARAM_GC_PERCENT;
+			p.gc_percent = v;
+		} else if (!strncmp(argv[i], "mem_limit=", 10)) {
+			p.flags |= SPANHEAP_PARAM_MEM_LIMIT;
+			p.mem_limit = v;
+		} else if (!strncmp(argv[i], "queue=", 6)) {
+			p.flags |= SPANHEAP_PARAM_EVENT_QUEUE;
+			p.event_queue_max = v;
+		} else {
+			goto bad;
+		}
+	}
+	return shp_set_params(dev(), &p);
+bad:
+	report("params: bad setting '%s' (gc_percent=N, mem_limit=N, queue=N)", argv[i]);
+	return -EUSAGE;
+}
+
+/* Object commands: NAME, then argc - 2 more arguments. */
+static int run_obj(char **argv, int argc)
+{
+	uint64_t h, v, a;
 	int ret;
 
-	if (!strcmp(argv[0], "alloc") && argc == 4) {
+	ret = handle_of(argv[1], &h);
+	if (!ret && argc > 2)
+		ret = num(argv[2], &a);
+	if (ret)
+		return ret;
+	if (!strcmp(argv[0], "write"))
+		return shp_write(dev(), h, a, argv[3], strlen(argv[3]));
+	if (!strcmp(argv[0], "read")) {
+		size_t len;
+		char *buf;
+
+		ret = num(argv[3], &v);
+		if (ret)
+			return ret;
+		len = v;
+		buf = calloc(1, len + 1);
+		ret = buf ? shp_read(dev(), h, a, buf, len) : -ENOMEM;
+		if (!ret)
+			printf("%s: \"%.*s\"\n", argv[1], (int)len, buf);
+		free(buf);
+		return ret;
+	}
+	if (!strcmp(argv[0], "store")) {
+		ret = handle_of(argv[3], &v);
+		return ret ? ret : shp_store(dev(), h, a, v);
+	}
+	if (!strcmp(argv[0], "load")) {
+		ret = shp_load(dev(), h, a, &v);
+		if (!ret)
+			printf("%s[%s] = %s\n", argv[1], argv[2], v ? name_of(v) : "null");
+		return ret;
+	}
+	if (!strcmp(argv[0], "root"))
+		return shp_root(dev(), h, NULL);
+	if (!strcmp(argv[0], "unroot"))
+		return shp_unroot(dev(), h, NULL);
+	if (!strcmp(argv[0], "finalizer"))
+		return shp_set_finalizer(dev(), h, a);
+	return shp_clear_finalizer(dev(), h);		/* nofinalizer */
+}
+
+static int run(char **argv, int argc)
+{
+	size_t i;
+	uint64_t h, len;
+	int ret, nargs = 0;
+	const char *a;
+
+	for (i = 0; i < ARRAY_SIZE(cmds); i++)
+		if (!strcmp(argv[0], cmds[i].name))
+			break;
+	if (i == ARRAY_SIZE(cmds)) {
+		report("unknown command '%s' (try 'help')", argv[0]);
+		return -EUSAGE;
+	}
+	/* Fixed-arity commands: count the words of the args column. */
+	for (a = cmds[i].args; *a && *a != '['; a += strcspn(a, " "), a += *a == ' ')
+		nargs++;
+	if (strcmp(argv[0], "echo") && strcmp(argv[0], "expect") &&
+	    (argc - 1 < nargs || (!strchr(cmds[i].args, '[') && argc - 1 > nargs))) {
+		report("usage: %s %s", cmds[i].name, cmds[i].args);
+		return -EUSAGE;
+	}
+
+	if (!strcmp(argv[0], "alloc")) {
 		uint32_t kind = !strcmp(argv[2], "ref") ? SPANHEAP_KIND_REF :
 				!strcmp(argv[2], "data") ? SPANHEAP_KIND_DATA : 0;
 
 		if (nnames == MAX_NAMES)
 			return -ENOMEM;
-		ret = shp_alloc(fd, kind, strtoull(argv[3], NULL, 0), &h);
+		ret = num(argv[3], &len);
+		if (!ret)
+			ret = shp_alloc(dev(), kind, len, &h);
 		if (!ret) {
 			snprintf(names[nnames].name, sizeof(names[0].name), "%s", argv[1]);
 			names[nnames++].handle = h;
@@ -140,123 +374,158 @@ static int run(char **argv, int argc)
 	}
 	if (!strcmp(argv[0], "echo")) {
 		for (ret = 1; ret < argc; ret++)
-			printf("%s%s", argv[ret], ret + 1 < argc ? " " : "\n");
+			printf("%s%s", argv[ret], ret + 1 < argc ? " " : "");
+		printf("\n");
 		return 0;
 	}
-	if (!strcmp(argv[0], "gc"))
-		return shp_gc(fd, argc > 1 && !strcmp(argv[1], "wait") ?
-			      SPANHEAP_GC_WAIT : 0, NULL);
-	if (!strcmp(argv[0], "events"))
-		return print_events();
+	if (!strcmp(argv[0], "help")) {
+		print_help(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[0], "gc")) {
+		if (argc > 2 || (argc == 2 && strcmp(argv[1], "wait"))) {
+			report("usage: gc [wait]");
+			return -EUSAGE;
+		}
+		return shp_gc(dev(), argc > 1 ? SPANHEAP_GC_WAIT : 0, NULL);
+	}
+	if (!strcmp(argv[0], "events")) {
+		if (argc == 1)
+			return print_events();
+		if (argc == 3 && !strcmp(argv[1], "wait"))
+			return wait_events(argv[2]);
+		report("usage: events [wait TIME]");
+		return -EUSAGE;
+	}
 	if (!strcmp(argv[0], "stats"))
 		return print_stats();
-	if (!strcmp(argv[0], "params")) {
-		struct spanheap_params p = { 0 };
-
-		for (ret = 1; ret < argc; ret++) {
-			if (!strncmp(argv[ret], "gc_percent=", 11)) {
-				p.flags |= SPANHEAP_PARAM_GC_PERCENT;
-				p.gc_percent = atoi(argv[ret] + 11);
-			} else if (!strncmp(argv[ret], "mem_limit=", 10)) {
-				p.flags |= SPANHEAP_PARAM_MEM_LIMIT;
-				p.mem_limit = strtoull(argv[ret] + 10, NULL, 0);
-			} else if (!strncmp(argv[ret], "queue=", 6)) {
-				p.flags |= SPANHEAP_PARAM_EVENT_QUEUE;
-				p.event_queue_max = atoi(argv[ret] + 6);
-			}
-		}
-		return shp_set_params(fd, &p);
+	if (!strcmp(argv[0], "params"))
+		return params(argv, argc);
+	if (!strcmp(argv[0], "quit")) {
+		quit = 1;
+		return 0;
 	}
-	if (argc < 2)
-		return -EINVAL;
-	ret = handle_of(argv[1], &h);
-	if (ret)
-		return ret;
-	if (!strcmp(argv[0], "write") && argc == 4)
-		return shp_write(fd, h, strtoull(argv[2], NULL, 0), argv[3], strlen(argv[3]));
-	if (!strcmp(argv[0], "read") && argc == 4) {
-		size_t len = strtoull(argv[3], NULL, 0);
-		char *buf = calloc(1, len + 1);
-
-		ret = buf ? shp_read(fd, h, strtoull(argv[2], NULL, 0), buf, len) : -ENOMEM;
-		if (!ret)
-			printf("%s: \"%.*s\"\n", argv[1], (int)len, buf);
-		free(buf);
-		return ret;
+	if (!strcmp(argv[0], "expect")) {
+		report("expect is not allowed here");
+		return -EUSAGE;
 	}
-	if (!strcmp(argv[0], "store") && argc == 4) {
-		ret = handle_of(argv[3], &v);
-		return ret ? ret : shp_store(fd, h, strtoull(argv[2], NULL, 0), v);
-	}
-	if (!strcmp(argv[0], "load") && argc == 3) {
-		ret = shp_load(fd, h, strtoull(argv[2], NULL, 0), &v);
-		if (!ret)
-			printf("%s[%s] = %s\n", argv[1], argv[2], v ? name_of(v) : "null");
-		return ret;
-	}
-	if (!strcmp(argv[0], "root"))
-		return shp_root(fd, h, NULL);
-	if (!strcmp(argv[0], "unroot"))
-		return shp_unroot(fd, h, NULL);
-	if (!strcmp(argv[0], "finalizer") && argc == 3)
-		return shp_set_finalizer(fd, h, strtoull(argv[2], NULL, 0));
-	if (!strcmp(argv[0], "nofinalizer"))
-		return shp_clear_finalizer(fd, h);
-	fprintf(stderr, "spanheapctl: bad command: %s\n", argv[0]);
-	return -EINVAL;
+	return run_obj(argv, argc);
 }
 
-/* Runs one command line; returns 0 if it went as expected. */
+/* Runs one command line; returns 0 if it went as expected, 1 if not. */
 static int line(char *s)
 {
 	char *argv[MAX_ARGS + 2], *tok;
-	int argc = 0, ret, want = 0;
+	int argc = 0, ret, want = 0, i;
 
 	s[strcspn(s, "#\n")] = 0;
-	for (tok = strtok(s, " \t"); tok && argc < MAX_ARGS + 1; tok = strtok(NULL, " \t"))
+	for (tok = strtok(s, " \t\r"); tok && argc < MAX_ARGS + 1; tok = strtok(NULL, " \t\r"))
 		argv[argc++] = tok;
 	if (!argc)
 		return 0;
-	if (!strcmp(argv[0], "expect") && argc > 2) {
+	reported = 0;
+	if (!strcmp(argv[0], "expect")) {
+		if (argc < 3) {
+			report("usage: expect ERRNO COMMAND...");
+			return 1;
+		}
 		want = -1;
-		for (ret = 0; ret < (int)ARRAY_SIZE(errnames); ret++)
-			if (!strcmp(errnames[ret].name, argv[1]))
-				want = -errnames[ret].err;
+		for (i = 0; i < (int)ARRAY_SIZE(errnames); i++)
+			if (!strcmp(errnames[i].name, argv[1]))
+				want = -errnames[i].err;
+		if (want == -1) {
+			report("expect: unknown errno %s", argv[1]);
+			return 1;
+		}
 		ret = run(argv + 2, argc - 2);
+		if (ret == -EUSAGE)
+			return 1;
 		printf("%s: %s (expected %s)\n", argv[2], ret ? errname(-ret) : "ok", argv[1]);
-		return ret == want ? 0 : 1;
-	}
-	ret = run(argv, argc);
-	if (ret) {
-		printf("error: %s: %s (%s)\n", argv[0], strerror(-ret), errname(-ret));
+		if (ret == want)
+			return 0;
+		report("%s: expected %s, got %s", argv[2], argv[1], ret ? errname(-ret) : "ok");
 		return 1;
 	}
-	return 0;
+	ret = run(argv, argc);
+	if (ret && !reported)
+		report("%s: %s (%s)", argv[0], strerror(-ret), errname(-ret));
+	return !!ret;
+}
+
+/* Commands from a stream; on a terminal, with a prompt, until quit or EOF. */
+static int run_stream(FILE *in, int tty)
+{
+	char buf[4096];
+	int failed = 0;
+
+	while (!quit) {
+		if (tty) {
+			printf("spanheapctl> ");
+			fflush(stdout);
+		}
+		if (!fgets(buf, sizeof(buf), in))
+			break;
+		lineno++;
+		failed |= line(buf);
+	}
+	if (tty && !quit)
+		printf("\n");
+	return tty ? 0 : failed;
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *file = NULL, *script = NULL;
+	char *cmd, *save;
 	FILE *in = stdin;
-	char buf[4096], *cmd, *save;
-	int failed = 0;
+	int c, failed = 0;
 
-	fd = shp_open(O_NONBLOCK);
-	if (fd < 0) {
-		fprintf(stderr, "spanheapctl: /dev/spanheap: %s\n", strerror(-fd));
+	while ((c = getopt_long(argc, argv, "+hf:e:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'f':
+			file = optarg;
+			break;
+		case 'e':
+			script = optarg;
+			break;
+		default:	/* getopt has said what is wrong */
+			fprintf(stderr, "Try 'spanheapctl --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc || (file && script)) {
+		fprintf(stderr, "spanheapctl: %s\nTry 'spanheapctl --help'.\n",
+			optind < argc ? "unexpected argument" : "-f and -e do not go together");
 		return 2;
 	}
-	if (argc == 3 && !strcmp(argv[1], "-e")) {
-		for (cmd = strtok_r(argv[2], ";", &save); cmd; cmd = strtok_r(NULL, ";", &save))
+	if (script) {
+		/* Each ';'- or newline-separated command counts as one line. */
+		char *s = strdup(script);
+
+		where = "-e";
+		for (cmd = strtok_r(s, ";\n", &save); cmd && !quit;
+		     cmd = strtok_r(NULL, ";\n", &save)) {
+			lineno++;
 			failed |= line(cmd);
+		}
+		free(s);
 		return failed;
 	}
-	if (argc == 3 && !strcmp(argv[1], "-f"))
-		in = fopen(argv[2], "r");
-	if (!in) {
-		perror(argv[2]);
-		return 2;
+	if (file) {
+		in = fopen(file, "r");
+		if (!in) {
+			fprintf(stderr, "spanheapctl: cannot open %s: %s\n", file, strerror(errno));
+			return 2;
+		}
+		where = file;
+		return run_stream(in, 0);
 	}
-	while (fgets(buf, sizeof(buf), in))
-		failed |= line(buf);
-	return failed;
+	return run_stream(stdin, isatty(STDIN_FILENO));
 }
