@@ -107,9 +107,11 @@ lu_cycle() {
 		if [ "$lu_i" = 1 ]; then # show what one cycle does
 			for o in a b c; do sed "s/^/# cycle 1 $o: /" /tmp/lu-$o.out >>$lu_tap; done
 		fi
-		# An open file pins the module.
-		exec 3<>/dev/spanheap
-		if rmmod spanheap 2>/dev/null; then
+		# An open file pins the module. (`command`: a failed exec
+		# redirection must not end the script.)
+		if ! command exec 3<>/dev/spanheap; then
+			lu_log "open /dev/spanheap failed"
+		elif rmmod spanheap 2>/dev/null; then
 			lu_log "rmmod succeeded with /dev/spanheap open"
 			exec 3>&-
 			return 1
