@@ -57,15 +57,7 @@ trap 'rm -f "$guest"' EXIT
 t0=$(now_s)
 insmod /mods/spanheap.ko || echo "SPANHEAP-FAIL insmod spanheap.ko"
 echo "SPANHEAP-TIME insmod+KUnit $(($(now_s) - t0)) s"
-dmesg -n 1
-for d in /sys/kernel/debug/kunit/*/; do
-	[ -f "$d/results" ] || continue
-	s=${d%/}; s=${s##*/}
-	echo "SPANHEAP-KTAP-BEGIN $s"
-	cat "$d/results"
-	echo "SPANHEAP-KTAP-END rc=0"
-done
-dmesg -n 7
+dump_kunit
 f=/opt/selftests/spanheap_fuzz
 if [ -x $f ]; then
 	run_one selftest:spanheap_fuzz $f --threads 4 --files 2 "$FUZZ_SECONDS"

@@ -61,16 +61,7 @@ fi
 t0=$(now_s)
 insmod /mods/spanheap.ko || echo "SPANHEAP-FAIL insmod spanheap.ko"
 echo "SPANHEAP-TIME insmod+KUnit $(($(now_s) - t0)) s"
-# Keep printk off the console while dumping blocks (splats print before this).
-dmesg -n 1
-for d in /sys/kernel/debug/kunit/*/; do
-	[ -f "$d/results" ] || continue
-	s=${d%/}; s=${s##*/}
-	echo "SPANHEAP-KTAP-BEGIN $s"
-	cat "$d/results"
-	echo "SPANHEAP-KTAP-END rc=0"
-done
-dmesg -n 7
+dump_kunit
 run_extra
 run_selftests
 rmmod spanheap || echo "SPANHEAP-FAIL rmmod spanheap"

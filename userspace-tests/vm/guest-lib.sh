@@ -35,6 +35,20 @@ run_selftests() {
 }
 
 # run_extra: the optional /opt/guest-extra.sh hook.
+# dump_kunit: every KUnit suite's debugfs results as a block, printk quiet
+# meanwhile so that no console line lands inside one (splats print before).
+dump_kunit() {
+	dmesg -n 1
+	for d in /sys/kernel/debug/kunit/*/; do
+		[ -f "$d/results" ] || continue
+		s=${d%/}; s=${s##*/}
+		echo "SPANHEAP-KTAP-BEGIN $s"
+		cat "$d/results"
+		echo "SPANHEAP-KTAP-END rc=0"
+	done
+	dmesg -n 7
+}
+
 run_extra() {
 	[ -f /opt/guest-extra.sh ] || return 0
 	sh /opt/guest-extra.sh || echo "SPANHEAP-FAIL guest-extra.sh rc=$?"
