@@ -6,6 +6,8 @@
 #   make bench        userspace benchmarks against glibc, Boehm GC and Go
 #   make bench-vm     in-kernel benchmark against SLUB on Debian's kernel
 #   make demo         boot Debian's kernel in QEMU and show the module working
+#   make shell        an interactive shell in that VM with the module loaded
+#                     (KERNEL=test: on the debug test kernel instead)
 #   FUZZ_SECONDS=N    how long the ioctl fuzzer runs in each VM tier (120)
 SHELL	:= /bin/bash
 REPO	:= $(CURDIR)
@@ -14,7 +16,7 @@ KDIR	?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) $(DEBIAN_KD
 DEPS	:= $(REPO)/scripts/deps.sh
 VM	:= $(REPO)/userspace-tests/vm
 
-.PHONY: all modules check check-user check-vm check-kcsan check-stock bench bench-vm demo clean uapi-tools
+.PHONY: all modules check check-user check-vm check-kcsan check-stock bench bench-vm demo shell clean uapi-tools
 
 # Userspace side of /dev/spanheap, static (the QEMU guests are busybox only):
 # selftests and fuzzer run in both VM tiers, spanheapctl drives the demo.
@@ -39,17 +41,20 @@ check-user:
 GUEST_TESTS := faultinj stallcopy memcg
 GUEST_TEST_BINS := $(patsubst %,build/vm-selftests/spanheap_%,$(GUEST_TESTS))
 
-uapi-tools: build/vm-selftests/spanheap_selftest build/vm-selftests/spanheap_fuzz \
-	    build/vm-selftests/spanheap_selftest32 build/vm-bin/spanheapctl \
-	    $(GUEST_TEST_BINS)
+# The 64-bit programs need only the `demo` packages (static glibc from
+# build-essential's libc6-dev); the 32-bit selftest needs gcc-multilib (`user`).
+SHELL_TOOLS := build/vm-bin/spanheapctl build/vm-selftests/spanheap_selftest \
+	       build/vm-selftests/spanheap_fuzz $(GUEST_TEST_BINS)
+
+uapi-tools: $(SHELL_TOOLS) build/vm-selftests/spanheap_selftest32
 
 $(GUEST_TEST_BINS): build/vm-selftests/spanheap_%: $(UAPI_SRC)/%.c $(UAPI_DEPS)
-	@$(DEPS) user
+	@$(DEPS) demo
 	@mkdir -p $(@D)
 	$(UAPI_CC) -o $@ $< $(UAPI_SRC)/libspanheap.c
 
 build/vm-selftests/spanheap_selftest: $(UAPI_DEPS)
-	@$(DEPS) user
+	@$(DEPS) demo
 	@mkdir -p $(@D)
 	$(UAPI_CC) -o $@ $(UAPI_SRC)/selftest.c $(UAPI_SRC)/libspanheap.c
 
@@ -60,10 +65,12 @@ build/vm-selftests/spanheap_selftest32: $(UAPI_DEPS)
 	$(UAPI_CC) -m32 -o $@ $(UAPI_SRC)/selftest.c $(UAPI_SRC)/libspanheap.c
 
 build/vm-selftests/spanheap_fuzz: $(UAPI_DEPS) FORCE
+	@$(DEPS) demo
 	@mkdir -p $(@D)
 	$(UAPI_CC) -DFUZZ_SECONDS=$(FUZZ_SECONDS) -o $@ $(UAPI_SRC)/fuzz.c $(UAPI_SRC)/libspanheap.c
 
 build/vm-bin/spanheapctl: $(UAPI_DEPS)
+	@$(DEPS) demo
 	@mkdir -p $(@D)
 	$(UAPI_CC) -o $@ $(UAPI_SRC)/spanheapctl.c $(UAPI_SRC)/libspanheap.c
 
@@ -96,10 +103,18 @@ bench-vm:
 	@$(DEPS) stock
 	$(VM)/bench-vm.sh $(REPO)
 
+# demo and shell install the `demo` packages only (no Go, Boehm, multilib).
 demo:
-	@$(DEPS) stock
-	@$(MAKE) --no-print-directory uapi-tools FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@$(DEPS) demo
+	@$(MAKE) --no-print-directory build/vm-bin/spanheapctl >/dev/null
 	$(VM)/demo.sh $(REPO)
+
+# KERNEL=stock (default) or test (the debug kernel of check-vm).
+KERNEL ?= stock
+shell:
+	@$(DEPS) demo
+	@$(MAKE) --no-print-directory $(SHELL_TOOLS) FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@$(VM)/shell.sh $(REPO) $(KERNEL)
 
 clean:
 	rm -rf build

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Install the Debian packages a test tier needs, only when some are missing.
-# Usage: scripts/deps.sh <group>...   groups: user vm stock
+# Usage: scripts/deps.sh <group>...   groups: user vm stock demo
+# demo: what `make demo` and `make shell` use (Debian's kernel + headers,
+# QEMU, busybox, static builds of the 64-bit guest programs; build-essential
+# brings libc6-dev). No Go, Boehm GC or multilib: those are `user`'s.
 set -euo pipefail
 
 declare -A GROUPS_PKGS=(
 	[user]="build-essential gcc-multilib liburcu-dev libgc-dev golang-go python3"
 	[vm]="build-essential python3 linux-source-6.1 qemu-system-x86 busybox-static cpio bc flex bison libelf-dev libssl-dev dwarves"
-	[stock]="build-essential linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio"
+	[stock]="build-essential linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio python3"
+	[demo]="build-essential linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio"
 )
 
-[ $# -gt 0 ] || { echo "usage: $0 {user|vm|stock}..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 {user|vm|stock|demo}..." >&2; exit 2; }
 
 missing=()
 for group in "$@"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tier 3: load the module (no KUnit) into Debian's stock kernel under QEMU TCG,
 # run the demo module, read the debugfs stats, unload; plus optional selftests
-# and 50 load/unload cycles with open files.
+# and 50 load/unload cycles with open files; then `make shell` driven through a
+# pseudo-terminal (check-shell.sh, block "shell").
 # Usage: check-stock.sh <repo>
 # Output: TAP per block, `stock: N passed, N failed, N skipped`; tally
 # <repo>/build/tally/stock; console log <repo>/build/vm/stock-console.log.
@@ -52,6 +53,17 @@ else
 		failed=$((failed + 1))
 	fi
 fi
+# make shell through a pty: its own QEMU run, one more TAP block.
+t=$out/tap-stock-shell.txt
+echo "== shell"
+src=0
+"$vm_dir/check-shell.sh" "$repo" >"$t" 2>"$out/shell-check.err" || src=$?
+echo "# rc=$src" >>"$t"
+grep -v '^# rc=' "$t" || true
+[ "$src" = 0 ] || { log "FAIL: check-shell.sh rc=$src (stderr: $out/shell-check.err, pty: $out/shell-check-pty.log)"; }
+read -r p f s < <(tap_count "$t")
+passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+
 write_tally "$repo" stock "$passed" "$failed" "$skipped"
 log "wall time $((SECONDS - t_start)) s"
 echo "stock: $passed passed, $failed failed, $skipped skipped"
