@@ -98,7 +98,8 @@ void shp_sweep_span(struct spanheap *heap, struct shp_span *s)
 		WRITE_ONCE(alloc[w], alloc[w] & mark[w]);
 	s->nalloc = shp_span_count_alloc(s);
 	ct->nswept += before - s->nalloc;
-	WRITE_ONCE(s->sweepgen, heap->sweepgen);
+	/* Published last: shp_ensure_swept() trusts it without the lock. */
+	smp_store_release(&s->sweepgen, heap->sweepgen);
 	list_del_init(&s->list);
 	if (!s->nalloc) {
 		list_add(&s->list, &ct->partial);
@@ -133,11 +134,15 @@ void shp_sweep_large(struct spanheap *heap, struct shp_span *s)
 {
 	lockdep_assert_held(&heap->lock);
 	sweep_specials(heap, s);
-	WRITE_ONCE(s->sweepgen, heap->sweepgen);
-	if (test_bit(0, shp_mark_bits(s)))
+	if (!test_bit(0, shp_mark_bits(s)))
+		clear_bit(0, shp_alloc_bits(s));
+	/*
+	 * The object reads free before sweepgen says "swept": a lookup that
+	 * sees the new sweepgen without the lock must not see it allocated.
+	 */
+	smp_store_release(&s->sweepgen, heap->sweepgen);
+	if (test_bit(0, shp_alloc_bits(s)))
 		return;
-	/* Lookups holding RCU may still look at the span: make it read free. */
-	__clear_bit(0, shp_alloc_bits(s));
 	s->nalloc = 0;
 	list_del_init(&s->list);
 	heap->nlarge--;
@@ -159,7 +164,8 @@ void shp_sweep_large(struct spanheap *heap, struct shp_span *s)
  */
 void shp_ensure_swept(struct spanheap *heap, struct shp_span *s)
 {
-	if (READ_ONCE(s->sweepgen) == READ_ONCE(heap->sweepgen))
+	/* Pairs with the sweeps' release: a swept span's bits are final. */
+	if (smp_load_acquire(&s->sweepgen) == READ_ONCE(heap->sweepgen))
 		return;
 	if (!s->divmul) {
 		spin_lock(&heap->lock);
