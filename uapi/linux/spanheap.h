@@ -70,8 +70,8 @@ struct spanheap_ref {
 	__u32 flags;		/* 0 */
 	__u64 handle;		/* the REF object */
 	__u64 slot;
-	__u64 value;		/* STORE: handle or 0 to clear; LOAD: out
-				 * (must be 0 on input) */
+	/* STORE: handle or 0 to clear; LOAD: out (must be 0 on input) */
+	__u64 value;
 };
 
 /* SPANHEAP_IOC_ROOT / SPANHEAP_IOC_UNROOT: counted roots. */
@@ -79,8 +79,8 @@ struct spanheap_root {
 	__u32 size;
 	__u32 flags;		/* 0 */
 	__u64 handle;
-	__u64 count;		/* out: roots held after the call;
-				 * ROOT past U32_MAX is -EOVERFLOW */
+	/* out: roots held after the call; ROOT past U32_MAX is -EOVERFLOW */
+	__u64 count;
 };
 
 /* SPANHEAP_IOC_FINALIZER: set (or with SPANHEAP_FIN_CLEAR, remove). */
@@ -120,10 +120,10 @@ struct spanheap_stats_v1 {
 	__s32 gc_percent;
 	__u32 event_queue_max;
 	/* appended 2026-11: */
-	__u64 events_overcap;	/* queued past event_queue_max: re-arming was
-				 * impossible (a new finalizer was set) */
-	__u64 bytes_meta;	/* handle table, event and special records:
-				 * counted with bytes_reserved against mem_limit */
+	/* queued past event_queue_max: re-arming was impossible */
+	__u64 events_overcap;
+	/* handle table, event and special records: with bytes_reserved, capped by mem_limit */
+	__u64 bytes_meta;
 };
 
 /* SPANHEAP_IOC_SET_PARAMS */
