@@ -1911,7 +1911,12 @@ static void h_targeted(struct slice *s)
 			return;
 		case SPANHEAP_IOC_FINALIZER:
 			k = hget(s, ((struct spanheap_finalizer *)a)->handle);
-			if (!s->o[k].armed)
+			/*
+			 * Only while its cycle cannot have taken it: once
+			 * may_fin, another thread may have read its event
+			 * and the finalizer is no longer set.
+			 */
+			if (!s->o[k].armed || s->o[k].may_fin)
 				return;
 			((struct spanheap_finalizer *)a)->token = 1;
 			ret = ioc(s, cmd, a);
