@@ -3,6 +3,7 @@
 #   make              build spanheap.ko (+ bench and demo modules) against KDIR
 #   make check        all test tiers; ends with "N passed, N failed, N skipped"
 #   make check-user | check-vm | check-kcsan | check-stock     one tier
+#   make coverage     line/branch coverage of kmod/*.c under the userspace suites
 #   make bench        userspace benchmarks against glibc, Boehm GC and Go
 #   make bench-vm     in-kernel benchmark against SLUB on Debian's kernel
 #   make demo         boot Debian's kernel in QEMU and show the module working
@@ -16,13 +17,14 @@ KDIR	?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) $(DEBIAN_KD
 DEPS	:= $(REPO)/scripts/deps.sh
 VM	:= $(REPO)/userspace-tests/vm
 
-.PHONY: all modules check check-user check-vm check-kcsan check-stock bench bench-vm demo shell clean uapi-tools
+.PHONY: all modules check check-user coverage check-vm check-kcsan check-stock bench bench-vm demo shell clean uapi-tools
 
 # Userspace side of /dev/spanheap, static (the QEMU guests are busybox only):
 # selftests and fuzzer run in both VM tiers, spanheapctl drives the demo.
 FUZZ_SECONDS ?= 120
 UAPI_SRC := $(REPO)/userspace-tests/uapi
 UAPI_CC := $(CC) -O2 -g -Wall -Wextra -static -pthread -I$(REPO)/uapi -I$(UAPI_SRC)
+LIBSPANHEAP := $(UAPI_SRC)/libspanheap.c $(UAPI_SRC)/libspanheap_dev.c
 UAPI_DEPS := $(wildcard $(UAPI_SRC)/*.h $(UAPI_SRC)/*.c) $(REPO)/uapi/linux/spanheap.h
 
 all: modules
@@ -34,6 +36,13 @@ modules:
 check-user:
 	@$(DEPS) user
 	$(MAKE) -C userspace-tests check
+
+# Line and branch coverage of kmod/*.c under the userspace KUnit suites
+# (build/coverage/, HTML in build/coverage/html/); COVERAGE_EXTRA_RUNS adds
+# more programs to the run (see userspace-tests/Makefile).
+coverage:
+	@$(DEPS) user
+	$(MAKE) -C userspace-tests coverage
 
 # Guest programs beside the selftests, one source each in userspace-tests/uapi/:
 # faultinj.c (fail-nth over every call), stallcopy.c (userfaultfd-stalled
@@ -51,28 +60,28 @@ uapi-tools: $(SHELL_TOOLS) build/vm-selftests/spanheap_selftest32
 $(GUEST_TEST_BINS): build/vm-selftests/spanheap_%: $(UAPI_SRC)/%.c $(UAPI_DEPS)
 	@$(DEPS) demo
 	@mkdir -p $(@D)
-	$(UAPI_CC) -o $@ $< $(UAPI_SRC)/libspanheap.c
+	$(UAPI_CC) -o $@ $< $(LIBSPANHEAP)
 
 build/vm-selftests/spanheap_selftest: $(UAPI_DEPS)
 	@$(DEPS) demo
 	@mkdir -p $(@D)
-	$(UAPI_CC) -o $@ $(UAPI_SRC)/selftest.c $(UAPI_SRC)/libspanheap.c
+	$(UAPI_CC) -o $@ $(UAPI_SRC)/selftest.c $(LIBSPANHEAP)
 
 # The same selftests as a 32-bit program: the compat_ioctl path.
 build/vm-selftests/spanheap_selftest32: $(UAPI_DEPS)
 	@$(DEPS) user
 	@mkdir -p $(@D)
-	$(UAPI_CC) -m32 -o $@ $(UAPI_SRC)/selftest.c $(UAPI_SRC)/libspanheap.c
+	$(UAPI_CC) -m32 -o $@ $(UAPI_SRC)/selftest.c $(LIBSPANHEAP)
 
 build/vm-selftests/spanheap_fuzz: $(UAPI_DEPS) FORCE
 	@$(DEPS) demo
 	@mkdir -p $(@D)
-	$(UAPI_CC) -DFUZZ_SECONDS=$(FUZZ_SECONDS) -o $@ $(UAPI_SRC)/fuzz.c $(UAPI_SRC)/libspanheap.c
+	$(UAPI_CC) -DFUZZ_SECONDS=$(FUZZ_SECONDS) -o $@ $(UAPI_SRC)/fuzz.c $(LIBSPANHEAP)
 
 build/vm-bin/spanheapctl: $(UAPI_DEPS)
 	@$(DEPS) demo
 	@mkdir -p $(@D)
-	$(UAPI_CC) -o $@ $(UAPI_SRC)/spanheapctl.c $(UAPI_SRC)/libspanheap.c
+	$(UAPI_CC) -o $@ $(UAPI_SRC)/spanheapctl.c $(LIBSPANHEAP)
 
 FORCE:
 

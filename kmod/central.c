@@ -91,7 +91,8 @@ static void central_cache(struct shp_cpu_cache *c, struct shp_span *s)
 	list_del_init(&s->list);
 	s->next_word = 0;
 	shp_span_load_cache(s);
-	WRITE_ONCE(c->alloc[s->spc], s);
+	/* Release: spanheap_read_stats() reads the span without a lock. */
+	smp_store_release(&c->alloc[s->spc], s);
 }
 
 /**

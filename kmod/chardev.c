@@ -40,7 +40,6 @@ static const struct kernel_param_ops mem_limit_ops = {
 	.get = param_get_ulong,
 };
 
-unsigned long shp_dev_mem_limit = 64UL << 20;
 module_param_cb(mem_limit, &mem_limit_ops, &shp_dev_mem_limit, 0644);
 MODULE_PARM_DESC(mem_limit, "Cap on each open file's heap, bytes, 1 MiB .. 1 TiB (default 64 MiB)");
 
@@ -54,7 +53,6 @@ static const struct kernel_param_ops event_queue_max_ops = {
 	.get = param_get_uint,
 };
 
-unsigned int shp_dev_event_queue_max = 4096;
 module_param_cb(event_queue_max, &event_queue_max_ops, &shp_dev_event_queue_max, 0644);
 MODULE_PARM_DESC(event_queue_max, "Cap on each open file's pending events, 1 .. 1048576 (default 4096)");
 

@@ -46,6 +46,10 @@
 
 static DEFINE_IDA(uh_tags);
 
+/* Defaults of chardev.c's mem_limit and event_queue_max parameters. */
+unsigned long shp_dev_mem_limit = 64UL << 20;
+unsigned int shp_dev_event_queue_max = 4096;
+
 static u64 uh_handle(struct uheap *u, u32 idx, u32 gen)
 {
 	return (u64)u->tag << (UH_GEN_BITS + UH_INDEX_BITS) |

@@ -9,6 +9,7 @@
 
 int shim_warnings;
 long shim_fail_alloc_countdown;
+__thread unsigned long shim_fail_nth;
 
 /* ---- CPU slots ---- */
 __thread int shim_cpu_id = -1;
@@ -91,11 +92,21 @@ bool shim_lock_held(struct shim_lock *l)
 }
 
 /* ---- memory ---- */
-static bool fail_now(void)
+/*
+ * Allocation-failure injection, as the kernel's failslab and
+ * fail_page_alloc with /proc/self/task/<tid>/fail-nth: the calling
+ * thread's shim_fail_nth-th allocation fails (then it is 0 again), and
+ * independently the process's shim_fail_alloc_countdown-th, whatever
+ * thread makes it.  Every allocator of the shim asks here.
+ */
+bool shim_fail_now(void)
 {
-	return shim_fail_alloc_countdown > 0 &&
+	if (shim_fail_nth && !--shim_fail_nth)
+		return true;
+	return __atomic_load_n(&shim_fail_alloc_countdown, __ATOMIC_RELAXED) > 0 &&
 	       __atomic_sub_fetch(&shim_fail_alloc_countdown, 1, __ATOMIC_RELAXED) == 0;
 }
+#define fail_now	shim_fail_now
 
 void *shim_alloc(size_t size, gfp_t gfp)
 {
@@ -108,7 +119,7 @@ void *shim_zalloc_aligned(size_t size)
 {
 	void *p = NULL;
 
-	if (posix_memalign(&p, 64, size))
+	if (fail_now() || posix_memalign(&p, 64, size))
 		return NULL;
 	return memset(p, 0, size);
 }

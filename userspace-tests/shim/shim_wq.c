@@ -203,7 +203,7 @@ void *kmem_cache_alloc(struct kmem_cache *c, gfp_t g)
 	struct shim_kmem_cpu *pc = this_cpu_ptr(c->cpu);
 	void *p;
 
-	if (!pc->free && !kmem_refill(c, pc))
+	if (shim_fail_now() || (!pc->free && !kmem_refill(c, pc)))
 		return NULL;
 	p = pc->free;
 	pc->free = *(void **)p;

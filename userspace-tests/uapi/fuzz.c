@@ -271,14 +271,14 @@ static int unpaced_main(int seconds)
 			tap_diag("round %d: %s", rounds, ok ? "model mismatch" : "ioctl failed");
 		}
 		if (nobj > MAX_OBJS - 200) {	/* start a fresh heap */
-			close(fd);
+			shp_close(fd);
 			fd = shp_open(O_NONBLOCK);
 			if (fd < 0 || shp_set_params(fd, &p))
 				return 1;
 			nobj = 0;
 		}
 	}
-	close(fd);
+	shp_close(fd);
 	tap_ok(!failed && rounds > 0,
 	       "fuzz: %d rounds of 200 random operations, each ending in a checked collection",
 	       rounds);
@@ -710,7 +710,9 @@ static void dispatch(struct slice *s, const void *buf, ssize_t n)
 			if (!o->ibox)
 				abort();
 		}
-		o->ibox[o->nibox++] = ev;
+		o->ibox[o->nibox] = ev;
+		/* peeked at without the lock by process_inbox() */
+		__atomic_store_n(&o->nibox, o->nibox + 1, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&o->ibox_lock);
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -721,15 +723,13 @@ static ssize_t read_events(struct slice *s, void *buf, size_t len)
 {
 	struct pfile *f = s->f;
 	ssize_t n;
-	int err;
 
 	__atomic_add_fetch(&f->in_flight, 1, __ATOMIC_SEQ_CST);
-	n = read(f->fd, buf, len);
-	err = errno;
+	n = shp_read_bytes(f->fd, buf, len);
 	if (n > 0)
 		dispatch(s, buf, n);
 	__atomic_sub_fetch(&f->in_flight, 1, __ATOMIC_RELEASE);
-	return n < 0 ? -err : n;
+	return n;
 }
 
 static int probe(struct slice *s, int i);
@@ -811,7 +811,8 @@ static void process_inbox(struct slice *s)
 	w = s->ibox;
 	n = s->nibox;
 	s->ibox = NULL;
-	s->nibox = s->ibox_cap = 0;
+	s->ibox_cap = 0;
+	__atomic_store_n(&s->nibox, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&s->ibox_lock);
 	for (k = 0; k < n; k++)
 		handle_event(s, &w[k]);
@@ -1481,7 +1482,7 @@ static bool harmless(unsigned long cmd)
 
 static int ioc(struct slice *s, unsigned long cmd, void *arg)
 {
-	return ioctl(s->f->fd, cmd, arg) ? -errno : 0;
+	return shp_ioctl(s->f->fd, cmd, arg);
 }
 
 /*
@@ -2431,7 +2432,7 @@ static int paced_main(int seconds)
 		int k;
 
 		qcheck(f, true);	/* no roots: everything finalizable runs */
-		close(f->fd);
+		shp_close(f->fd);
 		for (t = 0; t < g_threads; t++) {
 			struct slice *s = f->sl[t];
 

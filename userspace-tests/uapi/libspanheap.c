@@ -1,23 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* libspanheap: see libspanheap.h. */
+/* libspanheap: see libspanheap.h; the transport is in libspanheap_dev.c. */
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 #include "libspanheap.h"
-
-int shp_open(int flags)
-{
-	int fd = open("/dev/spanheap", O_RDWR | O_CLOEXEC | flags);
-
-	return fd < 0 ? -errno : fd;
-}
-
-int shp_ioctl(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) ? -errno : 0;
-}
 
 int shp_alloc_flags(int fd, uint32_t kind, uint64_t length, uint32_t flags,
 		    uint64_t *handle)
@@ -138,9 +123,9 @@ int shp_set_params(int fd, const struct spanheap_params *p)
 
 ssize_t shp_events(int fd, struct spanheap_event *ev, size_t max)
 {
-	ssize_t n = read(fd, ev, max * sizeof(*ev));
+	ssize_t n = shp_read_bytes(fd, ev, max * sizeof(*ev));
 
 	if (n < 0)
-		return errno == EAGAIN ? 0 : -errno;
+		return n == -EAGAIN ? 0 : n;
 	return n / sizeof(*ev);
 }

@@ -11,7 +11,12 @@
 #include <sys/types.h>
 #include "linux/spanheap.h"
 
+/* Transport: libspanheap_dev.c (the device) or inproc/ (the userspace build). */
 int shp_open(int flags);
+int shp_ioctl(int fd, unsigned long cmd, void *arg);
+ssize_t shp_read_bytes(int fd, void *buf, size_t len);
+int shp_close(int fd);
+
 int shp_alloc(int fd, uint32_t kind, uint64_t length, uint64_t *handle);
 int shp_alloc_flags(int fd, uint32_t kind, uint64_t length, uint32_t flags,
 		    uint64_t *handle);
@@ -28,6 +33,5 @@ int shp_stats(int fd, struct spanheap_stats_v1 *st);
 int shp_set_params(int fd, const struct spanheap_params *p);
 /* Reads up to @max events; 0 if none (non-blocking fds), else count. */
 ssize_t shp_events(int fd, struct spanheap_event *ev, size_t max);
-int shp_ioctl(int fd, unsigned long cmd, void *arg);
 
 #endif

@@ -387,7 +387,9 @@ unsigned int num_online_cpus(void);
 #define __GFP_NORETRY		0x800u
 #define __GFP_RETRY_MAYFAIL	0x1000u
 #define GFP_KERNEL_ACCOUNT	(GFP_KERNEL | __GFP_ACCOUNT)
-extern long shim_fail_alloc_countdown;	/* >0: fail the Nth allocation */
+extern long shim_fail_alloc_countdown;	/* >0: fail the process's Nth allocation */
+extern __thread unsigned long shim_fail_nth;	/* >0: fail this thread's Nth */
+bool shim_fail_now(void);
 void *shim_zalloc_aligned(size_t size);
 void *shim_alloc(size_t size, gfp_t gfp);
 static inline void *kmalloc(size_t s, gfp_t g) { return shim_alloc(s, g); }
