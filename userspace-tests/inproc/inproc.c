@@ -15,6 +15,7 @@
 #include <linux/err.h>
 #include "uheap.h"
 #include "libspanheap.h"
+#include "inproc.h"
 
 #define INPROC_FD_BASE		10000
 #define INPROC_FILES		1024
@@ -86,4 +87,19 @@ int shp_close(int fd)
 	__atomic_store_n(&f->u, NULL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&files_lock);
 	return 0;
+}
+
+void shp_inproc_fail_nth(unsigned long n)
+{
+	shim_fail_nth = n;
+}
+
+void shp_inproc_fail_any(unsigned long n)
+{
+	__atomic_store_n(&shim_fail_alloc_countdown, (long)n, __ATOMIC_RELAXED);
+}
+
+bool shp_inproc_fail_pending(void)
+{
+	return __atomic_load_n(&shim_fail_alloc_countdown, __ATOMIC_RELAXED) > 0;
 }

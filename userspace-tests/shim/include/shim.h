@@ -89,6 +89,10 @@ typedef unsigned int gfp_t;
 #define clamp(v, lo, hi)	min(max(v, lo), hi)
 #define swap(a, b)		do { typeof(a) __t = (a); (a) = (b); (b) = __t; } while (0)
 #define BUILD_BUG_ON(c)		_Static_assert(!(c), #c)
+/* As <linux/build_bug.h>: the message is optional. */
+#undef static_assert
+#define static_assert(expr, ...)	__static_assert(expr, ##__VA_ARGS__, #expr)
+#define __static_assert(expr, msg, ...)	_Static_assert(expr, msg)
 #define U32_MAX			UINT32_MAX
 #define U64_MAX			UINT64_MAX
 

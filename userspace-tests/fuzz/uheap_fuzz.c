@@ -1,0 +1,1017 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Coverage-guided fuzzer of the /dev/spanheap ABI (kmod/uheap.c), run
+ * in-process over the userspace build (inproc/inproc.c): libFuzzer with
+ * ASan and UBSan, or TSan for the threaded variant.
+ *
+ * An input is a byte 0 of flags, then operations, one opcode byte and
+ * its argument bytes each (missing bytes read as zero).  Flag 0x80 (or
+ * UHEAP_FUZZ_THREADED in the environment) runs the second half of the
+ * input on a second thread sharing file 0, with its own rooted objects.
+ * Pacing stays on and the background sweeper runs, so the model accepts
+ * what a concurrent collector may do, and checks after every step:
+ *   - an object reachable in the model (rooted, reachable through REF
+ *     slots from a reachable object, or from an object whose finalizer
+ *     event was not read yet) resolves, keeps its bytes and slots;
+ *   - any other object may go stale at any time, then stays stale, and
+ *     while it resolves so do its referents;
+ *   - a token arrives once, on the handle it was set on, only after its
+ *     object was unreachable from the roots; a finalizer cleared or
+ *     replaced may have been taken by a cycle already and arrive once;
+ *   - every call returns 0 or a documented errno, and a call that fails
+ *     changes nothing; -ENOMEM only where the call allocates.
+ * At the end of every input the files are collected until no event
+ * comes, then checked exactly: Go's finalizer rule (an armed object
+ * unreachable from the roots and from other armed objects' referents
+ * has been finalized), every object outside the model's reachable set
+ * stale, every one inside intact, and STATS equal to the model.
+ *
+ * Hostile calls: argument structs with bad sizes, flags, reserved fields,
+ * foreign, forged or stale handles, out-of-range slots and offsets, bad
+ * or read-only argument pointers and buffers (each must fail with its
+ * errno and leave the model as it was), raw input bytes as the struct of
+ * any command on a third, unmodelled file, and allocation failures
+ * injected into the n-th allocation of the next call (the calling
+ * thread's, or the process's, which may hit a collector worker).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "libspanheap.h"
+#include "inproc.h"
+
+#define NFILES		2	/* modelled files */
+#define NOBJ		40	/* model objects per file */
+#define NSLOT		8	/* slots of a modelled REF object */
+#define NMAYBE		8	/* cleared or replaced tokens that may arrive */
+#define EVBATCH		16
+#define PG		4096
+
+struct in {
+	const uint8_t *p;
+	size_t n;
+};
+
+struct obj {
+	uint64_t h, token;
+	uint32_t kind, len, roots;
+	uint8_t *bytes;			/* DATA: the model's contents */
+	int slot[NSLOT];		/* REF: target object index, or -1 */
+	bool used, stale, armed, may_fin, reach, must;
+};
+
+struct mfile {
+	int fd;
+	bool limited;			/* mem_limit lowered: ENOMEM is fair */
+	uint64_t events_read, token_seq;
+	uint64_t maybe_tok[NMAYBE], maybe_h[NMAYBE];	/* may still arrive */
+	struct obj o[NOBJ];
+};
+
+static struct mfile files[NFILES];
+static int scratch_fd = -1;
+static uint8_t *guard;		/* PG read-write, PG read-only, PG none */
+static uint8_t iobuf[70000];
+static uint64_t t2_roots;	/* roots the second thread holds at its end */
+static bool threaded;		/* a second thread works on file 0 */
+#define ROOTS_UNKNOWN	UINT64_MAX
+
+#define FAIL(...) do {							\
+	fprintf(stderr, "uheap_fuzz: " __VA_ARGS__);			\
+	fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__);		\
+	abort();							\
+} while (0)
+
+static uint64_t take(struct in *in, int bytes)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < bytes; i++) {
+		if (in->n) {
+			v |= (uint64_t)in->p[0] << (8 * i);
+			in->p++;
+			in->n--;
+		}
+	}
+	return v;
+}
+
+static bool errno_in(int ret, const int *ok)
+{
+	for (; *ok; ok++)
+		if (ret == -*ok)
+			return true;
+	return false;
+}
+
+/* ---- the model's reachability ---- */
+
+static void mark_from(struct mfile *f, int i, bool roots_pass)
+{
+	struct obj *o = &f->o[i];
+	int k;
+
+	if (o->must && (!roots_pass || o->reach))
+		return;
+	o->must = true;
+	o->reach |= roots_pass;
+	if (o->kind == SPANHEAP_KIND_REF)
+		for (k = 0; k < NSLOT; k++)
+			if (o->slot[k] >= 0)
+				mark_from(f, o->slot[k], roots_pass);
+}
+
+/*
+ * reach: from the roots; must: also from armed objects (an unread
+ * finalizer keeps its object and referents).  An armed object once not
+ * reached from the roots may be finalized from then on.
+ */
+static void walk(struct mfile *f)
+{
+	int i;
+
+	for (i = 0; i < NOBJ; i++)
+		f->o[i].reach = f->o[i].must = false;
+	for (i = 0; i < NOBJ; i++)
+		if (f->o[i].used && f->o[i].roots)
+			mark_from(f, i, true);
+	for (i = 0; i < NOBJ; i++)
+		if (f->o[i].used && f->o[i].armed)
+			mark_from(f, i, false);
+	for (i = 0; i < NOBJ; i++) {
+		struct obj *o = &f->o[i];
+
+		if (!o->used)
+			continue;
+		if (o->armed && !o->reach)
+			o->may_fin = true;
+		if (o->must && o->stale)
+			FAIL("object %#llx was found stale and is reachable now",
+			     (unsigned long long)o->h);
+	}
+}
+
+/* A call on @o said -ESTALE: fine unless the model needs it. */
+static void went_stale(struct obj *o, const char *what)
+{
+	if (o->must)
+		FAIL("%s: -ESTALE on %#llx, reachable in the model (roots %u, armed %d)",
+		     what, (unsigned long long)o->h, o->roots, o->armed);
+	o->stale = true;
+}
+
+/* A call on @o succeeded: a stale object must never resolve again. */
+static void resolved(struct obj *o, const char *what)
+{
+	if (o->stale)
+		FAIL("%s: %#llx resolved after -ESTALE", what, (unsigned long long)o->h);
+}
+
+static void forget_maybe(struct mfile *f, uint64_t h, uint64_t token)
+{
+	int k;
+
+	for (k = 0; k < NMAYBE; k++)
+		if (!f->maybe_h[k]) {
+			f->maybe_h[k] = h;
+			f->maybe_tok[k] = token;
+			return;
+		}
+	FAIL("more than %d tokens in flight", NMAYBE);
+}
+
+static bool maybe_room(struct mfile *f)
+{
+	int k;
+
+	for (k = 0; k < NMAYBE; k++)
+		if (!f->maybe_h[k])
+			return true;
+	return false;
+}
+
+/* ---- events ---- */
+
+static void event_arrived(struct mfile *f, const struct spanheap_event *ev)
+{
+	int i, k;
+
+	if (ev->event_len != sizeof(*ev) || ev->version != SPANHEAP_EVENT_VERSION ||
+	    ev->type != SPANHEAP_EVENT_FINALIZER)
+		FAIL("malformed event (len %u, version %u, type %u)", ev->event_len,
+		     ev->version, ev->type);
+	f->events_read++;
+	for (i = 0; i < NOBJ; i++) {
+		struct obj *o = &f->o[i];
+
+		if (!o->used || o->h != ev->handle || !o->armed || o->token != ev->token)
+			continue;
+		if (!o->may_fin)
+			FAIL("token %#llx for %#llx, which the roots always reached",
+			     (unsigned long long)ev->token, (unsigned long long)ev->handle);
+		o->armed = false;
+		walk(f);
+		return;
+	}
+	for (k = 0; k < NMAYBE; k++)
+		if (f->maybe_h[k] == ev->handle && f->maybe_tok[k] == ev->token) {
+			f->maybe_h[k] = 0;
+			return;
+		}
+	FAIL("unexpected token %#llx for %#llx (twice, or never set)",
+	     (unsigned long long)ev->token, (unsigned long long)ev->handle);
+}
+
+/* Read what is pending; returns the number of events. */
+static int drain(struct mfile *f)
+{
+	struct spanheap_event ev[EVBATCH];
+	int total = 0;
+	ssize_t n, k;
+
+	do {
+		n = shp_events(f->fd, ev, EVBATCH);
+		if (n < 0)
+			FAIL("read of events: %zd", n);
+		for (k = 0; k < n; k++)
+			event_arrived(f, &ev[k]);
+		total += n;
+	} while (n == EVBATCH);
+	return total;
+}
+
+/* ---- object operations on a modelled file ---- */
+
+static int pick(struct mfile *f, struct in *in, bool used)
+{
+	int start = take(in, 1) % NOBJ, k, i;
+
+	for (k = 0; k < NOBJ; k++) {
+		i = (start + k) % NOBJ;
+		if (f->o[i].used == used && (!used || !f->o[i].stale))
+			return i;
+	}
+	return -1;
+}
+
+static void free_obj(struct obj *o)
+{
+	free(o->bytes);
+	memset(o, 0, sizeof(*o));
+}
+
+static void op_alloc(struct mfile *f, struct in *in, bool fault)
+{
+	uint32_t kind = take(in, 1) & 1 ? SPANHEAP_KIND_REF : SPANHEAP_KIND_DATA;
+	uint32_t sel = take(in, 1), flags = sel & 0x80 ? SPANHEAP_ALLOC_ROOTED : 0;
+	uint64_t len, h;
+	struct obj *o;
+	int i, ret, k;
+
+	for (i = 0; i < NOBJ && f->o[i].used && !f->o[i].stale; i++)
+		;
+	if (i == NOBJ)
+		return;
+	if (kind == SPANHEAP_KIND_REF)
+		len = take(in, 1) % NSLOT + 1;
+	else if ((sel & 0x70) == 0x70)		/* large: a span of its own */
+		len = 32768 + take(in, 2) % (sizeof(iobuf) - 32768);
+	else
+		len = take(in, 2) % 4096 + 1;
+	ret = shp_alloc_flags(f->fd, kind, len, flags, &h);
+	if (ret == -ENOMEM && fault)
+		return;
+	if (ret)
+		FAIL("ALLOC kind %u length %llu: %d", kind, (unsigned long long)len, ret);
+	o = &f->o[i];
+	if (o->used)
+		free_obj(o);
+	o->used = true;
+	o->h = h;
+	o->kind = kind;
+	o->len = len;
+	o->roots = !!flags;
+	for (k = 0; k < NSLOT; k++)
+		o->slot[k] = -1;
+	if (kind == SPANHEAP_KIND_DATA) {
+		o->bytes = calloc(1, len);
+		if (!o->bytes)
+			abort();
+	}
+	walk(f);
+}
+
+static void op_write(struct mfile *f, struct in *in, bool fault)
+{
+	int i = pick(f, in, true), ret;
+	uint64_t off, len, k;
+	uint8_t seed;
+	struct obj *o;
+
+	if (i < 0 || f->o[i].kind != SPANHEAP_KIND_DATA)
+		return;
+	o = &f->o[i];
+	off = take(in, 2) % o->len;
+	len = take(in, 2) % (o->len - off) + 1;
+	seed = take(in, 1);
+	for (k = 0; k < len; k++)
+		iobuf[k] = seed + k * 7;
+	ret = shp_write(f->fd, o->h, off, iobuf, len);
+	if (ret == -ESTALE)
+		return went_stale(o, "WRITE");
+	if (ret == -ENOMEM && fault)
+		return;
+	if (ret)
+		FAIL("WRITE %#llx: %d", (unsigned long long)o->h, ret);
+	resolved(o, "WRITE");
+	memcpy(o->bytes + off, iobuf, len);
+}
+
+/* Read back and compare everything of @o the model knows. */
+static void verify(struct mfile *f, int i, bool fault)
+{
+	struct obj *o = &f->o[i];
+	uint64_t v;
+	int k, ret;
+
+	if (o->kind == SPANHEAP_KIND_DATA) {
+		ret = shp_read(f->fd, o->h, 0, iobuf, o->len);
+		if (ret == 0 && memcmp(iobuf, o->bytes, o->len))
+			FAIL("READ %#llx (%u bytes): contents differ from the model",
+			     (unsigned long long)o->h, o->len);
+	} else {
+		for (k = 0, ret = 0; k < (int)o->len && !ret; k++) {
+			ret = shp_load(f->fd, o->h, k, &v);
+			if (!ret && v != (o->slot[k] < 0 ? 0 : f->o[o->slot[k]].h))
+				FAIL("LOAD %#llx[%d] = %#llx, model %#llx",
+				     (unsigned long long)o->h, k, (unsigned long long)v,
+				     (unsigned long long)(o->slot[k] < 0 ? 0 : f->o[o->slot[k]].h));
+		}
+	}
+	if (ret == -ESTALE)
+		return went_stale(o, "verify");
+	if (ret == -ENOMEM && fault)
+		return;
+	if (ret)
+		FAIL("verify %#llx: %d", (unsigned long long)o->h, ret);
+	resolved(o, "verify");
+	/* It resolved: so must everything it refers to. */
+	for (k = 0; o->kind == SPANHEAP_KIND_REF && k < NSLOT; k++)
+		if (o->slot[k] >= 0 && f->o[o->slot[k]].stale)
+			FAIL("%#llx resolves, its referent %#llx was stale",
+			     (unsigned long long)o->h,
+			     (unsigned long long)f->o[o->slot[k]].h);
+}
+
+static void op_store(struct mfile *f, struct in *in, bool fault)
+{
+	int i = pick(f, in, true), t = pick(f, in, true), ret;
+	uint64_t sel = take(in, 1), slot;
+	struct obj *o;
+
+	if (i < 0 || f->o[i].kind != SPANHEAP_KIND_REF)
+		return;
+	o = &f->o[i];
+	slot = sel % o->len;
+	if (sel & 0x80)
+		t = -1;
+	ret = shp_store(f->fd, o->h, slot, t < 0 ? 0 : f->o[t].h);
+	if (ret == -ESTALE) {
+		/* the object, or the target: find out which */
+		verify(f, i, fault);
+		if (t >= 0 && !o->stale)
+			verify(f, t, fault);
+		if (!o->stale && (t < 0 || !f->o[t].stale))
+			FAIL("STORE said -ESTALE; both objects resolve");
+		return;
+	}
+	if (ret)
+		FAIL("STORE %#llx[%llu]: %d", (unsigned long long)o->h,
+		     (unsigned long long)slot, ret);
+	resolved(o, "STORE");
+	if (t >= 0)
+		resolved(&f->o[t], "STORE target");
+	o->slot[slot] = t;
+	walk(f);
+}
+
+static void op_root(struct mfile *f, struct in *in, bool root, bool fault)
+{
+	int i = pick(f, in, true), ret;
+	uint64_t count;
+	struct obj *o;
+
+	if (i < 0 || (!root && !f->o[i].roots))
+		return;
+	o = &f->o[i];
+	ret = root ? shp_root(f->fd, o->h, &count) : shp_unroot(f->fd, o->h, &count);
+	if (ret == -ESTALE)
+		return went_stale(o, "ROOT");
+	if (ret)
+		FAIL("%s %#llx: %d", root ? "ROOT" : "UNROOT", (unsigned long long)o->h, ret);
+	resolved(o, "ROOT");
+	o->roots += root ? 1 : -1;
+	if (count != o->roots)
+		FAIL("ROOT count %llu, model %u", (unsigned long long)count, o->roots);
+	walk(f);
+	if (root)
+		verify(f, i, fault);	/* rooted again: all of it must be there */
+}
+
+static void op_finalizer(struct mfile *f, struct in *in, bool fault)
+{
+	int i = pick(f, in, true), ret;
+	bool clear = take(in, 1) & 1;
+	struct obj *o;
+	uint64_t t;
+
+	if (i < 0)
+		return;
+	o = &f->o[i];
+	if (o->armed && !maybe_room(f))
+		return;
+	if (clear) {
+		ret = shp_clear_finalizer(f->fd, o->h);
+		if (ret == -ESTALE)
+			return went_stale(o, "FINALIZER clear");
+		if (ret)
+			FAIL("FINALIZER clear %#llx: %d", (unsigned long long)o->h, ret);
+		resolved(o, "FINALIZER clear");
+		if (o->armed && o->may_fin)	/* its cycle may have taken it */
+			forget_maybe(f, o->h, o->token);
+		o->armed = false;
+		walk(f);
+		return;
+	}
+	t = ++f->token_seq | (uint64_t)(f - files) << 60;
+	ret = shp_set_finalizer(f->fd, o->h, t);
+	if (ret == -ESTALE)
+		return went_stale(o, "FINALIZER");
+	if ((ret == -ENOMEM && fault) || (ret == -EEXIST && o->armed))
+		return;
+	if (ret)
+		FAIL("FINALIZER %#llx (armed %d): %d", (unsigned long long)o->h, o->armed, ret);
+	resolved(o, "FINALIZER");
+	if (o->armed) {
+		/* Accepted: the old one was queued already and will arrive. */
+		if (!o->may_fin)
+			FAIL("FINALIZER on %#llx replaced one the roots always reached",
+			     (unsigned long long)o->h);
+		forget_maybe(f, o->h, o->token);
+	}
+	o->armed = true;
+	o->token = t;
+	o->may_fin = false;
+	walk(f);
+}
+
+static void check_stats(struct mfile *f, bool quiescent, uint64_t extra_roots)
+{
+	struct spanheap_stats_v1 st;
+	uint64_t roots = 0, armed = 0, must = 0;
+	int i, ret;
+
+	ret = shp_stats(f->fd, &st);
+	if (ret == -ENOMEM && !quiescent)
+		return;
+	if (ret)
+		FAIL("STATS: %d", ret);
+	for (i = 0; i < NOBJ; i++) {
+		struct obj *o = &f->o[i];
+
+		if (!o->used)
+			continue;
+		roots += o->roots;
+		armed += o->armed;
+		must += o->must;
+	}
+	if (st.size != sizeof(st) || st.version != SPANHEAP_STATS_VERSION)
+		FAIL("STATS size %u version %u", st.size, st.version);
+	if (extra_roots != ROOTS_UNKNOWN && st.roots != roots + extra_roots)
+		FAIL("STATS roots %llu, model %llu", (unsigned long long)st.roots,
+		     (unsigned long long)(roots + extra_roots));
+	if (st.events_read != f->events_read)
+		FAIL("STATS events_read %llu, model %llu",
+		     (unsigned long long)st.events_read, (unsigned long long)f->events_read);
+	if (st.finalizers_set > armed)
+		FAIL("STATS finalizers_set %llu, model at most %llu",
+		     (unsigned long long)st.finalizers_set, (unsigned long long)armed);
+	if (!quiescent)
+		return;
+	if (st.finalizers_set != armed || st.events_pending)
+		FAIL("quiescent STATS: finalizers_set %llu (model %llu), events_pending %llu",
+		     (unsigned long long)st.finalizers_set, (unsigned long long)armed,
+		     (unsigned long long)st.events_pending);
+	if (st.objects < must)
+		FAIL("quiescent STATS: %llu objects, the model needs %llu",
+		     (unsigned long long)st.objects, (unsigned long long)must);
+}
+
+/* ---- hostile calls on a modelled file: each must fail, nothing changes ---- */
+
+static const unsigned long cmds[] = {
+	SPANHEAP_IOC_ALLOC, SPANHEAP_IOC_WRITE, SPANHEAP_IOC_READ, SPANHEAP_IOC_STORE,
+	SPANHEAP_IOC_LOAD, SPANHEAP_IOC_ROOT, SPANHEAP_IOC_UNROOT, SPANHEAP_IOC_FINALIZER,
+	SPANHEAP_IOC_GC, SPANHEAP_IOC_STATS, SPANHEAP_IOC_SET_PARAMS,
+};
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
+
+/* A valid argument of @cmd for object @o (may be NULL); returns its size. */
+static uint32_t valid_arg(unsigned long cmd, struct obj *o, uint8_t *a)
+{
+	uint64_t h = o ? o->h : 0;
+
+	memset(a, 0, 64);
+	switch (cmd) {
+	case SPANHEAP_IOC_ALLOC:
+		*(struct spanheap_alloc *)a = (struct spanheap_alloc){
+			.size = 32, .kind = SPANHEAP_KIND_DATA, .length = 8,
+			.flags = SPANHEAP_ALLOC_ROOTED };
+		return 32;
+	case SPANHEAP_IOC_WRITE:
+	case SPANHEAP_IOC_READ:
+		*(struct spanheap_rw *)a = (struct spanheap_rw){
+			.size = 40, .handle = h, .length = 1,
+			.buf = (uintptr_t)iobuf };
+		return 40;
+	case SPANHEAP_IOC_STORE:
+	case SPANHEAP_IOC_LOAD:
+		*(struct spanheap_ref *)a = (struct spanheap_ref){ .size = 32, .handle = h };
+		return 32;
+	case SPANHEAP_IOC_ROOT:
+	case SPANHEAP_IOC_UNROOT:
+		*(struct spanheap_root *)a = (struct spanheap_root){ .size = 24, .handle = h };
+		return 24;
+	case SPANHEAP_IOC_FINALIZER:
+		*(struct spanheap_finalizer *)a = (struct spanheap_finalizer){
+			.size = 24, .handle = h, .flags = SPANHEAP_FIN_CLEAR };
+		return 24;
+	case SPANHEAP_IOC_GC:
+		*(struct spanheap_gc *)a = (struct spanheap_gc){ .size = 16 };
+		return 16;
+	case SPANHEAP_IOC_SET_PARAMS:
+		*(struct spanheap_params *)a = (struct spanheap_params){
+			.size = 24, .flags = SPANHEAP_PARAM_GC_PERCENT, .gc_percent = 100 };
+		return 24;
+	}
+	*(struct spanheap_stats_v1 *)a = (struct spanheap_stats_v1){ .size = 8 };
+	return 8;
+}
+
+static void expect_err(int ret, int want, unsigned long cmd, const char *what)
+{
+	if (ret != -want)
+		FAIL("hostile %s on ioctl nr %lu: %d, want %d", what, cmd & 0xff, ret, -want);
+}
+
+static void op_hostile(struct mfile *f, struct in *in)
+{
+	unsigned long cmd = cmds[take(in, 1) % NCMDS];
+	unsigned int how = take(in, 1) % 10;
+	int i = pick(f, in, true), ret;
+	struct obj *o = i < 0 ? NULL : &f->o[i];
+	uint8_t *a = guard, *arg;
+	uint32_t size;
+
+	if (cmd == SPANHEAP_IOC_STATS)
+		return;		/* accepts any size from 8: see op_raw */
+	size = valid_arg(cmd, o, a);
+	switch (how) {
+	case 0:		/* short struct */
+		*(uint32_t *)a = take(in, 1) % size;
+		ret = shp_ioctl(f->fd, cmd, a);
+		return expect_err(ret, EINVAL, cmd, "short size");
+	case 1:		/* beyond SPANHEAP_MAX_ARG_SIZE */
+		*(uint32_t *)a = SPANHEAP_MAX_ARG_SIZE + 1 + take(in, 4) % (UINT32_MAX - SPANHEAP_MAX_ARG_SIZE);
+		return expect_err(shp_ioctl(f->fd, cmd, a), E2BIG, cmd, "huge size");
+	case 2:		/* a longer struct with a non-zero tail */
+		*(uint32_t *)a = size + 8;
+		a[size + take(in, 1) % 8] = take(in, 1) | 1;
+		return expect_err(shp_ioctl(f->fd, cmd, a), EINVAL, cmd, "non-zero tail");
+	case 3:		/* unknown flag bits */
+		*(uint32_t *)(a + 4) |= 0x80000000U >> (take(in, 1) % 16);
+		if (cmd == SPANHEAP_IOC_SET_PARAMS)
+			return;	/* gc_percent is a flag too: fine either way */
+		return expect_err(shp_ioctl(f->fd, cmd, a), EINVAL, cmd, "bad flags");
+	case 4:		/* NULL, unmapped-looking, kernel and PROT_NONE pointers */
+		arg = (uint8_t *[]){ NULL, (uint8_t *)8, (uint8_t *)0xffff888000000000ULL,
+				     guard + 2 * PG }[take(in, 1) % 4];
+		return expect_err(shp_ioctl(f->fd, cmd, arg), EFAULT, cmd, "bad pointer");
+	case 5:		/* read-only: nothing may happen, not even an ALLOC */
+		memcpy(guard + PG, a, 64);
+		ret = mprotect(guard + PG, PG, PROT_READ);
+		if (ret)
+			abort();
+		ret = shp_ioctl(f->fd, cmd, guard + PG);
+		mprotect(guard + PG, PG, PROT_READ | PROT_WRITE);
+		return expect_err(ret, EFAULT, cmd, "read-only struct");
+	case 6:		/* another file's handle */
+		if (!o || cmd == SPANHEAP_IOC_ALLOC || cmd == SPANHEAP_IOC_GC ||
+		    cmd == SPANHEAP_IOC_SET_PARAMS)
+			return;
+		return expect_err(shp_ioctl(files[(f - files + 1) % NFILES].fd, cmd, a),
+				  EINVAL, cmd, "foreign handle");
+	case 7:		/* an index never handed out */
+		if (!o || cmd == SPANHEAP_IOC_ALLOC || cmd == SPANHEAP_IOC_GC ||
+		    cmd == SPANHEAP_IOC_SET_PARAMS)
+			return;
+		*(uint64_t *)(a + 8) = (o->h & ~0xffffffULL) | 0xfffff0 | (take(in, 1) & 0xf);
+		return expect_err(shp_ioctl(f->fd, cmd, a), ENOENT, cmd, "unknown index");
+	case 8:		/* out of range */
+		if (!o)
+			return;
+		if ((cmd == SPANHEAP_IOC_READ || cmd == SPANHEAP_IOC_WRITE) &&
+		    o->kind == SPANHEAP_KIND_DATA) {
+			((struct spanheap_rw *)a)->offset = o->len - take(in, 1) % 2;
+			((struct spanheap_rw *)a)->length = 2 + take(in, 1) % 3;
+		} else if ((cmd == SPANHEAP_IOC_STORE || cmd == SPANHEAP_IOC_LOAD) &&
+			   o->kind == SPANHEAP_KIND_REF) {
+			((struct spanheap_ref *)a)->slot = o->len + take(in, 4);
+		} else {
+			return;
+		}
+		ret = shp_ioctl(f->fd, cmd, a);
+		if (ret == -ESTALE)
+			return went_stale(o, "out-of-range");
+		return expect_err(ret, ERANGE, cmd, "out of range");
+	default:	/* a DATA buffer that is not there */
+		if (!o || o->kind != SPANHEAP_KIND_DATA ||
+		    (cmd != SPANHEAP_IOC_READ && cmd != SPANHEAP_IOC_WRITE))
+			return;
+		((struct spanheap_rw *)a)->buf = take(in, 1) & 1 ? (uintptr_t)(guard + 2 * PG)
+							 : 0xffff888000000000ULL;
+		ret = shp_ioctl(f->fd, cmd, a);
+		if (ret == -ESTALE)
+			return went_stale(o, "bad buffer");
+		return expect_err(ret, EFAULT, cmd, "bad buffer");
+	}
+}
+
+/* Raw input bytes as any command's struct, on the unmodelled file. */
+static void op_raw(struct in *in)
+{
+	static const int ok[] = { EINVAL, E2BIG, EFAULT, ENOENT, ESTALE, ERANGE, ENOMEM,
+				  ENOTTY, EEXIST, EOVERFLOW, ENOSPC, 0 };
+	uint8_t sel = take(in, 1), *a = guard;
+	unsigned long cmd = sel < 0xf0 ? cmds[sel % NCMDS] : take(in, 4);
+	int k, ret;
+
+	for (k = 0; k < 64; k++)
+		a[k] = take(in, 1);
+	if (sel & 0x40)
+		*(uint32_t *)a &= 0x7f;
+	/* A buffer anywhere in this process would be a write anywhere: */
+	if (cmd == SPANHEAP_IOC_READ || cmd == SPANHEAP_IOC_WRITE)
+		((struct spanheap_rw *)a)->buf = sel & 0x20 ? (uintptr_t)iobuf :
+						 (uintptr_t)(guard + 2 * PG);
+	if (cmd == SPANHEAP_IOC_READ || cmd == SPANHEAP_IOC_WRITE)
+		((struct spanheap_rw *)a)->length %= sizeof(iobuf);
+	ret = shp_ioctl(scratch_fd, cmd, a);
+	if (ret && !errno_in(ret, ok))
+		FAIL("raw ioctl %#lx: undocumented %d", cmd, ret);
+}
+
+/* read() with odd sizes and buffers: -EINVAL, -EFAULT, or records. */
+static void op_read_odd(struct mfile *f, struct in *in)
+{
+	uint8_t how = take(in, 1);
+	ssize_t n;
+
+	if (how & 1) {
+		n = shp_read_bytes(f->fd, iobuf, how % sizeof(struct spanheap_event));
+		if (n != -EINVAL)
+			FAIL("read() of %d bytes: %zd, want -EINVAL",
+			     (int)(how % sizeof(struct spanheap_event)), n);
+		return;
+	}
+	/* Into the PROT_NONE page: a record that cannot be copied stays queued. */
+	n = shp_read_bytes(f->fd, guard + 2 * PG, sizeof(struct spanheap_event));
+	if (n != -EFAULT && n != -EAGAIN)
+		FAIL("read() into PROT_NONE: %zd", n);
+}
+
+/* ---- the quiescent check ---- */
+
+static void collect(struct mfile *f)
+{
+	uint64_t c;
+	int ret = shp_gc(f->fd, SPANHEAP_GC_WAIT, &c);
+
+	if (ret)
+		FAIL("GC: %d", ret);
+}
+
+/* Objects reached from the referents of armed objects (not from themselves). */
+static void armed_referents(struct mfile *f, bool *by_armed)
+{
+	int stk[NOBJ * NSLOT], sp = 0, i, k;
+
+	memset(by_armed, 0, NOBJ * sizeof(*by_armed));
+	for (i = 0; i < NOBJ; i++)
+		for (k = 0; f->o[i].used && f->o[i].armed && f->o[i].kind == SPANHEAP_KIND_REF &&
+			    k < NSLOT; k++)
+			if (f->o[i].slot[k] >= 0)
+				stk[sp++] = f->o[i].slot[k];
+	while (sp) {
+		i = stk[--sp];
+		if (by_armed[i])
+			continue;
+		by_armed[i] = true;
+		for (k = 0; f->o[i].kind == SPANHEAP_KIND_REF && k < NSLOT; k++)
+			if (f->o[i].slot[k] >= 0 && !by_armed[f->o[i].slot[k]])
+				stk[sp++] = f->o[i].slot[k];
+	}
+}
+
+static void quiescent(struct mfile *f, uint64_t extra_roots)
+{
+	bool by_armed[NOBJ];
+	int i, rounds = 0;
+
+	shp_inproc_fail_nth(0);
+	shp_inproc_fail_any(0);
+
+	/* Chains of finalizers need a cycle per link. */
+	do {
+		collect(f);
+		if (++rounds > 2 * NOBJ + 4)
+			FAIL("events still coming after %d collections", rounds);
+	} while (drain(f));
+	collect(f);		/* what the last events resurrected */
+	if (drain(f))
+		FAIL("an event after a collection that found none");
+	memset(f->maybe_h, 0, sizeof(f->maybe_h));	/* what was queued arrived */
+	armed_referents(f, by_armed);
+	for (i = 0; i < NOBJ; i++) {
+		struct obj *o = &f->o[i];
+
+		if (!o->used)
+			continue;
+		/* Go's rule: not finalized only if reached by the last mark */
+		if (o->armed && !o->reach && !by_armed[i])
+			FAIL("armed %#llx reached by nothing, never finalized",
+			     (unsigned long long)o->h);
+		if (o->must) {
+			if (o->stale)
+				FAIL("reachable %#llx stale", (unsigned long long)o->h);
+			verify(f, i, false);
+			continue;
+		}
+		if (!o->stale) {
+			uint64_t count;
+			int ret = shp_root(f->fd, o->h, &count);
+
+			if (ret != -ESTALE)
+				FAIL("%#llx (%s, %u) unreachable, survived the collections: %d",
+				     (unsigned long long)o->h,
+				     o->kind == SPANHEAP_KIND_DATA ? "DATA" : "REF", o->len, ret);
+			o->stale = true;
+		}
+	}
+	check_stats(f, true, extra_roots);
+}
+
+/* ---- the second thread: its own rooted objects on file 0 ---- */
+
+struct t2 {
+	struct in in;
+	int fd;
+};
+
+static void *thread2(void *arg)
+{
+	struct t2 *t = arg;
+	uint64_t h[8] = { 0 }, v;
+	uint32_t len[8] = { 0 };
+	struct spanheap_stats_v1 st;
+	uint8_t buf[256];
+	int k, ret;
+
+	while (t->in.n) {
+		unsigned int op = take(&t->in, 1), i = take(&t->in, 1) % 8, n = i + 1;
+
+		switch (op % 6) {
+		case 0:
+			if (h[i])
+				break;
+			len[i] = op & 0x80 ? 0 : take(&t->in, 1) + 1;	/* REF: no bytes */
+			ret = shp_alloc_flags(t->fd, len[i] ? SPANHEAP_KIND_DATA : SPANHEAP_KIND_REF,
+					      len[i] ? len[i] : 2, SPANHEAP_ALLOC_ROOTED, &h[i]);
+			if (ret && ret != -ENOMEM)	/* limits and injection: fair */
+				FAIL("thread 2: ALLOC %d", ret);
+			if (ret)
+				h[i] = 0;
+			break;
+		case 1:
+			if (!h[i] || !len[i])
+				break;
+			memset(buf, n, len[i]);
+			ret = shp_write(t->fd, h[i], 0, buf, len[i]);
+			if (!ret)
+				ret = shp_read(t->fd, h[i], 0, buf, len[i]);
+			if (ret && ret != -ENOMEM)
+				FAIL("thread 2: rooted %#llx: %d", (unsigned long long)h[i], ret);
+			for (k = 0; !ret && k < (int)len[i]; k++)
+				if (buf[k] != n)
+					FAIL("thread 2: bytes of %#llx changed", (unsigned long long)h[i]);
+			break;
+		case 2:
+			if (!h[i] || len[i])
+				break;
+			v = h[(i + 1) % 8];
+			if (shp_store(t->fd, h[i], 1, v) || shp_load(t->fd, h[i], 1, &v) ||
+			    v != h[(i + 1) % 8])
+				FAIL("thread 2: STORE/LOAD of rooted %#llx", (unsigned long long)h[i]);
+			break;
+		case 3:
+			if (h[i] && shp_unroot(t->fd, h[i], NULL))
+				FAIL("thread 2: UNROOT of %#llx", (unsigned long long)h[i]);
+			h[i] = 0;	/* forgotten: garbage once nothing refers to it */
+			break;
+		case 4:
+			if (shp_gc(t->fd, op & 0x80 ? SPANHEAP_GC_WAIT : 0, NULL))
+				FAIL("thread 2: GC");
+			break;
+		default:
+			ret = shp_stats(t->fd, &st);
+			if (ret && ret != -ENOMEM)
+				FAIL("thread 2: STATS %d", ret);
+		}
+	}
+	for (k = 0, t2_roots = 0; k < 8; k++)
+		t2_roots += !!h[k];
+	return NULL;
+}
+
+/* ---- one input ---- */
+
+static void setup(void)
+{
+	int i;
+
+	if (!guard) {
+		guard = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (guard == MAP_FAILED)
+			abort();
+		mprotect(guard + 2 * PG, PG, PROT_NONE);
+	}
+	for (i = 0; i < NFILES; i++) {
+		memset(&files[i], 0, sizeof(files[i]));
+		files[i].fd = shp_open(O_NONBLOCK);
+		if (files[i].fd < 0)
+			FAIL("open: %d", files[i].fd);
+	}
+	scratch_fd = shp_open(O_NONBLOCK);
+	if (scratch_fd < 0)
+		FAIL("open: %d", scratch_fd);
+}
+
+static void teardown(void)
+{
+	int i, k;
+
+	for (i = 0; i < NFILES; i++) {
+		shp_close(files[i].fd);
+		for (k = 0; k < NOBJ; k++)
+			free_obj(&files[i].o[k]);
+	}
+	shp_close(scratch_fd);
+}
+
+static void set_params(struct mfile *f, struct in *in)
+{
+	struct spanheap_params p = { .flags = take(in, 1) & 7 };
+	int ret;
+
+	p.gc_percent = (int8_t)take(in, 1);	/* negative: pacing off for a while */
+	p.event_queue_max = take(in, 1) % 8 + 1;
+	p.mem_limit = (1ULL << 20) << (take(in, 1) % 7);
+	if (p.flags & SPANHEAP_PARAM_MEM_LIMIT && p.mem_limit > (64ULL << 20))
+		p.mem_limit = 64ULL << 20;
+	ret = shp_set_params(f->fd, &p);
+	if (ret)
+		FAIL("SET_PARAMS flags %#x: %d", p.flags, ret);
+	if (p.flags & SPANHEAP_PARAM_MEM_LIMIT)
+		f->limited = p.mem_limit < (64ULL << 20);
+}
+
+static void step(struct in *in, bool *fault)
+{
+	unsigned int op = take(in, 1);
+	struct mfile *f = &files[op >> 7];
+	bool inject = *fault || f->limited || shp_inproc_fail_pending();
+	int i;
+
+	*fault = false;
+	switch (op & 0x7f) {
+	case 0 ... 17:
+		op_alloc(f, in, inject);
+		break;
+	case 18 ... 29:
+		op_write(f, in, inject);
+		break;
+	case 30 ... 41:
+		i = pick(f, in, true);
+		if (i >= 0)
+			verify(f, i, inject);
+		break;
+	case 42 ... 57:
+		op_store(f, in, inject);
+		break;
+	case 58 ... 67:
+		op_root(f, in, true, inject);
+		break;
+	case 68 ... 77:
+		op_root(f, in, false, inject);
+		break;
+	case 78 ... 91:
+		op_finalizer(f, in, inject);
+		break;
+	case 92 ... 97:
+		drain(f);
+		break;
+	case 98 ... 101:
+		if (shp_gc(f->fd, take(in, 1) & SPANHEAP_GC_WAIT, NULL))
+			FAIL("GC");
+		break;
+	case 102 ... 104:
+		check_stats(f, false, threaded && f == files ? ROOTS_UNKNOWN : 0);
+		break;
+	case 105 ... 108:
+		op_hostile(f, in);
+		break;
+	case 109 ... 112:
+		op_raw(in);
+		break;
+	case 113 ... 114:
+		op_read_odd(f, in);
+		break;
+	case 115:
+		set_params(f, in);
+		break;
+	case 116 ... 121:	/* fail the n-th allocation of the next call */
+		shp_inproc_fail_nth(take(in, 1) % 8 + 1);
+		*fault = true;
+		return;
+	case 122 ... 123:	/* ... whichever thread makes it */
+		shp_inproc_fail_any(take(in, 1) % 16 + 1);
+		*fault = true;
+		return;
+	default:
+		quiescent(f, threaded && f == files ? ROOTS_UNKNOWN : 0);
+	}
+	shp_inproc_fail_nth(0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct in in = { data, size };
+	struct t2 t = { .fd = -1 };
+	bool fault = false;
+	pthread_t tid;
+	int i;
+
+	static int force_threaded = -1;
+
+	if (force_threaded < 0)	/* the TSan run: every input threaded */
+		force_threaded = !!getenv("UHEAP_FUZZ_THREADED");
+	threaded = (take(&in, 1) & 0x80) || force_threaded;
+	t2_roots = 0;
+	setup();
+	if (threaded) {
+		t.in.p = in.p + in.n / 2;
+		t.in.n = in.n - in.n / 2;
+		in.n /= 2;
+		t.fd = files[0].fd;
+		if (pthread_create(&tid, NULL, thread2, &t))
+			abort();
+	}
+	while (in.n)
+		step(&in, &fault);
+	shp_inproc_fail_nth(0);
+	if (threaded)
+		pthread_join(tid, NULL);
+	threaded = false;
+	shp_inproc_fail_any(0);
+	for (i = 0; i < NFILES; i++) {
+		struct spanheap_params p = {
+			.flags = SPANHEAP_PARAM_GC_PERCENT | SPANHEAP_PARAM_EVENT_QUEUE,
+			.gc_percent = 100, .event_queue_max = 4096,
+		};
+
+		shp_set_params(files[i].fd, &p);
+		quiescent(&files[i], i ? 0 : t2_roots);
+	}
+	teardown();
+	return 0;
+}
