@@ -3,6 +3,7 @@
 #   make              build spanheap.ko (+ bench and demo modules) against KDIR
 #   make check        all test tiers; ends with "N passed, N failed, N skipped"
 #   make check-user | check-vm | check-kcsan | check-stock     one tier
+#   make fuzz         libFuzzer on the ioctl dispatcher, FUZZ_SECONDS (default 120)
 #   make coverage     line/branch coverage of kmod/*.c under the userspace suites
 #   make bench        userspace benchmarks against glibc, Boehm GC and Go
 #   make bench-vm     in-kernel benchmark against SLUB on Debian's kernel
@@ -17,7 +18,7 @@ KDIR	?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) $(DEBIAN_KD
 DEPS	:= $(REPO)/scripts/deps.sh
 VM	:= $(REPO)/userspace-tests/vm
 
-.PHONY: all modules check check-user coverage check-vm check-kcsan check-stock bench bench-vm demo shell clean uapi-tools
+.PHONY: all modules check check-user fuzz fuzz-merge coverage check-vm check-kcsan check-stock bench bench-vm demo shell clean uapi-tools
 
 # Userspace side of /dev/spanheap, static (the QEMU guests are busybox only):
 # selftests and fuzzer run in both VM tiers, spanheapctl drives the demo.
@@ -36,6 +37,13 @@ modules:
 check-user:
 	@$(DEPS) user
 	$(MAKE) -C userspace-tests check
+
+# The coverage-guided ioctl fuzzers (userspace-tests/fuzz/): FUZZ_SECONDS
+# of libFuzzer under ASan+UBSan and, beside it, threaded under TSan;
+# fuzz-merge folds what they found into the repository's corpus.
+fuzz fuzz-merge:
+	@$(DEPS) user
+	$(MAKE) -C userspace-tests $@ FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 # Line and branch coverage of kmod/*.c under the userspace KUnit suites
 # (build/coverage/, HTML in build/coverage/html/); COVERAGE_EXTRA_RUNS adds
