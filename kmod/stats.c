@@ -43,6 +43,7 @@ void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st)
 		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
 
 		for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
+			/* Acquire: pairs with central_cache()'s release. */
 			struct shp_span *s = smp_load_acquire(&c->alloc[spc]);
 
 			if (s != &shp_empty_span)

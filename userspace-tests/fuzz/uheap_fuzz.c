@@ -171,7 +171,7 @@ static void went_stale(struct obj *o, const char *what)
 static void resolved(struct obj *o, const char *what)
 {
 	if (o->stale)
-		FAIL("%s: %#llx resolved after -ESTALE", what, (unsigned long long)o->h);
+		FAIL("%s: %#llx found again after -ESTALE", what, (unsigned long long)o->h);
 }
 
 static void forget_maybe(struct mfile *f, uint64_t h, uint64_t token)
@@ -356,12 +356,12 @@ static void verify(struct mfile *f, int i, bool fault)
 		}
 	}
 	if (ret == -ESTALE)
-		return went_stale(o, "verify");
+		return went_stale(o, "read-back");
 	if (ret == -ENOMEM && fault)
 		return;
 	if (ret)
-		FAIL("verify %#llx: %d", (unsigned long long)o->h, ret);
-	resolved(o, "verify");
+		FAIL("read-back of %#llx: %d", (unsigned long long)o->h, ret);
+	resolved(o, "read-back");
 	/* It resolved: so must everything it refers to. */
 	for (k = 0; o->kind == SPANHEAP_KIND_REF && k < NSLOT; k++)
 		if (o->slot[k] >= 0 && f->o[o->slot[k]].stale)
@@ -521,7 +521,8 @@ static const unsigned long cmds[] = {
 	SPANHEAP_IOC_LOAD, SPANHEAP_IOC_ROOT, SPANHEAP_IOC_UNROOT, SPANHEAP_IOC_FINALIZER,
 	SPANHEAP_IOC_GC, SPANHEAP_IOC_STATS, SPANHEAP_IOC_SET_PARAMS,
 };
-#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define NCMDS	ARRAY_SIZE(cmds)
 
 /* A valid argument of @cmd for object @o (may be NULL); returns its size. */
 static uint32_t valid_arg(unsigned long cmd, struct obj *o, uint8_t *a)
@@ -571,6 +572,10 @@ static void expect_err(int ret, int want, unsigned long cmd, const char *what)
 		FAIL("hostile %s on ioctl nr %lu: %d, want %d", what, cmd & 0xff, ret, -want);
 }
 
+static uint8_t *const bad_ptrs[] = {
+	NULL, (uint8_t *)8, (uint8_t *)0xffff888000000000ULL, NULL /* PROT_NONE */
+};
+
 static void op_hostile(struct mfile *f, struct in *in)
 {
 	unsigned long cmd = cmds[take(in, 1) % NCMDS];
@@ -579,6 +584,7 @@ static void op_hostile(struct mfile *f, struct in *in)
 	struct obj *o = i < 0 ? NULL : &f->o[i];
 	uint8_t *a = guard, *arg;
 	uint32_t size;
+	int k;
 
 	if (cmd == SPANHEAP_IOC_STATS)
 		return;		/* accepts any size from 8: see op_raw */
@@ -597,12 +603,10 @@ static void op_hostile(struct mfile *f, struct in *in)
 		return expect_err(shp_ioctl(f->fd, cmd, a), EINVAL, cmd, "non-zero tail");
 	case 3:		/* unknown flag bits */
 		*(uint32_t *)(a + 4) |= 0x80000000U >> (take(in, 1) % 16);
-		if (cmd == SPANHEAP_IOC_SET_PARAMS)
-			return;	/* gc_percent is a flag too: fine either way */
 		return expect_err(shp_ioctl(f->fd, cmd, a), EINVAL, cmd, "bad flags");
 	case 4:		/* NULL, unmapped-looking, kernel and PROT_NONE pointers */
-		arg = (uint8_t *[]){ NULL, (uint8_t *)8, (uint8_t *)0xffff888000000000ULL,
-				     guard + 2 * PG }[take(in, 1) % 4];
+		k = take(in, 1) % 4;
+		arg = k == 3 ? guard + 2 * PG : bad_ptrs[k];
 		return expect_err(shp_ioctl(f->fd, cmd, arg), EFAULT, cmd, "bad pointer");
 	case 5:		/* read-only: nothing may happen, not even an ALLOC */
 		memcpy(guard + PG, a, 64);
