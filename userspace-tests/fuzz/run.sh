@@ -55,6 +55,7 @@ libfuzz() {
 
 	[ "$1" = asan ] || { exe=$bin/uheap-fuzz-tsan; env=(UHEAP_FUZZ_THREADED=1); }
 	env "${env[@]+"${env[@]}"}" "$exe" -max_total_time="$2" -timeout=60 -rss_limit_mb=4096 -detect_leaks=0 \
+		-max_len=1024 -len_control=0 \
 		-print_final_stats=1 -dict="$src/uheap.dict" -artifact_prefix="$work/artifacts/" \
 		"$work/corpus-$1" "$src/corpus" >"$3" 2>&1
 }

@@ -308,6 +308,36 @@ static void op_alloc(struct mfile *f, struct in *in, bool fault)
 	walk(f);
 }
 
+/*
+ * Stop modelling what is garbage: objects outside the must set are
+ * referred to only from each other, so they can all go at once.
+ */
+static void forget_garbage(struct mfile *f)
+{
+	int i;
+
+	for (i = 0; i < NOBJ; i++)
+		if (f->o[i].used && !f->o[i].must)
+			free_obj(&f->o[i]);
+}
+
+/* Unrooted objects the model never sees: paced cycles and a table to reclaim. */
+static void op_burst(struct mfile *f, struct in *in, bool fault)
+{
+	unsigned int n = take(in, 1) * 2 + 1, len = take(in, 1) + 1;
+	uint64_t h;
+	int ret;
+
+	while (n--) {
+		ret = shp_alloc(f->fd, n & 1 ? SPANHEAP_KIND_REF : SPANHEAP_KIND_DATA,
+				n & 1 ? len % 16 + 1 : len, &h);
+		if (ret == -ENOMEM && fault)
+			return;
+		if (ret)
+			FAIL("ALLOC of garbage: %d", ret);
+	}
+}
+
 static void op_write(struct mfile *f, struct in *in, bool fault)
 {
 	int i = pick(f, in, true), ret;
@@ -425,31 +455,15 @@ static void op_root(struct mfile *f, struct in *in, bool root, bool fault)
 		verify(f, i, fault);	/* rooted again: all of it must be there */
 }
 
-static void op_finalizer(struct mfile *f, struct in *in, bool fault)
+/* Set a new finalizer on object @i. */
+static void fin_set(struct mfile *f, int i, bool fault)
 {
-	int i = pick(f, in, true), ret;
-	bool clear = take(in, 1) & 1;
-	struct obj *o;
+	struct obj *o = &f->o[i];
 	uint64_t t;
+	int ret;
 
-	if (i < 0)
-		return;
-	o = &f->o[i];
 	if (o->armed && !maybe_room(f))
 		return;
-	if (clear) {
-		ret = shp_clear_finalizer(f->fd, o->h);
-		if (ret == -ESTALE)
-			return went_stale(o, "FINALIZER clear");
-		if (ret)
-			FAIL("FINALIZER clear %#llx: %d", (unsigned long long)o->h, ret);
-		resolved(o, "FINALIZER clear");
-		if (o->armed && o->may_fin)	/* its cycle may have taken it */
-			forget_maybe(f, o->h, o->token);
-		o->armed = false;
-		walk(f);
-		return;
-	}
 	t = ++f->token_seq | (uint64_t)(f - files) << 60;
 	ret = shp_set_finalizer(f->fd, o->h, t);
 	if (ret == -ESTALE)
@@ -469,6 +483,31 @@ static void op_finalizer(struct mfile *f, struct in *in, bool fault)
 	o->armed = true;
 	o->token = t;
 	o->may_fin = false;
+	walk(f);
+}
+
+static void op_finalizer(struct mfile *f, struct in *in, bool fault)
+{
+	int i = pick(f, in, true), ret;
+	bool clear = take(in, 1) & 1;
+	struct obj *o;
+
+	if (i < 0)
+		return;
+	o = &f->o[i];
+	if (!clear)
+		return fin_set(f, i, fault);
+	if (o->armed && !maybe_room(f))
+		return;
+	ret = shp_clear_finalizer(f->fd, o->h);
+	if (ret == -ESTALE)
+		return went_stale(o, "FINALIZER clear");
+	if (ret)
+		FAIL("FINALIZER clear %#llx: %d", (unsigned long long)o->h, ret);
+	resolved(o, "FINALIZER clear");
+	if (o->armed && o->may_fin)	/* its cycle may have taken it */
+		forget_maybe(f, o->h, o->token);
+	o->armed = false;
 	walk(f);
 }
 
@@ -579,7 +618,8 @@ static uint8_t *const bad_ptrs[] = {
 static void op_hostile(struct mfile *f, struct in *in)
 {
 	unsigned long cmd = cmds[take(in, 1) % NCMDS];
-	unsigned int how = take(in, 1) % 10;
+	unsigned int how = take(in, 1) % 11;
+	int err = ERANGE;
 	int i = pick(f, in, true), ret;
 	struct obj *o = i < 0 ? NULL : &f->o[i];
 	uint8_t *a = guard, *arg;
@@ -626,25 +666,57 @@ static void op_hostile(struct mfile *f, struct in *in)
 		if (!o || cmd == SPANHEAP_IOC_ALLOC || cmd == SPANHEAP_IOC_GC ||
 		    cmd == SPANHEAP_IOC_SET_PARAMS)
 			return;
-		*(uint64_t *)(a + 8) = (o->h & ~0xffffffULL) | 0xfffff0 | (take(in, 1) & 0xf);
+		k = take(in, 1);
+		/* index 0 is never handed out either */
+		*(uint64_t *)(a + 8) = (o->h & ~0xffffffULL) | (k & 0x10 ? 0 : 0xfffff0 | (k & 0xf));
 		return expect_err(shp_ioctl(f->fd, cmd, a), ENOENT, cmd, "unknown index");
-	case 8:		/* out of range */
+	case 8:		/* out of range, the wrong kind, nothing to undo */
 		if (!o)
 			return;
-		if ((cmd == SPANHEAP_IOC_READ || cmd == SPANHEAP_IOC_WRITE) &&
-		    o->kind == SPANHEAP_KIND_DATA) {
+		k = take(in, 1);
+		if (k & 1)	/* a command for the other kind */
+			cmd = o->kind == SPANHEAP_KIND_DATA ? SPANHEAP_IOC_STORE : SPANHEAP_IOC_READ;
+		else
+			cmd = o->kind == SPANHEAP_KIND_DATA ? SPANHEAP_IOC_READ : SPANHEAP_IOC_STORE;
+		if (k & 2)
+			cmd = cmd == SPANHEAP_IOC_READ ? SPANHEAP_IOC_WRITE : SPANHEAP_IOC_LOAD;
+		valid_arg(cmd, o, a);
+		if (k & 1) {
+			err = EINVAL;
+		} else if (o->kind == SPANHEAP_KIND_DATA) {
 			((struct spanheap_rw *)a)->offset = o->len - take(in, 1) % 2;
 			((struct spanheap_rw *)a)->length = 2 + take(in, 1) % 3;
-		} else if ((cmd == SPANHEAP_IOC_STORE || cmd == SPANHEAP_IOC_LOAD) &&
-			   o->kind == SPANHEAP_KIND_REF) {
-			((struct spanheap_ref *)a)->slot = o->len + take(in, 4);
 		} else {
-			return;
+			((struct spanheap_ref *)a)->slot = o->len + take(in, 4);
+		}
+		if (k & 4 && !o->roots) {
+			cmd = SPANHEAP_IOC_UNROOT;
+			valid_arg(cmd, o, a);
+			err = EINVAL;
 		}
 		ret = shp_ioctl(f->fd, cmd, a);
 		if (ret == -ESTALE)
 			return went_stale(o, "out-of-range");
-		return expect_err(ret, ERANGE, cmd, "out of range");
+		return expect_err(ret, err, cmd, "out of range or kind");
+	case 9:		/* parameters out of range; STORE of a made-up value */
+		k = take(in, 1);
+		if (k & 1 && o && o->kind == SPANHEAP_KIND_REF) {
+			valid_arg(SPANHEAP_IOC_STORE, o, a);
+			((struct spanheap_ref *)a)->value = k & 2 ? o->h + (1ULL << 44) :
+							    (o->h & ~0xffffffULL) | 0xfffffe;
+			ret = shp_ioctl(f->fd, SPANHEAP_IOC_STORE, a);
+			if (ret == -ESTALE)
+				return went_stale(o, "STORE of a made-up value");
+			return expect_err(ret, k & 2 ? EINVAL : ENOENT, SPANHEAP_IOC_STORE,
+					  "made-up value");
+		}
+		valid_arg(SPANHEAP_IOC_SET_PARAMS, NULL, a);
+		((struct spanheap_params *)a)->flags = k & 2 ? SPANHEAP_PARAM_MEM_LIMIT :
+						       SPANHEAP_PARAM_EVENT_QUEUE;
+		((struct spanheap_params *)a)->mem_limit = k & 4 ? (1 << 20) - 1 : 1ULL << 40;
+		((struct spanheap_params *)a)->event_queue_max = k & 4 ? 0 : 1U << 30;
+		return expect_err(shp_ioctl(f->fd, SPANHEAP_IOC_SET_PARAMS, a), EINVAL,
+				  SPANHEAP_IOC_SET_PARAMS, "parameter out of range");
 	default:	/* a DATA buffer that is not there */
 		if (!o || o->kind != SPANHEAP_KIND_DATA ||
 		    (cmd != SPANHEAP_IOC_READ && cmd != SPANHEAP_IOC_WRITE))
@@ -685,8 +757,9 @@ static void op_raw(struct in *in)
 /* read() with odd sizes and buffers: -EINVAL, -EFAULT, or records. */
 static void op_read_odd(struct mfile *f, struct in *in)
 {
-	uint8_t how = take(in, 1);
-	ssize_t n;
+	uint8_t how = take(in, 1), *end;
+	struct spanheap_event ev;
+	ssize_t n, k;
 
 	if (how & 1) {
 		n = shp_read_bytes(f->fd, iobuf, how % sizeof(struct spanheap_event));
@@ -695,10 +768,21 @@ static void op_read_odd(struct mfile *f, struct in *in)
 			     (int)(how % sizeof(struct spanheap_event)), n);
 		return;
 	}
-	/* Into the PROT_NONE page: a record that cannot be copied stays queued. */
-	n = shp_read_bytes(f->fd, guard + 2 * PG, sizeof(struct spanheap_event));
-	if (n != -EFAULT && n != -EAGAIN)
+	/*
+	 * Records running into the PROT_NONE page: those copied count, the
+	 * first that cannot be copied stays queued (-EFAULT if it is the first).
+	 */
+	end = guard + 2 * PG - (how >> 1) % (2 * sizeof(ev));
+	memset(guard + PG, 0, PG);
+	n = shp_read_bytes(f->fd, end, 4 * sizeof(ev));
+	if (n == -EFAULT || n == -EAGAIN)
+		return;
+	if (n <= 0 || n % sizeof(ev) || end + n > guard + 2 * PG)
 		FAIL("read() into PROT_NONE: %zd", n);
+	for (k = 0; k < n / (ssize_t)sizeof(ev); k++) {
+		memcpy(&ev, end + k * sizeof(ev), sizeof(ev));
+		event_arrived(f, &ev);
+	}
 }
 
 /* ---- the quiescent check ---- */
@@ -960,6 +1044,18 @@ static void step(struct in *in, bool *fault)
 		break;
 	case 115:
 		set_params(f, in);
+		break;
+	case 124 ... 125:
+		op_burst(f, in, inject);
+		break;
+	case 126:
+		if (take(in, 1) & 1) {
+			forget_garbage(f);
+			break;
+		}
+		for (i = 0; i < NOBJ; i++)	/* a finalizer on everything: a full queue */
+			if (f->o[i].used && !f->o[i].stale && !f->o[i].armed)
+				fin_set(f, i, inject);
 		break;
 	case 116 ... 121:	/* fail the n-th allocation of the next call */
 		shp_inproc_fail_nth(take(in, 1) % 8 + 1);
