@@ -196,6 +196,8 @@ int shp_central_free(struct spanheap *heap, struct shp_span *s,
 			break;
 		}
 		atomic_inc(&s->nremote);
+		/* Now, as a local free does: the owner may reuse the slot at fold. */
+		shp_drop_specials(s, idx);
 		break;
 	case SHP_SPAN_CENTRAL:
 		if (!test_bit(idx, alloc)) {

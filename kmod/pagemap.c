@@ -57,8 +57,8 @@ struct shp_span *shp_pagemap_lookup(const void *p)
 	return rcu_dereference(n->slot[pm_index(pfn, PM_LEVELS - 1)]);
 }
 
-/* Leaf node for @pfn, creating the path if @create.  Context: lock held. */
-static struct pm_node *pm_leaf(unsigned long pfn, bool create)
+/* Leaf node for @pfn, creating the path as needed.  Context: lock held. */
+static struct pm_node *pm_leaf(unsigned long pfn)
 {
 	struct pm_node *n = &pm_root, *child;
 	int level;
@@ -69,8 +69,6 @@ static struct pm_node *pm_leaf(unsigned long pfn, bool create)
 		child = rcu_dereference_protected(*slot,
 				lockdep_is_held(&shp_pagemap_lock));
 		if (!child) {
-			if (!create)
-				return NULL;
 			child = kvzalloc(sizeof(*child), GFP_KERNEL);
 			if (!child)
 				return NULL;
@@ -81,13 +79,14 @@ static struct pm_node *pm_leaf(unsigned long pfn, bool create)
 	return n;
 }
 
+/* Context: lock held, the path of every page made (allocates nothing). */
 static void pm_set_range(struct shp_span *s, struct shp_span *val)
 {
 	unsigned long pfn = s->base >> PAGE_SHIFT;
 	unsigned long end = (s->base + s->bytes) >> PAGE_SHIFT;
 
 	for (; pfn < end; pfn++) {
-		struct pm_node *leaf = pm_leaf(pfn, false);
+		struct pm_node *leaf = pm_leaf(pfn);
 
 		rcu_assign_pointer(leaf->slot[pm_index(pfn, PM_LEVELS - 1)],
 				   val);
@@ -109,7 +108,7 @@ int shp_pagemap_insert(struct shp_span *s)
 
 	mutex_lock(&shp_pagemap_lock);
 	for (; pfn < end; pfn++) {
-		if (!pm_leaf(pfn, true)) {
+		if (!pm_leaf(pfn)) {
 			mutex_unlock(&shp_pagemap_lock);
 			return -ENOMEM;
 		}

@@ -39,9 +39,18 @@
  */
 struct uh_header {
 	u64 handle;
-	u32 kind;
+	u16 kind;
+	u16 flags;
 	u32 length;
 };
+
+/*
+ * uh_header.flags, under uheap->lock: UH_FIN_CLEARED, set by FINALIZER
+ * CLEAR and cleared by a FINALIZER set.  A finalizer the cycle had taken
+ * when CLEAR came is delivered even past the cap (events_overcap), never
+ * re-armed: the user cleared it.
+ */
+#define UH_FIN_CLEARED	0x1
 
 /**
  * struct uh_entry - a handle table entry

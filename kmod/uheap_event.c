@@ -37,18 +37,24 @@ static void event_free(struct uheap *u, struct uh_event *ev)
  * @obj: the object
  * @ctx: its struct uh_event
  *
- * Context: the heap's finalizer worker, inside a section.
+ * Context: the heap's finalizer worker, inside a section; takes u->lock.
  */
 void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx)
 {
 	struct uheap *u = heap->owner;
+	struct uh_header *hdr = obj;
 	struct uh_event *ev = ctx;
-	bool full;
+	bool full, rearm;
 
+	/* Under u->lock: a FINALIZER CLEAR or set is before or after all of this. */
+	mutex_lock(&u->lock);
 	spin_lock(&u->ev_lock);
 	full = u->nevents >= u->ev_max;
 	spin_unlock(&u->ev_lock);
-	if (full && !spanheap_set_finalizer(heap, obj, uheap_finalizer, ev)) {
+	rearm = full && !(hdr->flags & UH_FIN_CLEARED) &&
+		!spanheap_set_finalizer(heap, obj, uheap_finalizer, ev);
+	mutex_unlock(&u->lock);
+	if (rearm) {
 		spin_lock(&u->ev_lock);
 		u->ndeferred++;
 		spin_unlock(&u->ev_lock);
@@ -58,7 +64,7 @@ void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx)
 	u->novercap += full;
 	ev->ev.seq = ++u->seq;
 	list_move_tail(&ev->node, &u->events);
-	u->nevents++;
+	WRITE_ONCE(u->nevents, u->nevents + 1);	/* uheap_readable() peeks */
 	u->nrun++;
 	spin_unlock(&u->ev_lock);
 	wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);
@@ -75,7 +81,7 @@ void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx)
  */
 int uheap_fin_set(struct uheap *u, void *obj, u64 token)
 {
-	const struct uh_header *h = obj;
+	struct uh_header *h = obj;
 	struct uh_event *ev;
 	int ret;
 
@@ -98,6 +104,8 @@ int uheap_fin_set(struct uheap *u, void *obj, u64 token)
 	list_add_tail(&ev->node, &u->armed);
 	spin_unlock(&u->ev_lock);
 	ret = spanheap_set_finalizer(u->heap, obj, uheap_finalizer, ev);
+	if (!ret)
+		h->flags &= ~UH_FIN_CLEARED;
 	if (ret) {
 		spin_lock(&u->ev_lock);
 		list_del(&ev->node);
@@ -119,11 +127,14 @@ int uheap_fin_set(struct uheap *u, void *obj, u64 token)
  */
 int uheap_fin_clear(struct uheap *u, void *obj)
 {
+	struct uh_header *h = obj;
 	struct uh_event *ev;
 	void *ctx;
 	int ret;
 
 	lockdep_assert_held(&u->lock);
+	/* One the cycle took already is delivered, not re-armed (see uheap.h). */
+	h->flags |= UH_FIN_CLEARED;
 	ret = spanheap_take_finalizer(u->heap, obj, &ctx);
 	if (ret)
 		return ret == -ENOENT ? 0 : ret;
@@ -195,7 +206,7 @@ static struct uh_event *event_take(struct uheap *u)
 	ev = list_first_entry_or_null(&u->events, struct uh_event, node);
 	if (ev) {
 		list_move(&ev->node, &u->reading);
-		u->nevents--;
+		WRITE_ONCE(u->nevents, u->nevents - 1);
 	}
 	spin_unlock(&u->ev_lock);
 	return ev;
@@ -206,7 +217,7 @@ static void event_untake(struct uheap *u, struct uh_event *ev)
 {
 	spin_lock(&u->ev_lock);
 	list_move(&ev->node, &u->events);
-	u->nevents++;
+	WRITE_ONCE(u->nevents, u->nevents + 1);
 	spin_unlock(&u->ev_lock);
 	wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);
 }

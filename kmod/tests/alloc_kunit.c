@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* KUnit: allocation and explicit free, every class, spans and limits. */
 #include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
 #include <linux/slab.h>
 #include <linux/err.h>
 #include <linux/sched.h>
@@ -237,6 +240,7 @@ static void bad_arguments_rejected(struct kunit *test)
 {
 	struct spanheap *heap = test->priv;
 	char name[40];
+	long reserved;
 
 	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 8, 0x80));
 	KUNIT_EXPECT_PTR_EQ(test, spanheap_create("", 0), ERR_PTR(-EINVAL));
@@ -244,6 +248,71 @@ static void bad_arguments_rejected(struct kunit *test)
 	name[sizeof(name) - 1] = 0;
 	KUNIT_EXPECT_PTR_EQ(test, spanheap_create(name, 0), ERR_PTR(-EINVAL));
 	KUNIT_EXPECT_NOT_NULL(test, spanheap_alloc(heap, 0, 0));
+	/* A large object's span size must fit an int: no pages are reserved. */
+	reserved = atomic_long_read(&heap->reserved);
+	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, (size_t)INT_MAX + 1, 0));
+	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, SIZE_MAX, SPANHEAP_NOSCAN));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&heap->reserved), reserved);
+	/* Destroying what spanheap_create() may return on failure is a no-op. */
+	spanheap_destroy(NULL);
+	spanheap_destroy(ERR_PTR(-ENOMEM));
+}
+
+struct remote_objs {
+	struct spanheap *heap;
+	void *live, *freed;
+	struct completion done;
+};
+
+/* Allocates two objects on its own CPU cache and frees one of them. */
+static int remote_alloc_thread(void *arg)
+{
+	struct remote_objs *r = arg;
+
+	spanheap_enter(r->heap);
+	r->live = spanheap_alloc(r->heap, 64, 0);
+	r->freed = spanheap_alloc(r->heap, 64, 0);
+	if (r->freed && spanheap_free(r->heap, r->freed))
+		r->freed = NULL;
+	spanheap_exit(r->heap);
+	kthread_complete_and_exit(&r->done, 0);
+}
+
+/*
+ * Frees of objects in a span another CPU's cache owns are posted, not
+ * applied: a second free of the same object and a free of a slot that
+ * is not allocated must still be refused.  (Where the thread ran on this
+ * CPU, the owner's path must give the same answers.)
+ */
+static void remote_double_free_rejected(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct remote_objs *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	struct task_struct *t;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	r->heap = heap;
+	init_completion(&r->done);
+	t = kthread_run(remote_alloc_thread, r, "spanheap-remote");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&r->done,
+			msecs_to_jiffies(60000)), 0UL);
+	KUNIT_ASSERT_NOT_NULL(test, r->live);
+	KUNIT_ASSERT_NOT_NULL(test, r->freed);
+
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, r->freed), -EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, r->live), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, r->live), -EINVAL);
+	KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, r->live, NULL));
+	spanheap_drain(heap);		/* folds the posted free */
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, r->live), -EINVAL);
+	spanheap_read_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st->objects_in_use, 0);
+	KUNIT_EXPECT_EQ(test, st->bad_frees, 3);
+	KUNIT_EXPECT_EQ(test, st->allocs, 2);
+	KUNIT_EXPECT_EQ(test, st->frees, 2);
 }
 
 /* Allocation past the limit fails with NULL; freeing everything leaks nothing. */
@@ -289,6 +358,120 @@ static void exhaustion_returns_null_without_leaks(struct kunit *test)
 	spanheap_enter(test->priv);
 }
 
+struct remote_free {
+	struct spanheap *heap;
+	void *obj;
+	int ret;
+	struct completion done;
+};
+
+static int remote_free_thread(void *arg)
+{
+	struct remote_free *r = arg;
+
+	spanheap_enter(r->heap);
+	r->ret = spanheap_free(r->heap, r->obj);
+	spanheap_exit(r->heap);
+	kthread_complete_and_exit(&r->done, 0);
+}
+
+/*
+ * A span this CPU filled gets an object back from another task (posted
+ * remotely if that ran on another CPU): the next allocation, which finds
+ * the span dry, takes that object again rather than a new span.
+ */
+static void remote_free_refills_owner(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	unsigned int c = shp_size_to_class(64), n = shp_size_classes[c].nelems, i;
+	void **objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
+	struct remote_free *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct task_struct *t;
+
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	for (i = 0; i < n; i++) {
+		objs[i] = spanheap_alloc(heap, 64, 0);
+		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+	}
+	r->heap = heap;
+	r->obj = objs[n / 2];
+	r->ret = -1;
+	init_completion(&r->done);
+	t = kthread_run(remote_free_thread, r, "spanheap-remote");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&r->done,
+			msecs_to_jiffies(60000)), 0UL);
+	KUNIT_EXPECT_EQ(test, r->ret, 0);
+	KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, objs[n / 2], NULL));
+	KUNIT_EXPECT_PTR_EQ(test, spanheap_alloc(heap, 64, 0), objs[n / 2]);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&heap->reserved),
+			(long)(PAGE_SIZE << shp_size_classes[c].order));
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
+}
+
+static void never_runs(struct spanheap *heap, void *obj, void *ctx)
+{
+}
+
+/*
+ * An object freed by another task (a remote free when that runs on
+ * another CPU) takes its pin and finalizer with it, as a local free does:
+ * the object that reuses its slot inherits neither.
+ */
+static void remote_free_drops_records(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct remote_free *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	struct task_struct *t;
+	void *obj;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	obj = spanheap_alloc(heap, 64, 0);
+	KUNIT_ASSERT_NOT_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, spanheap_pin(heap, obj), 0);
+	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, obj, never_runs, NULL), 0);
+	r->heap = heap;
+	r->obj = obj;
+	r->ret = -1;
+	init_completion(&r->done);
+	t = kthread_run(remote_free_thread, r, "spanheap-remote");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&r->done,
+			msecs_to_jiffies(60000)), 0UL);
+	KUNIT_EXPECT_EQ(test, r->ret, 0);
+	spanheap_read_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_PIN], 0);
+	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_FINALIZER], 0);
+	/* Folded and handed out again: nothing of the old object's comes back. */
+	spanheap_drain(heap);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+	spanheap_read_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_PIN], 0);
+}
+
+/* A free in a span this CPU owns, other than the one it used last. */
+static void free_in_owned_span_not_last(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	void *a = spanheap_alloc(heap, 64, 0), *b = spanheap_alloc(heap, 512, 0);
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, a), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, a), -EINVAL);
+	KUNIT_EXPECT_PTR_EQ(test, spanheap_alloc(heap, 64, 0), a);	/* back in the cache */
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, b), 0);
+	spanheap_read_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st->objects_in_use, 1);
+	KUNIT_EXPECT_EQ(test, st->bad_frees, 1);
+}
+
 static struct kunit_case alloc_cases[] = {
 	KUNIT_CASE(alloc_free_every_class),
 	KUNIT_CASE(alloc_large_objects),
@@ -298,6 +481,10 @@ static struct kunit_case alloc_cases[] = {
 	KUNIT_CASE(double_and_interior_free_rejected),
 	KUNIT_CASE(foreign_pointers_rejected),
 	KUNIT_CASE(bad_arguments_rejected),
+	KUNIT_CASE(remote_double_free_rejected),
+	KUNIT_CASE(remote_free_refills_owner),
+	KUNIT_CASE(remote_free_drops_records),
+	KUNIT_CASE(free_in_owned_span_not_last),
 	KUNIT_CASE(exhaustion_returns_null_without_leaks),
 	{}
 };

@@ -534,7 +534,7 @@ static void mark_stack_overflow_loses_nothing(struct kunit *test)
 {
 	struct ctx *c = test->priv;
 	const unsigned int n = 3 * SHP_GRAY_ENTRIES;
-	struct node **fan;
+	struct node **fan, *data;
 	void *root = NULL;
 	unsigned int i, alive_after = 0;
 
@@ -546,6 +546,10 @@ static void mark_stack_overflow_loses_nothing(struct kunit *test)
 		fan[i] = node(test, i, i % 64 == 0);	/* some with finalizers */
 		fan[i]->next[0] = node(test, n + i, false);	/* and a child each */
 	}
+	/* The rescans pass over NOSCAN spans too, without reading them. */
+	data = spanheap_alloc(c->heap, sizeof(*data), SPANHEAP_NOSCAN);
+	KUNIT_ASSERT_NOT_NULL(test, data);
+	fan[n - 1]->next[1] = data;
 	root = fan;
 	spanheap_exit(c->heap);
 	collect_and_wait(c);
@@ -553,6 +557,7 @@ static void mark_stack_overflow_loses_nothing(struct kunit *test)
 	spanheap_enter(c->heap);
 	for (i = 0; i < n; i++)
 		alive_after += alive(c, fan[i]) && alive(c, fan[i]->next[0]);
+	KUNIT_EXPECT_TRUE(test, alive(c, data));
 	spanheap_exit(c->heap);
 	KUNIT_EXPECT_EQ(test, alive_after, n);
 	root = NULL;
@@ -576,6 +581,348 @@ static void gctrace_cycle(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, logged(c), 1);
 }
 
+struct scan_roots {
+	void *objs[4];
+	unsigned int calls;
+};
+
+static void scan_roots(struct spanheap *heap, void *arg)
+{
+	struct scan_roots *r = arg;
+	int local;
+	unsigned int i;
+
+	r->calls++;
+	for (i = 0; i < ARRAY_SIZE(r->objs); i++)
+		spanheap_mark_root(heap, r->objs[i]);
+	/* Values that are no heap pointers are ignored. */
+	spanheap_mark_root(heap, NULL);
+	spanheap_mark_root(heap, &local);
+	spanheap_mark_root(heap, (void *)~0UL);
+}
+
+/* An owner's root-scan callback reports roots, interior pointers too. */
+static void root_scan_reports_roots(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct scan_roots *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	spanheap_enter(c->heap);
+	for (i = 0; i < ARRAY_SIZE(r->objs); i++)
+		r->objs[i] = node(test, i + 1, true);
+	spanheap_exit(c->heap);
+	r->objs[3] = (char *)r->objs[3] + 16;	/* interior */
+	spanheap_set_root_scan(c->heap, scan_roots, r);
+	collect_and_wait(c);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, r->calls, 2);
+	KUNIT_EXPECT_EQ(test, logged(c), 0);
+	for (i = 0; i < ARRAY_SIZE(r->objs); i++)
+		KUNIT_EXPECT_NOT_NULL(test, spanheap_object_base(c->heap, r->objs[i], NULL));
+	/* One dropped from the callback's set: finalized alone. */
+	r->objs[0] = NULL;
+	collect_and_wait(c);
+	KUNIT_ASSERT_EQ(test, logged(c), 1);
+	KUNIT_EXPECT_EQ(test, c->log.ids[0], 1);
+	spanheap_set_root_scan(c->heap, NULL, NULL);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, r->calls, 3);
+	KUNIT_EXPECT_EQ(test, logged(c), 4);
+}
+
+/*
+ * spanheap_take_finalizer() hands back the context and the finalizer
+ * never runs; every error leaves the object as it was.
+ */
+static void take_finalizer_returns_context(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct node *a, *b;
+	struct shp_span *s;
+	void *big, *ctx = NULL;
+	int local;
+
+	spanheap_enter(c->heap);
+	a = node(test, 1, true);
+	b = node(test, 2, true);
+	big = spanheap_alloc(c->heap, 40000, 0);
+	KUNIT_ASSERT_NOT_NULL(test, big);
+	KUNIT_EXPECT_EQ(test, spanheap_take_finalizer(c->heap, a, &ctx), 0);
+	KUNIT_EXPECT_PTR_EQ(test, ctx, (void *)&c->log);
+	ctx = NULL;
+	KUNIT_EXPECT_EQ(test, spanheap_take_finalizer(c->heap, a, &ctx), -ENOENT);
+	KUNIT_EXPECT_EQ(test, spanheap_take_finalizer(c->heap, (char *)b + 8, &ctx), -EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_take_finalizer(c->heap, &local, &ctx), -EFAULT);
+	/* A span that never had a record has no records array at all. */
+	KUNIT_EXPECT_EQ(test, spanheap_take_finalizer(c->heap, big, &ctx), -ENOENT);
+	KUNIT_EXPECT_NULL(test, ctx);
+	rcu_read_lock();
+	s = shp_pagemap_lookup(big);
+	rcu_read_unlock();
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	KUNIT_EXPECT_NULL(test, READ_ONCE(s->specials));
+	spin_lock(&s->speciallock);
+	KUNIT_EXPECT_NULL(test, shp_special_find(s, 0, 0, SPANHEAP_SPECIAL_PIN));
+	shp_special_free_object(s, 0);
+	spin_unlock(&s->speciallock);
+	KUNIT_EXPECT_EQ(test, s->nspecials, 0);
+	spanheap_exit(c->heap);
+
+	collect_and_wait(c);
+	KUNIT_ASSERT_EQ(test, logged(c), 1);	/* only b's */
+	KUNIT_EXPECT_EQ(test, c->log.ids[0], 2);
+}
+
+/*
+ * At the heap's limit, records and owner charges are refused with
+ * -ENOMEM and nothing changes; raising the limit makes them work.
+ */
+static void records_refused_at_limit(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	struct spanheap_stats *st2 = kunit_kzalloc(test, sizeof(*st2), GFP_KERNEL);
+	struct node *a, *b;
+	void *other;
+	int local;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	KUNIT_ASSERT_NOT_NULL(test, st2);
+	spanheap_enter(c->heap);
+	migrate_disable();	/* a and b from one CPU cache: one span */
+	a = node(test, 1, false);
+	b = node(test, 2, false);
+	migrate_enable();
+	other = spanheap_alloc(c->heap, 2000, 0);	/* another span, no records */
+	KUNIT_ASSERT_NOT_NULL(test, other);
+	KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, a), 0);	/* a's span: array */
+	spanheap_read_stats(c->heap, st);
+	spanheap_set_limit(c->heap, st->bytes_reserved + st->bytes_meta);
+	KUNIT_EXPECT_EQ(test, spanheap_pin(c->heap, b), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, b, log_fin, &c->log), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, spanheap_pin(c->heap, other), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(c->heap, 1), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, &local), -EFAULT);
+	spanheap_read_stats(c->heap, st2);
+	KUNIT_EXPECT_EQ(test, st2->limit, st->bytes_reserved + st->bytes_meta);
+	KUNIT_EXPECT_EQ(test, st2->bytes_meta, st->bytes_meta);
+	KUNIT_EXPECT_EQ(test, st2->specials[SPANHEAP_SPECIAL_PIN], 1);
+	KUNIT_EXPECT_EQ(test, st2->specials[SPANHEAP_SPECIAL_FINALIZER], 0);
+
+	spanheap_set_limit(c->heap, 0);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(c->heap, 4096), 0);
+	spanheap_read_stats(c->heap, st2);
+	KUNIT_EXPECT_EQ(test, st2->bytes_meta, st->bytes_meta + 4096);
+	spanheap_uncharge(c->heap, 4096);
+	KUNIT_EXPECT_EQ(test, spanheap_pin(c->heap, b), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_pin(c->heap, other), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, b, log_fin, &c->log), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, a), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, b), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, other), 0);
+	spanheap_exit(c->heap);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 1);
+	/* spanheap_destroy() warns unless every charge was given back. */
+}
+
+/* Root slots beyond the table's first size; removing one drops its referent. */
+static void many_root_slots(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	const unsigned int n = 40;
+	void **slots = kunit_kcalloc(test, n, sizeof(*slots), GFP_KERNEL);
+	unsigned int i, kept = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, slots);
+	spanheap_enter(c->heap);
+	for (i = 0; i < n; i++)
+		slots[i] = node(test, i, true);
+	spanheap_exit(c->heap);
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_EQ(test, spanheap_root_add(c->heap, &slots[i]), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_root_add(c->heap, &slots[n / 2]), -EEXIST);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 0);
+	for (i = 0; i < n; i += 2)
+		KUNIT_EXPECT_EQ(test, spanheap_root_remove(c->heap, &slots[i]), 0);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), n / 2);
+	for (i = 0; i < LOG_MAX && i < logged(c); i++)
+		kept += c->log.ids[i] % 2;
+	KUNIT_EXPECT_EQ(test, kept, 0);		/* only the even ones ran */
+	for (i = 1; i < n; i += 2)
+		KUNIT_EXPECT_EQ(test, spanheap_root_remove(c->heap, &slots[i]), 0);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), n);
+}
+
+/*
+ * More pinned objects than half the mark stack: marking drains the
+ * stack between spans of pins, and every pinned object's referent
+ * stays.
+ */
+static void many_pins_drain_mark_stack(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	const unsigned int n = SHP_GRAY_ENTRIES / 2 + 256;
+	struct node **pinned = kunit_kcalloc(test, n, sizeof(*pinned), GFP_KERNEL);
+	unsigned int i, kept = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, pinned);
+	spanheap_enter(c->heap);
+	for (i = 0; i < n; i++) {
+		pinned[i] = node(test, i, false);
+		pinned[i]->next[0] = node(test, n + i, false);
+		KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, pinned[i]), 0);
+	}
+	node(test, 2 * n, true);	/* garbage */
+	spanheap_exit(c->heap);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 1);
+	spanheap_enter(c->heap);
+	for (i = 0; i < n; i++) {
+		kept += alive(c, pinned[i]) && alive(c, pinned[i]->next[0]);
+		KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, pinned[i]), 0);
+	}
+	spanheap_exit(c->heap);
+	KUNIT_EXPECT_EQ(test, kept, n);
+	collect_and_wait(c);
+	collect_and_wait(c);
+	spanheap_enter(c->heap);
+	for (i = 0; i < n; i++)
+		kept -= !alive(c, pinned[i]);
+	spanheap_exit(c->heap);
+	KUNIT_EXPECT_EQ(test, kept, 0);
+}
+
+/*
+ * More unreachable finalizable objects than half the mark stack, each
+ * with a child: scanning their referents drains the stack between
+ * bitmap words, and every child survives the cycle that finalizes its
+ * parent.
+ */
+static void many_finalizers_drain_mark_stack(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	const unsigned int n = SHP_GRAY_ENTRIES / 2 + 256;
+	struct node **child = kunit_kcalloc(test, n, sizeof(*child), GFP_KERNEL);
+	unsigned int i, kept = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, child);
+	spanheap_enter(c->heap);
+	for (i = 0; i < n; i++) {
+		struct node *parent = node(test, i, true);
+
+		child[i] = node(test, n + i, false);
+		parent->next[0] = child[i];
+	}
+	spanheap_exit(c->heap);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), n);
+	spanheap_enter(c->heap);
+	for (i = 0; i < n; i++)
+		kept += alive(c, child[i]);
+	spanheap_exit(c->heap);
+	KUNIT_EXPECT_EQ(test, kept, n);
+	collect_and_wait(c);
+	spanheap_enter(c->heap);
+	for (i = 0; i < n; i++)
+		kept -= !alive(c, child[i]);
+	spanheap_exit(c->heap);
+	KUNIT_EXPECT_EQ(test, kept, 0);
+}
+
+/*
+ * Roots holding a pointer into a released span's old pages (inside the
+ * heap's address range) or into a span's tail keep nothing alive: the
+ * last object before the tail is finalized.
+ */
+static void stale_and_tail_roots_keep_nothing(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	unsigned int cl = shp_size_to_class(48), n = shp_size_classes[cl].nelems, i;
+	void **objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
+	void *stale = NULL, *tail = NULL, *x, *y;
+	struct shp_span *s;
+	unsigned long last;
+
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(c->heap, &stale), 0);
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(c->heap, &tail), 0);
+	spanheap_enter(c->heap);
+	x = spanheap_alloc(c->heap, 40000, 0);
+	y = spanheap_alloc(c->heap, 40000, 0);
+	KUNIT_ASSERT_NOT_NULL(test, x);
+	KUNIT_ASSERT_NOT_NULL(test, y);
+	migrate_disable();	/* one CPU cache: one span, filled */
+	for (i = 0; i < n; i++) {
+		objs[i] = spanheap_alloc(c->heap, 48, 0);
+		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+	}
+	migrate_enable();
+	rcu_read_lock();
+	s = shp_pagemap_lookup(objs[0]);
+	rcu_read_unlock();
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	last = s->base + (n - 1) * s->elemsize;
+	for (i = 0; i < n; i++) {
+		KUNIT_ASSERT_PTR_EQ(test, spanheap_object_base(c->heap, objs[i], NULL), objs[i]);
+		KUNIT_ASSERT_TRUE(test, (unsigned long)objs[i] - s->base < s->bytes);
+	}
+	KUNIT_ASSERT_LT(test, n * s->elemsize, s->bytes);	/* the class has a tail */
+	((struct node *)last)->id = 48;
+	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(c->heap, (void *)last, log_fin,
+						     &c->log), 0);
+	tail = (void *)(s->base + n * s->elemsize);
+	KUNIT_EXPECT_EQ(test, spanheap_free(c->heap, x), 0);
+	stale = (char *)x + 64;
+	spanheap_exit(c->heap);
+
+	collect_and_wait(c);
+	KUNIT_ASSERT_EQ(test, logged(c), 1);
+	KUNIT_EXPECT_EQ(test, c->log.ids[0], 48);
+	collect_and_wait(c);
+	KUNIT_EXPECT_NULL(test, spanheap_object_base(c->heap, (void *)last, NULL));
+	KUNIT_EXPECT_NULL(test, spanheap_object_base(c->heap, y, NULL));
+	KUNIT_EXPECT_EQ(test, spanheap_root_remove(c->heap, &stale), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_root_remove(c->heap, &tail), 0);
+}
+
+/* An explicit free drops the object's pin and finalizer: it never runs. */
+static void explicit_free_drops_records(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	struct node *a, *b;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	spanheap_enter(c->heap);
+	migrate_disable();	/* a is freed by the CPU whose cache owns its span */
+	a = node(test, 1, true);
+	b = node(test, 2, true);
+	KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, a), 0);
+	spanheap_read_stats(c->heap, st);
+	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_FINALIZER], 2);
+	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_PIN], 1);
+	KUNIT_EXPECT_EQ(test, spanheap_free(c->heap, a), 0);
+	migrate_enable();
+	spanheap_read_stats(c->heap, st);
+	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_FINALIZER], 1);
+	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_PIN], 0);
+	spanheap_drain(c->heap);	/* b's span is central now */
+	KUNIT_EXPECT_EQ(test, spanheap_free(c->heap, b), 0);
+	spanheap_read_stats(c->heap, st);
+	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_FINALIZER], 0);
+	KUNIT_EXPECT_EQ(test, st->objects_in_use, 0);
+	spanheap_exit(c->heap);
+	collect_and_wait(c);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 0);
+}
+
 static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(chain_finalized_in_order),
 	KUNIT_CASE(diamond),
@@ -594,6 +941,14 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(destroy_with_queued_finalizers),
 	KUNIT_CASE(mark_stack_overflow_loses_nothing),
 	KUNIT_CASE(gctrace_cycle),
+	KUNIT_CASE(root_scan_reports_roots),
+	KUNIT_CASE(take_finalizer_returns_context),
+	KUNIT_CASE(records_refused_at_limit),
+	KUNIT_CASE(many_root_slots),
+	KUNIT_CASE(many_pins_drain_mark_stack),
+	KUNIT_CASE(many_finalizers_drain_mark_stack),
+	KUNIT_CASE(stale_and_tail_roots_keep_nothing),
+	KUNIT_CASE(explicit_free_drops_records),
 	{}
 };
 

@@ -65,6 +65,15 @@ static long do_cmd(struct uheap *u, unsigned int cmd, u64 h, u64 x)
 	return uheap_do(u, cmd, &a, NULL);
 }
 
+static long do_fin_clear(struct uheap *u, u64 h)
+{
+	union uheap_args a = { .fin = {
+		.size = sizeof(a.fin), .handle = h, .flags = SPANHEAP_FIN_CLEAR,
+	} };
+
+	return uheap_do(u, SPANHEAP_IOC_FINALIZER, &a, NULL);
+}
+
 static void *entry_obj(struct uheap *u, u64 h)
 {
 	struct uh_entry *e = xa_load(&u->tab, h & (UH_MAX_ENTRIES - 1));
@@ -245,11 +254,53 @@ static void sparse_table_is_charged(struct kunit *test)
 			(long)(64 * sizeof(struct xa_node)));
 }
 
+/*
+ * A finalizer the cycle took, then cleared by the user, with the queue
+ * full: delivered past the cap, not re-armed behind the user's back (the
+ * object takes a new finalizer at once).
+ */
+static void cleared_while_queued_is_not_rearmed(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	struct uh_event *ev, *taken;
+	u64 a, b;
+	void *ctx;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1, 0, &a), 0);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1, 0, &b), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, a, 1), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, b, 2), 0);
+	u->ev_max = 1;
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_ASSERT_EQ(test, u->nevents, 1);
+	KUNIT_ASSERT_EQ(test, u->ndeferred, 1);
+	ev = list_first_entry(&u->events, struct uh_event, node);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, ev->ev.handle, 0), 0);
+	/* The re-armed one, taken by a cycle, then cleared by the user. */
+	taken = list_first_entry(&u->armed, struct uh_event, node);
+	spanheap_enter(u->heap);
+	KUNIT_ASSERT_EQ(test, spanheap_take_finalizer(u->heap, taken->obj, &ctx), 0);
+	spanheap_exit(u->heap);
+	KUNIT_ASSERT_PTR_EQ(test, ctx, (void *)taken);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, taken->ev.handle, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_fin_clear(u, taken->ev.handle), 0);
+	spanheap_enter(u->heap);
+	uheap_finalizer(u->heap, taken->obj, taken);	/* the worker's run */
+	spanheap_exit(u->heap);
+	KUNIT_EXPECT_EQ(test, u->nevents, 2);
+	KUNIT_EXPECT_EQ(test, u->ndeferred, 1);
+	KUNIT_EXPECT_EQ(test, u->novercap, 1);
+	KUNIT_EXPECT_EQ(test, list_last_entry(&u->events, struct uh_event, node), taken);
+	/* Not set again: a new finalizer is accepted. */
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, taken->ev.handle, 3), 0);
+}
+
 static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(token_is_never_scanned),
 	KUNIT_CASE(handle_space_retires),
 	KUNIT_CASE(root_count_overflows),
 	KUNIT_CASE(full_queue_and_new_finalizer_lose_nothing),
+	KUNIT_CASE(cleared_while_queued_is_not_rearmed),
 	KUNIT_CASE(table_shrinks_after_collection),
 	KUNIT_CASE(sparse_table_is_charged),
 	{}

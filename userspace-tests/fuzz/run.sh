@@ -27,7 +27,9 @@ rm -rf "$work/artifacts"		# this run's findings only
 mkdir -p "$work/artifacts" "$work/corpus-asan" "$work/corpus-tsan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export TSAN_OPTIONS=halt_on_error=1:suppressions=$src/tsan.supp
+# report_signal_unsafe=0: libFuzzer's crash handler mallocs; reporting
+# that deadlocked a failing run instead of ending it.
+export TSAN_OPTIONS=halt_on_error=1:report_signal_unsafe=0:suppressions=$src/tsan.supp
 n=0 bad=0
 
 result() {	# result <ok> <description> [log]
@@ -54,7 +56,9 @@ libfuzz() {
 	local exe=$bin/uheap-fuzz env=()
 
 	[ "$1" = asan ] || { exe=$bin/uheap-fuzz-tsan; env=(UHEAP_FUZZ_THREADED=1); }
-	env "${env[@]+"${env[@]}"}" "$exe" -max_total_time="$2" -timeout=60 -rss_limit_mb=4096 -detect_leaks=0 \
+	# A hung run is a failure too, not a stuck CI.
+	timeout -k 10 $(($2 + 600)) env "${env[@]+"${env[@]}"}" "$exe" -max_total_time="$2" \
+		-timeout=60 -rss_limit_mb=4096 -detect_leaks=0 \
 		-max_len=1024 -len_control=0 \
 		-print_final_stats=1 -dict="$src/uheap.dict" -artifact_prefix="$work/artifacts/" \
 		"$work/corpus-$1" "$src/corpus" >"$3" 2>&1
@@ -64,7 +68,7 @@ replay() {	# replay <asan|tsan>
 	local exe=$bin/uheap-fuzz log=$work/replay-$1.log env=() rc
 
 	[ "$1" = asan ] || { exe=$bin/uheap-fuzz-tsan; env=(UHEAP_FUZZ_THREADED=1); }
-	env "${env[@]+"${env[@]}"}" "$exe" -runs=0 -timeout=60 "$src/corpus" \
+	timeout -k 10 900 env "${env[@]+"${env[@]}"}" "$exe" -runs=0 -timeout=60 "$src/corpus" \
 		"$src/regressions" >"$log" 2>&1
 	rc=$?
 	result $rc "replay of $(ls "$src/corpus" | wc -l) corpus and $(ls "$src/regressions" | wc -l) regression inputs ($1)" "$log"

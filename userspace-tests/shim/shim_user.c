@@ -46,13 +46,15 @@ int copy_struct_from_user(void *dst, size_t ksize, const void __user *src, size_
 		memset((char *)dst + size, 0, rest);
 	} else {
 		while (rest) {
-			size_t n = min(rest, sizeof(buf)), i;
+			size_t n = min(rest, sizeof(buf)), left, i;
 
-			if (copy_from_user(buf, tail, n))
-				return -EFAULT;
-			for (i = 0; i < n; i++)
+			/* A non-zero byte before a fault wins, as in check_zeroed_user(). */
+			left = copy_from_user(buf, tail, n);
+			for (i = 0; i < n - left; i++)
 				if (buf[i])
 					return -E2BIG;
+			if (left)
+				return -EFAULT;
 			tail += n;
 			rest -= n;
 		}

@@ -284,23 +284,29 @@ static bool find_free(struct xarray *xa, unsigned long lo, unsigned long hi,
 }
 
 /*
- * As lib/xarray.c: the first free index from *@next, else from
- * @limit.min (returning 1: the indices wrapped); -EBUSY when full.
+ * As lib/xarray.c: the first free index from *@next, else (also when
+ * storing there failed) from @limit.min, returning 1 as if the indices
+ * had wrapped; -EBUSY when full, -ENOMEM.
  */
 int xa_alloc_cyclic(struct xarray *xa, u32 *id, void *entry, struct xa_limit limit,
 		    u32 *next, gfp_t gfp)
 {
-	unsigned long idx;
+	unsigned long from = max(limit.min, *next), idx;
 	int ret = 0;
 
 	pthread_mutex_lock(&xa->lock);
-	if (!find_free(xa, max(limit.min, *next), limit.max, &idx)) {
+	if (!find_free(xa, from, limit.max, &idx))
+		ret = -EBUSY;
+	else if (store_new(xa, idx, entry, gfp))
+		ret = -ENOMEM;
+	/* As the kernel's: on any failure, again from the bottom. */
+	if (ret < 0 && from > limit.min) {
 		ret = 1;
 		if (!find_free(xa, limit.min, limit.max, &idx))
 			ret = -EBUSY;
+		else if (store_new(xa, idx, entry, gfp))
+			ret = -ENOMEM;
 	}
-	if (ret >= 0 && store_new(xa, idx, entry, gfp))
-		ret = -ENOMEM;
 	if (ret >= 0) {
 		*id = idx;
 		*next = idx + 1;

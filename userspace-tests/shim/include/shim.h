@@ -267,6 +267,7 @@ static inline void list_splice_init(struct list_head *list, struct list_head *he
 }
 #define list_entry(ptr, type, member)	container_of(ptr, type, member)
 #define list_first_entry(h, type, member) list_entry((h)->next, type, member)
+#define list_last_entry(h, type, member) list_entry((h)->prev, type, member)
 #define list_first_entry_or_null(h, type, member) \
 	(list_empty(h) ? NULL : list_first_entry(h, type, member))
 #define list_next_entry(pos, member) list_entry((pos)->member.next, typeof(*(pos)), member)

@@ -26,8 +26,10 @@ struct shim_dfile {
 	int (*show)(struct seq_file *m, void *v);
 };
 
-__attribute__((weak)) struct shim_dnode shim_debugfs_top;
-__attribute__((weak)) pthread_mutex_t shim_debugfs_lock = PTHREAD_MUTEX_INITIALIZER;
+#pragma weak shim_debugfs_top
+#pragma weak shim_debugfs_lock
+struct shim_dnode shim_debugfs_top;
+pthread_mutex_t shim_debugfs_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static inline struct dentry *shim_debugfs_create(const char *name, struct dentry *parent,
 						 void *data, const struct file_operations *fops)
