@@ -295,12 +295,40 @@ static void cleared_while_queued_is_not_rearmed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, taken->ev.handle, 3), 0);
 }
 
+/*
+ * At the limit, what this layer charges fails cleanly: ALLOC (its table
+ * entry) and FINALIZER (its event record) with -ENOMEM, nothing changed.
+ */
+static void charges_at_the_limit_fail_cleanly(struct kunit *test)
+{
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	struct uheap *u = test->priv;
+	unsigned long n = 0;
+	u64 h, h2;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, SPANHEAP_ALLOC_ROOTED, &h), 0);
+	spanheap_read_stats(u->heap, st);
+	spanheap_set_limit(u->heap, st->bytes_reserved + st->bytes_meta + (64 << 10));
+	while (!spanheap_charge(u->heap, 8))	/* fill to the last 8 bytes */
+		n++;
+	KUNIT_EXPECT_GT(test, n, 0UL);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h, 1), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h2), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, u->nentries, 1U);
+	spanheap_uncharge(u->heap, n * 8);
+	/* Room again: the same calls succeed, and the finalizer is a new one. */
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h, 1), 0);
+	KUNIT_EXPECT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h2), 0);
+}
+
 static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(token_is_never_scanned),
 	KUNIT_CASE(handle_space_retires),
 	KUNIT_CASE(root_count_overflows),
 	KUNIT_CASE(full_queue_and_new_finalizer_lose_nothing),
 	KUNIT_CASE(cleared_while_queued_is_not_rearmed),
+	KUNIT_CASE(charges_at_the_limit_fail_cleanly),
 	KUNIT_CASE(table_shrinks_after_collection),
 	KUNIT_CASE(sparse_table_is_charged),
 	{}

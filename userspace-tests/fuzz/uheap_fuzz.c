@@ -710,8 +710,14 @@ static void op_hostile(struct mfile *f, struct in *in)
 		if (ret == -ESTALE)
 			return went_stale(o, "out-of-range");
 		return expect_err(ret, err, cmd, "out of range or kind");
-	case 9:		/* parameters out of range; STORE of a made-up value */
+	case 9:		/* parameters out of range; STORE of a made-up value; CLEAR + token */
 		k = take(in, 1);
+		if (k & 8 && o) {
+			valid_arg(SPANHEAP_IOC_FINALIZER, o, a);
+			((struct spanheap_finalizer *)a)->token = k;
+			return expect_err(shp_ioctl(f->fd, SPANHEAP_IOC_FINALIZER, a), EINVAL,
+					  SPANHEAP_IOC_FINALIZER, "CLEAR with a token");
+		}
 		if (k & 1 && o && o->kind == SPANHEAP_KIND_REF) {
 			valid_arg(SPANHEAP_IOC_STORE, o, a);
 			((struct spanheap_ref *)a)->value = k & 2 ? o->h + (1ULL << 44) :
@@ -766,6 +772,44 @@ static void op_raw(struct in *in)
 		FAIL("raw ioctl %#lx: undocumented %d", cmd, ret);
 }
 
+struct blocked_reader {
+	int fd;
+	ssize_t n;
+	struct spanheap_event ev;
+};
+
+static void *blocked_read(void *arg)
+{
+	struct blocked_reader *r = arg;
+
+	r->n = shp_read_bytes(r->fd, &r->ev, sizeof(r->ev));
+	return NULL;
+}
+
+/*
+ * A blocking read() on a file of its own, most likely waiting already
+ * when the collection delivers the one event it can get.
+ */
+static void blocking_read(void)
+{
+	struct blocked_reader r = { .fd = shp_open(0) };
+	pthread_t tid;
+	uint64_t h;
+
+	if (r.fd < 0)
+		FAIL("open: %d", r.fd);
+	if (shp_alloc(r.fd, SPANHEAP_KIND_DATA, 8, &h) || shp_set_finalizer(r.fd, h, 77))
+		FAIL("blocking read: set-up");
+	if (pthread_create(&tid, NULL, blocked_read, &r))
+		abort();
+	if (shp_gc(r.fd, SPANHEAP_GC_WAIT, NULL))
+		FAIL("blocking read: GC");
+	pthread_join(tid, NULL);
+	if (r.n != sizeof(r.ev) || r.ev.token != 77 || r.ev.handle != h)
+		FAIL("blocking read: %zd bytes, token %llu", r.n, (unsigned long long)r.ev.token);
+	shp_close(r.fd);
+}
+
 /* read() with odd sizes and buffers: -EINVAL, -EFAULT, or records. */
 static void op_read_odd(struct mfile *f, struct in *in)
 {
@@ -773,6 +817,8 @@ static void op_read_odd(struct mfile *f, struct in *in)
 	struct spanheap_event ev;
 	ssize_t n, k;
 
+	if ((how & 3) == 2 && !fault_now)
+		return blocking_read();
 	if (how & 1) {
 		n = shp_read_bytes(f->fd, iobuf, how % sizeof(struct spanheap_event));
 		if (n != -EINVAL)
@@ -974,6 +1020,18 @@ static void setup(void)
 		FAIL("open: %d", scratch_fd);
 }
 
+static void reopen_scratch(unsigned long nth)
+{
+	shp_close(scratch_fd);
+	shp_inproc_fail_nth(nth);
+	scratch_fd = shp_open(O_NONBLOCK);
+	shp_inproc_fail_nth(0);
+	if (scratch_fd == -ENOMEM)
+		scratch_fd = shp_open(O_NONBLOCK);
+	if (scratch_fd < 0)
+		FAIL("open (failing allocation %lu): %d", nth, scratch_fd);
+}
+
 static void teardown(void)
 {
 	int i, k;
@@ -1074,10 +1132,13 @@ static void step(struct in *in, bool *fault)
 		shp_inproc_fail_nth(take(in, 1) % 8 + 1);
 		*fault = true;
 		return;
-	case 122 ... 123:	/* ... whichever thread makes it */
+	case 122:		/* ... whichever thread makes it */
 		shp_inproc_fail_any(take(in, 1) % 16 + 1);
 		*fault = true;
 		return;
+	case 123:		/* open() failing at its n-th allocation */
+		reopen_scratch(take(in, 1) % 8 + 1);
+		break;
 	default:
 		quiescent(f, threaded && f == files ? ROOTS_UNKNOWN : 0);
 	}
