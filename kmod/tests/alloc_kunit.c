@@ -375,6 +375,24 @@ static int remote_free_thread(void *arg)
 	kthread_complete_and_exit(&r->done, 0);
 }
 
+/* Free @obj from another task (a remote free if it runs on another CPU). */
+static void free_from_another_task(struct kunit *test, struct spanheap *heap, void *obj)
+{
+	struct remote_free *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct task_struct *t;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	r->heap = heap;
+	r->obj = obj;
+	r->ret = -1;
+	init_completion(&r->done);
+	t = kthread_run(remote_free_thread, r, "spanheap-remote");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&r->done,
+			msecs_to_jiffies(60000)), 0UL);
+	KUNIT_EXPECT_EQ(test, r->ret, 0);
+}
+
 /*
  * A span this CPU filled gets an object back from another task (posted
  * remotely if that ran on another CPU): the next allocation, which finds
@@ -385,24 +403,13 @@ static void remote_free_refills_owner(struct kunit *test)
 	struct spanheap *heap = test->priv;
 	unsigned int c = shp_size_to_class(64), n = shp_size_classes[c].nelems, i;
 	void **objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
-	struct remote_free *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
-	struct task_struct *t;
 
 	KUNIT_ASSERT_NOT_NULL(test, objs);
-	KUNIT_ASSERT_NOT_NULL(test, r);
 	for (i = 0; i < n; i++) {
 		objs[i] = spanheap_alloc(heap, 64, 0);
 		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
 	}
-	r->heap = heap;
-	r->obj = objs[n / 2];
-	r->ret = -1;
-	init_completion(&r->done);
-	t = kthread_run(remote_free_thread, r, "spanheap-remote");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&r->done,
-			msecs_to_jiffies(60000)), 0UL);
-	KUNIT_EXPECT_EQ(test, r->ret, 0);
+	free_from_another_task(test, heap, objs[n / 2]);
 	KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, objs[n / 2], NULL));
 	KUNIT_EXPECT_PTR_EQ(test, spanheap_alloc(heap, 64, 0), objs[n / 2]);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&heap->reserved),
@@ -423,26 +430,15 @@ static void never_runs(struct spanheap *heap, void *obj, void *ctx)
 static void remote_free_drops_records(struct kunit *test)
 {
 	struct spanheap *heap = test->priv;
-	struct remote_free *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
-	struct task_struct *t;
 	void *obj;
 
-	KUNIT_ASSERT_NOT_NULL(test, r);
 	KUNIT_ASSERT_NOT_NULL(test, st);
 	obj = spanheap_alloc(heap, 64, 0);
 	KUNIT_ASSERT_NOT_NULL(test, obj);
 	KUNIT_ASSERT_EQ(test, spanheap_pin(heap, obj), 0);
 	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, obj, never_runs, NULL), 0);
-	r->heap = heap;
-	r->obj = obj;
-	r->ret = -1;
-	init_completion(&r->done);
-	t = kthread_run(remote_free_thread, r, "spanheap-remote");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&r->done,
-			msecs_to_jiffies(60000)), 0UL);
-	KUNIT_EXPECT_EQ(test, r->ret, 0);
+	free_from_another_task(test, heap, obj);
 	spanheap_read_stats(heap, st);
 	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_PIN], 0);
 	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_FINALIZER], 0);
