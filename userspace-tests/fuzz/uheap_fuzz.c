@@ -1026,8 +1026,10 @@ static void reopen_scratch(unsigned long nth)
 	shp_inproc_fail_nth(nth);
 	scratch_fd = shp_open(O_NONBLOCK);
 	shp_inproc_fail_nth(0);
-	if (scratch_fd == -ENOMEM)
+	if (scratch_fd == -ENOMEM) {
+		shp_inproc_fail_any(0);	/* or a process-wide failure still due */
 		scratch_fd = shp_open(O_NONBLOCK);
+	}
 	if (scratch_fd < 0)
 		FAIL("open (failing allocation %lu): %d", nth, scratch_fd);
 }
