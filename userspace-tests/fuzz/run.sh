@@ -51,9 +51,11 @@ stats() {	# the diagnostic line of a libFuzzer log
 		END { printf "    # %s executions, %s/s, %s new inputs\n", u, e, a }' "$1"
 }
 
-# libfuzz <asan|tsan> <seconds> <log>
+# libfuzz <asan|tsan> <seconds> <log> [seed dir] [new-input dir]: from the
+# repository's corpus unless seeds are given (make check: it was just
+# replayed); new inputs go to build/fuzz/corpus-<san> unless told.
 libfuzz() {
-	local exe=$bin/uheap-fuzz env=()
+	local exe=$bin/uheap-fuzz env=() seeds=${4:-$src/corpus} out=${5:-$work/corpus-$1}
 
 	[ "$1" = asan ] || { exe=$bin/uheap-fuzz-tsan; env=(UHEAP_FUZZ_THREADED=1); }
 	# A hung run is a failure too, not a stuck CI.
@@ -61,7 +63,17 @@ libfuzz() {
 		-timeout=60 -rss_limit_mb=4096 -detect_leaks=0 \
 		-max_len=1024 -len_control=0 \
 		-print_final_stats=1 -dict="$src/uheap.dict" -artifact_prefix="$work/artifacts/" \
-		"$work/corpus-$1" "$src/corpus" >"$3" 2>&1
+		"$out" "$seeds" >"$3" 2>&1
+}
+
+# A fixed sample of the corpus (every 16th input) and the kept failures:
+# make check's fuzzing starts mutating at once instead of loading it all.
+sample_seeds() {
+	rm -rf "$work/seeds" && mkdir -p "$work/seeds"
+	ls "$src/corpus" | awk 'NR % 16 == 1' | while read -r f; do
+		cp "$src/corpus/$f" "$work/seeds/"
+	done
+	cp "$src/regressions"/* "$work/seeds/"
 }
 
 replay() {	# replay <asan|tsan>
@@ -80,10 +92,12 @@ case $mode in
 check)
 	replay asan
 	replay tsan
-	libfuzz asan "$secs" "$work/check-asan.log"
+	sample_seeds
+	rm -rf "$work/check-new" && mkdir -p "$work/check-new"
+	libfuzz asan "$secs" "$work/check-asan.log" "$work/seeds" "$work/check-new"
 	result $? "libFuzzer, ASan+UBSan, $secs s: no findings" "$work/check-asan.log"
 	stats "$work/check-asan.log"
-	libfuzz tsan $((secs / 2)) "$work/check-tsan.log"
+	libfuzz tsan $((secs / 2)) "$work/check-tsan.log" "$work/seeds" "$work/check-new"
 	result $? "libFuzzer, TSan, threaded, $((secs / 2)) s: no findings" "$work/check-tsan.log"
 	stats "$work/check-tsan.log"
 	for san in asan tsan; do
