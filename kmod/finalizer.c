@@ -32,8 +32,8 @@
  * @ctx: its context
  *
  * Context: sweeping, heap->fin_lock held; allocates with GFP_ATOMIC.
- * Return: false if no queue block could be allocated (or the heap's
- * limit forbids one).
+ * Return: false if no queue block could be allocated (the object then
+ * survives the cycle and is queued by a later one).
  */
 bool shp_queue_finalizer(struct spanheap *heap, void *obj,
 			 spanheap_finalizer_t fn, void *ctx)
@@ -44,15 +44,21 @@ bool shp_queue_finalizer(struct spanheap *heap, void *obj,
 	b = heap->finq;
 	if (!b || b->cnt == SHP_FINBLOCK_ENTRIES) {
 		b = heap->finc;
-		if (b)
+		if (b) {
 			heap->finc = b->next;
-		else if (shp_meta_charge(heap, sizeof(*b), false))
+		} else {
+			/*
+			 * Charged past the limit, as the mark stack is: a heap
+			 * at its limit must still queue what it found dead, or
+			 * its finalizable garbage would wait for a cycle that
+			 * finds room.  Each entry stands for a charged record.
+			 */
+			shp_meta_charge(heap, sizeof(*b), true);
 			b = kmalloc(sizeof(*b), GFP_ATOMIC | __GFP_ACCOUNT | __GFP_NOWARN);
-		else
-			return false;
-		if (!b) {
-			shp_meta_uncharge(heap, sizeof(*b));
-			return false;
+			if (!b) {
+				shp_meta_uncharge(heap, sizeof(*b));
+				return false;
+			}
 		}
 		b->cnt = 0;
 		b->next = heap->finq;
