@@ -1,12 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Central lists: spans of one span class that no CPU cache owns
- * (Go's mcentral).  A cache that runs dry hands its span back here and
+ * (Go's mcentral), and the heap's list of large spans.  A cache that runs dry hands its span back here and
  * takes a partial one; frees from CPUs that do not own the span land
- * here too.  Everything in this file runs under central[spc].lock.
+ * here too.  Sweeping files the spans it swept here, and a new cycle
+ * moves every span to its class's unswept list.
+ *
+ * Everything in this file runs under central[spc].lock, except what
+ * runs with the world stopped (shp_central_unsweep_all(), drain) or on a
+ * dying heap.  Central lists and sweep.c call each other: a class with
+ * no swept partial span sweeps one before handing it out (Go's
+ * mcentral.cacheSpan), and a swept span is filed here.
  */
 #include <linux/list.h>
 #include <linux/spinlock.h>
+#include <linux/percpu.h>
+#include <linux/export.h>
 #include "internal.h"
 
 static struct shp_central *span_central(struct shp_span *s)
@@ -26,12 +35,19 @@ static void central_file(struct shp_central *ct, struct shp_span *s)
 
 /*
  * An empty central span is kept for reuse up to SHP_KEEP_EMPTY_SPANS per
- * class, otherwise returned to the page allocator.
+ * class, or, after a sweep, while the heap is within the pacer's goal
+ * (like Go's page heap: keep what the heap will reuse before the next
+ * cycle); otherwise it is returned to the page allocator.
  */
-static void central_empty(struct shp_central *ct, struct shp_span *s)
+static void central_empty(struct shp_central *ct, struct shp_span *s,
+			  bool keep_for_pacer)
 {
+	struct spanheap *heap = s->heap;
+
 	lockdep_assert_held(&ct->lock);
-	if (ct->nempty < SHP_KEEP_EMPTY_SPANS) {
+	if (ct->nempty < SHP_KEEP_EMPTY_SPANS ||
+	    (keep_for_pacer &&
+	     atomic_long_read(&heap->reserved) <= (long)READ_ONCE(heap->next_gc))) {
 		ct->nempty++;
 		return;
 	}
@@ -39,6 +55,118 @@ static void central_empty(struct shp_central *ct, struct shp_span *s)
 	ct->nspans--;
 	shp_special_free_all(s);
 	shp_span_release(s);
+}
+
+/**
+ * shp_central_file_swept() - file a span sweeping has just counted
+ * @s: span taken off its unswept list, s->nalloc exact
+ *
+ * The span goes to the partial or full list, or is released if it is
+ * empty and its class keeps enough empty spans.
+ *
+ * Context: central lock of @s held.
+ */
+void shp_central_file_swept(struct shp_span *s)
+{
+	struct shp_central *ct = span_central(s);
+
+	central_file(ct, s);
+	if (!s->nalloc)
+		central_empty(ct, s, true);
+}
+
+/**
+ * shp_central_unsweep_all() - move every swept small span to its unswept list
+ * @heap: heap whose sweepgen has just advanced
+ *
+ * Context: heap->sections held for writing, caches drained.
+ */
+void shp_central_unsweep_all(struct spanheap *heap)
+{
+	unsigned int spc;
+
+	percpu_rwsem_assert_held(&heap->sections);
+	for_each_small_spc(spc) {
+		struct shp_central *ct = &heap->central[spc];
+
+		spin_lock(&ct->lock);
+		list_splice_init(&ct->partial, &ct->unswept);
+		list_splice_init(&ct->full, &ct->unswept);
+		ct->nempty = 0;
+		spin_unlock(&ct->lock);
+	}
+}
+
+static void release_list(struct list_head *head)
+{
+	struct shp_span *s, *tmp;
+
+	list_for_each_entry_safe(s, tmp, head, list) {
+		list_del_init(&s->list);
+		shp_special_free_all(s);
+		shp_span_release(s);
+	}
+}
+
+/**
+ * shp_large_add() - put a new large span, its object allocated, on the heap
+ * @heap: heap
+ * @s: span from shp_span_new() of class 0
+ *
+ * Context: any; takes heap->lock.
+ */
+void shp_large_add(struct spanheap *heap, struct shp_span *s)
+{
+	spin_lock(&heap->lock);
+	s->state = SHP_SPAN_LARGE;
+	list_add(&s->list, &heap->large);
+	heap->nlarge++;
+	heap->large_bytes += s->bytes;
+	spin_unlock(&heap->lock);
+}
+
+/**
+ * shp_large_release() - release a large span: its object is freed
+ * @heap: heap
+ * @s: span on heap->large
+ *
+ * Context: heap->lock held.
+ */
+void shp_large_release(struct spanheap *heap, struct shp_span *s)
+{
+	lockdep_assert_held(&heap->lock);
+	list_del_init(&s->list);
+	heap->nlarge--;
+	heap->large_bytes -= s->bytes;
+	shp_special_free_all(s);
+	shp_span_release(s);
+}
+
+/**
+ * shp_central_release_all() - release every span of a dying heap
+ * @heap: heap being destroyed, drained, no worker left
+ *
+ * Context: process context.
+ */
+void shp_central_release_all(struct spanheap *heap)
+{
+	struct shp_span *s, *tmp;
+	unsigned int spc;
+
+	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
+		struct shp_central *ct = &heap->central[spc];
+
+		spin_lock(&ct->lock);
+		release_list(&ct->partial);
+		release_list(&ct->full);
+		release_list(&ct->unswept);
+		ct->nspans = 0;
+		spin_unlock(&ct->lock);
+	}
+	spin_lock(&heap->lock);
+	list_for_each_entry_safe(s, tmp, &heap->large, list)
+		shp_large_release(heap, s);
+	spin_unlock(&heap->lock);
 }
 
 /**
@@ -62,30 +190,13 @@ void shp_central_uncache(struct spanheap *heap, struct shp_span *s)
 	WRITE_ONCE(s->state, SHP_SPAN_CENTRAL);
 	central_file(ct, s);
 	if (!s->nalloc)
-		central_empty(ct, s);
-}
-
-/**
- * shp_drop_specials() - free the records of an object being freed
- * @s: span
- * @idx: object index
- *
- * An explicitly freed object's finalizer never runs.
- *
- * Context: the caller owns the object's slot (owner or central lock).
- */
-void shp_drop_specials(struct shp_span *s, unsigned int idx)
-{
-	if (!READ_ONCE(s->specials))
-		return;
-	spin_lock(&s->speciallock);
-	shp_special_free_object(s, idx);
-	spin_unlock(&s->speciallock);
+		central_empty(ct, s, false);
 }
 
 /* Make @s the cache's span for its class and load its first free word. */
 static void central_cache(struct shp_cpu_cache *c, struct shp_span *s)
 {
+	lockdep_assert_held(&span_central(s)->lock);
 	WRITE_ONCE(s->owner, c);
 	WRITE_ONCE(s->state, SHP_SPAN_CACHED);
 	list_del_init(&s->list);
@@ -114,6 +225,7 @@ struct shp_span *shp_central_grab(struct spanheap *heap,
 	struct shp_central *ct = &heap->central[spc];
 	struct shp_span *s = c->alloc[spc];
 
+	lockdep_assert_preemption_disabled();
 	spin_lock(&ct->lock);
 	if (s != &shp_empty_span) {
 		shp_span_fold_remote(s);
@@ -197,19 +309,19 @@ int shp_central_free(struct spanheap *heap, struct shp_span *s,
 		}
 		atomic_inc(&s->nremote);
 		/* Now, as a local free does: the owner may reuse the slot at fold. */
-		shp_drop_specials(s, idx);
+		shp_special_drop(s, idx);
 		break;
 	case SHP_SPAN_CENTRAL:
 		if (!test_bit(idx, alloc)) {
 			ret = -EINVAL;
 			break;
 		}
-		shp_drop_specials(s, idx);
+		shp_special_drop(s, idx);
 		clear_bit(idx, alloc);
 		if (s->nalloc-- == s->nelems)
 			central_file(ct, s);
 		if (!s->nalloc)
-			central_empty(ct, s);
+			central_empty(ct, s, false);
 		break;
 	default:
 		ret = -EINVAL;
@@ -217,3 +329,36 @@ int shp_central_free(struct spanheap *heap, struct shp_span *s,
 	spin_unlock(&ct->lock);
 	return ret;
 }
+
+/**
+ * spanheap_drain() - hand every cached span back to the central lists
+ * @heap: heap
+ *
+ * Afterwards every span is central, remote frees are folded, empty spans
+ * beyond the keep limit are released and counters are exact.
+ *
+ * Context: process context; no allocation or free on @heap may run
+ * concurrently (the caches of other CPUs are touched).
+ */
+void spanheap_drain(struct spanheap *heap)
+{
+	unsigned int spc;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
+
+		for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
+			struct shp_span *s = c->alloc[spc];
+
+			if (s == &shp_empty_span)
+				continue;
+			WRITE_ONCE(c->alloc[spc], &shp_empty_span);
+			spin_lock(&heap->central[spc].lock);
+			shp_central_uncache(heap, s);
+			spin_unlock(&heap->central[spc].lock);
+		}
+		c->last = &shp_empty_span;
+	}
+}
+EXPORT_SYMBOL_GPL(spanheap_drain);

@@ -2,7 +2,10 @@
 /*
  * Heap consistency check, for tests: every span's metadata, bitmaps,
  * list membership and pagemap entries, and the counters, must agree.
+ * Built into test builds only (see Kbuild).
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/percpu.h>
 #include <linux/printk.h>
 #include <linux/mm.h>
@@ -11,7 +14,7 @@
 static bool span_bad(struct shp_span *s, bool bad, const char *what)
 {
 	if (bad)
-		pr_err("spanheap %s: span of class %u: %s\n", s->heap->name,
+		pr_err("%s: span of class %u: %s\n", s->heap->name,
 		       s->spc, what);
 	return bad;
 }
@@ -60,9 +63,11 @@ int shp_heap_check(struct spanheap *heap)
 	int cpu, n, ret = 0;
 
 	rcu_read_lock();
-	for (spc = 2; spc < SHP_NR_SPAN_CLASSES && !ret; spc++) {
+	for_each_small_spc(spc) {
 		struct shp_central *ct = &heap->central[spc];
 
+		if (ret)
+			break;
 		nspans = 0;
 		nempty = 0;
 		spin_lock(&ct->lock);
@@ -105,7 +110,7 @@ int shp_heap_check(struct spanheap *heap)
 			nspans++;
 		}
 		if (!ret && (nspans != ct->nspans || nempty != ct->nempty)) {
-			pr_err("spanheap %s: class %u: %lu spans counted, %lu recorded; %u empty, %u recorded\n",
+			pr_err("%s: class %u: %lu spans counted, %lu recorded; %u empty, %u recorded\n",
 			       heap->name, spc, nspans, ct->nspans, nempty,
 			       ct->nempty);
 			ret = -EUCLEAN;
@@ -139,12 +144,12 @@ int shp_heap_check(struct spanheap *heap)
 	for (class = 0; class < SHP_NR_CLASSES; class++)
 		total += objects[class];
 	if (allocs - frees != total) {
-		pr_err("spanheap %s: %llu objects in bitmaps, counters say %llu\n",
+		pr_err("%s: %llu objects in bitmaps, counters say %llu\n",
 		       heap->name, total, allocs - frees);
 		return -EUCLEAN;
 	}
 	if (bytes != atomic_long_read(&heap->reserved)) {
-		pr_err("spanheap %s: spans hold %ld bytes, reserved says %ld\n",
+		pr_err("%s: spans hold %ld bytes, reserved says %ld\n",
 		       heap->name, bytes, atomic_long_read(&heap->reserved));
 		return -EUCLEAN;
 	}

@@ -1,21 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Finalizers: registration, the queue, and the worker that runs them
- * (Go's SetFinalizer, finq/finc, and the fing goroutine).
- *
- * Sweeping queues a finalizer by appending an entry to heap->finq, a
- * list of fixed-size blocks; empty blocks are kept on heap->finc for
- * reuse.  The queue only grows during sweep and only shrinks in the
- * worker.  Queued objects are roots (shp_mark_finq), so an object stays
- * allocated at least until its finalizer has run and a later cycle
- * finds it unreachable again.
+ * Finalizers: registration and the worker that runs them (Go's
+ * SetFinalizer and the fing goroutine); the queue is finq.c.
  *
  * The worker is heap->fin_work on shp_wq.  A work item is never run by
  * two workers at once and queueing it while it runs makes it run again,
  * so "wake the worker" is queue_work() after every sweep that queued
  * something, with no lost wake-up (Go's fingwait/fingwake handshake).
- * It takes one entry at a time inside a mutator section and calls the
- * finalizer there: finalizers run serially, in process context, and a
+ * It takes a batch of entries inside a mutator section and calls the
+ * finalizers there: finalizers run serially, in process context, and a
  * slow one delays the others (and collections, which wait for sections).
  */
 #include <linux/slab.h>
@@ -23,102 +16,6 @@
 #include <linux/err.h>
 #include <linux/export.h>
 #include "internal.h"
-
-/**
- * shp_queue_finalizer() - queue a finalizer call
- * @heap: heap
- * @obj: object (or interior target) to pass
- * @fn: finalizer
- * @ctx: its context
- *
- * Context: sweeping, heap->fin_lock held; allocates with GFP_ATOMIC.
- * Return: false if no queue block could be allocated (the object then
- * survives the cycle and is queued by a later one).
- */
-bool shp_queue_finalizer(struct spanheap *heap, void *obj,
-			 spanheap_finalizer_t fn, void *ctx)
-{
-	struct shp_finblock *b;
-
-	lockdep_assert_held(&heap->fin_lock);
-	b = heap->finq;
-	if (!b || b->cnt == SHP_FINBLOCK_ENTRIES) {
-		b = heap->finc;
-		if (b) {
-			heap->finc = b->next;
-		} else {
-			/*
-			 * Charged past the limit, as the mark stack is: a heap
-			 * at its limit must still queue what it found dead, or
-			 * its finalizable garbage would wait for a cycle that
-			 * finds room.  Each entry stands for a charged record.
-			 */
-			shp_meta_charge(heap, sizeof(*b), true);
-			b = kmalloc(sizeof(*b), GFP_ATOMIC | __GFP_ACCOUNT | __GFP_NOWARN);
-			if (!b) {
-				shp_meta_uncharge(heap, sizeof(*b));
-				return false;
-			}
-		}
-		b->cnt = 0;
-		b->next = heap->finq;
-		heap->finq = b;
-	}
-	b->fin[b->cnt].obj = obj;
-	b->fin[b->cnt].fn = fn;
-	b->fin[b->cnt].ctx = ctx;
-	b->cnt++;
-	heap->fin_queued++;
-	return true;
-}
-
-/**
- * shp_mark_finq() - mark the objects of queued finalizers
- * @heap: heap
- *
- * An entry's object and context are roots (the context is the
- * finalizer's closure, as in Go); its function pointer is not scanned.
- *
- * Context: collection, sections held for writing.
- */
-void shp_mark_finq(struct spanheap *heap)
-{
-	struct shp_finblock *b;
-	unsigned int i;
-
-	spin_lock(&heap->fin_lock);
-	rcu_read_lock();
-	for (b = heap->finq; b; b = b->next) {
-		for (i = 0; i < b->cnt; i++) {
-			shp_scan_range(heap, (unsigned long)&b->fin[i].obj,
-				       sizeof(b->fin[i].obj));
-			shp_scan_range(heap, (unsigned long)&b->fin[i].ctx,
-				       sizeof(b->fin[i].ctx));
-		}
-	}
-	rcu_read_unlock();
-	spin_unlock(&heap->fin_lock);
-}
-
-/* Take up to @max entries off the queue into @e; returns how many. */
-static unsigned int pop_finalizers(struct spanheap *heap,
-				   struct shp_finalizer_entry *e, unsigned int max)
-{
-	struct shp_finblock *b;
-	unsigned int n = 0;
-
-	spin_lock(&heap->fin_lock);
-	while (n < max && (b = heap->finq)) {
-		e[n++] = b->fin[--b->cnt];
-		if (!b->cnt) {
-			heap->finq = b->next;
-			b->next = heap->finc;
-			heap->finc = b;
-		}
-	}
-	spin_unlock(&heap->fin_lock);
-	return n;
-}
 
 #define FIN_BATCH	32
 
@@ -136,43 +33,16 @@ void shp_fin_workfn(struct work_struct *work)
 
 	for (;;) {
 		spanheap_enter(heap);
-		n = pop_finalizers(heap, e, FIN_BATCH);
+		n = shp_finq_pop(heap, e, FIN_BATCH);
 		for (i = 0; i < n; i++)
 			e[i].fn(heap, e[i].obj, e[i].ctx);
 		spanheap_exit(heap);
 		if (!n)
 			break;
-		spin_lock(&heap->fin_lock);
-		heap->fin_executed += n;
-		spin_unlock(&heap->fin_lock);
+		shp_finq_done(heap, n);
 		cond_resched();
 	}
 	shp_memcg_exit(memcg);
-}
-
-/**
- * shp_fin_destroy() - drop queued finalizers and free the queue
- * @heap: heap being destroyed, its worker cancelled
- *
- * Finalizers still queued when a heap is destroyed do not run: their
- * objects are freed with the heap.
- */
-void shp_fin_destroy(struct spanheap *heap)
-{
-	struct shp_finblock *b, *next;
-
-	for (b = heap->finq; b; b = next) {
-		next = b->next;
-		heap->fin_dropped += b->cnt;
-		kfree(b);
-		shp_meta_uncharge(heap, sizeof(*b));
-	}
-	for (b = heap->finc; b; b = next) {
-		next = b->next;
-		kfree(b);
-		shp_meta_uncharge(heap, sizeof(*b));
-	}
-	heap->finq = heap->finc = NULL;
 }
 
 /**
@@ -204,6 +74,7 @@ int spanheap_set_finalizer(struct spanheap *heap, void *obj,
 	unsigned int idx;
 	int ret = 0;
 
+	shp_assert_in_section(heap);
 	s = shp_special_target(heap, obj, &idx);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
@@ -251,6 +122,7 @@ int spanheap_take_finalizer(struct spanheap *heap, void *obj, void **ctx)
 	struct shp_span *s;
 	unsigned int idx;
 
+	shp_assert_in_section(heap);
 	s = shp_find_swept_object(heap, obj, &idx);
 	if (IS_ERR(s))
 		return PTR_ERR(s);

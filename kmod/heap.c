@@ -85,17 +85,6 @@ struct spanheap *spanheap_create(const char *name, size_t limit)
 }
 EXPORT_SYMBOL_GPL(spanheap_create);
 
-static void release_list(struct list_head *head)
-{
-	struct shp_span *s, *tmp;
-
-	list_for_each_entry_safe(s, tmp, head, list) {
-		list_del_init(&s->list);
-		shp_special_free_all(s);
-		shp_span_release(s);
-	}
-}
-
 /**
  * spanheap_destroy() - free a heap and every object in it
  * @heap: heap; no other call on it may run or follow
@@ -108,8 +97,6 @@ static void release_list(struct list_head *head)
  */
 void spanheap_destroy(struct spanheap *heap)
 {
-	unsigned int spc;
-
 	if (IS_ERR_OR_NULL(heap))
 		return;
 	shp_debugfs_remove(heap);
@@ -117,22 +104,10 @@ void spanheap_destroy(struct spanheap *heap)
 	cancel_work_sync(&heap->gc_work);
 	cancel_work_sync(&heap->sweep_work);
 	cancel_work_sync(&heap->fin_work);
-	shp_fin_destroy(heap);
+	shp_finq_destroy(heap);
 	spanheap_drain(heap);
-	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
-		struct shp_central *ct = &heap->central[spc];
-
-		spin_lock(&ct->lock);
-		release_list(&ct->partial);
-		release_list(&ct->full);
-		release_list(&ct->unswept);
-		ct->nspans = 0;
-		spin_unlock(&ct->lock);
-	}
-	spin_lock(&heap->lock);
-	release_list(&heap->large);
-	spin_unlock(&heap->lock);
-	shp_gray_put(heap);
+	shp_central_release_all(heap);
+	shp_mark_stack_put(heap);
 	WARN_ON(atomic_long_read(&heap->reserved));
 	WARN_ON(atomic_long_read(&heap->meta) != SHP_HEAP_FIXED_BYTES);
 	percpu_free_rwsem(&heap->sections);
@@ -204,12 +179,7 @@ static noinline void *alloc_large(struct spanheap *heap, size_t size,
 	shp_gc_maybe_trigger(heap);
 	__set_bit(0, shp_alloc_bits(s));
 	s->nalloc = 1;
-	spin_lock(&heap->lock);
-	s->state = SHP_SPAN_LARGE;
-	list_add(&s->list, &heap->large);
-	heap->nlarge++;
-	heap->large_bytes += s->bytes;
-	spin_unlock(&heap->lock);
+	shp_large_add(heap, s);
 	c = get_cpu_ptr(heap->cpu);
 	WRITE_ONCE(c->allocs, c->allocs + 1);
 	put_cpu_ptr(heap->cpu);
@@ -290,6 +260,7 @@ void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
 	unsigned int spc;
 	void *obj;
 
+	shp_assert_in_section(heap);
 	if (unlikely(flags & ~SPANHEAP_ALLOC_FLAGS))
 		return NULL;
 	if (unlikely(size > SPANHEAP_MAX_SMALL_SIZE))
@@ -325,11 +296,7 @@ static int free_large(struct spanheap *heap, struct shp_span *s, void *ptr)
 		spin_unlock(&heap->lock);
 		return -EINVAL;
 	}
-	list_del_init(&s->list);
-	heap->nlarge--;
-	heap->large_bytes -= s->bytes;
-	shp_special_free_all(s);
-	shp_span_release(s);
+	shp_large_release(heap, s);
 	spin_unlock(&heap->lock);
 	c = get_cpu_ptr(heap->cpu);
 	WRITE_ONCE(c->frees, c->frees + 1);
@@ -349,7 +316,7 @@ static __always_inline int free_owned(struct shp_cpu_cache *c,
 		     (atomic_read(&s->nremote) && test_bit(idx, shp_remote_bits(s)))))
 		return -EINVAL;
 	if (unlikely(READ_ONCE(s->specials)))
-		shp_drop_specials(s, idx);
+		shp_special_drop(s, idx);
 	WRITE_ONCE(*word, *word & ~bit);
 	if (idx / 64 == s->cache_word)
 		s->alloc_cache |= bit;
@@ -410,6 +377,7 @@ int spanheap_free(struct spanheap *heap, void *ptr)
 	unsigned int idx;
 	int ret;
 
+	shp_assert_in_section(heap);
 	/*
 	 * Fast path: the span this CPU allocated from last, owned by us.  The
 	 * low half of the reciprocal product is below divmul exactly when
@@ -464,39 +432,6 @@ void *spanheap_object_base(struct spanheap *heap, const void *ptr,
 EXPORT_SYMBOL_GPL(spanheap_object_base);
 
 /**
- * spanheap_drain() - hand every cached span back to the central lists
- * @heap: heap
- *
- * Afterwards every span is central, remote frees are folded, empty spans
- * beyond the keep limit are released and counters are exact.
- *
- * Context: process context; no allocation or free on @heap may run
- * concurrently (the caches of other CPUs are touched).
- */
-void spanheap_drain(struct spanheap *heap)
-{
-	unsigned int spc;
-	int cpu;
-
-	for_each_possible_cpu(cpu) {
-		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
-
-		for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
-			struct shp_span *s = c->alloc[spc];
-
-			if (s == &shp_empty_span)
-				continue;
-			WRITE_ONCE(c->alloc[spc], &shp_empty_span);
-			spin_lock(&heap->central[spc].lock);
-			shp_central_uncache(heap, s);
-			spin_unlock(&heap->central[spc].lock);
-		}
-		c->last = &shp_empty_span;
-	}
-}
-EXPORT_SYMBOL_GPL(spanheap_drain);
-
-/**
  * shp_object_live() - is @obj the start of an allocated object, now?
  * @heap: heap
  * @obj: candidate, typically remembered from earlier
@@ -511,6 +446,7 @@ bool shp_object_live(struct spanheap *heap, void *obj)
 {
 	unsigned int idx;
 
+	shp_assert_in_section(heap);
 	return !IS_ERR(shp_find_swept_object(heap, obj, &idx));
 }
 

@@ -25,6 +25,28 @@
  * when it runs dry.  A central span's bits and lists belong to the
  * central lock.  Moving a span between the two happens under that lock.
  *
+ * Map of the core.  One job per file; calls go down this list, never up,
+ * except between central.c and sweep.c (a central list sweeps a span
+ * before handing it out, Go's mcentral.cacheSpan; a swept span is filed
+ * on a central list).  scripts/callgraph.py checks it.
+ *
+ *   uheap.c uheap_event.c  /dev/spanheap's handles and events (chardev.c
+ *                          is the device itself, kernel only)
+ *   heap.c                 the public API: create, destroy, alloc, free
+ *   debugfs.c stats.c      beside it: files and counters
+ *   finalizer.c            SetFinalizer and the finalizer worker
+ *   cycle.c                mutator sections, the cycle, pacing, gctrace
+ *   roots.c                root slots, the owner's root scan, pins
+ *   sweep.c                sweeping; lookups that sweep first
+ *   central.c              central lists, drain, large spans
+ *   finq.c                 the queue of finalizers found dead
+ *   mark.c                 marking, the mark stack, the cycle diagnostic
+ *   special.c              special records of every kind, their caches
+ *   span.c                 spans, bitmaps, metadata charges, span walks
+ *   pagemap.c              page address -> span
+ *   global.c               module-wide state (workqueue, record caches)
+ *   check.c                the consistency check, test builds only
+ *
  * Lock order (outermost first):
  *   heap->gc_lock (mutex)              one collection at a time
  *     heap->sections (percpu rwsem)    write: a cycle; read: a mutator section
@@ -69,6 +91,13 @@
 #define SHP_SPC(class, noscan)	(((class) << 1) | (noscan))
 #define SHP_SPC_CLASS(spc)	((spc) >> 1)
 #define SHP_SPC_NOSCAN(spc)	((spc) & 1)
+
+/*
+ * The span classes with central lists; class 0 (large objects, a span
+ * each) lives on heap->large instead.
+ */
+#define for_each_small_spc(spc)						\
+	for ((spc) = SHP_SPC(1, 0); (spc) < SHP_NR_SPAN_CLASSES; (spc)++)
 
 /*
  * Empty spans a class keeps for reuse when explicit frees empty them;
@@ -361,6 +390,12 @@ static inline struct mem_cgroup *shp_memcg_enter(struct spanheap *heap)
 	return set_active_memcg(heap->memcg);
 }
 
+/* Checks (with lockdep) that the caller is inside a section of @heap. */
+static inline void shp_assert_in_section(struct spanheap *heap)
+{
+	percpu_rwsem_assert_held(&heap->sections);
+}
+
 static inline void shp_memcg_exit(struct mem_cgroup *old)
 {
 	set_active_memcg(old);
@@ -378,6 +413,8 @@ void shp_pagemap_remove(struct shp_span *s);
 void shp_pagemap_teardown(void);
 
 /* span.c */
+typedef void (*shp_span_visitor_t)(struct spanheap *heap, struct shp_span *s,
+				   void *arg);
 struct shp_span *shp_span_new(struct spanheap *heap, unsigned int spc,
 			      size_t large_size);
 void shp_span_release(struct shp_span *s);
@@ -388,6 +425,46 @@ struct shp_span *shp_find_object(struct spanheap *heap, const void *p,
 				 unsigned int *idx);
 bool shp_meta_charge(struct spanheap *heap, long bytes, bool force);
 void shp_meta_uncharge(struct spanheap *heap, long bytes);
+void shp_visit_spans(struct spanheap *heap, shp_span_visitor_t fn, void *arg);
+
+/* special.c */
+int shp_special_caches_get(void);
+void shp_special_caches_put(void);
+struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind);
+void shp_special_free(struct spanheap *heap, struct shp_special *sp);
+int shp_special_prepare(struct spanheap *heap, struct shp_span *s);
+int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp);
+struct shp_special *shp_special_find(struct shp_span *s, unsigned int idx,
+				     unsigned int offset, unsigned int kind);
+struct shp_special *shp_special_unlink(struct shp_span *s, unsigned int idx,
+				       unsigned int offset, unsigned int kind);
+void shp_special_free_object(struct shp_span *s, unsigned int idx);
+void shp_special_drop(struct shp_span *s, unsigned int idx);
+void shp_special_update_bits(struct shp_span *s, unsigned int idx);
+void shp_special_account(struct shp_span *s, struct shp_special *sp, int delta);
+void shp_special_free_all(struct shp_span *s);
+
+/* mark.c */
+bool shp_mark_stack_get(struct spanheap *heap);
+void shp_mark_stack_put(struct spanheap *heap);
+void shp_mark_reset(struct spanheap *heap);
+void shp_scan_range(struct spanheap *heap, unsigned long base,
+		    unsigned long len);
+void shp_mark_drain(struct spanheap *heap);
+void shp_mark_specials(struct spanheap *heap);
+void shp_mark_complete(struct spanheap *heap);
+int shp_mark_find_cycles(struct spanheap *heap,
+			 void (*report)(void *arg, void *obj), void *arg);
+
+/* finq.c */
+bool shp_queue_finalizer(struct spanheap *heap, void *obj,
+			 spanheap_finalizer_t fn, void *ctx);
+void shp_mark_finq(struct spanheap *heap);
+unsigned int shp_finq_pop(struct spanheap *heap, struct shp_finalizer_entry *e,
+			  unsigned int max);
+void shp_finq_done(struct spanheap *heap, unsigned int n);
+void shp_finq_wake(struct spanheap *heap);
+void shp_finq_destroy(struct spanheap *heap);
 
 /* central.c */
 struct shp_span *shp_central_grab(struct spanheap *heap,
@@ -396,27 +473,11 @@ void shp_central_add(struct spanheap *heap, struct shp_span *s);
 void shp_central_uncache(struct spanheap *heap, struct shp_span *s);
 int shp_central_free(struct spanheap *heap, struct shp_span *s,
 		     unsigned int idx);
-void shp_drop_specials(struct shp_span *s, unsigned int idx);
-
-/* global.c */
-extern struct workqueue_struct *shp_wq;
-int shp_global_get(void);
-void shp_global_exit(void);
-struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind);
-void shp_special_free(struct spanheap *heap, struct shp_special *sp);
-
-/* special.c */
-int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp);
-struct shp_special *shp_special_find(struct shp_span *s, unsigned int idx,
-				     unsigned int offset, unsigned int kind);
-struct shp_special *shp_special_unlink(struct shp_span *s, unsigned int idx,
-				       unsigned int offset, unsigned int kind);
-void shp_special_free_object(struct shp_span *s, unsigned int idx);
-void shp_special_update_bits(struct shp_span *s, unsigned int idx);
-void shp_special_account(struct shp_span *s, struct shp_special *sp, int delta);
-void shp_special_free_all(struct shp_span *s);
-struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
-				    unsigned int *idx);
+void shp_central_file_swept(struct shp_span *s);
+void shp_central_unsweep_all(struct spanheap *heap);
+void shp_central_release_all(struct spanheap *heap);
+void shp_large_add(struct spanheap *heap, struct shp_span *s);
+void shp_large_release(struct spanheap *heap, struct shp_span *s);
 
 /* sweep.c */
 void shp_sweep_span(struct spanheap *heap, struct shp_span *s);
@@ -424,32 +485,30 @@ void shp_sweep_large(struct spanheap *heap, struct shp_span *s);
 void shp_ensure_swept(struct spanheap *heap, struct shp_span *s);
 struct shp_span *shp_find_swept_object(struct spanheap *heap, const void *p,
 				       unsigned int *idx);
+struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
+				    unsigned int *idx);
 void shp_finish_sweep(struct spanheap *heap);
 void shp_sweep_workfn(struct work_struct *work);
 
-/* mark.c */
-void shp_mark(struct spanheap *heap);
-void shp_clear_marks(struct spanheap *heap);
-void shp_scan_range(struct spanheap *heap, unsigned long base,
-		    unsigned long len);
-void shp_mark_drain(struct spanheap *heap);
+/* roots.c */
+void shp_mark_roots(struct spanheap *heap);
+
+/* cycle.c */
+void shp_collect(struct spanheap *heap, bool sweep_now);
+void shp_gc_workfn(struct work_struct *work);
+void shp_gc_maybe_trigger(struct spanheap *heap);
+extern bool shp_gctrace;
 
 /* finalizer.c */
-bool shp_queue_finalizer(struct spanheap *heap, void *obj,
-			 spanheap_finalizer_t fn, void *ctx);
-void shp_mark_finq(struct spanheap *heap);
 void shp_fin_workfn(struct work_struct *work);
-void shp_fin_destroy(struct spanheap *heap);
 
 /* heap.c */
 bool shp_object_live(struct spanheap *heap, void *obj);
 
-/* gc.c */
-void shp_collect(struct spanheap *heap, bool sweep_now);
-void shp_gc_workfn(struct work_struct *work);
-void shp_gc_maybe_trigger(struct spanheap *heap);
-void shp_gray_put(struct spanheap *heap);
-extern bool shp_gctrace;
+/* global.c */
+extern struct workqueue_struct *shp_wq;
+int shp_global_get(void);
+void shp_global_exit(void);
 
 /* chardev.c (kernel only) */
 int shp_chardev_init(void);
@@ -465,7 +524,7 @@ void shp_debugfs_exit(void);
 struct seq_file;
 void shp_stats_print(struct seq_file *m, struct spanheap *heap);
 
-/* check.c */
+/* check.c (test builds only) */
 int shp_heap_check(struct spanheap *heap);
 
 #endif /* _SPANHEAP_INTERNAL_H */

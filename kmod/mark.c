@@ -10,18 +10,21 @@
  * rescanned until no overflow happens (each pass marks more, so this
  * ends).  Nothing is allocated and nothing recurses while marking.
  *
- * Roots, in order: root slots, pinned objects, queued finalizers (their
- * objects must survive until they run), then the referents, but not the
- * objects themselves, of every object with a finalizer (Go's
- * markrootSpans).  That last step is what orders finalizers: if A -> B
- * and both have one, B is marked through A and only A is finalized this
- * cycle; and an object on a cycle through itself marks itself, so it
- * is never finalized.
+ * The cycle (cycle.c) marks roots in this order: root slots and the
+ * owner's roots (roots.c), queued finalizers (finq.c: their objects must
+ * survive until they run), pinned objects, then the referents, but not
+ * the objects themselves, of every object with a finalizer (Go's
+ * markrootSpans; the last two are shp_mark_specials()).  That last step
+ * is what orders finalizers: if A -> B and both have one, B is marked
+ * through A and only A is finalized this cycle; and an object on a
+ * cycle through itself marks itself, so it is never finalized
+ * (shp_mark_find_cycles() lists those).
  *
  * Context for all of this file: heap->sections held for writing.
  */
 #include <linux/mm.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
 #include "internal.h"
 
 /* Lookups of foreign pointers may see spans of other heaps being freed. */
@@ -116,43 +119,66 @@ void shp_mark_drain(struct spanheap *heap)
 	}
 }
 
-/* Apply @fn to every live span of the heap (all central while marking). */
-static void visit_spans(struct spanheap *heap,
-			  void (*fn)(struct spanheap *heap, struct shp_span *s))
+#define SHP_GRAY_BYTES	(SHP_GRAY_ENTRIES * sizeof(struct shp_gray))
+
+/**
+ * shp_mark_stack_get() - make the mark stack if the heap has none yet
+ * @heap: heap
+ *
+ * Made on first use and kept.  It is charged past the limit: a heap at
+ * its limit must still be able to collect.
+ *
+ * Context: process context, heap->gc_lock held.
+ * Return: false if there is no memory for it.
+ */
+bool shp_mark_stack_get(struct spanheap *heap)
 {
-	struct shp_span *s;
-	unsigned int spc;
-
-	for (spc = 2; spc < SHP_NR_SPAN_CLASSES; spc++) {
-		struct shp_central *ct = &heap->central[spc];
-
-		list_for_each_entry(s, &ct->partial, list)
-			fn(heap, s);
-		list_for_each_entry(s, &ct->full, list)
-			fn(heap, s);
-		list_for_each_entry(s, &ct->unswept, list)
-			fn(heap, s);
-	}
-	list_for_each_entry(s, &heap->large, list)
-		fn(heap, s);
+	lockdep_assert_held(&heap->gc_lock);
+	if (heap->gray)
+		return true;
+	heap->gray = kvmalloc(SHP_GRAY_BYTES, SHP_GFP);
+	if (heap->gray)
+		shp_meta_charge(heap, SHP_GRAY_BYTES, true);
+	return heap->gray;
 }
 
-static void clear_span_marks(struct spanheap *heap, struct shp_span *s)
+/**
+ * shp_mark_stack_put() - free the mark stack
+ * @heap: heap being destroyed
+ *
+ * Context: process context.
+ */
+void shp_mark_stack_put(struct spanheap *heap)
+{
+	if (!heap->gray)
+		return;
+	kvfree(heap->gray);
+	heap->gray = NULL;
+	shp_meta_uncharge(heap, SHP_GRAY_BYTES);
+}
+
+static void clear_span_marks(struct spanheap *heap, struct shp_span *s,
+			     void *unused)
 {
 	memset(shp_mark_bits(s), 0, s->nwords * sizeof(long));
 }
 
 /**
- * shp_clear_marks() - clear the mark bits of every span
- * @heap: heap, drained and fully swept
+ * shp_mark_reset() - start a mark: no object marked, the stack empty
+ * @heap: heap, drained and fully swept, with a mark stack
  */
-void shp_clear_marks(struct spanheap *heap)
+void shp_mark_reset(struct spanheap *heap)
 {
-	visit_spans(heap, clear_span_marks);
+	percpu_rwsem_assert_held(&heap->sections);
+	shp_visit_spans(heap, clear_span_marks, NULL);
+	heap->mark_hint = &shp_empty_span;
+	heap->ngray = 0;
+	heap->gray_overflow = false;
 }
 
 /* Pinned objects are roots. */
-static void mark_span_pins(struct spanheap *heap, struct shp_span *s)
+static void mark_span_pins(struct spanheap *heap, struct shp_span *s,
+			   void *unused)
 {
 	struct shp_special *sp;
 	unsigned long todo;
@@ -178,7 +204,7 @@ static void mark_span_pins(struct spanheap *heap, struct shp_span *s)
  * here, and a fully live heap costs one bitmap pass per span.
  */
 static void mark_span_finalizer_referents(struct spanheap *heap,
-					  struct shp_span *s)
+					  struct shp_span *s, void *unused)
 {
 	unsigned long *fin = shp_fin_bits(s), *mark = shp_mark_bits(s), todo;
 	unsigned int w, idx;
@@ -219,30 +245,23 @@ void spanheap_mark_root(struct spanheap *heap, const void *ptr)
 }
 EXPORT_SYMBOL_GPL(spanheap_mark_root);
 
-static void mark_roots(struct spanheap *heap)
+/**
+ * shp_mark_specials() - mark from the special records: pins, then finalizers
+ * @heap: heap whose other roots are marked and drained
+ *
+ * Pinned objects are roots; objects with a finalizer root their
+ * referents but not themselves.
+ */
+void shp_mark_specials(struct spanheap *heap)
 {
-	unsigned int i;
-
-	spin_lock(&heap->roots_lock);
-	rcu_read_lock();
-	for (i = 0; i < heap->nroots; i++)
-		mark_word(heap, (unsigned long)READ_ONCE(*heap->roots[i]));
-	rcu_read_unlock();
-	spin_unlock(&heap->roots_lock);
+	percpu_rwsem_assert_held(&heap->sections);
+	shp_visit_spans(heap, mark_span_pins, NULL);
 	shp_mark_drain(heap);
-	if (heap->root_scan) {
-		heap->root_scan(heap, heap->root_scan_arg);
-		shp_mark_drain(heap);
-	}
-	shp_mark_finq(heap);
-	shp_mark_drain(heap);
-	visit_spans(heap, mark_span_pins);
-	shp_mark_drain(heap);
-	visit_spans(heap, mark_span_finalizer_referents);
+	shp_visit_spans(heap, mark_span_finalizer_referents, NULL);
 	shp_mark_drain(heap);
 }
 
-static void rescan_span(struct spanheap *heap, struct shp_span *s)
+static void rescan_span(struct spanheap *heap, struct shp_span *s, void *unused)
 {
 	unsigned long *mark = shp_mark_bits(s);
 	unsigned int idx;
@@ -260,7 +279,7 @@ static void rescan_span(struct spanheap *heap, struct shp_span *s)
 	}
 }
 
-static void count_live(struct spanheap *heap, struct shp_span *s)
+static void count_live(struct spanheap *heap, struct shp_span *s, void *unused)
 {
 	unsigned int w, n = 0;
 
@@ -270,22 +289,73 @@ static void count_live(struct spanheap *heap, struct shp_span *s)
 }
 
 /**
- * shp_mark() - mark everything reachable
- * @heap: heap, drained, fully swept, marks cleared
+ * shp_mark_complete() - finish a mark once every root is marked
+ * @heap: heap
  *
- * Sets heap->live_bytes.
+ * Rescans marked objects while the stack overflowed, then sets
+ * heap->live_bytes.
  */
-void shp_mark(struct spanheap *heap)
+void shp_mark_complete(struct spanheap *heap)
 {
-	heap->mark_hint = &shp_empty_span;
-	heap->ngray = 0;
-	heap->gray_overflow = false;
-	mark_roots(heap);
+	percpu_rwsem_assert_held(&heap->sections);
 	while (heap->gray_overflow) {
 		heap->gray_overflow = false;
-		visit_spans(heap, rescan_span);
+		shp_visit_spans(heap, rescan_span, NULL);
 		shp_mark_drain(heap);
 	}
 	WRITE_ONCE(heap->live_bytes, 0);
-	visit_spans(heap, count_live);
+	shp_visit_spans(heap, count_live, NULL);
+}
+
+struct cycle_walk {
+	void (*report)(void *arg, void *obj);
+	void *arg;
+	int found;
+};
+
+/* Does marking from each finalizable object's referents come back to it? */
+static void find_cycles_in_span(struct spanheap *heap, struct shp_span *s,
+				void *arg)
+{
+	struct cycle_walk *cw = arg;
+	unsigned int idx;
+
+	if (!s->nspecials || SHP_SPC_NOSCAN(s->spc))
+		return;
+	for (idx = 0; idx < s->nelems; idx++) {
+		if (!test_bit(idx, shp_fin_bits(s)))
+			continue;
+		shp_mark_reset(heap);
+		rcu_read_lock();
+		shp_scan_range(heap, s->base + idx * s->elemsize, s->elemsize);
+		rcu_read_unlock();
+		shp_mark_drain(heap);
+		if (test_bit(idx, shp_mark_bits(s))) {
+			cw->found++;
+			if (cw->report)
+				cw->report(cw->arg, (void *)(s->base + idx * s->elemsize));
+		}
+	}
+}
+
+/**
+ * shp_mark_find_cycles() - report finalizable objects reachable from themselves
+ * @heap: heap, drained and fully swept, with a mark stack
+ * @report: called for each such object, or NULL
+ * @arg: passed to @report
+ *
+ * O(finalizers x heap).  Leaves the mark bits meaningless: only the next
+ * cycle reads them again, after shp_mark_reset().  If the mark stack
+ * overflows during a check, that object is not reported.
+ *
+ * Return: the number of such objects.
+ */
+int shp_mark_find_cycles(struct spanheap *heap,
+			 void (*report)(void *arg, void *obj), void *arg)
+{
+	struct cycle_walk cw = { .report = report, .arg = arg };
+
+	percpu_rwsem_assert_held(&heap->sections);
+	shp_visit_spans(heap, find_cycles_in_span, &cw);
+	return cw.found;
 }

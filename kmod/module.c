@@ -6,6 +6,8 @@
  * record caches, waits for RCU frees of released spans and frees the
  * pagemap.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/module.h>
 #include <linux/rcupdate.h>
 #include "internal.h"
@@ -20,7 +22,7 @@ static int __init spanheap_module_init(void)
 		shp_debugfs_exit();
 		return ret;
 	}
-	pr_info("spanheap: loaded, %u size classes up to %u bytes\n",
+	pr_info("loaded, %u size classes up to %u bytes\n",
 		SHP_NR_CLASSES - 1, SPANHEAP_MAX_SMALL_SIZE);
 	return 0;
 }

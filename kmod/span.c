@@ -211,6 +211,7 @@ static inline u64 span_free_word(struct shp_span *s, unsigned int w)
  */
 bool shp_span_load_cache(struct shp_span *s)
 {
+	lockdep_assert_preemption_disabled();
 	while (s->next_word < s->nwords) {
 		unsigned int w = s->next_word++;
 		u64 free = span_free_word(s, w);
@@ -297,4 +298,36 @@ struct shp_span *shp_find_object(struct spanheap *heap, const void *p,
 		return NULL;
 	*idx = s->divmul ? ((u64)off * s->divmul) >> 32 : 0;
 	return s;
+}
+
+/**
+ * shp_visit_spans() - call @fn on every span of a heap on a list
+ * @heap: heap, its caches drained (cached spans are not visited)
+ * @fn: called with @heap, a span and @arg
+ * @arg: passed to @fn
+ *
+ * Visits the partial, full and unswept lists of every small span class,
+ * then the large spans.  Takes no lock: the lists must not change, so
+ * the world is stopped (no section, no sweeper, no cycle).
+ *
+ * Context: heap->sections held for writing.
+ */
+void shp_visit_spans(struct spanheap *heap, shp_span_visitor_t fn, void *arg)
+{
+	struct shp_span *s;
+	unsigned int spc;
+
+	percpu_rwsem_assert_held(&heap->sections);
+	for_each_small_spc(spc) {
+		struct shp_central *ct = &heap->central[spc];
+
+		list_for_each_entry(s, &ct->partial, list)
+			fn(heap, s, arg);
+		list_for_each_entry(s, &ct->full, list)
+			fn(heap, s, arg);
+		list_for_each_entry(s, &ct->unswept, list)
+			fn(heap, s, arg);
+	}
+	list_for_each_entry(s, &heap->large, list)
+		fn(heap, s, arg);
 }

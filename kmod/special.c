@@ -13,13 +13,101 @@
  * rule, and kinds that allow several records per object (cleanups) can
  * be added with a flag.
  *
- * Every function here runs under s->speciallock and on a swept span
- * (callers use shp_ensure_swept() first), so a sweep never sees a
- * record added for the previous cycle's marks.
+ * Records come from one kmem_cache per kind, made on first use (see
+ * shp_special_caches_get()) and charged to their heap's limit.
+ *
+ * Lists change only under s->speciallock and on a swept span (callers
+ * resolve the object with shp_find_swept_object() first), so a sweep
+ * never sees a record added for the previous cycle's marks.
  */
 #include <linux/slab.h>
 #include <linux/mm.h>
 #include "internal.h"
+
+static struct kmem_cache *special_cache[SPANHEAP_NR_SPECIAL_KINDS];
+
+static const struct {
+	const char *name;
+	unsigned int size;
+} special_kinds[SPANHEAP_NR_SPECIAL_KINDS] = {
+	[SPANHEAP_SPECIAL_FINALIZER] = { "spanheap_special_finalizer",
+					 sizeof(struct shp_special_finalizer) },
+	[SPANHEAP_SPECIAL_PIN] = { "spanheap_special_pin",
+				   sizeof(struct shp_special_pin) },
+};
+
+/**
+ * shp_special_caches_get() - make the record caches that do not exist yet
+ *
+ * Context: process context, the module-wide lock held (global.c).
+ * Return: 0 or -ENOMEM.
+ */
+int shp_special_caches_get(void)
+{
+	unsigned int k;
+
+	for (k = 1; k < SPANHEAP_NR_SPECIAL_KINDS; k++) {
+		if (!special_cache[k])
+			special_cache[k] = kmem_cache_create(special_kinds[k].name,
+							     special_kinds[k].size, 0,
+							     SLAB_ACCOUNT, NULL);
+		if (!special_cache[k])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/**
+ * shp_special_caches_put() - destroy the record caches
+ *
+ * Context: module exit, every heap destroyed.
+ */
+void shp_special_caches_put(void)
+{
+	unsigned int k;
+
+	for (k = 1; k < SPANHEAP_NR_SPECIAL_KINDS; k++) {
+		kmem_cache_destroy(special_cache[k]);
+		special_cache[k] = NULL;
+	}
+}
+
+/**
+ * shp_special_alloc() - allocate a zeroed special record for a heap
+ * @heap: heap the record is charged to (shp_meta_charge())
+ * @kind: enum spanheap_special_kind
+ *
+ * Context: process context, may sleep.
+ * Return: the record with @kind set, or NULL (no memory, or over the
+ * heap's limit).
+ */
+struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind)
+{
+	struct shp_special *sp;
+
+	if (!shp_meta_charge(heap, special_kinds[kind].size, false))
+		return NULL;
+	sp = kmem_cache_zalloc(special_cache[kind], SHP_GFP);
+	if (!sp) {
+		shp_meta_uncharge(heap, special_kinds[kind].size);
+		return NULL;
+	}
+	sp->kind = kind;
+	return sp;
+}
+
+/**
+ * shp_special_free() - free a special record
+ * @heap: heap it was charged to
+ * @sp: record, unlinked
+ *
+ * Context: any.
+ */
+void shp_special_free(struct spanheap *heap, struct shp_special *sp)
+{
+	shp_meta_uncharge(heap, special_kinds[sp->kind].size);
+	kmem_cache_free(special_cache[sp->kind], sp);
+}
 
 static struct shp_special **obj_head(struct shp_span *s, unsigned int idx)
 {
@@ -32,11 +120,12 @@ static size_t specials_bytes(struct shp_span *s)
 	return s->nelems * sizeof(*s->specials);
 }
 
-/* Keep special_bits, fin_bits and npins in step with object @idx's list. */
 /**
  * shp_special_update_bits() - recompute an object's summary bits
  * @s: span
  * @idx: object index
+ *
+ * Keeps special_bits and fin_bits in step with the object's list.
  *
  * Context: s->speciallock held.
  */
@@ -45,6 +134,7 @@ void shp_special_update_bits(struct shp_span *s, unsigned int idx)
 	struct shp_special *cur = *obj_head(s, idx);
 	bool fin = false;
 
+	lockdep_assert_held(&s->speciallock);
 	for (; cur; cur = cur->next)
 		fin |= cur->kind == SPANHEAP_SPECIAL_FINALIZER;
 	if (*obj_head(s, idx))
@@ -70,6 +160,7 @@ void shp_special_update_bits(struct shp_span *s, unsigned int idx)
  */
 void shp_special_account(struct shp_span *s, struct shp_special *sp, int delta)
 {
+	lockdep_assert_held(&s->speciallock);
 	WRITE_ONCE(s->nspecials, s->nspecials + delta);
 	if (sp->kind == SPANHEAP_SPECIAL_PIN)
 		WRITE_ONCE(s->npins, s->npins + delta);
@@ -204,33 +295,44 @@ void shp_special_free_all(struct shp_span *s)
 }
 
 /**
- * shp_special_target() - validate an object for a special operation
- * @heap: heap
- * @obj: must be the start of an allocated object of @heap
- * @idx: object index, set on success
+ * shp_special_drop() - free the records of an object being freed
+ * @s: span
+ * @idx: object index
  *
- * Sweeps the span if needed and makes sure it has a specials array.
+ * An explicitly freed object's finalizer never runs.
  *
- * Context: process context, inside a mutator section; rcu_read_lock()
- * must NOT be held (the array is allocated with GFP_KERNEL).
- * Return: the span, or an ERR_PTR: -EFAULT outside the heap, -EINVAL not
- * the start of an allocated object, -ENOMEM.
+ * Context: the caller owns the object's slot (owner or central lock).
  */
-struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
-				    unsigned int *idx)
+void shp_special_drop(struct shp_span *s, unsigned int idx)
+{
+	if (!READ_ONCE(s->specials))
+		return;
+	spin_lock(&s->speciallock);
+	shp_special_free_object(s, idx);
+	spin_unlock(&s->speciallock);
+}
+
+/**
+ * shp_special_prepare() - give a span its specials array if it has none
+ * @heap: heap of @s
+ * @s: span of an object about to get a record
+ *
+ * Context: process context, rcu_read_lock() NOT held (the array is
+ * allocated with GFP_KERNEL).
+ * Return: 0, or -ENOMEM.
+ */
+int shp_special_prepare(struct spanheap *heap, struct shp_span *s)
 {
 	struct shp_special **arr;
-	struct shp_span *s;
 
-	s = shp_find_swept_object(heap, obj, idx);
-	if (IS_ERR(s) || READ_ONCE(s->specials))
-		return s;
+	if (READ_ONCE(s->specials))
+		return 0;
 	if (!shp_meta_charge(heap, specials_bytes(s), false))
-		return ERR_PTR(-ENOMEM);
+		return -ENOMEM;
 	arr = kcalloc(s->nelems, sizeof(*arr), SHP_GFP);
 	if (!arr) {
 		shp_meta_uncharge(heap, specials_bytes(s));
-		return ERR_PTR(-ENOMEM);
+		return -ENOMEM;
 	}
 	spin_lock(&s->speciallock);
 	if (!s->specials) {
@@ -242,5 +344,5 @@ struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
 		shp_meta_uncharge(heap, specials_bytes(s));
 		kfree(arr);
 	}
-	return s;
+	return 0;
 }

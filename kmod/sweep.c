@@ -82,7 +82,7 @@ static void sweep_specials(struct spanheap *heap, struct shp_span *s)
  * @s: a span on its class's unswept list
  *
  * The span ends on the partial or full list, or is released if empty
- * (beyond the class's keep limit).
+ * (see shp_central_file_swept()).
  *
  * Context: central lock of @s held.
  */
@@ -100,27 +100,7 @@ void shp_sweep_span(struct spanheap *heap, struct shp_span *s)
 	ct->nswept += before - s->nalloc;
 	/* Published last: shp_ensure_swept() trusts it without the lock. */
 	smp_store_release(&s->sweepgen, heap->sweepgen);
-	list_del_init(&s->list);
-	if (!s->nalloc) {
-		list_add(&s->list, &ct->partial);
-		/*
-		 * Like Go's page heap, keep what the pacer expects the heap to
-		 * reuse before the next cycle; give back what is beyond it.
-		 */
-		if (ct->nempty < SHP_KEEP_EMPTY_SPANS ||
-		    atomic_long_read(&heap->reserved) <= (long)READ_ONCE(heap->next_gc)) {
-			ct->nempty++;
-		} else {
-			list_del_init(&s->list);
-			ct->nspans--;
-			shp_special_free_all(s);
-			shp_span_release(s);
-		}
-	} else if (s->nalloc == s->nelems) {
-		list_add(&s->list, &ct->full);
-	} else {
-		list_add(&s->list, &ct->partial);
-	}
+	shp_central_file_swept(s);
 }
 
 /**
@@ -144,12 +124,8 @@ void shp_sweep_large(struct spanheap *heap, struct shp_span *s)
 	if (test_bit(0, shp_alloc_bits(s)))
 		return;
 	s->nalloc = 0;
-	list_del_init(&s->list);
-	heap->nlarge--;
-	heap->large_bytes -= s->bytes;
 	heap->nswept_large++;
-	shp_special_free_all(s);
-	shp_span_release(s);
+	shp_large_release(heap, s);
 }
 
 /**
@@ -218,6 +194,30 @@ struct shp_span *shp_find_swept_object(struct spanheap *heap, const void *p,
 	return s;
 }
 
+/**
+ * shp_special_target() - resolve an object that is to get a special record
+ * @heap: heap
+ * @obj: must be the start of an allocated object of @heap
+ * @idx: object index, set on success
+ *
+ * shp_find_swept_object(), then makes sure the span has a specials array.
+ *
+ * Context: process context, inside a mutator section, no spinlock held.
+ * Return: the span, or an ERR_PTR: -EFAULT outside the heap, -EINVAL not
+ * the start of an allocated object, -ENOMEM.
+ */
+struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
+				    unsigned int *idx)
+{
+	struct shp_span *s = shp_find_swept_object(heap, obj, idx);
+	int ret;
+
+	if (IS_ERR(s))
+		return s;
+	ret = shp_special_prepare(heap, s);
+	return ret ? ERR_PTR(ret) : s;
+}
+
 /* Sweep one span of @spc; returns false when none was left unswept. */
 static bool sweep_one(struct spanheap *heap, unsigned int spc)
 {
@@ -255,16 +255,13 @@ void shp_finish_sweep(struct spanheap *heap)
 {
 	unsigned int spc, n = 0;
 
-	for (spc = 2; spc < SHP_NR_SPAN_CLASSES; spc++) {
+	for_each_small_spc(spc) {
 		while (sweep_one(heap, spc))
 			if (!(++n % 64))
 				cond_resched();
 	}
 	sweep_large_all(heap);
-	spin_lock(&heap->fin_lock);
-	if (heap->finq)
-		queue_work(shp_wq, &heap->fin_work);
-	spin_unlock(&heap->fin_lock);
+	shp_finq_wake(heap);
 }
 
 /* The background sweeper (Go's bgsweep). */

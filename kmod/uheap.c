@@ -66,36 +66,6 @@ static u64 *ref_slots(void *obj)
 	return (u64 *)(hdr(obj) + 1);
 }
 
-/**
- * uheap_charge() - count memory of this layer against the file's limit
- * @u: state
- * @bytes: size of an entry or event record
- *
- * Context: any.
- * Return: 0 or -ENOMEM.
- */
-int uheap_charge(struct uheap *u, size_t bytes)
-{
-	int ret = spanheap_charge(u->heap, bytes);
-
-	if (!ret)
-		atomic_long_add(bytes, &u->charged);
-	return ret;
-}
-
-/**
- * uheap_uncharge() - give back what uheap_charge() counted
- * @u: state
- * @bytes: same size
- *
- * Context: any.
- */
-void uheap_uncharge(struct uheap *u, size_t bytes)
-{
-	atomic_long_sub(bytes, &u->charged);
-	spanheap_uncharge(u->heap, bytes);
-}
-
 /* Is @idx the only index in use in its leaf of the table? */
 static bool leaf_alone(struct uheap *u, u32 idx)
 {
@@ -127,6 +97,8 @@ static void entry_erase(struct uheap *u, u32 idx, struct uh_entry *e)
 /* Is @e's object still the one it names?  Context: section, u->lock. */
 static bool entry_live(struct uheap *u, struct uh_entry *e)
 {
+	shp_assert_in_section(u->heap);
+	lockdep_assert_held(&u->lock);
 	return shp_object_live(u->heap, e->obj) &&
 	       hdr(e->obj)->handle == e->handle;
 }
@@ -137,6 +109,8 @@ static void table_reclaim(struct uheap *u)
 	struct uh_entry *e;
 	unsigned long idx;
 
+	shp_assert_in_section(u->heap);
+	lockdep_assert_held(&u->lock);
 	xa_for_each(&u->tab, idx, e) {
 		if (!e->roots && !entry_live(u, e))
 			entry_erase(u, idx, e);
@@ -153,6 +127,7 @@ static struct uh_entry *lookup(struct uheap *u, u64 handle)
 	u32 gen = (handle >> UH_INDEX_BITS) & UH_GEN_MASK;
 	struct uh_entry *e;
 
+	shp_assert_in_section(u->heap);
 	lockdep_assert_held(&u->lock);
 	if (handle >> (UH_GEN_BITS + UH_INDEX_BITS) != u->tag)
 		return ERR_PTR(-EINVAL);	/* another file's, or made up */

@@ -162,8 +162,6 @@ void uheap_destroy(struct uheap *u);
 long uheap_ioctl(struct uheap *u, unsigned int cmd, void __user *arg);
 long uheap_do(struct uheap *u, unsigned int cmd, union uheap_args *a,
 	      struct iov_iter *data);
-int uheap_charge(struct uheap *u, size_t bytes);
-void uheap_uncharge(struct uheap *u, size_t bytes);
 
 /* uheap_event.c */
 void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx);
@@ -174,5 +172,35 @@ void uheap_events_free(struct uheap *u);
 ssize_t uheap_read(struct uheap *u, char __user *buf, size_t count,
 		   bool nonblock);
 bool uheap_readable(struct uheap *u);
+
+/**
+ * uheap_charge() - count memory of this layer against the file's limit
+ * @u: state
+ * @bytes: size of an entry or event record
+ *
+ * Context: any.
+ * Return: 0 or -ENOMEM.
+ */
+static inline int uheap_charge(struct uheap *u, size_t bytes)
+{
+	int ret = spanheap_charge(u->heap, bytes);
+
+	if (!ret)
+		atomic_long_add(bytes, &u->charged);
+	return ret;
+}
+
+/**
+ * uheap_uncharge() - give back what uheap_charge() counted
+ * @u: state
+ * @bytes: same size
+ *
+ * Context: any.
+ */
+static inline void uheap_uncharge(struct uheap *u, size_t bytes)
+{
+	atomic_long_sub(bytes, &u->charged);
+	spanheap_uncharge(u->heap, bytes);
+}
 
 #endif /* _SPANHEAP_UHEAP_H */

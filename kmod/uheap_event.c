@@ -85,6 +85,7 @@ int uheap_fin_set(struct uheap *u, void *obj, u64 token)
 	struct uh_event *ev;
 	int ret;
 
+	shp_assert_in_section(u->heap);
 	lockdep_assert_held(&u->lock);
 	if (uheap_charge(u, sizeof(*ev)))
 		return -ENOMEM;
@@ -132,6 +133,7 @@ int uheap_fin_clear(struct uheap *u, void *obj)
 	void *ctx;
 	int ret;
 
+	shp_assert_in_section(u->heap);
 	lockdep_assert_held(&u->lock);
 	/* One the cycle took already is delivered, not re-armed (see uheap.h). */
 	h->flags |= UH_FIN_CLEARED;

@@ -161,12 +161,14 @@ static void stress_alloc_free_all_cpus(struct kunit *test)
 	KUNIT_EXPECT_GT(test, atomic_long_read(&st->ops), 1000);
 	spanheap_drain(st->heap);
 	KUNIT_EXPECT_EQ(test, shp_heap_check(st->heap), 0);
+	spanheap_enter(st->heap);
 	for (i = 0; i < STRESS_SLOTS; i++) {
 		if (!st->slots[i])
 			continue;
 		KUNIT_EXPECT_TRUE(test, intact(st->slots[i], i));
 		KUNIT_EXPECT_EQ(test, spanheap_free(st->heap, st->slots[i]), 0);
 	}
+	spanheap_exit(st->heap);
 	spanheap_drain(st->heap);
 	KUNIT_EXPECT_EQ(test, shp_heap_check(st->heap), 0);
 	spanheap_read_stats(st->heap, stats);

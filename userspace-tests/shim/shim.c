@@ -13,6 +13,7 @@ __thread unsigned long shim_fail_nth;
 
 /* ---- CPU slots ---- */
 __thread int shim_cpu_id = -1;
+__thread int shim_preempt_count;
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool slot_used[NR_CPUS];
 static pthread_key_t slot_key;

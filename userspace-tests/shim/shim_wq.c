@@ -135,10 +135,64 @@ bool work_pending(struct work_struct *w)
 	return p;
 }
 
+/* The semaphores this thread holds for reading (sections never nest). */
+#define SHIM_RWSEM_READS	4
+static __thread struct percpu_rw_semaphore *rwsem_reads[SHIM_RWSEM_READS];
+
+void percpu_down_read(struct percpu_rw_semaphore *sem)
+{
+	unsigned int i;
+
+	pthread_rwlock_rdlock(&sem->rw);
+	for (i = 0; i < SHIM_RWSEM_READS && rwsem_reads[i]; i++)
+		;
+	assert(i < SHIM_RWSEM_READS);
+	rwsem_reads[i] = sem;
+}
+
+void percpu_up_read(struct percpu_rw_semaphore *sem)
+{
+	unsigned int i;
+
+	for (i = 0; i < SHIM_RWSEM_READS && rwsem_reads[i] != sem; i++)
+		;
+	assert(i < SHIM_RWSEM_READS);
+	rwsem_reads[i] = NULL;
+	pthread_rwlock_unlock(&sem->rw);
+}
+
+void percpu_down_write(struct percpu_rw_semaphore *sem)
+{
+	pthread_rwlock_wrlock(&sem->rw);
+	__atomic_store_n(&sem->writer, pthread_self(), __ATOMIC_RELAXED);
+	__atomic_store_n(&sem->write_held, true, __ATOMIC_RELAXED);
+}
+
+void percpu_up_write(struct percpu_rw_semaphore *sem)
+{
+	__atomic_store_n(&sem->write_held, false, __ATOMIC_RELAXED);
+	pthread_rwlock_unlock(&sem->rw);
+}
+
+bool shim_rwsem_held(struct percpu_rw_semaphore *sem)
+{
+	unsigned int i;
+
+	if (__atomic_load_n(&sem->write_held, __ATOMIC_RELAXED) &&
+	    pthread_equal(__atomic_load_n(&sem->writer, __ATOMIC_RELAXED),
+			  pthread_self()))
+		return true;
+	for (i = 0; i < SHIM_RWSEM_READS; i++)
+		if (rwsem_reads[i] == sem)
+			return true;
+	return false;
+}
+
 int percpu_init_rwsem(struct percpu_rw_semaphore *sem)
 {
 	pthread_rwlockattr_t a;
 
+	sem->write_held = false;
 	pthread_rwlockattr_init(&a);
 	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	return -pthread_rwlock_init(&sem->rw, &a);

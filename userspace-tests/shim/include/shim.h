@@ -127,10 +127,15 @@ static inline bool IS_ERR_OR_NULL(const void *p) { return !p || IS_ERR(p); }
 extern int shim_warnings;
 #define KERN_ERR		""
 #define KERN_INFO		""
+#ifndef KBUILD_MODNAME
+#define KBUILD_MODNAME		"spanheap"
+#endif
+#ifndef pr_fmt
 #define pr_fmt(fmt)		fmt
-#define pr_err(fmt, ...)	fprintf(stderr, "# " fmt, ##__VA_ARGS__)
-#define pr_warn(fmt, ...)	fprintf(stderr, "# " fmt, ##__VA_ARGS__)
-#define pr_info(fmt, ...)	fprintf(stderr, "# " fmt, ##__VA_ARGS__)
+#endif
+#define pr_err(fmt, ...)	fprintf(stderr, "# " pr_fmt(fmt), ##__VA_ARGS__)
+#define pr_warn(fmt, ...)	fprintf(stderr, "# " pr_fmt(fmt), ##__VA_ARGS__)
+#define pr_info(fmt, ...)	fprintf(stderr, "# " pr_fmt(fmt), ##__VA_ARGS__)
 #define pr_debug(fmt, ...)	do { } while (0)
 #define pr_info_ratelimited(fmt, ...)	pr_info(fmt, ##__VA_ARGS__)
 #define printk(fmt, ...)	fprintf(stderr, "# " fmt, ##__VA_ARGS__)
@@ -280,6 +285,19 @@ static inline void list_splice_init(struct list_head *list, struct list_head *he
 	     pos = n, n = list_next_entry(n, member))
 
 /*
+ * Preemption is counted per thread, as the kernel's preempt_count, so
+ * that lockdep_assert_preemption_disabled() really checks; the count
+ * costs nothing in NDEBUG (benchmark) builds, where asserts are off.
+ */
+extern __thread int shim_preempt_count;
+#ifdef NDEBUG
+#define shim_preempt_add(n)	((void)0)
+#else
+#define shim_preempt_add(n)	((void)(shim_preempt_count += (n)))
+#endif
+#define lockdep_assert_preemption_disabled() assert(shim_preempt_count > 0)
+
+/*
  * ---- locks that remember their holder (for lockdep_assert_held) ----
  * Spinlocks spin with an atomic exchange, yielding if the holder was
  * preempted; mutexes are pthread mutexes.
@@ -307,6 +325,7 @@ void shim_spin_lock_slow(spinlock_t *l);
 static inline void spin_lock_init(spinlock_t *l) { memset(l, 0, sizeof(*l)); }
 static inline void spin_lock(spinlock_t *l)
 {
+	shim_preempt_add(1);
 	if (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
 		shim_spin_lock_slow(l);
 	__atomic_store_n(&l->holder, pthread_self(), __ATOMIC_RELAXED);
@@ -316,6 +335,7 @@ static inline void spin_unlock(spinlock_t *l)
 {
 	__atomic_store_n(&l->held, false, __ATOMIC_RELAXED);
 	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+	shim_preempt_add(-1);
 }
 static inline bool shim_spin_held(spinlock_t *l)
 {
@@ -367,10 +387,10 @@ static inline int smp_processor_id(void)
 unsigned int num_online_cpus(void);
 #define num_possible_cpus()	NR_CPUS
 #define raw_smp_processor_id()	smp_processor_id()
-#define get_cpu()		smp_processor_id()
-#define put_cpu()		do { } while (0)
-#define preempt_disable()	do { } while (0)
-#define preempt_enable()	do { } while (0)
+#define get_cpu()		({ shim_preempt_add(1); smp_processor_id(); })
+#define put_cpu()		shim_preempt_add(-1)
+#define preempt_disable()	shim_preempt_add(1)
+#define preempt_enable()	shim_preempt_add(-1)
 #define migrate_disable()	do { } while (0)
 #define migrate_enable()	do { } while (0)
 #define for_each_possible_cpu(cpu) for ((cpu) = 0; (cpu) < NR_CPUS; (cpu)++)
@@ -379,8 +399,8 @@ unsigned int num_online_cpus(void);
 #define free_percpu(p)		free(p)
 #define per_cpu_ptr(p, cpu)	(&(p)[cpu])
 #define this_cpu_ptr(p)		(&(p)[smp_processor_id()])
-#define get_cpu_ptr(p)		this_cpu_ptr(p)
-#define put_cpu_ptr(p)		do { (void)(p); } while (0)
+#define get_cpu_ptr(p)		({ shim_preempt_add(1); this_cpu_ptr(p); })
+#define put_cpu_ptr(p)		do { (void)(p); shim_preempt_add(-1); } while (0)
 
 /* ---- memory ---- */
 #define GFP_KERNEL		0x1u
@@ -486,16 +506,24 @@ bool cancel_work_sync(struct work_struct *work);
 bool flush_work(struct work_struct *work);
 bool work_pending(struct work_struct *work);
 
-/* ---- percpu_rw_semaphore: a writer-preferring pthread rwlock ---- */
+/*
+ * ---- percpu_rw_semaphore: a writer-preferring pthread rwlock ----
+ * Holders are remembered (the writer, and per thread the few semaphores
+ * it reads) so that percpu_rwsem_assert_held() really checks.
+ */
 struct percpu_rw_semaphore {
 	pthread_rwlock_t rw;
+	pthread_t writer;
+	bool write_held;
 };
 int percpu_init_rwsem(struct percpu_rw_semaphore *sem);
 #define percpu_free_rwsem(sem)	pthread_rwlock_destroy(&(sem)->rw)
-#define percpu_down_read(sem)	pthread_rwlock_rdlock(&(sem)->rw)
-#define percpu_up_read(sem)	pthread_rwlock_unlock(&(sem)->rw)
-#define percpu_down_write(sem)	pthread_rwlock_wrlock(&(sem)->rw)
-#define percpu_up_write(sem)	pthread_rwlock_unlock(&(sem)->rw)
+void percpu_down_read(struct percpu_rw_semaphore *sem);
+void percpu_up_read(struct percpu_rw_semaphore *sem);
+void percpu_down_write(struct percpu_rw_semaphore *sem);
+void percpu_up_write(struct percpu_rw_semaphore *sem);
+bool shim_rwsem_held(struct percpu_rw_semaphore *sem);
+#define percpu_rwsem_assert_held(sem)	assert(shim_rwsem_held(sem))
 
 /*
  * ---- kmem_cache: per-CPU free lists fed by chunks, like SLUB ----

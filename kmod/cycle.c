@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Collection cycles: mutator sections, the cycle itself, pacing (GOGC)
+ * and the gctrace line.
+ *
+ * A mutator section is a read hold of heap->sections; a cycle's mark
+ * holds it for writing, so marking never overlaps code that keeps
+ * unrooted heap pointers in locals.  A cycle:
+ *
+ *   1. stop the world (sections for writing)
+ *   2. finish sweeping the previous cycle, drain CPU caches
+ *   3. sweepgen++, every small span onto its unswept list, reset marks
+ *   4. mark: roots (roots.c), queued finalizers (finq.c), pins and
+ *      finalizers' referents, overflow (mark.c)
+ *   5. set the pacer's next trigger, restart the world
+ *   6. sweep: all now for spanheap_collect(), in the background for
+ *      paced cycles (and lazily on demand either way)
+ *
+ * Objects allocated after step 5 live in spans that were swept before a
+ * cache took them, so a cycle never frees what was allocated during it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/sched.h>
+#include <linux/ktime.h>
+#include <linux/module.h>
+#include <linux/export.h>
+#include <linux/err.h>
+#include "internal.h"
+
+bool shp_gctrace;
+module_param_named(gctrace, shp_gctrace, bool, 0644);
+MODULE_PARM_DESC(gctrace, "Print one line per collection cycle");
+
+/**
+ * spanheap_enter() - open a mutator section
+ * @heap: heap
+ *
+ * Until spanheap_exit(), no collection marks @heap, so heap pointers held
+ * only in locals stay valid.  Allocation, freeing and every call taking
+ * an object pointer must happen inside a section.  Sections do not nest,
+ * not even sections of two different heaps (two collectors could then
+ * wait on each other), and no collection, finalizer wait or heap
+ * destruction may be started from inside a section.
+ *
+ * Context: process context, may sleep.
+ */
+void spanheap_enter(struct spanheap *heap)
+{
+	percpu_down_read(&heap->sections);
+}
+EXPORT_SYMBOL_GPL(spanheap_enter);
+
+/**
+ * spanheap_exit() - close a mutator section
+ * @heap: heap
+ *
+ * Context: process context, in a section opened by this task.
+ */
+void spanheap_exit(struct spanheap *heap)
+{
+	shp_assert_in_section(heap);
+	percpu_up_read(&heap->sections);
+}
+EXPORT_SYMBOL_GPL(spanheap_exit);
+
+static void set_next_gc(struct spanheap *heap)
+{
+	u64 live = READ_ONCE(heap->live_bytes);
+	u64 goal = live + live * max(READ_ONCE(heap->gc_percent), 0) / 100;
+
+	WRITE_ONCE(heap->next_gc, max_t(u64, goal, SHP_GC_MIN_HEAP));
+}
+
+/*
+ * Stop the world: one cycle at a time, no sweeper, no section; then
+ * finish the previous cycle's sweep and drain the caches, so every span
+ * is on a central list or heap->large and swept.  @t_stopped is when
+ * the last section ended.  Return: the mark stack exists (else nothing
+ * may be marked; start_world() must be called all the same).
+ */
+static bool stop_world(struct spanheap *heap, u64 *t_stopped)
+{
+	mutex_lock(&heap->gc_lock);
+	/* The sweeper must not sweep spans of the cycle being marked. */
+	cancel_work_sync(&heap->sweep_work);
+	percpu_down_write(&heap->sections);
+	*t_stopped = ktime_get_ns();
+	shp_finish_sweep(heap);
+	spanheap_drain(heap);
+	return shp_mark_stack_get(heap);
+}
+
+static void start_world(struct spanheap *heap)
+{
+	percpu_up_write(&heap->sections);
+	mutex_unlock(&heap->gc_lock);
+}
+
+/* Steps 3 to 5 of a cycle, with the world stopped. */
+static void mark_cycle(struct spanheap *heap)
+{
+	WRITE_ONCE(heap->sweepgen, heap->sweepgen + 1);
+	shp_central_unsweep_all(heap);
+	shp_mark_reset(heap);
+	shp_mark_roots(heap);
+	shp_mark_finq(heap);
+	shp_mark_specials(heap);
+	shp_mark_complete(heap);
+	set_next_gc(heap);
+	atomic64_inc(&heap->collections);
+}
+
+static u64 fin_queued(struct spanheap *heap)
+{
+	u64 n;
+
+	spin_lock(&heap->fin_lock);
+	n = heap->fin_queued;
+	spin_unlock(&heap->fin_lock);
+	return n;
+}
+
+static void gctrace(struct spanheap *heap, u64 before, u64 queued, u64 t_stw)
+{
+	pr_info_ratelimited("%s-%u: gc %llu: %llu -> %ld KiB reserved, %llu KiB live, next %llu KiB, %llu finalizers queued, %llu us stw\n",
+			    heap->name, heap->id,
+			    (u64)atomic64_read(&heap->collections), before >> 10,
+			    atomic_long_read(&heap->reserved) >> 10,
+			    heap->live_bytes >> 10, heap->next_gc >> 10, queued,
+			    t_stw / 1000);
+}
+
+/**
+ * shp_collect() - one collection cycle
+ * @heap: heap
+ * @sweep_now: sweep every span before returning, else leave it to the
+ *	background sweeper and to lazy sweeping
+ *
+ * Without memory for a mark stack the cycle is skipped and nothing
+ * changes.
+ *
+ * Context: process context outside any section of @heap; may sleep.
+ */
+void shp_collect(struct spanheap *heap, bool sweep_now)
+{
+	struct mem_cgroup *memcg = shp_memcg_enter(heap);
+	u64 t0, t_stw, before, queued = 0;
+	bool marked;
+
+	marked = stop_world(heap, &t0);
+	before = atomic_long_read(&heap->reserved);
+	if (marked) {
+		queued = fin_queued(heap);
+		mark_cycle(heap);
+	}
+	t_stw = ktime_get_ns() - t0;
+	percpu_up_write(&heap->sections);
+	if (marked) {
+		if (sweep_now)
+			shp_finish_sweep(heap);
+		else
+			queue_work(shp_wq, &heap->sweep_work);
+		if (READ_ONCE(shp_gctrace))
+			gctrace(heap, before, fin_queued(heap) - queued, t_stw);
+	}
+	mutex_unlock(&heap->gc_lock);
+	shp_memcg_exit(memcg);
+}
+
+/**
+ * spanheap_collect() - run a full collection cycle
+ * @heap: heap
+ *
+ * Marks from the roots, then sweeps every span before returning (as Go's
+ * runtime.GC()), queueing the finalizers of unreachable objects; they run
+ * later on the finalizer worker (see spanheap_wait_finalizers()).
+ *
+ * Context: process context outside any section of @heap (it waits for
+ * all sections to close); may sleep.
+ */
+void spanheap_collect(struct spanheap *heap)
+{
+	shp_collect(heap, true);
+}
+EXPORT_SYMBOL_GPL(spanheap_collect);
+
+/* A paced cycle, run by heap->gc_work; sweeping is left to the sweeper. */
+void shp_gc_workfn(struct work_struct *work)
+{
+	shp_collect(container_of(work, struct spanheap, gc_work), false);
+}
+
+/**
+ * shp_gc_maybe_trigger() - start a paced cycle if the heap grew enough
+ * @heap: heap
+ *
+ * Context: any; called when a new span is made.
+ */
+void shp_gc_maybe_trigger(struct spanheap *heap)
+{
+	if (READ_ONCE(heap->gc_percent) >= 0 &&
+	    atomic_long_read(&heap->reserved) >= (long)READ_ONCE(heap->next_gc))
+		queue_work(shp_wq, &heap->gc_work);
+}
+
+/**
+ * spanheap_set_gc_percent() - set the pacing goal (GOGC)
+ * @heap: heap
+ * @percent: a cycle starts when the heap has grown by this much over the
+ *	bytes found live by the last one; negative turns pacing off
+ *
+ * Context: any, sections included.
+ * Return: the previous value.
+ */
+int spanheap_set_gc_percent(struct spanheap *heap, int percent)
+{
+	int old = xchg(&heap->gc_percent, percent < 0 ? -1 : percent);
+
+	/* No gc_lock: callers may be inside a section, which a cycle waits on. */
+	set_next_gc(heap);
+	return old;
+}
+EXPORT_SYMBOL_GPL(spanheap_set_gc_percent);
+
+/**
+ * spanheap_finalizer_cycles() - list finalizable objects on cycles
+ * @heap: heap
+ * @report: called for each object with a finalizer that is reachable
+ *	from itself (it will never be finalized), or NULL
+ * @arg: passed to @report
+ *
+ * A diagnostic: stops the world for O(finalizers x heap) work (see
+ * shp_mark_find_cycles()).
+ *
+ * Context: process context outside any section of @heap; may sleep.
+ * @report runs with the world stopped and must not use @heap.
+ * Return: the number of such objects, or -ENOMEM.
+ */
+int spanheap_finalizer_cycles(struct spanheap *heap,
+			      void (*report)(void *arg, void *obj), void *arg)
+{
+	int found = -ENOMEM;
+	u64 t0;
+
+	if (stop_world(heap, &t0))
+		found = shp_mark_find_cycles(heap, report, arg);
+	start_world(heap);
+	return found;
+}
+EXPORT_SYMBOL_GPL(spanheap_finalizer_cycles);

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Which core file calls which, and the call loops among them.
+
+Usage: scripts/callgraph.py [--max-loop N] [DIR]
+
+Reads DIR/*.c (default kmod/), finds each file's non-static function
+definitions, and draws an edge A -> B when A names a function B defines
+(a call, or a function pointer handed on: a work function, a callback).
+Prints the edges, then every loop (strongly connected set of files).
+Exits 1 if a loop spans more than N files (default 3).
+"""
+import os
+import re
+import sys
+
+DEF_RE = re.compile(r'^(?!static\b)(?:[A-Za-z_][\w ]*?[\s\*]+)(\w+)\s*\(', re.M)
+IDENT_RE = re.compile(r'\b[A-Za-z_]\w*\b')
+
+
+def strip(text):
+    """Drops comments, strings and preprocessor lines."""
+    text = re.sub(r'/\*.*?\*/', ' ', text, flags=re.S)
+    text = re.sub(r'//[^\n]*', ' ', text)
+    text = re.sub(r'"(?:\\.|[^"\\])*"', '""', text)
+    text = re.sub(r"'(?:\\.|[^'\\])*'", "''", text)
+    return re.sub(r'^\s*#[^\n]*(?:\\\n[^\n]*)*', ' ', text, flags=re.M)
+
+
+def definitions(text):
+    """Non-static functions defined (a body follows the prototype)."""
+    names = set()
+    for m in DEF_RE.finditer(text):
+        rest = text[m.end():]
+        depth, i = 1, 0
+        while i < len(rest) and depth:
+            depth += {'(': 1, ')': -1}.get(rest[i], 0)
+            i += 1
+        if rest[i:].lstrip().startswith('{'):
+            names.add(m.group(1))
+    return names
+
+
+def loops(files, edges):
+    """Tarjan's strongly connected components with more than one file."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(edges[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in files:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def main(argv):
+    max_loop = 3
+    if len(argv) > 1 and argv[0] == '--max-loop':
+        max_loop = int(argv[1])
+        argv = argv[2:]
+    top = argv[0] if argv else 'kmod'
+    texts = {}
+    for name in sorted(os.listdir(top)):
+        if name.endswith('.c'):
+            with open(os.path.join(top, name)) as f:
+                texts[name] = strip(f.read())
+    owner = {}
+    for name, text in texts.items():
+        for fn in definitions(text):
+            owner.setdefault(fn, name)
+    edges = {name: set() for name in texts}
+    for name, text in texts.items():
+        for ident in set(IDENT_RE.findall(text)):
+            dst = owner.get(ident)
+            if dst and dst != name:
+                edges[name].add(dst)
+    for name in texts:
+        print('%-20s -> %s' % (name, ' '.join(sorted(edges[name])) or '-'))
+    bad = 0
+    for comp in loops(list(texts), edges):
+        print('loop (%d files): %s' % (len(comp), ' '.join(comp)))
+        bad |= len(comp) > max_loop
+    if bad:
+        print('a loop spans more than %d files' % max_loop)
+    return bad
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
