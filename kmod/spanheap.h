@@ -13,6 +13,7 @@
 #define _SPANHEAP_H
 
 #include <linux/types.h>
+#include <linux/compiler.h>
 
 struct spanheap;
 
@@ -165,7 +166,7 @@ int spanheap_finalizer_cycles(struct spanheap *heap,
  */
 static inline void spanheap_keep_alive(const void *obj)
 {
-	__asm__ __volatile__("" : : "r"(obj) : "memory");
+	barrier_data(obj);
 }
 
 #endif /* _SPANHEAP_H */

@@ -8,32 +8,19 @@
 #include <linux/err.h>
 #include <linux/sched.h>
 #include <linux/mm.h>
-#include "../internal.h"
+#include "test_heap.h"
+
+/* Allocator cases: no collection frees what locals hold. */
+#define ALLOC_HEAP	(TEST_HEAP_SECTION | TEST_HEAP_CHECK)
 
 static int heap_init(struct kunit *test)
 {
-	struct spanheap *heap = spanheap_create("kunit-alloc", 0);
-
-	if (IS_ERR(heap))
-		return PTR_ERR(heap);
-	test->priv = heap;
-	/* Allocator cases: no collection frees what locals hold. */
-	spanheap_set_gc_percent(heap, -1);
-	spanheap_enter(heap);
-	/* Cases reason about one CPU's cached span. */
-	migrate_disable();
-	return 0;
+	return test_heap_init(test, "kunit-alloc", ALLOC_HEAP);
 }
 
 static void heap_exit(struct kunit *test)
 {
-	struct spanheap *heap = test->priv;
-
-	migrate_enable();
-	spanheap_exit(heap);
-	spanheap_drain(heap);
-	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
-	spanheap_destroy(heap);
+	test_heap_exit(test, ALLOC_HEAP);
 }
 
 static bool all_bytes(const void *p, u8 val, size_t n)

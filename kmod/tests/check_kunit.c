@@ -10,22 +10,16 @@
 #include <linux/sched.h>
 #include <linux/mm.h>
 #include <linux/workqueue.h>
-#include "../internal.h"
+#include "test_heap.h"
 
 static int check_init(struct kunit *test)
 {
-	struct spanheap *heap = spanheap_create("kunit-check", 0);
-
-	if (IS_ERR(heap))
-		return PTR_ERR(heap);
-	spanheap_set_gc_percent(heap, -1);
-	test->priv = heap;
-	return 0;
+	return test_heap_init(test, "kunit-check", 0);
 }
 
 static void check_exit(struct kunit *test)
 {
-	spanheap_destroy(test->priv);
+	test_heap_exit(test, 0);
 }
 
 static struct shp_span *span_of(const void *obj)

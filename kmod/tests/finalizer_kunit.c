@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit: the collector and finalizers, against BRIEF section 2.
+ * KUnit: the collector and finalizers, against the rules of
+ * Documentation/spanheap/collector.rst (Go's, where Go has one).
  *
  * Test objects are nodes: two pointer slots and an id.  Finalizers log
  * the ids they see, in order.  A test builds a graph inside a section,
@@ -13,7 +14,7 @@
 #include <linux/err.h>
 #include <linux/sched.h>
 #include <linux/workqueue.h>
-#include "../internal.h"
+#include "test_heap.h"
 
 struct node {
 	struct node *next[2];
@@ -61,10 +62,9 @@ static int fin_init(struct kunit *test)
 
 	if (!c)
 		return -ENOMEM;
-	c->heap = spanheap_create("kunit-fin", 0);
+	c->heap = test_heap_new("kunit-fin");
 	if (IS_ERR(c->heap))
 		return PTR_ERR(c->heap);
-	spanheap_set_gc_percent(c->heap, -1);	/* cycles only when asked */
 	spin_lock_init(&c->log.lock);
 	test->priv = c;
 	return 0;

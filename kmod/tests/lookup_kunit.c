@@ -5,26 +5,16 @@
 #include <linux/err.h>
 #include <linux/sched.h>
 #include <linux/mm.h>
-#include "../internal.h"
+#include "test_heap.h"
 
 static int heap_init(struct kunit *test)
 {
-	struct spanheap *heap = spanheap_create("kunit-lookup", 0);
-
-	if (IS_ERR(heap))
-		return PTR_ERR(heap);
-	test->priv = heap;
-	spanheap_set_gc_percent(heap, -1);
-	spanheap_enter(heap);
-	migrate_disable();
-	return 0;
+	return test_heap_init(test, "kunit-lookup", TEST_HEAP_SECTION);
 }
 
 static void heap_exit(struct kunit *test)
 {
-	migrate_enable();
-	spanheap_exit(test->priv);
-	spanheap_destroy(test->priv);
+	test_heap_exit(test, TEST_HEAP_SECTION);
 }
 
 static void interior_pointers_resolve(struct kunit *test)

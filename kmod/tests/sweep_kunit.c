@@ -11,22 +11,16 @@
 #include <linux/err.h>
 #include <linux/sched.h>
 #include <linux/workqueue.h>
-#include "../internal.h"
+#include "test_heap.h"
 
 static int sweep_init(struct kunit *test)
 {
-	struct spanheap *heap = spanheap_create("kunit-sweep", 0);
-
-	if (IS_ERR(heap))
-		return PTR_ERR(heap);
-	spanheap_set_gc_percent(heap, -1);	/* cycles only when asked */
-	test->priv = heap;
-	return 0;
+	return test_heap_init(test, "kunit-sweep", 0);
 }
 
 static void sweep_exit(struct kunit *test)
 {
-	spanheap_destroy(test->priv);
+	test_heap_exit(test, 0);
 }
 
 static bool span_unswept(struct spanheap *heap, const void *obj)

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The heap fixture the KUnit suites share: a heap per case, with pacing
+ * off so that cycles run only when a case asks for one.
+ */
+#ifndef _SPANHEAP_TEST_HEAP_H
+#define _SPANHEAP_TEST_HEAP_H
+
+#include <kunit/test.h>
+#include <linux/err.h>
+#include <linux/sched.h>
+#include "../internal.h"
+
+/* Cases run inside a section, on one CPU (they reason about its cache). */
+#define TEST_HEAP_SECTION	0x1
+/* The exit drains the heap and expects shp_heap_check() to pass. */
+#define TEST_HEAP_CHECK		0x2
+
+/* A new heap named @name, pacing off, or an ERR_PTR. */
+static inline struct spanheap *test_heap_new(const char *name)
+{
+	struct spanheap *heap = spanheap_create(name, 0);
+
+	if (!IS_ERR(heap))
+		spanheap_set_gc_percent(heap, -1);
+	return heap;
+}
+
+/* Suite init: test->priv is the case's heap. */
+static inline int test_heap_init(struct kunit *test, const char *name,
+				 unsigned int flags)
+{
+	struct spanheap *heap = test_heap_new(name);
+
+	if (IS_ERR(heap))
+		return PTR_ERR(heap);
+	test->priv = heap;
+	if (flags & TEST_HEAP_SECTION) {
+		spanheap_enter(heap);
+		migrate_disable();
+	}
+	return 0;
+}
+
+/* Suite exit, with the flags given to test_heap_init(). */
+static inline void test_heap_exit(struct kunit *test, unsigned int flags)
+{
+	struct spanheap *heap = test->priv;
+
+	if (flags & TEST_HEAP_SECTION) {
+		migrate_enable();
+		spanheap_exit(heap);
+	}
+	if (flags & TEST_HEAP_CHECK) {
+		spanheap_drain(heap);
+		KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+	}
+	spanheap_destroy(heap);
+}
+
+#endif /* _SPANHEAP_TEST_HEAP_H */
