@@ -30,8 +30,8 @@
  * before handing it out, Go's mcentral.cacheSpan; a swept span is filed
  * on a central list).  scripts/callgraph.py checks it.
  *
- *   uheap.c uheap_event.c  /dev/spanheap's handles and events (chardev.c
- *                          is the device itself, kernel only)
+ *   chardev.c              /dev/spanheap itself (kernel only), over
+ *   uheap.c uheap_event.c  its handles and objects, and its events
  *   heap.c                 the public API: create, destroy, alloc, free
  *   debugfs.c stats.c      beside it: files and counters
  *   finalizer.c            SetFinalizer and the finalizer worker
@@ -44,7 +44,9 @@
  *   special.c              special records of every kind, their caches
  *   span.c                 spans, bitmaps, metadata charges, span walks
  *   pagemap.c              page address -> span
+ *   sizeclass_table.c      the size classes (made by mksizeclasses.py)
  *   global.c               module-wide state (workqueue, record caches)
+ *   module.c               module init and exit
  *   check.c                the consistency check, test builds only
  *
  * Lock order (outermost first):

@@ -2,13 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 """Which core file calls which, and the call loops among them.
 
-Usage: scripts/callgraph.py [--max-loop N] [DIR]
+Usage: scripts/callgraph.py [--ktap] [--max-loop N] [DIR]
 
 Reads DIR/*.c (default kmod/), finds each file's non-static function
 definitions, and draws an edge A -> B when A names a function B defines
 (a call, or a function pointer handed on: a work function, a callback).
 Prints the edges, then every loop (strongly connected set of files).
 Exits 1 if a loop spans more than N files (default 3).
+
+With --ktap, prints the result as KTAP for the test tiers instead: a loop
+of more than N files fails, and so does a file the map of the core (the
+comment at the top of DIR/internal.h) does not name.
 """
 import os
 import re
@@ -72,11 +76,40 @@ def loops(files, edges):
     return out
 
 
+def unmapped(top, files):
+    """Files the map at the top of internal.h does not name."""
+    with open(os.path.join(top, 'internal.h')) as f:
+        head = f.read().split('#ifndef', 1)[0]
+    return [name for name in files if not re.search(r'\b%s\b' % re.escape(name), head)]
+
+
+def ktap(top, texts, edges, max_loop):
+    comps = loops(list(texts), edges)
+    big = [c for c in comps if len(c) > max_loop]
+    missing = unmapped(top, texts)
+    print('KTAP version 1')
+    print('1..2')
+    for c in comps:
+        print('# loop (%d files): %s' % (len(c), ' '.join(c)))
+    print('%s 1 core_call_loops_at_most_%d_files' % ('not ok' if big else 'ok', max_loop))
+    for name in missing:
+        print('# not in the map of the core: %s' % name)
+    print('%s 2 core_map_names_every_file' % ('not ok' if missing else 'ok'))
+    return 1 if big or missing else 0
+
+
 def main(argv):
     max_loop = 3
-    if len(argv) > 1 and argv[0] == '--max-loop':
-        max_loop = int(argv[1])
-        argv = argv[2:]
+    as_ktap = False
+    while argv and argv[0].startswith('--'):
+        if argv[0] == '--ktap':
+            as_ktap = True
+            argv = argv[1:]
+        elif argv[0] == '--max-loop' and len(argv) > 1:
+            max_loop = int(argv[1])
+            argv = argv[2:]
+        else:
+            sys.exit(__doc__)
     top = argv[0] if argv else 'kmod'
     texts = {}
     for name in sorted(os.listdir(top)):
@@ -93,6 +126,8 @@ def main(argv):
             dst = owner.get(ident)
             if dst and dst != name:
                 edges[name].add(dst)
+    if as_ktap:
+        return ktap(top, texts, edges, max_loop)
     for name in texts:
         print('%-20s -> %s' % (name, ' '.join(sorted(edges[name])) or '-'))
     bad = 0
