@@ -6,7 +6,7 @@
 #   make fuzz         libFuzzer on the ioctl dispatcher, FUZZ_SECONDS (default 120)
 #   make coverage     line/branch coverage of kmod/*.c under the userspace suites
 #   make bench        userspace benchmarks against glibc, Boehm GC and Go
-#   make bench-vm     in-kernel benchmark against SLUB on Debian's kernel
+#   make bench-vm     in-kernel benchmarks (SLUB, xarray, maple tree peers)
 #   make demo         boot Debian's kernel in QEMU and show the module working
 #   make shell        an interactive shell in that VM with the module loaded
 #                     (KERNEL=test: on the debug test kernel instead)

@@ -11,6 +11,16 @@
  * span's struct is freed after a grace period, so a lookup under
  * rcu_read_lock() returns either NULL or a span whose memory is valid
  * (whose state may already be SHP_SPAN_DEAD).
+ *
+ * Why not an xarray or a maple tree: the pagemap_lookup bench (make
+ * bench-vm) puts the same 4096 spans in all three.  A hit here takes
+ * 0.22 of xas_load()'s time and less than mas_walk()'s (QEMU/TCG,
+ * 2026-11): four dependent loads, where the xarray is nine levels deep
+ * for a 52-bit page number and the maple tree scans pivots at each
+ * level.  The price is memory: 64 KiB nodes kept until module exit,
+ * about 2x the xarray's and 10x the maple tree's per span (0.7% of the
+ * spans' bytes), paid once for the module, while the lookup is on the
+ * path of marking and of every free.
  */
 #include <linux/mm.h>
 #include <linux/mutex.h>

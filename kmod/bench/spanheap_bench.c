@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * In-kernel benchmark: 32-byte alloc+free pairs on a spanheap heap and on
- * a SLUB cache of the same size, timed in the same boot.  Prints
- * "BENCH <name> <impl> <value> ns/op" lines when loaded; unload it after.
+ * a SLUB cache of the same size, timed in the same boot; then
+ * pagemap_lookup, spanheap's pagemap against an xarray and a maple tree
+ * (pagemap_bench.c).  Prints "BENCH <name> <impl> <value> <unit>" lines
+ * when loaded; unload it after.
  */
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -10,6 +12,7 @@
 #include <linux/sched.h>
 #include <linux/err.h>
 #include "../spanheap.h"
+#include "bench.h"
 
 #define PAIRS	2000000
 #define ROUNDS	5
@@ -80,7 +83,7 @@ static int __init spanheap_bench_init(void)
 	report("slub", best_slub);
 	kmem_cache_destroy(cache);
 	spanheap_destroy(heap);
-	return 0;
+	return spanheap_bench_pagemap();
 }
 
 static void __exit spanheap_bench_exit(void)
@@ -90,4 +93,4 @@ static void __exit spanheap_bench_exit(void)
 module_init(spanheap_bench_init);
 module_exit(spanheap_bench_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("spanheap in-kernel benchmark against SLUB");
+MODULE_DESCRIPTION("spanheap in-kernel benchmark against SLUB, xarray and maple tree");

@@ -2,7 +2,8 @@
 # Run the in-kernel benchmark module on Debian's stock kernel under QEMU TCG.
 # Usage: bench-vm.sh <repo>
 # Output: the `BENCH ...` lines spanheap_bench.ko printed (printk timestamp
-# stripped) on stdout; console log <repo>/build/vm/bench-console.log.
+# stripped), then `# a / b = x.xx` ratio lines, on stdout; console log
+# <repo>/build/vm/bench-console.log.
 # Fails when there is no BENCH line. TCG timings are only comparable run to run.
 set -euo pipefail
 tier=bench
@@ -33,3 +34,22 @@ find_splats "$console" >&2 && log "WARNING: kernel splats in $console (see above
 sed -n 's/^\[ *[0-9]*\.[0-9]*\] *//; s/^[A-Za-z0-9_]*: BENCH /BENCH /; /^BENCH /p' "$console" >"$repo/build/vm/bench.txt"
 [ -s "$repo/build/vm/bench.txt" ] || die "no BENCH lines in $console"
 cat "$repo/build/vm/bench.txt"
+
+# ratio <bench> <impl> <peer impl>: "# <bench> <impl> / <bench> <peer> = x.xx"
+ratio() {
+	awk -v b="$1" -v i="$2" -v p="$3" '
+		$2 == b && $3 == i { x = $4 }
+		$2 == b && $3 == p { y = $4 }
+		END {
+			if (x == "" || y == "" || y == 0) { printf "# %s: missing figures\n", b; exit }
+			printf "# %s %s / %s %s = %.2f\n", b, i, b, p, x / y
+		}' "$repo/build/vm/bench.txt"
+}
+ratio kalloc_free_32 spanheap slub
+for b in pagemap_lookup pagemap_miss; do
+	for p in xarray xarray_xas maple maple_mas; do
+		ratio $b spanheap $p
+	done
+done
+ratio pagemap_memory spanheap xarray
+ratio pagemap_memory spanheap maple
