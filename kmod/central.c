@@ -292,6 +292,7 @@ int shp_central_free(struct spanheap *heap, struct shp_span *s,
 	unsigned long *alloc = shp_alloc_bits(s);
 	int ret = 0;
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "free without rcu_read_lock()");
 	spin_lock(&ct->lock);
 	if (s->state == SHP_SPAN_CENTRAL && s->sweepgen != heap->sweepgen)
 		shp_sweep_span(heap, s);	/* may release it: state is DEAD then */

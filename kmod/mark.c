@@ -93,6 +93,7 @@ void shp_scan_range(struct spanheap *heap, unsigned long base,
 	const unsigned long *w = (const unsigned long *)base;
 	unsigned long i, n = len / sizeof(long);
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "scan without rcu_read_lock()");
 	for (i = 0; i < n; i++)
 		mark_word(heap, w[i]);
 }

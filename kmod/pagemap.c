@@ -95,6 +95,7 @@ static void pm_set_range(struct shp_span *s, struct shp_span *val)
 	unsigned long pfn = s->base >> PAGE_SHIFT;
 	unsigned long end = (s->base + s->bytes) >> PAGE_SHIFT;
 
+	lockdep_assert_held(&shp_pagemap_lock);
 	for (; pfn < end; pfn++) {
 		struct pm_node *leaf = pm_leaf(pfn);
 

@@ -291,6 +291,7 @@ struct shp_span *shp_find_object(struct spanheap *heap, const void *p,
 	struct shp_span *s = shp_pagemap_lookup(p);
 	unsigned long off;
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "lookup without rcu_read_lock()");
 	if (!s || s->heap != heap || READ_ONCE(s->state) == SHP_SPAN_DEAD)
 		return NULL;
 	off = (unsigned long)p - s->base;

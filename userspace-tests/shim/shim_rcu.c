@@ -15,6 +15,7 @@
 #define _LGPL_SOURCE
 #endif
 #include <urcu-bp.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <pthread.h>
 
@@ -53,6 +54,12 @@ void shim_rcu_read_unlock(void) __asm__("rcu_read_unlock");
 void shim_synchronize_rcu(void) __asm__("synchronize_rcu");
 void shim_call_rcu(struct shim_rcu_head *h, void (*f)(struct shim_rcu_head *)) __asm__("call_rcu");
 void shim_rcu_barrier(void) __asm__("rcu_barrier");
+bool shim_rcu_read_lock_held(void) __asm__("rcu_read_lock_held");
+
+bool shim_rcu_read_lock_held(void)
+{
+	return urcu_bp_read_ongoing();
+}
 
 void shim_rcu_read_lock(void)
 {

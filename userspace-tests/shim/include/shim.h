@@ -364,6 +364,8 @@ struct rcu_head {
 	void (*func)(struct rcu_head *head);
 };
 void rcu_read_lock(void);
+bool rcu_read_lock_held(void);
+#define RCU_LOCKDEP_WARN(c, s)		assert(!(c))
 void rcu_read_unlock(void);
 void synchronize_rcu(void);
 void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *head));
