@@ -25,11 +25,13 @@
  * when it runs dry.  A central span's bits and lists belong to the
  * central lock.  Moving a span between the two happens under that lock.
  *
- * Map of the core.  One job per file; calls go down this list, never up,
- * except between central.c and sweep.c (a central list sweeps a span
- * before handing it out, Go's mcentral.cacheSpan; a swept span is filed
- * on a central list).  scripts/callgraph.py checks it.
+ * Map of the core.  One job per file; a file calls only files on its own
+ * line or below it, except that central.c and sweep.c call each other (a
+ * central list sweeps a span before handing it out, as Go's
+ * mcentral.cacheSpan; a swept span is filed on a central list).
+ * scripts/callgraph.py --ktap checks this in make check.
  *
+ *   module.c               module init and exit
  *   chardev.c              /dev/spanheap itself (kernel only), over
  *   uheap.c uheap_event.c  its handles and objects, and its events
  *   heap.c                 the public API: create, destroy, alloc, free
@@ -41,13 +43,12 @@
  *   central.c              central lists, drain, large spans
  *   finq.c                 the queue of finalizers found dead
  *   mark.c                 marking, the mark stack, the cycle diagnostic
+ *   global.c               module-wide state (workqueue, record caches)
  *   special.c              special records of every kind, their caches
+ *   check.c                the consistency check, test builds only
  *   span.c                 spans, bitmaps, metadata charges, span walks
  *   pagemap.c              page address -> span
  *   sizeclass_table.c      the size classes (made by mksizeclasses.py)
- *   global.c               module-wide state (workqueue, record caches)
- *   module.c               module init and exit
- *   check.c                the consistency check, test builds only
  *
  * Lock order (outermost first):
  *   heap->gc_lock (mutex)              one collection at a time

@@ -10,9 +10,11 @@ definitions, and draws an edge A -> B when A names a function B defines
 Prints the edges, then every loop (strongly connected set of files).
 Exits 1 if a loop spans more than N files (default 3).
 
-With --ktap, prints the result as KTAP for the test tiers instead: a loop
-of more than N files fails, and so does a file the map of the core (the
-comment at the top of DIR/internal.h) does not name.
+With --ktap, prints the result as KTAP for the test tiers instead.  The
+map of the core (the comment at the top of DIR/internal.h) lists the
+files top down; three cases: no loop spans more than N files, the map
+names every file, and every call goes to a file on the caller's line of
+the map or below it, or stays inside a loop.
 """
 import os
 import re
@@ -76,26 +78,39 @@ def loops(files, edges):
     return out
 
 
-def unmapped(top, files):
-    """Files the map at the top of internal.h does not name."""
+def map_ranks(top):
+    """File -> line of the map at the top of internal.h (0 is the top)."""
     with open(os.path.join(top, 'internal.h')) as f:
         head = f.read().split('#ifndef', 1)[0]
-    return [name for name in files if not re.search(r'\b%s\b' % re.escape(name), head)]
+    ranks = {}
+    for n, line in enumerate(head.splitlines()):
+        m = re.match(r'^ \*   ((?:[\w.]+\.c ?)+)\s', line)
+        for name in m.group(1).split() if m else ():
+            ranks.setdefault(name, n)
+    return ranks
 
 
 def ktap(top, texts, edges, max_loop):
     comps = loops(list(texts), edges)
     big = [c for c in comps if len(c) > max_loop]
-    missing = unmapped(top, texts)
+    ranks = map_ranks(top)
+    missing = [name for name in texts if name not in ranks]
+    loop_of = {name: i for i, c in enumerate(comps) for name in c}
+    up = [(a, b) for a in texts for b in sorted(edges[a])
+          if a in ranks and b in ranks and ranks[b] < ranks[a] and
+          (a not in loop_of or loop_of.get(b) != loop_of[a])]
     print('KTAP version 1')
-    print('1..2')
+    print('1..3')
     for c in comps:
         print('# loop (%d files): %s' % (len(c), ' '.join(c)))
     print('%s 1 core_call_loops_at_most_%d_files' % ('not ok' if big else 'ok', max_loop))
     for name in missing:
         print('# not in the map of the core: %s' % name)
     print('%s 2 core_map_names_every_file' % ('not ok' if missing else 'ok'))
-    return 1 if big or missing else 0
+    for a, b in up:
+        print('# %s calls %s, above it in the map' % (a, b))
+    print('%s 3 core_calls_go_down_the_map' % ('not ok' if up else 'ok'))
+    return 1 if big or missing or up else 0
 
 
 def main(argv):
