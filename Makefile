@@ -22,11 +22,15 @@ VM	:= $(REPO)/userspace-tests/vm
 
 # Userspace side of /dev/spanheap, static (the QEMU guests are busybox only):
 # selftests and fuzzer run in both VM tiers, spanheapctl drives the demo.
+# The test programs print TAP through the kselftest framework:
+# userspace-tests/uapi/kselftest/ holds kselftest_harness.h (selftest.c)
+# and kselftest.h (the others), copied unchanged from Linux 6.1.
 FUZZ_SECONDS ?= 120
 UAPI_SRC := $(REPO)/userspace-tests/uapi
 UAPI_CC := $(CC) -O2 -g -Wall -Wextra -static -pthread -I$(REPO)/uapi -I$(UAPI_SRC)
 LIBSPANHEAP := $(UAPI_SRC)/libspanheap.c $(UAPI_SRC)/libspanheap_dev.c
-UAPI_DEPS := $(wildcard $(UAPI_SRC)/*.h $(UAPI_SRC)/*.c) $(REPO)/uapi/linux/spanheap.h
+UAPI_DEPS := $(wildcard $(UAPI_SRC)/*.h $(UAPI_SRC)/kselftest/*.h $(UAPI_SRC)/*.c) \
+	     $(REPO)/uapi/linux/spanheap.h
 
 all: modules
 

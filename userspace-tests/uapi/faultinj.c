@@ -20,8 +20,9 @@
  * fails except through fail-nth).  Kernel warnings printed during a call
  * (read from /dev/kmsg) fail it.
  *
- * TAP: one test per call.  Without /proc/thread-self/fail-nth (Debian's
- * kernel has no fault injection) one skipped test: "# SKIP no fail-nth".
+ * TAP (kselftest.h): one test per call.  Without /proc/thread-self/fail-nth
+ * (Debian's kernel has no fault injection) one skipped test: "# SKIP no
+ * fail-nth".
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,10 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 #include "libspanheap.h"
+#include "kselftest/kselftest.h"
 #include "testutil.h"
-#include "tap.h"
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MAX_NTH		200
 #define BUDGET_S	900	/* the whole program; the rest is skipped */
 #define D1_LEN		100
@@ -94,16 +94,16 @@ static const char *errname(int ret)
 	return buf;
 }
 
-static void __attribute__((format(printf, 1, 2))) bad(const char *fmt, ...)
+static void __printf(1, 2) bad(const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
 	if (fails++ < 8) {
-		printf("# n=%d (returned %s): ", cur_n, errname(cur_ret));
 		va_start(ap, fmt);
-		vprintf(fmt, ap);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
-		printf("\n");
+		ksft_print_msg("n=%d (returned %s): %s\n", cur_n, errname(cur_ret), msg);
 	}
 }
 
@@ -117,8 +117,7 @@ static void nth_set(int n)
 	/* with 2 left after the call, the read took one and this copy the last */
 	if (pwrite(nth_fd, buf, len, 0) != len && (n || errno != EFAULT ||
 						   pwrite(nth_fd, buf, len, 0) != len)) {
-		printf("Bail out! writing %d to fail-nth: %s\n", n, strerror(errno));
-		exit(1);
+		ksft_exit_fail_msg("writing %d to fail-nth: %s\n", n, strerror(errno));
 	}
 }
 
@@ -133,10 +132,8 @@ static int nth_get(void)
 
 	if (n < 0 && errno == EFAULT)
 		return 1;
-	if (n <= 0) {
-		printf("Bail out! reading fail-nth: %s\n", n ? strerror(errno) : "EOF");
-		exit(1);
-	}
+	if (n <= 0)
+		ksft_exit_fail_msg("reading fail-nth: %s\n", n ? strerror(errno) : "EOF");
 	return atoi(buf);
 }
 
@@ -161,7 +158,7 @@ static void setup_knobs(void)
 			if (fd < 0)
 				continue;
 			if (write(fd, kv[k][1], strlen(kv[k][1])) < 0)
-				printf("# %s: %s\n", path, strerror(errno));
+				ksft_print_msg("%s: %s\n", path, strerror(errno));
 			close(fd);
 		}
 }
@@ -211,10 +208,8 @@ static void kmsg_scan(const char *what)
 
 static int must(int ret, const char *what)
 {
-	if (ret < 0) {
-		printf("Bail out! building the state: %s: %s\n", what, errname(ret));
-		exit(1);
-	}
+	if (ret < 0)
+		ksft_exit_fail_msg("building the state: %s: %s\n", what, errname(ret));
 	return ret;
 }
 
@@ -263,11 +258,11 @@ static void build(void)
 	}
 	if (S.snap.events_pending != 1 || S.snap.objects != 6 || S.snap.roots != 5 ||
 	    S.snap.finalizers_set != 1) {
-		printf("Bail out! state: events_pending %llu objects %llu roots %llu finalizers_set %llu\n",
-		       (unsigned long long)S.snap.events_pending,
-		       (unsigned long long)S.snap.objects, (unsigned long long)S.snap.roots,
-		       (unsigned long long)S.snap.finalizers_set);
-		exit(1);
+		ksft_exit_fail_msg("state: events_pending %llu objects %llu roots %llu finalizers_set %llu\n",
+				   (unsigned long long)S.snap.events_pending,
+				   (unsigned long long)S.snap.objects,
+				   (unsigned long long)S.snap.roots,
+				   (unsigned long long)S.snap.finalizers_set);
 	}
 }
 
@@ -294,7 +289,7 @@ static void check_bytes(const char *what, uint64_t h, uint64_t gen, size_t len, 
 		bad("after the failed call, byte %zu of %s (%zu bytes) changed%s", j, what, len,
 		    prefix ? " (past the written prefix)" : "");
 	else if (k >= 4096)
-		printf("# n=%d: the failed WRITE left its first %zu bytes written\n", cur_n, k);
+		ksft_print_msg("n=%d: the failed WRITE left its first %zu bytes written\n", cur_n, k);
 }
 
 /* Everything as built, but collections after a GC and D2 after a WRITE. */
@@ -606,9 +601,10 @@ static void run_call(const struct call *c)
 	if (dirs0 >= 0 && heap_dirs() != dirs0)
 		bad("%d heap directories in debugfs before, %d after", dirs0, heap_dirs());
 	if (!clean)
-		printf("# %s: still injecting at n=%d, stopped\n", c->name, MAX_NTH);
-	tap_ok(!fails, "faultinj %s: %d fault points, %d failed calls (ENOMEM %d, EFAULT %d), %d absorbed",
-	       c->name, n - 1 - !clean, nfail, nenomem, nefault, absorbed);
+		ksft_print_msg("%s: still injecting at n=%d, stopped\n", c->name, MAX_NTH);
+	ksft_test_result(!fails,
+			 "faultinj %s: %d fault points, %d failed calls (ENOMEM %d, EFAULT %d), %d absorbed\n",
+			 c->name, n - 1 - !clean, nfail, nenomem, nefault, absorbed);
 }
 
 /* After all that, the per-user count of open heaps is back to zero. */
@@ -622,13 +618,13 @@ static void check_user_heaps(void)
 	if (pfd < 0 || read(pfd, buf, sizeof(buf) - 1) <= 0) {
 		if (pfd >= 0)
 			close(pfd);
-		tap_ok(1, "faultinj: max_user_heaps accounting # SKIP no max_user_heaps parameter");
+		ktap_skip("faultinj: max_user_heaps accounting", "no max_user_heaps parameter\n");
 		return;
 	}
 	close(pfd);
 	max = atoi(buf);
 	if (max < 1 || max > 65536) {
-		tap_ok(0, "faultinj: max_user_heaps reads %s", buf);
+		ksft_test_result_fail("faultinj: max_user_heaps reads %s\n", buf);
 		return;
 	}
 	for (n = 0; n <= max; n++) {
@@ -639,13 +635,13 @@ static void check_user_heaps(void)
 		}
 	}
 	if (n < max)
-		printf("# open %d of max_user_heaps=%d: %s (a failed open leaked a count?)\n",
-		       n + 1, max, errname(ret));
+		ksft_print_msg("open %d of max_user_heaps=%d: %s (a failed open leaked a count?)\n",
+			       n + 1, max, errname(ret));
 	else if (n > max)
-		printf("# %d opens succeeded, max_user_heaps=%d (no cap for root?)\n", n, max);
-	tap_ok((n == max && ret == -EMFILE) || n > max,
-	       "faultinj: after the failed opens, %d of max_user_heaps=%d opens succeed, then %s",
-	       n, max, n > max ? "none refused" : errname(ret));
+		ksft_print_msg("%d opens succeeded, max_user_heaps=%d (no cap for root?)\n", n, max);
+	ksft_test_result((n == max && ret == -EMFILE) || n > max,
+			 "faultinj: after the failed opens, %d of max_user_heaps=%d opens succeed, then %s\n",
+			 n, max, n > max ? "none refused" : errname(ret));
 	while (n-- > 0)
 		close(fds[n]);
 }
@@ -658,29 +654,35 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	nth_fd = open("/proc/thread-self/fail-nth", O_RDWR);
 	/* one skipped result: the tiers count a bare "1..0" plan as a failure */
+	ksft_print_header();
 	if (nth_fd < 0) {
-		printf("TAP version 13\n1..1\nok 1 - fault injection # SKIP no fail-nth\n");
-		return 0;
+		ksft_set_plan(1);
+		ktap_skip("fault injection", "no fail-nth\n");
+		ksft_finished();
 	}
 	if (access("/dev/spanheap", R_OK | W_OK)) {
-		printf("TAP version 13\n1..1\nnot ok 1 - fault injection: no /dev/spanheap\n");
-		return 1;
+		ksft_set_plan(1);
+		ksft_test_result_fail("fault injection: no /dev/spanheap\n");
+		ksft_finished();
 	}
 	setup_knobs();
 	kmsg_open();
 	/* fault no pages in during a call: those would be injected faults too */
 	if (mlockall(MCL_CURRENT | MCL_FUTURE))
-		printf("# mlockall: %s\n", strerror(errno));
+		ksft_print_msg("mlockall: %s\n", strerror(errno));
 	pattern(b_new, 9, sizeof(b_new));
 	memset(b_rd, 0, sizeof(b_rd));
-	tap_plan((int)NCALLS + 1);
+	ksft_set_plan(NCALLS + 1);
 	for (k = 0; k < NCALLS; k++) {
 		if (time(NULL) > end) {
-			tap_ok(1, "faultinj %s # SKIP time budget (%d s) spent", calls[k].name, BUDGET_S);
+			char name[64];
+
+			snprintf(name, sizeof(name), "faultinj %s", calls[k].name);
+			ktap_skip(name, "time budget (%d s) spent\n", BUDGET_S);
 			continue;
 		}
 		run_call(&calls[k]);
 	}
 	check_user_heaps();
-	tap_exit();
+	ksft_finished();
 }

@@ -31,7 +31,7 @@
  * round a collection is checked exactly against the model (the original
  * fuzzer: Go's finalizer order, frees, bytes).
  *
- * TAP: one test per file, then
+ * TAP (kselftest.h): one test per file, then
  *   # fuzz: <ops> ops, <cycles> cycles, <events> events, threads=<t> files=<f>
  */
 #include <errno.h>
@@ -46,8 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "libspanheap.h"
+#include "kselftest/kselftest.h"
 #include "testutil.h"
-#include "tap.h"
 
 #ifndef FUZZ_SECONDS
 #define FUZZ_SECONDS	20
@@ -210,7 +210,8 @@ static int check_cycle(void)
 				if (m[i].h == ev[k].handle)
 					break;
 			if (i == nobj || !expect[i] || ev[k].token != m[i].token || got[i]++) {
-				tap_diag("unexpected event token %llu", (unsigned long long)ev[k].token);
+				ksft_print_msg("unexpected event token %llu\n",
+					       (unsigned long long)ev[k].token);
 				bad++;
 			}
 			ngot++;
@@ -218,7 +219,7 @@ static int check_cycle(void)
 	}
 	total_events += ngot;
 	if (ngot != nexp) {
-		tap_diag("%d events, %d expected", ngot, nexp);
+		ksft_print_msg("%d events, %d expected\n", ngot, nexp);
 		bad++;
 	}
 	for (i = 0; i < nobj; i++) {
@@ -232,32 +233,33 @@ static int check_cycle(void)
 			m[i].live = false;
 			if (shp_read(fd, m[i].h, 0, buf, 1) != -ESTALE &&
 			    shp_load(fd, m[i].h, 0, (uint64_t *)buf) != -ESTALE) {
-				tap_diag("object %d should be gone", i);
+				ksft_print_msg("object %d should be gone\n", i);
 				bad++;
 			}
 			continue;
 		}
 		if (m[i].data && (shp_read(fd, m[i].h, 0, buf, DATA_LEN) ||
 				  memcmp(buf, m[i].bytes, DATA_LEN))) {
-			tap_diag("object %d lost its bytes", i);
+			ksft_print_msg("object %d lost its bytes\n", i);
 			bad++;
 		}
 	}
 	return bad;
 }
 
-static int unpaced_main(int seconds)
+static void unpaced_main(int seconds)
 {
 	struct spanheap_params p = { .flags = SPANHEAP_PARAM_GC_PERCENT, .gc_percent = -1 };
 	time_t end = time(NULL) + seconds;
 	int rounds = 0, failed = 0, k;
 
+	ksft_set_plan(1);
 	fd = shp_open(O_NONBLOCK);
 	if (fd < 0 || shp_set_params(fd, &p)) {
-		printf("TAP version 13\n1..1\nnot ok 1 - fuzz: /dev/spanheap unusable\n");
-		return 1;
+		ksft_test_result_fail("fuzz: /dev/spanheap unusable\n");
+		return;
 	}
-	printf("TAP version 13\n1..1\n# seed %u, %d s, unpaced\n", seed, seconds);
+	ksft_print_msg("seed %u, %d s, unpaced\n", seed, seconds);
 	while (time(NULL) < end) {
 		bool ok = true;
 		int bad;
@@ -268,23 +270,22 @@ static int unpaced_main(int seconds)
 		rounds++;
 		if (bad || !ok) {
 			failed++;
-			tap_diag("round %d: %s", rounds, ok ? "model mismatch" : "ioctl failed");
+			ksft_print_msg("round %d: %s\n", rounds, ok ? "model mismatch" : "ioctl failed");
 		}
 		if (nobj > MAX_OBJS - 200) {	/* start a fresh heap */
 			shp_close(fd);
 			fd = shp_open(O_NONBLOCK);
 			if (fd < 0 || shp_set_params(fd, &p))
-				return 1;
+				ksft_exit_fail_msg("reopening /dev/spanheap failed\n");
 			nobj = 0;
 		}
 	}
 	shp_close(fd);
-	tap_ok(!failed && rounds > 0,
-	       "fuzz: %d rounds of 200 random operations, each ending in a checked collection",
-	       rounds);
-	printf("# fuzz: %llu ops, %llu cycles, %llu events, threads=1 files=1 (unpaced)\n",
-	       total_ops, total_cycles, total_events);
-	tap_exit();
+	ksft_test_result(!failed && rounds > 0,
+			 "fuzz: %d rounds of 200 random operations, each ending in a checked collection\n",
+			 rounds);
+	ksft_print_msg("fuzz: %llu ops, %llu cycles, %llu events, threads=1 files=1 (unpaced)\n",
+		       total_ops, total_cycles, total_events);
 }
 
 /* ------------------------------------------------------------------ */
@@ -384,10 +385,11 @@ static uint64_t srange(struct slice *s, uint64_t lo, uint64_t hi)
 }
 
 /* A failure: counted; the first DIAG_PER_KEY of each key are printed. */
-static void __attribute__((format(printf, 3, 4)))
+static void __printf(3, 4)
 fail(struct slice *s, const char *key, const char *fmt, ...)
 {
 	struct pfile *f = s->f;
+	char msg[512];
 	va_list ap;
 	int k;
 
@@ -401,11 +403,11 @@ fail(struct slice *s, const char *key, const char *fmt, ...)
 		f->nkeys++;
 	}
 	if (k < 64 && f->keys[k].count++ < DIAG_PER_KEY) {
-		printf("# file %d thread %d round %d: [%s] ", f->idx, s->id, f->rounds, key);
 		va_start(ap, fmt);
-		vprintf(fmt, ap);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
-		printf("\n");
+		ksft_print_msg("file %d thread %d round %d: [%s] %s\n", f->idx, s->id,
+			       f->rounds, key, msg);
 		fflush(stdout);
 	}
 	pthread_mutex_unlock(&diag_lock);
@@ -2334,9 +2336,9 @@ static void *watchdog(void *arg)
 
 	while (time(NULL) < limit)
 		nanosleep(&ts, NULL);
-	printf("not ok 999 - fuzz: still running 600 s after its deadline (a call hangs?)\n");
+	ksft_test_result_fail("fuzz: still running 600 s after its deadline (a call hangs?)\n");
 	fflush(stdout);
-	_exit(1);
+	_exit(KSFT_FAIL);
 	return NULL;
 }
 
@@ -2358,11 +2360,11 @@ static uint64_t read_param(const char *name, uint64_t dflt)
 	return strtoull(buf, NULL, 0);
 }
 
-static int paced_main(int seconds)
+static void paced_main(int seconds)
 {
 	struct spanheap_stats_v1 st;
 	pthread_t wd;
-	int fi, t, bad = 0;
+	int fi, t;
 
 	g_evq_max = read_param("event_queue_max", 4096);
 	g_mem_max = read_param("mem_limit", 64ULL << 20);
@@ -2373,16 +2375,17 @@ static int paced_main(int seconds)
 		f->nthreads = g_threads;
 		f->fd = shp_open(O_NONBLOCK);
 		if (f->fd < 0) {
-			printf("TAP version 13\n1..1\nnot ok 1 - fuzz: open of /dev/spanheap %d: %s\n",
-			       fi, errname(f->fd));
-			return 1;
+			ksft_set_plan(1);
+			ksft_test_result_fail("fuzz: open of /dev/spanheap %d: %s\n",
+					      fi, errname(f->fd));
+			return;
 		}
 		pthread_mutex_init(&f->lock, NULL);
 		pthread_barrier_init(&f->bar, NULL, g_threads);
 	}
-	printf("TAP version 13\n1..%d\n# seed %u, %d s, paced, %d threads on each of %d files\n",
-	       g_files, seed, seconds, g_threads, g_files);
-	fflush(stdout);
+	ksft_set_plan(g_files);
+	ksft_print_msg("seed %u, %d s, paced, %d threads on each of %d files\n",
+		       seed, seconds, g_threads, g_files);
 	g_end = time(NULL) + seconds;
 	pthread_create(&wd, NULL, watchdog, &seconds);
 	for (fi = 0; fi < g_files; fi++) {
@@ -2394,8 +2397,8 @@ static int paced_main(int seconds)
 				.flags = SPANHEAP_PARAM_GC_PERCENT, .gc_percent = 100,
 			};
 
-			printf("# file %d: gc_percent %d at open, want 100 (pacing on)\n",
-			       fi, st.gc_percent);
+			ksft_print_msg("file %d: gc_percent %d at open, want 100 (pacing on)\n",
+				       fi, st.gc_percent);
 			f->fails++;
 			shp_set_params(f->fd, &p);
 		}
@@ -2444,19 +2447,18 @@ static int paced_main(int seconds)
 			res += s->resurrected;
 		}
 		for (k = 0; k < f->nkeys; k++)
-			printf("# file %d: %d failures [%s]\n", fi, f->keys[k].count, f->keys[k].key);
-		tap_ok(!f->fails && f->rounds > 0,
-		       "paced fuzz, file %d, %d threads: %d rounds, %llu ops (%llu hostile), %llu cycles (%llu quiescent), %llu events (%llu resurrected), %llu ESTALE, %llu ENOMEM",
-		       fi, g_threads, f->rounds, ops, hostile, (unsigned long long)f->cycles,
-		       f->qgc, ev, res, stale, enomem);
-		bad += !!f->fails;
+			ksft_print_msg("file %d: %d failures [%s]\n", fi, f->keys[k].count,
+				       f->keys[k].key);
+		ksft_test_result(!f->fails && f->rounds > 0,
+				 "paced fuzz, file %d, %d threads: %d rounds, %llu ops (%llu hostile), %llu cycles (%llu quiescent), %llu events (%llu resurrected), %llu ESTALE, %llu ENOMEM\n",
+				 fi, g_threads, f->rounds, ops, hostile,
+				 (unsigned long long)f->cycles, f->qgc, ev, res, stale, enomem);
 		total_ops += ops;
 		total_cycles += f->cycles;
 		total_events += f->nread;
 	}
-	printf("# fuzz: %llu ops, %llu cycles, %llu events, threads=%d files=%d\n",
-	       total_ops, total_cycles, total_events, g_threads, g_files);
-	return bad ? 1 : 0;
+	ksft_print_msg("fuzz: %llu ops, %llu cycles, %llu events, threads=%d files=%d\n",
+		       total_ops, total_cycles, total_events, g_threads, g_files);
 }
 
 int main(int argc, char **argv)
@@ -2491,7 +2493,10 @@ int main(int argc, char **argv)
 	if (!seeded)
 		seed = (unsigned int)time(NULL) | 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	ksft_print_header();
 	if (unpaced)
-		return unpaced_main(seconds);
-	return paced_main(seconds);
+		unpaced_main(seconds);
+	else
+		paced_main(seconds);
+	ksft_finished();
 }

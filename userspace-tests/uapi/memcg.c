@@ -9,7 +9,8 @@
  *
  * The child touches all it needs before it joins the group and then
  * talks to the parent only through eventfds and a page of shared memory,
- * so nothing of its own has to be charged once the group is full.
+ * so nothing of its own has to be charged once the group is full.  TAP
+ * through kselftest.h, printed by the parent only.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,7 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "libspanheap.h"
-#include "tap.h"
+#include "kselftest/kselftest.h"
+#include "testutil.h"
 
 #define CG_ROOT		"/sys/fs/cgroup"
 #define CG		CG_ROOT "/spanheap-memcg"
@@ -38,7 +40,6 @@
 #define MIN_RISE	(16LL << 20)
 #define SLACK		(1LL << 20)
 #define WAIT_MS		60000
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Written by the child, read by the parent. */
 struct result {
@@ -127,7 +128,7 @@ static bool wait_child(void)
 }
 
 /* Copy-on-write now, outside the group: the stack and errno's page. */
-static void __attribute__((noinline)) pretouch(void)
+static noinline void pretouch(void)
 {
 	char stack[64 << 10];
 
@@ -210,38 +211,39 @@ int main(void)
 	bool ok;
 	pid_t pid;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ksft_print_header();
 	fd = shp_open(0);
-	if (fd < 0) {
-		printf("1..0 # SKIP /dev/spanheap: %s\n", strerror(-fd));
-		return 1;
-	}
-	if (shp_stats(fd, &st)) {
-		printf("1..0 # SKIP STATS failed\n");
-		return 1;
-	}
-	close(fd);
-	why = setup();
+	if (fd < 0)
+		why = strerror(-fd);
+	else if (shp_stats(fd, &st))
+		why = "STATS failed";
+	else
+		why = setup();
+	if (fd >= 0)
+		close(fd);
 	if (why) {
 		/* A plan with one skipped result: the tiers count it as skipped. */
-		printf("TAP version 13\n1..1\nok 1 - memcg charging # SKIP %s\n", why);
-		rmdir(CG);
-		return 0;
+		if (fd >= 0)
+			rmdir(CG);
+		ksft_set_plan(1);
+		ktap_skip("memcg charging", "%s%s\n", fd < 0 ? "/dev/spanheap: " : "", why);
+		ksft_finished();
 	}
-	tap_plan(5);
+	ksft_set_plan(5);
 	res = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	to_child = eventfd(0, EFD_CLOEXEC);
 	to_parent = eventfd(0, EFD_CLOEXEC);
 	if (res == MAP_FAILED || to_child < 0 || to_parent < 0)
-		return 1;
+		ksft_exit_fail_msg("mmap or eventfd: %s\n", strerror(errno));
 	memset(res, 0, sizeof(*res));
 	/* A new file's mem_limit is the module's. */
 	res->mem_limit = read_ll("/sys/module/spanheap/parameters/mem_limit");
 	if ((long long)res->mem_limit <= 0)
 		res->mem_limit = st.mem_limit;
-	fflush(stdout);
 	pid = fork();
 	if (pid < 0)
-		return 1;
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
 	if (!pid) {
 		pretouch();
 		child();
@@ -254,16 +256,19 @@ int main(void)
 	eventfd_write(to_child, 1);
 	ok = ok && wait_child() && !res->open_err && !res->set_params;
 	peak = read_ll(CG "/memory.current");
-	tap_ok(ok, "child in a group with memory.max %lld MiB opens a heap, mem_limit %llu MiB",
-	       CG_MAX >> 20, (unsigned long long)res->mem_limit >> 20);
-	tap_diag("%llu rooted objects, %llu KiB; STATS: %llu KiB reserved, %llu KiB meta",
-		 (unsigned long long)res->objects, (unsigned long long)res->bytes >> 10,
-		 (unsigned long long)res->st.bytes_reserved >> 10,
-		 (unsigned long long)res->st.bytes_meta >> 10);
-	tap_ok(ok && res->err == -ENOMEM, "ALLOC at memory.max fails with -ENOMEM (%d: %s)",
-	       res->err, strerror(-res->err));
-	tap_ok(ok && peak - base >= MIN_RISE,
-	       "memory.current rose with the heap: %lld -> %lld KiB", base >> 10, peak >> 10);
+	ksft_test_result(ok,
+			 "child in a group with memory.max %lld MiB opens a heap, mem_limit %llu MiB\n",
+			 CG_MAX >> 20, (unsigned long long)res->mem_limit >> 20);
+	ksft_print_msg("%llu rooted objects, %llu KiB; STATS: %llu KiB reserved, %llu KiB meta\n",
+		       (unsigned long long)res->objects, (unsigned long long)res->bytes >> 10,
+		       (unsigned long long)res->st.bytes_reserved >> 10,
+		       (unsigned long long)res->st.bytes_meta >> 10);
+	ksft_test_result(ok && res->err == -ENOMEM,
+			 "ALLOC at memory.max fails with -ENOMEM (%d: %s)\n",
+			 res->err, strerror(-res->err));
+	ksft_test_result(ok && peak - base >= MIN_RISE,
+			 "memory.current rose with the heap: %lld -> %lld KiB\n",
+			 base >> 10, peak >> 10);
 	if (ok) {
 		eventfd_write(to_child, 1);
 		ok = wait_child();
@@ -275,9 +280,9 @@ int main(void)
 
 		nanosleep(&t, NULL);
 	}
-	tap_ok(ok && cur >= 0 && cur <= base + SLACK,
-	       "after close memory.current is back near its baseline: %lld KiB (baseline %lld KiB)",
-	       cur >> 10, base >> 10);
+	ksft_test_result(ok && cur >= 0 && cur <= base + SLACK,
+			 "after close memory.current is back near its baseline: %lld KiB (baseline %lld KiB)\n",
+			 cur >> 10, base >> 10);
 	eventfd_write(to_child, 1);
 	/* The child exits at once; bounded wait, then kill. */
 	dl = now_ms() + WAIT_MS;
@@ -292,11 +297,11 @@ int main(void)
 		nanosleep(&t, NULL);
 	}
 	oom = read_key(CG "/memory.events", "oom_kill");
-	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && oom == oom0,
-	       "no OOM kill: child %s %d, oom_kill %lld -> %lld",
-	       WIFEXITED(status) ? "exited" : "killed by signal",
-	       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), oom0, oom);
+	ksft_test_result(WIFEXITED(status) && WEXITSTATUS(status) == 0 && oom == oom0,
+			 "no OOM kill: child %s %d, oom_kill %lld -> %lld\n",
+			 WIFEXITED(status) ? "exited" : "killed by signal",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), oom0, oom);
 	if (rmdir(CG))
-		tap_diag("rmdir %s: %s", CG, strerror(errno));
-	tap_exit();
+		ksft_print_msg("rmdir %s: %s\n", CG, strerror(errno));
+	ksft_finished();
 }

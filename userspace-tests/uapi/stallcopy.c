@@ -9,7 +9,8 @@
  * Every wait is bounded (WAIT_MS); a wedged module makes the waits time
  * out, then serving the page lets the stuck calls finish.  The cases run
  * in a child process: should it still hang, the parent kills it after a
- * deadline and the missing TAP results count as failures.
+ * deadline and the missing TAP results count as failures.  TAP through
+ * kselftest.h: the parent prints the plan, the child the results.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,7 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "libspanheap.h"
-#include "tap.h"
+#include "kselftest/kselftest.h"
+#include "testutil.h"
 
 #define WAIT_MS		20000
 #define CHILD_SECS	600
@@ -185,10 +187,8 @@ static void stall_case(int fd, bool write, bool rooted)
 	src = malloc(pg);
 	obj = calloc(1, OBJ_LEN);
 	page = buf + pg;
-	if (buf == MAP_FAILED || !src || !obj) {
-		tap_diag("out of memory");
-		exit(1);
-	}
+	if (buf == MAP_FAILED || !src || !obj)
+		ksft_exit_fail_msg("out of memory\n");
 	/* Pages 0 and 2 present; page 1 missing, so only it faults. */
 	for (i = 0; i < len; i++)
 		if (i < (size_t)pg || i >= 2 * (size_t)pg)
@@ -197,46 +197,41 @@ static void stall_case(int fd, bool write, bool rooted)
 		src[i] = pat(pg + i);
 	reg.range.start = (uintptr_t)buf;
 	reg.range.len = len;
-	if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
-		tap_diag("UFFDIO_REGISTER: %s", strerror(errno));
-		exit(1);
-	}
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+		ksft_exit_fail_msg("UFFDIO_REGISTER: %s\n", strerror(errno));
 	if (shp_alloc_flags(fd, SPANHEAP_KIND_DATA, OBJ_LEN,
 			    rooted ? SPANHEAP_ALLOC_ROOTED : 0, &h) ||
-	    shp_alloc_flags(fd, SPANHEAP_KIND_REF, 1, SPANHEAP_ALLOC_ROOTED, &r)) {
-		tap_diag("alloc failed");
-		exit(1);
-	}
+	    shp_alloc_flags(fd, SPANHEAP_KIND_REF, 1, SPANHEAP_ALLOC_ROOTED, &r))
+		ksft_exit_fail_msg("alloc failed\n");
 	for (i = 0; i < OBJ_LEN; i++)
 		obj[i] = pat(i * 3);
-	if (!write && shp_write(fd, h, 0, obj, OBJ_LEN)) {
-		tap_diag("filling the object failed");
-		exit(1);
-	}
+	if (!write && shp_write(fd, h, 0, obj, OBJ_LEN))
+		ksft_exit_fail_msg("filling the object failed\n");
 
 	a.fn = write ? job_write : job_read;
 	a.h = h;
 	a.buf = buf;
 	a.len = len;
 	stalled = job_start(&a) && uffd_fault_at(page);
-	tap_ok(stalled, "%s: the copy stalls on the unserved page", what);
+	ksft_test_result(stalled, "%s: the copy stalls on the unserved page\n", what);
 
 	gc.fn = job_gc_wait;
 	same.fn = job_same_file;
 	same.r = r;
 	other.fn = job_other_file;
-	if (!job_start(&gc) || !job_start(&same) || !job_start(&other)) {
-		tap_diag("pthread_create failed");
-		exit(1);
-	}
+	if (!job_start(&gc) || !job_start(&same) || !job_start(&other))
+		ksft_exit_fail_msg("pthread_create failed\n");
 	dl = now_ms() + WAIT_MS;
 	b_ok = job_wait(&gc, dl) && !gc.ret;
 	s_ok = job_wait(&same, dl) && !same.ret;
 	o_ok = job_wait(&other, dl) && !other.ret;
-	tap_ok(b_ok, "%s stalled: GC with GC_WAIT on the same file completes (%d)", what, gc.ret);
-	tap_ok(s_ok, "%s stalled: ALLOC, STORE, LOAD, WRITE, STATS on the same file complete (%d)",
-	       what, same.ret);
-	tap_ok(o_ok, "%s stalled: ALLOC and GC_WAIT on another file complete (%d)", what, other.ret);
+	ksft_test_result(b_ok, "%s stalled: GC with GC_WAIT on the same file completes (%d)\n",
+			 what, gc.ret);
+	ksft_test_result(s_ok,
+			 "%s stalled: ALLOC, STORE, LOAD, WRITE, STATS on the same file complete (%d)\n",
+			 what, same.ret);
+	ksft_test_result(o_ok, "%s stalled: ALLOC and GC_WAIT on another file complete (%d)\n",
+			 what, other.ret);
 
 	/* Serve the page: the copy goes on. */
 	if (write) {
@@ -251,13 +246,13 @@ static void stall_case(int fd, bool write, bool rooted)
 		ret = ioctl(uffd, UFFDIO_ZEROPAGE, &z);
 	}
 	if (ret && stalled)
-		tap_diag("serving the page: %s", strerror(errno));
+		ksft_print_msg("serving the page: %s\n", strerror(errno));
 	a_done = job_wait(&a, now_ms() + WAIT_MS);
 	if (!rooted)
-		tap_ok(a_done && (!a.ret || a.ret == -ESTALE),
-		       "%s: completes once served: %d (0 or -ESTALE)", what, a.ret);
+		ksft_test_result(a_done && (!a.ret || a.ret == -ESTALE),
+				 "%s: completes once served: %d (0 or -ESTALE)\n", what, a.ret);
 	else
-		tap_ok(a_done && !a.ret, "%s: completes once served: %d", what, a.ret);
+		ksft_test_result(a_done && !a.ret, "%s: completes once served: %d\n", what, a.ret);
 
 	/* What the copy moved, byte for byte. */
 	if (!rooted) {
@@ -265,7 +260,8 @@ static void stall_case(int fd, bool write, bool rooted)
 		ret = shp_gc(fd, 0, NULL);
 		if (!ret)
 			ret = shp_read(fd, h, 0, obj, 1);
-		tap_ok(ret == -ESTALE, "%s: the object is collected after a cycle (%d)", what, ret);
+		ksft_test_result(ret == -ESTALE, "%s: the object is collected after a cycle (%d)\n",
+				 what, ret);
 	} else if (write) {
 		char *got = malloc(OBJ_LEN);
 
@@ -277,23 +273,20 @@ static void stall_case(int fd, bool write, bool rooted)
 				ret = 1;
 		}
 		free(got);
-		tap_ok(!ret, "%s: the object holds the three pages (%d)", what, ret);
+		ksft_test_result(!ret, "%s: the object holds the three pages (%d)\n", what, ret);
 	} else {
 		ret = !a_done;
 		for (i = 0; !ret && i < len; i++)
 			if (buf[i] != obj[OFF + i])
 				ret = 1;
-		tap_ok(!ret, "%s: the buffer holds the object's bytes (%d)", what, ret);
+		ksft_test_result(!ret, "%s: the buffer holds the object's bytes (%d)\n", what, ret);
 	}
 
 	/* Nothing may still run before the next case: it would skew it. */
 	left = !job_wait(&gc, now_ms() + WAIT_MS) || !job_wait(&same, now_ms() + WAIT_MS) ||
 	       !job_wait(&other, now_ms() + WAIT_MS) || !a_done;
-	if (left) {
-		tap_diag("calls still blocked after the page was served");
-		fflush(stdout);
-		exit(1);
-	}
+	if (left)
+		ksft_exit_fail_msg("calls still blocked after the page was served\n");
 	ioctl(uffd, UFFDIO_UNREGISTER, &reg.range);
 	shp_unroot(fd, r, NULL);
 	if (rooted)
@@ -323,24 +316,21 @@ static int uffd_open(void)
 	return u;
 }
 
-static int child(void)
+/* The cases, in the child; exits with the program's status. */
+static void child(void)
 {
 	int fd = shp_open(0);
 
 	uffd = uffd_open();	/* a userfaultfd belongs to its opener's mm */
-	if (uffd < 0) {
-		tap_diag("userfaultfd: %s", strerror(-uffd));
-		return 1;
-	}
-	if (fd < 0) {
-		tap_diag("/dev/spanheap: %s", strerror(-fd));
-		return 1;
-	}
+	if (uffd < 0)
+		ksft_exit_fail_msg("userfaultfd: %s\n", strerror(-uffd));
+	if (fd < 0)
+		ksft_exit_fail_msg("/dev/spanheap: %s\n", strerror(-fd));
 	stall_case(fd, true, true);
 	stall_case(fd, false, true);
 	stall_case(fd, true, false);
 	close(fd);
-	return tap_failed ? 1 : 0;
+	ksft_finished();
 }
 
 int main(void)
@@ -349,28 +339,26 @@ int main(void)
 	int fd, status;
 	pid_t pid, w;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	pg = sysconf(_SC_PAGESIZE);
+	ksft_print_header();
 	fd = shp_open(0);
-	if (fd < 0) {
-		printf("1..0 # SKIP /dev/spanheap: %s\n", strerror(-fd));
-		return 1;
+	uffd = fd < 0 ? 0 : uffd_open();
+	if (fd < 0 || uffd < 0) {
+		/* A plan with one skipped result: the tiers count it as skipped. */
+		ksft_set_plan(1);
+		ktap_skip("stalled copies", "%s: %s\n", fd < 0 ? "/dev/spanheap" : "userfaultfd",
+			  strerror(fd < 0 ? -fd : -uffd));
+		ksft_finished();
 	}
 	close(fd);
-	uffd = uffd_open();
-	if (uffd < 0) {
-		/* A plan with one skipped result: the tiers count it as skipped. */
-		printf("TAP version 13\n1..1\nok 1 - stalled copies # SKIP userfaultfd: %s\n",
-		       strerror(-uffd));
-		return 0;
-	}
 	close(uffd);
-	tap_plan(NCASES * PER_CASE);
-	fflush(stdout);
+	ksft_set_plan(NCASES * PER_CASE);
 	pid = fork();
 	if (pid < 0)
-		return 1;
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
 	if (!pid)
-		_exit(child());
+		child();
 	/* Bounded wait for the child, then kill it. */
 	dl = now_ms() + CHILD_SECS * 1000LL;
 	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < dl) {
@@ -380,7 +368,7 @@ int main(void)
 	}
 	if (w == pid)
 		return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-	printf("# child still running after %d s: killed\n", CHILD_SECS);
+	ksft_print_msg("child still running after %d s: killed\n", CHILD_SECS);
 	kill(pid, SIGKILL);
-	return 1;
+	return KSFT_FAIL;
 }
