@@ -39,7 +39,7 @@ modules:
 	$(MAKE) -C $(or $(KDIR),$(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64)))) M=$(REPO) modules
 
 check-user:
-	@$(DEPS) user
+	@$(DEPS) user kunit
 	$(MAKE) -C userspace-tests check
 
 # The coverage-guided ioctl fuzzers (userspace-tests/fuzz/): FUZZ_SECONDS
@@ -98,17 +98,17 @@ build/vm-bin/spanheapctl: $(UAPI_DEPS)
 FORCE:
 
 check-vm: uapi-tools
-	@$(DEPS) vm
+	@$(DEPS) vm kunit
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(VM)/check-vm.sh $(REPO)
 
 check-stock: uapi-tools
-	@$(DEPS) stock
+	@$(DEPS) stock kunit
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(VM)/check-stock.sh $(REPO)
 
 # The KCSAN kernel (testkernel-kcsan.config): KUnit suites, then the fuzzer
 # with 4 threads on each of 2 files for FUZZ_SECONDS.
 check-kcsan: uapi-tools
-	@$(DEPS) vm
+	@$(DEPS) vm kunit
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(VM)/check-kcsan.sh $(REPO)
 
 # Every tier runs even if an earlier one fails; the last line sums them.

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Install the Debian packages a test tier needs, only when some are missing.
-# Usage: scripts/deps.sh <group>...   groups: user vm stock demo
+# Usage: scripts/deps.sh <group>...   groups: user vm stock demo kunit
 # demo: what `make demo` and `make shell` use (Debian's kernel + headers,
 # QEMU, busybox, static builds of the 64-bit guest programs; build-essential
 # brings libc6-dev). No Go, Boehm GC or multilib: those are `user`'s.
+# kunit: what userspace-tests/ktap-count.sh needs (kunit.py comes out of
+# linux-source-6.1's tarball); the check-* targets add it to their group, so
+# that `make demo`, `make bench` and `make fuzz` do not download it.
 set -euo pipefail
 
 declare -A GROUPS_PKGS=(
@@ -11,9 +14,10 @@ declare -A GROUPS_PKGS=(
 	[vm]="build-essential python3 linux-source-6.1 qemu-system-x86 busybox-static cpio bc flex bison libelf-dev libssl-dev dwarves"
 	[stock]="build-essential linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio python3"
 	[demo]="build-essential linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio"
+	[kunit]="python3 linux-source-6.1"
 )
 
-[ $# -gt 0 ] || { echo "usage: $0 {user|vm|stock|demo}..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 {user|vm|stock|demo|kunit}..." >&2; exit 2; }
 
 missing=()
 for group in "$@"; do

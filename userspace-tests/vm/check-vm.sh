@@ -21,18 +21,8 @@ rm -f "$console" "$out"/ktap-*.txt
 # Caps, not costs (the run takes about 350 s + FUZZ_SECONDS): a hung program is
 # killed after SELFTEST_TIMEOUT, a hung guest after the QEMU timeout.
 fuzz_s=${FUZZ_SECONDS:-120}
-passed=0 failed=0 skipped=0
-t_start=$SECONDS
-finish() {
-	write_tally "$repo" vm "$passed" "$failed" "$skipped"
-	log "wall time $((SECONDS - t_start)) s"
-	echo "vm: $passed passed, $failed failed, $skipped skipped"
-	[ "$failed" -eq 0 ]
-}
-infra_fail() { log "FAIL: $*"; failed=$((failed + 1)); finish || exit 1; }
 
 kdir=$("$vm_dir/build-test-kernel.sh" | tail -n 1) || infra_fail "test kernel build failed"
-src=$spanheap_cache/linux-source-6.1
 log "test kernel: $kdir (ready after $((SECONDS - t_start)) s)"
 # Without KUnit for the load/unload cycles (the suites would run at every
 # insmod), then with it.
@@ -41,12 +31,7 @@ build_module "$kdir" "$repo" "$out/mods-testkernel-plain" ||
 build_module "$kdir" "$repo" "$out/mods-testkernel" SPANHEAP_KUNIT=1 ||
 	infra_fail "module build (SPANHEAP_KUNIT=1) against the test kernel failed"
 
-guest=$(mktemp "${TMPDIR:-/tmp}/spanheap-guest.XXXXXX")
-trap 'rm -f "$guest"' EXIT
-{
-	echo "SELFTEST_TIMEOUT=${SPANHEAP_SELFTEST_TIMEOUT:-$((fuzz_s + 480))}"
-	cat "$guest_lib"
-	cat <<'GUEST'
+guest=$(cat <<'GUEST'
 setup_fault_injection required
 kml=/sys/kernel/debug/kmemleak
 # Baseline: report and forget boot-time leak suspects (objects > 5 s old;
@@ -80,53 +65,23 @@ if [ -e $kml ]; then
 	dmesg -n 7
 fi
 GUEST
-} >"$guest"
-
+)
 mapfile -t extras < <(selftest_extras "$repo")
 vmrc=0 t_vm=$SECONDS
-"$vm_dir/run-vm.sh" --kernel "$kdir/arch/x86/boot/bzImage" --module-dir "$out/mods-testkernel" \
-	--extra "$out/mods-testkernel-plain:/mods-plain" \
-	--script "$guest" --log "$console" --timeout "${SPANHEAP_VM_TIMEOUT:-$((fuzz_s + 1080))}" \
-	"${extras[@]+"${extras[@]}"}" || vmrc=$?
+vm_run "$kdir/arch/x86/boot/bzImage" "$out/mods-testkernel" "$console" \
+	"${SPANHEAP_SELFTEST_TIMEOUT:-$((fuzz_s + 480))}" "${SPANHEAP_VM_TIMEOUT:-$((fuzz_s + 1080))}" \
+	"$guest" --extra "$out/mods-testkernel-plain:/mods-plain" "${extras[@]+"${extras[@]}"}" || vmrc=$?
 log "VM run $((SECONDS - t_vm)) s"
-show_guest_times "$console"
-# A timeout or crash: count it, and still count what the guest printed.
-if [ "$vmrc" -gt 1 ]; then
-	log "FAIL: VM run failed (rc=$vmrc, console: $console)"
-	failed=$((failed + 1))
-fi
+# KTAP blocks (kunit.py's view and counts), SPANHEAP-FAIL lines, splats.
+count_run "$console" "$vmrc" "$out/ktap-" "$out/splats.txt"
+[ "$nsuites" -gt 0 ] || tier_fail "no KUnit suite ran"
 
-# KTAP blocks: show kunit.py's view, count leaf cases ourselves.
-mapfile -t blocks < <(block_names "$console")
-nsuites=0
-for b in "${blocks[@]+"${blocks[@]}"}"; do
-	kf=$out/ktap-${b//:/_}.txt
-	extract_block "$console" "$b" >"$kf"
-	case $b in selftest:* | loadunload) ;; *) nsuites=$((nsuites + 1)) ;; esac
-	echo "== $b"
-	python3 "$src/tools/testing/kunit/kunit.py" parse <"$kf" || true
-	read -r p f s < <(tap_count "$kf")
-	log "$b: $p passed, $f failed, $s skipped"
-	[ "$b" != selftest:spanheap_fuzz ] || show_fuzz_summary "$kf"
-	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-done
-[ "$nsuites" -gt 0 ] || { log "FAIL: no KUnit suite ran"; failed=$((failed + 1)); }
-
-# Guest-reported step failures, kernel splats, kmemleak reports.
-if grep -a 'SPANHEAP-FAIL' "$console" >&2; then
-	failed=$((failed + $(grep -ac 'SPANHEAP-FAIL' "$console")))
-fi
-if find_splats "$console" >"$out/splats.txt"; then
-	log "FAIL: kernel splats in $console:"
-	cat "$out/splats.txt" >&2
-	failed=$((failed + 1))
-fi
+# kmemleak reports.
 sed -n '/SPANHEAP-KMEMLEAK-BEGIN/,/SPANHEAP-KMEMLEAK-END/p' "$console" | grep -v '^\[ *[0-9]*\.[0-9]*\]' >"$out/kmemleak.txt" || true
 # (An injected failure may cost kmemleak a scan area: "Cannot allocate a scan
 # area, scanning the full object" is harmless; losing an object is not.)
 if grep -aE 'kmemleak: (Kernel memory leak detector disabled|Cannot allocate a kmemleak_object|Cannot insert|Memory pool empty)' "$console" >&2; then
-	log "FAIL: kmemleak disabled itself during the run"
-	failed=$((failed + 1))
+	tier_fail "kmemleak disabled itself during the run"
 fi
 # Only leaks allocated from our modules or the KUnit run count: early-boot
 # objects (ACPI caches) can be reported when boot outlasts the baseline scan.
@@ -134,10 +89,9 @@ fi
 # addresses ("] 0xffffffffc0..."): those count too, as do our test programs.
 kmemleak_ours "$out/kmemleak.txt" >"$out/kmemleak-ours.txt"
 if grep -q 'unreferenced object' "$out/kmemleak-ours.txt"; then
-	log "FAIL: kmemleak report:"
+	tier_fail "kmemleak report:"
 	cat "$out/kmemleak-ours.txt" >&2
-	failed=$((failed + 1))
 elif grep -q 'unreferenced object' "$out/kmemleak.txt"; then
 	log "kmemleak: only objects from outside spanheap reported (boot); see $out/kmemleak.txt"
 fi
-finish
+tier_finish

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Shared helpers for the QEMU tiers; sourced by check-vm.sh, check-stock.sh,
-# bench-vm.sh and demo.sh. Not meant to be run directly.
+# Shared helpers for the QEMU tiers; sourced by check-vm.sh, check-kcsan.sh,
+# check-stock.sh, bench-vm.sh, demo.sh and shell.sh. Not meant to be run
+# directly.
 # shellcheck disable=SC2034  # variables are used by the sourcing scripts
 
 vm_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -130,67 +131,75 @@ extract_block() {
 		on && !/^\[ *[0-9]+\.[0-9]+\]/ { print }' "$1"
 }
 
-# tap_count <file>: print "<passed> <failed> <skipped>" over leaf test cases of
-# (K)TAP. A result line is a leaf unless the result before it was nested deeper.
-# Missing results (plan larger than results, crashed suite) and a non-zero
-# "# rc=" trailer count as failed; so does a block without any result, except
-# a skip-all plan ("1..0 # SKIP why"), one skipped.
-tap_count() {
-	python3 - "$1" <<'PY'
-import re, sys
-res = re.compile(r'^(not ok|ok)\b\s*\d*\s*-?\s*([^#]*)(#\s*(\w+))?')
-passed = failed = skipped = 0
-prev = None          # indent of the previous result line
-plans = []           # open plans: [indent, expected, seen]
-seen_any = False
-for raw in open(sys.argv[1], errors='replace'):
-    line = raw.rstrip('\n')
-    s = line.lstrip(' \t')
-    ind = len(line) - len(s)
-    m = re.match(r'^1\.\.(\d+)', s)
-    if m:
-        if m.group(1) == '0' and re.search(r'#\s*SKIP', s, re.I):
-            skipped += 1     # "1..0 # SKIP <why>": the whole program skipped
-            seen_any = True
-            continue
-        plans.append([ind, int(m.group(1)), 0])
-        continue
-    m = re.match(r'^# rc=(\d+)', s)
-    if m and ind == 0 and int(m.group(1)) != 0:
-        failed += 1
-        continue
-    m = res.match(s)
-    if not m:
-        continue
-    seen_any = True
-    # Close plans nested deeper than this line, counting missing results.
-    while plans and plans[-1][0] > ind:
-        p = plans.pop()
-        failed += max(0, p[1] - p[2])
-    if plans and plans[-1][0] == ind:
-        plans[-1][2] += 1
-    leaf = prev is None or prev <= ind
-    prev = ind
-    if not leaf:
-        continue
-    if (m.group(4) or '').upper() == 'SKIP':
-        skipped += 1
-    elif m.group(1) == 'ok':
-        passed += 1
-    else:
-        failed += 1
-for p in plans:
-    failed += max(0, p[1] - p[2])
-if not seen_any:
-    failed += 1
-print(passed, failed, skipped)
-PY
-}
-
 # write_tally <repo> <tier> <passed> <failed> <skipped>
 write_tally() {
 	mkdir -p "$1/build/tally"
 	echo "$3 $4 $5" >"$1/build/tally/$2"
+}
+
+# A check tier's counts (check-vm.sh, check-kcsan.sh, check-stock.sh set $tier
+# and $repo): every count_* below adds to them, tier_finish writes the tally.
+passed=0 failed=0 skipped=0
+t_start=$SECONDS
+ktap_count=$vm_dir/../ktap-count.sh
+
+# tier_finish: write <repo>/build/tally/$tier, print "$tier: N passed, N
+# failed, N skipped"; fail if anything failed.
+tier_finish() {
+	write_tally "$repo" "$tier" "$passed" "$failed" "$skipped"
+	log "wall time $((SECONDS - t_start)) s"
+	echo "$tier: $passed passed, $failed failed, $skipped skipped"
+	[ "$failed" -eq 0 ]
+}
+
+# tier_fail <message>: count one failure (a splat, a failed VM run, ...).
+tier_fail() { log "FAIL: $*"; failed=$((failed + 1)); }
+
+# infra_fail <message>: one failure that ends the tier (nothing ran to count).
+infra_fail() {
+	tier_fail "$@"
+	tier_finish || true
+	exit 1
+}
+
+# count_ktap <name> <file>: kunit.py's report of one KTAP file on stdout, its
+# counts (ktap-count.sh: leaf cases, the "# rc=" trailer) added to the tier's.
+count_ktap() {
+	local counts p f s
+	echo "== $1"
+	{ counts=$("$ktap_count" -v "$2" 2>&3) ||
+		{ log "FAIL: ktap-count.sh failed on $2"; counts="0 1 0"; }; } 3>&1
+	read -r p f s <<<"$counts"
+	log "$1: $p passed, $f failed, $s skipped"
+	[ "$1" != selftest:spanheap_fuzz ] || show_fuzz_summary "$2"
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+}
+
+# count_run <console> <run-vm.sh status> <ktap prefix> <splat list> [<log>]:
+# count a tier's QEMU run: a timeout or crash (status > 1) once, then still
+# what the guest printed: each SPANHEAP-KTAP block (extracted to
+# <ktap prefix><name>.txt, count_ktap), each SPANHEAP-FAIL line, and kernel
+# splats in <log> (default the console; listed in <splat list>) once.
+# Sets nblocks, and nsuites: the blocks that are KUnit suites.
+count_run() {
+	local console=$1 rc=$2 b kf blocks
+	[ "$rc" -le 1 ] || tier_fail "VM run failed (rc=$rc, console: $console)"
+	show_guest_times "$console"
+	mapfile -t blocks < <(block_names "$console")
+	nblocks=${#blocks[@]} nsuites=0
+	for b in "${blocks[@]+"${blocks[@]}"}"; do
+		kf=$3${b//:/_}.txt
+		extract_block "$console" "$b" >"$kf"
+		case $b in selftest:* | loadunload | stock) ;; *) nsuites=$((nsuites + 1)) ;; esac
+		count_ktap "$b" "$kf"
+	done
+	if grep -a 'SPANHEAP-FAIL' "$console" >&2; then
+		failed=$((failed + $(grep -ac 'SPANHEAP-FAIL' "$console")))
+	fi
+	if find_splats "${5:-$console}" >"$4"; then
+		tier_fail "kernel splats in $console:"
+		cat "$4" >&2
+	fi
 }
 
 # Guest-side shell helpers (busybox sh), prepended to each guest script.
@@ -211,25 +220,38 @@ selftest_extras() {
 	return 0
 }
 
+# vm_run <kernel> <module dir> <console> <selftest timeout> <QEMU timeout>
+# <guest body> [run-vm.sh args...]: boot <kernel> with <module dir> as /mods,
+# running guest-lib.sh and the body (a string; SELFTEST_TIMEOUT is set, the
+# guest programs' cap). Returns run-vm.sh's status (0/1 guest ran, 2
+# infrastructure failure).
+vm_run() {
+	local kernel=$1 mods=$2 console=$3 st=$4 timeout=$5 guest rc=0
+	guest=$(mktemp "${TMPDIR:-/tmp}/spanheap-guest.XXXXXX")
+	{
+		echo "SELFTEST_TIMEOUT=$st"
+		cat "$guest_lib"
+		printf '%s\n' "$6"
+	} >"$guest"
+	shift 6
+	"$vm_dir/run-vm.sh" --kernel "$kernel" --module-dir "$mods" --script "$guest" \
+		--log "$console" --timeout "$timeout" "$@" || rc=$?
+	rm -f "$guest"
+	return "$rc"
+}
+
 # stock_run <repo> <name> <guest body file> [run-vm.sh args...]: build the
 # module (no KUnit) against the newest Debian stock kernel's headers and boot
-# that kernel with the guest body. Console: <repo>/build/vm/<name>-console.log.
-# Returns run-vm.sh's status (0/1 guest ran, 2 infrastructure failure).
+# that kernel with the guest body (vm_run). Console:
+# <repo>/build/vm/<name>-console.log.
 stock_run() {
-	local repo=$1 name=$2 body=$3 kver guest rc=0
+	local repo=$1 name=$2 body=$3 kver fuzz_s=${FUZZ_SECONDS:-120}
 	shift 3
 	"$vm_dir/../../scripts/deps.sh" stock
 	kver=$(stock_kver)
 	log "stock kernel $kver"
 	build_module "/usr/src/linux-headers-$kver" "$repo" "$repo/build/vm/mods-stock" || return 2
-	guest=$(mktemp "${TMPDIR:-/tmp}/spanheap-guest.XXXXXX")
-	{
-		echo "SELFTEST_TIMEOUT=${SPANHEAP_SELFTEST_TIMEOUT:-$((${FUZZ_SECONDS:-120} + 300))}"
-		cat "$guest_lib" "$body"
-	} >"$guest"
-	"$vm_dir/run-vm.sh" --kernel "/boot/vmlinuz-$kver" --module-dir "$repo/build/vm/mods-stock" \
-		--script "$guest" --log "$repo/build/vm/$name-console.log" \
-		--timeout "${SPANHEAP_VM_TIMEOUT:-$((${FUZZ_SECONDS:-120} + 600))}" "$@" || rc=$?
-	rm -f "$guest"
-	return "$rc"
+	vm_run "/boot/vmlinuz-$kver" "$repo/build/vm/mods-stock" "$repo/build/vm/$name-console.log" \
+		"${SPANHEAP_SELFTEST_TIMEOUT:-$((fuzz_s + 300))}" \
+		"${SPANHEAP_VM_TIMEOUT:-$((fuzz_s + 600))}" "$(cat "$body")" "$@"
 }
