@@ -2041,6 +2041,25 @@ static bool paced_wait_event(struct __test_metadata *_metadata)
 }
 
 /*
+ * Wait for @a's finalizer event: pending, the object and its 200000-byte
+ * child stay, intact, and the event carries @token and @a.
+ */
+static void expect_pending_event(struct __test_metadata *_metadata,
+				 uint64_t a, uint64_t kid, uint64_t token)
+{
+	struct spanheap_event ev;
+	uint64_t v;
+
+	ASSERT_TRUE(paced_wait_event(_metadata));
+	ASSERT_EQ(0, shp_load(fd, a, 0, &v));
+	ASSERT_EQ(kid, v);
+	ASSERT_EQ(0, data_check(fd, kid, 200000, 3));
+	ASSERT_EQ(1, shp_events(fd, &ev, 1));
+	ASSERT_EQ(token, ev.token);
+	ASSERT_EQ(a, ev.handle);
+}
+
+/*
  * Finalizer, event (it keeps the object), resurrection, second finalizer
  * (once).  Reading the first event makes the object garbage until ROOT: a
  * paced cycle in between may take it (-ESTALE), so that case starts over.
@@ -2057,14 +2076,7 @@ TEST_F_TIMEOUT(paced, resurrection, TEST_TIMEOUT_S)
 		ASSERT_EQ(0, alloc_stored(fd, a, 0, 200000, &kid));
 		ASSERT_EQ(0, data_put(fd, kid, 200000, 3));
 		ASSERT_EQ(0, shp_unroot(fd, a, NULL));
-		ASSERT_TRUE(paced_wait_event(_metadata));
-		/* Pending: the object and its child stay, intact. */
-		ASSERT_EQ(0, shp_load(fd, a, 0, &v));
-		ASSERT_EQ(kid, v);
-		ASSERT_EQ(0, data_check(fd, kid, 200000, 3));
-		ASSERT_EQ(1, shp_events(fd, &ev, 1));
-		ASSERT_EQ(7ULL, ev.token);
-		ASSERT_EQ(a, ev.handle);
+		expect_pending_event(_metadata, a, kid, 7);
 		r = shp_root(fd, a, NULL);		/* resurrect */
 		if (r != -ESTALE)
 			break;
@@ -2077,13 +2089,7 @@ TEST_F_TIMEOUT(paced, resurrection, TEST_TIMEOUT_S)
 	ASSERT_EQ(kid, v);
 	ASSERT_EQ(0, data_check(fd, kid, 200000, 3));
 	ASSERT_EQ(0, shp_unroot(fd, a, NULL));
-	ASSERT_TRUE(paced_wait_event(_metadata));
-	ASSERT_EQ(0, shp_load(fd, a, 0, &v));
-	ASSERT_EQ(kid, v);
-	ASSERT_EQ(0, data_check(fd, kid, 200000, 3));
-	ASSERT_EQ(1, shp_events(fd, &ev, 1));
-	ASSERT_EQ(8ULL, ev.token);
-	ASSERT_EQ(a, ev.handle);
+	expect_pending_event(_metadata, a, kid, 8);
 	ASSERT_TRUE(pressure(_metadata, fd, 2, 512));
 	ASSERT_EQ(0, shp_events(fd, &ev, 1));		/* once only */
 	ASSERT_MAYGO(data_check(fd, kid, 200000, 3));
