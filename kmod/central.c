@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Central lists: spans of one span class that no CPU cache owns
- * (Go's mcentral), and the heap's list of large spans.  A cache that runs dry hands its span back here and
- * takes a partial one; frees from CPUs that do not own the span land
- * here too.  Sweeping files the spans it swept here, and a new cycle
- * moves every span to its class's unswept list.
+ * (Go's mcentral), and the heap's list of large spans.  A cache that
+ * runs dry hands its span back here and takes a partial one; frees from
+ * CPUs that do not own the span land here too.  Sweeping files the
+ * spans it swept here, and a new cycle moves every span to its class's
+ * unswept list.
  *
- * Everything in this file runs under central[spc].lock, except what
- * runs with the world stopped (shp_central_unsweep_all(), drain) or on a
- * dying heap.  Central lists and sweep.c call each other: a class with
+ * Small spans' lists change under central[spc].lock, large spans' under
+ * heap->lock; what runs with the world stopped (shp_central_unsweep_all(),
+ * drain) or on a dying heap takes them in turn.  Central lists and sweep.c call each other: a class with
  * no swept partial span sweeps one before handing it out (Go's
  * mcentral.cacheSpan), and a swept span is filed here.
  */
@@ -61,8 +62,9 @@ static void central_empty(struct shp_central *ct, struct shp_span *s,
  * shp_central_file_swept() - file a span sweeping has just counted
  * @s: span taken off its unswept list, s->nalloc exact
  *
- * The span goes to the partial or full list, or is released if it is
- * empty and its class keeps enough empty spans.
+ * The span goes to the partial or full list.  An empty one is kept
+ * while its class keeps fewer than SHP_KEEP_EMPTY_SPANS or the heap is
+ * within the pacer's goal, and released otherwise.
  *
  * Context: central lock of @s held.
  */
@@ -85,7 +87,7 @@ void shp_central_unsweep_all(struct spanheap *heap)
 {
 	unsigned int spc;
 
-	percpu_rwsem_assert_held(&heap->sections);
+	shp_assert_world_stopped(heap);
 	for_each_small_spc(spc) {
 		struct shp_central *ct = &heap->central[spc];
 

@@ -77,8 +77,9 @@ static void set_next_gc(struct spanheap *heap)
  * Stop the world: one cycle at a time, no sweeper, no section; then
  * finish the previous cycle's sweep and drain the caches, so every span
  * is on a central list or heap->large and swept.  @t_stopped is when
- * the last section ended.  Return: the mark stack exists (else nothing
- * may be marked; start_world() must be called all the same).
+ * the last section ended.  The caller restarts the world (sections,
+ * then gc_lock) whatever this returns.  Return: the mark stack exists
+ * (else nothing may be marked).
  */
 static bool stop_world(struct spanheap *heap, u64 *t_stopped)
 {
@@ -232,7 +233,8 @@ EXPORT_SYMBOL_GPL(spanheap_set_gc_percent);
  * @arg: passed to @report
  *
  * A diagnostic: stops the world for O(finalizers x heap) work (see
- * shp_mark_find_cycles()).
+ * shp_mark_find_cycles()).  If the mark stack overflows during a check,
+ * that object is not reported.
  *
  * Context: process context outside any section of @heap; may sleep.
  * @report runs with the world stopped and must not use @heap.
@@ -241,12 +243,14 @@ EXPORT_SYMBOL_GPL(spanheap_set_gc_percent);
 int spanheap_finalizer_cycles(struct spanheap *heap,
 			      void (*report)(void *arg, void *obj), void *arg)
 {
+	struct mem_cgroup *memcg = shp_memcg_enter(heap);
 	int found = -ENOMEM;
 	u64 t0;
 
 	if (stop_world(heap, &t0))
 		found = shp_mark_find_cycles(heap, report, arg);
 	start_world(heap);
+	shp_memcg_exit(memcg);
 	return found;
 }
 EXPORT_SYMBOL_GPL(spanheap_finalizer_cycles);

@@ -77,7 +77,7 @@ void shp_mark_finq(struct spanheap *heap)
 	struct shp_finblock *b;
 	unsigned int i;
 
-	percpu_rwsem_assert_held(&heap->sections);
+	shp_assert_world_stopped(heap);
 	spin_lock(&heap->fin_lock);
 	rcu_read_lock();
 	for (b = heap->finq; b; b = b->next) {

@@ -26,10 +26,15 @@
  * central lock.  Moving a span between the two happens under that lock.
  *
  * Map of the core.  One job per file; a file calls only files on its own
- * line or below it, except that central.c and sweep.c call each other (a
- * central list sweeps a span before handing it out, as Go's
- * mcentral.cacheSpan; a swept span is filed on a central list).
- * scripts/callgraph.py --ktap checks this in make check.
+ * line or below it (inline functions and macros of headers count as
+ * their user's calls), except in the one loop below.  Callbacks are how
+ * a lower file calls up and are not counted: span visitors, the owner's
+ * root scan, finalizer functions, work functions.  scripts/callgraph.py
+ * --ktap checks this in make check.
+ *
+ * Allowed loop: central.c sweep.c (a central list sweeps a span before
+ *	handing it out, as Go's mcentral.cacheSpan; a swept span is filed
+ *	on a central list)
  *
  *   module.c               module init and exit
  *   chardev.c              /dev/spanheap itself (kernel only), over
@@ -77,6 +82,7 @@
 #include <linux/mutex.h>
 #include <linux/workqueue.h>
 #include <linux/percpu-rwsem.h>
+#include <linux/lockdep.h>
 #include <linux/sched/mm.h>
 #include <linux/memcontrol.h>
 #include "spanheap.h"
@@ -104,7 +110,7 @@
 
 /*
  * Empty spans a class keeps for reuse when explicit frees empty them;
- * sweeping also keeps what the pacer expects to be reused (sweep.c).
+ * sweeping also keeps what the pacer expects to be reused (central.c).
  */
 #define SHP_KEEP_EMPTY_SPANS	1
 
@@ -396,7 +402,13 @@ static inline struct mem_cgroup *shp_memcg_enter(struct spanheap *heap)
 /* Checks (with lockdep) that the caller is inside a section of @heap. */
 static inline void shp_assert_in_section(struct spanheap *heap)
 {
-	percpu_rwsem_assert_held(&heap->sections);
+	lockdep_assert_held_read(&heap->sections);
+}
+
+/* Checks (with lockdep) that the caller has stopped @heap's world. */
+static inline void shp_assert_world_stopped(struct spanheap *heap)
+{
+	lockdep_assert_held_write(&heap->sections);
 }
 
 static inline void shp_memcg_exit(struct mem_cgroup *old)

@@ -170,7 +170,7 @@ static void clear_span_marks(struct spanheap *heap, struct shp_span *s,
  */
 void shp_mark_reset(struct spanheap *heap)
 {
-	percpu_rwsem_assert_held(&heap->sections);
+	shp_assert_world_stopped(heap);
 	shp_visit_spans(heap, clear_span_marks, NULL);
 	heap->mark_hint = &shp_empty_span;
 	heap->ngray = 0;
@@ -255,7 +255,7 @@ EXPORT_SYMBOL_GPL(spanheap_mark_root);
  */
 void shp_mark_specials(struct spanheap *heap)
 {
-	percpu_rwsem_assert_held(&heap->sections);
+	shp_assert_world_stopped(heap);
 	shp_visit_spans(heap, mark_span_pins, NULL);
 	shp_mark_drain(heap);
 	shp_visit_spans(heap, mark_span_finalizer_referents, NULL);
@@ -298,7 +298,7 @@ static void count_live(struct spanheap *heap, struct shp_span *s, void *unused)
  */
 void shp_mark_complete(struct spanheap *heap)
 {
-	percpu_rwsem_assert_held(&heap->sections);
+	shp_assert_world_stopped(heap);
 	while (heap->gray_overflow) {
 		heap->gray_overflow = false;
 		shp_visit_spans(heap, rescan_span, NULL);
@@ -356,7 +356,7 @@ int shp_mark_find_cycles(struct spanheap *heap,
 {
 	struct cycle_walk cw = { .report = report, .arg = arg };
 
-	percpu_rwsem_assert_held(&heap->sections);
+	shp_assert_world_stopped(heap);
 	shp_visit_spans(heap, find_cycles_in_span, &cw);
 	return cw.found;
 }

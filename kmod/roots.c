@@ -202,7 +202,7 @@ void shp_mark_roots(struct spanheap *heap)
 {
 	unsigned int i;
 
-	percpu_rwsem_assert_held(&heap->sections);
+	shp_assert_world_stopped(heap);
 	spin_lock(&heap->roots_lock);
 	for (i = 0; i < heap->nroots; i++)
 		spanheap_mark_root(heap, READ_ONCE(*heap->roots[i]));

@@ -318,7 +318,7 @@ void shp_visit_spans(struct spanheap *heap, shp_span_visitor_t fn, void *arg)
 	struct shp_span *s;
 	unsigned int spc;
 
-	percpu_rwsem_assert_held(&heap->sections);
+	shp_assert_world_stopped(heap);
 	for_each_small_spc(spc) {
 		struct shp_central *ct = &heap->central[spc];
 

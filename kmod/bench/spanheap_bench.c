@@ -24,12 +24,14 @@ static u64 bench_spanheap(struct spanheap *heap)
 	u64 t0 = ktime_get_ns();
 	unsigned int i;
 
+	spanheap_enter(heap);	/* allocation and free belong in a section */
 	for (i = 0; i < PAIRS; i++) {
 		void *p = spanheap_alloc(heap, 32, SPANHEAP_NOSCAN);
 
 		WRITE_ONCE(sink, p);
 		spanheap_free(heap, p);
 	}
+	spanheap_exit(heap);
 	return ktime_get_ns() - t0;
 }
 

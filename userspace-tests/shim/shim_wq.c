@@ -146,7 +146,8 @@ void percpu_down_read(struct percpu_rw_semaphore *sem)
 	pthread_rwlock_rdlock(&sem->rw);
 	for (i = 0; i < SHIM_RWSEM_READS && rwsem_reads[i]; i++)
 		;
-	assert(i < SHIM_RWSEM_READS);
+	if (i == SHIM_RWSEM_READS)
+		abort();	/* more nested read holds than sections allow */
 	rwsem_reads[i] = sem;
 }
 
@@ -156,7 +157,8 @@ void percpu_up_read(struct percpu_rw_semaphore *sem)
 
 	for (i = 0; i < SHIM_RWSEM_READS && rwsem_reads[i] != sem; i++)
 		;
-	assert(i < SHIM_RWSEM_READS);
+	if (i == SHIM_RWSEM_READS)
+		abort();	/* not read-held by this thread */
 	rwsem_reads[i] = NULL;
 	pthread_rwlock_unlock(&sem->rw);
 }
@@ -165,23 +167,26 @@ void percpu_down_write(struct percpu_rw_semaphore *sem)
 {
 	pthread_rwlock_wrlock(&sem->rw);
 	__atomic_store_n(&sem->writer, pthread_self(), __ATOMIC_RELAXED);
-	__atomic_store_n(&sem->write_held, true, __ATOMIC_RELAXED);
+	__atomic_store_n(&sem->write_held, true, __ATOMIC_RELEASE);
 }
 
 void percpu_up_write(struct percpu_rw_semaphore *sem)
 {
-	__atomic_store_n(&sem->write_held, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&sem->write_held, false, __ATOMIC_RELEASE);
 	pthread_rwlock_unlock(&sem->rw);
 }
 
-bool shim_rwsem_held(struct percpu_rw_semaphore *sem)
+bool shim_rwsem_held_write(struct percpu_rw_semaphore *sem)
+{
+	return __atomic_load_n(&sem->write_held, __ATOMIC_ACQUIRE) &&
+	       pthread_equal(__atomic_load_n(&sem->writer, __ATOMIC_RELAXED),
+			     pthread_self());
+}
+
+bool shim_rwsem_held_read(struct percpu_rw_semaphore *sem)
 {
 	unsigned int i;
 
-	if (__atomic_load_n(&sem->write_held, __ATOMIC_RELAXED) &&
-	    pthread_equal(__atomic_load_n(&sem->writer, __ATOMIC_RELAXED),
-			  pthread_self()))
-		return true;
 	for (i = 0; i < SHIM_RWSEM_READS; i++)
 		if (rwsem_reads[i] == sem)
 			return true;

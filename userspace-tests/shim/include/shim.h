@@ -152,8 +152,9 @@ extern int shim_warnings;
 #define WARN(c, fmt, ...)	WARN_ON(c)
 #define BUG_ON(c)		do { if (c) { fprintf(stderr, "BUG: %s:%d\n", __FILE__, __LINE__); abort(); } } while (0)
 #define BUG()			BUG_ON(1)
-#define might_sleep()		do { } while (0)
-#define cond_resched()		do { } while (0)
+/* Sleeping with preemption disabled is a bug; so is a negative count. */
+#define might_sleep()		assert(shim_preempt_count == 0)
+#define cond_resched()		assert(shim_preempt_count == 0)
 #define cpu_relax()		__builtin_ia32_pause()
 #define might_sleep_if(c)	do { } while (0)
 #define lockdep_assert_irqs_enabled()	do { } while (0)
@@ -294,7 +295,8 @@ extern __thread int shim_preempt_count;
 #ifdef NDEBUG
 #define shim_preempt_add(n)	((void)0)
 #else
-#define shim_preempt_add(n)	((void)(shim_preempt_count += (n)))
+#define shim_preempt_add(n)	((void)(shim_preempt_count += (n)), \
+				 assert(shim_preempt_count >= 0))
 #endif
 #define lockdep_assert_preemption_disabled() assert(shim_preempt_count > 0)
 
@@ -525,8 +527,12 @@ void percpu_down_read(struct percpu_rw_semaphore *sem);
 void percpu_up_read(struct percpu_rw_semaphore *sem);
 void percpu_down_write(struct percpu_rw_semaphore *sem);
 void percpu_up_write(struct percpu_rw_semaphore *sem);
-bool shim_rwsem_held(struct percpu_rw_semaphore *sem);
-#define percpu_rwsem_assert_held(sem)	assert(shim_rwsem_held(sem))
+bool shim_rwsem_held_read(struct percpu_rw_semaphore *sem);
+bool shim_rwsem_held_write(struct percpu_rw_semaphore *sem);
+#define percpu_rwsem_assert_held(sem)					\
+	assert(shim_rwsem_held_read(sem) || shim_rwsem_held_write(sem))
+#define lockdep_assert_held_read(sem)	assert(shim_rwsem_held_read(sem))
+#define lockdep_assert_held_write(sem)	assert(shim_rwsem_held_write(sem))
 
 /*
  * ---- kmem_cache: per-CPU free lists fed by chunks, like SLUB ----
