@@ -362,6 +362,9 @@ void spanheap_drain(struct spanheap *heap)
 			spin_unlock(&heap->central[spc].lock);
 		}
 		c->last = &shp_empty_span;
+		/* Nothing roots the tiny block: the cycle may free it. */
+		c->tiny = 0;
+		c->tiny_off = 0;
 	}
 }
 EXPORT_SYMBOL_GPL(spanheap_drain);

@@ -27,6 +27,7 @@
 #include <linux/module.h>
 #include <linux/export.h>
 #include <linux/err.h>
+#include <linux/slab.h>
 #include "internal.h"
 
 bool shp_gctrace;
@@ -113,24 +114,33 @@ static void mark_cycle(struct spanheap *heap)
 	atomic64_inc(&heap->collections);
 }
 
-static u64 fin_queued(struct spanheap *heap)
+/* Finalizers and cleanups queued so far, for the gctrace line. */
+static void queued_counts(struct spanheap *heap, u64 n[2])
 {
-	u64 n;
-
 	spin_lock(&heap->fin_lock);
-	n = heap->fin_queued;
+	n[0] = heap->finq.queued;
+	n[1] = heap->cleanq.queued;
 	spin_unlock(&heap->fin_lock);
-	return n;
 }
 
-static void gctrace(struct spanheap *heap, u64 before, u64 queued, u64 t_stw)
+static void gctrace(struct spanheap *heap, u64 before, const u64 q0[2],
+		    u64 t_stw)
 {
-	pr_info_ratelimited("%s-%u: gc %llu: %llu -> %ld KiB reserved, %llu KiB live, next %llu KiB, %llu finalizers queued, %llu us stw\n",
+	struct spanheap_stats *st = kmalloc(sizeof(*st), GFP_KERNEL | __GFP_NOWARN);
+	u64 q[2];
+
+	if (!st)
+		return;
+	spanheap_read_stats(heap, st);
+	queued_counts(heap, q);
+	pr_info_ratelimited("%s-%u: gc %llu: %llu -> %ld KiB reserved, %llu KiB live, next %llu KiB, %llu finalizers queued, %llu cleanups queued, %llu run, %llu weak live, %llu us stw\n",
 			    heap->name, heap->id,
 			    (u64)atomic64_read(&heap->collections), before >> 10,
 			    atomic_long_read(&heap->reserved) >> 10,
-			    heap->live_bytes >> 10, heap->next_gc >> 10, queued,
-			    t_stw / 1000);
+			    heap->live_bytes >> 10, heap->next_gc >> 10,
+			    q[0] - q0[0], q[1] - q0[1], st->cleanups_executed,
+			    st->specials[SPANHEAP_SPECIAL_WEAK], t_stw / 1000);
+	kfree(st);
 }
 
 /**
@@ -147,13 +157,13 @@ static void gctrace(struct spanheap *heap, u64 before, u64 queued, u64 t_stw)
 void shp_collect(struct spanheap *heap, bool sweep_now)
 {
 	struct mem_cgroup *memcg = shp_memcg_enter(heap);
-	u64 t0, t_stw, before, queued = 0;
+	u64 t0, t_stw, before, queued[2] = { 0, 0 };
 	bool marked;
 
 	marked = stop_world(heap, &t0);
 	before = atomic_long_read(&heap->reserved);
 	if (marked) {
-		queued = fin_queued(heap);
+		queued_counts(heap, queued);
 		mark_cycle(heap);
 	}
 	t_stw = ktime_get_ns() - t0;
@@ -164,7 +174,7 @@ void shp_collect(struct spanheap *heap, bool sweep_now)
 		else
 			queue_work(shp_wq, &heap->sweep_work);
 		if (READ_ONCE(shp_gctrace))
-			gctrace(heap, before, fin_queued(heap) - queued, t_stw);
+			gctrace(heap, before, queued, t_stw);
 	}
 	mutex_unlock(&heap->gc_lock);
 	shp_memcg_exit(memcg);

@@ -27,7 +27,7 @@
 void shp_fin_workfn(struct work_struct *work)
 {
 	struct spanheap *heap = container_of(work, struct spanheap, fin_work);
-	struct shp_finalizer_entry e[FIN_BATCH];
+	struct shp_queue_entry e[FIN_BATCH];
 	struct mem_cgroup *memcg = shp_memcg_enter(heap);
 	unsigned int n, i;
 
@@ -35,7 +35,7 @@ void shp_fin_workfn(struct work_struct *work)
 		spanheap_enter(heap);
 		n = shp_finq_pop(heap, e, FIN_BATCH);
 		for (i = 0; i < n; i++)
-			e[i].fn(heap, e[i].obj, e[i].ctx);
+			e[i].fn.fin(heap, e[i].obj, e[i].ctx);
 		spanheap_exit(heap);
 		if (!n)
 			break;
@@ -48,7 +48,8 @@ void shp_fin_workfn(struct work_struct *work)
 /**
  * spanheap_set_finalizer() - set or remove an object's finalizer
  * @heap: heap
- * @obj: start of an allocated object
+ * @obj: start of an allocated object, or any byte of a tiny block (a
+ *	NOSCAN object of at most 16 bytes: see spanheap_alloc())
  * @fn: finalizer to run once @obj is found unreachable, or NULL to
  *	remove the one set
  * @ctx: passed to @fn
@@ -61,7 +62,8 @@ void shp_fin_workfn(struct work_struct *work)
  *
  * Context: process context, inside a mutator section; may sleep.
  * Return: 0; -EFAULT if @obj is not in @heap; -EINVAL if it is not the
- * start of an allocated object; -EEXIST if a finalizer is already set;
+ * start of an allocated object or a byte of a tiny block; -EEXIST if a
+ * finalizer is already set at @obj;
  * -ENOMEM.  Removing when none is set returns 0.  Nothing changes on
  * error.
  */
@@ -70,12 +72,12 @@ int spanheap_set_finalizer(struct spanheap *heap, void *obj,
 {
 	struct shp_special_finalizer *f = NULL;
 	struct shp_special *sp;
+	unsigned int idx, off;
 	struct shp_span *s;
-	unsigned int idx;
 	int ret = 0;
 
 	shp_assert_in_section(heap);
-	s = shp_special_target(heap, obj, &idx);
+	s = shp_special_target(heap, obj, &idx, &off, SHP_IN_TINY);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
 	if (fn) {
@@ -85,6 +87,7 @@ int spanheap_set_finalizer(struct spanheap *heap, void *obj,
 		f = container_of(sp, struct shp_special_finalizer, sp);
 		f->fn = fn;
 		f->ctx = ctx;
+		sp->offset = off;
 	}
 	spin_lock(&s->speciallock);
 	if (f) {
@@ -92,7 +95,7 @@ int spanheap_set_finalizer(struct spanheap *heap, void *obj,
 		if (!ret)
 			f = NULL;
 	} else {
-		f = (struct shp_special_finalizer *)shp_special_unlink(s, idx, 0,
+		f = (struct shp_special_finalizer *)shp_special_unlink(s, idx, off,
 						SPANHEAP_SPECIAL_FINALIZER);
 	}
 	spin_unlock(&s->speciallock);
@@ -105,7 +108,7 @@ EXPORT_SYMBOL_GPL(spanheap_set_finalizer);
 /**
  * spanheap_take_finalizer() - remove an object's finalizer, returning its context
  * @heap: heap
- * @obj: start of an allocated object
+ * @obj: as for spanheap_set_finalizer()
  * @ctx: set to the removed finalizer's context
  *
  * Like spanheap_set_finalizer() with a NULL @fn, for callers that own
@@ -119,15 +122,15 @@ EXPORT_SYMBOL_GPL(spanheap_set_finalizer);
 int spanheap_take_finalizer(struct spanheap *heap, void *obj, void **ctx)
 {
 	struct shp_special *sp;
+	unsigned int idx, off;
 	struct shp_span *s;
-	unsigned int idx;
 
 	shp_assert_in_section(heap);
-	s = shp_find_swept_object(heap, obj, &idx);
+	s = shp_find_swept(heap, obj, &idx, &off, SHP_IN_TINY);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
 	spin_lock(&s->speciallock);
-	sp = shp_special_unlink(s, idx, 0, SPANHEAP_SPECIAL_FINALIZER);
+	sp = shp_special_unlink(s, idx, off, SPANHEAP_SPECIAL_FINALIZER);
 	spin_unlock(&s->speciallock);
 	if (!sp)
 		return -ENOENT;

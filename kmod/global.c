@@ -4,13 +4,22 @@
  * the module's init function runs, so nothing here may rely on it.
  *   shp_wq            workqueue of the finalizer workers, paced
  *                     collections and background sweepers
+ *   shp_cleanup_wq    unbound workqueue of the parallel cleanup workers
  *   record caches     one kmem_cache per special record kind (special.c)
  */
+#include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/workqueue.h>
 #include "internal.h"
 
 struct workqueue_struct *shp_wq;
+struct workqueue_struct *shp_cleanup_wq;
+
+/* 0: Go 1.25's rule, max(online CPUs / 4, 1), fixed when a heap is made. */
+unsigned int shp_cleanup_workers;
+module_param_named(cleanup_workers, shp_cleanup_workers, uint, 0644);
+MODULE_PARM_DESC(cleanup_workers,
+		 "Cleanups run at once per heap (0: max(CPUs / 4, 1); at most 16)");
 static DEFINE_MUTEX(global_lock);
 
 /**
@@ -26,7 +35,10 @@ int shp_global_get(void)
 	mutex_lock(&global_lock);
 	if (!shp_wq)
 		shp_wq = alloc_workqueue("spanheap", WQ_UNBOUND, 0);
-	if (!shp_wq)
+	if (!shp_cleanup_wq)
+		shp_cleanup_wq = alloc_workqueue("spanheap_cleanup", WQ_UNBOUND,
+						 0);
+	if (!shp_wq || !shp_cleanup_wq)
 		ret = -ENOMEM;
 	if (!ret)
 		ret = shp_special_caches_get();
@@ -41,14 +53,18 @@ int shp_global_get(void)
  */
 void shp_global_exit(void)
 {
-	struct workqueue_struct *wq;
+	struct workqueue_struct *wq, *cwq;
 
 	mutex_lock(&global_lock);
 	wq = shp_wq;
+	cwq = shp_cleanup_wq;
 	shp_wq = NULL;
+	shp_cleanup_wq = NULL;
 	shp_special_caches_put();
 	mutex_unlock(&global_lock);
 	/* Outside global_lock: flushing waits for workers that hold sections. */
 	if (wq)
 		destroy_workqueue(wq);
+	if (cwq)
+		destroy_workqueue(cwq);
 }

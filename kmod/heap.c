@@ -58,6 +58,7 @@ struct spanheap *spanheap_create(const char *name, size_t limit)
 	INIT_WORK(&heap->fin_work, shp_fin_workfn);
 	INIT_WORK(&heap->gc_work, shp_gc_workfn);
 	INIT_WORK(&heap->sweep_work, shp_sweep_workfn);
+	shp_cleanup_workers_init(heap);
 	heap->gc_percent = 100;
 	heap->next_gc = SHP_GC_MIN_HEAP;
 	strscpy(heap->name, name, sizeof(heap->name));
@@ -89,9 +90,11 @@ EXPORT_SYMBOL_GPL(spanheap_create);
  * spanheap_destroy() - free a heap and every object in it
  * @heap: heap; no other call on it may run or follow
  *
- * A running finalizer is waited for; finalizers still queued are dropped
- * without running (their objects are freed with the heap).  Paced
- * collections and the background sweeper are cancelled.
+ * Running finalizers and cleanups are waited for; those still queued are
+ * dropped without running (their objects are freed with the heap).
+ * Paced collections and the background sweeper are cancelled.  Weak
+ * handles read NULL from here on; every reference to them must have been
+ * dropped (spanheap_weak_put()) before.
  *
  * Context: process context outside any section of @heap, may sleep.
  */
@@ -104,6 +107,7 @@ void spanheap_destroy(struct spanheap *heap)
 	cancel_work_sync(&heap->gc_work);
 	cancel_work_sync(&heap->sweep_work);
 	cancel_work_sync(&heap->fin_work);
+	shp_cleanup_workers_cancel(heap);
 	shp_finq_destroy(heap);
 	spanheap_drain(heap);
 	shp_central_release_all(heap);
@@ -236,12 +240,54 @@ static noinline void *alloc_slow(struct spanheap *heap, unsigned int spc)
 	}
 }
 
+/*
+ * The tiny allocator (Go's mallocgc tiny path): carve @size bytes out of
+ * this CPU's tiny block, aligned to the largest of 8, 4 or 2 that divides
+ * @size; when it does not fit, take a new block and keep whichever of
+ * the two has more room left.  The block was zeroed when taken.
+ */
+static void *alloc_tiny(struct spanheap *heap, size_t size)
+{
+	struct shp_cpu_cache *c = get_cpu_ptr(heap->cpu);
+	unsigned int off = c->tiny_off;
+	unsigned long blk;
+
+	if (!(size & 7))
+		off = ALIGN(off, 8);
+	else if (!(size & 3))
+		off = ALIGN(off, 4);
+	else if (!(size & 1))
+		off = ALIGN(off, 2);
+	if (c->tiny && off + size <= SHP_TINY_SIZE) {
+		c->tiny_off = off + size;
+		WRITE_ONCE(c->allocs, c->allocs + 1);
+		put_cpu_ptr(heap->cpu);
+		return (void *)(c->tiny + off);
+	}
+	put_cpu_ptr(heap->cpu);
+	blk = (unsigned long)alloc_slow(heap, SHP_TINY_SPC);
+	if (!blk)
+		return NULL;
+	c = get_cpu_ptr(heap->cpu);
+	if (!c->tiny || size < c->tiny_off) {
+		c->tiny = blk;
+		c->tiny_off = size;
+	}
+	put_cpu_ptr(heap->cpu);
+	return (void *)blk;
+}
+
 /**
  * spanheap_alloc() - allocate a zeroed object
  * @heap: heap
  * @size: bytes; 0 is treated as 1; above SPANHEAP_MAX_SMALL_SIZE the
  *	object gets a span of its own
  * @flags: SPANHEAP_NOSCAN if the object will never hold heap pointers
+ *
+ * NOSCAN objects of at most 16 bytes are tiny: several share a 16-byte
+ * block, which the collector frees only when none of them is reachable,
+ * so one live member keeps its siblings (and their finalizers from
+ * running).  Tiny objects cannot be freed explicitly.
  *
  * When a new span would exceed the heap's limit, the unswept spans are
  * swept first; if that frees nothing of this class, a collection is
@@ -265,6 +311,8 @@ void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
 		return NULL;
 	if (unlikely(size > SPANHEAP_MAX_SMALL_SIZE))
 		return alloc_large(heap, size, flags);
+	if ((flags & SPANHEAP_NOSCAN) && size <= SHP_TINY_SIZE)
+		return alloc_tiny(heap, size ? size : 1);
 	spc = SHP_SPC(shp_size_to_class(size ? size : 1),
 		      !!(flags & SPANHEAP_NOSCAN));
 
@@ -311,8 +359,11 @@ static __always_inline int free_owned(struct shp_cpu_cache *c,
 	unsigned long *word = &shp_alloc_bits(s)[idx / 64];
 	unsigned long bit = BIT(idx % 64);
 
-	/* Not allocated, or already freed by another CPU and not yet folded. */
-	if (unlikely(!(*word & bit) ||
+	/*
+	 * Not allocated, already freed by another CPU and not yet folded, or
+	 * a tiny block, whose members are not objects of their own.
+	 */
+	if (unlikely(!(*word & bit) || s->spc == SHP_TINY_SPC ||
 		     (atomic_read(&s->nremote) && test_bit(idx, shp_remote_bits(s)))))
 		return -EINVAL;
 	if (unlikely(READ_ONCE(s->specials)))
@@ -337,7 +388,8 @@ static int free_slow(struct spanheap *heap, void *ptr)
 		ret = -EFAULT;
 	} else if (!s->divmul) {
 		ret = free_large(heap, s, ptr);
-	} else if (ptr != (void *)(s->base + idx * s->elemsize)) {
+	} else if (ptr != (void *)(s->base + idx * s->elemsize) ||
+		   s->spc == SHP_TINY_SPC) {
 		ret = -EINVAL;
 	} else {
 		c = get_cpu_ptr(heap->cpu);
@@ -361,13 +413,14 @@ static int free_slow(struct spanheap *heap, void *ptr)
  * @heap: heap the object was allocated from
  * @ptr: start of the object
  *
- * Any finalizer or pin of the object is dropped with it.
+ * Any finalizer, cleanup or pin of the object is dropped with it (they
+ * never run); its weak handles read NULL.
  *
  * Context: inside a mutator section; does not sleep.
  * Return: 0; -EFAULT if @ptr is not inside a live span of @heap (a
  * foreign pointer, or a large object already freed); -EINVAL if it is
  * not the start of an allocated object (interior pointer, tail of a
- * span, or a small object already freed).  Nothing changes on error.
+ * span, a small object already freed, or a tiny object).  Nothing changes on error.
  */
 int spanheap_free(struct spanheap *heap, void *ptr)
 {

@@ -41,12 +41,13 @@
  *   uheap.c uheap_event.c  its handles and objects, and its events
  *   heap.c                 the public API: create, destroy, alloc, free
  *   debugfs.c stats.c      beside it: files and counters
- *   finalizer.c            SetFinalizer and the finalizer worker
+ *   finalizer.c cleanup.c  SetFinalizer, AddCleanup and their workers
+ *   weak.c                 weak handles
  *   cycle.c                mutator sections, the cycle, pacing, gctrace
  *   roots.c                root slots, the owner's root scan, pins
  *   sweep.c                sweeping; lookups that sweep first
  *   central.c              central lists, drain, large spans
- *   finq.c                 the queue of finalizers found dead
+ *   finq.c                 the queues of finalizers and cleanups found dead
  *   mark.c                 marking, the mark stack, the cycle diagnostic
  *   global.c               module-wide state (workqueue, record caches)
  *   special.c              special records of every kind, their caches
@@ -62,7 +63,7 @@
  *         preempt_disable              (get_cpu_ptr of the heap's cache)
  *           central[spc].lock | heap->lock (large spans)
  *             span->speciallock
- *               heap->fin_lock         the finalizer queue
+ *               heap->fin_lock         the finalizer and cleanup queues
  *   heap->roots_lock, uheap->ev_lock   leaves
  *   shp_pagemap_lock (mutex)           with no spinlock held
  * Sections of two heaps never nest, and no cycle, finalizer wait or heap
@@ -85,6 +86,8 @@
 #include <linux/lockdep.h>
 #include <linux/sched/mm.h>
 #include <linux/memcontrol.h>
+#include <linux/refcount.h>
+#include <linux/slab.h>
 #include "spanheap.h"
 #include "sizeclass.h"
 
@@ -107,6 +110,16 @@
  */
 #define for_each_small_spc(spc)						\
 	for ((spc) = SHP_SPC(1, 0); (spc) < SHP_NR_SPAN_CLASSES; (spc)++)
+
+/*
+ * The tiny allocator (Go's mallocgc tiny path): NOSCAN allocations of at
+ * most SHP_TINY_SIZE bytes are packed into blocks of the 16-byte NOSCAN
+ * span class, which holds nothing else.  A block is one object to the
+ * collector: any member keeps all of them.
+ */
+#define SHP_TINY_SIZE		16
+#define SHP_TINY_CLASS		2
+#define SHP_TINY_SPC		SHP_SPC(SHP_TINY_CLASS, 1)
 
 /*
  * Empty spans a class keeps for reuse when explicit frees empty them;
@@ -145,8 +158,7 @@ struct shp_cpu_cache;
  * @specials: per object, its special records sorted by (offset, kind);
  *	allocated on first use, NULL until then
  * @nspecials: records on the span
- * @npins: pin records on the span
- * @nfins: finalizer records on the span
+ * @nkind: records on the span by kind (enum spanheap_special_kind)
  * @list: central partial/full/unswept list, or heap->large
  * @rcu: frees the span after lookups that may still see it are done
  * @bits: alloc_bits, remote_bits, mark_bits, special_bits (object has a
@@ -173,8 +185,7 @@ struct shp_span {
 	spinlock_t speciallock;
 	struct shp_special **specials;
 	unsigned int nspecials;
-	unsigned int npins;
-	unsigned int nfins;
+	unsigned int nkind[SPANHEAP_NR_SPECIAL_KINDS];
 	struct list_head list;
 	struct rcu_head rcu;
 	unsigned long bits[];
@@ -183,12 +194,13 @@ struct shp_span {
 /**
  * struct shp_special - a special record: per-object out-of-band state
  * @next: next record of the same object, in (offset, kind) order
- * @offset: offset of the target inside its object (tiny blocks)
+ * @offset: offset of the target inside its object (tiny blocks, weak
+ *	handles to interior pointers)
  * @kind: enum spanheap_special_kind
  */
 struct shp_special {
 	struct shp_special *next;
-	u16 offset;
+	u32 offset;
 	u8 kind;
 };
 
@@ -203,19 +215,98 @@ struct shp_special_pin {
 	unsigned long count;
 };
 
-/* A queued finalizer: the object stays a root until the worker runs it. */
-struct shp_finalizer_entry {
+/* Several per (offset, kind), in the order they were added. */
+struct shp_special_cleanup {
+	struct shp_special sp;
+	spanheap_cleanup_t fn;
+	void *arg;
+	s64 id;
+};
+
+struct shp_special_weak {
+	struct shp_special sp;
+	struct spanheap_weak *handle;
+};
+
+/**
+ * struct spanheap_weak - a weak handle (Go's weak.Pointer indirection cell)
+ * @ptr: the target; set to NULL, under the span's speciallock, when its
+ *	object is first found unreachable or is freed
+ * @ref: one for the object's record while it is linked, one for each
+ *	spanheap_weak_make() not yet matched by spanheap_weak_put()
+ *
+ * Not heap memory: the collector never scans it, so it keeps nothing
+ * alive.  Freed when @ref reaches zero.
+ */
+struct spanheap_weak {
+	void *ptr;
+	refcount_t ref;
+};
+
+/**
+ * shp_weak_detach() - a weak record is going away: clear its handle
+ * @w: the record's handle
+ *
+ * Context: the span's speciallock held (or the span unreachable).
+ */
+static inline void shp_weak_detach(struct spanheap_weak *w)
+{
+	WRITE_ONCE(w->ptr, NULL);
+	if (refcount_dec_and_test(&w->ref))
+		kfree(w);
+}
+
+/*
+ * A queued finalizer or cleanup: for a finalizer the object and its
+ * context stay roots until the worker ran it; a cleanup has no object
+ * (it was freed by the sweep that queued it) and its argument stays a
+ * root until the cleanup returns.
+ */
+struct shp_queue_entry {
 	void *obj;
-	spanheap_finalizer_t fn;
+	union {
+		spanheap_finalizer_t fin;
+		spanheap_cleanup_t cleanup;
+	} fn;
 	void *ctx;
 };
 
 #define SHP_FINBLOCK_ENTRIES	168
-/* A chunk of the finalizer queue (Go's finblock); free ones are cached. */
+/* A chunk of a queue (Go's finblock); free ones are cached. */
 struct shp_finblock {
 	struct shp_finblock *next;
 	unsigned int cnt;
-	struct shp_finalizer_entry fin[SHP_FINBLOCK_ENTRIES];
+	struct shp_queue_entry fin[SHP_FINBLOCK_ENTRIES];
+};
+
+/**
+ * struct shp_runq - a queue of calls found due by sweeping
+ * @q: queued entries, newest block first
+ * @c: cache of empty blocks
+ * @queued: entries ever queued
+ * @executed: entries whose call returned
+ * @dropped: entries dropped by heap destruction
+ *
+ * Protected by heap->fin_lock.
+ */
+struct shp_runq {
+	struct shp_finblock *q, *c;
+	u64 queued, executed, dropped;
+};
+
+/* Most cleanup workers a heap runs at once (module parameter's cap). */
+#define SHP_MAX_CLEANUP_WORKERS	16
+
+/**
+ * struct shp_cleanup_worker - one of a heap's parallel cleanup workers
+ * @work: on shp_cleanup_wq
+ * @heap: its heap
+ * @running: the cleanup it runs; a root until it returns (finq.c)
+ */
+struct shp_cleanup_worker {
+	struct work_struct work;
+	struct spanheap *heap;
+	struct shp_queue_entry running;
 };
 
 /* One gray object: its start and length in bytes. */
@@ -280,6 +371,9 @@ struct shp_central {
  *	a free that follows an allocation skip the pagemap
  * @allocs: allocations on this CPU
  * @frees: explicit frees on this CPU
+ * @tiny: the tiny block being filled, 0 for none; forgotten by every
+ *	cycle (spanheap_drain()), which may free it
+ * @tiny_off: bytes of @tiny handed out
  *
  * Objects per class are counted from the bitmaps when stats are read,
  * so the fast paths only bump two counters next to @last.
@@ -288,6 +382,8 @@ struct shp_cpu_cache {
 	struct shp_span *last;
 	u64 allocs;
 	u64 frees;
+	unsigned long tiny;
+	unsigned int tiny_off;
 	struct shp_span *alloc[SHP_NR_SPAN_CLASSES];
 } ____cacheline_aligned_in_smp;
 
@@ -323,13 +419,13 @@ struct shp_cpu_cache {
  * @gc_percent: GOGC; negative turns pacing off
  * @collections: completed cycles
  * @nswept_large: large objects freed by sweeping
- * @fin_lock: protects the finalizer queue and its counters
- * @finq: queued finalizers, newest block first
- * @finc: cache of empty blocks
- * @fin_queued: finalizers ever queued
- * @fin_executed: finalizers that ran
- * @fin_dropped: finalizers dropped by heap destruction
+ * @fin_lock: protects the two queues and the running cleanups
+ * @finq: queued finalizers
+ * @cleanq: queued cleanups
  * @fin_work: the finalizer worker (Go's fing)
+ * @cleanup_ids: last cleanup id given
+ * @ncleanup_workers: entries of @cleanup_workers in use, fixed at creation
+ * @cleanup_workers: the parallel cleanup workers
  * @gc_work: a paced background collection
  * @sweep_work: the background sweeper
  * @owner: for the user of the heap (the /dev/spanheap file that owns it)
@@ -371,9 +467,11 @@ struct spanheap {
 	u64 nswept_large;
 
 	spinlock_t fin_lock;
-	struct shp_finblock *finq, *finc;
-	u64 fin_queued, fin_executed, fin_dropped;
+	struct shp_runq finq, cleanq;
 	struct work_struct fin_work;
+	atomic64_t cleanup_ids;
+	unsigned int ncleanup_workers;
+	struct shp_cleanup_worker cleanup_workers[SHP_MAX_CLEANUP_WORKERS];
 	struct work_struct gc_work;
 	struct work_struct sweep_work;
 	void *owner;
@@ -453,6 +551,9 @@ struct shp_special *shp_special_find(struct shp_span *s, unsigned int idx,
 				     unsigned int offset, unsigned int kind);
 struct shp_special *shp_special_unlink(struct shp_span *s, unsigned int idx,
 				       unsigned int offset, unsigned int kind);
+struct shp_special *shp_special_unlink_cleanup(struct shp_span *s,
+					       unsigned int idx,
+					       unsigned int offset, s64 id);
 void shp_special_free_object(struct shp_span *s, unsigned int idx);
 void shp_special_drop(struct shp_span *s, unsigned int idx);
 void shp_special_update_bits(struct shp_span *s, unsigned int idx);
@@ -474,10 +575,13 @@ int shp_mark_find_cycles(struct spanheap *heap,
 /* finq.c */
 bool shp_queue_finalizer(struct spanheap *heap, void *obj,
 			 spanheap_finalizer_t fn, void *ctx);
+bool shp_queue_cleanup(struct spanheap *heap, spanheap_cleanup_t fn, void *arg);
 void shp_mark_finq(struct spanheap *heap);
-unsigned int shp_finq_pop(struct spanheap *heap, struct shp_finalizer_entry *e,
+unsigned int shp_finq_pop(struct spanheap *heap, struct shp_queue_entry *e,
 			  unsigned int max);
 void shp_finq_done(struct spanheap *heap, unsigned int n);
+bool shp_cleanq_take(struct spanheap *heap, struct shp_queue_entry *slot);
+void shp_cleanq_done(struct spanheap *heap, struct shp_queue_entry *slot);
 void shp_finq_wake(struct spanheap *heap);
 void shp_finq_destroy(struct spanheap *heap);
 
@@ -498,10 +602,20 @@ void shp_large_release(struct spanheap *heap, struct shp_span *s);
 void shp_sweep_span(struct spanheap *heap, struct shp_span *s);
 void shp_sweep_large(struct spanheap *heap, struct shp_span *s);
 void shp_ensure_swept(struct spanheap *heap, struct shp_span *s);
+/* Which pointers name an object for a special record (sweep.c). */
+enum shp_interior {
+	SHP_AT_START,		/* the start of the object only */
+	SHP_IN_TINY,		/* or anywhere inside a tiny block */
+	SHP_ANYWHERE,		/* anywhere inside the object */
+};
+struct shp_span *shp_find_swept(struct spanheap *heap, const void *p,
+				unsigned int *idx, unsigned int *offset,
+				enum shp_interior interior);
 struct shp_span *shp_find_swept_object(struct spanheap *heap, const void *p,
 				       unsigned int *idx);
 struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
-				    unsigned int *idx);
+				    unsigned int *idx, unsigned int *offset,
+				    enum shp_interior interior);
 void shp_finish_sweep(struct spanheap *heap);
 void shp_sweep_workfn(struct work_struct *work);
 
@@ -517,11 +631,17 @@ extern bool shp_gctrace;
 /* finalizer.c */
 void shp_fin_workfn(struct work_struct *work);
 
+/* cleanup.c */
+void shp_cleanup_workers_init(struct spanheap *heap);
+void shp_cleanup_workers_cancel(struct spanheap *heap);
+
 /* heap.c */
 bool shp_object_live(struct spanheap *heap, void *obj);
 
 /* global.c */
 extern struct workqueue_struct *shp_wq;
+extern struct workqueue_struct *shp_cleanup_wq;
+extern unsigned int shp_cleanup_workers;
 int shp_global_get(void);
 void shp_global_exit(void);
 

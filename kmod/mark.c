@@ -14,7 +14,8 @@
  * owner's roots (roots.c), queued finalizers (finq.c: their objects must
  * survive until they run), pinned objects, then the referents, but not
  * the objects themselves, of every object with a finalizer (Go's
- * markrootSpans; the last two are shp_mark_specials()).  That last step
+ * markrootSpans; the last two are shp_mark_specials(), which also marks
+ * from cleanup arguments).  That last step
  * is what orders finalizers: if A -> B and both have one, B is marked
  * through A and only A is finalized this cycle; and an object on a
  * cycle through itself marks itself, so it is never finalized
@@ -185,7 +186,7 @@ static void mark_span_pins(struct spanheap *heap, struct shp_span *s,
 	unsigned long todo;
 	unsigned int w, idx;
 
-	if (!s->npins)
+	if (!s->nkind[SPANHEAP_SPECIAL_PIN])
 		return;
 	for (w = 0; w < s->nwords; w++) {
 		for (todo = shp_special_bits(s)[w]; todo; todo &= todo - 1) {
@@ -194,6 +195,38 @@ static void mark_span_pins(struct spanheap *heap, struct shp_span *s,
 				if (sp->kind == SPANHEAP_SPECIAL_PIN)
 					mark_push(heap, s, idx);
 		}
+		if (heap->ngray > SHP_GRAY_ENTRIES / 2)
+			shp_mark_drain(heap);
+	}
+}
+
+/* Scan the arguments of an object's cleanups: they are roots. */
+static void scan_cleanup_args(struct spanheap *heap, struct shp_span *s,
+			      unsigned int idx)
+{
+	struct shp_special *sp;
+
+	rcu_read_lock();
+	for (sp = s->specials[idx]; sp; sp = sp->next)
+		if (sp->kind == SPANHEAP_SPECIAL_CLEANUP)
+			shp_scan_range(heap, (unsigned long)
+				       &container_of(sp, struct shp_special_cleanup, sp)->arg,
+				       sizeof(void *));
+	rcu_read_unlock();
+}
+
+/* Cleanup arguments are roots (Go marks the cleanup's closure). */
+static void mark_span_cleanup_args(struct spanheap *heap, struct shp_span *s,
+				   void *unused)
+{
+	unsigned long todo;
+	unsigned int w;
+
+	if (!s->nkind[SPANHEAP_SPECIAL_CLEANUP])
+		return;
+	for (w = 0; w < s->nwords; w++) {
+		for (todo = shp_special_bits(s)[w]; todo; todo &= todo - 1)
+			scan_cleanup_args(heap, s, w * BITS_PER_LONG + __ffs(todo));
 		if (heap->ngray > SHP_GRAY_ENTRIES / 2)
 			shp_mark_drain(heap);
 	}
@@ -247,16 +280,18 @@ void spanheap_mark_root(struct spanheap *heap, const void *ptr)
 EXPORT_SYMBOL_GPL(spanheap_mark_root);
 
 /**
- * shp_mark_specials() - mark from the special records: pins, then finalizers
+ * shp_mark_specials() - mark from the special records
  * @heap: heap whose other roots are marked and drained
  *
- * Pinned objects are roots; objects with a finalizer root their
- * referents but not themselves.
+ * Pinned objects and cleanup arguments are roots; then objects with a
+ * finalizer root their referents but not themselves.  Weak handles mark
+ * nothing.
  */
 void shp_mark_specials(struct spanheap *heap)
 {
 	shp_assert_world_stopped(heap);
 	shp_visit_spans(heap, mark_span_pins, NULL);
+	shp_visit_spans(heap, mark_span_cleanup_args, NULL);
 	shp_mark_drain(heap);
 	shp_visit_spans(heap, mark_span_finalizer_referents, NULL);
 	shp_mark_drain(heap);
@@ -314,22 +349,31 @@ struct cycle_walk {
 	int found;
 };
 
-/* Does marking from each finalizable object's referents come back to it? */
+/*
+ * Does marking from each finalizable object's referents, or from the
+ * arguments of its cleanups, come back to it?
+ */
 static void find_cycles_in_span(struct spanheap *heap, struct shp_span *s,
 				void *arg)
 {
+	bool scan = !SHP_SPC_NOSCAN(s->spc);
 	struct cycle_walk *cw = arg;
 	unsigned int idx;
+	bool fin;
 
-	if (!s->nspecials || SHP_SPC_NOSCAN(s->spc))
+	if (!s->nkind[SPANHEAP_SPECIAL_CLEANUP] &&
+	    (!s->nkind[SPANHEAP_SPECIAL_FINALIZER] || !scan))
 		return;
 	for (idx = 0; idx < s->nelems; idx++) {
-		if (!test_bit(idx, shp_fin_bits(s)))
+		if (!test_bit(idx, shp_special_bits(s)))
 			continue;
+		fin = scan && test_bit(idx, shp_fin_bits(s));
 		shp_mark_reset(heap);
 		rcu_read_lock();
-		shp_scan_range(heap, s->base + idx * s->elemsize, s->elemsize);
+		if (fin)
+			shp_scan_range(heap, s->base + idx * s->elemsize, s->elemsize);
 		rcu_read_unlock();
+		scan_cleanup_args(heap, s, idx);
 		shp_mark_drain(heap);
 		if (test_bit(idx, shp_mark_bits(s))) {
 			cw->found++;
@@ -340,12 +384,14 @@ static void find_cycles_in_span(struct spanheap *heap, struct shp_span *s,
 }
 
 /**
- * shp_mark_find_cycles() - report finalizable objects reachable from themselves
+ * shp_mark_find_cycles() - report objects whose records keep them forever
  * @heap: heap, drained and fully swept, with a mark stack
  * @report: called for each such object, or NULL
  * @arg: passed to @report
  *
- * O(finalizers x heap).  Leaves the mark bits meaningless: only the next
+ * An object with a finalizer that is reachable from itself, or with a
+ * cleanup whose argument reaches it, is never found unreachable.
+ * O(records x heap).  Leaves the mark bits meaningless: only the next
  * cycle reads them again, after shp_mark_reset().  If the mark stack
  * overflows during a check, that object is not reported.
  *

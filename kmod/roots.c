@@ -128,7 +128,7 @@ int spanheap_pin(struct spanheap *heap, void *obj)
 	unsigned int idx;
 
 	shp_assert_in_section(heap);
-	s = shp_special_target(heap, obj, &idx);
+	s = shp_special_target(heap, obj, &idx, NULL, SHP_AT_START);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
 	for (;;) {
@@ -173,7 +173,7 @@ int spanheap_unpin(struct spanheap *heap, void *obj)
 	int ret = -EINVAL;
 
 	shp_assert_in_section(heap);
-	s = shp_special_target(heap, obj, &idx);
+	s = shp_special_target(heap, obj, &idx, NULL, SHP_AT_START);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
 	spin_lock(&s->speciallock);

@@ -33,6 +33,22 @@ typedef void (*spanheap_finalizer_t)(struct spanheap *heap, void *obj,
 				     void *ctx);
 
 /**
+ * typedef spanheap_cleanup_t - a cleanup (Go's AddCleanup function)
+ * @heap: heap the object was allocated from
+ * @arg: the argument given to spanheap_add_cleanup(); the object itself
+ *	is already freed
+ *
+ * Runs on one of the heap's cleanup workers, in process context, outside
+ * any section: it may sleep, allocate and enter a section of @heap (it
+ * must, to use heap pointers other than @arg).  @arg stays reachable
+ * until the call returns.  Cleanups run in parallel and in no order.
+ */
+typedef void (*spanheap_cleanup_t)(struct spanheap *heap, void *arg);
+
+/* A weak handle: see spanheap_weak_make(). */
+struct spanheap_weak;
+
+/**
  * typedef spanheap_root_scan_t - a heap owner's extra roots
  * @heap: heap being marked
  * @arg: the argument given to spanheap_set_root_scan()
@@ -71,6 +87,8 @@ struct spanheap_class_stats {
 enum spanheap_special_kind {
 	SPANHEAP_SPECIAL_FINALIZER = 1,
 	SPANHEAP_SPECIAL_PIN = 2,
+	SPANHEAP_SPECIAL_CLEANUP = 3,
+	SPANHEAP_SPECIAL_WEAK = 4,
 	SPANHEAP_NR_SPECIAL_KINDS
 };
 
@@ -93,7 +111,11 @@ enum spanheap_special_kind {
  * @fin_queued: finalizers queued by sweeps since creation
  * @fin_executed: finalizers that ran
  * @fin_pending: finalizers queued and not yet run
- * @specials: special records by kind (index 0 unused)
+ * @cleanups_queued: cleanups queued by sweeps since creation
+ * @cleanups_executed: cleanups that ran
+ * @cleanups_pending: cleanups queued and not yet run
+ * @specials: special records by kind (index 0 unused): finalizers set,
+ *	pinned objects, cleanups set, weak handles whose object is live
  * @classes: per size class; index 0 is the large-object class
  *
  * Counters of objects owned by CPU caches are exact once the heap is
@@ -116,6 +138,9 @@ struct spanheap_stats {
 	u64 fin_queued;
 	u64 fin_executed;
 	u64 fin_pending;
+	u64 cleanups_queued;
+	u64 cleanups_executed;
+	u64 cleanups_pending;
 	u64 specials[SPANHEAP_NR_SPECIAL_KINDS];
 	struct spanheap_class_stats classes[SPANHEAP_NR_CLASSES];
 };
@@ -151,6 +176,15 @@ void spanheap_wait_finalizers(struct spanheap *heap);
 int spanheap_set_gc_percent(struct spanheap *heap, int percent);
 int spanheap_finalizer_cycles(struct spanheap *heap,
 			      void (*report)(void *arg, void *obj), void *arg);
+
+/* Cleanups and weak handles (Go 1.24's AddCleanup and weak.Pointer) */
+s64 spanheap_add_cleanup(struct spanheap *heap, void *ptr,
+			 spanheap_cleanup_t fn, void *arg);
+int spanheap_stop_cleanup(struct spanheap *heap, void *ptr, s64 id);
+void spanheap_wait_cleanups(struct spanheap *heap);
+struct spanheap_weak *spanheap_weak_make(struct spanheap *heap, void *ptr);
+void *spanheap_weak_value(struct spanheap *heap, struct spanheap_weak *w);
+void spanheap_weak_put(struct spanheap *heap, struct spanheap_weak *w);
 
 /**
  * spanheap_keep_alive() - keep an object reachable up to this point

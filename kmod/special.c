@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Special records (Go's mspan.specials): out-of-band per-object state,
- * such as finalizers and pin counts, kept on the object's span.
+ * such as finalizers, cleanups, weak handles and pin counts, kept on the
+ * object's span.
  *
  * Go keeps one list per span sorted by (offset, kind) and walks it on
  * every insert, which is quadratic when every object of a span gets a
  * finalizer.  Here a span has an array, indexed by object, of short
  * lists sorted by (offset in the object, kind): the order over the span
  * is the same (object by object), and finding an object's records or
- * adding one is O(1) plus the handful of records the object has.  New
- * kinds need no change here: uniqueness per (offset, kind) is the only
- * rule, and kinds that allow several records per object (cleanups) can
- * be added with a flag.
+ * adding one is O(1) plus the handful of records the object has.  One
+ * record per (offset, kind), except cleanups: any number, kept in the
+ * order they were added and told apart by their ids.
  *
  * Records come from one kmem_cache per kind, made on first use (see
  * shp_special_caches_get()) and charged to their heap's limit.
@@ -34,6 +34,10 @@ static const struct {
 					 sizeof(struct shp_special_finalizer) },
 	[SPANHEAP_SPECIAL_PIN] = { "spanheap_special_pin",
 				   sizeof(struct shp_special_pin) },
+	[SPANHEAP_SPECIAL_CLEANUP] = { "spanheap_special_cleanup",
+				       sizeof(struct shp_special_cleanup) },
+	[SPANHEAP_SPECIAL_WEAK] = { "spanheap_special_weak",
+				    sizeof(struct shp_special_weak) },
 };
 
 /**
@@ -101,10 +105,20 @@ struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind)
  * @heap: heap it was charged to
  * @sp: record, unlinked
  *
- * Context: any.
+ * A weak record's handle is cleared and loses the record's reference.
+ *
+ * Context: any; for a weak record that was linked, the speciallock it
+ * was linked under is still held (see shp_weak_detach()).
  */
 void shp_special_free(struct spanheap *heap, struct shp_special *sp)
 {
+	if (sp->kind == SPANHEAP_SPECIAL_WEAK) {
+		struct shp_special_weak *wr =
+			container_of(sp, struct shp_special_weak, sp);
+
+		if (wr->handle)
+			shp_weak_detach(wr->handle);
+	}
 	shp_meta_uncharge(heap, special_kinds[sp->kind].size);
 	kmem_cache_free(special_cache[sp->kind], sp);
 }
@@ -162,10 +176,7 @@ void shp_special_account(struct shp_span *s, struct shp_special *sp, int delta)
 {
 	lockdep_assert_held(&s->speciallock);
 	WRITE_ONCE(s->nspecials, s->nspecials + delta);
-	if (sp->kind == SPANHEAP_SPECIAL_PIN)
-		WRITE_ONCE(s->npins, s->npins + delta);
-	else if (sp->kind == SPANHEAP_SPECIAL_FINALIZER)
-		WRITE_ONCE(s->nfins, s->nfins + delta);
+	WRITE_ONCE(s->nkind[sp->kind], s->nkind[sp->kind] + delta);
 }
 
 /**
@@ -176,7 +187,7 @@ void shp_special_account(struct shp_span *s, struct shp_special *sp, int delta)
  *
  * Context: s->speciallock held.
  * Return: 0, or -EEXIST if the object already has a record of that
- * (offset, kind); @sp is then not linked.
+ * (offset, kind) and the kind is not a cleanup; @sp is then not linked.
  */
 int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp)
 {
@@ -187,7 +198,8 @@ int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp
 		if (cur->offset > sp->offset ||
 		    (cur->offset == sp->offset && cur->kind > sp->kind))
 			break;
-		if (cur->offset == sp->offset && cur->kind == sp->kind)
+		if (cur->offset == sp->offset && cur->kind == sp->kind &&
+		    sp->kind != SPANHEAP_SPECIAL_CLEANUP)
 			return -EEXIST;
 	}
 	sp->next = *link;
@@ -251,6 +263,37 @@ struct shp_special *shp_special_unlink(struct shp_span *s, unsigned int idx,
 }
 
 /**
+ * shp_special_unlink_cleanup() - remove one cleanup record of an object
+ * @s: span
+ * @idx: object index
+ * @offset: offset inside the object
+ * @id: the cleanup's id
+ *
+ * Context: s->speciallock held.
+ * Return: the record, now the caller's to free, or NULL if none.
+ */
+struct shp_special *shp_special_unlink_cleanup(struct shp_span *s,
+					       unsigned int idx,
+					       unsigned int offset, s64 id)
+{
+	struct shp_special **link, *cur;
+
+	lockdep_assert_held(&s->speciallock);
+	if (!s->specials)
+		return NULL;
+	for (link = obj_head(s, idx); (cur = *link); link = &cur->next) {
+		if (cur->offset == offset && cur->kind == SPANHEAP_SPECIAL_CLEANUP &&
+		    container_of(cur, struct shp_special_cleanup, sp)->id == id) {
+			*link = cur->next;
+			shp_special_account(s, cur, -1);
+			shp_special_update_bits(s, idx);
+			return cur;
+		}
+	}
+	return NULL;
+}
+
+/**
  * shp_special_free_object() - free every record of an object
  * @s: span
  * @idx: object index
@@ -299,7 +342,8 @@ void shp_special_free_all(struct shp_span *s)
  * @s: span
  * @idx: object index
  *
- * An explicitly freed object's finalizer never runs.
+ * An explicitly freed object's finalizer and cleanups never run; its
+ * weak handles read NULL.
  *
  * Context: the caller owns the object's slot (owner or central lock).
  */

@@ -11,8 +11,10 @@
 /* Specials and objects of one span into @st; racy for cached spans. */
 static void count_span(struct shp_span *s, struct spanheap_stats *st)
 {
-	st->specials[SPANHEAP_SPECIAL_FINALIZER] += READ_ONCE(s->nfins);
-	st->specials[SPANHEAP_SPECIAL_PIN] += READ_ONCE(s->npins);
+	unsigned int k;
+
+	for (k = 1; k < SPANHEAP_NR_SPECIAL_KINDS; k++)
+		st->specials[k] += READ_ONCE(s->nkind[k]);
 	st->classes[SHP_SPC_CLASS(s->spc)].objects +=
 		shp_span_count_alloc(s) - atomic_read(&s->nremote);
 }
@@ -87,10 +89,13 @@ void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st)
 	st->next_gc = READ_ONCE(heap->next_gc);
 	st->gc_percent = READ_ONCE(heap->gc_percent);
 	spin_lock(&heap->fin_lock);
-	st->fin_queued = heap->fin_queued;
-	st->fin_executed = heap->fin_executed;
+	st->fin_queued = heap->finq.queued;
+	st->fin_executed = heap->finq.executed;
+	st->cleanups_queued = heap->cleanq.queued;
+	st->cleanups_executed = heap->cleanq.executed;
 	spin_unlock(&heap->fin_lock);
 	st->fin_pending = st->fin_queued - st->fin_executed;
+	st->cleanups_pending = st->cleanups_queued - st->cleanups_executed;
 	st->bytes_reserved = atomic_long_read(&heap->reserved);
 	st->bad_frees = atomic_long_read(&heap->bad_frees);
 	st->limit = READ_ONCE(heap->limit);
@@ -124,9 +129,13 @@ void shp_stats_print(struct seq_file *m, struct spanheap *heap)
 		   st->collections, st->live_bytes, st->next_gc, st->gc_percent);
 	seq_printf(m, "finalizers_queued %llu\nfinalizers_executed %llu\nfinalizers_pending %llu\n",
 		   st->fin_queued, st->fin_executed, st->fin_pending);
-	seq_printf(m, "specials_finalizer %llu\nspecials_pin %llu\n",
+	seq_printf(m, "cleanups_queued %llu\ncleanups_executed %llu\ncleanups_pending %llu\n",
+		   st->cleanups_queued, st->cleanups_executed, st->cleanups_pending);
+	seq_printf(m, "specials_finalizer %llu\nspecials_pin %llu\nspecials_cleanup %llu\nspecials_weak %llu\n",
 		   st->specials[SPANHEAP_SPECIAL_FINALIZER],
-		   st->specials[SPANHEAP_SPECIAL_PIN]);
+		   st->specials[SPANHEAP_SPECIAL_PIN],
+		   st->specials[SPANHEAP_SPECIAL_CLEANUP],
+		   st->specials[SPANHEAP_SPECIAL_WEAK]);
 	seq_puts(m, "class size span_bytes spans objects\n");
 	for (class = 0; class < SHP_NR_CLASSES; class++) {
 		struct spanheap_class_stats *cs = &st->classes[class];

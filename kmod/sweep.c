@@ -11,41 +11,50 @@
  * the next mark.  Small spans are swept under their central lock, large
  * ones under heap->lock.
  *
- * The specials pass is Go's: an unmarked object with a finalizer gets
- * all its finalizers queued and their records removed, and is marked
- * again so it survives this cycle (resurrection: the finalizer will see
- * it); an unmarked object without one loses all its records.  Then the
+ * The specials pass is Go's (sweep_object_specials()): an unmarked
+ * object with a finalizer gets all its finalizers queued, its weak
+ * handles cleared, and is marked again so it survives this cycle
+ * (resurrection: the finalizer will see it); an unmarked object without
+ * one gets its cleanups queued and loses all its records.  Then the
  * allocation bits become the mark bits.
  */
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include "internal.h"
 
-/* Returns true if the object stays (a finalizer was queued). */
+/*
+ * An unmarked object's records, Go's sweep: with a finalizer, every
+ * finalizer is queued, weak handles are cleared (before the finalizer
+ * can resurrect the object) and cleanups stay for a later cycle; the
+ * object is kept for one more cycle.  Without one, cleanups are queued,
+ * weak handles cleared, and the object is freed.  A call that cannot be
+ * queued (no memory) keeps its record and the object, for a later cycle.
+ * Returns true if the object stays.
+ */
 static bool sweep_object_specials(struct spanheap *heap, struct shp_span *s,
 				  unsigned int idx)
 {
 	unsigned long base = s->base + idx * s->elemsize;
 	struct shp_special *sp, **link;
-	bool has_fin = false;
+	bool has_fin = test_bit(idx, shp_fin_bits(s)), keep = has_fin;
 
-	for (sp = s->specials[idx]; sp; sp = sp->next)
-		has_fin |= sp->kind == SPANHEAP_SPECIAL_FINALIZER;
-	if (!has_fin) {
-		shp_special_free_object(s, idx);
-		return false;
-	}
 	for (link = &s->specials[idx]; (sp = *link);) {
-		struct shp_special_finalizer *f;
+		bool queued = true;
 
-		if (sp->kind != SPANHEAP_SPECIAL_FINALIZER) {
-			link = &sp->next;
-			continue;
+		if (sp->kind == SPANHEAP_SPECIAL_FINALIZER) {
+			struct shp_special_finalizer *f =
+				container_of(sp, struct shp_special_finalizer, sp);
+
+			queued = shp_queue_finalizer(heap, (void *)(base + sp->offset),
+						     f->fn, f->ctx);
+		} else if (sp->kind == SPANHEAP_SPECIAL_CLEANUP) {
+			struct shp_special_cleanup *c =
+				container_of(sp, struct shp_special_cleanup, sp);
+
+			queued = !has_fin && shp_queue_cleanup(heap, c->fn, c->arg);
+			keep |= !has_fin && !queued;
 		}
-		f = container_of(sp, struct shp_special_finalizer, sp);
-		if (!shp_queue_finalizer(heap, (void *)(base + sp->offset),
-					 f->fn, f->ctx)) {
-			/* No queue memory: keep the record, retry next cycle. */
+		if (!queued) {
 			link = &sp->next;
 			continue;
 		}
@@ -54,8 +63,9 @@ static bool sweep_object_specials(struct spanheap *heap, struct shp_span *s,
 		shp_special_free(heap, sp);
 	}
 	shp_special_update_bits(s, idx);
-	__set_bit(idx, shp_mark_bits(s));	/* resurrect for one cycle */
-	return true;
+	if (keep)
+		__set_bit(idx, shp_mark_bits(s));	/* resurrect for one cycle */
+	return keep;
 }
 
 static void sweep_specials(struct spanheap *heap, struct shp_span *s)
@@ -157,59 +167,91 @@ void shp_ensure_swept(struct spanheap *heap, struct shp_span *s)
 }
 
 /**
- * shp_find_swept_object() - resolve an object's start, sweeping its span first
+ * shp_find_swept() - resolve a pointer to an object, sweeping its span first
  * @heap: heap
- * @p: candidate object start
+ * @p: pointer
  * @idx: object index, set on success
+ * @offset: if not NULL, set to @p's offset inside the object
+ * @interior: which pointers other than an object's start are accepted
  *
  * Sweeping may free the object and release its span; the span is only
- * looked at under RCU until it is known to hold @p allocated and swept.
- * From then on no sweep can free @p before the next cycle, which waits
- * for the caller's section, so the span stays valid until it ends
- * (unless the caller frees @p itself).
+ * looked at under RCU until it is known to hold the object allocated
+ * and swept.  From then on no sweep can free it before the next cycle,
+ * which waits for the caller's section, so the span stays valid until
+ * it ends (unless the caller frees the object itself).
  *
  * Context: inside a mutator section, no spinlock held.
  * Return: the span, or ERR_PTR(-EFAULT) if @p is not in a live span of
- * @heap, ERR_PTR(-EINVAL) if it is not the start of an allocated object.
+ * @heap, ERR_PTR(-EINVAL) if it is not an accepted pointer into an
+ * allocated object.
  */
-struct shp_span *shp_find_swept_object(struct spanheap *heap, const void *p,
-				       unsigned int *idx)
+struct shp_span *shp_find_swept(struct spanheap *heap, const void *p,
+				unsigned int *idx, unsigned int *offset,
+				enum shp_interior interior)
 {
+	unsigned long off;
 	struct shp_span *s;
 
 	rcu_read_lock();
 	s = shp_find_object(heap, p, idx);
 	if (!s) {
 		s = ERR_PTR(-EFAULT);
-	} else if ((unsigned long)p != s->base + *idx * s->elemsize) {
-		s = ERR_PTR(-EINVAL);
-	} else {
-		shp_ensure_swept(heap, s);
-		if (READ_ONCE(s->state) == SHP_SPAN_DEAD ||
-		    !test_bit(*idx, shp_alloc_bits(s)) ||
-		    test_bit(*idx, shp_remote_bits(s)))
-			s = ERR_PTR(-EINVAL);
+		goto out;
 	}
+	off = (unsigned long)p - (s->base + *idx * s->elemsize);
+	if (off && !(interior == SHP_ANYWHERE ||
+		     (interior == SHP_IN_TINY && s->spc == SHP_TINY_SPC))) {
+		s = ERR_PTR(-EINVAL);
+		goto out;
+	}
+	shp_ensure_swept(heap, s);
+	if (READ_ONCE(s->state) == SHP_SPAN_DEAD ||
+	    !test_bit(*idx, shp_alloc_bits(s)) ||
+	    test_bit(*idx, shp_remote_bits(s)))
+		s = ERR_PTR(-EINVAL);
+	else if (offset)
+		*offset = off;
+out:
 	rcu_read_unlock();
 	return s;
 }
 
 /**
- * shp_special_target() - resolve an object that is to get a special record
+ * shp_find_swept_object() - resolve an object's start, sweeping its span first
  * @heap: heap
- * @obj: must be the start of an allocated object of @heap
+ * @p: candidate object start
  * @idx: object index, set on success
  *
- * shp_find_swept_object(), then makes sure the span has a specials array.
+ * shp_find_swept() accepting only the start of an object.
+ *
+ * Context: inside a mutator section, no spinlock held.
+ * Return: the span, or ERR_PTR(-EFAULT) or ERR_PTR(-EINVAL).
+ */
+struct shp_span *shp_find_swept_object(struct spanheap *heap, const void *p,
+				       unsigned int *idx)
+{
+	return shp_find_swept(heap, p, idx, NULL, SHP_AT_START);
+}
+
+/**
+ * shp_special_target() - resolve an object that is to get a special record
+ * @heap: heap
+ * @obj: pointer into an allocated object of @heap
+ * @idx: object index, set on success
+ * @offset: if not NULL, set to @obj's offset inside the object
+ * @interior: as for shp_find_swept()
+ *
+ * shp_find_swept(), then makes sure the span has a specials array.
  *
  * Context: process context, inside a mutator section, no spinlock held.
  * Return: the span, or an ERR_PTR: -EFAULT outside the heap, -EINVAL not
- * the start of an allocated object, -ENOMEM.
+ * an accepted pointer into an allocated object, -ENOMEM.
  */
 struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
-				    unsigned int *idx)
+				    unsigned int *idx, unsigned int *offset,
+				    enum shp_interior interior)
 {
-	struct shp_span *s = shp_find_swept_object(heap, obj, idx);
+	struct shp_span *s = shp_find_swept(heap, obj, idx, offset, interior);
 	int ret;
 
 	if (IS_ERR(s))

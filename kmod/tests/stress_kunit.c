@@ -99,7 +99,10 @@ static int stress_thread(void *arg)
 		} else {
 			size_t size = pick_size(xorshift(&seed));
 
-			p = spanheap_alloc(st->heap, size, r & 1 ? SPANHEAP_NOSCAN : 0);
+			/* Tiny objects cannot be freed explicitly: not here. */
+			p = spanheap_alloc(st->heap, size,
+					   r & 1 && size > SHP_TINY_SIZE ?
+					   SPANHEAP_NOSCAN : 0);
 			if (!p) {
 				atomic_long_inc(&st->errors);
 				continue;

@@ -98,7 +98,7 @@ static void token_is_never_scanned(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, fo, token), 0);
 	fobj = entry_obj(u, fo);
 	spanheap_enter(u->heap);
-	s = shp_special_target(u->heap, fobj, &idx);
+	s = shp_special_target(u->heap, fobj, &idx, NULL, SHP_AT_START);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(s));
 	spin_lock(&s->speciallock);
 	f = (struct shp_special_finalizer *)shp_special_find(s, idx, 0,

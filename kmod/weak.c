@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Weak handles (Go 1.24's weak.Pointer).
+ *
+ * A handle is a cell outside the heap holding its target pointer, owned
+ * by a special record on the target's object: one record, so one
+ * handle, per (object, offset), which makes handles canonical.  The
+ * collector never scans the cell.  The sweep that first finds the
+ * object unreachable clears the cell and unlinks the record, before a
+ * finalizer can resurrect the object; a handle made afterwards is a new
+ * record and a new cell.  The record holds a reference on the cell, and
+ * each spanheap_weak_make() one more; the cell is freed by the last
+ * spanheap_weak_put(), and a put that leaves only the record's
+ * reference removes the record too, so handles nobody holds do not
+ * accumulate on long-lived objects.
+ *
+ * Reading a handle sweeps the target's span first (Go's
+ * makeStrongFromWeak): an object the last cycle found dead must read
+ * NULL even before the sweeper reaches it.  Cells change only under the
+ * target span's speciallock.
+ */
+#include <linux/err.h>
+#include <linux/export.h>
+#include <linux/slab.h>
+#include "internal.h"
+
+/* The record of (@s, @idx, @off), or a new one; NULL if none could be made. */
+static struct spanheap_weak *weak_get(struct spanheap *heap, struct shp_span *s,
+				      unsigned int idx, unsigned int off,
+				      struct shp_special *fresh,
+				      struct spanheap_weak *cell)
+{
+	struct shp_special *sp;
+	struct spanheap_weak *w = NULL;
+
+	spin_lock(&s->speciallock);
+	sp = shp_special_find(s, idx, off, SPANHEAP_SPECIAL_WEAK);
+	if (sp) {
+		w = container_of(sp, struct shp_special_weak, sp)->handle;
+		refcount_inc(&w->ref);
+	} else if (fresh) {
+		container_of(fresh, struct shp_special_weak, sp)->handle = cell;
+		fresh->offset = off;
+		WARN_ON_ONCE(shp_special_add(s, idx, fresh));
+		w = cell;
+	}
+	spin_unlock(&s->speciallock);
+	return w;
+}
+
+/**
+ * spanheap_weak_make() - get the weak handle of a pointer
+ * @heap: heap
+ * @ptr: any byte of an allocated object
+ *
+ * Making a handle of the same (object, offset) again returns the same
+ * handle, with one more reference: every successful call is matched by
+ * one spanheap_weak_put().  The handle keeps nothing alive.
+ *
+ * Context: process context, inside a mutator section; may sleep.
+ * Return: the handle, or ERR_PTR(-EFAULT) if @ptr is not in @heap,
+ * ERR_PTR(-EINVAL) if it is not inside an allocated object,
+ * ERR_PTR(-ENOMEM).
+ */
+struct spanheap_weak *spanheap_weak_make(struct spanheap *heap, void *ptr)
+{
+	struct spanheap_weak *w, *cell;
+	struct shp_special *sp;
+	unsigned int idx, off;
+	struct shp_span *s;
+
+	shp_assert_in_section(heap);
+	s = shp_special_target(heap, ptr, &idx, &off, SHP_ANYWHERE);
+	if (IS_ERR(s))
+		return ERR_CAST(s);
+	w = weak_get(heap, s, idx, off, NULL, NULL);
+	if (w)
+		return w;
+	sp = shp_special_alloc(heap, SPANHEAP_SPECIAL_WEAK);
+	cell = kmalloc(sizeof(*cell), SHP_GFP);
+	if (!sp || !cell) {
+		kfree(cell);
+		if (sp)
+			shp_special_free(heap, sp);
+		return ERR_PTR(-ENOMEM);
+	}
+	cell->ptr = ptr;
+	refcount_set(&cell->ref, 2);	/* the record's and the caller's */
+	w = weak_get(heap, s, idx, off, sp, cell);
+	if (w != cell) {	/* another task made it meanwhile */
+		kfree(cell);
+		shp_special_free(heap, sp);
+	}
+	return w;
+}
+EXPORT_SYMBOL_GPL(spanheap_weak_make);
+
+/**
+ * spanheap_weak_value() - the pointer a weak handle names, if still live
+ * @heap: heap the handle was made in
+ * @w: handle
+ *
+ * Context: inside a mutator section; does not sleep.  A non-NULL result
+ * is a strong pointer until the section ends.
+ * Return: the pointer given to spanheap_weak_make(), or NULL once its
+ * object was found unreachable (even if a finalizer resurrected it) or
+ * freed.
+ */
+void *spanheap_weak_value(struct spanheap *heap, struct spanheap_weak *w)
+{
+	unsigned int idx;
+	struct shp_span *s;
+	void *p;
+
+	shp_assert_in_section(heap);
+	p = READ_ONCE(w->ptr);
+	if (!p)
+		return NULL;
+	/* The last cycle may have found it dead: sweep first, then trust it. */
+	rcu_read_lock();
+	s = shp_find_object(heap, p, &idx);
+	if (s)
+		shp_ensure_swept(heap, s);
+	rcu_read_unlock();
+	return READ_ONCE(w->ptr);
+}
+EXPORT_SYMBOL_GPL(spanheap_weak_value);
+
+/**
+ * spanheap_weak_put() - drop a reference got from spanheap_weak_make()
+ * @heap: heap the handle was made in
+ * @w: handle; not to be used by the caller afterwards
+ *
+ * Dropping the last reference to the handle of a live object removes
+ * its record: a later spanheap_weak_make() makes a new handle.  Every
+ * reference must be dropped before the heap is destroyed.
+ *
+ * Context: inside a mutator section; does not sleep.
+ */
+void spanheap_weak_put(struct spanheap *heap, struct spanheap_weak *w)
+{
+	struct shp_special *sp;
+	unsigned int idx, off;
+	struct shp_span *s;
+	bool done = false;
+	void *p;
+
+	shp_assert_in_section(heap);
+	p = spanheap_weak_value(heap, w);
+	if (p) {
+		rcu_read_lock();
+		s = shp_find_object(heap, p, &idx);
+		if (s) {
+			spin_lock(&s->speciallock);
+			/* Non-NULL under the lock: the record holds a reference. */
+			if (READ_ONCE(w->ptr) && refcount_read(&w->ref) > 2) {
+				refcount_dec(&w->ref);
+				done = true;
+			} else if (READ_ONCE(w->ptr)) {
+				off = (unsigned long)p - (s->base + idx * s->elemsize);
+				sp = shp_special_unlink(s, idx, off,
+							SPANHEAP_SPECIAL_WEAK);
+				if (!WARN_ON_ONCE(!sp))
+					shp_special_free(heap, sp); /* one ref left */
+			}
+			spin_unlock(&s->speciallock);
+		}
+		rcu_read_unlock();
+	}
+	if (!done && refcount_dec_and_test(&w->ref))
+		kfree(w);
+}
+EXPORT_SYMBOL_GPL(spanheap_weak_put);
