@@ -27,7 +27,6 @@
 #include <linux/module.h>
 #include <linux/export.h>
 #include <linux/err.h>
-#include <linux/slab.h>
 #include "internal.h"
 
 bool shp_gctrace;
@@ -114,33 +113,29 @@ static void mark_cycle(struct spanheap *heap)
 	atomic64_inc(&heap->collections);
 }
 
-/* Finalizers and cleanups queued so far, for the gctrace line. */
-static void queued_counts(struct spanheap *heap, u64 n[2])
+/* Queue counters, for the gctrace line: finalizers, cleanups queued; run. */
+static void queued_counts(struct spanheap *heap, u64 n[3])
 {
 	spin_lock(&heap->fin_lock);
 	n[0] = heap->finq.queued;
 	n[1] = heap->cleanq.queued;
+	n[2] = heap->cleanq.executed;
 	spin_unlock(&heap->fin_lock);
 }
 
-static void gctrace(struct spanheap *heap, u64 before, const u64 q0[2],
+static void gctrace(struct spanheap *heap, u64 before, const u64 q0[3],
 		    u64 t_stw)
 {
-	struct spanheap_stats *st = kmalloc(sizeof(*st), GFP_KERNEL | __GFP_NOWARN);
-	u64 q[2];
+	u64 q[3];
 
-	if (!st)
-		return;
-	spanheap_read_stats(heap, st);
 	queued_counts(heap, q);
-	pr_info_ratelimited("%s-%u: gc %llu: %llu -> %ld KiB reserved, %llu KiB live, next %llu KiB, %llu finalizers queued, %llu cleanups queued, %llu run, %llu weak live, %llu us stw\n",
+	pr_info_ratelimited("%s-%u: gc %llu: %llu -> %ld KiB reserved, %llu KiB live, next %llu KiB, %llu finalizers queued, %llu cleanups queued, %llu cleanups run, %llu weak handles at mark, %llu us stw\n",
 			    heap->name, heap->id,
 			    (u64)atomic64_read(&heap->collections), before >> 10,
 			    atomic_long_read(&heap->reserved) >> 10,
 			    heap->live_bytes >> 10, heap->next_gc >> 10,
-			    q[0] - q0[0], q[1] - q0[1], st->cleanups_executed,
-			    st->specials[SPANHEAP_SPECIAL_WEAK], t_stw / 1000);
-	kfree(st);
+			    q[0] - q0[0], q[1] - q0[1], q[2], heap->weak_at_mark,
+			    t_stw / 1000);
 }
 
 /**
@@ -157,7 +152,7 @@ static void gctrace(struct spanheap *heap, u64 before, const u64 q0[2],
 void shp_collect(struct spanheap *heap, bool sweep_now)
 {
 	struct mem_cgroup *memcg = shp_memcg_enter(heap);
-	u64 t0, t_stw, before, queued[2] = { 0, 0 };
+	u64 t0, t_stw, before, queued[3] = { 0, 0, 0 };
 	bool marked;
 
 	marked = stop_world(heap, &t0);

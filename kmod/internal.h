@@ -415,6 +415,7 @@ struct shp_cpu_cache {
  * @gray_overflow: an object was marked but could not be pushed
  * @mark_hint: span of the last pointer marked (this heap's, or the empty span)
  * @live_bytes: bytes marked by the last cycle
+ * @weak_at_mark: weak records when the last cycle marked (for gctrace)
  * @next_gc: pacer's trigger on @reserved
  * @gc_percent: GOGC; negative turns pacing off
  * @collections: completed cycles
@@ -461,6 +462,7 @@ struct spanheap {
 	bool gray_overflow;
 	struct shp_span *mark_hint;
 	u64 live_bytes;
+	u64 weak_at_mark;
 	u64 next_gc;
 	int gc_percent;
 	atomic64_t collections;

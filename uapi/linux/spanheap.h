@@ -13,6 +13,12 @@
  * event has been read, and is collected at a later cycle unless the
  * reader roots it again.
  *
+ * Cleanups (Go's AddCleanup) are tokens too, any number per object: when
+ * a cycle finds the object unreachable it is freed at once and a
+ * SPANHEAP_EVENT_CLEANUP event carries the token (and no handle).  Weak
+ * handles (Go's weak.Pointer) name an object without keeping it alive;
+ * they have bit 62 set, so they are never taken for object handles.
+ *
  * Every argument struct starts with its own size (copy_struct_from_user
  * rules: a bigger struct from newer userspace is accepted if the extra
  * bytes are zero; more than SPANHEAP_MAX_ARG_SIZE is -E2BIG).  The
@@ -100,8 +106,42 @@ struct spanheap_gc {
 	__u64 collections;	/* out: cycles completed so far */
 };
 
+/*
+ * SPANHEAP_IOC_CLEANUP: add a cleanup to an object; @id is set to a
+ * number unique in this file.  SPANHEAP_IOC_CLEANUP_STOP: cancel the
+ * cleanup @id of @handle (Go's Cleanup.Stop): -ENOENT once it was queued
+ * (its event will come), stopped, or if it is not @handle's.  The token
+ * is kept where the collector never looks: it keeps nothing alive.
+ */
+struct spanheap_cleanup {
+	__u32 size;
+	__u32 flags;		/* 0 */
+	__u64 handle;		/* the object */
+	__u64 token;		/* CLEANUP: delivered in the event; STOP: 0 */
+	__u64 id;		/* CLEANUP: out (0 on input); STOP: in */
+};
+
+/*
+ * SPANHEAP_IOC_WEAK_MAKE: the weak handle of @handle into @weak.  While
+ * the object lives, every MAKE returns the same weak handle and counts
+ * one more reference in @count.  SPANHEAP_IOC_WEAK_GET: @handle is set
+ * to the object, or to 0 once a cycle found it unreachable (even if a
+ * finalizer event resurrects it: a weak handle made afterwards is a new
+ * one); with SPANHEAP_WEAK_ROOT a non-zero result is also rooted once,
+ * in the same call.  SPANHEAP_IOC_WEAK_DROP: drop one reference; at zero
+ * the weak handle is stale (-ESTALE).
+ */
+#define SPANHEAP_WEAK_ROOT	0x1
+struct spanheap_weakref {
+	__u32 size;
+	__u32 flags;		/* GET: 0 or SPANHEAP_WEAK_ROOT; else 0 */
+	__u64 weak;		/* MAKE: out (0 on input); GET, DROP: in */
+	__u64 handle;		/* MAKE: in; GET: out (0 on input); DROP: 0 */
+	__u64 count;		/* out: references held after the call */
+};
+
 /* SPANHEAP_IOC_STATS: counters; fields are only ever appended. */
-#define SPANHEAP_STATS_VERSION	1
+#define SPANHEAP_STATS_VERSION	2
 struct spanheap_stats_v1 {
 	__u32 size;		/* in: room; out: bytes written */
 	__u32 version;		/* out: SPANHEAP_STATS_VERSION */
@@ -124,6 +164,13 @@ struct spanheap_stats_v1 {
 	__u64 events_overcap;
 	/* handle table, event and special records: with bytes_reserved, capped by mem_limit */
 	__u64 bytes_meta;
+	/* appended with version 2: */
+	__u64 cleanups_set;	/* cleanup records */
+	__u64 cleanups_queued;
+	__u64 cleanups_run;	/* cleanup events queued */
+	__u64 weak_handles;	/* weak handles with references */
+	__u64 weak_live;	/* of those, whose object was not found dead */
+	__u64 pins;		/* pinned objects (in-kernel users only) */
 };
 
 /* SPANHEAP_IOC_SET_PARAMS */
@@ -141,12 +188,13 @@ struct spanheap_params {
 /* read(): whole records of this layout. */
 #define SPANHEAP_EVENT_VERSION		1
 #define SPANHEAP_EVENT_FINALIZER	1
+#define SPANHEAP_EVENT_CLEANUP		2
 struct spanheap_event {
 	__u32 event_len;	/* sizeof(struct spanheap_event) */
 	__u16 version;		/* SPANHEAP_EVENT_VERSION */
-	__u16 type;		/* SPANHEAP_EVENT_FINALIZER */
+	__u16 type;		/* SPANHEAP_EVENT_* */
 	__u64 token;
-	__u64 handle;
+	__u64 handle;		/* FINALIZER: the object; CLEANUP: 0 (it is gone) */
 	__u64 seq;		/* 1, 2, ... per open file */
 };
 
@@ -161,5 +209,10 @@ struct spanheap_event {
 #define SPANHEAP_IOC_GC		_IOWR(SPANHEAP_IOC_MAGIC, 9, struct spanheap_gc)
 #define SPANHEAP_IOC_STATS	_IOWR(SPANHEAP_IOC_MAGIC, 10, struct spanheap_stats_v1)
 #define SPANHEAP_IOC_SET_PARAMS	_IOWR(SPANHEAP_IOC_MAGIC, 11, struct spanheap_params)
+#define SPANHEAP_IOC_CLEANUP	_IOWR(SPANHEAP_IOC_MAGIC, 12, struct spanheap_cleanup)
+#define SPANHEAP_IOC_CLEANUP_STOP _IOWR(SPANHEAP_IOC_MAGIC, 13, struct spanheap_cleanup)
+#define SPANHEAP_IOC_WEAK_MAKE	_IOWR(SPANHEAP_IOC_MAGIC, 14, struct spanheap_weakref)
+#define SPANHEAP_IOC_WEAK_GET	_IOWR(SPANHEAP_IOC_MAGIC, 15, struct spanheap_weakref)
+#define SPANHEAP_IOC_WEAK_DROP	_IOWR(SPANHEAP_IOC_MAGIC, 16, struct spanheap_weakref)
 
 #endif /* _UAPI_LINUX_SPANHEAP_H */
