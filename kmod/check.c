@@ -136,7 +136,8 @@ int shp_heap_check(struct spanheap *heap)
 	allocs = 0;
 	frees = heap->nswept_large;
 	for_each_possible_cpu(cpu) {
-		allocs += per_cpu_ptr(heap->cpu, cpu)->allocs;
+		allocs += per_cpu_ptr(heap->cpu, cpu)->allocs -
+			  per_cpu_ptr(heap->cpu, cpu)->tiny_shared;
 		frees += per_cpu_ptr(heap->cpu, cpu)->frees;
 	}
 	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++)

@@ -261,6 +261,7 @@ static void *alloc_tiny(struct spanheap *heap, size_t size)
 	if (c->tiny && off + size <= SHP_TINY_SIZE) {
 		c->tiny_off = off + size;
 		WRITE_ONCE(c->allocs, c->allocs + 1);
+		WRITE_ONCE(c->tiny_shared, c->tiny_shared + 1);
 		put_cpu_ptr(heap->cpu);
 		return (void *)(c->tiny + off);
 	}

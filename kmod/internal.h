@@ -374,6 +374,8 @@ struct shp_central {
  * @tiny: the tiny block being filled, 0 for none; forgotten by every
  *	cycle (spanheap_drain()), which may free it
  * @tiny_off: bytes of @tiny handed out
+ * @tiny_shared: allocations served from an existing tiny block (counted
+ *	in @allocs, but not objects of their own)
  *
  * Objects per class are counted from the bitmaps when stats are read,
  * so the fast paths only bump two counters next to @last.
@@ -384,6 +386,7 @@ struct shp_cpu_cache {
 	u64 frees;
 	unsigned long tiny;
 	unsigned int tiny_off;
+	u64 tiny_shared;
 	struct shp_span *alloc[SHP_NR_SPAN_CLASSES];
 } ____cacheline_aligned_in_smp;
 

@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit: cleanups (Go 1.24's runtime.AddCleanup, Cleanup.Stop; Go 1.25
+ * runs them on several goroutines).  Go 1.19, the Go on this machine,
+ * predates cleanups: the expected behaviour is taken from the rules
+ * documented in Go's runtime/mcleanup.go:
+ *   - the object is freed by the cycle that finds it unreachable, and the
+ *     cleanup gets its argument, never the object;
+ *   - ptr == arg is refused (Go panics: the cleanup could never run);
+ *   - many cleanups per object, run in no order, cycles included;
+ *   - Stop cancels, and does nothing once the cleanup is queued;
+ *   - with a finalizer, cleanups run after it and after the object was
+ *     found unreachable again;
+ *   - arg keeps what it references alive.
+ */
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/err.h>
+#include <linux/jiffies.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include "test_heap.h"
+
+struct node {
+	struct node *next[2];
+	unsigned long id;
+};
+
+/* What cleanups saw: a count per argument slot, and who ran them. */
+struct runs {
+	atomic_t n[8];
+	atomic_t total;
+	struct spanheap *heap;
+};
+
+static void count_cleanup(struct spanheap *heap, void *arg)
+{
+	atomic_t *slot = arg;
+
+	atomic_inc(slot);
+}
+
+static int cu_init(struct kunit *test)
+{
+	return test_heap_init(test, "kunit-cleanup", 0);
+}
+
+static void cu_exit(struct kunit *test)
+{
+	test_heap_exit(test, 0);
+}
+
+static struct node *node(struct kunit *test, unsigned long id)
+{
+	struct node *n = spanheap_alloc(test->priv, sizeof(*n), 0);
+
+	KUNIT_ASSERT_NOT_NULL(test, n);
+	n->id = id;
+	return n;
+}
+
+static void collect_and_wait(struct spanheap *heap)
+{
+	spanheap_collect(heap);
+	spanheap_wait_finalizers(heap);
+	spanheap_wait_cleanups(heap);
+}
+
+static bool alive(struct spanheap *heap, void *obj)
+{
+	return spanheap_object_base(heap, obj, NULL) == obj;
+}
+
+static struct spanheap_stats *stats(struct kunit *test)
+{
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	spanheap_read_stats(test->priv, st);
+	return st;
+}
+
+/* Runs once, after the object is unreachable, with its argument. */
+static void runs_once_when_unreachable(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct runs *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct node *a, *root = NULL;
+	s64 id;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, (void **)&root), 0);
+	spanheap_enter(heap);
+	a = node(test, 1);
+	id = spanheap_add_cleanup(heap, a, count_cleanup, &r->n[0]);
+	KUNIT_EXPECT_GT(test, id, 0);
+	root = a;
+	spanheap_exit(heap);
+
+	collect_and_wait(heap);
+	KUNIT_EXPECT_EQ(test, atomic_read(&r->n[0]), 0);	/* rooted */
+	KUNIT_EXPECT_TRUE(test, alive(heap, a));
+	WRITE_ONCE(root, NULL);
+	collect_and_wait(heap);
+	KUNIT_EXPECT_EQ(test, atomic_read(&r->n[0]), 1);
+	KUNIT_EXPECT_FALSE(test, alive(heap, a));	/* freed by that cycle */
+	collect_and_wait(heap);
+	KUNIT_EXPECT_EQ(test, atomic_read(&r->n[0]), 1);
+	KUNIT_EXPECT_EQ(test, stats(test)->cleanups_queued, 1);
+	KUNIT_EXPECT_EQ(test, stats(test)->cleanups_executed, 1);
+	KUNIT_EXPECT_EQ(test, stats(test)->specials[SPANHEAP_SPECIAL_CLEANUP], 0);
+	spanheap_root_remove(heap, (void **)&root);
+}
+
+/* Several per object, ids distinct; a cycle A <-> B is collected. */
+static void many_per_object_and_cycles(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct runs *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct node *a, *b;
+	s64 ids[3];
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	spanheap_enter(heap);
+	a = node(test, 1);
+	b = node(test, 2);
+	a->next[0] = b;
+	b->next[0] = a;
+	for (i = 0; i < 3; i++)
+		ids[i] = spanheap_add_cleanup(heap, a, count_cleanup, &r->n[i]);
+	KUNIT_EXPECT_GT(test, ids[0], 0);
+	KUNIT_EXPECT_NE(test, ids[0], ids[1]);
+	KUNIT_EXPECT_NE(test, ids[1], ids[2]);
+	KUNIT_EXPECT_GT(test, spanheap_add_cleanup(heap, b, count_cleanup, &r->n[3]), 0);
+	spanheap_exit(heap);
+	KUNIT_EXPECT_EQ(test, stats(test)->specials[SPANHEAP_SPECIAL_CLEANUP], 4);
+
+	collect_and_wait(heap);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, atomic_read(&r->n[i]), 1);
+	KUNIT_EXPECT_FALSE(test, alive(heap, a));
+	KUNIT_EXPECT_FALSE(test, alive(heap, b));
+}
+
+/* Bad input: an errno, and nothing added. */
+static void bad_input_changes_nothing(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct spanheap *other = test_heap_new("kunit-cleanup2");
+	atomic_t n = ATOMIC_INIT(0);
+	struct node *a, *o;
+	long local;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(other));
+	spanheap_enter(other);
+	o = spanheap_alloc(other, sizeof(*o), 0);
+	spanheap_exit(other);
+	KUNIT_ASSERT_NOT_NULL(test, o);
+	spanheap_enter(heap);
+	a = node(test, 1);
+	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, a, count_cleanup, a), -EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, a, NULL, &n), -EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, (u8 *)a + 8, count_cleanup, &n),
+			-EINVAL);	/* interior, not a tiny block */
+	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, &local, count_cleanup, &n), -EFAULT);
+	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, o, count_cleanup, &n), -EFAULT);
+	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, NULL, count_cleanup, &n), -EFAULT);
+	KUNIT_EXPECT_EQ(test, spanheap_stop_cleanup(heap, a, 1), -ENOENT);
+	KUNIT_EXPECT_EQ(test, spanheap_stop_cleanup(heap, &local, 1), -EFAULT);
+	spanheap_exit(heap);
+	KUNIT_EXPECT_EQ(test, stats(test)->specials[SPANHEAP_SPECIAL_CLEANUP], 0);
+	spanheap_destroy(other);
+}
+
+/* Stop before the object dies: it never runs; a second Stop is -ENOENT. */
+static void stop_before_queueing(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct runs *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct node *a;
+	s64 keep, stop;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	spanheap_enter(heap);
+	a = node(test, 1);
+	stop = spanheap_add_cleanup(heap, a, count_cleanup, &r->n[0]);
+	keep = spanheap_add_cleanup(heap, a, count_cleanup, &r->n[1]);
+	KUNIT_EXPECT_EQ(test, spanheap_stop_cleanup(heap, a, keep + 100), -ENOENT);
+	KUNIT_EXPECT_EQ(test, spanheap_stop_cleanup(heap, a, stop), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_stop_cleanup(heap, a, stop), -ENOENT);
+	spanheap_exit(heap);
+
+	collect_and_wait(heap);
+	KUNIT_EXPECT_EQ(test, atomic_read(&r->n[0]), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&r->n[1]), 1);
+}
+
+struct gate {
+	struct completion started;
+	struct completion release;
+	atomic_t ran;
+};
+
+static void gated_cleanup(struct spanheap *heap, void *arg)
+{
+	struct gate *g = arg;
+
+	complete(&g->started);
+	wait_for_completion_timeout(&g->release, 20 * HZ);
+	atomic_inc(&g->ran);
+}
+
+/* Once queued, Stop has no effect: the cleanup still runs. */
+static void stop_after_queueing(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct gate *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	struct node *a;
+	s64 id;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	init_completion(&g->started);
+	init_completion(&g->release);
+	spanheap_enter(heap);
+	a = node(test, 1);
+	id = spanheap_add_cleanup(heap, a, gated_cleanup, g);
+	spanheap_exit(heap);
+	spanheap_collect(heap);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&g->started, 20 * HZ), 0);
+	spanheap_enter(heap);
+	/* The object is gone: Stop cannot name it any more. */
+	KUNIT_EXPECT_LT(test, spanheap_stop_cleanup(heap, a, id), 0);
+	node(test, 2);		/* the running cleanup holds up no section */
+	spanheap_exit(heap);
+	spanheap_collect(heap);	/* nor a collection */
+	complete(&g->release);
+	spanheap_wait_cleanups(heap);
+	KUNIT_EXPECT_EQ(test, atomic_read(&g->ran), 1);
+}
+
+static void log_fin(struct spanheap *heap, void *obj, void *arg)
+{
+	atomic_inc(arg);
+}
+
+/* With a finalizer: it runs first, cleanups after a further cycle. */
+static void after_finalizer(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct runs *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct node *a;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	spanheap_enter(heap);
+	a = node(test, 1);
+	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, a, count_cleanup, &r->n[0]), 0);
+	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, a, log_fin, &r->n[1]), 0);
+	spanheap_exit(heap);
+
+	collect_and_wait(heap);
+	KUNIT_EXPECT_EQ(test, atomic_read(&r->n[1]), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&r->n[0]), 0);
+	KUNIT_EXPECT_TRUE(test, alive(heap, a));	/* resurrected */
+	collect_and_wait(heap);
+	KUNIT_EXPECT_EQ(test, atomic_read(&r->n[0]), 1);
+	KUNIT_EXPECT_FALSE(test, alive(heap, a));
+}
+
+static void report_obj(void *arg, void *obj)
+{
+	*(void **)arg = obj;
+}
+
+/* arg is a root: what it references lives; if it reaches ptr, never. */
+static void arg_keeps_alive(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct node *a, *b, *c, *d;
+	void *reported = NULL;
+
+	spanheap_enter(heap);
+	a = node(test, 1);
+	b = node(test, 2);	/* reachable only as a's cleanup's argument */
+	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, a, count_cleanup, b), 0);
+	c = node(test, 3);
+	d = node(test, 4);
+	d->next[0] = c;		/* c's cleanup argument reaches c */
+	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, c, count_cleanup, d), 0);
+	spanheap_exit(heap);
+
+	collect_and_wait(heap);
+	KUNIT_EXPECT_FALSE(test, alive(heap, a));
+	KUNIT_EXPECT_TRUE(test, alive(heap, b));	/* was an argument until now */
+	collect_and_wait(heap);
+	KUNIT_EXPECT_FALSE(test, alive(heap, b));
+	KUNIT_EXPECT_TRUE(test, alive(heap, c));
+	KUNIT_EXPECT_TRUE(test, alive(heap, d));
+	KUNIT_EXPECT_EQ(test, spanheap_finalizer_cycles(heap, report_obj, &reported), 1);
+	KUNIT_EXPECT_PTR_EQ(test, reported, (void *)c);
+}
+
+struct pair {
+	struct completion started[2];
+	atomic_t ok;
+};
+
+struct pair_arg {
+	struct pair *p;
+	int me;
+};
+
+/* Each waits for the other to start: only parallel workers finish both. */
+static void wait_for_peer(struct spanheap *heap, void *arg)
+{
+	struct pair_arg *pa = arg;
+
+	complete(&pa->p->started[pa->me]);
+	if (wait_for_completion_timeout(&pa->p->started[!pa->me], 20 * HZ))
+		atomic_inc(&pa->p->ok);
+}
+
+static void parallel_workers(struct kunit *test)
+{
+	unsigned int old = READ_ONCE(shp_cleanup_workers);
+	struct pair *p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
+	struct pair_arg *pa = kunit_kcalloc(test, 2, sizeof(*pa), GFP_KERNEL);
+	struct spanheap *heap;
+	struct node *n;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_NULL(test, pa);
+	WRITE_ONCE(shp_cleanup_workers, 2);	/* the module parameter */
+	heap = test_heap_new("kunit-cleanup-par");
+	WRITE_ONCE(shp_cleanup_workers, old);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	KUNIT_EXPECT_EQ(test, heap->ncleanup_workers, 2);
+	for (i = 0; i < 2; i++) {
+		init_completion(&p->started[i]);
+		pa[i].p = p;
+		pa[i].me = i;
+	}
+	spanheap_enter(heap);
+	for (i = 0; i < 2; i++) {
+		n = spanheap_alloc(heap, sizeof(*n), 0);
+		KUNIT_ASSERT_NOT_NULL(test, n);
+		KUNIT_EXPECT_GT(test, spanheap_add_cleanup(heap, n, wait_for_peer, &pa[i]), 0);
+	}
+	spanheap_exit(heap);
+	collect_and_wait(heap);
+	KUNIT_EXPECT_EQ(test, atomic_read(&p->ok), 2);
+	spanheap_destroy(heap);
+}
+
+/* Without the parameter: Go 1.25's max(CPUs / 4, 1). */
+static void default_worker_count(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+
+	if (READ_ONCE(shp_cleanup_workers))
+		kunit_skip(test, "cleanup_workers is set");
+	KUNIT_EXPECT_EQ(test, heap->ncleanup_workers,
+			min(max(num_online_cpus() / 4, 1U), SHP_MAX_CLEANUP_WORKERS));
+}
+
+/* A cleanup runs outside any section: it may enter one and allocate. */
+static void alloc_in_cleanup(struct spanheap *heap, void *arg)
+{
+	struct node *n;
+
+	spanheap_enter(heap);
+	n = spanheap_alloc(heap, sizeof(*n), 0);
+	if (n)
+		atomic_inc(arg);
+	spanheap_exit(heap);
+}
+
+static void cleanup_may_allocate(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	atomic_t *n = kunit_kzalloc(test, sizeof(*n), GFP_KERNEL);
+	struct node *a;
+
+	KUNIT_ASSERT_NOT_NULL(test, n);
+	spanheap_enter(heap);
+	a = node(test, 1);
+	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, a, alloc_in_cleanup, n), 0);
+	spanheap_exit(heap);
+	collect_and_wait(heap);
+	KUNIT_EXPECT_EQ(test, atomic_read(n), 1);
+}
+
+/* Destroy waits for a running cleanup and drops the queued ones. */
+static void destroy_with_queued_cleanups(struct kunit *test)
+{
+	struct gate *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	atomic_t *n = kunit_kzalloc(test, sizeof(*n), GFP_KERNEL);
+	struct spanheap *heap = test_heap_new("kunit-cleanup-destroy");
+	struct node *a;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	KUNIT_ASSERT_NOT_NULL(test, n);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	init_completion(&g->started);
+	init_completion(&g->release);
+	spanheap_enter(heap);
+	a = spanheap_alloc(heap, sizeof(*a), 0);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, a, gated_cleanup, g), 0);
+	spanheap_exit(heap);
+	spanheap_collect(heap);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&g->started, 20 * HZ), 0);
+	spanheap_enter(heap);
+	for (i = 0; i < 100; i++) {
+		a = spanheap_alloc(heap, sizeof(*a), 0);
+		KUNIT_ASSERT_NOT_NULL(test, a);
+		KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, a, count_cleanup, n), 0);
+	}
+	spanheap_exit(heap);
+	if (heap->ncleanup_workers == 1) {
+		/* The worker is busy: all 100 stay queued. */
+		spanheap_collect(heap);
+	}
+	complete(&g->release);
+	spanheap_destroy(heap);	/* waits for gated_cleanup */
+	KUNIT_EXPECT_EQ(test, atomic_read(&g->ran), 1);
+	KUNIT_EXPECT_LE(test, atomic_read(n), 100);
+}
+
+static struct kunit_case cleanup_cases[] = {
+	KUNIT_CASE(runs_once_when_unreachable),
+	KUNIT_CASE(many_per_object_and_cycles),
+	KUNIT_CASE(bad_input_changes_nothing),
+	KUNIT_CASE(stop_before_queueing),
+	KUNIT_CASE(stop_after_queueing),
+	KUNIT_CASE(after_finalizer),
+	KUNIT_CASE(arg_keeps_alive),
+	KUNIT_CASE(parallel_workers),
+	KUNIT_CASE(default_worker_count),
+	KUNIT_CASE(cleanup_may_allocate),
+	KUNIT_CASE(destroy_with_queued_cleanups),
+	{}
+};
+
+static struct kunit_suite cleanup_suite = {
+	.name = "spanheap_cleanup",
+	.init = cu_init,
+	.exit = cu_exit,
+	.test_cases = cleanup_cases,
+};
+
+kunit_test_suites(&cleanup_suite);
