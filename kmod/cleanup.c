@@ -81,7 +81,8 @@ void shp_cleanup_workers_cancel(struct spanheap *heap)
 /**
  * spanheap_add_cleanup() - run a function once an object is unreachable
  * @heap: heap
- * @ptr: start of an allocated object, or any byte of a tiny block
+ * @ptr: any byte of an allocated object (Go's AddCleanup takes interior
+ *	pointers too); the cleanup belongs to (object, offset)
  * @fn: cleanup, called with @arg after @ptr's object was freed
  * @arg: passed to @fn; a root until @fn returns, so if it reaches @ptr
  *	the cleanup never runs
@@ -95,8 +96,8 @@ void shp_cleanup_workers_cancel(struct spanheap *heap)
  * Context: process context, inside a mutator section; may sleep.
  * Return: the cleanup's id (positive), for spanheap_stop_cleanup(); or
  * -EINVAL if @fn is NULL, @arg == @ptr (it could never run) or @ptr is
- * not an object start or tiny-block byte; -EFAULT if @ptr is not in
- * @heap; -ENOMEM.  Nothing changes on error.
+ * not inside an allocated object; -EFAULT if @ptr is not in @heap;
+ * -ENOMEM.  Nothing changes on error.
  */
 s64 spanheap_add_cleanup(struct spanheap *heap, void *ptr,
 			 spanheap_cleanup_t fn, void *arg)
@@ -110,7 +111,7 @@ s64 spanheap_add_cleanup(struct spanheap *heap, void *ptr,
 	shp_assert_in_section(heap);
 	if (!fn || arg == ptr)
 		return -EINVAL;
-	s = shp_special_target(heap, ptr, &idx, &off, SHP_IN_TINY);
+	s = shp_special_target(heap, ptr, &idx, &off, SHP_ANYWHERE);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
 	sp = shp_special_alloc(heap, SPANHEAP_SPECIAL_CLEANUP);
@@ -142,8 +143,8 @@ EXPORT_SYMBOL_GPL(spanheap_add_cleanup);
  *
  * Context: process context, inside a mutator section; does not allocate.
  * Return: 0 if the cleanup was cancelled; -ENOENT if @ptr has no such
- * cleanup (never added there, stopped, or already queued); -EFAULT or
- * -EINVAL for @ptr as spanheap_add_cleanup().
+ * cleanup (never added at that pointer, stopped, or already queued);
+ * -EFAULT or -EINVAL for @ptr as spanheap_add_cleanup().
  */
 int spanheap_stop_cleanup(struct spanheap *heap, void *ptr, s64 id)
 {
@@ -152,7 +153,7 @@ int spanheap_stop_cleanup(struct spanheap *heap, void *ptr, s64 id)
 	struct shp_span *s;
 
 	shp_assert_in_section(heap);
-	s = shp_find_swept(heap, ptr, &idx, &off, SHP_IN_TINY);
+	s = shp_find_swept(heap, ptr, &idx, &off, SHP_ANYWHERE);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
 	spin_lock(&s->speciallock);
@@ -170,6 +171,8 @@ EXPORT_SYMBOL_GPL(spanheap_stop_cleanup);
  * @heap: heap
  *
  * Returns once every cleanup queued before the call has returned.
+ * Cleanups queued by a lazy sweep wait for the end of the sweep (the
+ * background sweeper's or the next cycle's); this wakes them first.
  *
  * Context: process context outside any section of @heap; may sleep.
  */
@@ -177,6 +180,7 @@ void spanheap_wait_cleanups(struct spanheap *heap)
 {
 	unsigned int i;
 
+	shp_finq_wake(heap);
 	for (i = 0; i < heap->ncleanup_workers; i++)
 		flush_work(&heap->cleanup_workers[i].work);
 }

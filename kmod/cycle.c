@@ -129,7 +129,7 @@ static void gctrace(struct spanheap *heap, u64 before, const u64 q0[3],
 	u64 q[3];
 
 	queued_counts(heap, q);
-	pr_info_ratelimited("%s-%u: gc %llu: %llu -> %ld KiB reserved, %llu KiB live, next %llu KiB, %llu finalizers queued, %llu cleanups queued, %llu cleanups run, %llu weak handles at mark, %llu us stw\n",
+	pr_info_ratelimited("%s-%u: gc %llu: %llu -> %ld KiB reserved, %llu KiB live, next %llu KiB, %llu finalizers queued, %llu cleanups queued, %llu cleanups run so far, %llu weak handles at mark, %llu us stw\n",
 			    heap->name, heap->id,
 			    (u64)atomic64_read(&heap->collections), before >> 10,
 			    atomic_long_read(&heap->reserved) >> 10,
@@ -167,7 +167,7 @@ void shp_collect(struct spanheap *heap, bool sweep_now)
 		if (sweep_now)
 			shp_finish_sweep(heap);
 		else
-			queue_work(shp_wq, &heap->sweep_work);
+			shp_heap_queue_work(heap, shp_wq, &heap->sweep_work);
 		if (READ_ONCE(shp_gctrace))
 			gctrace(heap, before, queued, t_stw);
 	}
@@ -208,7 +208,7 @@ void shp_gc_maybe_trigger(struct spanheap *heap)
 {
 	if (READ_ONCE(heap->gc_percent) >= 0 &&
 	    atomic_long_read(&heap->reserved) >= (long)READ_ONCE(heap->next_gc))
-		queue_work(shp_wq, &heap->gc_work);
+		shp_heap_queue_work(heap, shp_wq, &heap->gc_work);
 }
 
 /**

@@ -145,11 +145,14 @@ EXPORT_SYMBOL_GPL(spanheap_take_finalizer);
  * @heap: heap
  *
  * Returns once every finalizer queued before the call has run.
+ * Finalizers queued by a lazy sweep wait for the end of the sweep (the
+ * background sweeper's or the next cycle's); this wakes them first.
  *
  * Context: process context outside any section of @heap; may sleep.
  */
 void spanheap_wait_finalizers(struct spanheap *heap)
 {
+	shp_finq_wake(heap);
 	flush_work(&heap->fin_work);
 }
 EXPORT_SYMBOL_GPL(spanheap_wait_finalizers);

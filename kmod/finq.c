@@ -223,29 +223,42 @@ void shp_cleanq_done(struct spanheap *heap, struct shp_queue_entry *slot)
 	spin_unlock(&heap->fin_lock);
 }
 
-/**
- * shp_finq_wake() - start the workers that have something queued
+/*
+ * shp_finq_wake_locked() - start the workers that have something queued
  * @heap: heap
  *
  * The finalizer worker, and as many cleanup workers as there are queued
  * cleanups, up to the heap's count.  Queueing a work item while it runs
- * makes it run again, so calling this after every sweep that may have
- * queued something loses no wake-up.
+ * makes it run again, so calling this after every sweep that queued
+ * something loses no wake-up.
+ *
+ * Context: heap->fin_lock held.
+ */
+static void shp_finq_wake_locked(struct spanheap *heap)
+{
+	unsigned int i, n;
+	u64 pending;
+
+	lockdep_assert_held(&heap->fin_lock);
+	if (heap->finq.q)
+		shp_heap_queue_work_locked(heap, shp_wq, &heap->fin_work);
+	pending = heap->cleanq.queued - heap->cleanq.executed;
+	n = min_t(u64, pending, heap->ncleanup_workers);
+	for (i = 0; i < n; i++)
+		shp_heap_queue_work_locked(heap, shp_cleanup_wq,
+					   &heap->cleanup_workers[i].work);
+}
+
+/**
+ * shp_finq_wake() - shp_finq_wake_locked(), taking heap->fin_lock
+ * @heap: heap
  *
  * Context: any context that may take a spinlock.
  */
 void shp_finq_wake(struct spanheap *heap)
 {
-	unsigned int i, n;
-	u64 pending;
-
 	spin_lock(&heap->fin_lock);
-	if (heap->finq.q)
-		queue_work(shp_wq, &heap->fin_work);
-	pending = heap->cleanq.queued - heap->cleanq.executed;
-	n = min_t(u64, pending, heap->ncleanup_workers);
-	for (i = 0; i < n; i++)
-		queue_work(shp_cleanup_wq, &heap->cleanup_workers[i].work);
+	shp_finq_wake_locked(heap);
 	spin_unlock(&heap->fin_lock);
 }
 

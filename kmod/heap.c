@@ -103,7 +103,10 @@ void spanheap_destroy(struct spanheap *heap)
 	if (IS_ERR_OR_NULL(heap))
 		return;
 	shp_debugfs_remove(heap);
-	/* gc_work queues nothing; the finalizer worker queues nothing. */
+	/* From here on nothing queues work: what is cancelled stays so. */
+	spin_lock(&heap->fin_lock);
+	heap->dying = true;
+	spin_unlock(&heap->fin_lock);
 	cancel_work_sync(&heap->gc_work);
 	cancel_work_sync(&heap->sweep_work);
 	cancel_work_sync(&heap->fin_work);
@@ -232,7 +235,7 @@ static noinline void *alloc_slow(struct spanheap *heap, unsigned int spc)
 		}
 		if (!s) {
 			/* Still none: have a cycle run as soon as sections allow. */
-			queue_work(shp_wq, &heap->gc_work);
+			shp_heap_queue_work(heap, shp_wq, &heap->gc_work);
 			return NULL;
 		}
 		shp_gc_maybe_trigger(heap);

@@ -423,7 +423,9 @@ struct shp_cpu_cache {
  * @gc_percent: GOGC; negative turns pacing off
  * @collections: completed cycles
  * @nswept_large: large objects freed by sweeping
- * @fin_lock: protects the two queues and the running cleanups
+ * @fin_lock: protects the two queues, the running cleanups and @dying
+ * @dying: set by spanheap_destroy() before it cancels the workers: from
+ *	then on no work item of the heap is queued (shp_heap_queue_work())
  * @finq: queued finalizers
  * @cleanq: queued cleanups
  * @fin_work: the finalizer worker (Go's fing)
@@ -472,6 +474,7 @@ struct spanheap {
 	u64 nswept_large;
 
 	spinlock_t fin_lock;
+	bool dying;
 	struct shp_runq finq, cleanq;
 	struct work_struct fin_work;
 	atomic64_t cleanup_ids;
@@ -517,6 +520,40 @@ static inline void shp_assert_world_stopped(struct spanheap *heap)
 static inline void shp_memcg_exit(struct mem_cgroup *old)
 {
 	set_active_memcg(old);
+}
+
+/**
+ * shp_heap_queue_work_locked() - queue one of a heap's work items
+ * @heap: heap
+ * @wq: workqueue
+ * @work: a work item of @heap
+ *
+ * Nothing is queued once the heap is dying: a cleanup or finalizer that
+ * allocates or collects while spanheap_destroy() waits for it must not
+ * requeue work that destroy has already cancelled.
+ *
+ * Context: heap->fin_lock held.
+ */
+static inline void shp_heap_queue_work_locked(struct spanheap *heap,
+					      struct workqueue_struct *wq,
+					      struct work_struct *work)
+{
+	lockdep_assert_held(&heap->fin_lock);
+	if (!heap->dying)
+		queue_work(wq, work);
+}
+
+/*
+ * shp_heap_queue_work_locked(), taking heap->fin_lock.  Context: process
+ * context, no spinlock held that nests inside heap->fin_lock.
+ */
+static inline void shp_heap_queue_work(struct spanheap *heap,
+				       struct workqueue_struct *wq,
+				       struct work_struct *work)
+{
+	spin_lock(&heap->fin_lock);
+	shp_heap_queue_work_locked(heap, wq, work);
+	spin_unlock(&heap->fin_lock);
 }
 
 /* Go's heap minimum: no paced cycle before the heap holds this much. */

@@ -119,8 +119,11 @@ void *spanheap_weak_value(struct spanheap *heap, struct spanheap_weak *w)
 	/* The last cycle may have found it dead: sweep first, then trust it. */
 	rcu_read_lock();
 	s = shp_find_object(heap, p, &idx);
-	if (s)
-		shp_ensure_swept(heap, s);
+	if (!s) {		/* swept and released: cleared before that */
+		rcu_read_unlock();
+		return NULL;
+	}
+	shp_ensure_swept(heap, s);
 	rcu_read_unlock();
 	return READ_ONCE(w->ptr);
 }

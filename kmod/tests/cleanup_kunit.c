@@ -133,10 +133,18 @@ static void many_per_object_and_cycles(struct kunit *test)
 	KUNIT_EXPECT_NE(test, ids[0], ids[1]);
 	KUNIT_EXPECT_NE(test, ids[1], ids[2]);
 	KUNIT_EXPECT_GT(test, spanheap_add_cleanup(heap, b, count_cleanup, &r->n[3]), 0);
+	/* Interior pointers name (object, offset), as in Go. */
+	ids[0] = spanheap_add_cleanup(heap, &b->id, count_cleanup, &r->n[4]);
+	KUNIT_EXPECT_GT(test, ids[0], 0);
+	KUNIT_EXPECT_EQ(test, spanheap_stop_cleanup(heap, b, ids[0]), -ENOENT);
+	KUNIT_EXPECT_EQ(test, spanheap_stop_cleanup(heap, &b->id, ids[0]), 0);
+	KUNIT_EXPECT_GT(test, spanheap_add_cleanup(heap, &b->id, count_cleanup, &r->n[5]), 0);
 	spanheap_exit(heap);
-	KUNIT_EXPECT_EQ(test, stats(test)->specials[SPANHEAP_SPECIAL_CLEANUP], 4);
+	KUNIT_EXPECT_EQ(test, stats(test)->specials[SPANHEAP_SPECIAL_CLEANUP], 5);
 
 	collect_and_wait(heap);
+	KUNIT_EXPECT_EQ(test, atomic_read(&r->n[4]), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&r->n[5]), 1);
 	for (i = 0; i < 4; i++)
 		KUNIT_EXPECT_EQ(test, atomic_read(&r->n[i]), 1);
 	KUNIT_EXPECT_FALSE(test, alive(heap, a));
@@ -161,8 +169,9 @@ static void bad_input_changes_nothing(struct kunit *test)
 	a = node(test, 1);
 	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, a, count_cleanup, a), -EINVAL);
 	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, a, NULL, &n), -EINVAL);
-	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, (u8 *)a + 8, count_cleanup, &n),
-			-EINVAL);	/* interior, not a tiny block */
+	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, (u8 *)a +
+						   spanheap_class_size(sizeof(*a)),
+						   count_cleanup, &n), -EINVAL);	/* a free slot */
 	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, &local, count_cleanup, &n), -EFAULT);
 	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, o, count_cleanup, &n), -EFAULT);
 	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, NULL, count_cleanup, &n), -EFAULT);
@@ -429,6 +438,62 @@ static void destroy_with_queued_cleanups(struct kunit *test)
 	KUNIT_EXPECT_LE(test, atomic_read(n), 100);
 }
 
+struct dying {
+	atomic_t requeued;
+	atomic_t done;
+};
+
+/*
+ * Runs while spanheap_destroy() waits for it: allocates past the pacer's
+ * trigger and collects, both of which would queue work destroy has
+ * already cancelled.
+ */
+static void alloc_while_dying(struct spanheap *heap, void *arg)
+{
+	unsigned long deadline = jiffies + 20 * HZ;
+	struct dying *d = arg;
+	unsigned int i;
+	void *big;
+
+	while (!READ_ONCE(heap->dying) && time_before(jiffies, deadline))
+		cond_resched();
+	spanheap_enter(heap);
+	big = spanheap_alloc(heap, 2 * SHP_GC_MIN_HEAP, SPANHEAP_NOSCAN);
+	spanheap_exit(heap);
+	spanheap_collect(heap);
+	if (work_pending(&heap->gc_work) || work_pending(&heap->sweep_work) ||
+	    work_pending(&heap->fin_work))
+		atomic_inc(&d->requeued);
+	for (i = 0; i < heap->ncleanup_workers; i++)
+		if (work_pending(&heap->cleanup_workers[i].work))
+			atomic_inc(&d->requeued);
+	if (big && READ_ONCE(heap->dying))
+		atomic_inc(&d->done);
+}
+
+/* Nothing a dying heap's cleanup does queues work on the freed heap. */
+static void destroy_while_cleanup_allocates(struct kunit *test)
+{
+	struct dying *d = kunit_kzalloc(test, sizeof(*d), GFP_KERNEL);
+	struct spanheap *heap = spanheap_create("kunit-cleanup-dying", 0);
+	struct node *a;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));		/* pacing on */
+	spanheap_enter(heap);
+	for (i = 0; i < 2; i++) {	/* the second one queued behind the first */
+		a = spanheap_alloc(heap, sizeof(*a), 0);
+		KUNIT_ASSERT_NOT_NULL(test, a);
+		KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, a, alloc_while_dying, d), 0);
+	}
+	spanheap_exit(heap);
+	spanheap_collect(heap);
+	spanheap_destroy(heap);
+	KUNIT_EXPECT_GE(test, atomic_read(&d->done), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&d->requeued), 0);
+}
+
 static struct kunit_case cleanup_cases[] = {
 	KUNIT_CASE(runs_once_when_unreachable),
 	KUNIT_CASE(many_per_object_and_cycles),
@@ -441,6 +506,7 @@ static struct kunit_case cleanup_cases[] = {
 	KUNIT_CASE(default_worker_count),
 	KUNIT_CASE(cleanup_may_allocate),
 	KUNIT_CASE(destroy_with_queued_cleanups),
+	KUNIT_CASE(destroy_while_cleanup_allocates),
 	{}
 };
 
