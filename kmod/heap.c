@@ -105,7 +105,7 @@ void spanheap_destroy(struct spanheap *heap)
 	shp_debugfs_remove(heap);
 	/* From here on nothing queues work: what is cancelled stays so. */
 	spin_lock(&heap->fin_lock);
-	heap->dying = true;
+	WRITE_ONCE(heap->dying, true);	/* peeked at by tests */
 	spin_unlock(&heap->fin_lock);
 	cancel_work_sync(&heap->gc_work);
 	cancel_work_sync(&heap->sweep_work);

@@ -439,6 +439,7 @@ static void destroy_with_queued_cleanups(struct kunit *test)
 }
 
 struct dying {
+	struct completion started;
 	atomic_t requeued;
 	atomic_t done;
 };
@@ -455,6 +456,7 @@ static void alloc_while_dying(struct spanheap *heap, void *arg)
 	unsigned int i;
 	void *big;
 
+	complete(&d->started);
 	while (!READ_ONCE(heap->dying) && time_before(jiffies, deadline))
 		cond_resched();
 	spanheap_enter(heap);
@@ -481,6 +483,7 @@ static void destroy_while_cleanup_allocates(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, d);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));		/* pacing on */
+	init_completion(&d->started);
 	spanheap_enter(heap);
 	for (i = 0; i < 2; i++) {	/* the second one queued behind the first */
 		a = spanheap_alloc(heap, sizeof(*a), 0);
@@ -489,6 +492,8 @@ static void destroy_while_cleanup_allocates(struct kunit *test)
 	}
 	spanheap_exit(heap);
 	spanheap_collect(heap);
+	/* Destroy waits for a running cleanup; a queued one it drops. */
+	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&d->started, 20 * HZ), 0);
 	spanheap_destroy(heap);
 	KUNIT_EXPECT_GE(test, atomic_read(&d->done), 1);
 	KUNIT_EXPECT_EQ(test, atomic_read(&d->requeued), 0);
