@@ -210,8 +210,14 @@ void uheap_destroy(struct uheap *u)
 	unsigned long idx;
 
 	uheap_weak_free(u);
-	/* What this layer charged goes with it, before the heap checks its books. */
+	/*
+	 * What this layer charged goes with it, before the heap checks its
+	 * books; under u->lock, as a cleanup running meanwhile uncharges.
+	 */
+	mutex_lock(&u->lock);
+	u->closing = true;
 	spanheap_uncharge(u->heap, atomic_long_read(&u->charged));
+	mutex_unlock(&u->lock);
 	spanheap_destroy(u->heap);
 	uheap_events_free(u);
 	xa_destroy(&u->cleanups);
@@ -376,6 +382,9 @@ static long op_cleanup(struct uheap *u, struct spanheap_cleanup *a, bool stop)
 	if (a->flags || (stop ? a->token : a->id))
 		return -EINVAL;
 	obj = lookup_obj(u, a->handle, 0);
+	/* A collected object's cleanups were all queued (or stopped). */
+	if (stop && obj == ERR_PTR(-ESTALE))
+		return -ENOENT;
 	if (IS_ERR(obj))
 		return PTR_ERR(obj);
 	if (stop)	/* ids are positive s64: others were never handed out */
