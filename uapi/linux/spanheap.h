@@ -144,8 +144,9 @@ struct spanheap_weakref {
 
 /*
  * SPANHEAP_IOC_STATS: counters; fields are only ever appended.  The
- * command's number is recognised with any size encoded in it, so that
- * programs built with an older (smaller) struct keep working.
+ * command numbers of the earlier struct sizes (112 bytes, up to
+ * event_queue_max; 128, up to bytes_meta) are accepted too, so that
+ * programs built with an older header keep working.
  */
 #define SPANHEAP_STATS_VERSION	2
 struct spanheap_stats_v1 {

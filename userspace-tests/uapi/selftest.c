@@ -1901,7 +1901,13 @@ TEST_F_TIMEOUT(heap, stats_v1_abi, TEST_TIMEOUT_S)
 	ASSERT_EQ(sizeof(st), st.size);
 	ASSERT_EQ(0ULL, st.cleanups_set);
 	ASSERT_EQ(0ULL, st.pins);
-	/* Other directions or numbers are still not STATS. */
+	/* The first version's first size too; other sizes or directions are not STATS. */
+	st.size = offsetof(struct spanheap_stats_v1, events_overcap);
+	ASSERT_EQ(0, shp_ioctl(fd, _IOC(_IOC_READ | _IOC_WRITE, SPANHEAP_IOC_MAGIC,
+					_IOC_NR(SPANHEAP_IOC_STATS), st.size), &st));
+	ASSERT_EQ(offsetof(struct spanheap_stats_v1, events_overcap), st.size);
+	ASSERT_EQ(-ENOTTY, shp_ioctl(fd, _IOC(_IOC_READ | _IOC_WRITE, SPANHEAP_IOC_MAGIC,
+					      _IOC_NR(SPANHEAP_IOC_STATS), v1 + 8), &st));
 	ASSERT_EQ(-ENOTTY, shp_ioctl(fd, _IOC(_IOC_READ, SPANHEAP_IOC_MAGIC,
 					      _IOC_NR(SPANHEAP_IOC_STATS), v1), &st));
 }
