@@ -83,8 +83,14 @@ static void bench_register(const char *name, enum reg_kind kind)
 		}
 		v[r] = (double)(ktime_get_ns() - t0) / N;
 		if (kind == REG_WEAK)
-			for (i = 0; i < N; i++)
+			for (i = 0; i < N; i++) {
+				if (IS_ERR(weak[i])) {
+					fprintf(stderr, "gc_bench: weak_make: %ld\n",
+						PTR_ERR(weak[i]));
+					exit(1);
+				}
 				spanheap_weak_put(heap, weak[i]);
+			}
 		spanheap_exit(heap);
 		spanheap_destroy(heap);
 	}
