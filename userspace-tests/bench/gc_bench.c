@@ -6,6 +6,12 @@
  *   gc_live_fin_1m         the same with a finalizer on every node
  *   gc_dead_fin_1m         ms for the cycle finding 1M dead finalizable
  *                          objects plus running all their finalizers
+ *   cleanup_register_1m    ns per spanheap_add_cleanup on 1M live 32 B objects
+ *   gc_dead_cleanup_1m     ms for the cycle finding 1M dead objects with a
+ *                          cleanup each plus running all the cleanups
+ *                          (spanheap_collect + spanheap_wait_cleanups)
+ *   weak_make_1m           ns per spanheap_weak_make on 1M live 32 B objects
+ *   gc_live_weak_1m        gc_live_list_1m with a weak handle on every node
  */
 #include <shim.h>
 #include "spanheap.h"
@@ -26,14 +32,29 @@ static void count_fin(struct spanheap *heap, void *obj, void *ctx)
 	__atomic_add_fetch(&fin_count, 1, __ATOMIC_RELAXED);
 }
 
+static unsigned long cleanup_count;
+
+static void count_cleanup(struct spanheap *heap, void *arg)
+{
+	__atomic_add_fetch(&cleanup_count, 1, __ATOMIC_RELAXED);
+}
+
 static double ms_since(u64 t0)
 {
 	return (ktime_get_ns() - t0) / 1e6;
 }
 
-static void bench_register(void)
+enum reg_kind { REG_FINALIZER, REG_CLEANUP, REG_WEAK };
+
+/*
+ * Fresh heap per run, 1M live 32 B objects allocated first; only the
+ * registration loop is timed.  Weak handles are put (untimed) before the
+ * heap goes.
+ */
+static void bench_register(const char *name, enum reg_kind kind)
 {
 	void **objs = malloc(N * sizeof(*objs));
+	struct spanheap_weak **weak = malloc(N * sizeof(*weak));
 	double v[RUNS];
 	int r, i;
 
@@ -46,18 +67,44 @@ static void bench_register(void)
 		for (i = 0; i < N; i++)
 			objs[i] = spanheap_alloc(heap, 32, SPANHEAP_NOSCAN);
 		t0 = ktime_get_ns();
-		for (i = 0; i < N; i++)
-			spanheap_set_finalizer(heap, objs[i], count_fin, NULL);
+		switch (kind) {
+		case REG_FINALIZER:
+			for (i = 0; i < N; i++)
+				spanheap_set_finalizer(heap, objs[i], count_fin, NULL);
+			break;
+		case REG_CLEANUP:
+			for (i = 0; i < N; i++)
+				spanheap_add_cleanup(heap, objs[i], count_cleanup, NULL);
+			break;
+		case REG_WEAK:
+			for (i = 0; i < N; i++)
+				weak[i] = spanheap_weak_make(heap, objs[i]);
+			break;
+		}
 		v[r] = (double)(ktime_get_ns() - t0) / N;
+		if (kind == REG_WEAK)
+			for (i = 0; i < N; i++) {
+				if (IS_ERR(weak[i])) {
+					fprintf(stderr, "gc_bench: weak_make: %ld\n",
+						PTR_ERR(weak[i]));
+					exit(1);
+				}
+				spanheap_weak_put(heap, weak[i]);
+			}
 		spanheap_exit(heap);
 		spanheap_destroy(heap);
 	}
-	printf("BENCH finalizer_register_1m spanheap %.2f ns/op\n", bench_median(v, RUNS));
+	printf("BENCH %s spanheap %.2f ns/op\n", name, bench_median(v, RUNS));
+	free(weak);
 	free(objs);
 }
 
-/* Builds a rooted list of N nodes, optionally each with a finalizer. */
-static struct spanheap *make_list(void **root, bool fin)
+/*
+ * Builds a rooted list of N nodes, optionally each with a finalizer, or
+ * with a weak handle stored in @weak[i] (outside the heap, never scanned).
+ */
+static struct spanheap *make_list(void **root, bool fin,
+				  struct spanheap_weak **weak)
 {
 	struct spanheap *heap = spanheap_create("bench-list", 0);
 	struct lnode *head = NULL, *n;
@@ -73,18 +120,21 @@ static struct spanheap *make_list(void **root, bool fin)
 		head = n;
 		if (fin)
 			spanheap_set_finalizer(heap, n, count_fin, NULL);
+		if (weak)
+			weak[i] = spanheap_weak_make(heap, n);
 	}
 	*root = head;
 	spanheap_exit(heap);
 	return heap;
 }
 
-static void bench_live(const char *name, bool fin)
+static void bench_live(const char *name, bool fin, bool with_weak)
 {
+	struct spanheap_weak **weak = with_weak ? malloc(N * sizeof(*weak)) : NULL;
 	void *root = NULL;
-	struct spanheap *heap = make_list(&root, fin);
+	struct spanheap *heap = make_list(&root, fin, weak);
 	double v[RUNS];
-	int r;
+	int r, i;
 
 	spanheap_collect(heap);		/* warm up */
 	for (r = 0; r < RUNS; r++) {
@@ -96,12 +146,26 @@ static void bench_live(const char *name, bool fin)
 	printf("BENCH %s spanheap %.2f ms\n", name, bench_median(v, RUNS));
 	if (__atomic_load_n(&fin_count, __ATOMIC_RELAXED))
 		fprintf(stderr, "gc_bench: a live object was finalized\n");
+	if (weak) {
+		spanheap_enter(heap);
+		for (i = 0; i < N; i++) {
+			if (IS_ERR_OR_NULL(weak[i]) || !spanheap_weak_value(heap, weak[i])) {
+				fprintf(stderr, "gc_bench: weak handle %d of a live node is gone\n", i);
+				exit(1);
+			}
+			spanheap_weak_put(heap, weak[i]);
+		}
+		spanheap_exit(heap);
+		free(weak);
+	}
 	spanheap_root_remove(heap, &root);
 	spanheap_destroy(heap);
 }
 
-static void bench_dead_fin(void)
+/* The cycle finding N dead 32 B objects, each with a finalizer or a cleanup. */
+static void bench_dead(const char *name, bool cleanup)
 {
+	unsigned long *count = cleanup ? &cleanup_count : &fin_count;
 	double v[RUNS];
 	int r, i;
 
@@ -111,29 +175,41 @@ static void bench_dead_fin(void)
 
 		spanheap_set_gc_percent(heap, -1);
 		spanheap_enter(heap);
-		for (i = 0; i < N; i++)
-			spanheap_set_finalizer(heap, spanheap_alloc(heap, 32, 0),
-					       count_fin, NULL);
+		for (i = 0; i < N; i++) {
+			void *p = spanheap_alloc(heap, 32, 0);
+
+			if (cleanup)
+				spanheap_add_cleanup(heap, p, count_cleanup, NULL);
+			else
+				spanheap_set_finalizer(heap, p, count_fin, NULL);
+		}
 		spanheap_exit(heap);
-		__atomic_store_n(&fin_count, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(count, 0, __ATOMIC_RELAXED);
 		t0 = ktime_get_ns();
 		spanheap_collect(heap);
-		spanheap_wait_finalizers(heap);
+		if (cleanup)
+			spanheap_wait_cleanups(heap);
+		else
+			spanheap_wait_finalizers(heap);
 		v[r] = ms_since(t0);
-		if (__atomic_load_n(&fin_count, __ATOMIC_RELAXED) != N) {
-			fprintf(stderr, "gc_bench: %lu of %d finalizers ran\n",
-				fin_count, N);
+		if (__atomic_load_n(count, __ATOMIC_RELAXED) != N) {
+			fprintf(stderr, "gc_bench: %s: %lu of %d ran\n",
+				name, *count, N);
 			exit(1);
 		}
 		spanheap_destroy(heap);
 	}
-	printf("BENCH gc_dead_fin_1m spanheap %.2f ms\n", bench_median(v, RUNS));
+	printf("BENCH %s spanheap %.2f ms\n", name, bench_median(v, RUNS));
 }
 
 void bench_gc(void)
 {
-	bench_register();
-	bench_live("gc_live_list_1m", false);
-	bench_live("gc_live_fin_1m", true);
-	bench_dead_fin();
+	bench_register("finalizer_register_1m", REG_FINALIZER);
+	bench_register("cleanup_register_1m", REG_CLEANUP);
+	bench_register("weak_make_1m", REG_WEAK);
+	bench_live("gc_live_list_1m", false, false);
+	bench_live("gc_live_fin_1m", true, false);
+	bench_live("gc_live_weak_1m", false, true);
+	bench_dead("gc_dead_fin_1m", false);
+	bench_dead("gc_dead_cleanup_1m", true);
 }

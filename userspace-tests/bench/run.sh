@@ -30,3 +30,7 @@ ratio finalizer_register_1m spanheap finalizer_register_1m boehm 0.5
 ratio gc_live_list_1m spanheap gc_live_list_1m boehm 1.0
 ratio gc_live_fin_1m spanheap gc_live_list_1m spanheap 1.3
 ratio gc_dead_fin_1m spanheap gc_dead_fin_1m go 1.0
+ratio cleanup_register_1m spanheap finalizer_register_1m spanheap 1.2
+ratio gc_dead_cleanup_1m spanheap gc_dead_fin_1m go 0.3
+ratio weak_make_1m spanheap weak_make_1m boehm 0.5
+ratio gc_live_weak_1m spanheap gc_live_list_1m spanheap 1.3
