@@ -24,8 +24,9 @@ result() {
 	fi
 }
 
-cmds="alloc write read store load root unroot finalizer nofinalizer gc events
-stats params expect echo help quit"
+cmds="alloc write read store load root unroot finalizer nofinalizer cleanup
+nocleanup weak weakget weakroot weakdrop gc events stats params expect echo help
+quit"
 
 # --help: exit 0, every command listed, no device needed.
 out=$("$ctl" --help 2>&1); rc=$?
@@ -71,6 +72,14 @@ result "-e reports -e:3: for a malformed command" $? "rc=$rc: $out"
 out=$(printf 'echo x\nevents wait 2h\n' | "$ctl" 2>&1); rc=$?
 [ $rc != 0 ] && grep -q "^<stdin>:2: bad time '2h'" <<<"$out"
 result "stdin reports <stdin>:2: for a bad events wait time" $? "rc=$rc: $out"
+
+out=$("$ctl" -e 'events wait 1s 0' 2>&1); rc=$?
+[ $rc != 0 ] && grep -q "^-e:1: bad event count '0'" <<<"$out"
+result "-e reports a bad events wait count" $? "rc=$rc: $out"
+
+out=$("$ctl" -e 'echo a; weakget W A B' 2>&1); rc=$?
+[ $rc != 0 ] && grep -q '^-e:2: usage: weakget WEAK \[NAME\]' <<<"$out"
+result "-e reports -e:2: for weakget with too many words" $? "rc=$rc: $out"
 
 echo "    1..$n"
 if [ $failed = 0 ]; then
