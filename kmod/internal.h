@@ -38,7 +38,8 @@
  *
  *   module.c               module init and exit
  *   chardev.c              /dev/spanheap itself (kernel only), over
- *   uheap.c uheap_event.c  its handles and objects, and its events
+ *   uheap.c                its handles and objects, over
+ *   uheap_event.c uheap_weak.c  its events, its weak handles
  *   heap.c                 the public API: create, destroy, alloc, free
  *   debugfs.c stats.c      beside it: files and counters
  *   finalizer.c cleanup.c  SetFinalizer, AddCleanup and their workers

@@ -3,11 +3,12 @@
  * The heap behind an open /dev/spanheap: objects named by handles.
  *
  * Handles: bit 63 clear (never a kernel address, so a handle stored in
- * an object cannot look like a pointer to the conservative scan), a
- * 19-bit tag unique among open files, a 20-bit generation and a 24-bit
- * table index.  Another file's handle fails the tag check (-EINVAL); an
- * index never handed out is -ENOENT; a handle whose object was
- * collected is -ESTALE.  Indices are handed out cyclically and the
+ * an object cannot look like a pointer to the conservative scan), bit
+ * 62 set only in weak handles (uheap_weak.c), an 18-bit tag unique among
+ * open files, a 20-bit generation and a 24-bit table index.  Another
+ * file's handle, or a weak one, fails the tag check (-EINVAL); an index
+ * never handed out is -ENOENT; a handle whose object was collected is
+ * -ESTALE.  Indices are handed out cyclically and the
  * generation advances when they wrap, so a handle names one object
  * only; when the generation would wrap too, the file retires and ALLOC
  * fails with -ENOSPC (after 2^44 allocations).
@@ -34,27 +35,14 @@
 #include "uheap.h"
 
 #define UH_RECLAIM_MIN	256
-/*
- * What the table costs, counted against the file's limit: each entry,
- * and each leaf node of the xarray (XA_CHUNK_SIZE indices) while it holds
- * an entry, with a share for the nodes above it.  Charging nodes, not
- * just entries, bounds a table kept sparse on purpose (one live entry
- * per leaf across the whole index space).
- */
+/* An entry's cost; its leaf's is UH_LEAF_COST (uheap.h). */
 #define UH_ENTRY_COST	sizeof(struct uh_entry)
-#define UH_LEAF_COST	(sizeof(struct xa_node) + sizeof(struct xa_node) / 32)
 
 static DEFINE_IDA(uh_tags);
 
 /* Defaults of chardev.c's mem_limit and event_queue_max parameters. */
 unsigned long shp_dev_mem_limit = 64UL << 20;
 unsigned int shp_dev_event_queue_max = 4096;
-
-static u64 uh_handle(struct uheap *u, u32 idx, u32 gen)
-{
-	return (u64)u->tag << (UH_GEN_BITS + UH_INDEX_BITS) |
-	       (u64)(gen & UH_GEN_MASK) << UH_INDEX_BITS | idx;
-}
 
 static struct uh_header *hdr(void *obj)
 {
@@ -64,16 +52,6 @@ static struct uh_header *hdr(void *obj)
 static u64 *ref_slots(void *obj)
 {
 	return (u64 *)(hdr(obj) + 1);
-}
-
-/* Is @idx the only index in use in its leaf of the table? */
-static bool leaf_alone(struct uheap *u, u32 idx)
-{
-	unsigned long first = idx & ~(XA_CHUNK_SIZE - 1UL), i = first;
-
-	if (!xa_find(&u->tab, &i, first + XA_CHUNK_SIZE - 1, XA_PRESENT) || i != idx)
-		return false;
-	return !xa_find_after(&u->tab, &i, first + XA_CHUNK_SIZE - 1, XA_PRESENT);
 }
 
 /* Remove an entry whose leaf was not charged for it. */
@@ -89,7 +67,7 @@ static void entry_unget(struct uheap *u, u32 idx, struct uh_entry *e)
 
 static void entry_erase(struct uheap *u, u32 idx, struct uh_entry *e)
 {
-	if (leaf_alone(u, idx))
+	if (uh_leaf_alone(&u->tab, idx))
 		uheap_uncharge(u, UH_LEAF_COST);
 	entry_unget(u, idx, e);
 }
@@ -124,13 +102,12 @@ static void table_reclaim(struct uheap *u)
 static struct uh_entry *lookup(struct uheap *u, u64 handle)
 {
 	u32 idx = handle & (UH_MAX_ENTRIES - 1);
-	u32 gen = (handle >> UH_INDEX_BITS) & UH_GEN_MASK;
 	struct uh_entry *e;
 
 	shp_assert_in_section(u->heap);
 	lockdep_assert_held(&u->lock);
 	if (handle >> (UH_GEN_BITS + UH_INDEX_BITS) != u->tag)
-		return ERR_PTR(-EINVAL);	/* another file's, or made up */
+		return ERR_PTR(-EINVAL);	/* another file's, weak, or made up */
 	if (!idx)
 		return ERR_PTR(-ENOENT);
 	e = xa_load(&u->tab, idx);
@@ -143,7 +120,7 @@ static struct uh_entry *lookup(struct uheap *u, u64 handle)
 		return ERR_PTR(-ESTALE);
 	}
 	/* Handed out before (another generation, or this one's past)? */
-	if (e || gen < u->epoch || (gen == u->epoch && idx < u->next_idx))
+	if (e || uh_handed_out(handle, u->epoch, u->next_idx))
 		return ERR_PTR(-ESTALE);
 	return ERR_PTR(-ENOENT);
 }
@@ -168,6 +145,7 @@ static void uheap_scan_roots(struct spanheap *heap, void *arg)
 
 	xa_for_each_marked(&u->tab, idx, e, UH_ROOTED)
 		spanheap_mark_root(heap, e->obj);
+	/* Not u->wtab, not u->cleanups: neither keeps anything alive. */
 	uheap_events_scan(u);
 }
 
@@ -207,6 +185,8 @@ struct uheap *uheap_create(void)
 	INIT_LIST_HEAD(&u->armed);
 	INIT_LIST_HEAD(&u->events);
 	INIT_LIST_HEAD(&u->reading);
+	xa_init(&u->cleanups);
+	uheap_weak_init(u);
 	init_waitqueue_head(&u->wq);
 	u->ev_max = READ_ONCE(shp_dev_event_queue_max);
 	spanheap_set_root_scan(u->heap, uheap_scan_roots, u);
@@ -217,8 +197,10 @@ struct uheap *uheap_create(void)
  * uheap_destroy() - free everything of a closed file
  * @u: state; no ioctl, read or poll can run any more
  *
- * Destroying the heap waits for a finalizer being delivered and drops
- * the ones still queued; their events are freed with the rest.
+ * The core's weak references go first (it requires that).  Destroying
+ * the heap then waits for a finalizer or cleanups being delivered and
+ * drops the ones still queued; every event record, armed, queued or
+ * delivered, is on one of the event lists and freed with them.
  *
  * Context: process context.
  */
@@ -227,10 +209,12 @@ void uheap_destroy(struct uheap *u)
 	struct uh_entry *e;
 	unsigned long idx;
 
+	uheap_weak_free(u);
 	/* What this layer charged goes with it, before the heap checks its books. */
 	spanheap_uncharge(u->heap, atomic_long_read(&u->charged));
 	spanheap_destroy(u->heap);
 	uheap_events_free(u);
+	xa_destroy(&u->cleanups);
 	xa_for_each(&u->tab, idx, e)
 		kfree(e);
 	xa_destroy(&u->tab);
@@ -285,7 +269,7 @@ static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 	}
 	e->handle = uh_handle(u, idx, u->epoch);
 	xa_set_mark(&u->tab, idx, UH_PENDING);
-	if (leaf_alone(u, idx) && uheap_charge(u, UH_LEAF_COST)) {
+	if (uh_leaf_alone(&u->tab, idx) && uheap_charge(u, UH_LEAF_COST)) {
 		entry_unget(u, idx, e);
 		return -ENOMEM;
 	}
@@ -383,6 +367,64 @@ static long op_finalizer(struct uheap *u, struct spanheap_finalizer *a)
 	return uheap_fin_set(u, obj, a->token);
 }
 
+static long op_cleanup(struct uheap *u, struct spanheap_cleanup *a, bool stop)
+{
+	void *obj;
+	s64 id;
+	long ret;
+
+	if (a->flags || (stop ? a->token : a->id))
+		return -EINVAL;
+	obj = lookup_obj(u, a->handle, 0);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	if (stop)	/* ids are positive s64: others were never handed out */
+		return (s64)a->id > 0 ? uheap_cleanup_stop(u, obj, a->id) : -ENOENT;
+	ret = uheap_cleanup_add(u, obj, a->token, &id);
+	if (!ret)
+		a->id = id;
+	return ret;
+}
+
+static long op_weak(struct uheap *u, unsigned int cmd, struct spanheap_weakref *a)
+{
+	struct uh_entry *e;
+	void *obj;
+	long ret;
+
+	if (a->count)
+		return -EINVAL;
+	if (cmd == SPANHEAP_IOC_WEAK_MAKE) {
+		if (a->flags || a->weak)
+			return -EINVAL;
+		e = lookup(u, a->handle);
+		if (IS_ERR(e))
+			return PTR_ERR(e);
+		return uheap_weak_make(u, e, &a->weak, &a->count);
+	}
+	if (cmd == SPANHEAP_IOC_WEAK_DROP) {
+		if (a->flags || a->handle)
+			return -EINVAL;
+		return uheap_weak_drop(u, a->weak, &a->count);
+	}
+	if (a->flags & ~SPANHEAP_WEAK_ROOT || a->handle)
+		return -EINVAL;
+	ret = uheap_weak_get(u, a->weak, &obj, &a->count);
+	if (ret || !obj)
+		return ret;
+	/* Not found dead, so its entry is live (the value swept first). */
+	e = lookup(u, hdr(obj)->handle);
+	if (IS_ERR(e))
+		return 0;
+	if (a->flags & SPANHEAP_WEAK_ROOT) {
+		ret = root_adjust(u, e, 1);
+		if (ret)
+			return ret;
+	}
+	a->handle = e->handle;
+	return 0;
+}
+
 /* Object operations: inside a section, under u->lock. */
 static long object_op(struct uheap *u, unsigned int cmd, union uheap_args *a)
 {
@@ -401,6 +443,15 @@ static long object_op(struct uheap *u, unsigned int cmd, union uheap_args *a)
 	case SPANHEAP_IOC_ROOT:
 	case SPANHEAP_IOC_UNROOT:
 		ret = op_root(u, &a->root, cmd == SPANHEAP_IOC_ROOT);
+		break;
+	case SPANHEAP_IOC_CLEANUP:
+	case SPANHEAP_IOC_CLEANUP_STOP:
+		ret = op_cleanup(u, &a->cleanup, cmd == SPANHEAP_IOC_CLEANUP_STOP);
+		break;
+	case SPANHEAP_IOC_WEAK_MAKE:
+	case SPANHEAP_IOC_WEAK_GET:
+	case SPANHEAP_IOC_WEAK_DROP:
+		ret = op_weak(u, cmd, &a->weak);
 		break;
 	default:
 		ret = op_finalizer(u, &a->fin);
@@ -491,10 +542,16 @@ static long op_stats(struct uheap *u, struct spanheap_stats_v1 *a)
 	a->finalizers_set = st->specials[SPANHEAP_SPECIAL_FINALIZER];
 	a->finalizers_queued = st->fin_pending;
 	a->gc_percent = st->gc_percent;
+	a->cleanups_set = st->specials[SPANHEAP_SPECIAL_CLEANUP];
+	a->cleanups_queued = st->cleanups_pending;
+	a->pins = st->specials[SPANHEAP_SPECIAL_PIN];
 	kfree(st);
+	spanheap_enter(u->heap);
 	mutex_lock(&u->lock);
 	a->roots = u->nroots;
+	uheap_weak_count(u, &a->weak_handles, &a->weak_live);
 	mutex_unlock(&u->lock);
+	spanheap_exit(u->heap);
 	spin_lock(&u->ev_lock);
 	a->finalizers_run = u->nrun;
 	a->events_pending = u->nevents;
@@ -502,6 +559,7 @@ static long op_stats(struct uheap *u, struct spanheap_stats_v1 *a)
 	a->events_deferred = u->ndeferred;
 	a->events_overcap = u->novercap;
 	a->event_queue_max = u->ev_max;
+	a->cleanups_run = u->ncleanrun;
 	spin_unlock(&u->ev_lock);
 	return 0;
 }
@@ -535,8 +593,10 @@ static long op_gc(struct uheap *u, struct spanheap_gc *a)
 	if (a->flags & ~SPANHEAP_GC_WAIT || a->collections)
 		return -EINVAL;
 	spanheap_collect(u->heap);
-	if (a->flags & SPANHEAP_GC_WAIT)
+	if (a->flags & SPANHEAP_GC_WAIT) {
 		spanheap_wait_finalizers(u->heap);
+		spanheap_wait_cleanups(u->heap);
+	}
 	a->collections = atomic64_read(&u->heap->collections);
 	return 0;
 }
@@ -568,32 +628,62 @@ static struct uh_entry *entry_of(struct uheap *u, u64 handle)
 }
 
 /*
+ * Take back a CLEANUP or WEAK_MAKE whose result could not be written
+ * back, if that is still possible: a cleanup queued meanwhile (its
+ * object was collected) delivers its event; a weak handle's reference
+ * another thread dropped meanwhile stays dropped.
+ */
+static void settle_undo(struct uheap *u, unsigned int cmd, union uheap_args *a)
+{
+	u64 count;
+	void *obj;
+
+	if (cmd == SPANHEAP_IOC_CLEANUP) {
+		obj = lookup_obj(u, a->cleanup.handle, 0);
+		if (!IS_ERR(obj))
+			uheap_cleanup_stop(u, obj, a->cleanup.id);
+	} else {
+		uheap_weak_drop(u, a->weak.weak, &count);
+	}
+}
+
+/*
  * The result of @cmd reached userspace (@ok), or could not be written
- * back: make ALLOC and UNROOT final, or take back ALLOC, ROOT and UNROOT.
- * Until then an ALLOC's handle is pending (no other thread can use it)
- * and an UNROOT to zero leaves the entry a root, so either way is open.
- * An ALLOC taken back leaves its object garbage.
+ * back: make ALLOC and UNROOT final, or take back ALLOC, ROOT (also
+ * WEAK_GET's), UNROOT, CLEANUP and WEAK_MAKE.  Until then an ALLOC's
+ * handle is pending (no other thread can use it) and an UNROOT to zero
+ * leaves the entry a root, so either way is open.  An ALLOC taken back
+ * leaves its object garbage.
  */
 static void uheap_settle(struct uheap *u, unsigned int cmd,
 			 union uheap_args *a, bool ok)
 {
 	struct mem_cgroup *memcg;
 	struct uh_entry *e;
-	u64 handle;
+	bool undo = false;
+	u64 handle = 0;
 	u32 idx;
 
 	if (cmd == SPANHEAP_IOC_ALLOC)
 		handle = a->alloc.handle;
 	else if (cmd == SPANHEAP_IOC_UNROOT || (cmd == SPANHEAP_IOC_ROOT && !ok))
 		handle = a->root.handle;
+	else if (cmd == SPANHEAP_IOC_WEAK_GET && !ok &&
+		 a->weak.flags & SPANHEAP_WEAK_ROOT)
+		handle = a->weak.handle;	/* 0 if nothing was rooted */
 	else
+		undo = !ok && (cmd == SPANHEAP_IOC_CLEANUP ||
+			       cmd == SPANHEAP_IOC_WEAK_MAKE);
+	if (!handle && !undo)
 		return;
 	idx = handle & (UH_MAX_ENTRIES - 1);
 	memcg = shp_memcg_enter(u->heap);
 	spanheap_enter(u->heap);
 	mutex_lock(&u->lock);
-	e = entry_of(u, handle);
-	if (!e) {
+	e = undo ? NULL : entry_of(u, handle);
+	if (undo) {
+		settle_undo(u, cmd, a);
+	} else if (!e) {
 		/* An unrooted new object collected meanwhile: nothing to do. */
 	} else if (cmd == SPANHEAP_IOC_ALLOC && ok) {
 		xa_clear_mark(&u->tab, idx, UH_PENDING);
@@ -601,7 +691,7 @@ static void uheap_settle(struct uheap *u, unsigned int cmd,
 		entry_erase(u, idx, e);
 	} else {
 		if (!ok)
-			root_adjust(u, e, cmd == SPANHEAP_IOC_ROOT ? -1 : 1);
+			root_adjust(u, e, cmd == SPANHEAP_IOC_UNROOT ? 1 : -1);
 		if (!e->roots)
 			xa_clear_mark(&u->tab, idx, UH_ROOTED);
 	}
@@ -645,6 +735,11 @@ static size_t arg_size(unsigned int cmd)
 	case SPANHEAP_IOC_GC:		return sizeof(struct spanheap_gc);
 	case SPANHEAP_IOC_STATS:	return sizeof(struct spanheap_stats_v1);
 	case SPANHEAP_IOC_SET_PARAMS:	return sizeof(struct spanheap_params);
+	case SPANHEAP_IOC_CLEANUP:
+	case SPANHEAP_IOC_CLEANUP_STOP:	return sizeof(struct spanheap_cleanup);
+	case SPANHEAP_IOC_WEAK_MAKE:
+	case SPANHEAP_IOC_WEAK_GET:
+	case SPANHEAP_IOC_WEAK_DROP:	return sizeof(struct spanheap_weakref);
 	}
 	return 0;
 }
@@ -673,11 +768,14 @@ static long stats_ioctl(struct uheap *u, u32 usize, void __user *arg)
  * its size, which must be at least this kernel's size and at most
  * SPANHEAP_MAX_ARG_SIZE (larger is fine if the extra bytes are zero);
  * this kernel's size is written back.  STATS instead accepts any size
- * from 8 bytes and writes what fits.  A struct that cannot be written
- * back fails with -EFAULT before the command runs; if it becomes
- * unwritable during the call, ALLOC, ROOT and UNROOT are undone (-EFAULT),
- * commands whose only output is the size succeed, and LOAD and GC fail
- * with -EFAULT (a cycle that ran stays run).
+ * from 8 bytes and writes what fits; its command number is recognised
+ * whatever size it encodes (the struct grew, older userspace encodes a
+ * smaller one).  A struct that cannot be written back fails with
+ * -EFAULT before the command runs; if it becomes unwritable during the
+ * call, ALLOC, ROOT, UNROOT, CLEANUP, WEAK_MAKE and WEAK_GET (its root)
+ * are undone (-EFAULT), commands whose only output is the size succeed,
+ * and LOAD, GC and WEAK_DROP fail with -EFAULT (a cycle that ran stays
+ * run, a dropped reference stays dropped).
  *
  * Context: process context; what the call allocates is charged to the
  * memcg of the file's opener.
@@ -685,14 +783,19 @@ static long stats_ioctl(struct uheap *u, u32 usize, void __user *arg)
  */
 long uheap_ioctl(struct uheap *u, unsigned int cmd, void __user *arg)
 {
-	size_t ksize = arg_size(cmd);
 	struct iov_iter iter, *data = NULL;
 	struct mem_cgroup *memcg;
 	union uheap_args a;
 	struct iovec iov;
+	size_t ksize;
 	u32 usize;
 	long ret;
 
+	if (_IOC_TYPE(cmd) == SPANHEAP_IOC_MAGIC &&
+	    _IOC_NR(cmd) == _IOC_NR(SPANHEAP_IOC_STATS) &&
+	    _IOC_DIR(cmd) == _IOC_DIR(SPANHEAP_IOC_STATS))
+		cmd = SPANHEAP_IOC_STATS;
+	ksize = arg_size(cmd);
 	if (!ksize)
 		return -ENOTTY;
 	if (get_user(usize, (u32 __user *)arg))
@@ -724,7 +827,7 @@ long uheap_ioctl(struct uheap *u, unsigned int cmd, void __user *arg)
 	/* Only size comes back from these: their effect stands regardless. */
 	if (cmd == SPANHEAP_IOC_WRITE || cmd == SPANHEAP_IOC_READ ||
 	    cmd == SPANHEAP_IOC_STORE || cmd == SPANHEAP_IOC_FINALIZER ||
-	    cmd == SPANHEAP_IOC_SET_PARAMS)
+	    cmd == SPANHEAP_IOC_SET_PARAMS || cmd == SPANHEAP_IOC_CLEANUP_STOP)
 		ret = 0;
 	uheap_settle(u, cmd, &a, !ret);
 	return ret;

@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The heap behind one open file of /dev/spanheap: handles, objects and
- * finalizer events.  Kernel addresses never leave this layer.
+ * The heap behind one open file of /dev/spanheap: handles, objects,
+ * finalizer and cleanup events, weak handles.  Kernel addresses never
+ * leave this layer.
  *
  *   uheap.c        handle table, object operations, ioctl arguments
- *   uheap_event.c  finalizer events: arming, delivery, read()
+ *   uheap_event.c  finalizer and cleanup events: arming, delivery, read()
+ *   uheap_weak.c   the weak handle table
  *   chardev.c      the misc device, module parameters, per-user cap
  *
  * Roots of the file's heap are reported by uheap_scan_roots() at every
- * mark: the entries with a ROOT count, and the objects of events that
- * were delivered but not yet read.  Neither needs a pin, so ROOT,
- * UNROOT and delivering an event cannot fail for lack of memory.
+ * mark: the entries with a ROOT count, and the objects of finalizer
+ * events that were delivered but not yet read.  Neither needs a pin, so
+ * ROOT, UNROOT and delivering an event cannot fail for lack of memory.
+ * Weak entries and cleanup events hold nothing the collector sees.
  */
 #ifndef _SPANHEAP_UHEAP_H
 #define _SPANHEAP_UHEAP_H
@@ -25,12 +28,16 @@
 #include "spanheap.h"
 #include "../uapi/linux/spanheap.h"
 
-/* Handle layout: tag | generation | table index (uheap.c). */
-#define UH_TAG_BITS	19
+/*
+ * Handle layout: bit 63 clear | bit 62 weak | tag | generation | table
+ * index (uheap.c).  Object handles index u->tab, weak handles u->wtab.
+ */
+#define UH_TAG_BITS	18
 #define UH_GEN_BITS	20
 #define UH_INDEX_BITS	24
 #define UH_GEN_MASK	((1U << UH_GEN_BITS) - 1)
 #define UH_MAX_ENTRIES	(1U << UH_INDEX_BITS)
+#define UH_WEAK_BIT	(1ULL << 62)
 
 /*
  * Every object starts with this header; user data or slots follow.  The
@@ -58,6 +65,9 @@ struct uh_header {
  * @handle: the handle; the entry is current while @obj's header still
  *	carries it and the object is allocated
  * @roots: SPANHEAP_IOC_ROOT count; non-zero entries carry UH_ROOTED
+ * @weak: index in uheap->wtab of the last weak handle made of @obj, or
+ *	0; that entry is still @obj's canonical one only if its cell is
+ *	the one spanheap_weak_make() returns now (uheap_weak.c)
  *
  * Marks: UH_ROOTED, the entry is a root (set while @roots is non-zero,
  * and until an UNROOT to zero is committed); UH_PENDING, made by an
@@ -67,21 +77,37 @@ struct uh_entry {
 	void *obj;
 	u64 handle;
 	u32 roots;
+	u32 weak;
 };
 
 #define UH_ROOTED	XA_MARK_1
 #define UH_PENDING	XA_MARK_2
 
 /**
- * struct uh_event - a finalizer's event, allocated when the finalizer is set
+ * struct uh_weak - a weak handle table entry
+ * @cell: the core's weak handle; this entry holds one reference on it
+ * @handle: the weak handle (UH_WEAK_BIT set)
+ * @count: WEAK_MAKE calls not yet matched by WEAK_DROP; never 0 in the table
+ */
+struct uh_weak {
+	struct spanheap_weak *cell;
+	u64 handle;
+	u32 count;
+};
+
+/**
+ * struct uh_event - an event, allocated when its finalizer or cleanup is set
  * @node: on uheap->armed (set, not yet run), ->events (delivered, unread)
  *	or ->reading (being copied out by read())
- * @obj: its object; a root while on ->events or ->reading
+ * @obj: a finalizer's object, a root while on ->events or ->reading;
+ *	NULL for a cleanup (its object is gone when it runs)
+ * @id: a cleanup's id, its key in uheap->cleanups while armed; else 0
  * @ev: the record read() hands out
  */
 struct uh_event {
 	struct list_head node;
 	void *obj;
+	s64 id;
 	struct spanheap_event ev;
 };
 
@@ -98,9 +124,14 @@ struct uh_event {
  * @nentries: entries in @tab
  * @reclaim_at: @nentries at which ALLOC drops the entries of dead objects
  * @nroots: sum of the roots counts
+ * @wtab: index -> struct uh_weak, allocated as @tab
+ * @wnext_idx: @next_idx of @wtab
+ * @wepoch: @epoch of @wtab
+ * @nweak: entries in @wtab
+ * @cleanups: cleanup id -> its armed struct uh_event; changed under @lock
  * @charged: bytes this layer counted against the heap's limit
  * @ev_lock: protects the event lists and the counters below
- * @armed: events of finalizers that are set
+ * @armed: events of finalizers and cleanups that are set
  * @events: delivered events, oldest first
  * @reading: events taken by read() and not yet copied out
  * @nevents: entries on @events
@@ -110,6 +141,7 @@ struct uh_event {
  * @ndeferred: finalizers re-armed because the queue was full
  * @novercap: events queued past @ev_max because re-arming was impossible
  * @nrun: events delivered by the finalizer worker
+ * @ncleanrun: events delivered by cleanups
  * @wq: readers and pollers
  */
 struct uheap {
@@ -123,6 +155,11 @@ struct uheap {
 	u32 nentries;
 	u32 reclaim_at;
 	u64 nroots;
+	struct xarray wtab;
+	u32 wnext_idx;
+	u32 wepoch;
+	u32 nweak;
+	struct xarray cleanups;
 	atomic_long_t charged;
 	spinlock_t ev_lock;
 	struct list_head armed;
@@ -135,6 +172,7 @@ struct uheap {
 	u64 ndeferred;
 	u64 novercap;
 	u64 nrun;
+	u64 ncleanrun;
 	wait_queue_head_t wq;
 };
 
@@ -149,6 +187,8 @@ union uheap_args {
 	struct spanheap_gc gc;
 	struct spanheap_stats_v1 stats;
 	struct spanheap_params params;
+	struct spanheap_cleanup cleanup;
+	struct spanheap_weakref weak;
 };
 
 struct iov_iter;
@@ -167,11 +207,50 @@ long uheap_do(struct uheap *u, unsigned int cmd, union uheap_args *a,
 void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx);
 int uheap_fin_set(struct uheap *u, void *obj, u64 token);
 int uheap_fin_clear(struct uheap *u, void *obj);
+int uheap_cleanup_add(struct uheap *u, void *obj, u64 token, s64 *id);
+int uheap_cleanup_stop(struct uheap *u, void *obj, s64 id);
 void uheap_events_scan(struct uheap *u);
 void uheap_events_free(struct uheap *u);
 ssize_t uheap_read(struct uheap *u, char __user *buf, size_t count,
 		   bool nonblock);
 bool uheap_readable(struct uheap *u);
+
+/* uheap_weak.c */
+void uheap_weak_init(struct uheap *u);
+int uheap_weak_make(struct uheap *u, struct uh_entry *e, u64 *weak, u64 *count);
+int uheap_weak_get(struct uheap *u, u64 weak, void **obj, u64 *count);
+int uheap_weak_drop(struct uheap *u, u64 weak, u64 *count);
+void uheap_weak_count(struct uheap *u, u64 *handles, u64 *live);
+void uheap_weak_free(struct uheap *u);
+
+/* A handle of @u: bit 63 clear, no UH_WEAK_BIT. */
+static inline u64 uh_handle(struct uheap *u, u32 idx, u32 gen)
+{
+	return (u64)u->tag << (UH_GEN_BITS + UH_INDEX_BITS) |
+	       (u64)(gen & UH_GEN_MASK) << UH_INDEX_BITS | idx;
+}
+
+/*
+ * Was @handle (UH_WEAK_BIT masked off) of @u handed out from a table
+ * whose cyclic allocation stands at @next_idx in generation @epoch?
+ */
+static inline bool uh_handed_out(u64 handle, u32 epoch, u32 next_idx)
+{
+	u32 idx = handle & (UH_MAX_ENTRIES - 1);
+	u32 gen = (handle >> UH_INDEX_BITS) & UH_GEN_MASK;
+
+	return gen < epoch || (gen == epoch && idx < next_idx);
+}
+
+/* Is @idx the only index in use in its leaf of @xa?  Context: @xa's writers excluded. */
+static inline bool uh_leaf_alone(struct xarray *xa, unsigned long idx)
+{
+	unsigned long first = idx & ~(XA_CHUNK_SIZE - 1UL), i = first;
+
+	if (!xa_find(xa, &i, first + XA_CHUNK_SIZE - 1, XA_PRESENT) || i != idx)
+		return false;
+	return !xa_find_after(xa, &i, first + XA_CHUNK_SIZE - 1, XA_PRESENT);
+}
 
 /**
  * uheap_charge() - count memory of this layer against the file's limit
@@ -202,5 +281,14 @@ static inline void uheap_uncharge(struct uheap *u, size_t bytes)
 	atomic_long_sub(bytes, &u->charged);
 	spanheap_uncharge(u->heap, bytes);
 }
+
+/*
+ * What a table costs, counted against the file's limit: each entry,
+ * and each leaf node of the xarray (XA_CHUNK_SIZE indices) while it holds
+ * an entry, with a share for the nodes above it.  Charging nodes, not
+ * just entries, bounds a table kept sparse on purpose (one live entry
+ * per leaf across the whole index space).
+ */
+#define UH_LEAF_COST	(sizeof(struct xa_node) + sizeof(struct xa_node) / 32)
 
 #endif /* _SPANHEAP_UHEAP_H */

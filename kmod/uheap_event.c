@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Finalizer events of an open /dev/spanheap.
+ * Finalizer and cleanup events of an open /dev/spanheap.
  *
  * FINALIZER allocates the event record up front, charged to the opener,
  * and passes it to the core as the finalizer's context: the user's
@@ -18,6 +18,16 @@
  * finalizer on the object meanwhile, or memory is short, the event is
  * queued past the cap (events_overcap).  Objects of delivered and
  * unread events are roots (uheap_events_scan()).
+ *
+ * CLEANUP likewise allocates its record up front.  The core cleanup's
+ * argument is a tiny NOSCAN object of the heap holding only the
+ * record's address: never scanned, never named by a handle, and kept
+ * by the core until the cleanup returns.  The record is in
+ * u->cleanups under its id while armed, so that CLEANUP_STOP can free
+ * it when the core stop succeeds; the core runs or stops a cleanup,
+ * never both, so again each record has one owner.  A cleanup's object
+ * is gone when it runs, so a full queue cannot defer it: its event is
+ * queued past the cap (events_overcap).
  */
 #include <linux/poll.h>
 #include <linux/slab.h>
@@ -71,6 +81,145 @@ void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx)
 }
 
 /**
+ * uheap_cleanup() - the cleanup of every cleanup of a file's heap
+ * @heap: the file's heap
+ * @arg: the tiny object holding the cleanup's struct uh_event
+ *
+ * Context: a cleanup worker, outside any section; takes u->lock.
+ */
+static void uheap_cleanup(struct spanheap *heap, void *arg)
+{
+	struct uh_event *ev = *(struct uh_event **)arg;
+	struct uheap *u = heap->owner;
+
+	mutex_lock(&u->lock);
+	if (uh_leaf_alone(&u->cleanups, ev->id))
+		uheap_uncharge(u, UH_LEAF_COST);
+	xa_erase(&u->cleanups, ev->id);
+	mutex_unlock(&u->lock);
+	spin_lock(&u->ev_lock);
+	u->novercap += u->nevents >= u->ev_max;
+	ev->ev.seq = ++u->seq;
+	list_move_tail(&ev->node, &u->events);
+	WRITE_ONCE(u->nevents, u->nevents + 1);	/* uheap_readable() peeks */
+	u->ncleanrun++;
+	spin_unlock(&u->ev_lock);
+	wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);
+}
+
+/* A new event record, charged; NULL if there is no memory or room. */
+static struct uh_event *event_new(struct uheap *u, u16 type, u64 token,
+				  u64 handle)
+{
+	struct uh_event *ev;
+
+	if (uheap_charge(u, sizeof(*ev)))
+		return NULL;
+	ev = kzalloc(sizeof(*ev), SHP_GFP);
+	if (!ev) {
+		uheap_uncharge(u, sizeof(*ev));
+		return NULL;
+	}
+	ev->ev.event_len = sizeof(ev->ev);
+	ev->ev.version = SPANHEAP_EVENT_VERSION;
+	ev->ev.type = type;
+	ev->ev.token = token;
+	ev->ev.handle = handle;
+	return ev;
+}
+
+/* Unlink an armed event that will never run, and free it. */
+static void event_disarm(struct uheap *u, struct uh_event *ev)
+{
+	spin_lock(&u->ev_lock);
+	list_del(&ev->node);
+	spin_unlock(&u->ev_lock);
+	event_free(u, ev);
+}
+
+/**
+ * uheap_cleanup_add() - add a cleanup whose event carries @token
+ * @u: state
+ * @obj: an object of the file, looked up
+ * @token: delivered in the event, never interpreted nor scanned
+ * @id: set to the cleanup's id, for uheap_cleanup_stop()
+ *
+ * Context: inside a section, u->lock held.
+ * Return: 0 or -ENOMEM; nothing changes on error.
+ */
+int uheap_cleanup_add(struct uheap *u, void *obj, u64 token, s64 *id)
+{
+	struct uh_event *ev;
+	void **arg;
+	s64 ret;
+
+	shp_assert_in_section(u->heap);
+	lockdep_assert_held(&u->lock);
+	ev = event_new(u, SPANHEAP_EVENT_CLEANUP, token, 0);
+	if (!ev)
+		return -ENOMEM;
+	/* Garbage at once if this fails; tiny objects cannot be freed. */
+	arg = spanheap_alloc(u->heap, sizeof(*arg), SPANHEAP_NOSCAN);
+	if (!arg) {
+		event_free(u, ev);
+		return -ENOMEM;
+	}
+	*arg = ev;
+	spin_lock(&u->ev_lock);
+	list_add_tail(&ev->node, &u->armed);
+	spin_unlock(&u->ev_lock);
+	/* It cannot run before this section ends: no cycle can find obj dead. */
+	ret = spanheap_add_cleanup(u->heap, obj, uheap_cleanup, arg);
+	if (ret < 0) {
+		event_disarm(u, ev);
+		return ret;
+	}
+	ev->id = ret;
+	ret = xa_insert(&u->cleanups, ev->id, ev, SHP_GFP);
+	if (!ret && uh_leaf_alone(&u->cleanups, ev->id) &&
+	    uheap_charge(u, UH_LEAF_COST)) {
+		xa_erase(&u->cleanups, ev->id);
+		ret = -ENOMEM;
+	}
+	if (ret) {
+		WARN_ON_ONCE(spanheap_stop_cleanup(u->heap, obj, ev->id));
+		event_disarm(u, ev);
+		return ret == -EBUSY ? -EEXIST : ret;
+	}
+	*id = ev->id;
+	return 0;
+}
+
+/**
+ * uheap_cleanup_stop() - cancel a cleanup added by uheap_cleanup_add()
+ * @u: state
+ * @obj: an object of the file, looked up
+ * @id: the cleanup's id
+ *
+ * Context: inside a section, u->lock held.
+ * Return: 0, or -ENOENT if @obj has no such cleanup armed (stopped,
+ * already queued to run, another object's, or never added).
+ */
+int uheap_cleanup_stop(struct uheap *u, void *obj, s64 id)
+{
+	struct uh_event *ev;
+	int ret;
+
+	shp_assert_in_section(u->heap);
+	lockdep_assert_held(&u->lock);
+	ret = spanheap_stop_cleanup(u->heap, obj, id);
+	if (ret)
+		return ret;
+	/* Stopped, so it will never run: its record is ours to free. */
+	if (uh_leaf_alone(&u->cleanups, id))
+		uheap_uncharge(u, UH_LEAF_COST);
+	ev = xa_erase(&u->cleanups, id);
+	if (!WARN_ON_ONCE(!ev))
+		event_disarm(u, ev);
+	return 0;
+}
+
+/**
  * uheap_fin_set() - give an object a finalizer whose event carries @token
  * @u: state
  * @obj: an object of the file, looked up
@@ -87,19 +236,10 @@ int uheap_fin_set(struct uheap *u, void *obj, u64 token)
 
 	shp_assert_in_section(u->heap);
 	lockdep_assert_held(&u->lock);
-	if (uheap_charge(u, sizeof(*ev)))
+	ev = event_new(u, SPANHEAP_EVENT_FINALIZER, token, h->handle);
+	if (!ev)
 		return -ENOMEM;
-	ev = kzalloc(sizeof(*ev), SHP_GFP);
-	if (!ev) {
-		uheap_uncharge(u, sizeof(*ev));
-		return -ENOMEM;
-	}
 	ev->obj = obj;
-	ev->ev.event_len = sizeof(ev->ev);
-	ev->ev.version = SPANHEAP_EVENT_VERSION;
-	ev->ev.type = SPANHEAP_EVENT_FINALIZER;
-	ev->ev.token = token;
-	ev->ev.handle = h->handle;
 	/* Linked first: the worker may move it as soon as the finalizer is set. */
 	spin_lock(&u->ev_lock);
 	list_add_tail(&ev->node, &u->armed);
@@ -107,12 +247,8 @@ int uheap_fin_set(struct uheap *u, void *obj, u64 token)
 	ret = spanheap_set_finalizer(u->heap, obj, uheap_finalizer, ev);
 	if (!ret)
 		h->flags &= ~UH_FIN_CLEARED;
-	if (ret) {
-		spin_lock(&u->ev_lock);
-		list_del(&ev->node);
-		spin_unlock(&u->ev_lock);
-		event_free(u, ev);
-	}
+	if (ret)
+		event_disarm(u, ev);
 	return ret;
 }
 
@@ -129,7 +265,6 @@ int uheap_fin_set(struct uheap *u, void *obj, u64 token)
 int uheap_fin_clear(struct uheap *u, void *obj)
 {
 	struct uh_header *h = obj;
-	struct uh_event *ev;
 	void *ctx;
 	int ret;
 
@@ -140,16 +275,12 @@ int uheap_fin_clear(struct uheap *u, void *obj)
 	ret = spanheap_take_finalizer(u->heap, obj, &ctx);
 	if (ret)
 		return ret == -ENOENT ? 0 : ret;
-	ev = ctx;
-	spin_lock(&u->ev_lock);
-	list_del(&ev->node);
-	spin_unlock(&u->ev_lock);
-	event_free(u, ev);
+	event_disarm(u, ctx);
 	return 0;
 }
 
 /**
- * uheap_events_scan() - report the objects of unread events as roots
+ * uheap_events_scan() - report the objects of unread finalizer events as roots
  * @u: state
  *
  * Context: the heap's root-scan callback.
@@ -160,9 +291,11 @@ void uheap_events_scan(struct uheap *u)
 
 	spin_lock(&u->ev_lock);
 	list_for_each_entry(ev, &u->events, node)
-		spanheap_mark_root(u->heap, ev->obj);
+		if (ev->obj)
+			spanheap_mark_root(u->heap, ev->obj);
 	list_for_each_entry(ev, &u->reading, node)
-		spanheap_mark_root(u->heap, ev->obj);
+		if (ev->obj)
+			spanheap_mark_root(u->heap, ev->obj);
 	spin_unlock(&u->ev_lock);
 }
 

@@ -270,6 +270,24 @@ prune:	/* the nodes made for this path are empty: free them again */
 	return -ENOMEM;
 }
 
+/* As lib/xarray.c: store at an empty @index; -EBUSY if taken, -ENOMEM. */
+int xa_insert(struct xarray *xa, unsigned long index, void *entry, gfp_t gfp)
+{
+	struct xa_node *path[XA_SHIM_LEVELS];
+	int ret;
+
+	if (index > XA_SHIM_MAX_INDEX)
+		return -EINVAL;	/* beyond the shim's levels (the kernel's has none) */
+	pthread_mutex_lock(&xa->lock);
+	walk(xa, index, path);
+	if (path[LEAF] && path[LEAF]->slots[slot_of(index, LEAF)])
+		ret = -EBUSY;
+	else
+		ret = store_new(xa, index, entry, gfp);
+	pthread_mutex_unlock(&xa->lock);
+	return ret;
+}
+
 /* The first empty index in [@lo, @hi].  Context: xa->lock. */
 static bool find_free(struct xarray *xa, unsigned long lo, unsigned long hi,
 		      unsigned long *idx)

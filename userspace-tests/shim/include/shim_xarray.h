@@ -32,6 +32,8 @@ typedef unsigned int xa_mark_t;
 #define XA_FLAGS_ALLOC1		0x2U
 #define XA_FLAGS_ALLOC_WRAPPED	0x4U
 
+#define xa_init(xa)		xa_init_flags(xa, 0)
+
 struct xa_node {
 	void *slots[XA_CHUNK_SIZE];
 	unsigned long bits[XA_SHIM_BITMAPS];	/* per mark, presence, fullness */
@@ -51,6 +53,7 @@ struct xa_limit {
 void xa_init_flags(struct xarray *xa, unsigned int flags);
 void *xa_load(struct xarray *xa, unsigned long index);
 void *xa_erase(struct xarray *xa, unsigned long index);
+int xa_insert(struct xarray *xa, unsigned long index, void *entry, gfp_t gfp);
 void xa_destroy(struct xarray *xa);
 int xa_alloc_cyclic(struct xarray *xa, u32 *id, void *entry, struct xa_limit limit,
 		    u32 *next, gfp_t gfp);
