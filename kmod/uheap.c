@@ -210,8 +210,14 @@ void uheap_destroy(struct uheap *u)
 	unsigned long idx;
 
 	uheap_weak_free(u);
-	/* What this layer charged goes with it, before the heap checks its books. */
+	/*
+	 * What this layer charged goes with it, before the heap checks its
+	 * books; under u->lock, as a cleanup running meanwhile uncharges.
+	 */
+	mutex_lock(&u->lock);
+	u->closing = true;
 	spanheap_uncharge(u->heap, atomic_long_read(&u->charged));
+	mutex_unlock(&u->lock);
 	spanheap_destroy(u->heap);
 	uheap_events_free(u);
 	xa_destroy(&u->cleanups);
@@ -376,6 +382,9 @@ static long op_cleanup(struct uheap *u, struct spanheap_cleanup *a, bool stop)
 	if (a->flags || (stop ? a->token : a->id))
 		return -EINVAL;
 	obj = lookup_obj(u, a->handle, 0);
+	/* A collected object's cleanups were all queued (or stopped). */
+	if (stop && obj == ERR_PTR(-ESTALE))
+		return -ENOENT;
 	if (IS_ERR(obj))
 		return PTR_ERR(obj);
 	if (stop)	/* ids are positive s64: others were never handed out */
@@ -744,6 +753,15 @@ static size_t arg_size(unsigned int cmd)
 	return 0;
 }
 
+/*
+ * STATS as numbered by programs built with an older header: its struct
+ * ended before @field.  The struct's own size field says what fits.
+ */
+#define UH_IOC_STATS_AT(field)						\
+	_IOC(_IOC_READ | _IOC_WRITE, SPANHEAP_IOC_MAGIC,		\
+	     _IOC_NR(SPANHEAP_IOC_STATS),				\
+	     offsetof(struct spanheap_stats_v1, field))
+
 static long stats_ioctl(struct uheap *u, u32 usize, void __user *arg)
 {
 	struct spanheap_stats_v1 st;
@@ -768,9 +786,8 @@ static long stats_ioctl(struct uheap *u, u32 usize, void __user *arg)
  * its size, which must be at least this kernel's size and at most
  * SPANHEAP_MAX_ARG_SIZE (larger is fine if the extra bytes are zero);
  * this kernel's size is written back.  STATS instead accepts any size
- * from 8 bytes and writes what fits; its command number is recognised
- * whatever size it encodes (the struct grew, older userspace encodes a
- * smaller one).  A struct that cannot be written back fails with
+ * from 8 bytes and writes what fits; the command numbers of its
+ * earlier, smaller struct sizes (older headers) are STATS too.  A struct that cannot be written back fails with
  * -EFAULT before the command runs; if it becomes unwritable during the
  * call, ALLOC, ROOT, UNROOT, CLEANUP, WEAK_MAKE and WEAK_GET (its root)
  * are undone (-EFAULT), commands whose only output is the size succeed,
@@ -791,9 +808,8 @@ long uheap_ioctl(struct uheap *u, unsigned int cmd, void __user *arg)
 	u32 usize;
 	long ret;
 
-	if (_IOC_TYPE(cmd) == SPANHEAP_IOC_MAGIC &&
-	    _IOC_NR(cmd) == _IOC_NR(SPANHEAP_IOC_STATS) &&
-	    _IOC_DIR(cmd) == _IOC_DIR(SPANHEAP_IOC_STATS))
+	if (cmd == UH_IOC_STATS_AT(events_overcap) ||
+	    cmd == UH_IOC_STATS_AT(cleanups_set))
 		cmd = SPANHEAP_IOC_STATS;
 	ksize = arg_size(cmd);
 	if (!ksize)

@@ -129,6 +129,8 @@ struct uh_event {
  * @wepoch: @epoch of @wtab
  * @nweak: entries in @wtab
  * @cleanups: cleanup id -> its armed struct uh_event; changed under @lock
+ * @closing: set under @lock once uheap_destroy() gave back @charged;
+ *	a cleanup still running then gives back nothing more
  * @charged: bytes this layer counted against the heap's limit
  * @ev_lock: protects the event lists and the counters below
  * @armed: events of finalizers and cleanups that are set
@@ -160,6 +162,7 @@ struct uheap {
 	u32 wepoch;
 	u32 nweak;
 	struct xarray cleanups;
+	bool closing;
 	atomic_long_t charged;
 	spinlock_t ev_lock;
 	struct list_head armed;

@@ -93,7 +93,7 @@ static void uheap_cleanup(struct spanheap *heap, void *arg)
 	struct uheap *u = heap->owner;
 
 	mutex_lock(&u->lock);
-	if (uh_leaf_alone(&u->cleanups, ev->id))
+	if (uh_leaf_alone(&u->cleanups, ev->id) && !u->closing)
 		uheap_uncharge(u, UH_LEAF_COST);
 	xa_erase(&u->cleanups, ev->id);
 	mutex_unlock(&u->lock);

@@ -319,6 +319,445 @@ static void charges_at_the_limit_fail_cleanly(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h2), 0);
 }
 
+/* ---- cleanups and weak handles ---- */
+
+static long do_cleanup(struct uheap *u, u64 h, u64 token, u64 *id)
+{
+	union uheap_args a = { .cleanup = {
+		.size = sizeof(a.cleanup), .handle = h, .token = token,
+	} };
+	long ret = uheap_do(u, SPANHEAP_IOC_CLEANUP, &a, NULL);
+
+	if (id)
+		*id = a.cleanup.id;
+	return ret;
+}
+
+static long do_stop(struct uheap *u, u64 h, u64 id)
+{
+	union uheap_args a = { .cleanup = {
+		.size = sizeof(a.cleanup), .handle = h, .id = id,
+	} };
+
+	return uheap_do(u, SPANHEAP_IOC_CLEANUP_STOP, &a, NULL);
+}
+
+/* WEAK_MAKE (@h in), WEAK_GET or WEAK_DROP (@w in); @out gets the struct. */
+static long do_weak(struct uheap *u, unsigned int cmd, u64 w, u64 h, u32 flags,
+		    struct spanheap_weakref *out)
+{
+	union uheap_args a = { .weak = {
+		.size = sizeof(a.weak), .flags = flags, .weak = w, .handle = h,
+	} };
+	long ret = uheap_do(u, cmd, &a, NULL);
+
+	if (out)
+		*out = a.weak;
+	return ret;
+}
+
+static u64 weak_make(struct kunit *test, struct uheap *u, u64 h)
+{
+	struct spanheap_weakref r;
+
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, 0, h, 0, &r), 0);
+	return r.weak;
+}
+
+/* The handle WEAK_GET reads (0 once found dead), or U64_MAX on error. */
+static u64 weak_get(struct uheap *u, u64 w, u32 flags)
+{
+	struct spanheap_weakref r;
+
+	return do_weak(u, SPANHEAP_IOC_WEAK_GET, w, 0, flags, &r) ? U64_MAX : r.handle;
+}
+
+/* Delivered events of @type (and @token unless 0). */
+static unsigned int events_of(struct uheap *u, u16 type, u64 token)
+{
+	struct uh_event *ev;
+	unsigned int n = 0;
+
+	spin_lock(&u->ev_lock);
+	list_for_each_entry(ev, &u->events, node)
+		n += ev->ev.type == type && (!token || ev->ev.token == token);
+	spin_unlock(&u->ev_lock);
+	return n;
+}
+
+static struct spanheap_stats_v1 *stats(struct kunit *test, struct uheap *u)
+{
+	struct spanheap_stats_v1 *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	st->size = sizeof(*st);
+	KUNIT_EXPECT_EQ(test, uheap_do(u, SPANHEAP_IOC_STATS, (union uheap_args *)st,
+				       NULL), 0);
+	return st;
+}
+
+/* An unreachable object's cleanup: one event, with its token, no handle. */
+static void cleanup_event_comes_once(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	struct spanheap_stats_v1 *st;
+	struct uh_event *ev;
+	u64 h, id, id2;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	KUNIT_ASSERT_EQ(test, do_cleanup(u, h, 0x5eed, &id), 0);
+	KUNIT_EXPECT_GT(test, id, 0ULL);
+	KUNIT_ASSERT_EQ(test, do_cleanup(u, h, 0x5eee, &id2), 0);
+	KUNIT_EXPECT_NE(test, id, id2);
+	st = stats(test, u);
+	KUNIT_EXPECT_EQ(test, st->version, 2U);
+	KUNIT_EXPECT_EQ(test, st->cleanups_set, 2ULL);
+	/* Rooted: nothing runs. */
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, u->nevents, 0U);
+	KUNIT_ASSERT_EQ(test, do_stop(u, h, id2), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h, 0), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h, 0), -ESTALE);
+	KUNIT_ASSERT_EQ(test, u->nevents, 1U);
+	ev = list_first_entry(&u->events, struct uh_event, node);
+	KUNIT_EXPECT_EQ(test, ev->ev.type, SPANHEAP_EVENT_CLEANUP);
+	KUNIT_EXPECT_EQ(test, ev->ev.token, 0x5eedULL);
+	KUNIT_EXPECT_EQ(test, ev->ev.handle, 0ULL);
+	KUNIT_EXPECT_EQ(test, ev->ev.seq, 1ULL);
+	KUNIT_EXPECT_PTR_EQ(test, ev->obj, NULL);
+	/* Exactly once. */
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, u->nevents, 1U);
+	st = stats(test, u);
+	KUNIT_EXPECT_EQ(test, st->cleanups_set, 0ULL);
+	KUNIT_EXPECT_EQ(test, st->cleanups_run, 1ULL);
+	KUNIT_EXPECT_EQ(test, st->cleanups_queued, 0ULL);
+	KUNIT_EXPECT_EQ(test, st->events_pending, 1ULL);
+	KUNIT_EXPECT_EQ(test, xa_load(&u->cleanups, id), NULL);
+}
+
+/* Unlike finalizers, cleanups do not keep a cycle: both run. */
+static void cleanup_cycle_is_collected(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	u64 a, b;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1, 0, &a), 0);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1, 0, &b), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_STORE, a, b), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_STORE, b, a), 0);
+	KUNIT_ASSERT_EQ(test, do_cleanup(u, a, 1, NULL), 0);
+	KUNIT_ASSERT_EQ(test, do_cleanup(u, b, 2, NULL), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, events_of(u, SPANHEAP_EVENT_CLEANUP, 1), 1U);
+	KUNIT_EXPECT_EQ(test, events_of(u, SPANHEAP_EVENT_CLEANUP, 2), 1U);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, a, 0), -ESTALE);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, b, 0), -ESTALE);
+}
+
+/* STOP before a cycle: no event, and the record's charge is given back. */
+static void cleanup_stopped_never_comes(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	long before;
+	u64 h, id;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1, 0, &h), 0);
+	before = atomic_long_read(&u->charged);
+	KUNIT_ASSERT_EQ(test, do_cleanup(u, h, 7, &id), 0);
+	KUNIT_EXPECT_GT(test, atomic_long_read(&u->charged), before);
+	KUNIT_EXPECT_EQ(test, do_stop(u, h, id), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), before);
+	KUNIT_EXPECT_EQ(test, do_stop(u, h, id), -ENOENT);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->armed));
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, u->nevents, 0U);
+	KUNIT_EXPECT_EQ(test, u->ncleanrun, 0ULL);
+}
+
+/* STOP once the cycle queued the cleanup: -ENOENT, the event comes once. */
+static void cleanup_stop_after_queueing(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	u64 h, id;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1, 0, &h), 0);
+	KUNIT_ASSERT_EQ(test, do_cleanup(u, h, 9, &id), 0);
+	spanheap_collect(u->heap);	/* queued; maybe not run yet */
+	KUNIT_EXPECT_EQ(test, do_stop(u, h, id), -ENOENT);
+	spanheap_wait_cleanups(u->heap);
+	KUNIT_EXPECT_EQ(test, events_of(u, SPANHEAP_EVENT_CLEANUP, 9), 1U);
+	KUNIT_EXPECT_EQ(test, do_stop(u, h, id), -ENOENT);
+	KUNIT_EXPECT_EQ(test, u->nevents, 1U);
+}
+
+/* Cleanup events cannot be deferred: past a full queue they count overcap. */
+static void cleanup_event_past_the_cap(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	u64 a, b;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &a), 0);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &b), 0);
+	KUNIT_ASSERT_EQ(test, do_cleanup(u, a, 1, NULL), 0);
+	KUNIT_ASSERT_EQ(test, do_cleanup(u, b, 2, NULL), 0);
+	u->ev_max = 1;
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, u->nevents, 2U);
+	KUNIT_EXPECT_EQ(test, u->novercap, 1ULL);
+	KUNIT_EXPECT_EQ(test, u->ndeferred, 0ULL);
+}
+
+/* The token of a cleanup is not what the collector sees either. */
+static void cleanup_token_keeps_nothing_alive(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	struct uh_event *ev;
+	u64 x, h, token;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1, 0, &x), 0);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	token = (u64)(unsigned long)entry_obj(u, x) + 8;
+	KUNIT_ASSERT_EQ(test, do_cleanup(u, h, token, NULL), 0);
+	KUNIT_ASSERT_EQ(test, do_cleanup(u, h, token - 8, NULL), 0);
+	list_for_each_entry(ev, &u->armed, node)
+		KUNIT_EXPECT_EQ(test, ev->ev.token & ~8ULL, token & ~8ULL);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, x, 0), -ESTALE);
+	KUNIT_EXPECT_EQ(test, u->nevents, 0U);
+}
+
+/* Every bad argument fails and changes nothing. */
+static void cleanup_and_weak_bad_input(struct kunit *test)
+{
+	struct uheap *u = test->priv, *v = uheap_create();
+	long charged;
+	union uheap_args a;
+	u64 h, h2, w, id, foreign, fw, st;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(v));
+	KUNIT_ASSERT_EQ(test, do_alloc(v, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &foreign), 0);
+	fw = weak_make(test, v, foreign);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h2), 0);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &st), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);	/* st stale */
+	/* The first use of a stale handle drops its entry: not a change. */
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, st, 0), -ESTALE);
+	KUNIT_ASSERT_EQ(test, do_cleanup(u, h, 1, &id), 0);
+	w = weak_make(test, u, h);
+	KUNIT_EXPECT_EQ(test, w >> 62, 1ULL);		/* bit 62, not 63 */
+	charged = atomic_long_read(&u->charged);
+
+	/* CLEANUP */
+	a = (union uheap_args){ .cleanup = { .size = sizeof(a.cleanup),
+		.flags = 1, .handle = h } };
+	KUNIT_EXPECT_EQ(test, uheap_do(u, SPANHEAP_IOC_CLEANUP, &a, NULL), -EINVAL);
+	a = (union uheap_args){ .cleanup = { .size = sizeof(a.cleanup),
+		.handle = h, .id = 5 } };
+	KUNIT_EXPECT_EQ(test, uheap_do(u, SPANHEAP_IOC_CLEANUP, &a, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_cleanup(u, w, 1, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_cleanup(u, foreign, 1, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_cleanup(u, st, 1, NULL), -ESTALE);
+	KUNIT_EXPECT_EQ(test, do_cleanup(u, h + 1000, 1, NULL), -ENOENT);
+	KUNIT_EXPECT_EQ(test, do_cleanup(u, 0, 1, NULL), -EINVAL);
+	/* CLEANUP_STOP */
+	a = (union uheap_args){ .cleanup = { .size = sizeof(a.cleanup),
+		.handle = h, .token = 1, .id = id } };
+	KUNIT_EXPECT_EQ(test, uheap_do(u, SPANHEAP_IOC_CLEANUP_STOP, &a, NULL), -EINVAL);
+	a.cleanup.token = 0;
+	a.cleanup.flags = 2;
+	KUNIT_EXPECT_EQ(test, uheap_do(u, SPANHEAP_IOC_CLEANUP_STOP, &a, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_stop(u, h2, id), -ENOENT);	/* another object's */
+	KUNIT_EXPECT_EQ(test, do_stop(u, h, id + 1), -ENOENT);
+	KUNIT_EXPECT_EQ(test, do_stop(u, h, 0), -ENOENT);
+	KUNIT_EXPECT_EQ(test, do_stop(u, h, -1ULL), -ENOENT);
+	KUNIT_EXPECT_EQ(test, do_stop(u, w, id), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_stop(u, foreign, id), -EINVAL);
+	/* WEAK_MAKE */
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, 0, h,
+				      SPANHEAP_WEAK_ROOT, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, w, h, 0, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, 0, w, 0, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, 0, foreign, 0, NULL),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, 0, st, 0, NULL), -ESTALE);
+	a = (union uheap_args){ .weak = { .size = sizeof(a.weak), .handle = h,
+		.count = 1 } };
+	KUNIT_EXPECT_EQ(test, uheap_do(u, SPANHEAP_IOC_WEAK_MAKE, &a, NULL), -EINVAL);
+	/* WEAK_GET */
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_GET, w, 0, 2, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_GET, w, h, 0, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_GET, h, 0, 0, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_GET, fw, 0, 0, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_GET, w + 1000, 0, 0, NULL),
+			-ENOENT);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_GET, w | 1ULL << 63, 0, 0,
+				      NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_GET, 0, 0, 0, NULL), -EINVAL);
+	/* WEAK_DROP */
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, w, h, 0, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, w, 0,
+				      SPANHEAP_WEAK_ROOT, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, h, 0, 0, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, fw, 0, 0, NULL), -EINVAL);
+	/* Weak handles are not object handles anywhere. */
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, w, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_STORE, h, w), -EINVAL);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, w, 1), -EINVAL);
+
+	/* Nothing changed. */
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), charged);
+	KUNIT_EXPECT_EQ(test, u->nweak, 1U);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w, 0), h);
+	KUNIT_EXPECT_EQ(test, u->nroots, 2ULL);
+	KUNIT_EXPECT_PTR_NE(test, xa_load(&u->cleanups, id), NULL);
+	KUNIT_EXPECT_EQ(test, do_stop(u, h, id), 0);
+	/* Dropped: stale. */
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, w, 0, 0, NULL), 0);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, w, 0, 0, NULL), -ESTALE);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w, 0), U64_MAX);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_GET, w, 0, 0, NULL), -ESTALE);
+	uheap_destroy(v);	/* with its weak handle still made */
+}
+
+/* One weak handle per object while it lives, counted. */
+static void weak_handle_is_canonical(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	struct spanheap_weakref r;
+	u64 h, h2, w, w2;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1,
+				       SPANHEAP_ALLOC_ROOTED, &h2), 0);
+	KUNIT_ASSERT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, 0, h, 0, &r), 0);
+	w = r.weak;
+	KUNIT_EXPECT_EQ(test, r.count, 1ULL);
+	KUNIT_ASSERT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, 0, h, 0, &r), 0);
+	KUNIT_EXPECT_EQ(test, r.weak, w);
+	KUNIT_EXPECT_EQ(test, r.count, 2ULL);
+	w2 = weak_make(test, u, h2);
+	KUNIT_EXPECT_NE(test, w2, w);
+	KUNIT_EXPECT_EQ(test, u->nweak, 2U);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w, 0), h);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w2, 0), h2);
+	/* A weak handle keeps nothing alive, and does not leak a pointer. */
+	KUNIT_EXPECT_EQ(test, w & ~((1ULL << 62) | ((1ULL << 62) - 1)), 0ULL);
+	KUNIT_ASSERT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, w, 0, 0, &r), 0);
+	KUNIT_EXPECT_EQ(test, r.count, 1ULL);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w, 0), h);
+	KUNIT_ASSERT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, w, 0, 0, &r), 0);
+	KUNIT_EXPECT_EQ(test, r.count, 0ULL);
+	/* All dropped: the next MAKE is a new handle. */
+	KUNIT_EXPECT_NE(test, weak_make(test, u, h), w);
+	KUNIT_EXPECT_EQ(test, stats(test, u)->weak_handles, 2ULL);
+	KUNIT_EXPECT_EQ(test, stats(test, u)->weak_live, 2ULL);
+}
+
+/* Once a cycle found the object unreachable, the weak handle reads 0. */
+static void weak_reads_zero_after_death(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	struct spanheap_weakref r;
+	u64 h, w;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	w = weak_make(test, u, h);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w, 0), h);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h, 0), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_ASSERT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_GET, w, 0,
+				      SPANHEAP_WEAK_ROOT, &r), 0);
+	KUNIT_EXPECT_EQ(test, r.handle, 0ULL);
+	KUNIT_EXPECT_EQ(test, r.count, 1ULL);
+	KUNIT_EXPECT_EQ(test, u->nroots, 0ULL);
+	KUNIT_EXPECT_EQ(test, stats(test, u)->weak_handles, 1ULL);
+	KUNIT_EXPECT_EQ(test, stats(test, u)->weak_live, 0ULL);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, w, 0, 0, NULL), 0);
+	KUNIT_EXPECT_EQ(test, u->nweak, 0U);
+}
+
+/*
+ * A finalizer's event resurrects the object, but its weak handle reads 0
+ * from the cycle that found it unreachable; a MAKE afterwards is new.
+ */
+static void weak_zero_while_resurrected(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	u64 h, w, w2;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1, 0, &h), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h, 3), 0);
+	w = weak_make(test, u, h);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_ASSERT_EQ(test, events_of(u, SPANHEAP_EVENT_FINALIZER, 3), 1U);
+	/* The event holds it: alive, rootable, but weakly dead. */
+	KUNIT_EXPECT_EQ(test, weak_get(u, w, SPANHEAP_WEAK_ROOT), 0ULL);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h, 0), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w, 0), 0ULL);
+	w2 = weak_make(test, u, h);
+	KUNIT_EXPECT_NE(test, w2, w);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w2, 0), h);
+	KUNIT_EXPECT_EQ(test, weak_make(test, u, h), w2);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w, 0), 0ULL);
+	KUNIT_EXPECT_EQ(test, u->nweak, 2U);
+}
+
+/* WEAK_GET with SPANHEAP_WEAK_ROOT roots in the same call. */
+static void weak_get_root_keeps_alive(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	u64 h, w;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	w = weak_make(test, u, h);
+	KUNIT_ASSERT_EQ(test, weak_get(u, w, SPANHEAP_WEAK_ROOT), h);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h, 0), 0);
+	KUNIT_EXPECT_EQ(test, u->nroots, 1ULL);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w, 0), h);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h, 0), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w, 0), 0ULL);
+}
+
+/*
+ * Close with cleanups armed, queued and delivered, and weak handles
+ * made: the exit's uheap_destroy() must free it all (ASan, kmemleak).
+ */
+static void close_frees_cleanups_and_weak(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	unsigned int i;
+	u64 h;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	KUNIT_ASSERT_EQ(test, do_cleanup(u, h, 1, NULL), 0);
+	weak_make(test, u, h);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h), 0);
+	KUNIT_ASSERT_EQ(test, do_cleanup(u, h, 2, NULL), 0);
+	weak_make(test, u, h);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);	/* delivered */
+	for (i = 0; i < 64; i++) {
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h), 0);
+		KUNIT_ASSERT_EQ(test, do_cleanup(u, h, 3, NULL), 0);
+	}
+	spanheap_collect(u->heap);	/* queued, some perhaps running */
+}
+
 static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(token_is_never_scanned),
 	KUNIT_CASE(handle_space_retires),
@@ -328,6 +767,18 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(charges_at_the_limit_fail_cleanly),
 	KUNIT_CASE(table_shrinks_after_collection),
 	KUNIT_CASE(sparse_table_is_charged),
+	KUNIT_CASE(cleanup_event_comes_once),
+	KUNIT_CASE(cleanup_cycle_is_collected),
+	KUNIT_CASE(cleanup_stopped_never_comes),
+	KUNIT_CASE(cleanup_stop_after_queueing),
+	KUNIT_CASE(cleanup_event_past_the_cap),
+	KUNIT_CASE(cleanup_token_keeps_nothing_alive),
+	KUNIT_CASE(cleanup_and_weak_bad_input),
+	KUNIT_CASE(weak_handle_is_canonical),
+	KUNIT_CASE(weak_reads_zero_after_death),
+	KUNIT_CASE(weak_zero_while_resurrected),
+	KUNIT_CASE(weak_get_root_keeps_alive),
+	KUNIT_CASE(close_frees_cleanups_and_weak),
 	{}
 };
 

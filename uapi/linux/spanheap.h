@@ -99,7 +99,7 @@ struct spanheap_finalizer {
 };
 
 /* SPANHEAP_IOC_GC: run a full collection cycle. */
-#define SPANHEAP_GC_WAIT	0x1	/* also wait until finalizers have run */
+#define SPANHEAP_GC_WAIT	0x1	/* also wait until finalizers and cleanups have run */
 struct spanheap_gc {
 	__u32 size;
 	__u32 flags;
@@ -110,8 +110,10 @@ struct spanheap_gc {
  * SPANHEAP_IOC_CLEANUP: add a cleanup to an object; @id is set to a
  * number unique in this file.  SPANHEAP_IOC_CLEANUP_STOP: cancel the
  * cleanup @id of @handle (Go's Cleanup.Stop): -ENOENT once it was queued
- * (its event will come), stopped, or if it is not @handle's.  The token
- * is kept where the collector never looks: it keeps nothing alive.
+ * (its event will come; also when @handle's object was collected),
+ * stopped, or if it is not @handle's.  The token is kept where the
+ * collector never looks: it keeps nothing alive.  A cleanup's event may
+ * exceed event_queue_max (events_overcap): it cannot be deferred.
  */
 struct spanheap_cleanup {
 	__u32 size;
@@ -140,7 +142,12 @@ struct spanheap_weakref {
 	__u64 count;		/* out: references held after the call */
 };
 
-/* SPANHEAP_IOC_STATS: counters; fields are only ever appended. */
+/*
+ * SPANHEAP_IOC_STATS: counters; fields are only ever appended.  The
+ * command numbers of the earlier struct sizes (112 bytes, up to
+ * event_queue_max; 128, up to bytes_meta) are accepted too, so that
+ * programs built with an older header keep working.
+ */
 #define SPANHEAP_STATS_VERSION	2
 struct spanheap_stats_v1 {
 	__u32 size;		/* in: room; out: bytes written */

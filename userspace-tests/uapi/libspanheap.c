@@ -96,6 +96,60 @@ int shp_clear_finalizer(int fd, uint64_t h)
 	return shp_ioctl(fd, SPANHEAP_IOC_FINALIZER, &a);
 }
 
+int shp_add_cleanup(int fd, uint64_t h, uint64_t token, uint64_t *id)
+{
+	struct spanheap_cleanup a = { .size = sizeof(a), .handle = h, .token = token };
+	int ret = shp_ioctl(fd, SPANHEAP_IOC_CLEANUP, &a);
+
+	if (!ret && id)
+		*id = a.id;
+	return ret;
+}
+
+int shp_stop_cleanup(int fd, uint64_t h, uint64_t id)
+{
+	struct spanheap_cleanup a = { .size = sizeof(a), .handle = h, .id = id };
+
+	return shp_ioctl(fd, SPANHEAP_IOC_CLEANUP_STOP, &a);
+}
+
+int shp_weak_make(int fd, uint64_t h, uint64_t *weak, uint64_t *count)
+{
+	struct spanheap_weakref a = { .size = sizeof(a), .handle = h };
+	int ret = shp_ioctl(fd, SPANHEAP_IOC_WEAK_MAKE, &a);
+
+	if (!ret) {
+		*weak = a.weak;
+		if (count)
+			*count = a.count;
+	}
+	return ret;
+}
+
+int shp_weak_get(int fd, uint64_t weak, uint32_t flags, uint64_t *h,
+		 uint64_t *count)
+{
+	struct spanheap_weakref a = { .size = sizeof(a), .flags = flags, .weak = weak };
+	int ret = shp_ioctl(fd, SPANHEAP_IOC_WEAK_GET, &a);
+
+	if (!ret) {
+		*h = a.handle;
+		if (count)
+			*count = a.count;
+	}
+	return ret;
+}
+
+int shp_weak_drop(int fd, uint64_t weak, uint64_t *count)
+{
+	struct spanheap_weakref a = { .size = sizeof(a), .weak = weak };
+	int ret = shp_ioctl(fd, SPANHEAP_IOC_WEAK_DROP, &a);
+
+	if (!ret && count)
+		*count = a.count;
+	return ret;
+}
+
 int shp_gc(int fd, uint32_t flags, uint64_t *collections)
 {
 	struct spanheap_gc a = { .size = sizeof(a), .flags = flags };

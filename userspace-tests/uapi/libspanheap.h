@@ -28,6 +28,14 @@ int shp_root(int fd, uint64_t h, uint64_t *count);
 int shp_unroot(int fd, uint64_t h, uint64_t *count);
 int shp_set_finalizer(int fd, uint64_t h, uint64_t token);
 int shp_clear_finalizer(int fd, uint64_t h);
+/* @id may be NULL; STOP is -ENOENT once the cleanup was queued. */
+int shp_add_cleanup(int fd, uint64_t h, uint64_t token, uint64_t *id);
+int shp_stop_cleanup(int fd, uint64_t h, uint64_t id);
+/* @count may be NULL; shp_weak_get sets *h to 0 once the object was found dead. */
+int shp_weak_make(int fd, uint64_t h, uint64_t *weak, uint64_t *count);
+int shp_weak_get(int fd, uint64_t weak, uint32_t flags, uint64_t *h,
+		 uint64_t *count);
+int shp_weak_drop(int fd, uint64_t weak, uint64_t *count);
 int shp_gc(int fd, uint32_t flags, uint64_t *collections);
 int shp_stats(int fd, struct spanheap_stats_v1 *st);
 int shp_set_params(int fd, const struct spanheap_params *p);

@@ -433,7 +433,7 @@ TEST_F_TIMEOUT(heap, struct_sizes, TEST_TIMEOUT_S)
 	st.size = 16;
 	ASSERT_EQ(0, shp_ioctl(fd, SPANHEAP_IOC_STATS, &st));
 	ASSERT_EQ(16U, st.size);
-	ASSERT_EQ(1U, st.version);
+	ASSERT_EQ((uint32_t)SPANHEAP_STATS_VERSION, st.version);
 	ASSERT_EQ(~0ULL, st.bytes_in_use);
 	st.size = 4;
 	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_STATS, &st));
@@ -1580,13 +1580,346 @@ TEST_F_TIMEOUT(heap, readonly_args, TEST_TIMEOUT_S)
 	ASSERT_EQ(2ULL, now.roots);
 }
 
+/* ---- cleanups and weak handles ---- */
+
+/* The events read now (GC_WAIT first), by type: tokens of @type, count. */
+static int gc_events_of(uint16_t type, uint64_t *tokens, int max)
+{
+	struct spanheap_event ev[64];
+	ssize_t n, i;
+	int got = 0;
+
+	if (shp_gc(fd, SPANHEAP_GC_WAIT, NULL))
+		return -1;
+	while ((n = shp_events(fd, ev, 64)) > 0)
+		for (i = 0; i < n; i++) {
+			if (ev[i].type != type || (type == SPANHEAP_EVENT_CLEANUP &&
+						   ev[i].handle))
+				return -2;
+			if (got < max)
+				tokens[got++] = ev[i].token;
+		}
+	return n < 0 ? -1 : got;
+}
+
+/* cleanups: an event per cleanup, once, token only; STOP cancels */
+TEST_F_TIMEOUT(heap, cleanup_events, TEST_TIMEOUT_S)
+{
+	uint64_t h = obj(SPANHEAP_KIND_DATA, 8), k = obj(SPANHEAP_KIND_REF, 1);
+	uint64_t id1 = 0, id2 = 0, id3 = 0, t[8];
+	struct spanheap_stats_v1 st;
+
+	ASSERT_NE(0ULL, h);
+	ASSERT_NE(0ULL, k);
+	ASSERT_EQ(0, shp_root(fd, k, NULL));
+	ASSERT_EQ(0, shp_add_cleanup(fd, h, 11, &id1));
+	ASSERT_EQ(0, shp_add_cleanup(fd, h, 12, &id2));
+	ASSERT_EQ(0, shp_add_cleanup(fd, h, 13, &id3));
+	ASSERT_LT(0ULL, id1);
+	ASSERT_NE(id1, id2);
+	ASSERT_EQ(0, shp_add_cleanup(fd, k, 14, NULL));	/* rooted: stays */
+	ASSERT_EQ(0, shp_stop_cleanup(fd, h, id3));
+	ASSERT_EQ(-ENOENT, shp_stop_cleanup(fd, h, id3));
+	ASSERT_TRUE(stats_v1(&st));
+	ASSERT_EQ(3ULL, st.cleanups_set);
+	ASSERT_EQ(2, gc_events_of(SPANHEAP_EVENT_CLEANUP, t, 8));
+	ASSERT_EQ(23ULL, t[0] + t[1]);			/* 11 and 12, any order */
+	ASSERT_EQ(0, shp_load(fd, k, 0, &t[2]));
+	ASSERT_EQ(-ESTALE, shp_root(fd, h, NULL));
+	ASSERT_EQ(-ENOENT, shp_stop_cleanup(fd, h, id1));	/* ran: too late */
+	ASSERT_EQ(0, gc_events_of(SPANHEAP_EVENT_CLEANUP, t, 8));	/* once */
+	ASSERT_TRUE(stats_v1(&st));
+	ASSERT_EQ(1ULL, st.cleanups_set);
+	ASSERT_EQ(2ULL, st.cleanups_run);
+	ASSERT_EQ(0ULL, st.cleanups_queued);
+	ASSERT_EQ(0, shp_unroot(fd, k, NULL));
+	ASSERT_EQ(1, gc_events_of(SPANHEAP_EVENT_CLEANUP, t, 8));
+	ASSERT_EQ(14ULL, t[0]);
+}
+
+/* a cycle of objects with cleanups is collected; tokens keep nothing */
+TEST_F_TIMEOUT(heap, cleanup_cycle, TEST_TIMEOUT_S)
+{
+	uint64_t a = obj(SPANHEAP_KIND_REF, 1), b = obj(SPANHEAP_KIND_REF, 1), t[8];
+
+	ASSERT_NE(0ULL, a);
+	ASSERT_NE(0ULL, b);
+	ASSERT_EQ(0, shp_store(fd, a, 0, b));
+	ASSERT_EQ(0, shp_store(fd, b, 0, a));
+	ASSERT_EQ(0, shp_add_cleanup(fd, a, b, NULL));	/* a token that is a handle */
+	ASSERT_EQ(0, shp_add_cleanup(fd, b, a, NULL));
+	ASSERT_EQ(2, gc_events_of(SPANHEAP_EVENT_CLEANUP, t, 8));
+	ASSERT_EQ(a + b, t[0] + t[1]);
+	ASSERT_EQ(-ESTALE, shp_root(fd, a, NULL));
+	ASSERT_EQ(-ESTALE, shp_root(fd, b, NULL));
+}
+
+/* cleanup arguments that are wrong: -EINVAL/-ENOENT/-ESTALE, nothing changed */
+TEST_F_TIMEOUT(heap, cleanup_errors, TEST_TIMEOUT_S)
+{
+	uint64_t h = obj(SPANHEAP_KIND_DATA, 8), h2 = obj(SPANHEAP_KIND_DATA, 8);
+	uint64_t dead = obj(SPANHEAP_KIND_DATA, 8), id = 0, w = 0, oh = 0, t[4];
+	struct spanheap_cleanup c = { .size = sizeof(c) };
+	struct spanheap_stats_v1 before, now;
+	int other = shp_open(0);
+
+	ASSERT_NE(0ULL, h);
+	ASSERT_NE(0ULL, h2);
+	ASSERT_NE(0ULL, dead);
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, shp_alloc(other, SPANHEAP_KIND_DATA, 8, &oh));
+	ASSERT_EQ(0, shp_root(fd, h, NULL));
+	ASSERT_EQ(0, shp_root(fd, h2, NULL));
+	ASSERT_EQ(0, shp_gc(fd, 0, NULL));			/* dead is collected */
+	ASSERT_EQ(-ESTALE, shp_root(fd, dead, NULL));	/* its entry goes now */
+	ASSERT_EQ(0, shp_add_cleanup(fd, h, 1, &id));
+	ASSERT_EQ(0, shp_weak_make(fd, h, &w, NULL));
+	ASSERT_TRUE(stats_v1(&before));
+	c.handle = h;
+	c.flags = 1;
+	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_CLEANUP, &c));
+	c.flags = 0;
+	c.id = 5;					/* out field */
+	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_CLEANUP, &c));
+	c.id = id;
+	c.token = 1;					/* STOP takes no token */
+	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_CLEANUP_STOP, &c));
+	c.token = 0;
+	c.flags = 0x80;
+	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_CLEANUP_STOP, &c));
+	ASSERT_EQ(-EINVAL, shp_add_cleanup(fd, w, 1, NULL));	/* weak handle */
+	ASSERT_EQ(-EINVAL, shp_add_cleanup(fd, oh, 1, NULL));	/* other file's */
+	ASSERT_EQ(-EINVAL, shp_add_cleanup(fd, 0, 1, NULL));
+	ASSERT_EQ(-ENOENT, shp_add_cleanup(fd, h + 0xfffff, 1, NULL));
+	ASSERT_EQ(-ESTALE, shp_add_cleanup(fd, dead, 1, NULL));
+	ASSERT_EQ(-ENOENT, shp_stop_cleanup(fd, h2, id));	/* not h2's */
+	ASSERT_EQ(-ENOENT, shp_stop_cleanup(fd, h, id + 100));
+	ASSERT_EQ(-ENOENT, shp_stop_cleanup(fd, h, 0));
+	ASSERT_EQ(-ENOENT, shp_stop_cleanup(fd, h, ~0ULL));
+	ASSERT_EQ(-EINVAL, shp_stop_cleanup(fd, w, id));
+	ASSERT_EQ(-EINVAL, shp_stop_cleanup(fd, oh, id));
+	ASSERT_EQ(-ENOENT, shp_stop_cleanup(fd, dead, id));	/* collected */
+	SAME(cleanups_set);
+	SAME(objects);
+	SAME(bytes_meta);
+	ASSERT_EQ(0, gc_events_of(SPANHEAP_EVENT_CLEANUP, t, 4));
+	ASSERT_EQ(0, shp_stop_cleanup(fd, h, id));		/* still armed */
+	close(other);
+}
+
+/* weak handles: canonical, counted, bit 62; 0 after death; ROOT keeps */
+TEST_F_TIMEOUT(heap, weak_handles, TEST_TIMEOUT_S)
+{
+	uint64_t h = 0, g = 0, w = 0, w2 = 0, wg = 0, c = 0, x = 0;
+	struct spanheap_stats_v1 st;
+
+	ASSERT_EQ(0, shp_alloc_flags(fd, SPANHEAP_KIND_DATA, 8, SPANHEAP_ALLOC_ROOTED, &h));
+	ASSERT_EQ(0, shp_alloc_flags(fd, SPANHEAP_KIND_REF, 1, SPANHEAP_ALLOC_ROOTED, &g));
+	ASSERT_EQ(0, shp_weak_make(fd, h, &w, &c));
+	ASSERT_EQ(1ULL, c);
+	ASSERT_EQ(1ULL, w >> 62);			/* bit 62, bit 63 clear */
+	ASSERT_EQ(0, shp_weak_make(fd, h, &w2, &c));
+	ASSERT_EQ(w, w2);
+	ASSERT_EQ(2ULL, c);
+	ASSERT_EQ(0, shp_weak_make(fd, g, &wg, NULL));
+	ASSERT_NE(w, wg);
+	ASSERT_EQ(0, shp_weak_get(fd, w, 0, &x, &c));
+	ASSERT_EQ(h, x);
+	ASSERT_EQ(2ULL, c);
+	ASSERT_TRUE(stats_v1(&st));
+	ASSERT_EQ(2ULL, st.weak_handles);
+	ASSERT_EQ(2ULL, st.weak_live);
+	/* GET with ROOT: a strong reference again, in one call. */
+	ASSERT_EQ(0, shp_unroot(fd, g, NULL));
+	ASSERT_EQ(0, shp_weak_get(fd, wg, SPANHEAP_WEAK_ROOT, &x, NULL));
+	ASSERT_EQ(g, x);
+	ASSERT_EQ(0, shp_gc(fd, 0, NULL));
+	ASSERT_EQ(0, shp_unroot(fd, g, &c));		/* it was rooted once */
+	ASSERT_EQ(0ULL, c);
+	ASSERT_EQ(0, shp_gc(fd, 0, NULL));
+	/* Dead: reads 0, even with ROOT; the handle itself stays valid. */
+	ASSERT_EQ(0, shp_weak_get(fd, wg, SPANHEAP_WEAK_ROOT, &x, &c));
+	ASSERT_EQ(0ULL, x);
+	ASSERT_EQ(1ULL, c);
+	ASSERT_TRUE(stats_v1(&st));
+	ASSERT_EQ(2ULL, st.weak_handles);
+	ASSERT_EQ(1ULL, st.weak_live);
+	ASSERT_EQ(1ULL, st.roots);
+	/* Dropped to 0: stale, and the next MAKE is a new handle. */
+	ASSERT_EQ(0, shp_weak_drop(fd, w, &c));
+	ASSERT_EQ(1ULL, c);
+	ASSERT_EQ(0, shp_weak_drop(fd, w, &c));
+	ASSERT_EQ(0ULL, c);
+	ASSERT_EQ(-ESTALE, shp_weak_get(fd, w, 0, &x, NULL));
+	ASSERT_EQ(-ESTALE, shp_weak_drop(fd, w, NULL));
+	ASSERT_EQ(0, shp_weak_make(fd, h, &w2, &c));
+	ASSERT_NE(w, w2);
+	ASSERT_EQ(1ULL, c);
+	ASSERT_EQ(0, shp_weak_drop(fd, wg, NULL));
+}
+
+/* a finalizer event resurrects the object, but its weak handle reads 0 */
+TEST_F_TIMEOUT(heap, weak_and_resurrection, TEST_TIMEOUT_S)
+{
+	uint64_t a = fin_obj(7), w = 0, w2 = 0, x = 1;
+	struct spanheap_event ev;
+
+	ASSERT_NE(0ULL, a);
+	ASSERT_EQ(0, shp_weak_make(fd, a, &w, NULL));
+	ASSERT_EQ(0, shp_gc(fd, SPANHEAP_GC_WAIT, NULL));
+	ASSERT_EQ(0, shp_weak_get(fd, w, 0, &x, NULL));
+	ASSERT_EQ(0ULL, x);				/* found dead */
+	ASSERT_EQ(0, shp_load(fd, a, 0, &x));		/* but alive: the event holds it */
+	ASSERT_EQ(1, shp_events(fd, &ev, 1));
+	ASSERT_EQ(a, ev.handle);
+	ASSERT_EQ(0, shp_root(fd, a, NULL));		/* resurrected */
+	ASSERT_EQ(0, shp_gc(fd, 0, NULL));
+	ASSERT_EQ(0, shp_weak_get(fd, w, 0, &x, NULL));
+	ASSERT_EQ(0ULL, x);				/* for good */
+	ASSERT_EQ(0, shp_weak_make(fd, a, &w2, NULL));
+	ASSERT_NE(w, w2);				/* a new one */
+	ASSERT_EQ(0, shp_weak_get(fd, w2, 0, &x, NULL));
+	ASSERT_EQ(a, x);
+}
+
+/* weak arguments that are wrong: -EINVAL/-ENOENT/-ESTALE, nothing changed */
+TEST_F_TIMEOUT(heap, weak_errors, TEST_TIMEOUT_S)
+{
+	uint64_t h = 0, dead = obj(SPANHEAP_KIND_DATA, 8), w = 0, ow = 0, oh = 0, x = 0;
+	struct spanheap_weakref r = { .size = sizeof(r) };
+	struct spanheap_stats_v1 before, now;
+	int other = shp_open(0);
+
+	ASSERT_NE(0ULL, dead);
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, shp_alloc_flags(other, SPANHEAP_KIND_DATA, 8, SPANHEAP_ALLOC_ROOTED, &oh));
+	ASSERT_EQ(0, shp_weak_make(other, oh, &ow, NULL));
+	ASSERT_EQ(0, shp_alloc_flags(fd, SPANHEAP_KIND_DATA, 8, SPANHEAP_ALLOC_ROOTED, &h));
+	ASSERT_EQ(0, shp_gc(fd, 0, NULL));			/* dead is collected */
+	ASSERT_EQ(-ESTALE, shp_weak_make(fd, dead, &x, NULL));
+	ASSERT_EQ(0, shp_weak_make(fd, h, &w, NULL));
+	ASSERT_TRUE(stats_v1(&before));
+	r.handle = h;
+	r.flags = SPANHEAP_WEAK_ROOT;			/* GET's only */
+	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_WEAK_MAKE, &r));
+	r.flags = 0;
+	r.weak = w;					/* out field */
+	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_WEAK_MAKE, &r));
+	r.weak = 0;
+	r.count = 1;
+	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_WEAK_MAKE, &r));
+	r.count = 0;
+	r.weak = w;					/* GET: handle is out */
+	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_WEAK_GET, &r));
+	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_WEAK_DROP, &r));
+	r.handle = 0;
+	r.flags = 2;
+	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_WEAK_GET, &r));
+	r.flags = SPANHEAP_WEAK_ROOT;
+	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_WEAK_DROP, &r));
+	ASSERT_EQ(-EINVAL, shp_weak_make(fd, w, &x, NULL));	/* weak as object */
+	ASSERT_EQ(-EINVAL, shp_weak_make(fd, oh, &x, NULL));
+	ASSERT_EQ(-EINVAL, shp_weak_get(fd, h, 0, &x, NULL));	/* object as weak */
+	ASSERT_EQ(-EINVAL, shp_weak_drop(fd, h, NULL));
+	ASSERT_EQ(-EINVAL, shp_weak_get(fd, ow, 0, &x, NULL));	/* other file's */
+	ASSERT_EQ(-EINVAL, shp_weak_drop(fd, ow, NULL));
+	ASSERT_EQ(-EINVAL, shp_weak_get(fd, 0, 0, &x, NULL));
+	ASSERT_EQ(-EINVAL, shp_weak_get(fd, w | 1ULL << 63, 0, &x, NULL));
+	ASSERT_EQ(-ENOENT, shp_weak_get(fd, w + 0xfffff, 0, &x, NULL));
+	ASSERT_EQ(-EINVAL, shp_root(fd, w, NULL));		/* nowhere an object */
+	ASSERT_EQ(-EINVAL, shp_read(fd, w, 0, &x, 1));
+	ASSERT_EQ(-EINVAL, shp_set_finalizer(fd, w, 1));
+	SAME(weak_handles);
+	SAME(roots);
+	SAME(bytes_meta);
+	ASSERT_EQ(0, shp_weak_get(fd, w, 0, &x, NULL));
+	ASSERT_EQ(h, x);
+	close(other);
+}
+
+/* read-only structs of the new commands: -EFAULT, nothing changed */
+TEST_F_TIMEOUT(heap, readonly_cleanup_weak, TEST_TIMEOUT_S)
+{
+	struct spanheap_cleanup c = { .size = sizeof(c), .token = 3 };
+	struct spanheap_weakref r = { .size = sizeof(r) };
+	struct spanheap_stats_v1 before, now;
+	uint64_t h = 0, w = 0, id = 0, cnt = 0, x = 0;
+
+	if (!ro_page) {
+		ro_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_TRUE(ro_page != MAP_FAILED);
+	}
+	ASSERT_EQ(0, shp_alloc(fd, SPANHEAP_KIND_DATA, 8, &h));
+	ASSERT_EQ(0, shp_root(fd, h, NULL));
+	ASSERT_EQ(0, shp_add_cleanup(fd, h, 1, &id));
+	ASSERT_EQ(0, shp_weak_make(fd, h, &w, NULL));
+	ASSERT_TRUE(stats_v1(&before));
+	c.handle = h;
+	ASSERT_EQ(-EFAULT, RO(SPANHEAP_IOC_CLEANUP, c));
+	SAME(cleanups_set);
+	c.token = 0;
+	c.id = id;
+	ASSERT_EQ(-EFAULT, RO(SPANHEAP_IOC_CLEANUP_STOP, c));
+	SAME(cleanups_set);
+	r.handle = h;
+	ASSERT_EQ(-EFAULT, RO(SPANHEAP_IOC_WEAK_MAKE, r));
+	r.handle = 0;
+	r.weak = w;
+	r.flags = SPANHEAP_WEAK_ROOT;
+	ASSERT_EQ(-EFAULT, RO(SPANHEAP_IOC_WEAK_GET, r));
+	SAME(roots);
+	r.flags = 0;
+	ASSERT_EQ(-EFAULT, RO(SPANHEAP_IOC_WEAK_DROP, r));
+	SAME(weak_handles);
+	ASSERT_EQ(0, shp_weak_get(fd, w, 0, &x, &cnt));
+	ASSERT_EQ(h, x);
+	ASSERT_EQ(1ULL, cnt);				/* MAKE counted nothing */
+	ASSERT_EQ(0, shp_stop_cleanup(fd, h, id));	/* still armed */
+}
+
+/* STATS from older userspace: version 1's size and command number */
+TEST_F_TIMEOUT(heap, stats_v1_abi, TEST_TIMEOUT_S)
+{
+	const size_t v1 = offsetof(struct spanheap_stats_v1, cleanups_set);
+	const unsigned long old_cmd = _IOC(_IOC_READ | _IOC_WRITE, SPANHEAP_IOC_MAGIC,
+					   _IOC_NR(SPANHEAP_IOC_STATS), v1);
+	struct spanheap_stats_v1 st;
+
+	memset(&st, 0xff, sizeof(st));
+	st.size = v1;
+	ASSERT_EQ(0, shp_ioctl(fd, old_cmd, &st));
+	ASSERT_EQ(v1, st.size);
+	ASSERT_EQ((uint32_t)SPANHEAP_STATS_VERSION, st.version);
+	ASSERT_EQ(~0ULL, st.cleanups_set);		/* not written */
+	memset(&st, 0xff, sizeof(st));
+	st.size = v1;
+	ASSERT_EQ(0, shp_ioctl(fd, SPANHEAP_IOC_STATS, &st));
+	ASSERT_EQ(v1, st.size);
+	ASSERT_EQ(~0ULL, st.cleanups_set);
+	ASSERT_TRUE(stats_v1(&st));
+	ASSERT_EQ(sizeof(st), st.size);
+	ASSERT_EQ(0ULL, st.cleanups_set);
+	ASSERT_EQ(0ULL, st.pins);
+	/* The first version's first size too; other sizes or directions are not STATS. */
+	st.size = offsetof(struct spanheap_stats_v1, events_overcap);
+	ASSERT_EQ(0, shp_ioctl(fd, _IOC(_IOC_READ | _IOC_WRITE, SPANHEAP_IOC_MAGIC,
+					_IOC_NR(SPANHEAP_IOC_STATS), st.size), &st));
+	ASSERT_EQ(offsetof(struct spanheap_stats_v1, events_overcap), st.size);
+	ASSERT_EQ(-ENOTTY, shp_ioctl(fd, _IOC(_IOC_READ | _IOC_WRITE, SPANHEAP_IOC_MAGIC,
+					      _IOC_NR(SPANHEAP_IOC_STATS), v1 + 8), &st));
+	ASSERT_EQ(-ENOTTY, shp_ioctl(fd, _IOC(_IOC_READ, SPANHEAP_IOC_MAGIC,
+					      _IOC_NR(SPANHEAP_IOC_STATS), v1), &st));
+}
+
 /* ---- defect 8: ABI edges ---- */
 
 static const unsigned long all_cmds[] = {
 	SPANHEAP_IOC_ALLOC, SPANHEAP_IOC_WRITE, SPANHEAP_IOC_READ,
 	SPANHEAP_IOC_STORE, SPANHEAP_IOC_LOAD, SPANHEAP_IOC_ROOT,
 	SPANHEAP_IOC_UNROOT, SPANHEAP_IOC_FINALIZER, SPANHEAP_IOC_GC,
-	SPANHEAP_IOC_STATS, SPANHEAP_IOC_SET_PARAMS,
+	SPANHEAP_IOC_STATS, SPANHEAP_IOC_SET_PARAMS, SPANHEAP_IOC_CLEANUP,
+	SPANHEAP_IOC_WEAK_MAKE,
 };
 
 /* Two pages of zeroes, one valid struct for @cmd at the start. */
@@ -1597,6 +1930,8 @@ static union {
 	struct spanheap_ref ref;
 	struct spanheap_root root;
 	struct spanheap_finalizer fin;
+	struct spanheap_cleanup cleanup;
+	struct spanheap_weakref weak;
 	uint64_t raw[8192 / 8];
 } big_arg;
 
@@ -1626,6 +1961,12 @@ static void *arg_for(unsigned long cmd, uint32_t size, uint64_t h, uint64_t r)
 	case SPANHEAP_IOC_ROOT:
 	case SPANHEAP_IOC_UNROOT:
 		big_arg.root.handle = h;
+		break;
+	case SPANHEAP_IOC_CLEANUP:	/* a cleanup more each time */
+		big_arg.cleanup.handle = h;
+		break;
+	case SPANHEAP_IOC_WEAK_MAKE:	/* a reference more each time */
+		big_arg.weak.handle = h;
 		break;
 	}
 	big_arg.size = size;
@@ -1665,8 +2006,9 @@ TEST_F_TIMEOUT(heap, e2big, TEST_TIMEOUT_S)
 		ASSERT_EQ(0, ret)
 			TH_LOG("cmd %d size %u: %d (%s), want 0", (int)_IOC_NR(all_cmds[i]),
 			       SPANHEAP_MAX_ARG_SIZE, ret, strerror(-ret));
-		if (all_cmds[i] == SPANHEAP_IOC_ALLOC) {
-			ASSERT_EQ(0, shp_gc(fd, 0, NULL));	/* drop what that made */
+		/* Drop what ALLOC made; CLEANUP's record holds a small object. */
+		if (all_cmds[i] == SPANHEAP_IOC_ALLOC || all_cmds[i] == SPANHEAP_IOC_CLEANUP) {
+			ASSERT_EQ(0, shp_gc(fd, 0, NULL));
 			ASSERT_TRUE(stats_v1(&before));
 		}
 	}
