@@ -1880,6 +1880,11 @@ static void expect(struct slice *s, const char *what, unsigned long cmd, int ret
 	     ret ? "" : " (succeeded)");
 }
 
+/* STATS of an older header, whose struct ended before @field */
+#define STATS_AT(field)	_IOC(_IOC_READ | _IOC_WRITE, SPANHEAP_IOC_MAGIC,		\
+			     _IOC_NR(SPANHEAP_IOC_STATS),				\
+			     offsetof(struct spanheap_stats_v1, field))
+
 /* Random bytes as the argument struct, the struct ending at a PROT_NONE page. */
 static void h_raw(struct slice *s)
 {
@@ -1895,7 +1900,7 @@ static void h_raw(struct slice *s)
 			SPANHEAP_IOC_WEAK_GET, SPANHEAP_IOC_WEAK_DROP,
 		};
 
-		/* (STATS is known whatever size it encodes: the struct grew) */
+		/* (STATS is also known by the numbers of its earlier sizes) */
 		do {
 			cmd = _IOC(srnd(s) % 4, SPANHEAP_IOC_MAGIC, srnd(s) % 32, srnd(s) % 512);
 			for (k = 0; k < 11 && cmds[k] != cmd; k++)
@@ -1903,8 +1908,7 @@ static void h_raw(struct slice *s)
 			for (off = 0; k == 11 && off < 5 && newer[off] != cmd; off++)
 				;
 		} while (k < 11 || off < 5 ||
-			 (_IOC_NR(cmd) == _IOC_NR(SPANHEAP_IOC_STATS) &&
-			  _IOC_DIR(cmd) == _IOC_DIR(SPANHEAP_IOC_STATS)));
+			 cmd == STATS_AT(events_overcap) || cmd == STATS_AT(cleanups_set));
 		ret = ioc(s, cmd, s->g + srnd(s) % PG);
 		if (ret != -ENOTTY)
 			fail(s, "enotty", "unknown ioctl %#lx: %s, want ENOTTY", cmd, errname(ret));
