@@ -18,13 +18,24 @@
  *   - a token arrives once, on the handle it was set on, only after its
  *     object was unreachable from the roots; a finalizer cleared or
  *     replaced may have been taken by a cycle already and arrive once;
+ *   - a cleanup's token arrives once (handle 0), unless it was stopped,
+ *     only after its object was unreachable (and its finalizer event,
+ *     if any, was read); its object never resolves again.  STOP fails
+ *     (-ENOENT, -ESTALE) only if a cycle may have queued it;
+ *   - a weak handle reads its object, or 0 once the object was
+ *     unreachable from the roots (a cycle may have found it dead, even
+ *     if a finalizer resurrects it), then 0 for good; WEAK_MAKE returns
+ *     the same weak handle while no cycle can have found the object
+ *     dead; reference counts are the model's;
  *   - every call returns 0 or a documented errno, and a call that fails
  *     changes nothing; -ENOMEM only where the call allocates.
  * At the end of every input the files are collected until no event
  * comes, then checked exactly: Go's finalizer rule (an armed object
  * unreachable from the roots and from other armed objects' referents
- * has been finalized), every object outside the model's reachable set
- * stale, every one inside intact, and STATS equal to the model.
+ * has been finalized), every cleanup of an object outside the model's
+ * reachable set delivered and every weak handle of one reading 0, every
+ * such object stale, every one inside intact, and STATS equal to the
+ * model.
  *
  * Hostile calls: argument structs with bad sizes, flags, reserved fields,
  * foreign, forged or stale handles, out-of-range slots and offsets, bad
@@ -50,6 +61,9 @@
 #define NOBJ		40	/* model objects per file */
 #define NSLOT		8	/* slots of a modelled REF object */
 #define NMAYBE		8	/* cleared or replaced tokens that may arrive */
+#define NCLEAN		24	/* cleanups not delivered nor stopped, per file */
+#define NWEAK		12	/* weak handles with references, per file */
+#define CLEANUP_TOKEN	(1ULL << 59)	/* a cleanup's token, never a finalizer's */
 #define EVBATCH		16
 #define PG		4096
 
@@ -66,10 +80,31 @@ struct obj {
 	bool used, stale, armed, may_fin, reach, must;
 };
 
+/* A cleanup added and neither delivered nor stopped yet. */
+struct mclean {
+	bool used, may_run;		/* may_run: its object was once unreachable */
+	int obj;			/* model object, or -1 once forgotten */
+	uint64_t h, id, token;
+};
+
+/* A weak handle with references. */
+struct mweak {
+	bool used;
+	bool may_nil;			/* its object was once unreachable from the roots */
+	bool nil;			/* it read 0: it must for good */
+	int obj;			/* model object, or -1 once forgotten */
+	uint64_t w, h;			/* the weak handle, its object's handle */
+	uint32_t refs;
+};
+
 struct mfile {
 	int fd;
 	bool limited;			/* mem_limit lowered: ENOMEM is fair */
 	uint64_t events_read, token_seq, last_seq;
+	uint64_t fin_read, clean_read;	/* events_read by type */
+	uint64_t dropped_w;		/* the last weak handle dropped to 0 */
+	struct mclean c[NCLEAN];
+	struct mweak w[NWEAK];
 	uint64_t maybe_tok[NMAYBE], maybe_h[NMAYBE];	/* may still arrive */
 	struct obj o[NOBJ];
 };
@@ -157,6 +192,33 @@ static void walk(struct mfile *f)
 			FAIL("object %#llx was found stale and is reachable now",
 			     (unsigned long long)o->h);
 	}
+	/* A cycle may find these unreachable from now on. */
+	for (i = 0; i < NCLEAN; i++)
+		if (f->c[i].used && (f->c[i].obj < 0 || !f->o[f->c[i].obj].must))
+			f->c[i].may_run = true;
+	for (i = 0; i < NWEAK; i++)
+		if (f->w[i].used && (f->w[i].obj < 0 || !f->o[f->w[i].obj].reach))
+			f->w[i].may_nil = true;
+}
+
+/*
+ * Object @i leaves the model (garbage it stops tracking, or stale and
+ * reused): its cleanups and weak handles stay, naming no model object.
+ */
+static void orphan(struct mfile *f, int i)
+{
+	int k;
+
+	for (k = 0; k < NCLEAN; k++)
+		if (f->c[k].used && f->c[k].obj == i) {
+			f->c[k].obj = -1;
+			f->c[k].may_run = true;
+		}
+	for (k = 0; k < NWEAK; k++)
+		if (f->w[k].used && f->w[k].obj == i) {
+			f->w[k].obj = -1;
+			f->w[k].may_nil = true;
+		}
 }
 
 /* A call on @o said -ESTALE: fine unless the model needs it. */
@@ -200,18 +262,55 @@ static bool maybe_room(struct mfile *f)
 
 /* ---- events ---- */
 
+/*
+ * A cleanup event: once, for a cleanup added and not stopped, whose
+ * object is gone (freed in the sweep that queued it), so it must not be
+ * reachable in the model, nor resolve again.
+ */
+static void cleanup_arrived(struct mfile *f, const struct spanheap_event *ev)
+{
+	struct mclean *c = NULL;
+	int k;
+
+	f->clean_read++;
+	for (k = 0; k < NCLEAN && !c; k++)
+		if (f->c[k].used && f->c[k].token == ev->token)
+			c = &f->c[k];
+	if (!c || ev->handle)
+		FAIL("cleanup event token %#llx handle %#llx: %s",
+		     (unsigned long long)ev->token, (unsigned long long)ev->handle,
+		     c ? "a cleanup event names no object" :
+			 "never added, stopped, or delivered before");
+	if (!c->may_run)
+		FAIL("cleanup %llu (token %#llx) of %#llx ran, the object always reachable",
+		     (unsigned long long)c->id, (unsigned long long)c->token,
+		     (unsigned long long)c->h);
+	if (c->obj >= 0) {
+		struct obj *o = &f->o[c->obj];
+
+		if (o->must)
+			FAIL("cleanup of %#llx ran, the object is reachable (roots %u, armed %d)",
+			     (unsigned long long)o->h, o->roots, o->armed);
+		o->stale = true;	/* freed: it must never resolve again */
+	}
+	memset(c, 0, sizeof(*c));
+}
+
 static void event_arrived(struct mfile *f, const struct spanheap_event *ev)
 {
 	int i, k;
 
 	if (ev->event_len != sizeof(*ev) || ev->version != SPANHEAP_EVENT_VERSION ||
-	    ev->type != SPANHEAP_EVENT_FINALIZER)
+	    (ev->type != SPANHEAP_EVENT_FINALIZER && ev->type != SPANHEAP_EVENT_CLEANUP))
 		FAIL("malformed event (len %u, version %u, type %u)", ev->event_len,
 		     ev->version, ev->type);
 	f->events_read++;
 	if (ev->seq != ++f->last_seq)
 		FAIL("event seq %llu, want %llu (one per delivery, in order)",
 		     (unsigned long long)ev->seq, (unsigned long long)f->last_seq);
+	if (ev->type == SPANHEAP_EVENT_CLEANUP)
+		return cleanup_arrived(f, ev);
+	f->fin_read++;
 	for (i = 0; i < NOBJ; i++) {
 		struct obj *o = &f->o[i];
 
@@ -295,8 +394,10 @@ static void op_alloc(struct mfile *f, struct in *in, bool fault)
 	if (ret)
 		FAIL("ALLOC kind %u length %llu: %d", kind, (unsigned long long)len, ret);
 	o = &f->o[i];
-	if (o->used)
+	if (o->used) {
+		orphan(f, i);
 		free_obj(o);
+	}
 	o->used = true;
 	o->h = h;
 	o->kind = kind;
@@ -321,8 +422,10 @@ static void forget_garbage(struct mfile *f)
 	int i;
 
 	for (i = 0; i < NOBJ; i++)
-		if (f->o[i].used && !f->o[i].must)
+		if (f->o[i].used && !f->o[i].must) {
+			orphan(f, i);
 			free_obj(&f->o[i]);
+		}
 }
 
 /* Unrooted objects the model never sees: paced cycles and a table to reclaim. */
@@ -515,10 +618,257 @@ static void op_finalizer(struct mfile *f, struct in *in, bool fault)
 	walk(f);
 }
 
+/* ---- cleanups and weak handles ---- */
+
+static int cleanup_call(struct mfile *f, unsigned long cmd, uint64_t h, uint64_t token,
+			uint64_t *id)
+{
+	struct spanheap_cleanup a = { .size = sizeof(a), .handle = h, .token = token };
+	int ret;
+
+	if (cmd == SPANHEAP_IOC_CLEANUP_STOP)
+		a.id = *id;
+	ret = shp_ioctl(f->fd, cmd, &a);
+	if (!ret && cmd == SPANHEAP_IOC_CLEANUP)
+		*id = a.id;
+	return ret;
+}
+
+static int weak_call(struct mfile *f, unsigned long cmd, uint32_t flags, uint64_t *weak,
+		     uint64_t *h, uint64_t *count)
+{
+	struct spanheap_weakref a = { .size = sizeof(a), .flags = flags };
+	int ret;
+
+	if (cmd == SPANHEAP_IOC_WEAK_MAKE)
+		a.handle = *h;
+	else
+		a.weak = *weak;
+	ret = shp_ioctl(f->fd, cmd, &a);
+	if (ret)
+		return ret;
+	if (a.size != sizeof(a))
+		FAIL("weak ioctl nr %lu wrote size %u back", cmd & 0xff, a.size);
+	*weak = a.weak;
+	*h = a.handle;
+	*count = a.count;
+	return 0;
+}
+
+static void op_cleanup(struct mfile *f, struct in *in, bool fault)
+{
+	int i = pick(f, in, true), k, ret;
+	uint64_t token, id = 0;
+	struct mclean *c;
+	struct obj *o;
+
+	for (k = 0; k < NCLEAN && f->c[k].used; k++)
+		;
+	if (i < 0 || k == NCLEAN)
+		return;
+	o = &f->o[i];
+	c = &f->c[k];
+	token = ++f->token_seq | CLEANUP_TOKEN | (uint64_t)(f - files) << 60;
+	ret = cleanup_call(f, SPANHEAP_IOC_CLEANUP, o->h, token, &id);
+	if (ret == -ESTALE)
+		return went_stale(o, "CLEANUP");
+	if (ret == -ENOMEM && fault)
+		return;
+	if (ret)
+		FAIL("CLEANUP %#llx: %d", (unsigned long long)o->h, ret);
+	resolved(o, "CLEANUP");
+	if (!id || id > INT64_MAX)
+		FAIL("CLEANUP %#llx: id %#llx", (unsigned long long)o->h, (unsigned long long)id);
+	for (k = 0; k < NCLEAN; k++)
+		if (f->c[k].used && f->c[k].id == id)
+			FAIL("CLEANUP id %llu handed out twice", (unsigned long long)id);
+	*c = (struct mclean){ .used = true, .may_run = !o->must, .obj = i, .h = o->h,
+			      .id = id, .token = token };
+}
+
+/* Stop a cleanup: 0 unless its cycle may have queued it; then it arrives. */
+static void op_cleanup_stop(struct mfile *f, struct in *in, bool fault)
+{
+	int start = take(in, 1) % NCLEAN, k, ret;
+	struct mclean *c = NULL;
+	uint64_t id;
+
+	for (k = 0; k < NCLEAN && !c; k++)
+		if (f->c[(start + k) % NCLEAN].used)
+			c = &f->c[(start + k) % NCLEAN];
+	if (!c)
+		return;
+	id = c->id;
+	ret = cleanup_call(f, SPANHEAP_IOC_CLEANUP_STOP, c->h, 0, &id);
+	if (ret == -ESTALE) {
+		if (c->obj >= 0)
+			went_stale(&f->o[c->obj], "CLEANUP_STOP");
+		else if (!c->may_run)
+			FAIL("CLEANUP_STOP: -ESTALE, the object always reachable");
+		return;		/* freed: the event is due */
+	}
+	if (ret == -ENOENT && c->may_run)
+		return;		/* queued already: the event is due */
+	if (ret)
+		FAIL("CLEANUP_STOP %#llx id %llu (may run %d): %d", (unsigned long long)c->h,
+		     (unsigned long long)c->id, c->may_run, ret);
+	if (c->obj >= 0)
+		resolved(&f->o[c->obj], "CLEANUP_STOP");
+	memset(c, 0, sizeof(*c));	/* its token must never arrive */
+	(void)fault;
+}
+
+static struct mweak *weak_find(struct mfile *f, uint64_t w)
+{
+	int k;
+
+	for (k = 0; k < NWEAK; k++)
+		if (f->w[k].used && f->w[k].w == w)
+			return &f->w[k];
+	return NULL;
+}
+
+/* WEAK_MAKE: while its object lives unreachable by no cycle, one weak handle. */
+static void op_weak_make(struct mfile *f, struct in *in, bool fault)
+{
+	int i = pick(f, in, true), k, ret;
+	uint64_t w = 0, h, count;
+	struct mweak *e, *old = NULL;
+	struct obj *o;
+
+	for (k = 0; k < NWEAK && f->w[k].used; k++)
+		;
+	if (i < 0)
+		return;
+	o = &f->o[i];
+	h = o->h;
+	for (e = f->w; e < f->w + NWEAK; e++)
+		if (e->used && e->obj == i && !e->nil)
+			old = e;
+	if (k == NWEAK && !old)
+		return;		/* no room for a new one */
+	ret = weak_call(f, SPANHEAP_IOC_WEAK_MAKE, 0, &w, &h, &count);
+	if (ret == -ESTALE)
+		return went_stale(o, "WEAK_MAKE");
+	if (ret == -ENOMEM && fault)
+		return;
+	if (ret)
+		FAIL("WEAK_MAKE %#llx: %d", (unsigned long long)o->h, ret);
+	resolved(o, "WEAK_MAKE");
+	if (!(w & (1ULL << 62)) || w >> 63)
+		FAIL("WEAK_MAKE %#llx: weak handle %#llx", (unsigned long long)o->h,
+		     (unsigned long long)w);
+	e = weak_find(f, w);
+	if (e) {
+		if (e->obj != i || e->nil)
+			FAIL("WEAK_MAKE %#llx: %#llx, the weak handle of %#llx%s",
+			     (unsigned long long)o->h, (unsigned long long)w,
+			     (unsigned long long)e->h, e->nil ? ", which read nil" : "");
+		if (count != ++e->refs)
+			FAIL("WEAK_MAKE count %llu, model %u", (unsigned long long)count, e->refs);
+		return;
+	}
+	if (old) {
+		/* A new one: a cycle found the object unreachable since. */
+		if (!old->may_nil)
+			FAIL("WEAK_MAKE %#llx: %#llx, not its weak handle %#llx (canonical while it lives)",
+			     (unsigned long long)o->h, (unsigned long long)w,
+			     (unsigned long long)old->w);
+		old->nil = true;
+	}
+	if (k == NWEAK) {	/* no room: drop it again */
+		ret = weak_call(f, SPANHEAP_IOC_WEAK_DROP, 0, &w, &h, &count);
+		if (ret || count)
+			FAIL("WEAK_DROP of a new %#llx: %d, count %llu", (unsigned long long)w,
+			     ret, (unsigned long long)count);
+		f->dropped_w = w;
+		return;
+	}
+	if (count != 1)
+		FAIL("WEAK_MAKE: new %#llx with count %llu", (unsigned long long)w,
+		     (unsigned long long)count);
+	f->w[k] = (struct mweak){ .used = true, .may_nil = !o->reach, .obj = i, .w = w,
+				  .h = o->h, .refs = 1 };
+}
+
+/* WEAK_GET: the object, or 0 once it may have been found unreachable, then for good. */
+static void weak_get_check(struct mfile *f, struct mweak *e, bool root, bool fault)
+{
+	uint64_t w = e->w, h = 0, count;
+	struct obj *o = e->obj >= 0 ? &f->o[e->obj] : NULL;
+	int ret;
+
+	ret = weak_call(f, SPANHEAP_IOC_WEAK_GET, root ? SPANHEAP_WEAK_ROOT : 0, &w, &h, &count);
+	if (ret == -ENOMEM && fault)
+		return;
+	if (ret)
+		FAIL("WEAK_GET %#llx%s: %d", (unsigned long long)e->w, root ? " ROOT" : "", ret);
+	if (count != e->refs)
+		FAIL("WEAK_GET %#llx: count %llu, model %u", (unsigned long long)e->w,
+		     (unsigned long long)count, e->refs);
+	if (!h) {
+		if (!e->may_nil)
+			FAIL("WEAK_GET %#llx: nil, %#llx always reachable from the roots",
+			     (unsigned long long)e->w, (unsigned long long)e->h);
+		e->nil = true;
+		return;
+	}
+	if (h != e->h || e->nil)
+		FAIL("WEAK_GET %#llx: %#llx, model %#llx%s", (unsigned long long)e->w,
+		     (unsigned long long)h, (unsigned long long)e->h,
+		     e->nil ? " (it read nil before)" : "");
+	if (o)
+		resolved(o, "WEAK_GET");
+	if (!root)
+		return;
+	if (!o)
+		FAIL("WEAK_GET ROOT of a forgotten object");
+	o->roots++;
+	walk(f);
+	verify(f, e->obj, fault);	/* rooted again: all of it must be there */
+}
+
+static void op_weak_get(struct mfile *f, struct in *in, bool fault)
+{
+	int start = take(in, 1), k;
+	struct mweak *e;
+
+	for (k = 0; k < NWEAK; k++) {
+		e = &f->w[(start + k) % NWEAK];
+		if (e->used)	/* ROOT only what the model can root */
+			return weak_get_check(f, e, start & 0x80 && e->obj >= 0, fault);
+	}
+}
+
+static void op_weak_drop(struct mfile *f, struct in *in)
+{
+	int start = take(in, 1), k, ret;
+	uint64_t w, h = 0, count;
+	struct mweak *e;
+
+	for (k = 0; k < NWEAK; k++) {
+		e = &f->w[(start + k) % NWEAK];
+		if (!e->used)
+			continue;
+		w = e->w;
+		ret = weak_call(f, SPANHEAP_IOC_WEAK_DROP, 0, &w, &h, &count);
+		if (ret)
+			FAIL("WEAK_DROP %#llx: %d", (unsigned long long)e->w, ret);
+		if (count != --e->refs)
+			FAIL("WEAK_DROP %#llx: count %llu, model %u", (unsigned long long)e->w,
+			     (unsigned long long)count, e->refs);
+		if (!e->refs) {
+			f->dropped_w = e->w;
+			memset(e, 0, sizeof(*e));
+		}
+		return;
+	}
+}
+
 static void check_stats(struct mfile *f, bool quiescent, uint64_t extra_roots)
 {
 	struct spanheap_stats_v1 st;
-	uint64_t roots = 0, armed = 0, must = 0;
+	uint64_t roots = 0, armed = 0, must = 0, cleanups, weak, weak_live;
 	int i, ret;
 
 	ret = shp_stats(f->fd, &st);
@@ -554,13 +904,33 @@ static void check_stats(struct mfile *f, bool quiescent, uint64_t extra_roots)
 		FAIL("quiescent STATS: finalizers_set %llu (model %llu), events_pending %llu",
 		     (unsigned long long)st.finalizers_set, (unsigned long long)armed,
 		     (unsigned long long)st.events_pending);
-	if (st.finalizers_run != f->events_read)
-		FAIL("quiescent STATS: finalizers_run %llu, events read %llu",
-		     (unsigned long long)st.finalizers_run, (unsigned long long)f->events_read);
-	/* Everything else was garbage, and the collections took it. */
-	if (extra_roots ? st.objects < must : st.objects != must)
-		FAIL("quiescent STATS: %llu objects, the model has %llu",
-		     (unsigned long long)st.objects, (unsigned long long)must);
+	if (st.finalizers_run != f->fin_read || st.cleanups_run != f->clean_read)
+		FAIL("quiescent STATS: finalizers_run %llu, cleanups_run %llu, events read %llu + %llu",
+		     (unsigned long long)st.finalizers_run, (unsigned long long)st.cleanups_run,
+		     (unsigned long long)f->fin_read, (unsigned long long)f->clean_read);
+	for (i = 0, cleanups = 0; i < NCLEAN; i++)
+		cleanups += f->c[i].used;
+	for (i = 0, weak = 0, weak_live = 0; i < NWEAK; i++) {
+		weak += f->w[i].used;
+		weak_live += f->w[i].used && !f->w[i].nil;
+	}
+	if (st.cleanups_set != cleanups || st.cleanups_queued || st.weak_handles != weak ||
+	    st.weak_live != weak_live || st.pins)
+		FAIL("quiescent STATS: cleanups set %llu queued %llu (model %llu), weak handles %llu "
+		     "live %llu (model %llu, %llu), pins %llu", (unsigned long long)st.cleanups_set,
+		     (unsigned long long)st.cleanups_queued, (unsigned long long)cleanups,
+		     (unsigned long long)st.weak_handles, (unsigned long long)st.weak_live,
+		     (unsigned long long)weak, (unsigned long long)weak_live,
+		     (unsigned long long)st.pins);
+	/*
+	 * Everything else was garbage, and the collections took it.  Each
+	 * armed cleanup's argument is a tiny object of the heap (as in Go),
+	 * which may share its block: one more object at most.
+	 */
+	if (st.objects < must || (!extra_roots && st.objects > must + cleanups))
+		FAIL("quiescent STATS: %llu objects, the model has %llu and %llu cleanups",
+		     (unsigned long long)st.objects, (unsigned long long)must,
+		     (unsigned long long)cleanups);
 }
 
 /* ---- hostile calls on a modelled file: each must fail, nothing changes ---- */
@@ -748,13 +1118,151 @@ static void op_hostile(struct mfile *f, struct in *in)
 	}
 }
 
+/*
+ * Hostile calls of CLEANUP, CLEANUP_STOP and WEAK_*: bad sizes, flags,
+ * "out" fields set on input, ids and weak handles that are not there,
+ * object and weak handles swapped, another file's: each its errno.
+ */
+static void op_hostile2(struct mfile *f, struct in *in)
+{
+	static const unsigned long cmds2[] = {
+		SPANHEAP_IOC_CLEANUP, SPANHEAP_IOC_CLEANUP_STOP, SPANHEAP_IOC_WEAK_MAKE,
+		SPANHEAP_IOC_WEAK_GET, SPANHEAP_IOC_WEAK_DROP,
+	};
+	unsigned long cmd = cmds2[take(in, 1) % ARRAY_SIZE(cmds2)];
+	unsigned int how = take(in, 1) % 10, k = take(in, 1);
+	int i = pick(f, in, true), ret, err = EINVAL;
+	struct obj *o = i < 0 ? NULL : &f->o[i];
+	struct spanheap_cleanup *c = (void *)guard;
+	struct spanheap_weakref *w = (void *)guard;
+	struct mweak *e = NULL;
+	struct mclean *mc = NULL;
+	uint8_t *a = guard;
+
+	for (i = 0; i < NWEAK && !e; i++)
+		if (f->w[(k + i) % NWEAK].used)
+			e = &f->w[(k + i) % NWEAK];
+	for (i = 0; i < NCLEAN && !mc; i++)
+		if (f->c[(k + i) % NCLEAN].used)
+			mc = &f->c[(k + i) % NCLEAN];
+	memset(a, 0, 64);
+	/* a valid call first, then one thing wrong with it */
+	if (cmd == SPANHEAP_IOC_CLEANUP || cmd == SPANHEAP_IOC_CLEANUP_STOP) {
+		if (!o)
+			return;
+		*c = (struct spanheap_cleanup){ .size = sizeof(*c), .handle = o->h };
+		if (cmd == SPANHEAP_IOC_CLEANUP)
+			c->token = k;
+		else
+			c->id = 1ULL << 62;		/* never handed out */
+	} else {
+		*w = (struct spanheap_weakref){ .size = sizeof(*w) };
+		if (cmd == SPANHEAP_IOC_WEAK_MAKE) {
+			if (!o)
+				return;
+			w->handle = o->h;
+		} else {
+			if (!e)
+				return;
+			w->weak = e->w;
+		}
+	}
+	switch (how) {
+	case 0:		/* short */
+		*(uint32_t *)a = k % 32;
+		break;
+	case 1:		/* past SPANHEAP_MAX_ARG_SIZE */
+		*(uint32_t *)a = SPANHEAP_MAX_ARG_SIZE + 1 + k;
+		err = E2BIG;
+		break;
+	case 2:		/* a longer struct, non-zero tail */
+		*(uint32_t *)a = 32 + 8;
+		a[32 + k % 8] = k | 1;
+		break;
+	case 3:		/* unknown flags; SPANHEAP_WEAK_ROOT where only GET takes it */
+		*(uint32_t *)(a + 4) = cmd == SPANHEAP_IOC_WEAK_GET ? 2U << (k % 31) :
+				       k & 1 ? SPANHEAP_WEAK_ROOT : 1U << (k % 32);
+		break;
+	case 4:		/* an "out" field set on input, or a field that must be 0 */
+		if (cmd == SPANHEAP_IOC_CLEANUP)
+			c->id = k | 1;
+		else if (cmd == SPANHEAP_IOC_CLEANUP_STOP)
+			c->token = k | 1;
+		else if (k & 1)
+			w->count = k | 1;
+		else if (cmd == SPANHEAP_IOC_WEAK_MAKE)
+			w->weak = e ? e->w : 1ULL << 62;
+		else
+			w->handle = o ? o->h : 1;
+		break;
+	case 5:		/* STOP: id 0, past S64_MAX, never handed out, or another object's */
+		if (cmd != SPANHEAP_IOC_CLEANUP_STOP)
+			return;
+		err = ENOENT;
+		c->id = k % 3 == 0 ? 0 : k % 3 == 1 ? 1ULL << 63 : c->id;
+		if (k & 4 && mc && mc->h != o->h)
+			c->id = mc->id;
+		break;
+	case 6:		/* an object handle as the weak one, a weak one as the object */
+		if (cmd == SPANHEAP_IOC_CLEANUP || cmd == SPANHEAP_IOC_CLEANUP_STOP) {
+			if (!e)
+				return;
+			c->handle = e->w;
+		} else if (cmd == SPANHEAP_IOC_WEAK_MAKE) {
+			if (!e)
+				return;
+			w->handle = e->w;
+		} else {
+			if (!o)
+				return;
+			w->weak = o->h;
+		}
+		break;
+	case 7:		/* another file's: object or weak handle */
+		ret = shp_ioctl(files[(f - files + 1) % NFILES].fd, cmd, a);
+		return expect_err(ret, EINVAL, cmd, "another file's handle");
+	case 8:		/* a weak handle dropped to 0, or never handed out */
+		if (cmd != SPANHEAP_IOC_WEAK_GET && cmd != SPANHEAP_IOC_WEAK_DROP)
+			return;
+		if (k & 1 && f->dropped_w) {
+			w->weak = f->dropped_w;
+			err = ESTALE;
+		} else {
+			w->weak = (w->weak & ~0xffffffULL) | 0xfffff0 | (k & 0xf);
+			err = ENOENT;
+		}
+		break;
+	default:	/* read-only: nothing may happen */
+		memcpy(guard + PG, a, 64);
+		if (mprotect(guard + PG, PG, PROT_READ))
+			abort();
+		ret = shp_ioctl(f->fd, cmd, guard + PG);
+		mprotect(guard + PG, PG, PROT_READ | PROT_WRITE);
+		return expect_err(ret, EFAULT, cmd, "read-only struct");
+	}
+	ret = shp_ioctl(f->fd, cmd, a);
+	if (ret == -ESTALE && err != ESTALE && o &&
+	    (cmd == SPANHEAP_IOC_WEAK_MAKE ? w->handle : c->handle) == o->h &&
+	    cmd != SPANHEAP_IOC_WEAK_GET && cmd != SPANHEAP_IOC_WEAK_DROP)
+		return went_stale(o, "hostile CLEANUP or WEAK_MAKE");
+	expect_err(ret, err, cmd, "CLEANUP or WEAK argument");
+}
+
 /* Raw input bytes as any command's struct, on the unmodelled file. */
 static void op_raw(struct in *in)
 {
 	static const int ok[] = { EINVAL, E2BIG, EFAULT, ENOENT, ESTALE, ERANGE, ENOMEM,
 				  ENOTTY, EEXIST, EOVERFLOW, ENOSPC, 0 };
+	/* (The scratch file is unmodelled: what a raw call makes, it keeps.) */
+	static const unsigned long raw_cmds[] = {
+		SPANHEAP_IOC_ALLOC, SPANHEAP_IOC_WRITE, SPANHEAP_IOC_READ, SPANHEAP_IOC_STORE,
+		SPANHEAP_IOC_LOAD, SPANHEAP_IOC_ROOT, SPANHEAP_IOC_UNROOT, SPANHEAP_IOC_FINALIZER,
+		SPANHEAP_IOC_GC, SPANHEAP_IOC_STATS, SPANHEAP_IOC_SET_PARAMS, SPANHEAP_IOC_CLEANUP,
+		SPANHEAP_IOC_CLEANUP_STOP, SPANHEAP_IOC_WEAK_MAKE, SPANHEAP_IOC_WEAK_GET,
+		SPANHEAP_IOC_WEAK_DROP,
+	};
 	uint8_t sel = take(in, 1), *a = guard;
-	unsigned long cmd = sel < 0xf0 ? cmds[sel % NCMDS] : take(in, 4);
+	unsigned long cmd = sel < 0xf0 ? raw_cmds[sel % ARRAY_SIZE(raw_cmds)] : take(in, 4);
 	int k, ret;
 
 	for (k = 0; k < 64; k++)
@@ -894,6 +1402,27 @@ static void quiescent(struct mfile *f, uint64_t extra_roots)
 	if (drain(f))
 		FAIL("an event after a collection that found none");
 	memset(f->maybe_h, 0, sizeof(f->maybe_h));	/* what was queued arrived */
+	/* Every cleanup of an object gone has run; every weak handle of one reads 0. */
+	for (i = 0; i < NCLEAN; i++) {
+		struct mclean *c = &f->c[i];
+
+		if (c->used && (c->obj < 0 || !f->o[c->obj].must))
+			FAIL("cleanup %llu (token %#llx) of unreachable %#llx: no event",
+			     (unsigned long long)c->id, (unsigned long long)c->token,
+			     (unsigned long long)c->h);
+	}
+	for (i = 0; i < NWEAK; i++) {
+		struct mweak *e = &f->w[i];
+
+		if (!e->used)
+			continue;
+		if (e->obj < 0 || !f->o[e->obj].must)
+			e->may_nil = true;	/* (it was, since walk() says so) */
+		weak_get_check(f, e, false, false);
+		if (!e->nil && (e->obj < 0 || !f->o[e->obj].must))
+			FAIL("weak %#llx reads %#llx, unreachable and collected",
+			     (unsigned long long)e->w, (unsigned long long)e->h);
+	}
 	armed_referents(f, by_armed);
 	for (i = 0; i < NOBJ; i++) {
 		struct obj *o = &f->o[i];
@@ -1076,13 +1605,31 @@ static void step(struct in *in, bool *fault)
 	case 0 ... 17:
 		op_alloc(f, in, inject);
 		break;
-	case 18 ... 29:
+	case 18 ... 25:
 		op_write(f, in, inject);
 		break;
-	case 30 ... 41:
+	case 26 ... 27:
+		op_cleanup(f, in, inject);
+		break;
+	case 28:
+		op_cleanup_stop(f, in, inject);
+		break;
+	case 29:
+		op_weak_drop(f, in);
+		break;
+	case 30 ... 35:
 		i = pick(f, in, true);
 		if (i >= 0)
 			verify(f, i, inject);
+		break;
+	case 36 ... 38:
+		op_weak_make(f, in, inject);
+		break;
+	case 39 ... 40:
+		op_weak_get(f, in, inject);
+		break;
+	case 41:
+		op_hostile2(f, in);
 		break;
 	case 42 ... 57:
 		op_store(f, in, inject);

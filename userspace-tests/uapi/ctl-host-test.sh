@@ -1,10 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# ctl-host-test.sh <spanheapctl>: what spanheapctl does without the module
-# (help, usage errors, the missing-device advice, script line numbers).
+# ctl-host-test.sh <spanheapctl> [<spanheapctl-inproc>]: what spanheapctl
+# does without the module (help, usage errors, the missing-device advice,
+# script line numbers); given the in-process build (linked with
+# inproc/inproc.c), also the demo script (demo.shc) through it: the events
+# and weak handle reads that `make demo` shows, checked.
 # Prints KTAP-subtest TAP (results indented by 4) and "ok 3 spanheapctl".
 set -u
-ctl=${1:?usage: ctl-host-test.sh <spanheapctl binary>}
+ctl=${1:?usage: ctl-host-test.sh <spanheapctl binary> [<in-process build>]}
+inproc=${2-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0 failed=0
@@ -24,8 +28,9 @@ result() {
 	fi
 }
 
-cmds="alloc write read store load root unroot finalizer nofinalizer gc events
-stats params expect echo help quit"
+cmds="alloc write read store load root unroot finalizer nofinalizer cleanup
+nocleanup weak weakget weakroot weakdrop gc events stats params expect echo help
+quit"
 
 # --help: exit 0, every command listed, no device needed.
 out=$("$ctl" --help 2>&1); rc=$?
@@ -71,6 +76,58 @@ result "-e reports -e:3: for a malformed command" $? "rc=$rc: $out"
 out=$(printf 'echo x\nevents wait 2h\n' | "$ctl" 2>&1); rc=$?
 [ $rc != 0 ] && grep -q "^<stdin>:2: bad time '2h'" <<<"$out"
 result "stdin reports <stdin>:2: for a bad events wait time" $? "rc=$rc: $out"
+
+out=$("$ctl" -e 'events wait 1s 0' 2>&1); rc=$?
+[ $rc != 0 ] && grep -q "^-e:1: bad event count '0'" <<<"$out"
+result "-e reports a bad events wait count" $? "rc=$rc: $out"
+
+out=$("$ctl" -e 'echo a; weakget W A B' 2>&1); rc=$?
+[ $rc != 0 ] && grep -q '^-e:2: usage: weakget WEAK \[NAME\]' <<<"$out"
+result "-e reports -e:2: for weakget with too many words" $? "rc=$rc: $out"
+
+# The demo, in-process.  section <header> prints the lines after the
+# "== <header>" line, up to the next header.
+section() {
+	awk -v h="== $1" 'index($0, "== ") == 1 { p = index($0, h) == 1; next } p' <<<"$out"
+}
+if [ -n "$inproc" ]; then
+	out=$("$inproc" -f "$(dirname "$0")/demo.shc" 2>&1); rc=$?
+	result "demo.shc in-process: every command as expected (exit 0)" $rc "$out"
+	s=$(section "cycle 1:"; section "cycle 2:"; section "cycle 3:"; section "cycle 4:")
+	[ "$(grep '^event\|^no events' <<<"$s")" = "event 1: finalizer of A ran (token 1)
+event 2: finalizer of B ran (token 2)
+event 3: finalizer of C ran (token 3)
+no events" ] && ! grep -q 'finalizer of [XY]' <<<"$out"
+	result "demo: a chain finalized a link per cycle, the cycle X <-> Y never" $? "$out"
+	s=$(section "cycle 7:")
+	[ "$(grep -c '^event' <<<"$s")" = 2 ] && grep -q '^event .*: cleanup of P ran (token 31)$' <<<"$s" &&
+		grep -q '^event .*: cleanup of Q ran (token 32)$' <<<"$s" &&
+		grep -q '^load: ESTALE' <<<"$s"
+	result "demo: both cleanups of the cycle P <-> Q ran in one cycle, P is gone" $? "$s"
+	s=$(section "cycle 8:")
+	[ "$(grep '^event\|^no events' <<<"$s")" = "event 7: cleanup of S ran (token 42)" ] &&
+		! grep -q 'token 41)' <<<"$out"
+	result "demo: the stopped cleanup never ran, the other did" $? "$s"
+	s=$(section "weak handles:"; section "cycle 9:")
+	[ "$(grep -v '^F: ' <<<"$s")" = "W = weak F (1 ref)
+W2 = weak F: the same as W (2 refs)
+W2: 1 ref left
+W -> F
+W -> nil
+event 8: finalizer of F ran (token 51)" ]
+	result "demo: one weak handle per live object, nil before the finalizer event is read" $? "$s"
+	s=$(section "cycle 10:"; section "weakroot"; section "cycle 12:")
+	[ "$(grep '^W' <<<"$s")" = "W -> nil
+W3 = weak F (1 ref)
+W3 -> F
+W3 -> F, rooted
+W3 -> nil
+W3: 0 refs left
+W: 0 refs left" ] && [ "$(grep -c '"weakly-held"' <<<"$s")" = 2 ]
+	result "demo: nil for good after resurrection, a new weak handle reads F, weakroot keeps it" $? "$s"
+	grep -q '^       cleanups set 0 queued 0 run 3, weak handles 0 (live 0), pins 0$' <<<"$out"
+	result "demo: stats count 3 cleanups run, no weak handles left" $? "$out"
+fi
 
 echo "    1..$n"
 if [ $failed = 0 ]; then

@@ -17,11 +17,21 @@
  *   - any other object may go stale at any time, and then stays stale;
  *   - a token arrives once, for the object it was set on, and only if set
  *     (or cleared after its cycle took it), while the object was
- *     unreachable from the roots.
+ *     unreachable from the roots;
+ *   - a cleanup's event (its token names the thread: the handle is 0)
+ *     arrives once, never for a stopped one, only after its object was
+ *     unreachable, which is then stale; STOP fails only if a cycle may
+ *     have queued it;
+ *   - a weak handle reads its object, or 0 once the object was
+ *     unreachable from the roots, then 0 for good; WEAK_MAKE returns the
+ *     same weak handle while no cycle can have found the object dead;
+ *     reference counts match (WEAK_GET with SPANHEAP_WEAK_ROOT roots).
  * Every round ends quiescent per file (its threads parked): collections
  * until no event comes, each after the first checked against Go's
- * finalizer rule exactly; then STATS against the model (roots,
- * events_read, events_pending, finalizers_set, objects), every
+ * finalizer rule exactly; every cleanup of an unreachable object
+ * delivered, every weak handle of one reading 0; then STATS against the
+ * model (roots, events_read, events_pending, finalizers_set, objects,
+ * cleanups set and queued, weak handles and live ones, pins), every
  * unreachable object stale, every reachable one verified.  Some calls are
  * hostile (random bytes as argument structs, sizes past 4096, bad flags,
  * forged or foreign handles, read-only or unmapped arguments and buffers):
@@ -300,6 +310,9 @@ static void unpaced_main(int seconds)
 #define NSLOT		8		/* model: non-empty slots per REF object */
 #define NOVL		6		/* model: writes over a DATA object's base */
 #define NMAYBE		4		/* cleared tokens that may still arrive */
+#define SL_CLEAN	32		/* cleanups armed per thread */
+#define SL_WEAK		16		/* weak handles per thread */
+#define CTOKEN_TID	48		/* a cleanup token: its thread, from bit 48 */
 #define ROUND_OPS	150
 #define EVBATCH		64
 #define DIAG_PER_KEY	3
@@ -321,6 +334,18 @@ struct pobj {
 	bool resurrect;			/* ROOT it once the inbox is applied */
 };
 
+/* A cleanup neither delivered nor stopped; a weak handle with references. */
+struct pclean {
+	uint64_t h, id, token;
+	bool used, may_run;		/* may_run: the object was once unreachable */
+};
+
+struct pweak {
+	uint64_t w, h;
+	uint32_t refs;
+	bool used, may_nil, nil;	/* may_nil: once unreachable from the roots */
+};
+
 struct pfile;
 
 struct slice {
@@ -336,6 +361,10 @@ struct slice {
 	unsigned char *wbuf, *rbuf, *ebuf;
 	char *g;	/* 4 pages: RW RW NONE RO */
 	unsigned long long ops, hostile, stale, enomem, events, resurrected;
+	struct pclean cl[SL_CLEAN];
+	struct pweak wk[SL_WEAK];
+	uint64_t ctok;
+	unsigned long long cleanups, cevents, weak_nil;
 	pthread_t thr;
 };
 
@@ -605,6 +634,19 @@ static void walk(struct slice *s)
 			     (unsigned long long)o->h);
 		}
 	}
+	/* From now on a cycle may find these dead. */
+	for (i = 0; i < SL_CLEAN; i++) {
+		int j = s->cl[i].used ? hget(s, s->cl[i].h) : 0;
+
+		if (s->cl[i].used && (j < 0 || s->o[j].dead || !s->o[j].must))
+			s->cl[i].may_run = true;
+	}
+	for (i = 0; i < SL_WEAK; i++) {
+		int j = s->wk[i].used ? hget(s, s->wk[i].h) : 0;
+
+		if (s->wk[i].used && (j < 0 || s->o[j].dead || !s->o[j].reach))
+			s->wk[i].may_nil = true;
+	}
 }
 
 /* ---- events ---- */
@@ -677,7 +719,7 @@ static void dispatch(struct slice *s, const void *buf, ssize_t n)
 		memcpy(&ev, (const char *)buf + k, sizeof(ev));
 		f->nread++;
 		if (ev.event_len != sizeof(ev) || ev.version != SPANHEAP_EVENT_VERSION ||
-		    ev.type != SPANHEAP_EVENT_FINALIZER)
+		    (ev.type != SPANHEAP_EVENT_FINALIZER && ev.type != SPANHEAP_EVENT_CLEANUP))
 			fail(s, "event-format", "event len %u version %u type %u",
 			     ev.event_len, ev.version, ev.type);
 		if (!ev.seq || ev.seq > (1ULL << 32)) {
@@ -698,7 +740,15 @@ static void dispatch(struct slice *s, const void *buf, ssize_t n)
 			if (ev.seq > f->maxseq)
 				f->maxseq = ev.seq;
 		}
-		t = owner_get(f, ev.handle);
+		/* a cleanup's token names its thread (its object is gone) */
+		t = ev.type != SPANHEAP_EVENT_CLEANUP ? owner_get(f, ev.handle) :
+		    ev.token >> CTOKEN_TID < (uint64_t)f->nthreads ? (int)(ev.token >> CTOKEN_TID) :
+		    -1;
+		if (t < 0 && ev.type == SPANHEAP_EVENT_CLEANUP) {
+			fail(s, "cleanup-token", "cleanup event with token %#llx: no cleanup had it",
+			     (unsigned long long)ev.token);
+			continue;
+		}
 		if (t < 0) {
 			fail(s, "event-unknown", "event for handle %#llx (token %#llx): no finalizer was ever set on it",
 			     (unsigned long long)ev.handle, (unsigned long long)ev.token);
@@ -737,12 +787,43 @@ static ssize_t read_events(struct slice *s, void *buf, size_t len)
 static int probe(struct slice *s, int i);
 static void judge_stale(struct slice *s, int i, const char *what);
 
+/*
+ * A cleanup event: once, for a cleanup added and not stopped, whose
+ * object a cycle may have found unreachable; it is gone now.
+ */
+static void cleanup_event(struct slice *s, struct spanheap_event *ev)
+{
+	struct pclean *c = NULL;
+	int k, i;
+
+	s->cevents++;
+	for (k = 0; k < SL_CLEAN && !c; k++)
+		if (s->cl[k].used && s->cl[k].token == ev->token)
+			c = &s->cl[k];
+	if (!c || ev->handle) {
+		fail(s, "cleanup-token", "cleanup event token %#llx handle %#llx: %s",
+		     (unsigned long long)ev->token, (unsigned long long)ev->handle,
+		     c ? "names an object" : "not armed (never added, stopped, or delivered)");
+		return;
+	}
+	i = hget(s, c->h);
+	if (!c->may_run)
+		fail(s, "cleanup-reachable", "cleanup %llu (token %#llx) of %#llx ran, the object always reachable",
+		     (unsigned long long)c->id, (unsigned long long)c->token,
+		     (unsigned long long)c->h);
+	else if (i >= 0 && !s->o[i].dead)
+		judge_stale(s, i, "cleanup event");	/* freed: fails if reachable */
+	memset(c, 0, sizeof(*c));
+}
+
 static void handle_event(struct slice *s, struct spanheap_event *ev)
 {
 	struct pfile *f = s->f;
 	int i = hget(s, ev->handle), k;
 	struct pobj *o;
 
+	if (ev->type == SPANHEAP_EVENT_CLEANUP)
+		return cleanup_event(s, ev);
 	if (i < 0) {
 		fail(s, "event-gone", "event for %#llx (token %#llx) of an object found stale before",
 		     (unsigned long long)ev->handle, (unsigned long long)ev->token);
@@ -1397,6 +1478,211 @@ static void op_fin(struct slice *s)
 	}
 }
 
+/* ---- cleanups and weak handles ---- */
+
+static void op_cleanup(struct slice *s)
+{
+	struct spanheap_cleanup a = { .size = sizeof(a) };
+	int i = pick(s, 0), k, ret;
+	struct pclean *c;
+
+	for (k = 0; k < SL_CLEAN && s->cl[k].used; k++)
+		;
+	if (i < 0 || k == SL_CLEAN)
+		return;
+	c = &s->cl[k];
+	a.handle = s->o[i].h;
+	a.token = (uint64_t)s->id << CTOKEN_TID | ++s->ctok;
+	ret = shp_ioctl(s->f->fd, SPANHEAP_IOC_CLEANUP, &a);
+	if (ret == -ESTALE) {
+		judge_stale(s, i, "CLEANUP");
+		return;
+	}
+	if (ret == -ENOMEM) {
+		s->enomem++;
+		return;
+	}
+	if (ret || !a.id || a.id > INT64_MAX) {
+		fail(s, "cleanup", "CLEANUP of %#llx: %s, id %#llx", (unsigned long long)a.handle,
+		     errname(ret), (unsigned long long)a.id);
+		return;
+	}
+	if (s->o[i].dead)
+		stale_works(s, i, "CLEANUP");
+	s->cleanups++;
+	*c = (struct pclean){ .used = true, .h = a.handle, .id = a.id, .token = a.token,
+			      .may_run = !s->o[i].must };
+}
+
+/* STOP: 0 unless a cycle may have queued it (then the event is due). */
+static void op_cleanup_stop(struct slice *s)
+{
+	struct spanheap_cleanup a = { .size = sizeof(a) };
+	int k = srnd(s) % SL_CLEAN, i, ret;
+	struct pclean *c = &s->cl[k];
+
+	if (!c->used)
+		return;
+	a.handle = c->h;
+	a.id = c->id;
+	ret = shp_ioctl(s->f->fd, SPANHEAP_IOC_CLEANUP_STOP, &a);
+	i = hget(s, c->h);
+	if (ret == -ESTALE) {
+		if (i >= 0)
+			judge_stale(s, i, "CLEANUP_STOP");
+		else if (!c->may_run)
+			fail(s, "cleanup-stop", "CLEANUP_STOP: -ESTALE, the object always reachable");
+		return;
+	}
+	if (ret == -ENOENT && c->may_run)
+		return;
+	if (ret) {
+		fail(s, "cleanup-stop", "CLEANUP_STOP of %#llx id %llu (may run %d): %s",
+		     (unsigned long long)c->h, (unsigned long long)c->id, c->may_run, errname(ret));
+		return;
+	}
+	if (i >= 0 && s->o[i].dead)
+		stale_works(s, i, "CLEANUP_STOP");
+	memset(c, 0, sizeof(*c));	/* its token must never arrive */
+}
+
+static int weak_ioctl(struct slice *s, unsigned long cmd, struct spanheap_weakref *a)
+{
+	a->size = sizeof(*a);
+	a->count = 0;
+	return shp_ioctl(s->f->fd, cmd, a);
+}
+
+static void op_weak_make(struct slice *s)
+{
+	struct spanheap_weakref a = { 0 };
+	struct pweak *e, *old = NULL, *same = NULL, *free_e = NULL;
+	int i = pick(s, 0), ret;
+
+	if (i < 0)
+		return;
+	for (e = s->wk; e < s->wk + SL_WEAK; e++) {
+		if (!e->used)
+			free_e = free_e ? free_e : e;
+		else if (e->h == s->o[i].h && !e->nil)
+			old = e;
+	}
+	if (!free_e && !old)
+		return;
+	a.handle = s->o[i].h;
+	ret = weak_ioctl(s, SPANHEAP_IOC_WEAK_MAKE, &a);
+	if (ret == -ESTALE) {
+		judge_stale(s, i, "WEAK_MAKE");
+		return;
+	}
+	if (ret == -ENOMEM) {
+		s->enomem++;
+		return;
+	}
+	if (ret || !(a.weak >> 62 & 1) || a.weak >> 63) {
+		fail(s, "weak-make", "WEAK_MAKE of %#llx: %s, weak %#llx",
+		     (unsigned long long)a.handle, errname(ret), (unsigned long long)a.weak);
+		return;
+	}
+	if (s->o[i].dead)
+		stale_works(s, i, "WEAK_MAKE");
+	for (e = s->wk; e < s->wk + SL_WEAK; e++)
+		if (e->used && e->w == a.weak)
+			same = e;
+	if (same) {
+		if (same->h != a.handle || same->nil || a.count != ++same->refs)
+			fail(s, "weak-make", "WEAK_MAKE of %#llx: %#llx (of %#llx%s), count %llu, model %u",
+			     (unsigned long long)a.handle, (unsigned long long)a.weak,
+			     (unsigned long long)same->h, same->nil ? ", read nil" : "",
+			     (unsigned long long)a.count, same->refs);
+		return;
+	}
+	if (old && !old->may_nil)
+		fail(s, "weak-canonical", "WEAK_MAKE of %#llx: %#llx, not %#llx, the object always reachable",
+		     (unsigned long long)a.handle, (unsigned long long)a.weak,
+		     (unsigned long long)old->w);
+	if (old)
+		old->nil = true;	/* a cycle found the object dead since */
+	if (a.count != 1)
+		fail(s, "weak-make", "WEAK_MAKE: new %#llx with count %llu",
+		     (unsigned long long)a.weak, (unsigned long long)a.count);
+	if (!free_e) {		/* no room: drop it again */
+		a.handle = 0;
+		if (weak_ioctl(s, SPANHEAP_IOC_WEAK_DROP, &a) || a.count)
+			fail(s, "weak-drop", "WEAK_DROP of new %#llx", (unsigned long long)a.weak);
+		return;
+	}
+	*free_e = (struct pweak){ .used = true, .w = a.weak, .h = s->o[i].h, .refs = 1,
+				  .may_nil = !s->o[i].reach };
+}
+
+/* GET: the object, or 0 once it may have been found dead, then 0 for good. */
+static void weak_get(struct slice *s, struct pweak *e, bool root)
+{
+	struct spanheap_weakref a = { .weak = e->w, .flags = root ? SPANHEAP_WEAK_ROOT : 0 };
+	int i = hget(s, e->h), ret;
+
+	ret = weak_ioctl(s, SPANHEAP_IOC_WEAK_GET, &a);
+	if (ret == -ENOMEM) {
+		s->enomem++;
+		return;
+	}
+	if (ret || a.count != e->refs) {
+		fail(s, "weak-get", "WEAK_GET %#llx: %s, count %llu, model %u",
+		     (unsigned long long)e->w, errname(ret), (unsigned long long)a.count, e->refs);
+		return;
+	}
+	if (!a.handle) {
+		if (!e->may_nil)
+			fail(s, "weak-nil", "WEAK_GET %#llx: nil, %#llx always reachable from the roots",
+			     (unsigned long long)e->w, (unsigned long long)e->h);
+		s->weak_nil += !e->nil;
+		e->nil = true;
+		return;
+	}
+	if (a.handle != e->h || e->nil) {
+		fail(s, "weak-get", "WEAK_GET %#llx: %#llx, model %#llx%s", (unsigned long long)e->w,
+		     (unsigned long long)a.handle, (unsigned long long)e->h,
+		     e->nil ? " (it read nil before)" : "");
+		return;
+	}
+	if (i < 0) {	/* compacted away: found stale before */
+		fail(s, "weak-get", "WEAK_GET %#llx: %#llx, found stale before",
+		     (unsigned long long)e->w, (unsigned long long)e->h);
+		return;
+	}
+	if (s->o[i].dead)
+		stale_works(s, i, "WEAK_GET");
+	if (!root)
+		return;
+	s->o[i].roots++;
+	walk(s);
+}
+
+static void op_weak(struct slice *s)
+{
+	struct spanheap_weakref a = { 0 };
+	unsigned int r = srnd(s);
+	struct pweak *e = &s->wk[r % SL_WEAK];
+	int ret;
+
+	if (r >> 8 & 1 || !e->used)
+		return op_weak_make(s);
+	if (r >> 9 & 3) {	/* ROOT only what the model still has */
+		return weak_get(s, e, r >> 11 & 1 && hget(s, e->h) >= 0 &&
+				      !s->o[hget(s, e->h)].dead);
+	}
+	a.weak = e->w;
+	ret = weak_ioctl(s, SPANHEAP_IOC_WEAK_DROP, &a);
+	if (ret || a.count != e->refs - 1) {
+		fail(s, "weak-drop", "WEAK_DROP %#llx: %s, count %llu, model %u",
+		     (unsigned long long)e->w, errname(ret), (unsigned long long)a.count, e->refs);
+		return;
+	}
+	if (!--e->refs)
+		memset(e, 0, sizeof(*e));
+}
+
 static void op_events(struct slice *s)
 {
 	size_t len = (srnd(s) % EVBATCH + 1) * sizeof(struct spanheap_event);
@@ -1594,6 +1880,11 @@ static void expect(struct slice *s, const char *what, unsigned long cmd, int ret
 	     ret ? "" : " (succeeded)");
 }
 
+/* STATS of an older header, whose struct ended before @field */
+#define STATS_AT(field)	_IOC(_IOC_READ | _IOC_WRITE, SPANHEAP_IOC_MAGIC,		\
+			     _IOC_NR(SPANHEAP_IOC_STATS),				\
+			     offsetof(struct spanheap_stats_v1, field))
+
 /* Random bytes as the argument struct, the struct ending at a PROT_NONE page. */
 static void h_raw(struct slice *s)
 {
@@ -1604,11 +1895,20 @@ static void h_raw(struct slice *s)
 	int ret;
 
 	if (!(srnd(s) % 10)) {	/* an unknown command of our magic */
+		static const unsigned long newer[] = {
+			SPANHEAP_IOC_CLEANUP, SPANHEAP_IOC_CLEANUP_STOP, SPANHEAP_IOC_WEAK_MAKE,
+			SPANHEAP_IOC_WEAK_GET, SPANHEAP_IOC_WEAK_DROP,
+		};
+
+		/* (STATS is also known by the numbers of its earlier sizes) */
 		do {
 			cmd = _IOC(srnd(s) % 4, SPANHEAP_IOC_MAGIC, srnd(s) % 32, srnd(s) % 512);
 			for (k = 0; k < 11 && cmds[k] != cmd; k++)
 				;
-		} while (k < 11);
+			for (off = 0; k == 11 && off < 5 && newer[off] != cmd; off++)
+				;
+		} while (k < 11 || off < 5 ||
+			 cmd == STATS_AT(events_overcap) || cmd == STATS_AT(cleanups_set));
 		ret = ioc(s, cmd, s->g + srnd(s) % PG);
 		if (ret != -ENOTTY)
 			fail(s, "enotty", "unknown ioctl %#lx: %s, want ENOTTY", cmd, errname(ret));
@@ -2044,6 +2344,12 @@ static void paced_op(struct slice *s)
 		op_gc_stats(s);
 	else if (r < 89)
 		op_params(s);
+	else if (r < 91)
+		op_cleanup(s);
+	else if (r < 92)
+		op_cleanup_stop(s);
+	else if (r < 94)
+		op_weak(s);
 	else
 		op_hostile(s);
 }
@@ -2187,7 +2493,7 @@ static void qcheck(struct pfile *f, bool final)
 		.flags = SPANHEAP_PARAM_EVENT_QUEUE, .event_queue_max = g_evq_max,
 	};
 	struct slice *s0 = f->sl[0], *s;
-	unsigned long long roots, armed, must;
+	unsigned long long roots, armed, must, cleanups, weak, weak_live;
 	struct spanheap_stats_v1 st0, st;
 	int t, i, iter, got, ret;
 	uint64_t c;
@@ -2265,10 +2571,34 @@ static void qcheck(struct pfile *f, bool final)
 	}
 	if (iter == 200)
 		fail(s0, "converge", "events still coming after 200 collections");
-	roots = armed = must = 0;
+	roots = armed = must = cleanups = weak = weak_live = 0;
 	for (t = 0; t < f->nthreads; t++) {
 		s = f->sl[t];
 		walk(s);
+		/* every cleanup of an object gone ran; every weak handle of one reads 0 */
+		for (i = 0; i < SL_CLEAN; i++) {
+			struct pclean *c = &s->cl[i];
+			int j = c->used ? hget(s, c->h) : 0;
+
+			if (c->used && (j < 0 || s->o[j].dead || !s->o[j].must))
+				fail(s, "cleanup-lost", "cleanup %llu (token %#llx) of unreachable %#llx: no event after GC_WAIT",
+				     (unsigned long long)c->id, (unsigned long long)c->token,
+				     (unsigned long long)c->h);
+			cleanups += c->used;
+		}
+		for (i = 0; i < SL_WEAK; i++) {
+			struct pweak *e = &s->wk[i];
+			int j = e->used ? hget(s, e->h) : 0;
+
+			if (!e->used)
+				continue;
+			weak_get(s, e, false);
+			if (!e->nil && (j < 0 || s->o[j].dead || !s->o[j].must))
+				fail(s, "weak-dead", "weak %#llx reads %#llx, unreachable and collected",
+				     (unsigned long long)e->w, (unsigned long long)e->h);
+			weak++;
+			weak_live += !e->nil;
+		}
 		verify_all(s);
 		for (i = 0; i < s->n; i++) {
 			struct pobj *o = &s->o[i];
@@ -2296,9 +2626,17 @@ static void qcheck(struct pfile *f, bool final)
 	if (st.finalizers_set != armed)
 		fail(s0, "stats-fin", "STATS finalizers_set %llu, model %llu",
 		     (unsigned long long)st.finalizers_set, armed);
-	if (st.objects != must)
-		fail(s0, "stats-objects", "STATS objects %llu, model %llu reachable",
-		     (unsigned long long)st.objects, must);
+	/* an armed cleanup's argument is a tiny object, which may share its block */
+	if (st.objects < must || st.objects > must + cleanups)
+		fail(s0, "stats-objects", "STATS objects %llu, model %llu reachable and %llu cleanups",
+		     (unsigned long long)st.objects, must, cleanups);
+	if (st.cleanups_set != cleanups || st.cleanups_queued || st.weak_handles != weak ||
+	    st.weak_live != weak_live || st.pins)
+		fail(s0, "stats-v2", "STATS cleanups set %llu queued %llu (model %llu), weak handles %llu live %llu (model %llu, %llu), pins %llu",
+		     (unsigned long long)st.cleanups_set, (unsigned long long)st.cleanups_queued,
+		     cleanups, (unsigned long long)st.weak_handles,
+		     (unsigned long long)st.weak_live, weak, weak_live,
+		     (unsigned long long)st.pins);
 	if (st.gc_percent < 0)
 		fail(s0, "stats", "gc_percent %d: pacing turned off", st.gc_percent);
 	f->cycles = st.collections;
@@ -2432,6 +2770,7 @@ static void paced_main(int seconds)
 	for (fi = 0; fi < g_files; fi++) {
 		struct pfile *f = &files[fi];
 		unsigned long long ops = 0, hostile = 0, stale = 0, enomem = 0, ev = 0, res = 0;
+		unsigned long long cl = 0, cev = 0, wnil = 0;
 		int k;
 
 		qcheck(f, true);	/* no roots: everything finalizable runs */
@@ -2445,14 +2784,18 @@ static void paced_main(int seconds)
 			enomem += s->enomem;
 			ev += s->events;
 			res += s->resurrected;
+			cl += s->cleanups;
+			cev += s->cevents;
+			wnil += s->weak_nil;
 		}
 		for (k = 0; k < f->nkeys; k++)
 			ksft_print_msg("file %d: %d failures [%s]\n", fi, f->keys[k].count,
 				       f->keys[k].key);
 		ksft_test_result(!f->fails && f->rounds > 0,
-				 "paced fuzz, file %d, %d threads: %d rounds, %llu ops (%llu hostile), %llu cycles (%llu quiescent), %llu events (%llu resurrected), %llu ESTALE, %llu ENOMEM\n",
+				 "paced fuzz, file %d, %d threads: %d rounds, %llu ops (%llu hostile), %llu cycles (%llu quiescent), %llu events (%llu resurrected), %llu cleanups (%llu ran), %llu weak handles read nil, %llu ESTALE, %llu ENOMEM\n",
 				 fi, g_threads, f->rounds, ops, hostile,
-				 (unsigned long long)f->cycles, f->qgc, ev, res, stale, enomem);
+				 (unsigned long long)f->cycles, f->qgc, ev, res, cl, cev, wnil,
+				 stale, enomem);
 		total_ops += ops;
 		total_cycles += f->cycles;
 		total_events += f->nread;

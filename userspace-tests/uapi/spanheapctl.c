@@ -5,7 +5,7 @@
  *   spanheapctl [-f FILE | -e 'cmd; cmd; ...']    (default: stdin)
  *
  * Objects are named by the script; the tool keeps the name <-> handle
- * map.  Commands are one per line (-f, stdin) or ';'-separated (-e); '#'
+ * map (weak handles and cleanups are named the same way).  Commands are one per line (-f, stdin) or ';'-separated (-e); '#'
  * starts a comment; `help` lists them (cmds[] below).  Errors name the
  * script and line ("demo.shc:7: ..."; for -e, the command's number).
  * On a terminal it prompts and keeps going after an error; otherwise it
@@ -14,17 +14,21 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <getopt.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "libspanheap.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MAX_NAMES	4096
+#define MAX_CLEANUPS	4096
 #define MAX_ARGS	32
 #define EUSAGE		4095	/* a malformed command, already reported */
 
@@ -33,6 +37,13 @@ static struct {
 	uint64_t handle;
 } names[MAX_NAMES];
 static int nnames, fd = -1, quit;
+/* Cleanups added by this script: events name the object they were on. */
+static struct {
+	char name[32];		/* the object's name when the cleanup was added */
+	uint64_t handle, token, id;
+	int delivered;
+} cleanups[MAX_CLEANUPS];
+static int ncleanups;
 static const char *where = "<stdin>";	/* script name, for messages */
 static int lineno, reported;
 
@@ -48,8 +59,14 @@ static const struct {
 	{ "unroot", "NAME", "drop one root count of NAME" },
 	{ "finalizer", "NAME TOKEN", "run a finalizer event with TOKEN when NAME dies" },
 	{ "nofinalizer", "NAME", "clear NAME's finalizer" },
+	{ "cleanup", "NAME TOKEN", "add a cleanup: an event with TOKEN once NAME died" },
+	{ "nocleanup", "NAME TOKEN|id=N", "stop NAME's cleanup with TOKEN (or id N)" },
+	{ "weak", "WEAK NAME", "make a weak handle of NAME, named WEAK" },
+	{ "weakget", "WEAK [NAME]", "print WEAK's object (nil once it was found dead) [as NAME]" },
+	{ "weakroot", "WEAK [NAME]", "weakget, rooting the object in the same call" },
+	{ "weakdrop", "WEAK", "drop one reference to WEAK" },
 	{ "gc", "[wait]", "start a collection (wait: until it has finished)" },
-	{ "events", "[wait TIME]", "print finalizer events (wait up to TIME: 2s, 500ms)" },
+	{ "events", "[wait TIME [N]]", "print events (wait up to TIME, 2s or 500ms, for one or N)" },
 	{ "stats", "", "print the heap's counters" },
 	{ "params", "[KEY=N]...", "set gc_percent=, mem_limit= (bytes), queue= (events)" },
 	{ "expect", "ERRNO COMMAND...", "run COMMAND, which must fail with ERRNO" },
@@ -65,6 +82,7 @@ static const struct {
 	{ "EINVAL", EINVAL }, { "ENOENT", ENOENT }, { "ESTALE", ESTALE },
 	{ "EEXIST", EEXIST }, { "EFAULT", EFAULT }, { "ENOMEM", ENOMEM },
 	{ "ERANGE", ERANGE }, { "ENOTTY", ENOTTY }, { "EAGAIN", EAGAIN },
+	{ "EOVERFLOW", EOVERFLOW }, { "ETIMEDOUT", ETIMEDOUT },
 };
 
 static const char *errname(int err)
@@ -124,6 +142,13 @@ static int dev(void)
 
 	if (fd >= 0)
 		return fd;
+#ifdef SPANHEAPCTL_INPROC	/* linked with inproc.c: a heap of this process */
+	fd = shp_open(O_NONBLOCK);
+	if (fd >= 0)
+		return fd;
+	fprintf(stderr, "spanheapctl: in-process heap: %s\n", strerror(-fd));
+	exit(1);
+#endif
 	if (!path || !*path)
 		path = "/dev/spanheap";
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
@@ -178,7 +203,24 @@ static int handle_of(const char *name, uint64_t *h)
 		return 0;
 	}
 	report("unknown object %s", name);
-	return -ENOENT;
+	return -EUSAGE;		/* not the device's ENOENT: expect must not pass */
+}
+
+/* Names @h as @name, replacing what @name named before. */
+static int bind(const char *name, uint64_t h)
+{
+	int i;
+
+	for (i = 0; i < nnames && strcmp(names[i].name, name); i++)
+		;
+	if (i == MAX_NAMES) {
+		report("too many names (%d)", MAX_NAMES);
+		return -EUSAGE;
+	}
+	if (i == nnames)
+		snprintf(names[nnames++].name, sizeof(names[0].name), "%s", name);
+	names[i].handle = h;
+	return 0;
 }
 
 static const char *name_of(uint64_t h)
@@ -193,30 +235,88 @@ static const char *name_of(uint64_t h)
 	return buf;
 }
 
-static int print_events(void)
+/* The cleanup of this script that an event with @token delivers, or NULL. */
+static const char *cleanup_of(uint64_t token)
+{
+	int i;
+
+	for (i = 0; i < ncleanups; i++) {
+		if (!cleanups[i].delivered && cleanups[i].token == token) {
+			cleanups[i].delivered = 1;
+			return cleanups[i].name;
+		}
+	}
+	return NULL;
+}
+
+static void print_event(const struct spanheap_event *ev)
+{
+	unsigned long long seq = ev->seq, token = ev->token;
+	const char *name;
+
+	switch (ev->type) {
+	case SPANHEAP_EVENT_FINALIZER:
+		printf("event %llu: finalizer of %s ran (token %llu)\n", seq,
+		       name_of(ev->handle), token);
+		break;
+	case SPANHEAP_EVENT_CLEANUP:
+		name = cleanup_of(ev->token);
+		if (name)
+			printf("event %llu: cleanup of %s ran (token %llu)\n", seq, name, token);
+		else
+			printf("event %llu: cleanup ran (token %llu)\n", seq, token);
+		break;
+	default:
+		printf("event %llu: type %u (token %llu, handle %s)\n", seq, ev->type, token,
+		       name_of(ev->handle));
+	}
+}
+
+/* Prints what is pending; returns the number of events or -errno. */
+static int read_events(void)
 {
 	struct spanheap_event ev[64];
 	ssize_t n, i, total = 0;
 
 	while ((n = shp_events(dev(), ev, 64)) > 0) {
 		for (i = 0; i < n; i++)
-			printf("event %llu: finalizer of %s ran (token %llu)\n",
-			       (unsigned long long)ev[i].seq, name_of(ev[i].handle),
-			       (unsigned long long)ev[i].token);
+			print_event(&ev[i]);
 		total += n;
 	}
-	if (!total)
-		printf("no events\n");
-	return n < 0 ? (int)n : 0;
+	return n < 0 ? (int)n : total;
 }
 
-/* "events wait 2s|500ms": poll() until an event is readable or the time is up. */
-static int wait_events(const char *arg)
+static int print_events(void)
+{
+	int n = read_events();
+
+	if (!n)
+		printf("no events\n");
+	return n < 0 ? n : 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * "events wait 2s|500ms [N]": poll() until an event is readable (or N
+ * have been printed) or the time is up; fewer than N is -ETIMEDOUT.  A
+ * descriptor poll() does not know (the in-process build's) is read
+ * every 10 ms instead, until the same deadline.
+ */
+static int wait_events(const char *arg, const char *count)
 {
 	struct pollfd p = { .events = POLLIN };
 	unsigned long long t;
+	uint64_t want = 1;
+	long long deadline, left;
+	int ret, total = 0;
 	char *end;
-	int ret;
 
 	errno = 0;
 	t = strtoull(arg, &end, 10);
@@ -226,18 +326,38 @@ static int wait_events(const char *arg)
 		report("bad time '%s' (e.g. 2s, 500ms)", arg);
 		return -EUSAGE;
 	}
+	if (count && (num(count, &want) || !want || want > INT_MAX)) {
+		if (!reported)
+			report("bad event count '%s'", count);
+		return -EUSAGE;
+	}
 	if (!strcmp(end, "s"))
 		t *= 1000;
+	deadline = now_ms() + (long long)t;
 	p.fd = dev();
-	fflush(stdout);
-	ret = poll(&p, 1, (int)t);
-	if (ret < 0)
-		return -errno;
-	if (!ret) {
-		printf("no events\n");
-		return 0;
+	for (;;) {
+		ret = read_events();
+		if (ret < 0)
+			return ret;
+		total += ret;
+		if ((uint64_t)total >= want)
+			return 0;
+		left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		fflush(stdout);
+		ret = poll(&p, 1, (int)left);
+		if (ret < 0)
+			return -errno;
+		if (ret && (p.revents & POLLNVAL))	/* not a file poll() knows */
+			poll(NULL, 0, left < 10 ? (int)left : 10);
 	}
-	return print_events();
+	if (!total)
+		printf("no events\n");
+	if (!count)
+		return 0;
+	report("events: %d of %llu events in %s", total, (unsigned long long)want, arg);
+	return -ETIMEDOUT;
 }
 
 static int print_stats(void)
@@ -254,6 +374,11 @@ static int print_stats(void)
 	       (unsigned long long)st.finalizers_set, (unsigned long long)st.finalizers_run,
 	       (unsigned long long)st.events_read, (unsigned long long)st.events_pending,
 	       (unsigned long long)st.events_deferred, (unsigned long long)st.roots);
+	if (st.size >= offsetof(struct spanheap_stats_v1, pins) + sizeof(st.pins))
+		printf("       cleanups set %llu queued %llu run %llu, weak handles %llu (live %llu), pins %llu\n",
+		       (unsigned long long)st.cleanups_set, (unsigned long long)st.cleanups_queued,
+		       (unsigned long long)st.cleanups_run, (unsigned long long)st.weak_handles,
+		       (unsigned long long)st.weak_live, (unsigned long long)st.pins);
 	return 0;
 }
 
@@ -287,14 +412,146 @@ bad:
 	return -EUSAGE;
 }
 
+/*
+ * Cleanups and weak handles.  The ioctls are called directly: these are
+ * the ABI's newest commands, and the tool shows them as they are.
+ */
+static int add_cleanup(const char *name, uint64_t h, const char *tok)
+{
+	struct spanheap_cleanup c = { .size = sizeof(c), .handle = h };
+	uint64_t token;
+	int ret;
+
+	if (ncleanups == MAX_CLEANUPS) {
+		report("too many cleanups (%d)", MAX_CLEANUPS);
+		return -EUSAGE;
+	}
+	ret = num(tok, &token);
+	c.token = token;
+	if (!ret)
+		ret = shp_ioctl(dev(), SPANHEAP_IOC_CLEANUP, &c);
+	if (ret)
+		return ret;
+	snprintf(cleanups[ncleanups].name, sizeof(cleanups[0].name), "%s", name);
+	cleanups[ncleanups].handle = h;
+	cleanups[ncleanups].token = c.token;
+	cleanups[ncleanups++].id = c.id;
+	printf("cleanup %llu: %s, token %llu\n", (unsigned long long)c.id, name,
+	       (unsigned long long)c.token);
+	return 0;
+}
+
+/* "nocleanup NAME TOKEN": the latest of NAME's cleanups with TOKEN; or id=N. */
+static int stop_cleanup(const char *name, uint64_t h, const char *which)
+{
+	struct spanheap_cleanup c = { .size = sizeof(c), .handle = h };
+	uint64_t token;
+	int i, ret;
+
+	if (!strncmp(which, "id=", 3)) {
+		ret = num(which + 3, &token);
+		c.id = token;
+		return ret ? ret : shp_ioctl(dev(), SPANHEAP_IOC_CLEANUP_STOP, &c);
+	}
+	ret = num(which, &token);
+	if (ret)
+		return ret;
+	for (i = ncleanups - 1; i >= 0; i--)
+		if (cleanups[i].handle == h && cleanups[i].token == token)
+			break;
+	if (i < 0) {
+		report("nocleanup: %s has no cleanup with token %s", name, which);
+		return -EUSAGE;
+	}
+	c.id = cleanups[i].id;
+	ret = shp_ioctl(dev(), SPANHEAP_IOC_CLEANUP_STOP, &c);
+	if (!ret)
+		cleanups[i].delivered = 1;	/* no event may match it now */
+	return ret;
+}
+
+static int weak_make(const char *wname, uint64_t h)
+{
+	struct spanheap_weakref w = { .size = sizeof(w), .handle = h };
+	int i, ret = shp_ioctl(dev(), SPANHEAP_IOC_WEAK_MAKE, &w);
+
+	if (ret)
+		return ret;
+	for (i = 0; i < nnames && names[i].handle != w.weak; i++)
+		;
+	if (i < nnames && strcmp(names[i].name, wname))
+		printf("%s = weak %s: the same as %s (%llu refs)\n", wname, name_of(h),
+		       names[i].name, (unsigned long long)w.count);
+	else
+		printf("%s = weak %s (%llu ref%s)\n", wname, name_of(h),
+		       (unsigned long long)w.count, w.count == 1 ? "" : "s");
+	return bind(wname, w.weak);
+}
+
+/* weakget / weakroot WEAK [NAME] */
+static int weak_get(char **argv, int argc)
+{
+	struct spanheap_weakref w = { .size = sizeof(w) };
+	uint64_t weak;
+	int ret;
+
+	if (argc > 3) {
+		report("usage: %s WEAK [NAME]", argv[0]);
+		return -EUSAGE;
+	}
+	ret = handle_of(argv[1], &weak);
+	if (ret)
+		return ret;
+	w.weak = weak;
+	if (!strcmp(argv[0], "weakroot"))
+		w.flags = SPANHEAP_WEAK_ROOT;
+	ret = shp_ioctl(dev(), SPANHEAP_IOC_WEAK_GET, &w);
+	if (ret)
+		return ret;
+	if (!w.handle) {
+		printf("%s -> nil\n", argv[1]);
+		return 0;
+	}
+	printf("%s -> %s%s\n", argv[1], name_of(w.handle),
+	       w.flags & SPANHEAP_WEAK_ROOT ? ", rooted" : "");
+	return argc > 2 ? bind(argv[2], w.handle) : 0;
+}
+
+static int weak_drop(const char *wname)
+{
+	struct spanheap_weakref w = { .size = sizeof(w) };
+	uint64_t weak;
+	int ret = handle_of(wname, &weak);
+
+	w.weak = weak;
+	if (!ret)
+		ret = shp_ioctl(dev(), SPANHEAP_IOC_WEAK_DROP, &w);
+	if (!ret)
+		printf("%s: %llu ref%s left\n", wname, (unsigned long long)w.count,
+		       w.count == 1 ? "" : "s");
+	return ret;
+}
+
 /* Object commands: NAME, then argc - 2 more arguments. */
 static int run_obj(char **argv, int argc)
 {
 	uint64_t h, v, a;
 	int ret;
 
-	ret = handle_of(argv[1], &h);
-	if (!ret && argc > 2)
+	if (!strcmp(argv[0], "weakget") || !strcmp(argv[0], "weakroot"))
+		return weak_get(argv, argc);
+	if (!strcmp(argv[0], "weakdrop"))
+		return weak_drop(argv[1]);
+	ret = handle_of(argv[argc > 2 && !strcmp(argv[0], "weak") ? 2 : 1], &h);
+	if (ret)
+		return ret;
+	if (!strcmp(argv[0], "weak"))
+		return weak_make(argv[1], h);
+	if (!strcmp(argv[0], "cleanup"))
+		return add_cleanup(argv[1], h, argv[2]);
+	if (!strcmp(argv[0], "nocleanup"))
+		return stop_cleanup(argv[1], h, argv[2]);
+	if (argc > 2)
 		ret = num(argv[2], &a);
 	if (ret)
 		return ret;
@@ -361,16 +618,10 @@ static int run(char **argv, int argc)
 		uint32_t kind = !strcmp(argv[2], "ref") ? SPANHEAP_KIND_REF :
 				!strcmp(argv[2], "data") ? SPANHEAP_KIND_DATA : 0;
 
-		if (nnames == MAX_NAMES)
-			return -ENOMEM;
 		ret = num(argv[3], &len);
 		if (!ret)
 			ret = shp_alloc(dev(), kind, len, &h);
-		if (!ret) {
-			snprintf(names[nnames].name, sizeof(names[0].name), "%s", argv[1]);
-			names[nnames++].handle = h;
-		}
-		return ret;
+		return ret ? ret : bind(argv[1], h);
 	}
 	if (!strcmp(argv[0], "echo")) {
 		for (ret = 1; ret < argc; ret++)
@@ -392,9 +643,9 @@ static int run(char **argv, int argc)
 	if (!strcmp(argv[0], "events")) {
 		if (argc == 1)
 			return print_events();
-		if (argc == 3 && !strcmp(argv[1], "wait"))
-			return wait_events(argv[2]);
-		report("usage: events [wait TIME]");
+		if ((argc == 3 || argc == 4) && !strcmp(argv[1], "wait"))
+			return wait_events(argv[2], argc == 4 ? argv[3] : NULL);
+		report("usage: events [wait TIME [N]]");
 		return -EUSAGE;
 	}
 	if (!strcmp(argv[0], "stats"))
