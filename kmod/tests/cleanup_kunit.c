@@ -453,7 +453,6 @@ static void alloc_while_dying(struct spanheap *heap, void *arg)
 {
 	unsigned long deadline = jiffies + 20 * HZ;
 	struct dying *d = arg;
-	unsigned int i;
 	void *big;
 
 	complete(&d->started);
@@ -463,12 +462,14 @@ static void alloc_while_dying(struct spanheap *heap, void *arg)
 	big = spanheap_alloc(heap, 2 * SHP_GC_MIN_HEAP, SPANHEAP_NOSCAN);
 	spanheap_exit(heap);
 	spanheap_collect(heap);
+	/*
+	 * Destroy cancelled these before it began waiting for the cleanup
+	 * workers (whose own work items it holds pending while it cancels
+	 * them, so they cannot be checked here).
+	 */
 	if (work_pending(&heap->gc_work) || work_pending(&heap->sweep_work) ||
 	    work_pending(&heap->fin_work))
 		atomic_inc(&d->requeued);
-	for (i = 0; i < heap->ncleanup_workers; i++)
-		if (work_pending(&heap->cleanup_workers[i].work))
-			atomic_inc(&d->requeued);
 	if (big && READ_ONCE(heap->dying))
 		atomic_inc(&d->done);
 }
