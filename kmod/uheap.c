@@ -233,9 +233,9 @@ void uheap_destroy(struct uheap *u)
 static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 {
 	struct uh_entry *e;
+	bool wrapped;
 	size_t bytes;
 	void *obj;
-	long ret;
 	u32 idx;
 
 	if (a->flags & ~SPANHEAP_ALLOC_ROOTED || a->reserved || a->handle)
@@ -252,24 +252,14 @@ static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 		return -ENOSPC;			/* retired: every handle used */
 	if (u->nentries >= u->reclaim_at)
 		table_reclaim(u);
-	if (uheap_charge(u, UH_ENTRY_COST))
-		return -ENOMEM;
-	e = kzalloc(sizeof(*e), SHP_GFP);
-	if (!e) {
-		uheap_uncharge(u, UH_ENTRY_COST);
-		return -ENOMEM;
-	}
 	/* The entry first: once the object exists, nothing may fail. */
-	ret = xa_alloc_cyclic(&u->tab, &idx, e, XA_LIMIT(1, UH_MAX_ENTRIES - 1),
-			      &u->next_idx, SHP_GFP);
-	if (ret < 0) {
-		kfree(e);
-		uheap_uncharge(u, UH_ENTRY_COST);
-		return ret == -EBUSY ? -ENOSPC : ret;
-	}
+	e = uh_table_insert(u, &u->tab, UH_ENTRY_COST, &u->next_idx, &idx,
+			    &wrapped);
+	if (IS_ERR(e))
+		return PTR_ERR(e);
 	u->nentries++;
 	/* Indices wrapped: a new generation, or retire when none is left. */
-	if (ret == 1 && ++u->epoch > UH_GEN_MASK) {
+	if (wrapped && ++u->epoch > UH_GEN_MASK) {
 		entry_unget(u, idx, e);
 		return -ENOSPC;
 	}

@@ -25,7 +25,7 @@
 #include <linux/uidgid.h>
 #include <linux/wait.h>
 #include <linux/xarray.h>
-#include "spanheap.h"
+#include "internal.h"
 #include "../uapi/linux/spanheap.h"
 
 /*
@@ -293,5 +293,43 @@ static inline void uheap_uncharge(struct uheap *u, size_t bytes)
  * per leaf across the whole index space).
  */
 #define UH_LEAF_COST	(sizeof(struct xa_node) + sizeof(struct xa_node) / 32)
+
+/**
+ * uh_table_insert() - a new zeroed entry at the next index of a table
+ * @u: state
+ * @xa: the handle table or the weak handle table
+ * @size: bytes of the entry, charged to the file
+ * @next_idx: where the table's cyclic allocation resumes
+ * @idx: set to the entry's index
+ * @wrapped: set if the indices wrapped (a new generation begins)
+ *
+ * Context: process context, the table's lock held.
+ * Return: the entry, or ERR_PTR(-ENOMEM), or ERR_PTR(-ENOSPC) when no
+ * index is free.
+ */
+static inline void *uh_table_insert(struct uheap *u, struct xarray *xa,
+				    size_t size, u32 *next_idx, u32 *idx,
+				    bool *wrapped)
+{
+	void *e;
+	int ret;
+
+	if (uheap_charge(u, size))
+		return ERR_PTR(-ENOMEM);
+	e = kzalloc(size, SHP_GFP);
+	if (!e) {
+		uheap_uncharge(u, size);
+		return ERR_PTR(-ENOMEM);
+	}
+	ret = xa_alloc_cyclic(xa, idx, e, XA_LIMIT(1, UH_MAX_ENTRIES - 1),
+			      next_idx, SHP_GFP);
+	if (ret < 0) {
+		kfree(e);
+		uheap_uncharge(u, size);
+		return ERR_PTR(ret == -EBUSY ? -ENOSPC : ret);
+	}
+	*wrapped = ret == 1;
+	return e;
+}
 
 #endif /* _SPANHEAP_UHEAP_H */

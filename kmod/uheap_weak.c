@@ -75,29 +75,20 @@ static void weak_erase(struct uheap *u, u32 idx, struct uh_weak *w)
 static long weak_new(struct uheap *u, struct spanheap_weak *cell)
 {
 	struct uh_weak *w;
+	bool wrapped;
 	long ret;
 	u32 idx;
 
 	if (u->wepoch > UH_GEN_MASK)
 		return -ENOSPC;			/* retired: every weak handle used */
-	if (uheap_charge(u, UH_WEAK_COST))
-		return -ENOMEM;
-	w = kzalloc(sizeof(*w), SHP_GFP);
-	if (!w) {
-		uheap_uncharge(u, UH_WEAK_COST);
-		return -ENOMEM;
-	}
-	ret = xa_alloc_cyclic(&u->wtab, &idx, w, XA_LIMIT(1, UH_MAX_ENTRIES - 1),
-			      &u->wnext_idx, SHP_GFP);
-	if (ret < 0) {
-		kfree(w);
-		uheap_uncharge(u, UH_WEAK_COST);
-		return ret == -EBUSY ? -ENOSPC : ret;
-	}
+	w = uh_table_insert(u, &u->wtab, UH_WEAK_COST, &u->wnext_idx, &idx,
+			    &wrapped);
+	if (IS_ERR(w))
+		return PTR_ERR(w);
 	w->cell = cell;
 	w->count = 1;
 	u->nweak++;
-	if ((ret == 1 && ++u->wepoch > UH_GEN_MASK) ||
+	if ((wrapped && ++u->wepoch > UH_GEN_MASK) ||
 	    (uh_leaf_alone(&u->wtab, idx) && uheap_charge(u, UH_LEAF_COST))) {
 		ret = u->wepoch > UH_GEN_MASK ? -ENOSPC : -ENOMEM;
 		xa_erase(&u->wtab, idx);

@@ -104,8 +104,12 @@ static uint64_t fin_obj(uint64_t token)
 	return h;
 }
 
-/* GC with wait, then read every event; returns the tokens in order. */
-static int gc_events(uint64_t *tokens, int max)
+/*
+ * GC with wait, then read every event; returns the tokens in order.  With
+ * a @type, every event must be of it (-2 otherwise), and a cleanup event
+ * must carry no handle.
+ */
+static int gc_events_of(uint16_t type, uint64_t *tokens, int max)
 {
 	struct spanheap_event ev[64];
 	ssize_t n, i;
@@ -114,10 +118,19 @@ static int gc_events(uint64_t *tokens, int max)
 	if (shp_gc(fd, SPANHEAP_GC_WAIT, NULL))
 		return -1;
 	while ((n = shp_events(fd, ev, 64)) > 0)
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			if (type && (ev[i].type != type ||
+				     (type == SPANHEAP_EVENT_CLEANUP && ev[i].handle)))
+				return -2;
 			if (got < max)
 				tokens[got++] = ev[i].token;
+		}
 	return n < 0 ? -1 : got;
+}
+
+static int gc_events(uint64_t *tokens, int max)
+{
+	return gc_events_of(0, tokens, max);
 }
 
 static bool stats_v1(struct spanheap_stats_v1 *st)
@@ -1581,26 +1594,6 @@ TEST_F_TIMEOUT(heap, readonly_args, TEST_TIMEOUT_S)
 }
 
 /* ---- cleanups and weak handles ---- */
-
-/* The events read now (GC_WAIT first), by type: tokens of @type, count. */
-static int gc_events_of(uint16_t type, uint64_t *tokens, int max)
-{
-	struct spanheap_event ev[64];
-	ssize_t n, i;
-	int got = 0;
-
-	if (shp_gc(fd, SPANHEAP_GC_WAIT, NULL))
-		return -1;
-	while ((n = shp_events(fd, ev, 64)) > 0)
-		for (i = 0; i < n; i++) {
-			if (ev[i].type != type || (type == SPANHEAP_EVENT_CLEANUP &&
-						   ev[i].handle))
-				return -2;
-			if (got < max)
-				tokens[got++] = ev[i].token;
-		}
-	return n < 0 ? -1 : got;
-}
 
 /* cleanups: an event per cleanup, once, token only; STOP cancels */
 TEST_F_TIMEOUT(heap, cleanup_events, TEST_TIMEOUT_S)
