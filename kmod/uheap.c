@@ -233,7 +233,7 @@ void uheap_destroy(struct uheap *u)
 static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 {
 	struct uh_entry *e;
-	bool wrapped;
+	bool wrapped = false;
 	size_t bytes;
 	void *obj;
 	u32 idx;

@@ -75,7 +75,7 @@ static void weak_erase(struct uheap *u, u32 idx, struct uh_weak *w)
 static long weak_new(struct uheap *u, struct spanheap_weak *cell)
 {
 	struct uh_weak *w;
-	bool wrapped;
+	bool wrapped = false;
 	long ret;
 	u32 idx;
 

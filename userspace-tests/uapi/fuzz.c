@@ -382,6 +382,7 @@ struct pfile {
 	size_t ocap, ocnt;
 	uint8_t *seqmap;
 	uint64_t seqcap, maxseq, nread;
+	uint64_t contig;		/* every seq up to it was dispatched */
 	int in_flight;			/* read() calls not yet dispatched */
 	pthread_barrier_t bar;
 	bool stop;
@@ -714,6 +715,7 @@ static void dispatch(struct slice *s, const void *buf, ssize_t n)
 	     k += sizeof(struct spanheap_event)) {
 		struct spanheap_event ev;
 		struct slice *o;
+		uint64_t c;
 		int t;
 
 		memcpy(&ev, (const char *)buf + k, sizeof(ev));
@@ -739,6 +741,12 @@ static void dispatch(struct slice *s, const void *buf, ssize_t n)
 			f->seqmap[ev.seq / 8] |= 1 << (ev.seq % 8);
 			if (ev.seq > f->maxseq)
 				f->maxseq = ev.seq;
+			/* (written under f->lock, read without it) */
+			c = f->contig;
+			while (c + 1 < f->seqcap * 8 &&
+			       f->seqmap[(c + 1) / 8] & (1 << ((c + 1) % 8)))
+				c++;
+			__atomic_store_n(&f->contig, c, __ATOMIC_RELEASE);
 		}
 		/* a cleanup's token names its thread (its object is gone) */
 		t = ev.type != SPANHEAP_EVENT_CLEANUP ? owner_get(f, ev.handle) :
@@ -883,10 +891,26 @@ static void resurrect(struct slice *s, int i)
 	}
 }
 
-static void process_inbox(struct slice *s)
+static int seq_cmp(const void *a, const void *b)
 {
+	const struct spanheap_event *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Apply the events the inbox holds, in seq order, up to the last seq
+ * before which every event was dispatched: two threads' read() calls
+ * may dispatch out of order (a finalizer event read by one thread, the
+ * cleanup event it made possible by another, dispatched first), and the
+ * model must see them as the kernel delivered them.  The rest stays for
+ * later; @all (quiescent: no read in flight) applies everything.
+ */
+static void process_inbox_upto(struct slice *s, bool all)
+{
+	uint64_t upto = __atomic_load_n(&s->f->contig, __ATOMIC_ACQUIRE);
 	struct spanheap_event *w;
-	int n, k;
+	int n, k, done;
 
 	if (!__atomic_load_n(&s->nibox, __ATOMIC_ACQUIRE))
 		return;
@@ -897,13 +921,33 @@ static void process_inbox(struct slice *s)
 	s->ibox_cap = 0;
 	__atomic_store_n(&s->nibox, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&s->ibox_lock);
-	for (k = 0; k < n; k++)
-		handle_event(s, &w[k]);
+	qsort(w, n, sizeof(*w), seq_cmp);
+	for (done = 0; done < n && (all || !w[done].seq || w[done].seq <= upto); done++)
+		handle_event(s, &w[done]);
+	if (done < n) {		/* back into the inbox, for a later pass */
+		pthread_mutex_lock(&s->ibox_lock);
+		for (k = done; k < n; k++) {
+			if (s->nibox == s->ibox_cap) {
+				s->ibox_cap = s->ibox_cap ? s->ibox_cap * 2 : 256;
+				s->ibox = realloc(s->ibox, s->ibox_cap * sizeof(*w));
+				if (!s->ibox)
+					abort();
+			}
+			s->ibox[s->nibox] = w[k];
+			__atomic_store_n(&s->nibox, s->nibox + 1, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&s->ibox_lock);
+	}
 	free(w);
 	/* after every event of the batch: one later in it may unpin a holder */
 	for (k = 0; k < s->n; k++)
 		if (s->o[k].resurrect)
 			resurrect(s, k);
+}
+
+static void process_inbox(struct slice *s)
+{
+	process_inbox_upto(s, false);
 }
 
 /*
@@ -924,7 +968,7 @@ static void settle(struct slice *s)
 	}
 	pthread_mutex_lock(&s->ibox_lock);	/* pairs with dispatch() */
 	pthread_mutex_unlock(&s->ibox_lock);
-	process_inbox(s);
+	process_inbox_upto(s, !__atomic_load_n(&s->f->in_flight, __ATOMIC_ACQUIRE));
 	walk(s);
 }
 
@@ -2481,7 +2525,7 @@ static int qpass(struct pfile *f, struct spanheap_stats_v1 *st0, struct spanheap
 	f->qgc++;
 	got = drain(s0);
 	for (t = 0; t < f->nthreads; t++)
-		process_inbox(f->sl[t]);
+		process_inbox_upto(f->sl[t], true);	/* quiescent: all read */
 	if (shp_stats(f->fd, st))
 		fail(s0, "stats", "STATS failed");
 	return got;
