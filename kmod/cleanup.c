@@ -25,6 +25,27 @@
 #include <linux/workqueue.h>
 #include "internal.h"
 
+/*
+ * A new cleanup id: unique in the heap and positive, but not in order
+ * across CPUs.  Each CPU hands out ids from its own block of
+ * SHP_CLEANUP_ID_BLOCK, reserved with one atomic, so adding cleanups on
+ * several CPUs does not bounce one counter between them.
+ */
+static s64 next_cleanup_id(struct spanheap *heap)
+{
+	struct shp_cpu_cache *c = get_cpu_ptr(heap->cpu);
+	s64 id;
+
+	if (c->cleanup_id == c->cleanup_id_end) {
+		c->cleanup_id_end = atomic64_add_return(SHP_CLEANUP_ID_BLOCK,
+							&heap->cleanup_ids);
+		c->cleanup_id = c->cleanup_id_end - SHP_CLEANUP_ID_BLOCK;
+	}
+	id = ++c->cleanup_id;
+	put_cpu_ptr(heap->cpu);
+	return id;
+}
+
 static void cleanup_workfn(struct work_struct *work)
 {
 	struct shp_cleanup_worker *w =
@@ -87,7 +108,9 @@ void shp_cleanup_workers_cancel(struct spanheap *heap)
  * @arg: passed to @fn; a root until @fn returns, so if it reaches @ptr
  *	the cleanup never runs
  *
- * Any number of cleanups may be added to an object.  They run once the
+ * Any number of cleanups may be added to an object.  Ids are unique in
+ * @heap and positive, but not ordered: each CPU hands them out from its
+ * own block, so a later call may return a smaller id.  They run once the
  * object is found unreachable, on parallel workers, in no order, even
  * among the objects of a cycle (which, unlike finalizers, is collected).
  * If the object has a finalizer, its cleanups run only after it was
@@ -120,7 +143,7 @@ s64 spanheap_add_cleanup(struct spanheap *heap, void *ptr,
 	c = container_of(sp, struct shp_special_cleanup, sp);
 	c->fn = fn;
 	c->arg = arg;
-	c->id = atomic64_inc_return(&heap->cleanup_ids);
+	c->id = next_cleanup_id(heap);
 	sp->offset = off;
 	spin_lock(&s->speciallock);
 	ret = shp_special_add(s, idx, sp);

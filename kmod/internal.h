@@ -377,6 +377,9 @@ struct shp_central {
  * @tiny_off: bytes of @tiny handed out
  * @tiny_shared: allocations served from an existing tiny block (counted
  *	in @allocs, but not objects of their own)
+ * @cleanup_id: last cleanup id handed out from this CPU's block
+ * @cleanup_id_end: last id of the block; @cleanup_id == @cleanup_id_end
+ *	when it is used up (SHP_CLEANUP_ID_BLOCK ids from heap->cleanup_ids)
  *
  * Objects per class are counted from the bitmaps when stats are read,
  * so the fast paths only bump two counters next to @last.
@@ -388,8 +391,13 @@ struct shp_cpu_cache {
 	unsigned long tiny;
 	unsigned int tiny_off;
 	u64 tiny_shared;
+	s64 cleanup_id;
+	s64 cleanup_id_end;
 	struct shp_span *alloc[SHP_NR_SPAN_CLASSES];
 } ____cacheline_aligned_in_smp;
+
+/* Cleanup ids a CPU reserves from heap->cleanup_ids at once. */
+#define SHP_CLEANUP_ID_BLOCK	64
 
 /**
  * struct spanheap - a heap
@@ -430,7 +438,7 @@ struct shp_cpu_cache {
  * @finq: queued finalizers
  * @cleanq: queued cleanups
  * @fin_work: the finalizer worker (Go's fing)
- * @cleanup_ids: last cleanup id given
+ * @cleanup_ids: last cleanup id reserved by a CPU cache's block
  * @ncleanup_workers: entries of @cleanup_workers in use, fixed at creation
  * @cleanup_workers: the parallel cleanup workers
  * @gc_work: a paced background collection
