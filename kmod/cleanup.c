@@ -14,10 +14,12 @@
  *
  * Each heap has ncleanup_workers work items on the unbound
  * shp_cleanup_wq; shp_finq_wake() queues as many as there are queued
- * cleanups.  A worker takes one cleanup at a time into its running slot
- * and calls it outside any section: a slow cleanup holds up neither the
- * other workers nor collections, and its argument stays rooted through
- * the slot until it returns.
+ * cleanups.  A worker takes up to SHP_CLEANUP_BATCH queued cleanups at
+ * once into its running chain (one lock round for all) and calls them
+ * one after the other outside any section: a slow cleanup holds up the
+ * rest of its batch, but neither the other workers, the rest of the
+ * queue nor collections, and each argument stays rooted through the
+ * chain until its cleanup returns.
  */
 #include <linux/err.h>
 #include <linux/export.h>
@@ -52,11 +54,26 @@ static void cleanup_workfn(struct work_struct *work)
 		container_of(work, struct shp_cleanup_worker, work);
 	struct spanheap *heap = w->heap;
 	struct mem_cgroup *memcg = shp_memcg_enter(heap);
+	struct shp_special *batch = shp_cleanq_next(heap, w, NULL, 0);
 
-	while (shp_cleanq_take(heap, &w->running)) {
-		w->running.fn.cleanup(heap, w->running.ctx);
-		shp_cleanq_done(heap, &w->running);
-		cond_resched();
+	while (batch) {
+		struct shp_special *sp;
+		unsigned int n = 0;
+
+		for (sp = batch; sp; sp = sp->next) {
+			struct shp_special_cleanup *c =
+				container_of(sp, struct shp_special_cleanup, sp);
+
+			c->fn(heap, c->arg);
+			/*
+			 * Returned: its argument stops being a root.  Pairs
+			 * with the acquire of shp_mark_finq().
+			 */
+			smp_store_release(&w->running, sp->next);
+			n++;
+			cond_resched();
+		}
+		batch = shp_cleanq_next(heap, w, batch, n);
 	}
 	shp_memcg_exit(memcg);
 }

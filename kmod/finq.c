@@ -3,17 +3,24 @@
  * The queues of finalizers and cleanups found due (Go's finq/finc and
  * the cleanup queue of mcleanup.go).
  *
- * Sweeping appends an entry to heap->finq or heap->cleanq, each a list
- * of fixed-size blocks; empty blocks are kept for reuse.  A queue only
- * grows during sweep and only shrinks in its workers (finalizer.c,
- * cleanup.c).  Queued objects and contexts are roots (shp_mark_finq()),
- * so a finalizer's object stays allocated at least until the finalizer
- * has run and a later cycle finds it unreachable again; a cleanup's
- * argument stays a root until the cleanup has returned, the cleanup
- * running outside any section.
+ * Sweeping appends an entry to heap->finq, a list of fixed-size blocks
+ * (empty blocks are kept for reuse), and moves the records of cleanups
+ * it finds due onto heap->cleanq: a queued cleanup is its record, so
+ * queueing one allocates nothing and copies nothing.  A queue only grows
+ * during sweep and only shrinks in its workers (finalizer.c, cleanup.c).
+ * Queued objects and contexts are roots (shp_mark_finq()), so a
+ * finalizer's object stays allocated at least until the finalizer has
+ * run and a later cycle finds it unreachable again; a cleanup's argument
+ * stays a root until the cleanup has returned, the cleanup running
+ * outside any section.
+ *
+ * A cleanup worker takes up to SHP_CLEANUP_BATCH records at once into
+ * its running chain, under heap->fin_lock, and advances the chain past
+ * each cleanup once it returned; the records it ran are freed when it
+ * next takes heap->fin_lock (a mark walking the chain holds that lock).
  *
  * heap->fin_lock protects both queues, their counters and the workers'
- * running entries.
+ * running chains (their heads are advanced by their workers alone).
  */
 #include <linux/slab.h>
 #include <linux/workqueue.h>
@@ -84,26 +91,32 @@ static bool runq_pop(struct shp_runq *q, struct shp_queue_entry *e)
 bool shp_queue_finalizer(struct spanheap *heap, void *obj,
 			 spanheap_finalizer_t fn, void *ctx)
 {
-	struct shp_queue_entry e = { .obj = obj, .fn.fin = fn, .ctx = ctx };
+	struct shp_queue_entry e = { .obj = obj, .fn = fn, .ctx = ctx };
 
 	return runq_push(heap, &heap->finq, &e);
 }
 
 /**
- * shp_queue_cleanup() - queue a cleanup call
+ * shp_queue_cleanups() - queue the records of cleanups found due
  * @heap: heap
- * @fn: cleanup
- * @arg: its argument
+ * @first: first record of a chain linked through sp.next, unlinked from
+ *	its object and no longer counted on its span
+ * @last: last record of the chain
+ * @n: records on the chain
  *
- * Context: sweeping, heap->fin_lock held; allocates with GFP_ATOMIC.
- * Return: false if no queue block could be allocated (the object then
- * survives the cycle, its cleanup still set).
+ * The records are freed once their cleanups returned (or dropped by heap
+ * destruction); until then each still holds its charge on the heap.
+ *
+ * Context: sweeping, heap->fin_lock held.
  */
-bool shp_queue_cleanup(struct spanheap *heap, spanheap_cleanup_t fn, void *arg)
+void shp_queue_cleanups(struct spanheap *heap, struct shp_special *first,
+			struct shp_special *last, unsigned int n)
 {
-	struct shp_queue_entry e = { .fn.cleanup = fn, .ctx = arg };
-
-	return runq_push(heap, &heap->cleanq, &e);
+	lockdep_assert_held(&heap->fin_lock);
+	last->next = heap->cleanq.head;
+	heap->cleanq.head = first;
+	heap->cleanq.len += n;
+	heap->cleanq.queued += n;
 }
 
 /* An entry's object and context are roots; its function is not scanned. */
@@ -111,6 +124,15 @@ static void mark_entry(struct spanheap *heap, struct shp_queue_entry *e)
 {
 	shp_scan_range(heap, (unsigned long)&e->obj, sizeof(e->obj));
 	shp_scan_range(heap, (unsigned long)&e->ctx, sizeof(e->ctx));
+}
+
+/* The arguments of a chain of cleanup records are roots. */
+static void mark_cleanups(struct spanheap *heap, struct shp_special *sp)
+{
+	for (; sp; sp = sp->next)
+		shp_scan_range(heap, (unsigned long)
+			       &container_of(sp, struct shp_special_cleanup, sp)->arg,
+			       sizeof(void *));
 }
 
 static void mark_runq(struct spanheap *heap, struct shp_runq *q)
@@ -140,9 +162,10 @@ void shp_mark_finq(struct spanheap *heap)
 	spin_lock(&heap->fin_lock);
 	rcu_read_lock();
 	mark_runq(heap, &heap->finq);
-	mark_runq(heap, &heap->cleanq);
+	mark_cleanups(heap, heap->cleanq.head);
+	/* Pairs with the worker's release once a cleanup returned. */
 	for (i = 0; i < heap->ncleanup_workers; i++)
-		mark_entry(heap, &heap->cleanup_workers[i].running);
+		mark_cleanups(heap, smp_load_acquire(&heap->cleanup_workers[i].running));
 	rcu_read_unlock();
 	spin_unlock(&heap->fin_lock);
 	shp_mark_drain(heap);
@@ -188,39 +211,49 @@ void shp_finq_done(struct spanheap *heap, unsigned int n)
 }
 
 /**
- * shp_cleanq_take() - move the next queued cleanup into a worker's slot
+ * shp_cleanq_next() - finish a worker's batch and take the next one
  * @heap: heap
- * @slot: the worker's running entry, empty
+ * @w: the worker; its running chain is empty (NULL)
+ * @done: the records of its last batch, all of whose cleanups returned,
+ *	or NULL for none; freed here
+ * @n: records on @done
  *
- * The entry moves under heap->fin_lock, so a mark sees it in one place
- * or the other: its argument stays a root while the cleanup runs.
+ * The worker's share of the queue, at least one record and at most
+ * SHP_CLEANUP_BATCH, moves from the queue to @w->running under
+ * heap->fin_lock: with few cleanups queued, each worker gets some, so
+ * as many run in parallel as there are workers.  A mark sees each record
+ * in one place or the other: its argument stays a root until its cleanup
+ * returns.  @done is freed only after heap->fin_lock was taken, so no
+ * mark still walks it.
  *
  * Context: a cleanup worker, outside any section.
- * Return: false if no cleanup is queued.
+ * Return: the new batch (the same chain as @w->running), or NULL if no
+ * cleanup is queued.
  */
-bool shp_cleanq_take(struct spanheap *heap, struct shp_queue_entry *slot)
+struct shp_special *shp_cleanq_next(struct spanheap *heap,
+				    struct shp_cleanup_worker *w,
+				    struct shp_special *done, unsigned int n)
 {
-	bool taken;
+	struct shp_special *first, *last;
+	unsigned long i, share;
 
 	spin_lock(&heap->fin_lock);
-	taken = runq_pop(&heap->cleanq, slot);
+	heap->cleanq.executed += n;
+	share = min_t(unsigned long, SHP_CLEANUP_BATCH,
+		      DIV_ROUND_UP(heap->cleanq.len, heap->ncleanup_workers));
+	first = heap->cleanq.head;
+	for (i = 1, last = first; last && last->next && i < share; i++)
+		last = last->next;
+	if (first) {
+		heap->cleanq.head = last->next;
+		heap->cleanq.len -= i;
+		last->next = NULL;
+	}
+	WRITE_ONCE(w->running, first);
 	spin_unlock(&heap->fin_lock);
-	return taken;
-}
-
-/**
- * shp_cleanq_done() - a worker's cleanup returned
- * @heap: heap
- * @slot: its running entry, emptied here
- *
- * Context: a cleanup worker.
- */
-void shp_cleanq_done(struct spanheap *heap, struct shp_queue_entry *slot)
-{
-	spin_lock(&heap->fin_lock);
-	memset(slot, 0, sizeof(*slot));
-	heap->cleanq.executed++;
-	spin_unlock(&heap->fin_lock);
+	if (done)
+		shp_special_free_chain(heap, done);
+	return first;
 }
 
 /*
@@ -285,10 +318,14 @@ static void runq_destroy(struct spanheap *heap, struct shp_runq *q)
  * @heap: heap being destroyed, its workers cancelled
  *
  * Finalizers and cleanups still queued when a heap is destroyed do not
- * run: their objects are freed with the heap.
+ * run: their objects are freed with the heap, their cleanup records here.
  */
 void shp_finq_destroy(struct spanheap *heap)
 {
 	runq_destroy(heap, &heap->finq);
-	runq_destroy(heap, &heap->cleanq);
+	heap->cleanq.dropped += heap->cleanq.queued - heap->cleanq.executed;
+	if (heap->cleanq.head)
+		shp_special_free_chain(heap, heap->cleanq.head);
+	heap->cleanq.head = NULL;
+	heap->cleanq.len = 0;
 }

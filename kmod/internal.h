@@ -216,7 +216,10 @@ struct shp_special_pin {
 	unsigned long count;
 };
 
-/* Several per (offset, kind), in the order they were added. */
+/*
+ * Several per (offset, kind), in the order they were added.  Once due,
+ * the record itself is the queued cleanup (struct shp_cleanq).
+ */
 struct shp_special_cleanup {
 	struct shp_special sp;
 	spanheap_cleanup_t fn;
@@ -258,17 +261,13 @@ static inline void shp_weak_detach(struct spanheap_weak *w)
 }
 
 /*
- * A queued finalizer or cleanup: for a finalizer the object and its
- * context stay roots until the worker ran it; a cleanup has no object
- * (it was freed by the sweep that queued it) and its argument stays a
- * root until the cleanup returns.
+ * A queued finalizer: its object and context stay roots until the
+ * worker ran it.  (A queued cleanup is its record itself, see struct
+ * shp_cleanq.)
  */
 struct shp_queue_entry {
 	void *obj;
-	union {
-		spanheap_finalizer_t fin;
-		spanheap_cleanup_t cleanup;
-	} fn;
+	spanheap_finalizer_t fn;
 	void *ctx;
 };
 
@@ -281,7 +280,7 @@ struct shp_finblock {
 };
 
 /**
- * struct shp_runq - a queue of calls found due by sweeping
+ * struct shp_runq - the queue of finalizer calls found due by sweeping
  * @q: queued entries, newest block first
  * @c: cache of empty blocks
  * @queued: entries ever queued
@@ -295,19 +294,44 @@ struct shp_runq {
 	u64 queued, executed, dropped;
 };
 
+/**
+ * struct shp_cleanq - the queue of cleanups found due by sweeping
+ * @head: their records, unlinked from their objects by the sweep and
+ *	chained through sp.next; a record stays charged to the heap until
+ *	its cleanup returned (or it was dropped)
+ * @len: records on @head
+ * @queued: cleanups ever queued
+ * @executed: cleanups that returned
+ * @dropped: cleanups dropped by heap destruction
+ *
+ * Protected by heap->fin_lock.  Queueing a record needs no memory, so
+ * the sweep cannot fail to queue a cleanup.
+ */
+struct shp_cleanq {
+	struct shp_special *head;
+	unsigned long len;
+	u64 queued, executed, dropped;
+};
+
 /* Most cleanup workers a heap runs at once (module parameter's cap). */
 #define SHP_MAX_CLEANUP_WORKERS	16
+
+/* Most cleanups a worker takes off the queue at once (see finq.c). */
+#define SHP_CLEANUP_BATCH	16
 
 /**
  * struct shp_cleanup_worker - one of a heap's parallel cleanup workers
  * @work: on shp_cleanup_wq
  * @heap: its heap
- * @running: the cleanup it runs; a root until it returns (finq.c)
+ * @running: the records of the batch it took whose cleanups have not
+ *	returned yet, a NULL-terminated chain; their arguments are roots
+ *	(finq.c).  Set under heap->fin_lock; advanced by the worker alone,
+ *	with a release store after each cleanup returns.
  */
 struct shp_cleanup_worker {
 	struct work_struct work;
 	struct spanheap *heap;
-	struct shp_queue_entry running;
+	struct shp_special *running;
 };
 
 /* One gray object: its start and length in bytes. */
@@ -484,7 +508,8 @@ struct spanheap {
 
 	spinlock_t fin_lock;
 	bool dying;
-	struct shp_runq finq, cleanq;
+	struct shp_runq finq;
+	struct shp_cleanq cleanq;
 	struct work_struct fin_work;
 	atomic64_t cleanup_ids;
 	unsigned int ncleanup_workers;
@@ -596,6 +621,7 @@ int shp_special_caches_get(void);
 void shp_special_caches_put(void);
 struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind);
 void shp_special_free(struct spanheap *heap, struct shp_special *sp);
+void shp_special_free_chain(struct spanheap *heap, struct shp_special *sp);
 int shp_special_prepare(struct spanheap *heap, struct shp_span *s);
 int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp);
 struct shp_special *shp_special_find(struct shp_span *s, unsigned int idx,
@@ -626,13 +652,15 @@ int shp_mark_find_cycles(struct spanheap *heap,
 /* finq.c */
 bool shp_queue_finalizer(struct spanheap *heap, void *obj,
 			 spanheap_finalizer_t fn, void *ctx);
-bool shp_queue_cleanup(struct spanheap *heap, spanheap_cleanup_t fn, void *arg);
+void shp_queue_cleanups(struct spanheap *heap, struct shp_special *first,
+			struct shp_special *last, unsigned int n);
 void shp_mark_finq(struct spanheap *heap);
 unsigned int shp_finq_pop(struct spanheap *heap, struct shp_queue_entry *e,
 			  unsigned int max);
 void shp_finq_done(struct spanheap *heap, unsigned int n);
-bool shp_cleanq_take(struct spanheap *heap, struct shp_queue_entry *slot);
-void shp_cleanq_done(struct spanheap *heap, struct shp_queue_entry *slot);
+struct shp_special *shp_cleanq_next(struct spanheap *heap,
+				    struct shp_cleanup_worker *w,
+				    struct shp_special *done, unsigned int n);
 void shp_finq_wake(struct spanheap *heap);
 void shp_finq_destroy(struct spanheap *heap);
 

@@ -22,67 +22,91 @@
 #include <linux/sched.h>
 #include "internal.h"
 
+/* Cleanup records found due on a span, queued at once. */
+struct sweep_due {
+	struct shp_special *first, *last;
+	unsigned int n;
+};
+
 /*
  * An unmarked object's records, Go's sweep: with a finalizer, every
  * finalizer is queued, weak handles are cleared (before the finalizer
  * can resurrect the object) and cleanups stay for a later cycle; the
- * object is kept for one more cycle.  Without one, cleanups are queued,
- * weak handles cleared, and the object is freed.  A call that cannot be
- * queued (no memory) keeps its record and the object, for a later cycle.
- * Returns true if the object stays.
+ * object is kept for one more cycle.  Without one, cleanups are queued
+ * (their records move to @due), weak handles cleared, and the object is
+ * freed.  A finalizer that cannot be queued (no memory) keeps its record
+ * and the object, for a later cycle.  Returns true if the object stays.
  */
 static bool sweep_object_specials(struct spanheap *heap, struct shp_span *s,
-				  unsigned int idx)
+				  unsigned int idx, struct sweep_due *due)
 {
 	unsigned long base = s->base + idx * s->elemsize;
 	struct shp_special *sp, **link;
-	bool has_fin = test_bit(idx, shp_fin_bits(s)), keep = has_fin;
+	bool has_fin = test_bit(idx, shp_fin_bits(s));
 
 	for (link = &s->specials[idx]; (sp = *link);) {
-		bool queued = true;
-
 		if (sp->kind == SPANHEAP_SPECIAL_FINALIZER) {
 			struct shp_special_finalizer *f =
 				container_of(sp, struct shp_special_finalizer, sp);
 
-			queued = shp_queue_finalizer(heap, (void *)(base + sp->offset),
-						     f->fn, f->ctx);
-		} else if (sp->kind == SPANHEAP_SPECIAL_CLEANUP) {
-			struct shp_special_cleanup *c =
-				container_of(sp, struct shp_special_cleanup, sp);
-
-			queued = !has_fin && shp_queue_cleanup(heap, c->fn, c->arg);
-			keep |= !has_fin && !queued;
-		}
-		if (!queued) {
+			if (!shp_queue_finalizer(heap, (void *)(base + sp->offset),
+						 f->fn, f->ctx)) {
+				link = &sp->next;
+				continue;
+			}
+		} else if (sp->kind == SPANHEAP_SPECIAL_CLEANUP && has_fin) {
 			link = &sp->next;
 			continue;
 		}
 		*link = sp->next;
 		shp_special_account(s, sp, -1);
-		shp_special_free(heap, sp);
+		if (sp->kind == SPANHEAP_SPECIAL_CLEANUP) {
+			if (!due->first)
+				due->last = sp;
+			sp->next = due->first;
+			due->first = sp;
+			due->n++;
+		} else {
+			shp_special_free(heap, sp);
+		}
 	}
 	shp_special_update_bits(s, idx);
-	if (keep)
+	if (has_fin)
 		__set_bit(idx, shp_mark_bits(s));	/* resurrect for one cycle */
-	return keep;
+	return has_fin;
 }
 
+/*
+ * heap->fin_lock is held across the span only if it has finalizers to
+ * queue; cleanup records are gathered and queued with one lock round.
+ */
 static void sweep_specials(struct spanheap *heap, struct shp_span *s)
 {
 	unsigned long *mark = shp_mark_bits(s), *special = shp_special_bits(s);
+	struct sweep_due due = { };
 	unsigned long todo;
 	unsigned int w;
+	bool fin;
 
 	if (!s->nspecials)
 		return;
 	spin_lock(&s->speciallock);
-	spin_lock(&heap->fin_lock);
+	fin = s->nkind[SPANHEAP_SPECIAL_FINALIZER];
+	if (fin)
+		spin_lock(&heap->fin_lock);
 	/* Only unmarked objects with records need work. */
 	for (w = 0; w < s->nwords; w++)
 		for (todo = special[w] & ~mark[w]; todo; todo &= todo - 1)
-			sweep_object_specials(heap, s, w * BITS_PER_LONG + __ffs(todo));
-	spin_unlock(&heap->fin_lock);
+			sweep_object_specials(heap, s, w * BITS_PER_LONG + __ffs(todo),
+					      &due);
+	if (due.n) {
+		if (!fin)
+			spin_lock(&heap->fin_lock);
+		shp_queue_cleanups(heap, due.first, due.last, due.n);
+		fin = true;
+	}
+	if (fin)
+		spin_unlock(&heap->fin_lock);
 	spin_unlock(&s->speciallock);
 }
 
