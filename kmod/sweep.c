@@ -19,6 +19,7 @@
  * allocation bits become the mark bits.
  */
 #include <linux/mm.h>
+#include <linux/prefetch.h>
 #include <linux/sched.h>
 #include "internal.h"
 
@@ -76,6 +77,14 @@ static bool sweep_object_specials(struct spanheap *heap, struct shp_span *s,
 	return has_fin;
 }
 
+/* Start fetching the first record of each object of word @w in @todo. */
+static void prefetch_word_specials(struct shp_span *s, unsigned int w,
+				   unsigned long todo)
+{
+	for (; todo; todo &= todo - 1)
+		prefetchw(s->specials[w * BITS_PER_LONG + __ffs(todo)]);
+}
+
 /*
  * heap->fin_lock is held across the span only if it has finalizers to
  * queue; cleanup records are gathered and queued with one lock round.
@@ -94,11 +103,17 @@ static void sweep_specials(struct spanheap *heap, struct shp_span *s)
 	fin = s->nkind[SPANHEAP_SPECIAL_FINALIZER];
 	if (fin)
 		spin_lock(&heap->fin_lock);
-	/* Only unmarked objects with records need work. */
-	for (w = 0; w < s->nwords; w++)
-		for (todo = special[w] & ~mark[w]; todo; todo &= todo - 1)
+	/*
+	 * Only unmarked objects with records need work.  Their first records
+	 * are fetched before they are read: each is a cache miss otherwise.
+	 */
+	for (w = 0; w < s->nwords; w++) {
+		todo = special[w] & ~mark[w];
+		prefetch_word_specials(s, w, todo);
+		for (; todo; todo &= todo - 1)
 			sweep_object_specials(heap, s, w * BITS_PER_LONG + __ffs(todo),
 					      &due);
+	}
 	if (due.n) {
 		if (!fin)
 			spin_lock(&heap->fin_lock);
@@ -313,7 +328,8 @@ static void sweep_large_all(struct spanheap *heap)
  * shp_finish_sweep() - sweep every span left unswept
  * @heap: heap
  *
- * Queues the finalizer worker if sweeping queued finalizers.
+ * Queues the finalizer worker and cleanup workers if sweeping queued
+ * finalizers or cleanups, every 64 spans and at the end.
  *
  * Context: process context, may sleep.
  */
@@ -322,9 +338,13 @@ void shp_finish_sweep(struct spanheap *heap)
 	unsigned int spc, n = 0;
 
 	for_each_small_spc(spc) {
-		while (sweep_one(heap, spc))
-			if (!(++n % 64))
-				cond_resched();
+		while (sweep_one(heap, spc)) {
+			if (++n % 64)
+				continue;
+			/* The workers run what is queued while sweeping goes on. */
+			shp_finq_wake(heap);
+			cond_resched();
+		}
 	}
 	sweep_large_all(heap);
 	shp_finq_wake(heap);
