@@ -635,6 +635,7 @@ void shp_special_free_object(struct shp_span *s, unsigned int idx);
 void shp_special_drop(struct shp_span *s, unsigned int idx);
 void shp_special_update_bits(struct shp_span *s, unsigned int idx);
 void shp_special_account(struct shp_span *s, struct shp_special *sp, int delta);
+void shp_special_account_kind(struct shp_span *s, unsigned int kind, int delta);
 void shp_special_free_all(struct shp_span *s);
 
 /* mark.c */

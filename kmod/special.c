@@ -200,9 +200,22 @@ void shp_special_update_bits(struct shp_span *s, unsigned int idx)
  */
 void shp_special_account(struct shp_span *s, struct shp_special *sp, int delta)
 {
+	shp_special_account_kind(s, sp->kind, delta);
+}
+
+/**
+ * shp_special_account_kind() - count records of one kind in or out of a span
+ * @s: span
+ * @kind: their kind
+ * @delta: how many, negative for out
+ *
+ * Context: s->speciallock held.
+ */
+void shp_special_account_kind(struct shp_span *s, unsigned int kind, int delta)
+{
 	lockdep_assert_held(&s->speciallock);
 	WRITE_ONCE(s->nspecials, s->nspecials + delta);
-	WRITE_ONCE(s->nkind[sp->kind], s->nkind[sp->kind] + delta);
+	WRITE_ONCE(s->nkind[kind], s->nkind[kind] + delta);
 }
 
 /**

@@ -23,28 +23,59 @@
 #include <linux/sched.h>
 #include "internal.h"
 
-/* Cleanup records found due on a span, queued at once. */
+/*
+ * A span's sweep: cleanup records found due, queued at once, and the
+ * records unlinked, by kind, counted out of the span at once.
+ */
 struct sweep_due {
 	struct shp_special *first, *last;
 	unsigned int n;
+	unsigned int gone[SPANHEAP_NR_SPECIAL_KINDS];
 };
 
+/* Unlinked @sp: a cleanup goes on @due's chain, anything else is freed. */
+static void sweep_unlinked(struct spanheap *heap, struct shp_special *sp,
+			   struct sweep_due *due)
+{
+	due->gone[sp->kind]++;
+	if (sp->kind != SPANHEAP_SPECIAL_CLEANUP) {
+		shp_special_free(heap, sp);
+		return;
+	}
+	if (!due->first)
+		due->last = sp;
+	sp->next = due->first;
+	due->first = sp;
+	due->n++;
+}
+
 /*
- * An unmarked object's records, Go's sweep: with a finalizer, every
- * finalizer is queued, weak handles are cleared (before the finalizer
- * can resurrect the object) and cleanups stay for a later cycle; the
- * object is kept for one more cycle.  Without one, cleanups are queued
- * (their records move to @due), weak handles cleared, and the object is
- * freed.  A finalizer that cannot be queued (no memory) keeps its record
- * and the object, for a later cycle.  Returns true if the object stays.
+ * An unmarked object's records, Go's sweep.  Without a finalizer, the
+ * object is freed and loses every record: cleanups are queued (their
+ * records move to @due), weak handles cleared, the rest freed.  With a
+ * finalizer, every finalizer is queued, weak handles are cleared (before
+ * the finalizer can resurrect the object) and cleanups stay for a later
+ * cycle; the object is kept for one more cycle.  A finalizer that cannot
+ * be queued (no memory) keeps its record.  Returns true if the object
+ * stays.
  */
 static bool sweep_object_specials(struct spanheap *heap, struct shp_span *s,
 				  unsigned int idx, struct sweep_due *due)
 {
 	unsigned long base = s->base + idx * s->elemsize;
-	struct shp_special *sp, **link;
-	bool has_fin = test_bit(idx, shp_fin_bits(s));
+	struct shp_special *sp, *next, **link;
 
+	if (!test_bit(idx, shp_fin_bits(s))) {
+		sp = s->specials[idx];
+		s->specials[idx] = NULL;
+		for (; sp; sp = next) {
+			next = sp->next;
+			sweep_unlinked(heap, sp, due);
+		}
+		/* No record left (and there was no finalizer). */
+		__clear_bit(idx, shp_special_bits(s));
+		return false;
+	}
 	for (link = &s->specials[idx]; (sp = *link);) {
 		if (sp->kind == SPANHEAP_SPECIAL_FINALIZER) {
 			struct shp_special_finalizer *f =
@@ -55,26 +86,16 @@ static bool sweep_object_specials(struct spanheap *heap, struct shp_span *s,
 				link = &sp->next;
 				continue;
 			}
-		} else if (sp->kind == SPANHEAP_SPECIAL_CLEANUP && has_fin) {
+		} else if (sp->kind == SPANHEAP_SPECIAL_CLEANUP) {
 			link = &sp->next;
 			continue;
 		}
 		*link = sp->next;
-		shp_special_account(s, sp, -1);
-		if (sp->kind == SPANHEAP_SPECIAL_CLEANUP) {
-			if (!due->first)
-				due->last = sp;
-			sp->next = due->first;
-			due->first = sp;
-			due->n++;
-		} else {
-			shp_special_free(heap, sp);
-		}
+		sweep_unlinked(heap, sp, due);
 	}
 	shp_special_update_bits(s, idx);
-	if (has_fin)
-		__set_bit(idx, shp_mark_bits(s));	/* resurrect for one cycle */
-	return has_fin;
+	__set_bit(idx, shp_mark_bits(s));	/* resurrect for one cycle */
+	return true;
 }
 
 /* Start fetching the first record of each object of word @w in @todo. */
@@ -94,7 +115,7 @@ static void sweep_specials(struct spanheap *heap, struct shp_span *s)
 	unsigned long *mark = shp_mark_bits(s), *special = shp_special_bits(s);
 	struct sweep_due due = { };
 	unsigned long todo;
-	unsigned int w;
+	unsigned int w, k;
 	bool fin;
 
 	if (!s->nspecials)
@@ -114,6 +135,9 @@ static void sweep_specials(struct spanheap *heap, struct shp_span *s)
 			sweep_object_specials(heap, s, w * BITS_PER_LONG + __ffs(todo),
 					      &due);
 	}
+	for (k = 0; k < SPANHEAP_NR_SPECIAL_KINDS; k++)
+		if (due.gone[k])
+			shp_special_account_kind(s, k, -due.gone[k]);
 	if (due.n) {
 		if (!fin)
 			spin_lock(&heap->fin_lock);
