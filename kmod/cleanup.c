@@ -23,6 +23,7 @@
  */
 #include <linux/err.h>
 #include <linux/export.h>
+#include <linux/prefetch.h>
 #include <linux/sched.h>
 #include <linux/workqueue.h>
 #include "internal.h"
@@ -64,6 +65,7 @@ static void cleanup_workfn(struct work_struct *work)
 			struct shp_special_cleanup *c =
 				container_of(sp, struct shp_special_cleanup, sp);
 
+			prefetch(sp->next);	/* while this one runs */
 			c->fn(heap, c->arg);
 			/*
 			 * Returned: its argument stops being a root.  Pairs

@@ -14,10 +14,13 @@
  * stays a root until the cleanup has returned, the cleanup running
  * outside any section.
  *
- * A cleanup worker takes up to SHP_CLEANUP_BATCH records at once into
- * its running chain, under heap->fin_lock, and advances the chain past
- * each cleanup once it returned; the records it ran are freed when it
- * next takes heap->fin_lock (a mark walking the chain holds that lock).
+ * The sweep cuts the records into batches of up to SHP_CLEANUP_BATCH
+ * (struct shp_cleanup_batches) while it has them in cache.  A cleanup
+ * worker takes a batch, or its share of one when few are queued, into
+ * its running chain under heap->fin_lock without walking it, and
+ * advances the chain past each cleanup once it returned; the records it
+ * ran are freed when it next takes heap->fin_lock (a mark walking the
+ * chain holds that lock).
  *
  * heap->fin_lock protects both queues, their counters and the workers'
  * running chains (their heads are advanced by their workers alone).
@@ -99,24 +102,25 @@ bool shp_queue_finalizer(struct spanheap *heap, void *obj,
 /**
  * shp_queue_cleanups() - queue the records of cleanups found due
  * @heap: heap
- * @first: first record of a chain linked through sp.next, unlinked from
- *	its object and no longer counted on its span
- * @last: last record of the chain
- * @n: records on the chain
+ * @due: their batches, not empty; emptied here
  *
  * The records are freed once their cleanups returned (or dropped by heap
  * destruction); until then each still holds its charge on the heap.
  *
  * Context: sweeping, heap->fin_lock held.
  */
-void shp_queue_cleanups(struct spanheap *heap, struct shp_special *first,
-			struct shp_special *last, unsigned int n)
+void shp_queue_cleanups(struct spanheap *heap, struct shp_cleanup_batches *due)
 {
+	struct shp_cleanup_batches *q = &heap->cleanq.q;
+
 	lockdep_assert_held(&heap->fin_lock);
-	last->next = heap->cleanq.head;
-	heap->cleanq.head = first;
-	heap->cleanq.len += n;
-	heap->cleanq.queued += n;
+	due->last->next_batch = q->first;
+	if (!q->first)
+		q->last = due->last;
+	q->first = due->first;
+	q->n += due->n;
+	heap->cleanq.queued += due->n;
+	memset(due, 0, sizeof(*due));
 }
 
 /* An entry's object and context are roots; its function is not scanned. */
@@ -156,16 +160,21 @@ static void mark_runq(struct spanheap *heap, struct shp_runq *q)
  */
 void shp_mark_finq(struct spanheap *heap)
 {
+	struct shp_special_cleanup *b;
 	unsigned int i;
 
 	shp_assert_world_stopped(heap);
 	spin_lock(&heap->fin_lock);
 	rcu_read_lock();
 	mark_runq(heap, &heap->finq);
-	mark_cleanups(heap, heap->cleanq.head);
-	/* Pairs with the worker's release once a cleanup returned. */
-	for (i = 0; i < heap->ncleanup_workers; i++)
-		mark_cleanups(heap, smp_load_acquire(&heap->cleanup_workers[i].running));
+	for (b = heap->cleanq.q.first; b; b = b->next_batch)
+		mark_cleanups(heap, &b->sp);
+	for (i = 0; i < heap->ncleanup_workers; i++) {
+		struct shp_cleanup_worker *w = &heap->cleanup_workers[i];
+
+		/* Pairs with the worker's release once a cleanup returned. */
+		mark_cleanups(heap, smp_load_acquire(&w->running));
+	}
 	rcu_read_unlock();
 	spin_unlock(&heap->fin_lock);
 	shp_mark_drain(heap);
@@ -234,20 +243,34 @@ struct shp_special *shp_cleanq_next(struct spanheap *heap,
 				    struct shp_cleanup_worker *w,
 				    struct shp_special *done, unsigned int n)
 {
-	struct shp_special *first, *last;
+	struct shp_cleanup_batches *q = &heap->cleanq.q;
+	struct shp_special_cleanup *b, *rest;
+	struct shp_special *first = NULL, *last;
 	unsigned long i, share;
 
 	spin_lock(&heap->fin_lock);
 	heap->cleanq.executed += n;
 	share = min_t(unsigned long, SHP_CLEANUP_BATCH,
-		      DIV_ROUND_UP(heap->cleanq.len, heap->ncleanup_workers));
-	first = heap->cleanq.head;
-	for (i = 1, last = first; last && last->next && i < share; i++)
-		last = last->next;
-	if (first) {
-		heap->cleanq.head = last->next;
-		heap->cleanq.len -= i;
+		      DIV_ROUND_UP(q->n, heap->ncleanup_workers));
+	b = q->first;
+	if (b && b->sp.offset <= share) {
+		/* The whole batch, without walking it. */
+		first = &b->sp;
+		q->first = b->next_batch;
+		q->n -= b->sp.offset;
+	} else if (b) {
+		/* Its first @share records; the rest stays a batch. */
+		first = &b->sp;
+		for (i = 1, last = first; i < share; i++)
+			last = last->next;
+		rest = container_of(last->next, struct shp_special_cleanup, sp);
 		last->next = NULL;
+		rest->sp.offset = b->sp.offset - share;
+		rest->next_batch = b->next_batch;
+		if (q->last == b)
+			q->last = rest;
+		q->first = rest;
+		q->n -= share;
 	}
 	WRITE_ONCE(w->running, first);
 	spin_unlock(&heap->fin_lock);
@@ -322,10 +345,13 @@ static void runq_destroy(struct spanheap *heap, struct shp_runq *q)
  */
 void shp_finq_destroy(struct spanheap *heap)
 {
+	struct shp_special_cleanup *b, *next;
+
 	runq_destroy(heap, &heap->finq);
 	heap->cleanq.dropped += heap->cleanq.queued - heap->cleanq.executed;
-	if (heap->cleanq.head)
-		shp_special_free_chain(heap, heap->cleanq.head);
-	heap->cleanq.head = NULL;
-	heap->cleanq.len = 0;
+	for (b = heap->cleanq.q.first; b; b = next) {
+		next = b->next_batch;
+		shp_special_free_chain(heap, &b->sp);
+	}
+	memset(&heap->cleanq.q, 0, sizeof(heap->cleanq.q));
 }

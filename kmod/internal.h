@@ -218,13 +218,17 @@ struct shp_special_pin {
 
 /*
  * Several per (offset, kind), in the order they were added.  Once due,
- * the record itself is the queued cleanup (struct shp_cleanq).
+ * the record itself is the queued cleanup (struct shp_cleanup_batches):
+ * its offset and id are not needed any more.
  */
 struct shp_special_cleanup {
 	struct shp_special sp;
 	spanheap_cleanup_t fn;
 	void *arg;
-	s64 id;
+	union {
+		s64 id;		/* on its object */
+		struct shp_special_cleanup *next_batch;	/* queued */
+	};
 };
 
 struct shp_special_weak {
@@ -294,12 +298,59 @@ struct shp_runq {
 	u64 queued, executed, dropped;
 };
 
+/* Most cleanups a worker takes off the queue at once (see finq.c). */
+#define SHP_CLEANUP_BATCH	16
+
+/**
+ * struct shp_cleanup_batches - cleanup records found due, cut in batches
+ * @first: first record of the first batch, NULL if none
+ * @last: first record of the last batch
+ * @n: records in all
+ *
+ * A batch is a chain of at most SHP_CLEANUP_BATCH records through sp.next
+ * ending in NULL; its first record holds its length in sp.offset and the
+ * first record of the next batch in next_batch.  A worker takes a batch
+ * without walking it.
+ */
+struct shp_cleanup_batches {
+	struct shp_special_cleanup *first, *last;
+	unsigned long n;
+};
+
+/*
+ * shp_cleanup_batches_push() - add an unlinked cleanup record to @b
+ * @b: batches
+ * @c: record, no longer counted on its span
+ *
+ * It joins the first batch, or starts a new one if that is full.
+ */
+static inline void shp_cleanup_batches_push(struct shp_cleanup_batches *b,
+					    struct shp_special_cleanup *c)
+{
+	struct shp_special_cleanup *f = b->first;
+
+	if (f && f->sp.offset < SHP_CLEANUP_BATCH) {
+		c->sp.next = &f->sp;
+		c->sp.offset = f->sp.offset + 1;
+		c->next_batch = f->next_batch;
+		if (b->last == f)
+			b->last = c;
+	} else {
+		c->sp.next = NULL;
+		c->sp.offset = 1;
+		c->next_batch = f;
+		if (!f)
+			b->last = c;
+	}
+	b->first = c;
+	b->n++;
+}
+
 /**
  * struct shp_cleanq - the queue of cleanups found due by sweeping
- * @head: their records, unlinked from their objects by the sweep and
- *	chained through sp.next; a record stays charged to the heap until
- *	its cleanup returned (or it was dropped)
- * @len: records on @head
+ * @q: their records, unlinked from their objects by the sweep; a record
+ *	stays charged to the heap until its cleanup returned (or it was
+ *	dropped)
  * @queued: cleanups ever queued
  * @executed: cleanups that returned
  * @dropped: cleanups dropped by heap destruction
@@ -308,16 +359,12 @@ struct shp_runq {
  * the sweep cannot fail to queue a cleanup.
  */
 struct shp_cleanq {
-	struct shp_special *head;
-	unsigned long len;
+	struct shp_cleanup_batches q;
 	u64 queued, executed, dropped;
 };
 
 /* Most cleanup workers a heap runs at once (module parameter's cap). */
 #define SHP_MAX_CLEANUP_WORKERS	16
-
-/* Most cleanups a worker takes off the queue at once (see finq.c). */
-#define SHP_CLEANUP_BATCH	16
 
 /**
  * struct shp_cleanup_worker - one of a heap's parallel cleanup workers
@@ -653,8 +700,7 @@ int shp_mark_find_cycles(struct spanheap *heap,
 /* finq.c */
 bool shp_queue_finalizer(struct spanheap *heap, void *obj,
 			 spanheap_finalizer_t fn, void *ctx);
-void shp_queue_cleanups(struct spanheap *heap, struct shp_special *first,
-			struct shp_special *last, unsigned int n);
+void shp_queue_cleanups(struct spanheap *heap, struct shp_cleanup_batches *due);
 void shp_mark_finq(struct spanheap *heap);
 unsigned int shp_finq_pop(struct spanheap *heap, struct shp_queue_entry *e,
 			  unsigned int max);

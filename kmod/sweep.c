@@ -28,25 +28,20 @@
  * records unlinked, by kind, counted out of the span at once.
  */
 struct sweep_due {
-	struct shp_special *first, *last;
-	unsigned int n;
+	struct shp_cleanup_batches cleanups;
 	unsigned int gone[SPANHEAP_NR_SPECIAL_KINDS];
 };
 
-/* Unlinked @sp: a cleanup goes on @due's chain, anything else is freed. */
+/* Unlinked @sp: a cleanup goes on @due's batches, anything else is freed. */
 static void sweep_unlinked(struct spanheap *heap, struct shp_special *sp,
 			   struct sweep_due *due)
 {
 	due->gone[sp->kind]++;
-	if (sp->kind != SPANHEAP_SPECIAL_CLEANUP) {
+	if (sp->kind == SPANHEAP_SPECIAL_CLEANUP)
+		shp_cleanup_batches_push(&due->cleanups,
+					 container_of(sp, struct shp_special_cleanup, sp));
+	else
 		shp_special_free(heap, sp);
-		return;
-	}
-	if (!due->first)
-		due->last = sp;
-	sp->next = due->first;
-	due->first = sp;
-	due->n++;
 }
 
 /*
@@ -138,10 +133,10 @@ static void sweep_specials(struct spanheap *heap, struct shp_span *s)
 	for (k = 0; k < SPANHEAP_NR_SPECIAL_KINDS; k++)
 		if (due.gone[k])
 			shp_special_account_kind(s, k, -due.gone[k]);
-	if (due.n) {
+	if (due.cleanups.n) {
 		if (!fin)
 			spin_lock(&heap->fin_lock);
-		shp_queue_cleanups(heap, due.first, due.last, due.n);
+		shp_queue_cleanups(heap, &due.cleanups);
 		fin = true;
 	}
 	if (fin)
