@@ -279,6 +279,20 @@ struct shp_special *shp_cleanq_next(struct spanheap *heap,
 	return first;
 }
 
+/* The cleanup part of shp_finq_wake_locked(). */
+static void cleanq_wake_locked(struct spanheap *heap)
+{
+	unsigned int i, n;
+	u64 pending;
+
+	lockdep_assert_held(&heap->fin_lock);
+	pending = heap->cleanq.queued - heap->cleanq.executed;
+	n = min_t(u64, pending, heap->ncleanup_workers);
+	for (i = 0; i < n; i++)
+		shp_heap_queue_work_locked(heap, shp_cleanup_wq,
+					   &heap->cleanup_workers[i].work);
+}
+
 /*
  * shp_finq_wake_locked() - start the workers that have something queued
  * @heap: heap
@@ -292,17 +306,28 @@ struct shp_special *shp_cleanq_next(struct spanheap *heap,
  */
 static void shp_finq_wake_locked(struct spanheap *heap)
 {
-	unsigned int i, n;
-	u64 pending;
-
 	lockdep_assert_held(&heap->fin_lock);
 	if (heap->finq.q)
 		shp_heap_queue_work_locked(heap, shp_wq, &heap->fin_work);
-	pending = heap->cleanq.queued - heap->cleanq.executed;
-	n = min_t(u64, pending, heap->ncleanup_workers);
-	for (i = 0; i < n; i++)
-		shp_heap_queue_work_locked(heap, shp_cleanup_wq,
-					   &heap->cleanup_workers[i].work);
+	cleanq_wake_locked(heap);
+}
+
+/**
+ * shp_cleanq_wake() - start the cleanup workers that have something queued
+ * @heap: heap
+ *
+ * As shp_finq_wake(), but leaves the finalizer worker alone: the sweep
+ * calls this as it goes, and the finalizer worker would contend with it
+ * for heap->fin_lock (held across a span with finalizers), while the
+ * sweep queues a span's cleanups with one short hold of the lock.
+ *
+ * Context: any context that may take a spinlock.
+ */
+void shp_cleanq_wake(struct spanheap *heap)
+{
+	spin_lock(&heap->fin_lock);
+	cleanq_wake_locked(heap);
+	spin_unlock(&heap->fin_lock);
 }
 
 /**

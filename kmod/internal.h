@@ -708,6 +708,7 @@ void shp_finq_done(struct spanheap *heap, unsigned int n);
 struct shp_special *shp_cleanq_next(struct spanheap *heap,
 				    struct shp_cleanup_worker *w,
 				    struct shp_special *done, unsigned int n);
+void shp_cleanq_wake(struct spanheap *heap);
 void shp_finq_wake(struct spanheap *heap);
 void shp_finq_destroy(struct spanheap *heap);
 

@@ -348,7 +348,7 @@ static void sweep_large_all(struct spanheap *heap)
  * @heap: heap
  *
  * Queues the finalizer worker and cleanup workers if sweeping queued
- * finalizers or cleanups, every 64 spans and at the end.
+ * finalizers or cleanups; cleanup workers every 64 spans already.
  *
  * Context: process context, may sleep.
  */
@@ -360,8 +360,8 @@ void shp_finish_sweep(struct spanheap *heap)
 		while (sweep_one(heap, spc)) {
 			if (++n % 64)
 				continue;
-			/* The workers run what is queued while sweeping goes on. */
-			shp_finq_wake(heap);
+			/* Cleanups run while sweeping goes on. */
+			shp_cleanq_wake(heap);
 			cond_resched();
 		}
 	}
