@@ -14,16 +14,40 @@
  *
  * Each heap has ncleanup_workers work items on the unbound
  * shp_cleanup_wq; shp_finq_wake() queues as many as there are queued
- * cleanups.  A worker takes one cleanup at a time into its running slot
- * and calls it outside any section: a slow cleanup holds up neither the
- * other workers nor collections, and its argument stays rooted through
- * the slot until it returns.
+ * cleanups.  A worker takes up to SHP_CLEANUP_BATCH queued cleanups at
+ * once into its running chain (one lock round for all) and calls them
+ * one after the other outside any section: a slow cleanup holds up the
+ * rest of its batch, but neither the other workers, the rest of the
+ * queue nor collections, and each argument stays rooted through the
+ * chain until its cleanup returns.
  */
 #include <linux/err.h>
 #include <linux/export.h>
+#include <linux/prefetch.h>
 #include <linux/sched.h>
 #include <linux/workqueue.h>
 #include "internal.h"
+
+/*
+ * A new cleanup id: unique in the heap and positive, but not in order
+ * across CPUs.  Each CPU hands out ids from its own block of
+ * SHP_CLEANUP_ID_BLOCK, reserved with one atomic, so adding cleanups on
+ * several CPUs does not bounce one counter between them.
+ */
+static s64 next_cleanup_id(struct spanheap *heap)
+{
+	struct shp_cpu_cache *c = get_cpu_ptr(heap->cpu);
+	s64 id;
+
+	if (c->cleanup_id == c->cleanup_id_end) {
+		c->cleanup_id_end = atomic64_add_return(SHP_CLEANUP_ID_BLOCK,
+							&heap->cleanup_ids);
+		c->cleanup_id = c->cleanup_id_end - SHP_CLEANUP_ID_BLOCK;
+	}
+	id = ++c->cleanup_id;
+	put_cpu_ptr(heap->cpu);
+	return id;
+}
 
 static void cleanup_workfn(struct work_struct *work)
 {
@@ -31,11 +55,27 @@ static void cleanup_workfn(struct work_struct *work)
 		container_of(work, struct shp_cleanup_worker, work);
 	struct spanheap *heap = w->heap;
 	struct mem_cgroup *memcg = shp_memcg_enter(heap);
+	struct shp_special *batch = shp_cleanq_next(heap, w, NULL, 0);
 
-	while (shp_cleanq_take(heap, &w->running)) {
-		w->running.fn.cleanup(heap, w->running.ctx);
-		shp_cleanq_done(heap, &w->running);
-		cond_resched();
+	while (batch) {
+		struct shp_special *sp;
+		unsigned int n = 0;
+
+		for (sp = batch; sp; sp = sp->next) {
+			struct shp_special_cleanup *c =
+				container_of(sp, struct shp_special_cleanup, sp);
+
+			prefetch(sp->next);	/* while this one runs */
+			c->fn(heap, c->arg);
+			/*
+			 * Returned: its argument stops being a root.  Pairs
+			 * with the acquire of shp_mark_finq().
+			 */
+			smp_store_release(&w->running, sp->next);
+			n++;
+			cond_resched();
+		}
+		batch = shp_cleanq_next(heap, w, batch, n);
 	}
 	shp_memcg_exit(memcg);
 }
@@ -87,7 +127,9 @@ void shp_cleanup_workers_cancel(struct spanheap *heap)
  * @arg: passed to @fn; a root until @fn returns, so if it reaches @ptr
  *	the cleanup never runs
  *
- * Any number of cleanups may be added to an object.  They run once the
+ * Any number of cleanups may be added to an object.  Ids are unique in
+ * @heap and positive, but not ordered: each CPU hands them out from its
+ * own block, so a later call may return a smaller id.  They run once the
  * object is found unreachable, on parallel workers, in no order, even
  * among the objects of a cycle (which, unlike finalizers, is collected).
  * If the object has a finalizer, its cleanups run only after it was
@@ -120,7 +162,7 @@ s64 spanheap_add_cleanup(struct spanheap *heap, void *ptr,
 	c = container_of(sp, struct shp_special_cleanup, sp);
 	c->fn = fn;
 	c->arg = arg;
-	c->id = atomic64_inc_return(&heap->cleanup_ids);
+	c->id = next_cleanup_id(heap);
 	sp->offset = off;
 	spin_lock(&s->speciallock);
 	ret = shp_special_add(s, idx, sp);

@@ -35,7 +35,7 @@ void shp_fin_workfn(struct work_struct *work)
 		spanheap_enter(heap);
 		n = shp_finq_pop(heap, e, FIN_BATCH);
 		for (i = 0; i < n; i++)
-			e[i].fn.fin(heap, e[i].obj, e[i].ctx);
+			e[i].fn(heap, e[i].obj, e[i].ctx);
 		spanheap_exit(heap);
 		if (!n)
 			break;

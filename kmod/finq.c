@@ -3,17 +3,27 @@
  * The queues of finalizers and cleanups found due (Go's finq/finc and
  * the cleanup queue of mcleanup.go).
  *
- * Sweeping appends an entry to heap->finq or heap->cleanq, each a list
- * of fixed-size blocks; empty blocks are kept for reuse.  A queue only
- * grows during sweep and only shrinks in its workers (finalizer.c,
- * cleanup.c).  Queued objects and contexts are roots (shp_mark_finq()),
- * so a finalizer's object stays allocated at least until the finalizer
- * has run and a later cycle finds it unreachable again; a cleanup's
- * argument stays a root until the cleanup has returned, the cleanup
- * running outside any section.
+ * Sweeping appends an entry to heap->finq, a list of fixed-size blocks
+ * (empty blocks are kept for reuse), and moves the records of cleanups
+ * it finds due onto heap->cleanq: a queued cleanup is its record, so
+ * queueing one allocates nothing and copies nothing.  A queue only grows
+ * during sweep and only shrinks in its workers (finalizer.c, cleanup.c).
+ * Queued objects and contexts are roots (shp_mark_finq()), so a
+ * finalizer's object stays allocated at least until the finalizer has
+ * run and a later cycle finds it unreachable again; a cleanup's argument
+ * stays a root until the cleanup has returned, the cleanup running
+ * outside any section.
+ *
+ * The sweep cuts the records into batches of up to SHP_CLEANUP_BATCH
+ * (struct shp_cleanup_batches) while it has them in cache.  A cleanup
+ * worker takes a batch, or its share of one when few are queued, into
+ * its running chain under heap->fin_lock without walking it, and
+ * advances the chain past each cleanup once it returned; the records it
+ * ran are freed when it next takes heap->fin_lock (a mark walking the
+ * chain holds that lock).
  *
  * heap->fin_lock protects both queues, their counters and the workers'
- * running entries.
+ * running chains (their heads are advanced by their workers alone).
  */
 #include <linux/slab.h>
 #include <linux/workqueue.h>
@@ -84,26 +94,33 @@ static bool runq_pop(struct shp_runq *q, struct shp_queue_entry *e)
 bool shp_queue_finalizer(struct spanheap *heap, void *obj,
 			 spanheap_finalizer_t fn, void *ctx)
 {
-	struct shp_queue_entry e = { .obj = obj, .fn.fin = fn, .ctx = ctx };
+	struct shp_queue_entry e = { .obj = obj, .fn = fn, .ctx = ctx };
 
 	return runq_push(heap, &heap->finq, &e);
 }
 
 /**
- * shp_queue_cleanup() - queue a cleanup call
+ * shp_queue_cleanups() - queue the records of cleanups found due
  * @heap: heap
- * @fn: cleanup
- * @arg: its argument
+ * @due: their batches, not empty; emptied here
  *
- * Context: sweeping, heap->fin_lock held; allocates with GFP_ATOMIC.
- * Return: false if no queue block could be allocated (the object then
- * survives the cycle, its cleanup still set).
+ * The records are freed once their cleanups returned (or dropped by heap
+ * destruction); until then each still holds its charge on the heap.
+ *
+ * Context: sweeping, heap->fin_lock held.
  */
-bool shp_queue_cleanup(struct spanheap *heap, spanheap_cleanup_t fn, void *arg)
+void shp_queue_cleanups(struct spanheap *heap, struct shp_cleanup_batches *due)
 {
-	struct shp_queue_entry e = { .fn.cleanup = fn, .ctx = arg };
+	struct shp_cleanup_batches *q = &heap->cleanq.q;
 
-	return runq_push(heap, &heap->cleanq, &e);
+	lockdep_assert_held(&heap->fin_lock);
+	due->last->next_batch = q->first;
+	if (!q->first)
+		q->last = due->last;
+	q->first = due->first;
+	q->n += due->n;
+	heap->cleanq.queued += due->n;
+	memset(due, 0, sizeof(*due));
 }
 
 /* An entry's object and context are roots; its function is not scanned. */
@@ -111,6 +128,15 @@ static void mark_entry(struct spanheap *heap, struct shp_queue_entry *e)
 {
 	shp_scan_range(heap, (unsigned long)&e->obj, sizeof(e->obj));
 	shp_scan_range(heap, (unsigned long)&e->ctx, sizeof(e->ctx));
+}
+
+/* The arguments of a chain of cleanup records are roots. */
+static void mark_cleanups(struct spanheap *heap, struct shp_special *sp)
+{
+	for (; sp; sp = sp->next)
+		shp_scan_range(heap, (unsigned long)
+			       &container_of(sp, struct shp_special_cleanup, sp)->arg,
+			       sizeof(void *));
 }
 
 static void mark_runq(struct spanheap *heap, struct shp_runq *q)
@@ -134,15 +160,21 @@ static void mark_runq(struct spanheap *heap, struct shp_runq *q)
  */
 void shp_mark_finq(struct spanheap *heap)
 {
+	struct shp_special_cleanup *b;
 	unsigned int i;
 
 	shp_assert_world_stopped(heap);
 	spin_lock(&heap->fin_lock);
 	rcu_read_lock();
 	mark_runq(heap, &heap->finq);
-	mark_runq(heap, &heap->cleanq);
-	for (i = 0; i < heap->ncleanup_workers; i++)
-		mark_entry(heap, &heap->cleanup_workers[i].running);
+	for (b = heap->cleanq.q.first; b; b = b->next_batch)
+		mark_cleanups(heap, &b->sp);
+	for (i = 0; i < heap->ncleanup_workers; i++) {
+		struct shp_cleanup_worker *w = &heap->cleanup_workers[i];
+
+		/* Pairs with the worker's release once a cleanup returned. */
+		mark_cleanups(heap, smp_load_acquire(&w->running));
+	}
 	rcu_read_unlock();
 	spin_unlock(&heap->fin_lock);
 	shp_mark_drain(heap);
@@ -188,39 +220,77 @@ void shp_finq_done(struct spanheap *heap, unsigned int n)
 }
 
 /**
- * shp_cleanq_take() - move the next queued cleanup into a worker's slot
+ * shp_cleanq_next() - finish a worker's batch and take the next one
  * @heap: heap
- * @slot: the worker's running entry, empty
+ * @w: the worker; its running chain is empty (NULL)
+ * @done: the records of its last batch, all of whose cleanups returned,
+ *	or NULL for none; freed here
+ * @n: records on @done
  *
- * The entry moves under heap->fin_lock, so a mark sees it in one place
- * or the other: its argument stays a root while the cleanup runs.
+ * The worker's share of the queue, at least one record and at most
+ * SHP_CLEANUP_BATCH, moves from the queue to @w->running under
+ * heap->fin_lock: with few cleanups queued, each worker gets some, so
+ * as many run in parallel as there are workers.  A mark sees each record
+ * in one place or the other: its argument stays a root until its cleanup
+ * returns.  @done is freed only after heap->fin_lock was taken, so no
+ * mark still walks it.
  *
  * Context: a cleanup worker, outside any section.
- * Return: false if no cleanup is queued.
+ * Return: the new batch (the same chain as @w->running), or NULL if no
+ * cleanup is queued.
  */
-bool shp_cleanq_take(struct spanheap *heap, struct shp_queue_entry *slot)
+struct shp_special *shp_cleanq_next(struct spanheap *heap,
+				    struct shp_cleanup_worker *w,
+				    struct shp_special *done, unsigned int n)
 {
-	bool taken;
+	struct shp_cleanup_batches *q = &heap->cleanq.q;
+	struct shp_special_cleanup *b, *rest;
+	struct shp_special *first = NULL, *last;
+	unsigned long i, share;
 
 	spin_lock(&heap->fin_lock);
-	taken = runq_pop(&heap->cleanq, slot);
+	heap->cleanq.executed += n;
+	share = min_t(unsigned long, SHP_CLEANUP_BATCH,
+		      DIV_ROUND_UP(q->n, heap->ncleanup_workers));
+	b = q->first;
+	if (b && b->sp.offset <= share) {
+		/* The whole batch, without walking it. */
+		first = &b->sp;
+		q->first = b->next_batch;
+		q->n -= b->sp.offset;
+	} else if (b) {
+		/* Its first @share records; the rest stays a batch. */
+		first = &b->sp;
+		for (i = 1, last = first; i < share; i++)
+			last = last->next;
+		rest = container_of(last->next, struct shp_special_cleanup, sp);
+		last->next = NULL;
+		rest->sp.offset = b->sp.offset - share;
+		rest->next_batch = b->next_batch;
+		if (q->last == b)
+			q->last = rest;
+		q->first = rest;
+		q->n -= share;
+	}
+	WRITE_ONCE(w->running, first);
 	spin_unlock(&heap->fin_lock);
-	return taken;
+	if (done)
+		shp_special_free_chain(heap, done);
+	return first;
 }
 
-/**
- * shp_cleanq_done() - a worker's cleanup returned
- * @heap: heap
- * @slot: its running entry, emptied here
- *
- * Context: a cleanup worker.
- */
-void shp_cleanq_done(struct spanheap *heap, struct shp_queue_entry *slot)
+/* The cleanup part of shp_finq_wake_locked(). */
+static void cleanq_wake_locked(struct spanheap *heap)
 {
-	spin_lock(&heap->fin_lock);
-	memset(slot, 0, sizeof(*slot));
-	heap->cleanq.executed++;
-	spin_unlock(&heap->fin_lock);
+	unsigned int i, n;
+	u64 pending;
+
+	lockdep_assert_held(&heap->fin_lock);
+	pending = heap->cleanq.queued - heap->cleanq.executed;
+	n = min_t(u64, pending, heap->ncleanup_workers);
+	for (i = 0; i < n; i++)
+		shp_heap_queue_work_locked(heap, shp_cleanup_wq,
+					   &heap->cleanup_workers[i].work);
 }
 
 /*
@@ -236,17 +306,28 @@ void shp_cleanq_done(struct spanheap *heap, struct shp_queue_entry *slot)
  */
 static void shp_finq_wake_locked(struct spanheap *heap)
 {
-	unsigned int i, n;
-	u64 pending;
-
 	lockdep_assert_held(&heap->fin_lock);
 	if (heap->finq.q)
 		shp_heap_queue_work_locked(heap, shp_wq, &heap->fin_work);
-	pending = heap->cleanq.queued - heap->cleanq.executed;
-	n = min_t(u64, pending, heap->ncleanup_workers);
-	for (i = 0; i < n; i++)
-		shp_heap_queue_work_locked(heap, shp_cleanup_wq,
-					   &heap->cleanup_workers[i].work);
+	cleanq_wake_locked(heap);
+}
+
+/**
+ * shp_cleanq_wake() - start the cleanup workers that have something queued
+ * @heap: heap
+ *
+ * As shp_finq_wake(), but leaves the finalizer worker alone: the sweep
+ * calls this as it goes, and the finalizer worker would contend with it
+ * for heap->fin_lock (held across a span with finalizers), while the
+ * sweep queues a span's cleanups with one short hold of the lock.
+ *
+ * Context: any context that may take a spinlock.
+ */
+void shp_cleanq_wake(struct spanheap *heap)
+{
+	spin_lock(&heap->fin_lock);
+	cleanq_wake_locked(heap);
+	spin_unlock(&heap->fin_lock);
 }
 
 /**
@@ -285,10 +366,17 @@ static void runq_destroy(struct spanheap *heap, struct shp_runq *q)
  * @heap: heap being destroyed, its workers cancelled
  *
  * Finalizers and cleanups still queued when a heap is destroyed do not
- * run: their objects are freed with the heap.
+ * run: their objects are freed with the heap, their cleanup records here.
  */
 void shp_finq_destroy(struct spanheap *heap)
 {
+	struct shp_special_cleanup *b, *next;
+
 	runq_destroy(heap, &heap->finq);
-	runq_destroy(heap, &heap->cleanq);
+	heap->cleanq.dropped += heap->cleanq.queued - heap->cleanq.executed;
+	for (b = heap->cleanq.q.first; b; b = next) {
+		next = b->next_batch;
+		shp_special_free_chain(heap, &b->sp);
+	}
+	memset(&heap->cleanq.q, 0, sizeof(heap->cleanq.q));
 }

@@ -216,12 +216,19 @@ struct shp_special_pin {
 	unsigned long count;
 };
 
-/* Several per (offset, kind), in the order they were added. */
+/*
+ * Several per (offset, kind), in the order they were added.  Once due,
+ * the record itself is the queued cleanup (struct shp_cleanup_batches):
+ * its offset and id are not needed any more.
+ */
 struct shp_special_cleanup {
 	struct shp_special sp;
 	spanheap_cleanup_t fn;
 	void *arg;
-	s64 id;
+	union {
+		s64 id;		/* on its object */
+		struct shp_special_cleanup *next_batch;	/* queued */
+	};
 };
 
 struct shp_special_weak {
@@ -258,17 +265,13 @@ static inline void shp_weak_detach(struct spanheap_weak *w)
 }
 
 /*
- * A queued finalizer or cleanup: for a finalizer the object and its
- * context stay roots until the worker ran it; a cleanup has no object
- * (it was freed by the sweep that queued it) and its argument stays a
- * root until the cleanup returns.
+ * A queued finalizer: its object and context stay roots until the
+ * worker ran it.  (A queued cleanup is its record itself, see struct
+ * shp_cleanq.)
  */
 struct shp_queue_entry {
 	void *obj;
-	union {
-		spanheap_finalizer_t fin;
-		spanheap_cleanup_t cleanup;
-	} fn;
+	spanheap_finalizer_t fn;
 	void *ctx;
 };
 
@@ -281,7 +284,7 @@ struct shp_finblock {
 };
 
 /**
- * struct shp_runq - a queue of calls found due by sweeping
+ * struct shp_runq - the queue of finalizer calls found due by sweeping
  * @q: queued entries, newest block first
  * @c: cache of empty blocks
  * @queued: entries ever queued
@@ -295,6 +298,71 @@ struct shp_runq {
 	u64 queued, executed, dropped;
 };
 
+/* Most cleanups a worker takes off the queue at once (see finq.c). */
+#define SHP_CLEANUP_BATCH	16
+
+/**
+ * struct shp_cleanup_batches - cleanup records found due, cut in batches
+ * @first: first record of the first batch, NULL if none
+ * @last: first record of the last batch
+ * @n: records in all
+ *
+ * A batch is a chain of at most SHP_CLEANUP_BATCH records through sp.next
+ * ending in NULL; its first record holds its length in sp.offset and the
+ * first record of the next batch in next_batch.  A worker takes a batch
+ * without walking it.
+ */
+struct shp_cleanup_batches {
+	struct shp_special_cleanup *first, *last;
+	unsigned long n;
+};
+
+/*
+ * shp_cleanup_batches_push() - add an unlinked cleanup record to @b
+ * @b: batches
+ * @c: record, no longer counted on its span
+ *
+ * It joins the first batch, or starts a new one if that is full.
+ */
+static inline void shp_cleanup_batches_push(struct shp_cleanup_batches *b,
+					    struct shp_special_cleanup *c)
+{
+	struct shp_special_cleanup *f = b->first;
+
+	if (f && f->sp.offset < SHP_CLEANUP_BATCH) {
+		c->sp.next = &f->sp;
+		c->sp.offset = f->sp.offset + 1;
+		c->next_batch = f->next_batch;
+		if (b->last == f)
+			b->last = c;
+	} else {
+		c->sp.next = NULL;
+		c->sp.offset = 1;
+		c->next_batch = f;
+		if (!f)
+			b->last = c;
+	}
+	b->first = c;
+	b->n++;
+}
+
+/**
+ * struct shp_cleanq - the queue of cleanups found due by sweeping
+ * @q: their records, unlinked from their objects by the sweep; a record
+ *	stays charged to the heap until its cleanup returned (or it was
+ *	dropped)
+ * @queued: cleanups ever queued
+ * @executed: cleanups that returned
+ * @dropped: cleanups dropped by heap destruction
+ *
+ * Protected by heap->fin_lock.  Queueing a record needs no memory, so
+ * the sweep cannot fail to queue a cleanup.
+ */
+struct shp_cleanq {
+	struct shp_cleanup_batches q;
+	u64 queued, executed, dropped;
+};
+
 /* Most cleanup workers a heap runs at once (module parameter's cap). */
 #define SHP_MAX_CLEANUP_WORKERS	16
 
@@ -302,12 +370,15 @@ struct shp_runq {
  * struct shp_cleanup_worker - one of a heap's parallel cleanup workers
  * @work: on shp_cleanup_wq
  * @heap: its heap
- * @running: the cleanup it runs; a root until it returns (finq.c)
+ * @running: the records of the batch it took whose cleanups have not
+ *	returned yet, a NULL-terminated chain; their arguments are roots
+ *	(finq.c).  Set under heap->fin_lock; advanced by the worker alone,
+ *	with a release store after each cleanup returns.
  */
 struct shp_cleanup_worker {
 	struct work_struct work;
 	struct spanheap *heap;
-	struct shp_queue_entry running;
+	struct shp_special *running;
 };
 
 /* One gray object: its start and length in bytes. */
@@ -377,6 +448,9 @@ struct shp_central {
  * @tiny_off: bytes of @tiny handed out
  * @tiny_shared: allocations served from an existing tiny block (counted
  *	in @allocs, but not objects of their own)
+ * @cleanup_id: last cleanup id handed out from this CPU's block
+ * @cleanup_id_end: last id of the block; @cleanup_id == @cleanup_id_end
+ *	when it is used up (SHP_CLEANUP_ID_BLOCK ids from heap->cleanup_ids)
  *
  * Objects per class are counted from the bitmaps when stats are read,
  * so the fast paths only bump two counters next to @last.
@@ -388,8 +462,13 @@ struct shp_cpu_cache {
 	unsigned long tiny;
 	unsigned int tiny_off;
 	u64 tiny_shared;
+	s64 cleanup_id;
+	s64 cleanup_id_end;
 	struct shp_span *alloc[SHP_NR_SPAN_CLASSES];
 } ____cacheline_aligned_in_smp;
+
+/* Cleanup ids a CPU reserves from heap->cleanup_ids at once. */
+#define SHP_CLEANUP_ID_BLOCK	64
 
 /**
  * struct spanheap - a heap
@@ -430,7 +509,7 @@ struct shp_cpu_cache {
  * @finq: queued finalizers
  * @cleanq: queued cleanups
  * @fin_work: the finalizer worker (Go's fing)
- * @cleanup_ids: last cleanup id given
+ * @cleanup_ids: last cleanup id reserved by a CPU cache's block
  * @ncleanup_workers: entries of @cleanup_workers in use, fixed at creation
  * @cleanup_workers: the parallel cleanup workers
  * @gc_work: a paced background collection
@@ -476,7 +555,8 @@ struct spanheap {
 
 	spinlock_t fin_lock;
 	bool dying;
-	struct shp_runq finq, cleanq;
+	struct shp_runq finq;
+	struct shp_cleanq cleanq;
 	struct work_struct fin_work;
 	atomic64_t cleanup_ids;
 	unsigned int ncleanup_workers;
@@ -588,6 +668,7 @@ int shp_special_caches_get(void);
 void shp_special_caches_put(void);
 struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind);
 void shp_special_free(struct spanheap *heap, struct shp_special *sp);
+void shp_special_free_chain(struct spanheap *heap, struct shp_special *sp);
 int shp_special_prepare(struct spanheap *heap, struct shp_span *s);
 int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp);
 struct shp_special *shp_special_find(struct shp_span *s, unsigned int idx,
@@ -601,6 +682,7 @@ void shp_special_free_object(struct shp_span *s, unsigned int idx);
 void shp_special_drop(struct shp_span *s, unsigned int idx);
 void shp_special_update_bits(struct shp_span *s, unsigned int idx);
 void shp_special_account(struct shp_span *s, struct shp_special *sp, int delta);
+void shp_special_account_kind(struct shp_span *s, unsigned int kind, int delta);
 void shp_special_free_all(struct shp_span *s);
 
 /* mark.c */
@@ -618,13 +700,15 @@ int shp_mark_find_cycles(struct spanheap *heap,
 /* finq.c */
 bool shp_queue_finalizer(struct spanheap *heap, void *obj,
 			 spanheap_finalizer_t fn, void *ctx);
-bool shp_queue_cleanup(struct spanheap *heap, spanheap_cleanup_t fn, void *arg);
+void shp_queue_cleanups(struct spanheap *heap, struct shp_cleanup_batches *due);
 void shp_mark_finq(struct spanheap *heap);
 unsigned int shp_finq_pop(struct spanheap *heap, struct shp_queue_entry *e,
 			  unsigned int max);
 void shp_finq_done(struct spanheap *heap, unsigned int n);
-bool shp_cleanq_take(struct spanheap *heap, struct shp_queue_entry *slot);
-void shp_cleanq_done(struct spanheap *heap, struct shp_queue_entry *slot);
+struct shp_special *shp_cleanq_next(struct spanheap *heap,
+				    struct shp_cleanup_worker *w,
+				    struct shp_special *done, unsigned int n);
+void shp_cleanq_wake(struct spanheap *heap);
 void shp_finq_wake(struct spanheap *heap);
 void shp_finq_destroy(struct spanheap *heap);
 

@@ -123,6 +123,32 @@ void shp_special_free(struct spanheap *heap, struct shp_special *sp)
 	kmem_cache_free(special_cache[sp->kind], sp);
 }
 
+/**
+ * shp_special_free_chain() - free a chain of unlinked cleanup records
+ * @heap: heap they were charged to
+ * @sp: first record, the chain linked through @sp->next and ending in NULL
+ *
+ * shp_special_free() for each, the charge given back at once.
+ *
+ * Context: any.
+ */
+void shp_special_free_chain(struct spanheap *heap, struct shp_special *sp)
+{
+	struct shp_special *next;
+	long bytes = 0;
+
+	for (; sp; sp = next) {
+		next = sp->next;
+		if (WARN_ON_ONCE(sp->kind != SPANHEAP_SPECIAL_CLEANUP)) {
+			shp_special_free(heap, sp);
+			continue;
+		}
+		bytes += special_kinds[sp->kind].size;
+		kmem_cache_free(special_cache[sp->kind], sp);
+	}
+	shp_meta_uncharge(heap, bytes);
+}
+
 static struct shp_special **obj_head(struct shp_span *s, unsigned int idx)
 {
 	return &s->specials[idx];
@@ -174,9 +200,22 @@ void shp_special_update_bits(struct shp_span *s, unsigned int idx)
  */
 void shp_special_account(struct shp_span *s, struct shp_special *sp, int delta)
 {
+	shp_special_account_kind(s, sp->kind, delta);
+}
+
+/**
+ * shp_special_account_kind() - count records of one kind in or out of a span
+ * @s: span
+ * @kind: their kind
+ * @delta: how many, negative for out
+ *
+ * Context: s->speciallock held.
+ */
+void shp_special_account_kind(struct shp_span *s, unsigned int kind, int delta)
+{
 	lockdep_assert_held(&s->speciallock);
 	WRITE_ONCE(s->nspecials, s->nspecials + delta);
-	WRITE_ONCE(s->nkind[sp->kind], s->nkind[sp->kind] + delta);
+	WRITE_ONCE(s->nkind[kind], s->nkind[kind] + delta);
 }
 
 /**

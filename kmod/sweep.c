@@ -19,70 +19,128 @@
  * allocation bits become the mark bits.
  */
 #include <linux/mm.h>
+#include <linux/prefetch.h>
 #include <linux/sched.h>
 #include "internal.h"
 
 /*
- * An unmarked object's records, Go's sweep: with a finalizer, every
- * finalizer is queued, weak handles are cleared (before the finalizer
- * can resurrect the object) and cleanups stay for a later cycle; the
- * object is kept for one more cycle.  Without one, cleanups are queued,
- * weak handles cleared, and the object is freed.  A call that cannot be
- * queued (no memory) keeps its record and the object, for a later cycle.
- * Returns true if the object stays.
+ * A span's sweep: cleanup records found due, queued at once, and the
+ * records unlinked, by kind, counted out of the span at once.
+ */
+struct sweep_due {
+	struct shp_cleanup_batches cleanups;
+	unsigned int gone[SPANHEAP_NR_SPECIAL_KINDS];
+};
+
+/* Unlinked @sp: a cleanup goes on @due's batches, anything else is freed. */
+static void sweep_unlinked(struct spanheap *heap, struct shp_special *sp,
+			   struct sweep_due *due)
+{
+	due->gone[sp->kind]++;
+	if (sp->kind == SPANHEAP_SPECIAL_CLEANUP)
+		shp_cleanup_batches_push(&due->cleanups,
+					 container_of(sp, struct shp_special_cleanup, sp));
+	else
+		shp_special_free(heap, sp);
+}
+
+/*
+ * An unmarked object's records, Go's sweep.  Without a finalizer, the
+ * object is freed and loses every record: cleanups are queued (their
+ * records move to @due), weak handles cleared, the rest freed.  With a
+ * finalizer, every finalizer is queued, weak handles are cleared (before
+ * the finalizer can resurrect the object) and cleanups stay for a later
+ * cycle; the object is kept for one more cycle.  A finalizer that cannot
+ * be queued (no memory) keeps its record.  Returns true if the object
+ * stays.
  */
 static bool sweep_object_specials(struct spanheap *heap, struct shp_span *s,
-				  unsigned int idx)
+				  unsigned int idx, struct sweep_due *due)
 {
 	unsigned long base = s->base + idx * s->elemsize;
-	struct shp_special *sp, **link;
-	bool has_fin = test_bit(idx, shp_fin_bits(s)), keep = has_fin;
+	struct shp_special *sp, *next, **link;
 
+	if (!test_bit(idx, shp_fin_bits(s))) {
+		sp = s->specials[idx];
+		s->specials[idx] = NULL;
+		for (; sp; sp = next) {
+			next = sp->next;
+			sweep_unlinked(heap, sp, due);
+		}
+		/* No record left (and there was no finalizer). */
+		__clear_bit(idx, shp_special_bits(s));
+		return false;
+	}
 	for (link = &s->specials[idx]; (sp = *link);) {
-		bool queued = true;
-
 		if (sp->kind == SPANHEAP_SPECIAL_FINALIZER) {
 			struct shp_special_finalizer *f =
 				container_of(sp, struct shp_special_finalizer, sp);
 
-			queued = shp_queue_finalizer(heap, (void *)(base + sp->offset),
-						     f->fn, f->ctx);
+			if (!shp_queue_finalizer(heap, (void *)(base + sp->offset),
+						 f->fn, f->ctx)) {
+				link = &sp->next;
+				continue;
+			}
 		} else if (sp->kind == SPANHEAP_SPECIAL_CLEANUP) {
-			struct shp_special_cleanup *c =
-				container_of(sp, struct shp_special_cleanup, sp);
-
-			queued = !has_fin && shp_queue_cleanup(heap, c->fn, c->arg);
-			keep |= !has_fin && !queued;
-		}
-		if (!queued) {
 			link = &sp->next;
 			continue;
 		}
 		*link = sp->next;
-		shp_special_account(s, sp, -1);
-		shp_special_free(heap, sp);
+		sweep_unlinked(heap, sp, due);
 	}
 	shp_special_update_bits(s, idx);
-	if (keep)
-		__set_bit(idx, shp_mark_bits(s));	/* resurrect for one cycle */
-	return keep;
+	__set_bit(idx, shp_mark_bits(s));	/* resurrect for one cycle */
+	return true;
 }
 
+/* Start fetching the first record of each object of word @w in @todo. */
+static void prefetch_word_specials(struct shp_span *s, unsigned int w,
+				   unsigned long todo)
+{
+	for (; todo; todo &= todo - 1)
+		prefetchw(s->specials[w * BITS_PER_LONG + __ffs(todo)]);
+}
+
+/*
+ * heap->fin_lock is held across the span only if it has finalizers to
+ * queue; cleanup records are gathered and queued with one lock round.
+ */
 static void sweep_specials(struct spanheap *heap, struct shp_span *s)
 {
 	unsigned long *mark = shp_mark_bits(s), *special = shp_special_bits(s);
+	struct sweep_due due = { };
 	unsigned long todo;
-	unsigned int w;
+	unsigned int w, k;
+	bool fin;
 
 	if (!s->nspecials)
 		return;
 	spin_lock(&s->speciallock);
-	spin_lock(&heap->fin_lock);
-	/* Only unmarked objects with records need work. */
-	for (w = 0; w < s->nwords; w++)
-		for (todo = special[w] & ~mark[w]; todo; todo &= todo - 1)
-			sweep_object_specials(heap, s, w * BITS_PER_LONG + __ffs(todo));
-	spin_unlock(&heap->fin_lock);
+	fin = s->nkind[SPANHEAP_SPECIAL_FINALIZER];
+	if (fin)
+		spin_lock(&heap->fin_lock);
+	/*
+	 * Only unmarked objects with records need work.  Their first records
+	 * are fetched before they are read: each is a cache miss otherwise.
+	 */
+	for (w = 0; w < s->nwords; w++) {
+		todo = special[w] & ~mark[w];
+		prefetch_word_specials(s, w, todo);
+		for (; todo; todo &= todo - 1)
+			sweep_object_specials(heap, s, w * BITS_PER_LONG + __ffs(todo),
+					      &due);
+	}
+	for (k = 0; k < SPANHEAP_NR_SPECIAL_KINDS; k++)
+		if (due.gone[k])
+			shp_special_account_kind(s, k, -due.gone[k]);
+	if (due.cleanups.n) {
+		if (!fin)
+			spin_lock(&heap->fin_lock);
+		shp_queue_cleanups(heap, &due.cleanups);
+		fin = true;
+	}
+	if (fin)
+		spin_unlock(&heap->fin_lock);
 	spin_unlock(&s->speciallock);
 }
 
@@ -289,7 +347,8 @@ static void sweep_large_all(struct spanheap *heap)
  * shp_finish_sweep() - sweep every span left unswept
  * @heap: heap
  *
- * Queues the finalizer worker if sweeping queued finalizers.
+ * Queues the finalizer worker and cleanup workers if sweeping queued
+ * finalizers or cleanups; cleanup workers every 64 spans already.
  *
  * Context: process context, may sleep.
  */
@@ -298,9 +357,13 @@ void shp_finish_sweep(struct spanheap *heap)
 	unsigned int spc, n = 0;
 
 	for_each_small_spc(spc) {
-		while (sweep_one(heap, spc))
-			if (!(++n % 64))
-				cond_resched();
+		while (sweep_one(heap, spc)) {
+			if (++n % 64)
+				continue;
+			/* Cleanups run while sweeping goes on. */
+			shp_cleanq_wake(heap);
+			cond_resched();
+		}
 	}
 	sweep_large_all(heap);
 	shp_finq_wake(heap);

@@ -380,6 +380,10 @@ void rcu_barrier(void);
 #define RCU_INIT_POINTER(p, v)		__atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
 #define rcu_access_pointer(p)		rcu_dereference(p)
 
+/* ---- prefetch ---- */
+#define prefetch(x)		__builtin_prefetch(x)
+#define prefetchw(x)		__builtin_prefetch(x, 1)
+
 /* ---- "CPUs", per-CPU data, preemption ---- */
 #define NR_CPUS			64
 int shim_cpu_slow(void);
