@@ -114,9 +114,8 @@ void shp_queue_cleanups(struct spanheap *heap, struct shp_cleanup_batches *due)
 	struct shp_cleanup_batches *q = &heap->cleanq.q;
 
 	lockdep_assert_held(&heap->fin_lock);
+	/* The heap's queue is only ever taken from its head: no last kept. */
 	due->last->next_batch = q->first;
-	if (!q->first)
-		q->last = due->last;
 	q->first = due->first;
 	q->n += due->n;
 	heap->cleanq.queued += due->n;
@@ -250,8 +249,12 @@ struct shp_special *shp_cleanq_next(struct spanheap *heap,
 
 	spin_lock(&heap->fin_lock);
 	heap->cleanq.executed += n;
-	share = min_t(unsigned long, SHP_CLEANUP_BATCH,
-		      DIV_ROUND_UP(q->n, heap->ncleanup_workers));
+	/*
+	 * Rounded down: a worker never takes two while another would get
+	 * none, so with few queued, each runs in parallel with the others.
+	 */
+	share = clamp_t(unsigned long, q->n / heap->ncleanup_workers, 1,
+			SHP_CLEANUP_BATCH);
 	b = q->first;
 	if (b && b->sp.offset <= share) {
 		/* The whole batch, without walking it. */
@@ -267,8 +270,6 @@ struct shp_special *shp_cleanq_next(struct spanheap *heap,
 		last->next = NULL;
 		rest->sp.offset = b->sp.offset - share;
 		rest->next_batch = b->next_batch;
-		if (q->last == b)
-			q->last = rest;
 		q->first = rest;
 		q->n -= share;
 	}

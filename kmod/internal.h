@@ -304,7 +304,8 @@ struct shp_runq {
 /**
  * struct shp_cleanup_batches - cleanup records found due, cut in batches
  * @first: first record of the first batch, NULL if none
- * @last: first record of the last batch
+ * @last: first record of the last batch (while the sweep builds them;
+ *	not kept for heap->cleanq.q, which is only taken from its head)
  * @n: records in all
  *
  * A batch is a chain of at most SHP_CLEANUP_BATCH records through sp.next

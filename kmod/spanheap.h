@@ -112,7 +112,8 @@ enum spanheap_special_kind {
  * @fin_executed: finalizers that ran
  * @fin_pending: finalizers queued and not yet run
  * @cleanups_queued: cleanups queued by sweeps since creation
- * @cleanups_executed: cleanups that ran
+ * @cleanups_executed: cleanups that ran, counted when their worker ends
+ *	its batch (at most 16 cleanups)
  * @cleanups_pending: cleanups queued and not yet run
  * @specials: special records by kind (index 0 unused): finalizers set,
  *	pinned objects, cleanups set, weak handles whose object is live

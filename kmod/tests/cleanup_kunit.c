@@ -17,6 +17,7 @@
 #include <linux/completion.h>
 #include <linux/err.h>
 #include <linux/jiffies.h>
+#include <linux/kthread.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include "test_heap.h"
@@ -329,17 +330,23 @@ static void wait_for_peer(struct spanheap *heap, void *arg)
 		atomic_inc(&pa->p->ok);
 }
 
+/*
+ * A third, plain cleanup is queued with the pair: a worker's share of a
+ * short queue must not put both of the pair in one batch.
+ */
 static void parallel_workers(struct kunit *test)
 {
 	unsigned int old = READ_ONCE(shp_cleanup_workers);
 	struct pair *p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
 	struct pair_arg *pa = kunit_kcalloc(test, 2, sizeof(*pa), GFP_KERNEL);
+	atomic_t *plain = kunit_kzalloc(test, sizeof(*plain), GFP_KERNEL);
 	struct spanheap *heap;
 	struct node *n;
 	int i;
 
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	KUNIT_ASSERT_NOT_NULL(test, pa);
+	KUNIT_ASSERT_NOT_NULL(test, plain);
 	WRITE_ONCE(shp_cleanup_workers, 2);	/* the module parameter */
 	heap = test_heap_new("kunit-cleanup-par");
 	WRITE_ONCE(shp_cleanup_workers, old);
@@ -351,6 +358,9 @@ static void parallel_workers(struct kunit *test)
 		pa[i].me = i;
 	}
 	spanheap_enter(heap);
+	n = spanheap_alloc(heap, sizeof(*n), 0);
+	KUNIT_ASSERT_NOT_NULL(test, n);
+	KUNIT_EXPECT_GT(test, spanheap_add_cleanup(heap, n, count_cleanup, plain), 0);
 	for (i = 0; i < 2; i++) {
 		n = spanheap_alloc(heap, sizeof(*n), 0);
 		KUNIT_ASSERT_NOT_NULL(test, n);
@@ -359,6 +369,7 @@ static void parallel_workers(struct kunit *test)
 	spanheap_exit(heap);
 	collect_and_wait(heap);
 	KUNIT_EXPECT_EQ(test, atomic_read(&p->ok), 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(plain), 1);
 	spanheap_destroy(heap);
 }
 
@@ -500,6 +511,59 @@ static void destroy_while_cleanup_allocates(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&d->requeued), 0);
 }
 
+struct ids {
+	struct spanheap *heap;
+	s64 *ids;
+	struct completion done;
+};
+
+#define IDS_TASKS	4
+#define IDS_EACH	1000
+
+static int ids_thread(void *arg)
+{
+	struct ids *r = arg;
+	struct node *o;
+	int i;
+
+	for (i = 0; i < IDS_EACH; i++) {
+		spanheap_enter(r->heap);
+		o = spanheap_alloc(r->heap, sizeof(*o), 0);
+		r->ids[i] = o ? spanheap_add_cleanup(r->heap, o, count_cleanup, r) : -1;
+		spanheap_exit(r->heap);
+		cond_resched();
+	}
+	/* Completes and exits without returning into module text. */
+	kthread_complete_and_exit(&r->done, 0);
+}
+
+/* Ids come from per-CPU blocks: unique and positive across tasks. */
+static void ids_unique_across_tasks(struct kunit *test)
+{
+	struct ids *r = kunit_kcalloc(test, IDS_TASKS, sizeof(*r), GFP_KERNEL);
+	s64 *all = kunit_kcalloc(test, IDS_TASKS * IDS_EACH, sizeof(*all), GFP_KERNEL);
+	int i, j, dup = 0, nonpos = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	KUNIT_ASSERT_NOT_NULL(test, all);
+	for (i = 0; i < IDS_TASKS; i++) {
+		r[i].heap = test->priv;
+		r[i].ids = all + i * IDS_EACH;
+		init_completion(&r[i].done);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(kthread_run(ids_thread, &r[i],
+							    "spanheap-ids/%d", i)));
+	}
+	for (i = 0; i < IDS_TASKS; i++)
+		KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&r[i].done, 60 * HZ), 0);
+	for (i = 0; i < IDS_TASKS * IDS_EACH; i++) {
+		nonpos += all[i] <= 0;
+		for (j = 0; j < i; j++)
+			dup += all[i] == all[j];
+	}
+	KUNIT_EXPECT_EQ(test, nonpos, 0);
+	KUNIT_EXPECT_EQ(test, dup, 0);
+}
+
 static struct kunit_case cleanup_cases[] = {
 	KUNIT_CASE(runs_once_when_unreachable),
 	KUNIT_CASE(many_per_object_and_cycles),
@@ -509,6 +573,7 @@ static struct kunit_case cleanup_cases[] = {
 	KUNIT_CASE(after_finalizer),
 	KUNIT_CASE(arg_keeps_alive),
 	KUNIT_CASE(parallel_workers),
+	KUNIT_CASE(ids_unique_across_tasks),
 	KUNIT_CASE(default_worker_count),
 	KUNIT_CASE(cleanup_may_allocate),
 	KUNIT_CASE(destroy_with_queued_cleanups),

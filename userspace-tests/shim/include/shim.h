@@ -88,6 +88,7 @@ typedef unsigned int gfp_t;
 #define min_t(t, a, b)		((t)(a) < (t)(b) ? (t)(a) : (t)(b))
 #define max_t(t, a, b)		((t)(a) > (t)(b) ? (t)(a) : (t)(b))
 #define clamp(v, lo, hi)	min(max(v, lo), hi)
+#define clamp_t(t, v, lo, hi)	min_t(t, max_t(t, v, lo), hi)
 #define swap(a, b)		do { typeof(a) __t = (a); (a) = (b); (b) = __t; } while (0)
 #define BUILD_BUG_ON(c)		_Static_assert(!(c), #c)
 /* As <linux/build_bug.h>: the message is optional. */
