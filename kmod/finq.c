@@ -255,7 +255,8 @@ struct shp_special *shp_cleanq_next(struct spanheap *heap,
 	 */
 	share = clamp_t(unsigned long, q->n / heap->ncleanup_workers, 1,
 			SHP_CLEANUP_BATCH);
-	b = q->first;
+	/* A dying heap's queued cleanups are dropped, not run (destroy). */
+	b = heap->dying ? NULL : q->first;
 	if (b && b->sp.offset <= share) {
 		/* The whole batch, without walking it. */
 		first = &b->sp;

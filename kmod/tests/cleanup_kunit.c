@@ -411,42 +411,61 @@ static void cleanup_may_allocate(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(n), 1);
 }
 
-/* Destroy waits for a running cleanup and drops the queued ones. */
-static void destroy_with_queued_cleanups(struct kunit *test)
+/* Blocks until its heap is being destroyed, then lets destroy go on. */
+static void wait_for_dying(struct spanheap *heap, void *arg)
 {
-	struct gate *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
-	atomic_t *n = kunit_kzalloc(test, sizeof(*n), GFP_KERNEL);
-	struct spanheap *heap = test_heap_new("kunit-cleanup-destroy");
+	unsigned long deadline = jiffies + 20 * HZ;
+	struct gate *g = arg;
+
+	complete(&g->started);
+	while (!READ_ONCE(heap->dying) && time_before(jiffies, deadline))
+		cond_resched();
+	atomic_inc(&g->ran);
+}
+
+/* @n objects, each with cleanup @fn(@arg); garbage once the section ends. */
+static void add_garbage_with_cleanups(struct kunit *test, struct spanheap *heap,
+				      int n, spanheap_cleanup_t fn, void *arg)
+{
 	struct node *a;
 	int i;
 
-	KUNIT_ASSERT_NOT_NULL(test, g);
-	KUNIT_ASSERT_NOT_NULL(test, n);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
-	init_completion(&g->started);
-	init_completion(&g->release);
 	spanheap_enter(heap);
-	a = spanheap_alloc(heap, sizeof(*a), 0);
-	KUNIT_ASSERT_NOT_NULL(test, a);
-	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, a, gated_cleanup, g), 0);
-	spanheap_exit(heap);
-	spanheap_collect(heap);
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&g->started, 20 * HZ), 0);
-	spanheap_enter(heap);
-	for (i = 0; i < 100; i++) {
+	for (i = 0; i < n; i++) {
 		a = spanheap_alloc(heap, sizeof(*a), 0);
 		KUNIT_ASSERT_NOT_NULL(test, a);
-		KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, a, count_cleanup, n), 0);
+		KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, a, fn, arg), 0);
 	}
 	spanheap_exit(heap);
-	if (heap->ncleanup_workers == 1) {
-		/* The worker is busy: all 100 stay queued. */
-		spanheap_collect(heap);
-	}
-	complete(&g->release);
-	spanheap_destroy(heap);	/* waits for gated_cleanup */
+}
+
+/*
+ * Destroy waits for a running cleanup and drops the queued ones: one
+ * worker runs the first until destroy has begun; the 100 queued behind
+ * it never run.
+ */
+static void destroy_with_queued_cleanups(struct kunit *test)
+{
+	unsigned int old = READ_ONCE(shp_cleanup_workers);
+	struct gate *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	atomic_t *n = kunit_kzalloc(test, sizeof(*n), GFP_KERNEL);
+	struct spanheap *heap;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	KUNIT_ASSERT_NOT_NULL(test, n);
+	WRITE_ONCE(shp_cleanup_workers, 1);
+	heap = test_heap_new("kunit-cleanup-destroy");
+	WRITE_ONCE(shp_cleanup_workers, old);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	init_completion(&g->started);
+	add_garbage_with_cleanups(test, heap, 1, wait_for_dying, g);
+	spanheap_collect(heap);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&g->started, 20 * HZ), 0);
+	add_garbage_with_cleanups(test, heap, 100, count_cleanup, n);
+	spanheap_collect(heap);		/* queues 100 behind the busy worker */
+	spanheap_destroy(heap);
 	KUNIT_EXPECT_EQ(test, atomic_read(&g->ran), 1);
-	KUNIT_EXPECT_LE(test, atomic_read(n), 100);
+	KUNIT_EXPECT_EQ(test, atomic_read(n), 0);
 }
 
 struct dying {
@@ -490,19 +509,12 @@ static void destroy_while_cleanup_allocates(struct kunit *test)
 {
 	struct dying *d = kunit_kzalloc(test, sizeof(*d), GFP_KERNEL);
 	struct spanheap *heap = spanheap_create("kunit-cleanup-dying", 0);
-	struct node *a;
-	int i;
 
 	KUNIT_ASSERT_NOT_NULL(test, d);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));		/* pacing on */
 	init_completion(&d->started);
-	spanheap_enter(heap);
-	for (i = 0; i < 2; i++) {	/* the second one queued behind the first */
-		a = spanheap_alloc(heap, sizeof(*a), 0);
-		KUNIT_ASSERT_NOT_NULL(test, a);
-		KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, a, alloc_while_dying, d), 0);
-	}
-	spanheap_exit(heap);
+	/* The second one may be queued behind the first. */
+	add_garbage_with_cleanups(test, heap, 2, alloc_while_dying, d);
 	spanheap_collect(heap);
 	/* Destroy waits for a running cleanup; a queued one it drops. */
 	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&d->started, 20 * HZ), 0);

@@ -4,13 +4,15 @@
  *
  * For each call below: build a fresh state (a file with rooted DATA
  * objects of three size classes, a REF object referring to two of them, a
- * rooted object with a finalizer, and one unread finalizer event), then
+ * rooted object with a finalizer, one unread finalizer event, a cleanup
+ * and a weak handle), then
  * for n = 1, 2, ...: write n to /proc/thread-self/fail-nth, make the
  * call, read fail-nth back.  Non-zero means the n-th fault point was not
  * reached: the call ran clean and the loop ends.  Otherwise, if the call
  * failed, it must have failed with an errno of its row in calls[], and
  * left everything as it was: STATS (objects, roots, finalizers_set,
- * events_pending, events_read, parameters; collections too except for
+ * cleanups_set, weak_handles, events_pending, events_read, parameters;
+ * collections too except for
  * GC), every handle's bytes and slots, and the pending event; a retry
  * without injection then succeeds.  n stops at MAX_NTH.
  *
@@ -48,11 +50,13 @@
 #define T_F		0x7001	/* armed token of F (rooted: never runs) */
 #define T_E		0x7002	/* token of E's pending event */
 #define T_NEW		0x7003
+#define T_C		0x7004	/* D2's cleanup (D2 is reachable: never runs) */
 
 /* The state each injected call starts from. */
 struct state {
 	int fd;
 	uint64_t r, d1, d2, d3, fo, e;
+	uint64_t cid, w;		/* D2's cleanup, D1's weak handle */
 	struct spanheap_stats_v1 snap;
 };
 
@@ -222,7 +226,8 @@ static void fill(uint64_t h, uint64_t gen, size_t len)
 /*
  * R (REF 4, rooted): [0] = D1, [1] = D2.  D1 (100 bytes) rooted twice,
  * D2 (40000) only through R, D3 (200000) rooted, F (16) rooted with
- * finalizer T_F, E (64) unreachable with its event (T_E) unread.
+ * finalizer T_F, E (64) unreachable with its event (T_E) unread; D2 has
+ * cleanup T_C (its token object is the seventh object), D1 weak handle W.
  */
 static void build(void)
 {
@@ -247,6 +252,8 @@ static void build(void)
 	fill(S.d3, 3, D3_LEN);
 	fill(S.fo, 4, F_LEN);
 	fill(S.e, 5, E_LEN);
+	must(shp_add_cleanup(S.fd, S.d2, T_C, &S.cid), "CLEANUP D2");
+	must(shp_weak_make(S.fd, S.d1, &S.w, NULL), "WEAK_MAKE D1");
 	must(shp_unroot(S.fd, S.e, NULL), "UNROOT E");
 	/* E's event: one GC_WAIT queues it; a bounded loop, not a sleep */
 	for (tries = 0; tries < 100; tries++) {
@@ -256,13 +263,16 @@ static void build(void)
 			break;
 		nanosleep(&ts, NULL);
 	}
-	if (S.snap.events_pending != 1 || S.snap.objects != 6 || S.snap.roots != 5 ||
-	    S.snap.finalizers_set != 1) {
-		ksft_exit_fail_msg("state: events_pending %llu objects %llu roots %llu finalizers_set %llu\n",
+	if (S.snap.events_pending != 1 || S.snap.objects != 7 || S.snap.roots != 5 ||
+	    S.snap.finalizers_set != 1 || S.snap.cleanups_set != 1 ||
+	    S.snap.weak_handles != 1) {
+		ksft_exit_fail_msg("state: events_pending %llu objects %llu roots %llu finalizers_set %llu cleanups_set %llu weak_handles %llu\n",
 				   (unsigned long long)S.snap.events_pending,
 				   (unsigned long long)S.snap.objects,
 				   (unsigned long long)S.snap.roots,
-				   (unsigned long long)S.snap.finalizers_set);
+				   (unsigned long long)S.snap.finalizers_set,
+				   (unsigned long long)S.snap.cleanups_set,
+				   (unsigned long long)S.snap.weak_handles);
 	}
 }
 
@@ -311,6 +321,8 @@ static void check_unchanged(const char *what, bool gc, bool write)
 	} while (0)
 	SAME(roots);
 	SAME(finalizers_set);
+	SAME(cleanups_set);
+	SAME(weak_handles);
 	SAME(events_pending);
 	SAME(events_read);
 	SAME(gc_percent);
@@ -447,6 +459,32 @@ static int c_fin_clear(void)
 	return shp_clear_finalizer(S.fd, S.fo);
 }
 
+static int c_cleanup(void)
+{
+	uint64_t id;
+
+	return shp_add_cleanup(S.fd, S.d3, T_NEW, &id);
+}
+
+static int c_cleanup_stop(void)
+{
+	return shp_stop_cleanup(S.fd, S.d2, S.cid);
+}
+
+static int c_weak_make(void)
+{
+	uint64_t w;
+
+	return shp_weak_make(S.fd, S.d3, &w, NULL);
+}
+
+static int c_weak_get_root(void)
+{
+	uint64_t h;
+
+	return shp_weak_get(S.fd, S.w, SPANHEAP_WEAK_ROOT, &h, NULL);
+}
+
 static int c_gc(void)
 {
 	return shp_gc(S.fd, 0, NULL);
@@ -513,6 +551,10 @@ static const struct call calls[] = {
 	{ "UNROOT",				c_unroot,	{ ENOMEM, EFAULT }, false },
 	{ "FINALIZER set",			c_fin_set,	{ ENOMEM, EFAULT }, false },
 	{ "FINALIZER clear",			c_fin_clear,	{ ENOMEM, EFAULT }, false },
+	{ "CLEANUP",				c_cleanup,	{ ENOMEM, EFAULT }, false },
+	{ "CLEANUP_STOP",			c_cleanup_stop,	{ ENOMEM, EFAULT }, false },
+	{ "WEAK_MAKE",				c_weak_make,	{ ENOMEM, EFAULT }, false },
+	{ "WEAK_GET with ROOT",			c_weak_get_root, { ENOMEM, EFAULT }, false },
 	{ "GC",					c_gc,		{ ENOMEM, EFAULT }, true },
 	{ "GC_WAIT",				c_gc_wait,	{ ENOMEM, EFAULT }, true },
 	{ "STATS",				c_stats,	{ ENOMEM, EFAULT }, false },
