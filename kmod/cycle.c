@@ -77,15 +77,16 @@ static void set_next_gc(struct spanheap *heap)
  * Stop the world: one cycle at a time, no sweeper, no section; then
  * finish the previous cycle's sweep and drain the caches, so every span
  * is on a central list or heap->large and swept.  @t_stopped is when
- * the last section ended.  The caller restarts the world (sections,
- * then gc_lock) whatever this returns.  Return: the mark stack exists
- * (else nothing may be marked).
+ * the last section ended; the wait for it began at @t_stopping.  The
+ * caller restarts the world (sections, then gc_lock) whatever this
+ * returns.  Return: the mark stack exists (else nothing may be marked).
  */
-static bool stop_world(struct spanheap *heap, u64 *t_stopped)
+static bool stop_world(struct spanheap *heap, u64 *t_stopping, u64 *t_stopped)
 {
 	mutex_lock(&heap->gc_lock);
 	/* The sweeper must not sweep spans of the cycle being marked. */
 	cancel_work_sync(&heap->sweep_work);
+	*t_stopping = ktime_get_ns();
 	percpu_down_write(&heap->sections);
 	*t_stopped = ktime_get_ns();
 	shp_finish_sweep(heap);
@@ -123,19 +124,32 @@ static void queued_counts(struct spanheap *heap, u64 n[3])
 	spin_unlock(&heap->fin_lock);
 }
 
-static void gctrace(struct spanheap *heap, u64 before, const u64 q0[3],
-		    u64 t_stw)
+/* Readers (stats) see each field whole; only the cycle writes them. */
+static void record_pause(struct spanheap *heap, u64 stop_ns, u64 pause_ns)
+{
+	struct shp_pause *p = &heap->pause;
+
+	lockdep_assert_held(&heap->gc_lock);
+	WRITE_ONCE(p->stop_last_ns, stop_ns);
+	WRITE_ONCE(p->last_ns, pause_ns);
+	WRITE_ONCE(p->total_ns, p->total_ns + pause_ns);
+	if (pause_ns > p->max_ns)
+		WRITE_ONCE(p->max_ns, pause_ns);
+}
+
+static void gctrace(struct spanheap *heap, u64 before, const u64 q0[3])
 {
 	u64 q[3];
 
 	queued_counts(heap, q);
-	pr_info_ratelimited("%s-%u: gc %llu: %llu -> %ld KiB reserved, %llu KiB live, next %llu KiB, %llu finalizers queued, %llu cleanups queued, %llu cleanups run so far, %llu weak handles at mark, %llu us stw\n",
+	pr_info_ratelimited("%s-%u: gc %llu: %llu -> %ld KiB reserved, %llu KiB live, next %llu KiB, %llu finalizers queued, %llu cleanups queued, %llu cleanups run so far, %llu weak handles at mark, %llu us pause, %llu us to stop\n",
 			    heap->name, heap->id,
 			    (u64)atomic64_read(&heap->collections), before >> 10,
 			    atomic_long_read(&heap->reserved) >> 10,
 			    heap->live_bytes >> 10, heap->next_gc >> 10,
 			    q[0] - q0[0], q[1] - q0[1], q[2], heap->weak_at_mark,
-			    t_stw / 1000);
+			    heap->pause.last_ns / 1000,
+			    heap->pause.stop_last_ns / 1000);
 }
 
 /**
@@ -152,10 +166,10 @@ static void gctrace(struct spanheap *heap, u64 before, const u64 q0[3],
 void shp_collect(struct spanheap *heap, bool sweep_now)
 {
 	struct mem_cgroup *memcg = shp_memcg_enter(heap);
-	u64 t0, t_stw, before, queued[3] = { 0, 0, 0 };
+	u64 t_stopping, t0, t_stw, before, queued[3] = { 0, 0, 0 };
 	bool marked;
 
-	marked = stop_world(heap, &t0);
+	marked = stop_world(heap, &t_stopping, &t0);
 	before = atomic_long_read(&heap->reserved);
 	if (marked) {
 		queued_counts(heap, queued);
@@ -163,13 +177,14 @@ void shp_collect(struct spanheap *heap, bool sweep_now)
 	}
 	t_stw = ktime_get_ns() - t0;
 	percpu_up_write(&heap->sections);
+	record_pause(heap, t0 - t_stopping, t_stw);
 	if (marked) {
 		if (sweep_now)
 			shp_finish_sweep(heap);
 		else
 			shp_heap_queue_work(heap, shp_wq, &heap->sweep_work);
 		if (READ_ONCE(shp_gctrace))
-			gctrace(heap, before, queued, t_stw);
+			gctrace(heap, before, queued);
 	}
 	mutex_unlock(&heap->gc_lock);
 	shp_memcg_exit(memcg);
@@ -250,9 +265,9 @@ int spanheap_finalizer_cycles(struct spanheap *heap,
 {
 	struct mem_cgroup *memcg = shp_memcg_enter(heap);
 	int found = -ENOMEM;
-	u64 t0;
+	u64 t_stopping, t_stopped;	/* a diagnostic's stop is no cycle's pause */
 
-	if (stop_world(heap, &t0))
+	if (stop_world(heap, &t_stopping, &t_stopped))
 		found = shp_mark_find_cycles(heap, report, arg);
 	start_world(heap);
 	shp_memcg_exit(memcg);

@@ -472,6 +472,24 @@ struct shp_cpu_cache {
 #define SHP_CLEANUP_ID_BLOCK	64
 
 /**
+ * struct shp_pause - how long cycles held mutator sections off
+ * @last_ns: the last cycle's pause: from the moment the world was stopped
+ *	(the last section ended) until sections may start again
+ * @max_ns: the longest pause
+ * @total_ns: all pauses added up (Go's PauseTotalNs)
+ * @stop_last_ns: the last cycle's wait to stop the world: the rwsem's
+ *	switch of readers to its slow path, then running sections ending.
+ *	New sections are held off only for the latter part of it, so it is
+ *	kept apart from the pause.
+ */
+struct shp_pause {
+	u64 last_ns;
+	u64 max_ns;
+	u64 total_ns;
+	u64 stop_last_ns;
+};
+
+/**
  * struct spanheap - a heap
  * @name: for debugfs and messages
  * @id: unique number, part of the debugfs directory name
@@ -503,6 +521,7 @@ struct shp_cpu_cache {
  * @next_gc: pacer's trigger on @reserved
  * @gc_percent: GOGC; negative turns pacing off
  * @collections: completed cycles
+ * @pause: the cycles' stop-the-world times, written under @gc_lock
  * @nswept_large: large objects freed by sweeping
  * @fin_lock: protects the two queues, the running cleanups and @dying
  * @dying: set by spanheap_destroy() before it cancels the workers: from
@@ -552,6 +571,7 @@ struct spanheap {
 	u64 next_gc;
 	int gc_percent;
 	atomic64_t collections;
+	struct shp_pause pause;
 	u64 nswept_large;
 
 	spinlock_t fin_lock;

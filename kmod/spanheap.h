@@ -105,6 +105,12 @@ enum spanheap_special_kind {
  * @bytes_meta: metadata charged to the heap (special records, queue
  *	blocks, mark stack, the owner's tables)
  * @collections: completed collection cycles
+ * @pause_last_ns: the last cycle's stop-the-world pause: from the end of
+ *	the last mutator section to the restart of the world
+ * @pause_max_ns: the longest such pause
+ * @pause_total_ns: all cycles' pauses added up
+ * @stop_last_ns: how long the last cycle waited to stop the world
+ *	(running sections ending; the rwsem's switch before that)
  * @live_bytes: bytes found reachable by the last mark
  * @next_gc: reserved bytes at which the pacer starts the next cycle
  * @gc_percent: pacing goal, as GOGC (-1: off)
@@ -133,6 +139,10 @@ struct spanheap_stats {
 	u64 limit;
 	u64 bytes_meta;
 	u64 collections;
+	u64 pause_last_ns;
+	u64 pause_max_ns;
+	u64 pause_total_ns;
+	u64 stop_last_ns;
 	u64 live_bytes;
 	u64 next_gc;
 	s64 gc_percent;

@@ -85,6 +85,10 @@ void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st)
 		st->spans += cs->spans;
 	}
 	st->collections = atomic64_read(&heap->collections);
+	st->pause_last_ns = READ_ONCE(heap->pause.last_ns);
+	st->pause_max_ns = READ_ONCE(heap->pause.max_ns);
+	st->pause_total_ns = READ_ONCE(heap->pause.total_ns);
+	st->stop_last_ns = READ_ONCE(heap->pause.stop_last_ns);
 	st->live_bytes = READ_ONCE(heap->live_bytes);
 	st->next_gc = READ_ONCE(heap->next_gc);
 	st->gc_percent = READ_ONCE(heap->gc_percent);
@@ -127,6 +131,9 @@ void shp_stats_print(struct seq_file *m, struct spanheap *heap)
 		   st->allocs, st->frees, st->bad_frees);
 	seq_printf(m, "collections %llu\nlive_bytes %llu\nnext_gc %llu\ngc_percent %lld\n",
 		   st->collections, st->live_bytes, st->next_gc, st->gc_percent);
+	seq_printf(m, "pause_last_ns %llu\npause_max_ns %llu\npause_total_ns %llu\nstop_last_ns %llu\n",
+		   st->pause_last_ns, st->pause_max_ns, st->pause_total_ns,
+		   st->stop_last_ns);
 	seq_printf(m, "finalizers_queued %llu\nfinalizers_executed %llu\nfinalizers_pending %llu\n",
 		   st->fin_queued, st->fin_executed, st->fin_pending);
 	seq_printf(m, "cleanups_queued %llu\ncleanups_executed %llu\ncleanups_pending %llu\n",

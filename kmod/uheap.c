@@ -544,6 +544,9 @@ static long op_stats(struct uheap *u, struct spanheap_stats_v1 *a)
 	a->cleanups_set = st->specials[SPANHEAP_SPECIAL_CLEANUP];
 	a->cleanups_queued = st->cleanups_pending;
 	a->pins = st->specials[SPANHEAP_SPECIAL_PIN];
+	a->gc_pause_last_ns = st->pause_last_ns;
+	a->gc_pause_max_ns = st->pause_max_ns;
+	a->gc_pause_total_ns = st->pause_total_ns;
 	kfree(st);
 	spanheap_enter(u->heap);
 	mutex_lock(&u->lock);
@@ -799,7 +802,8 @@ long uheap_ioctl(struct uheap *u, unsigned int cmd, void __user *arg)
 	long ret;
 
 	if (cmd == UH_IOC_STATS_AT(events_overcap) ||
-	    cmd == UH_IOC_STATS_AT(cleanups_set))
+	    cmd == UH_IOC_STATS_AT(cleanups_set) ||
+	    cmd == UH_IOC_STATS_AT(gc_pause_last_ns))
 		cmd = SPANHEAP_IOC_STATS;
 	ksize = arg_size(cmd);
 	if (!ksize)

@@ -581,6 +581,35 @@ static void gctrace_cycle(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, logged(c), 1);
 }
 
+/*
+ * Every cycle's pause is counted: the last one, the longest, and their
+ * sum, which grows by exactly the last pause per cycle.
+ */
+static void pause_counted(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	u64 total = 0, max = 0;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	spanheap_read_stats(c->heap, st);
+	KUNIT_EXPECT_EQ(test, st->pause_total_ns, 0ULL);
+	spanheap_enter(c->heap);
+	node(test, 1, true);
+	spanheap_exit(c->heap);
+	for (i = 0; i < 3; i++) {
+		spanheap_collect(c->heap);
+		spanheap_read_stats(c->heap, st);
+		KUNIT_EXPECT_GT(test, st->pause_last_ns, 0ULL);
+		total += st->pause_last_ns;
+		max = max(max, st->pause_last_ns);
+		KUNIT_EXPECT_EQ(test, st->pause_total_ns, total);
+		KUNIT_EXPECT_EQ(test, st->pause_max_ns, max);
+	}
+	KUNIT_EXPECT_EQ(test, st->collections, 3ULL);
+}
+
 struct scan_roots {
 	void *objs[4];
 	unsigned int calls;
@@ -945,6 +974,7 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(destroy_with_queued_finalizers),
 	KUNIT_CASE(mark_stack_overflow_loses_nothing),
 	KUNIT_CASE(gctrace_cycle),
+	KUNIT_CASE(pause_counted),
 	KUNIT_CASE(root_scan_reports_roots),
 	KUNIT_CASE(take_finalizer_returns_context),
 	KUNIT_CASE(records_refused_at_limit),

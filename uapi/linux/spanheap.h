@@ -145,10 +145,10 @@ struct spanheap_weakref {
 /*
  * SPANHEAP_IOC_STATS: counters; fields are only ever appended.  The
  * command numbers of the earlier struct sizes (112 bytes, up to
- * event_queue_max; 128, up to bytes_meta) are accepted too, so that
- * programs built with an older header keep working.
+ * event_queue_max; 128, up to bytes_meta; 176, up to pins) are accepted
+ * too, so that programs built with an older header keep working.
  */
-#define SPANHEAP_STATS_VERSION	2
+#define SPANHEAP_STATS_VERSION	3
 struct spanheap_stats_v1 {
 	__u32 size;		/* in: room; out: bytes written */
 	__u32 version;		/* out: SPANHEAP_STATS_VERSION */
@@ -178,6 +178,10 @@ struct spanheap_stats_v1 {
 	__u64 weak_handles;	/* weak handles with references */
 	__u64 weak_live;	/* of those, whose object was not found dead */
 	__u64 pins;		/* pinned objects (in-kernel users only) */
+	/* appended with version 3: stop-the-world pauses of the cycles, ns */
+	__u64 gc_pause_last_ns;
+	__u64 gc_pause_max_ns;
+	__u64 gc_pause_total_ns;
 };
 
 /* SPANHEAP_IOC_SET_PARAMS */

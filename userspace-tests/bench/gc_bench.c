@@ -12,6 +12,7 @@
  *                          (spanheap_collect + spanheap_wait_cleanups)
  *   weak_make_1m           ns per spanheap_weak_make on 1M live 32 B objects
  *   gc_live_weak_1m        gc_live_list_1m with a weak handle on every node
+ *   gc_pause_live_1m       us the world is stopped by a cycle of that list
  */
 #include <shim.h>
 #include "spanheap.h"
@@ -162,6 +163,30 @@ static void bench_live(const char *name, bool fin, bool with_weak)
 	spanheap_destroy(heap);
 }
 
+/*
+ * gc_pause_live_1m: the pause (world stopped to world restarted, from
+ * spanheap_read_stats()) of a full cycle of the rooted 1M-node list.
+ */
+static void bench_pause(void)
+{
+	struct spanheap_stats *st = malloc(sizeof(*st));
+	void *root = NULL;
+	struct spanheap *heap = make_list(&root, false, NULL);
+	double v[RUNS];
+	int r;
+
+	spanheap_collect(heap);		/* warm up */
+	for (r = 0; r < RUNS; r++) {
+		spanheap_collect(heap);
+		spanheap_read_stats(heap, st);
+		v[r] = st->pause_last_ns / 1e3;
+	}
+	printf("BENCH gc_pause_live_1m spanheap %.1f us\n", bench_median(v, RUNS));
+	spanheap_root_remove(heap, &root);
+	spanheap_destroy(heap);
+	free(st);
+}
+
 /* The cycle finding N dead 32 B objects, each with a finalizer or a cleanup. */
 static void bench_dead(const char *name, bool cleanup)
 {
@@ -210,6 +235,7 @@ void bench_gc(void)
 	bench_live("gc_live_list_1m", false, false);
 	bench_live("gc_live_fin_1m", true, false);
 	bench_live("gc_live_weak_1m", false, true);
+	bench_pause();
 	bench_dead("gc_dead_fin_1m", false);
 	bench_dead("gc_dead_cleanup_1m", true);
 }

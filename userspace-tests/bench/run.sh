@@ -12,13 +12,17 @@ mkdir -p "$out"
 	"$repo/userspace-tests/bench/peers/run-peers.sh" "$out"
 } | tee "$out/bench.txt"
 
-# ratio <bench> <impl> <peer bench> <peer> <bar>
+# ratio <bench> <impl> <peer bench> <peer> <bar, or none>
 ratio() {
 	awk -v b="$1" -v i="$2" -v pb="$3" -v p="$4" -v bar="$5" '
 		$2 == b && $3 == i { x = $4 }
 		$2 == pb && $3 == p { y = $4 }
 		END {
 			if (x == "" || y == "") { printf "# %s: missing figures\n", b; exit }
+			if (bar == "none") {
+				printf "# %s %s / %s %s = %.2f (no bar)\n", b, i, pb, p, x / y
+				exit
+			}
 			printf "# %s %s / %s %s = %.2f (bar <= %s)%s\n", b, i, pb, p, x / y, bar,
 			       x / y <= bar ? "" : "  ** above bar **"
 		}' "$out/bench.txt"
@@ -34,3 +38,4 @@ ratio cleanup_register_1m spanheap finalizer_register_1m spanheap 1.2
 ratio gc_dead_cleanup_1m spanheap gc_dead_fin_1m go 0.3
 ratio weak_make_1m spanheap weak_make_1m boehm 0.5
 ratio gc_live_weak_1m spanheap gc_live_list_1m spanheap 1.3
+ratio gc_pause_live_1m spanheap gc_pause_live_1m go none

@@ -1952,7 +1952,8 @@ static void h_raw(struct slice *s)
 			for (off = 0; k == 11 && off < 5 && newer[off] != cmd; off++)
 				;
 		} while (k < 11 || off < 5 ||
-			 cmd == STATS_AT(events_overcap) || cmd == STATS_AT(cleanups_set));
+			 cmd == STATS_AT(events_overcap) || cmd == STATS_AT(cleanups_set) ||
+			 cmd == STATS_AT(gc_pause_last_ns));
 		ret = ioc(s, cmd, s->g + srnd(s) % PG);
 		if (ret != -ENOTTY)
 			fail(s, "enotty", "unknown ioctl %#lx: %s, want ENOTTY", cmd, errname(ret));

@@ -233,9 +233,18 @@ static void heap_paced(struct __test_metadata *_metadata, uint64_t *c0)
  */
 static void heap_paced_done(struct __test_metadata *_metadata, uint64_t c0)
 {
+	struct spanheap_stats_v1 st;
+
 	if (_metadata->passed && collections_of(fd) <= c0) {
 		TH_LOG("no paced cycle ran");
 		EXPECT_LT(c0, collections_of(fd));
+	}
+	/* Paced cycles count their pauses too (each is at least 1 ns). */
+	if (_metadata->passed && stats_v1(&st) && st.gc_pause_total_ns < st.collections) {
+		TH_LOG("pauses of %llu cycles: %llu ns",
+		       (unsigned long long)st.collections,
+		       (unsigned long long)st.gc_pause_total_ns);
+		EXPECT_LE(st.collections, st.gc_pause_total_ns);
 	}
 	close(fd);
 }
@@ -1903,6 +1912,42 @@ TEST_F_TIMEOUT(heap, stats_v1_abi, TEST_TIMEOUT_S)
 					      _IOC_NR(SPANHEAP_IOC_STATS), v1 + 8), &st));
 	ASSERT_EQ(-ENOTTY, shp_ioctl(fd, _IOC(_IOC_READ, SPANHEAP_IOC_MAGIC,
 					      _IOC_NR(SPANHEAP_IOC_STATS), v1), &st));
+}
+
+/* STATS version 2's size and command number (up to pins) */
+TEST_F_TIMEOUT(heap, stats_v2_abi, TEST_TIMEOUT_S)
+{
+	const size_t v2 = offsetof(struct spanheap_stats_v1, gc_pause_last_ns);
+	struct spanheap_stats_v1 st;
+
+	memset(&st, 0xff, sizeof(st));
+	st.size = v2;
+	ASSERT_EQ(0, shp_ioctl(fd, _IOC(_IOC_READ | _IOC_WRITE, SPANHEAP_IOC_MAGIC,
+					_IOC_NR(SPANHEAP_IOC_STATS), v2), &st));
+	ASSERT_EQ(v2, st.size);
+	ASSERT_EQ(0ULL, st.pins);
+	ASSERT_EQ(~0ULL, st.gc_pause_last_ns);		/* not written */
+}
+
+/* Each cycle's pause: the last, the longest, their sum. */
+TEST_F_TIMEOUT(heap, stats_gc_pause, TEST_TIMEOUT_S)
+{
+	struct spanheap_stats_v1 st;
+	uint64_t total = 0, max = 0;
+	int i;
+
+	ASSERT_TRUE(stats_v1(&st));
+	ASSERT_EQ(0ULL, st.gc_pause_total_ns);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, shp_gc(fd, 0, NULL));
+		ASSERT_TRUE(stats_v1(&st));
+		ASSERT_LT(0ULL, st.gc_pause_last_ns);
+		total += st.gc_pause_last_ns;
+		if (st.gc_pause_last_ns > max)
+			max = st.gc_pause_last_ns;
+		ASSERT_EQ(total, st.gc_pause_total_ns);
+		ASSERT_EQ(max, st.gc_pause_max_ns);
+	}
 }
 
 /* ---- defect 8: ABI edges ---- */

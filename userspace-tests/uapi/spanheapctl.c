@@ -379,6 +379,12 @@ static int print_stats(void)
 		       (unsigned long long)st.cleanups_set, (unsigned long long)st.cleanups_queued,
 		       (unsigned long long)st.cleanups_run, (unsigned long long)st.weak_handles,
 		       (unsigned long long)st.weak_live, (unsigned long long)st.pins);
+	if (st.size >= offsetof(struct spanheap_stats_v1, gc_pause_total_ns) +
+		       sizeof(st.gc_pause_total_ns))
+		printf("       gc pause last %llu us, max %llu us, total %llu us\n",
+		       (unsigned long long)st.gc_pause_last_ns / 1000,
+		       (unsigned long long)st.gc_pause_max_ns / 1000,
+		       (unsigned long long)st.gc_pause_total_ns / 1000);
 	return 0;
 }
 

@@ -6,6 +6,8 @@
 //	finalizer_register_1m go  ns per runtime.SetFinalizer, 1M live objects
 //	gc_live_list_1m go        ms per runtime.GC(), 1M-node live list
 //	gc_live_fin_1m go         same, every node has a finalizer
+//	gc_pause_live_1m go       us of stop-the-world pause per runtime.GC()
+//	                          of the live list (its mark is concurrent)
 //	gc_dead_fin_1m go         ms for runtime.GC() plus running all 1M
 //	                          finalizers of dead objects
 //
@@ -127,6 +129,21 @@ func gcMedian() float64 {
 	return median(t)
 }
 
+// Median stop-the-world pause of runtime.GC() (both of its pauses, as
+// the runtime adds them up per cycle in PauseNs; ReadGCStats' Pause[0]
+// is the latest), in us.
+func pauseMedian() float64 {
+	var s debug.GCStats
+	t := make([]float64, reps)
+	runtime.GC()
+	for r := range t {
+		runtime.GC()
+		debug.ReadGCStats(&s)
+		t[r] = float64(s.Pause[0].Nanoseconds()) / 1e3
+	}
+	return median(t)
+}
+
 func benchLive() {
 	for i := 0; i < nobj; i++ {
 		n := &node{next: listHead}
@@ -135,6 +152,7 @@ func benchLive() {
 	}
 	runtime.GC()
 	report("gc_live_list_1m", gcMedian(), "ms")
+	report("gc_pause_live_1m", pauseMedian(), "us")
 
 	for n := listHead; n != nil; n = n.next {
 		runtime.SetFinalizer(n, nodeFin)
