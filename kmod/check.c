@@ -136,9 +136,10 @@ int shp_heap_check(struct spanheap *heap)
 	allocs = 0;
 	frees = heap->nswept_large;
 	for_each_possible_cpu(cpu) {
-		allocs += per_cpu_ptr(heap->cpu, cpu)->allocs -
-			  per_cpu_ptr(heap->cpu, cpu)->tiny_shared;
-		frees += per_cpu_ptr(heap->cpu, cpu)->frees;
+		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
+
+		allocs += local_read(&c->allocs) - local_read(&c->tiny_shared);
+		frees += local_read(&c->frees);
 	}
 	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++)
 		frees += heap->central[spc].nswept;

@@ -2,7 +2,9 @@
 /*
  * glibc peer benchmark: cost of one malloc+free pair of N bytes.
  *
- * Prints "BENCH alloc_free_<N> glibc <ns> ns/op", median of REPS runs.
+ * Prints "BENCH alloc_free_<N> <impl> <ns> ns/op", median of REPS runs;
+ * <impl> is argv[1], "glibc" by default.  run-peers.sh runs it again with
+ * jemalloc, tcmalloc and mimalloc in LD_PRELOAD, naming each.
  * Build: gcc -O2 -o glibc_bench glibc_bench.c
  */
 #include <stdio.h>
@@ -30,8 +32,9 @@ static double run(size_t size, long iters)
 	return (t1 - t0) / iters;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	const char *impl = argc > 1 ? argv[1] : "glibc";
 	static const size_t sizes[] = { 8, 32, 256, 4096, 65536 };
 	double t[REPS];
 	size_t s;
@@ -44,7 +47,7 @@ int main(void)
 		for (r = 0; r < REPS; r++)
 			t[r] = run(sizes[s], iters);
 		bench_median(t, REPS);
-		printf("BENCH alloc_free_%zu glibc %.2f ns/op\n", sizes[s],
+		printf("BENCH alloc_free_%zu %s %.2f ns/op\n", sizes[s], impl,
 		       t[REPS / 2]);
 		fflush(stdout);
 	}
