@@ -396,7 +396,8 @@ void rcu_barrier(void);
 #define NR_CPUS			64
 #define SHIM_PCPU_UNIT		2048UL
 int shim_cpu_slow(void);
-extern __thread long shim_cpu_off;	/* slot * SHIM_PCPU_UNIT; -1 before the first use */
+/* slot * SHIM_PCPU_UNIT, -1 before the first use; local-exec: one %fs load */
+extern __thread long shim_cpu_off __attribute__((tls_model("local-exec")));
 static inline unsigned long shim_this_cpu_off(void)
 {
 	long off = shim_cpu_off;
