@@ -3,9 +3,9 @@
 # run.sh <repo>: run spanheap's userspace benchmarks and the peers (glibc,
 # jemalloc, tcmalloc, mimalloc, Boehm GC, Go) in one run; print every
 # BENCH line, then the ratios the issues set as bars.
-# run.sh <repo> --only alloc_free [runs]: only the malloc+free loops of
-# spanheap, glibc and the three preloaded allocators, <runs> (9) times in
-# a row; one line per run, then how many runs met each alloc_free_32 bar.
+# run.sh <repo> --only alloc_free [runs]: only the 32-byte malloc+free
+# loops of spanheap, glibc and the three preloaded allocators, <runs> (9)
+# times in a row; one line per run, then how many runs met each bar.
 set -euo pipefail
 repo=$1
 out=$repo/build/bench
@@ -29,9 +29,9 @@ if [ "${2-}" = --only ]; then
 	for ((r = 1; r <= runs; r++)); do
 		f=$out/alloc_free-run$r.txt
 		{
-			"$repo/build/user/bench-spanheap" alloc_free
+			"$repo/build/user/bench-spanheap" alloc_free spanheap 32
 			"$repo/build/user/bench-spanheap-nozero" alloc_free spanheap_nozero 32
-			"$repo/userspace-tests/bench/peers/run-peers.sh" --only alloc_free "$out"
+			"$repo/userspace-tests/bench/peers/run-peers.sh" --only alloc_free_32 "$out"
 		} >"$f"
 		read -r _ _ _ sh _ < <(grep '^BENCH alloc_free_32 spanheap ' "$f")
 		read -r _ _ _ nz _ < <(grep '^BENCH alloc_free_32 spanheap_nozero ' "$f")

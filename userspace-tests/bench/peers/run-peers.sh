@@ -4,17 +4,22 @@
 # Build and run the peer benchmarks (glibc malloc, Boehm GC, Go runtime),
 # and glibc_bench again under jemalloc, tcmalloc (gperftools' minimal
 # build) and mimalloc, loaded with LD_PRELOAD.
-# Usage: run-peers.sh [--only alloc_free] [outdir]   (default: <repo>/build/bench)
+# Usage: run-peers.sh [--only alloc_free[_<n>]] [outdir]   (default: <repo>/build/bench)
 #   --only alloc_free: only the malloc+free loops (glibc and the three
-#   preloaded allocators), as run.sh --only alloc_free repeats them.
+#   preloaded allocators); alloc_free_<n>: only those of n bytes, as
+#   run.sh --only alloc_free repeats them.
 # stdout: only "BENCH <benchmark> <implementation> <value> <unit>" lines;
 # diagnostics go to stderr.  Exits non-zero if a build or a run fails, or
 # if one of the preloaded allocators is not installed.
 
 here=$(cd "$(dirname "$0")" && pwd)
-only=
+only= size=
 if [ "$1" = --only ]; then
-	[ "$2" = alloc_free ] || { echo "run-peers: --only takes alloc_free" >&2; exit 2; }
+	case $2 in
+	alloc_free) ;;
+	alloc_free_[0-9]*) size=${2#alloc_free_} ;;
+	*) echo "run-peers: --only takes alloc_free or alloc_free_<n>" >&2; exit 2 ;;
+	esac
 	only=$2
 	shift 2
 fi
@@ -65,13 +70,13 @@ run() {
 	"$@" >"$out/$name.out" || { echo "run-peers: $name failed" >&2; rc=1; }
 	grep '^BENCH ' "$out/$name.out"
 }
-run glibc_bench "$out/glibc_bench"
+run glibc_bench "$out/glibc_bench" glibc $size
 # The same malloc+free loop under each, its lines relabelled by argv[1].
 for peer in jemalloc tcmalloc mimalloc; do
 	eval lib=\$$peer
-	run "$peer" env LD_PRELOAD="$lib" "$out/glibc_bench" "$peer"
-	grep -q "^BENCH alloc_free_32 $peer " "$out/$peer.out" ||
-		{ echo "run-peers: no alloc_free_32 line from $peer" >&2; rc=1; }
+	run "$peer" env LD_PRELOAD="$lib" "$out/glibc_bench" "$peer" $size
+	grep -q "^BENCH alloc_free_${size:-32} $peer " "$out/$peer.out" ||
+		{ echo "run-peers: no alloc_free_${size:-32} line from $peer" >&2; rc=1; }
 done
 if [ -z "$only" ]; then
 	run boehm_bench "$out/boehm_bench"
