@@ -323,6 +323,7 @@ void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
 	struct shp_cpu_cache *c;
 	struct shp_span *s;
 	unsigned int spc;
+	unsigned long es;
 	void *obj;
 	u64 cache;
 
@@ -342,11 +343,12 @@ void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
 		put_cpu_ptr(heap->cpu);
 		return alloc_slow(heap, spc);
 	}
+	es = s->elemsize;	/* not reloaded after the bitmap store */
 	obj = span_take_bit(s, cache);
 	c->last = s;
 	local_inc(&c->allocs);
 	put_cpu_ptr(heap->cpu);
-	zero_object(obj, s->elemsize);
+	zero_object(obj, es);
 	return obj;
 }
 EXPORT_SYMBOL_GPL(spanheap_alloc);
@@ -372,14 +374,16 @@ static int free_large(struct spanheap *heap, struct shp_span *s, void *ptr)
 	return 0;
 }
 
-/* Clear allocated object @idx of @s, which this CPU's cache owns. */
-static __always_inline void free_clear(struct shp_cpu_cache *c,
-				       struct shp_span *s, unsigned int idx)
+/*
+ * Clear allocated object @idx of @s, which this CPU's cache owns; @word
+ * is its alloc_bits word (only the owner changes it).
+ */
+static __always_inline void free_clear(struct shp_cpu_cache *c, struct shp_span *s,
+				       unsigned int idx, unsigned long word)
 {
-	unsigned long *word = &shp_alloc_bits(s)[idx / 64];
 	unsigned long bit = BIT(idx % 64);
 
-	WRITE_ONCE(*word, *word & ~bit);
+	WRITE_ONCE(shp_alloc_bits(s)[idx / 64], word & ~bit);
 	if (idx / 64 == s->cache_word)
 		s->alloc_cache |= bit;
 	local_inc(&c->frees);
@@ -393,7 +397,7 @@ static noinline void free_clear_special(struct shp_cpu_cache *c,
 					struct shp_span *s, unsigned int idx)
 {
 	shp_special_drop(s, idx);
-	free_clear(c, s, idx);
+	free_clear(c, s, idx, shp_alloc_bits(s)[idx / 64]);
 }
 
 /* Free object @idx of @s, which this CPU's cache owns. */
@@ -413,7 +417,7 @@ static __always_inline int free_owned(struct shp_cpu_cache *c,
 	if (unlikely(READ_ONCE(s->specials)))
 		free_clear_special(c, s, idx);
 	else
-		free_clear(c, s, idx);
+		free_clear(c, s, idx, word);
 	return 0;
 }
 
