@@ -86,6 +86,8 @@ static void span_corruption_caught(struct kunit *test)
 	spanheap_exit(heap);
 	KUNIT_ASSERT_EQ(test, s->state, SHP_SPAN_CACHED);
 	EXPECT_CAUGHT(test, heap, s->owner, 1);		/* not that cache's */
+	KUNIT_ASSERT_NE(test, s->alloc_cache, 0);
+	EXPECT_CAUGHT(test, heap, s->cache_base, s->elemsize);
 	/* Counters against the bitmaps, bytes against the spans. */
 	allocs = &per_cpu_ptr(heap->cpu, 0)->allocs;
 	local_set(allocs, local_read(allocs) + 1);
