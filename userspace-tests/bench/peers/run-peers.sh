@@ -13,7 +13,7 @@
 # if one of the preloaded allocators is not installed.
 
 here=$(cd "$(dirname "$0")" && pwd)
-only= size=
+only='' size=''
 if [ "$1" = --only ]; then
 	case $2 in
 	alloc_free) ;;
@@ -72,8 +72,8 @@ run() {
 }
 run glibc_bench "$out/glibc_bench" glibc $size
 # The same malloc+free loop under each, its lines relabelled by argv[1].
-for peer in jemalloc tcmalloc mimalloc; do
-	eval lib=\$$peer
+for pl in "jemalloc=$jemalloc" "tcmalloc=$tcmalloc" "mimalloc=$mimalloc"; do
+	peer=${pl%%=*} lib=${pl#*=}
 	run "$peer" env LD_PRELOAD="$lib" "$out/glibc_bench" "$peer" $size
 	grep -q "^BENCH alloc_free_${size:-32} $peer " "$out/$peer.out" ||
 		{ echo "run-peers: no alloc_free_${size:-32} line from $peer" >&2; rc=1; }
