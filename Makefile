@@ -5,7 +5,9 @@
 #   make check-user | check-vm | check-kcsan | check-stock     one tier
 #   make fuzz         libFuzzer on the ioctl dispatcher, FUZZ_SECONDS (default 120)
 #   make coverage     line/branch coverage of kmod/*.c under the userspace suites
-#   make bench        userspace benchmarks against glibc, Boehm GC and Go
+#   make bench        userspace benchmarks against glibc, jemalloc, tcmalloc,
+#                     mimalloc, Boehm GC and Go
+#   make bench-alloc  only the malloc+free loops, RUNS (9) runs in a row
 #   make bench-vm     in-kernel benchmarks (SLUB, xarray, maple tree peers)
 #   make demo         boot Debian's kernel in QEMU and show the module working
 #   make shell        an interactive shell in that VM with the module loaded
@@ -18,7 +20,7 @@ KDIR	?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) $(DEBIAN_KD
 DEPS	:= $(REPO)/scripts/deps.sh
 VM	:= $(REPO)/userspace-tests/vm
 
-.PHONY: all modules check check-user fuzz fuzz-merge coverage check-vm check-kcsan check-stock bench bench-vm demo shell clean uapi-tools
+.PHONY: all modules check check-user fuzz fuzz-merge coverage check-vm check-kcsan check-stock bench bench-alloc bench-vm demo shell clean uapi-tools
 
 # Userspace side of /dev/spanheap, static (the QEMU guests are busybox only):
 # selftests and fuzzer run in both VM tiers, spanheapctl drives the demo.
@@ -119,6 +121,13 @@ bench:
 	@$(DEPS) user
 	$(MAKE) -C userspace-tests bench
 	$(REPO)/userspace-tests/bench/run.sh $(REPO)
+
+# The alloc_free_32 bars hold per run: RUNS runs in a row, one line each.
+RUNS ?= 9
+bench-alloc:
+	@$(DEPS) user
+	$(MAKE) -C userspace-tests bench
+	$(REPO)/userspace-tests/bench/run.sh $(REPO) --only alloc_free $(RUNS)
 
 bench-vm:
 	@$(DEPS) stock

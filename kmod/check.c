@@ -45,6 +45,16 @@ static int check_span(struct spanheap *heap, struct shp_span *s,
 	return nalloc;
 }
 
+/* A cached span's alloc_cache: free objects of its word, at cache_base. */
+static bool cache_bad(struct shp_span *s)
+{
+	return s->alloc_cache &&
+	       (span_bad(s, s->alloc_cache & shp_alloc_bits(s)[s->cache_word],
+			 "allocated object in alloc_cache") ||
+		span_bad(s, s->cache_base != s->base + s->cache_word * 64 * s->elemsize,
+			 "cache_base is not the cached word's first object"));
+}
+
 /**
  * shp_heap_check() - verify a quiescent heap
  * @heap: heap with no allocation or free running
@@ -105,7 +115,7 @@ int shp_heap_check(struct spanheap *heap)
 			if (s == &shp_empty_span || ret)
 				continue;
 			if (check_span(heap, s, spc, &objects[spc >> 1], &bytes) < 0 ||
-			    s->state != SHP_SPAN_CACHED || s->owner != c)
+			    s->state != SHP_SPAN_CACHED || s->owner != c || cache_bad(s))
 				ret = -EUCLEAN;
 			nspans++;
 		}
@@ -136,9 +146,10 @@ int shp_heap_check(struct spanheap *heap)
 	allocs = 0;
 	frees = heap->nswept_large;
 	for_each_possible_cpu(cpu) {
-		allocs += per_cpu_ptr(heap->cpu, cpu)->allocs -
-			  per_cpu_ptr(heap->cpu, cpu)->tiny_shared;
-		frees += per_cpu_ptr(heap->cpu, cpu)->frees;
+		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
+
+		allocs += local_read(&c->allocs) - local_read(&c->tiny_shared);
+		frees += local_read(&c->frees);
 	}
 	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++)
 		frees += heap->central[spc].nswept;

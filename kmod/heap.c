@@ -125,48 +125,62 @@ void spanheap_destroy(struct spanheap *heap)
 }
 EXPORT_SYMBOL_GPL(spanheap_destroy);
 
+/* Two words, stored together (one 16-byte store where the ISA allows). */
+struct shp_zero16 {
+	u64 w[2];
+};
+
 /*
  * Zero a freshly allocated object.  Sizes are multiples of 8; up to 64
- * bytes, overlapping word stores from both ends beat a memset call (and
- * the rep stos a compiler would make of a loop).
+ * bytes, overlapping stores from both ends beat a memset call (and the
+ * rep stos a compiler would make of a loop).
  */
 static __always_inline void zero_object(void *obj, unsigned long size)
 {
-	u64 *w = obj, *e = obj + size;
+	struct shp_zero16 *q = obj, *e = obj + size;
+	u64 *w = obj;
 
 	if (size > 64) {
 		memset(obj, 0, size);
 		return;
 	}
-	w[0] = 0;
-	e[-1] = 0;
-	if (size <= 16)
+	if (size <= 16) {
+		w[0] = 0;
+		w[size / 8 - 1] = 0;
 		return;
-	w[1] = 0;
-	e[-2] = 0;
+	}
+	q[0] = (struct shp_zero16){};
+	e[-1] = (struct shp_zero16){};
 	if (size <= 32)
 		return;
-	w[2] = 0;
-	w[3] = 0;
-	e[-3] = 0;
-	e[-4] = 0;
+	q[1] = (struct shp_zero16){};
+	e[-2] = (struct shp_zero16){};
 }
 
-/* Take an object from a cached span; the owner's lockless fast path. */
+/*
+ * Take the object of the lowest bit of @cache, the non-empty alloc_cache
+ * of a cached span; the owner's lockless fast path.
+ */
+static __always_inline void *span_take_bit(struct shp_span *s, u64 cache)
+{
+	unsigned long bit = __ffs64(cache), es = s->elemsize;
+	unsigned long *word = &shp_alloc_bits(s)[s->cache_word];
+
+	s->alloc_cache = cache & (cache - 1);
+	WRITE_ONCE(*word, *word | BIT(bit));
+	/*
+	 * Only ffs, a multiply and an add between the cache (just written by
+	 * a free, as a rule) and the object.
+	 */
+	return (void *)(s->cache_base + bit * es);
+}
+
+/* Take an object from a cached span, NULL if its alloc_cache is empty. */
 static __always_inline void *span_take(struct shp_span *s)
 {
 	u64 cache = s->alloc_cache;
-	unsigned int bit, idx;
-	unsigned long *word;
 
-	if (unlikely(!cache))
-		return NULL;
-	bit = __ffs64(cache);
-	s->alloc_cache = cache & (cache - 1);
-	idx = s->cache_word * 64 + bit;
-	word = &shp_alloc_bits(s)[s->cache_word];
-	WRITE_ONCE(*word, *word | BIT(bit));
-	return (void *)(s->base + idx * s->elemsize);
+	return cache ? span_take_bit(s, cache) : NULL;
 }
 
 /* A span of its own, of class 0; NOSCAN like any other span class. */
@@ -188,7 +202,7 @@ static noinline void *alloc_large(struct spanheap *heap, size_t size,
 	s->nalloc = 1;
 	shp_large_add(heap, s);
 	c = get_cpu_ptr(heap->cpu);
-	WRITE_ONCE(c->allocs, c->allocs + 1);
+	local_inc(&c->allocs);
 	put_cpu_ptr(heap->cpu);
 	return (void *)s->base;		/* allocated zeroed */
 }
@@ -218,8 +232,9 @@ static noinline void *alloc_slow(struct spanheap *heap, unsigned int spc)
 		if (!obj && load_or_grab(heap, c, spc))
 			obj = span_take(c->alloc[spc]);
 		if (obj) {
-			c->last = c->alloc[spc];
-			WRITE_ONCE(c->allocs, c->allocs + 1);
+			if (spc != SHP_TINY_SPC)
+				c->last = c->alloc[spc];
+			local_inc(&c->allocs);
 			put_cpu_ptr(heap->cpu);
 			zero_object(obj, shp_size_classes[SHP_SPC_CLASS(spc)].size);
 			return obj;
@@ -249,7 +264,7 @@ static noinline void *alloc_slow(struct spanheap *heap, unsigned int spc)
  * @size; when it does not fit, take a new block and keep whichever of
  * the two has more room left.  The block was zeroed when taken.
  */
-static void *alloc_tiny(struct spanheap *heap, size_t size)
+static noinline void *alloc_tiny(struct spanheap *heap, size_t size)
 {
 	struct shp_cpu_cache *c = get_cpu_ptr(heap->cpu);
 	unsigned int off = c->tiny_off;
@@ -263,8 +278,8 @@ static void *alloc_tiny(struct spanheap *heap, size_t size)
 		off = ALIGN(off, 2);
 	if (c->tiny && off + size <= SHP_TINY_SIZE) {
 		c->tiny_off = off + size;
-		WRITE_ONCE(c->allocs, c->allocs + 1);
-		WRITE_ONCE(c->tiny_shared, c->tiny_shared + 1);
+		local_inc(&c->allocs);
+		local_inc(&c->tiny_shared);
 		put_cpu_ptr(heap->cpu);
 		return (void *)(c->tiny + off);
 	}
@@ -308,7 +323,9 @@ void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
 	struct shp_cpu_cache *c;
 	struct shp_span *s;
 	unsigned int spc;
+	unsigned long es;
 	void *obj;
+	u64 cache;
 
 	shp_assert_in_section(heap);
 	if (unlikely(flags & ~SPANHEAP_ALLOC_FLAGS))
@@ -317,20 +334,21 @@ void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
 		return alloc_large(heap, size, flags);
 	if ((flags & SPANHEAP_NOSCAN) && size <= SHP_TINY_SIZE)
 		return alloc_tiny(heap, size ? size : 1);
-	spc = SHP_SPC(shp_size_to_class(size ? size : 1),
-		      !!(flags & SPANHEAP_NOSCAN));
+	spc = SHP_SPC(shp_size_to_class(size), !!(flags & SPANHEAP_NOSCAN));
 
 	c = get_cpu_ptr(heap->cpu);
 	s = c->alloc[spc];
-	obj = span_take(s);
-	if (unlikely(!obj)) {
+	cache = s->alloc_cache;
+	if (unlikely(!cache)) {
 		put_cpu_ptr(heap->cpu);
 		return alloc_slow(heap, spc);
 	}
+	es = s->elemsize;	/* not reloaded after the bitmap store */
+	obj = span_take_bit(s, cache);
 	c->last = s;
-	WRITE_ONCE(c->allocs, c->allocs + 1);
+	local_inc(&c->allocs);
 	put_cpu_ptr(heap->cpu);
-	zero_object(obj, s->elemsize);
+	zero_object(obj, es);
 	return obj;
 }
 EXPORT_SYMBOL_GPL(spanheap_alloc);
@@ -351,35 +369,59 @@ static int free_large(struct spanheap *heap, struct shp_span *s, void *ptr)
 	shp_large_release(heap, s);
 	spin_unlock(&heap->lock);
 	c = get_cpu_ptr(heap->cpu);
-	WRITE_ONCE(c->frees, c->frees + 1);
+	local_inc(&c->frees);
 	put_cpu_ptr(heap->cpu);
 	return 0;
+}
+
+/*
+ * Clear allocated object @idx of @s, which this CPU's cache owns; @word
+ * is its alloc_bits word (only the owner changes it).
+ */
+static __always_inline void free_clear(struct shp_cpu_cache *c, struct shp_span *s,
+				       unsigned int idx, unsigned long word)
+{
+	unsigned long bit = BIT(idx % 64);
+
+	WRITE_ONCE(shp_alloc_bits(s)[idx / 64], word & ~bit);
+	if (idx / 64 == s->cache_word)
+		s->alloc_cache |= bit;
+	local_inc(&c->frees);
+}
+
+/*
+ * free_clear() of an object whose span has special records: out of
+ * line, so that the call does not cost the fast path a stack frame.
+ */
+static noinline void free_clear_special(struct shp_cpu_cache *c,
+					struct shp_span *s, unsigned int idx)
+{
+	shp_special_drop(s, idx);
+	free_clear(c, s, idx, shp_alloc_bits(s)[idx / 64]);
 }
 
 /* Free object @idx of @s, which this CPU's cache owns. */
 static __always_inline int free_owned(struct shp_cpu_cache *c,
 				      struct shp_span *s, unsigned int idx)
 {
-	unsigned long *word = &shp_alloc_bits(s)[idx / 64];
-	unsigned long bit = BIT(idx % 64);
+	unsigned long word = shp_alloc_bits(s)[idx / 64];
 
 	/*
-	 * Not allocated, already freed by another CPU and not yet folded, or
-	 * a tiny block, whose members are not objects of their own.
+	 * Not allocated, or already freed by another CPU and not yet folded.
+	 * (Tiny blocks, whose members are not objects of their own, never
+	 * get here: free_slow() refuses them and they are never c->last.)
 	 */
-	if (unlikely(!(*word & bit) || s->spc == SHP_TINY_SPC ||
+	if (unlikely(!(word & BIT(idx % 64)) ||
 		     (atomic_read(&s->nremote) && test_bit(idx, shp_remote_bits(s)))))
 		return -EINVAL;
 	if (unlikely(READ_ONCE(s->specials)))
-		shp_special_drop(s, idx);
-	WRITE_ONCE(*word, *word & ~bit);
-	if (idx / 64 == s->cache_word)
-		s->alloc_cache |= bit;
-	WRITE_ONCE(c->frees, c->frees + 1);
+		free_clear_special(c, s, idx);
+	else
+		free_clear(c, s, idx, word);
 	return 0;
 }
 
-static int free_slow(struct spanheap *heap, void *ptr)
+static noinline int free_slow(struct spanheap *heap, void *ptr)
 {
 	struct shp_cpu_cache *c;
 	struct shp_span *s;
@@ -402,7 +444,7 @@ static int free_slow(struct spanheap *heap, void *ptr)
 		} else {
 			ret = shp_central_free(heap, s, idx);
 			if (!ret)
-				WRITE_ONCE(c->frees, c->frees + 1);
+				local_inc(&c->frees);
 		}
 		put_cpu_ptr(heap->cpu);
 	}

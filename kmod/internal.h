@@ -89,6 +89,7 @@
 #include <linux/memcontrol.h>
 #include <linux/refcount.h>
 #include <linux/slab.h>
+#include <asm/local.h>
 #include "spanheap.h"
 #include "sizeclass.h"
 
@@ -151,6 +152,7 @@ struct shp_cpu_cache;
  * @owner: cache owning the span when SHP_SPAN_CACHED
  * @alloc_cache: free objects of word @cache_word not yet handed out (owner)
  * @cache_word: bitmap word @alloc_cache mirrors (owner)
+ * @cache_base: address of the first object of @cache_word (owner)
  * @next_word: next word to load into @alloc_cache (owner)
  * @nalloc: allocated objects; exact while central, refreshed on release
  * @nremote: objects posted in @remote_bits and not yet folded
@@ -178,6 +180,7 @@ struct shp_span {
 	u8 state;
 	struct shp_cpu_cache *owner;
 	u64 alloc_cache;
+	unsigned long cache_base;
 	u16 cache_word;
 	u16 next_word;
 	u16 nalloc;
@@ -440,8 +443,9 @@ struct shp_central {
 /**
  * struct shp_cpu_cache - per-CPU allocation cache (Go's mcache)
  * @alloc: owned span per span class, or &shp_empty_span
- * @last: span of the latest allocation or free, one of @alloc; lets
- *	a free that follows an allocation skip the pagemap
+ * @last: span of the latest allocation, one of @alloc, never the tiny
+ *	class's (whose members cannot be freed); lets a free that follows
+ *	an allocation skip the pagemap
  * @allocs: allocations on this CPU
  * @frees: explicit frees on this CPU
  * @tiny: the tiny block being filled, 0 for none; forgotten by every
@@ -454,15 +458,16 @@ struct shp_central {
  *	when it is used up (SHP_CLEANUP_ID_BLOCK ids from heap->cleanup_ids)
  *
  * Objects per class are counted from the bitmaps when stats are read,
- * so the fast paths only bump two counters next to @last.
+ * so the fast paths only bump two counters next to @last: local_t, one
+ * unlocked increment that other CPUs may read.
  */
 struct shp_cpu_cache {
 	struct shp_span *last;
-	u64 allocs;
-	u64 frees;
+	local_t allocs;
+	local_t frees;
 	unsigned long tiny;
 	unsigned int tiny_off;
-	u64 tiny_shared;
+	local_t tiny_shared;
 	s64 cleanup_id;
 	s64 cleanup_id_end;
 	struct shp_span *alloc[SHP_NR_SPAN_CLASSES];

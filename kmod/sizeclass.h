@@ -7,6 +7,7 @@
 #ifndef _SPANHEAP_SIZECLASS_H
 #define _SPANHEAP_SIZECLASS_H
 
+#include <linux/compiler.h>
 #include <linux/math.h>
 #include <linux/types.h>
 #include "spanheap.h"
@@ -39,10 +40,13 @@ extern const u8 shp_size_to_class8[SHP_SMALL_SIZE_MAX / SHP_SMALL_SIZE_DIV + 1];
 extern const u8 shp_size_to_class128[(SPANHEAP_MAX_SMALL_SIZE - SHP_SMALL_SIZE_MAX) /
 				     SHP_LARGE_SIZE_DIV + 1];
 
-/* Smallest class holding @size bytes; @size must be 1..SPANHEAP_MAX_SMALL_SIZE. */
+/*
+ * Smallest class holding @size bytes; @size must be at most
+ * SPANHEAP_MAX_SMALL_SIZE, 0 gets the class of 1.
+ */
 static inline unsigned int shp_size_to_class(size_t size)
 {
-	if (size <= SHP_SMALL_SIZE_MAX)
+	if (likely(size <= SHP_SMALL_SIZE_MAX))
 		return shp_size_to_class8[DIV_ROUND_UP(size, SHP_SMALL_SIZE_DIV)];
 	return shp_size_to_class128[DIV_ROUND_UP(size - SHP_SMALL_SIZE_MAX,
 						 SHP_LARGE_SIZE_DIV)];

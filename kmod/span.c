@@ -218,6 +218,7 @@ bool shp_span_load_cache(struct shp_span *s)
 
 		if (free) {
 			s->cache_word = w;
+			s->cache_base = s->base + w * 64 * s->elemsize;
 			s->alloc_cache = free;
 			return true;
 		}

@@ -51,8 +51,8 @@ void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st)
 			if (s != &shp_empty_span)
 				count_span(s, st);
 		}
-		st->allocs += READ_ONCE(c->allocs);
-		st->frees += READ_ONCE(c->frees);
+		st->allocs += local_read(&c->allocs);
+		st->frees += local_read(&c->frees);
 	}
 	rcu_read_unlock();
 	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {

@@ -48,6 +48,7 @@ static void span_corruption_caught(struct kunit *test)
 	struct spanheap *heap = test->priv;
 	unsigned int cl = shp_size_to_class(48);
 	struct shp_span *s;
+	local_t *allocs;
 	unsigned long *alloc, past;
 	void *a, *b;
 
@@ -85,8 +86,14 @@ static void span_corruption_caught(struct kunit *test)
 	spanheap_exit(heap);
 	KUNIT_ASSERT_EQ(test, s->state, SHP_SPAN_CACHED);
 	EXPECT_CAUGHT(test, heap, s->owner, 1);		/* not that cache's */
+	KUNIT_ASSERT_NE(test, s->alloc_cache, 0);
+	EXPECT_CAUGHT(test, heap, s->cache_base, s->elemsize);
 	/* Counters against the bitmaps, bytes against the spans. */
-	EXPECT_CAUGHT(test, heap, per_cpu_ptr(heap->cpu, 0)->allocs, 1);
+	allocs = &per_cpu_ptr(heap->cpu, 0)->allocs;
+	local_set(allocs, local_read(allocs) + 1);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), -EUCLEAN);
+	local_set(allocs, local_read(allocs) - 1);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
 	atomic_long_add(PAGE_SIZE, &heap->reserved);
 	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), -EUCLEAN);
 	atomic_long_sub(PAGE_SIZE, &heap->reserved);

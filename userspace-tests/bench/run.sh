@@ -1,14 +1,56 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # run.sh <repo>: run spanheap's userspace benchmarks and the peers (glibc,
-# Boehm GC, Go) in one run; print every BENCH line, then the ratios the
-# issues set as bars.
+# jemalloc, tcmalloc, mimalloc, Boehm GC, Go) in one run; print every
+# BENCH line, then the ratios the issues set as bars.
+# run.sh <repo> --only alloc_free [runs]: only the 32-byte malloc+free
+# loops of spanheap, glibc and the three preloaded allocators, <runs> (9)
+# times in a row; one line per run, then how many runs met each bar.
 set -euo pipefail
 repo=$1
 out=$repo/build/bench
 mkdir -p "$out"
+
+# fastest <file> <bench> <impl>...: "<impl> <value>" of the lowest figure
+fastest() {
+	local f=$1 b=$2
+	shift 2
+	awk -v b="$b" -v impls="$*" '
+		BEGIN { n = split(impls, l, " "); for (i = 1; i <= n; i++) want[l[i]] = 1 }
+		$1 == "BENCH" && $2 == b && ($3 in want) && (best == "" || $4 < best) { best = $4; who = $3 }
+		END { if (who != "") print who, best }' "$f"
+}
+fast_peers="jemalloc tcmalloc mimalloc"
+
+if [ "${2-}" = --only ]; then
+	[ "${3-}" = alloc_free ] || { echo "usage: $0 <repo> [--only alloc_free [runs]]" >&2; exit 2; }
+	runs=${4:-9}
+	ok_glibc=0 ok_fast=0
+	for ((r = 1; r <= runs; r++)); do
+		f=$out/alloc_free-run$r.txt
+		{
+			"$repo/build/user/bench-spanheap" alloc_free spanheap 32
+			"$repo/build/user/bench-spanheap-nozero" alloc_free spanheap_nozero 32
+			"$repo/userspace-tests/bench/peers/run-peers.sh" --only alloc_free_32 "$out"
+		} >"$f"
+		read -r _ _ _ sh _ < <(grep '^BENCH alloc_free_32 spanheap ' "$f")
+		read -r _ _ _ nz _ < <(grep '^BENCH alloc_free_32 spanheap_nozero ' "$f")
+		read -r _ _ _ gl _ < <(grep '^BENCH alloc_free_32 glibc ' "$f")
+		read -r who fa < <(fastest "$f" alloc_free_32 $fast_peers)
+		read -r rg rf < <(awk -v s="$sh" -v g="$gl" -v f="$fa" \
+				   'BEGIN { printf "%.2f %.2f\n", s / g, s / f }')
+		awk -v x="$rg" 'BEGIN { exit !(x <= 1.0) }' && ok_glibc=$((ok_glibc + 1))
+		awk -v x="$rf" 'BEGIN { exit !(x <= 1.2) }' && ok_fast=$((ok_fast + 1))
+		echo "# run $r/$runs: alloc_free_32 spanheap $sh ns, glibc $gl ns ($rg), fastest $who $fa ns ($rf), spanheap_nozero $nz ns; load $(cut -d' ' -f1 /proc/loadavg)"
+	done
+	echo "# alloc_free_32 spanheap / glibc <= 1.0 in $ok_glibc of $runs runs"
+	echo "# alloc_free_32 spanheap / fastest of ${fast_peers// /,} <= 1.2 in $ok_fast of $runs runs"
+	exit 0
+fi
+
 {
 	"$repo/build/user/bench-spanheap"
+	"$repo/build/user/bench-spanheap-nozero" alloc_free spanheap_nozero 32
 	"$repo/userspace-tests/bench/peers/run-peers.sh" "$out"
 } | tee "$out/bench.txt"
 
@@ -28,6 +70,24 @@ ratio() {
 		}' "$out/bench.txt"
 }
 ratio alloc_free_32 spanheap alloc_free_32 glibc 1.0
+# The best malloc of the three; spanheap zeroes objects, they do not.
+read -r who fa < <(fastest "$out/bench.txt" alloc_free_32 $fast_peers) || true
+awk -v who="$who" -v fa="$fa" -v peers="${fast_peers// /,}" '
+	$1 == "BENCH" && $2 == "alloc_free_32" && $3 == "spanheap" { x = $4 }
+	END {
+		if (x == "" || fa == "") { print "# alloc_free_32: missing figures"; exit }
+		printf "# alloc_free_32 spanheap / fastest of %s = %.2f (bar <= 1.2; fastest: %s)%s\n",
+		       peers, x / fa, who, x / fa <= 1.2 ? "" : "  ** above bar **"
+	}' "$out/bench.txt"
+# What zeroing costs: the same loop on the core built without the fast
+# path's zero_object() call.
+awk '$1 == "BENCH" && $2 == "alloc_free_32" && $3 == "spanheap" { x = $4 }
+     $1 == "BENCH" && $2 == "alloc_free_32" && $3 == "spanheap_nozero" { y = $4 }
+     END {
+	if (x == "" || y == "") { print "# alloc_free_32 zeroing: missing figures"; exit }
+	printf "# alloc_free_32 zeroing costs spanheap - spanheap_nozero = %.2f ns/op (%.0f%%)\n",
+	       x - y, 100 * (x - y) / x
+     }' "$out/bench.txt"
 ratio alloc_32 spanheap alloc_32 boehm 0.5
 ratio finalizer_register_1m spanheap finalizer_register_1m go 0.2
 ratio finalizer_register_1m spanheap finalizer_register_1m boehm 0.5

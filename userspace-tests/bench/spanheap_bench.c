@@ -5,6 +5,10 @@
  * runs the peers (glibc, Boehm GC, Go) in the same run and compares.
  *   alloc_free_<n>  spanheap_alloc + spanheap_free of n bytes, ns per pair
  *   alloc_<n>       spanheap_alloc only, objects dropped, collector on
+ * "bench-spanheap alloc_free [impl [n]]" prints only the alloc_free lines
+ * (of size n, else of all), naming the implementation <impl> (spanheap):
+ * for run.sh --only alloc_free, and bench-spanheap-nozero (the same core
+ * with the fast path's zero_object() call taken out), spanheap_nozero.
  */
 #include <shim.h>
 #include "spanheap.h"
@@ -64,8 +68,11 @@ static double alloc_round(size_t size, long n)
 
 void bench_gc(void);
 
-int main(void)
+int main(int argc, char **argv)
 {
+	bool only_pairs = argc > 1 && !strcmp(argv[1], "alloc_free");
+	const char *impl = only_pairs && argc > 2 ? argv[2] : "spanheap";
+	size_t only_size = only_pairs && argc > 3 ? strtoul(argv[3], NULL, 10) : 0;
 	static const size_t sizes[] = { 8, 32, 256, 4096, 65536 };
 	struct spanheap *heap = spanheap_create("bench", 0);
 	double v[ROUNDS];
@@ -78,13 +85,18 @@ int main(void)
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
 		long n = sizes[s] > SPANHEAP_MAX_SMALL_SIZE ? 200000 : 20000000;
 
+		if (only_size && sizes[s] != only_size)
+			continue;
 		alloc_free_round(heap, sizes[s], n / 10);
 		for (r = 0; r < ROUNDS; r++)
 			v[r] = alloc_free_round(heap, sizes[s], n);
-		printf("BENCH alloc_free_%zu spanheap %.2f ns/op\n", sizes[s], bench_median(v, ROUNDS));
+		printf("BENCH alloc_free_%zu %s %.2f ns/op\n", sizes[s], impl,
+		       bench_median(v, ROUNDS));
 	}
 	spanheap_exit(heap);
 	spanheap_destroy(heap);
+	if (only_pairs)
+		return 0;
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
 		long n = min(ALLOC_OBJS, (1L << 30) / (long)sizes[s]);
 

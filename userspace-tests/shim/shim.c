@@ -12,7 +12,7 @@ long shim_fail_alloc_countdown;
 __thread unsigned long shim_fail_nth;
 
 /* ---- CPU slots ---- */
-__thread int shim_cpu_id = -1;
+__thread long shim_cpu_off = -1;
 __thread int shim_preempt_count;
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool slot_used[NR_CPUS];
@@ -46,7 +46,7 @@ int shim_cpu_slow(void)
 	slot_used[i] = true;
 	pthread_mutex_unlock(&slot_lock);
 	pthread_setspecific(slot_key, (void *)(long)(i + 1));
-	shim_cpu_id = i;
+	shim_cpu_off = i * SHIM_PCPU_UNIT;
 	return i;
 }
 

@@ -211,7 +211,7 @@ struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsign
 	if (!c)
 		return NULL;
 	c->size = ALIGN(max_t(size_t, size, sizeof(void *)), sizeof(void *));
-	c->cpu = shim_zalloc_aligned(NR_CPUS * sizeof(*c->cpu));
+	c->cpu = alloc_percpu(struct shim_kmem_cpu);
 	pthread_mutex_init(&c->chunks_lock, NULL);
 	c->chunks = NULL;
 	if (!c->cpu) {
@@ -231,7 +231,7 @@ void kmem_cache_destroy(struct kmem_cache *c)
 		next = *(void **)chunk;
 		free(chunk);
 	}
-	free(c->cpu);
+	free_percpu(c->cpu);
 	free(c);
 }
 

@@ -2,7 +2,10 @@
 /*
  * glibc peer benchmark: cost of one malloc+free pair of N bytes.
  *
- * Prints "BENCH alloc_free_<N> glibc <ns> ns/op", median of REPS runs.
+ * Prints "BENCH alloc_free_<N> <impl> <ns> ns/op", median of REPS runs;
+ * <impl> is argv[1], "glibc" by default, and argv[2], if given, the only
+ * N to run.  run-peers.sh runs it again with jemalloc, tcmalloc and
+ * mimalloc in LD_PRELOAD, naming each.
  * Build: gcc -O2 -o glibc_bench glibc_bench.c
  */
 #include <stdio.h>
@@ -30,8 +33,10 @@ static double run(size_t size, long iters)
 	return (t1 - t0) / iters;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	const char *impl = argc > 1 ? argv[1] : "glibc";
+	size_t only = argc > 2 ? strtoul(argv[2], NULL, 10) : 0;
 	static const size_t sizes[] = { 8, 32, 256, 4096, 65536 };
 	double t[REPS];
 	size_t s;
@@ -40,11 +45,13 @@ int main(void)
 	for (s = 0; s < BENCH_ARRAY_SIZE(sizes); s++) {
 		long iters = sizes[s] <= 4096 ? 10000000 : 2000000;
 
+		if (only && sizes[s] != only)
+			continue;
 		run(sizes[s], iters / 10);	/* warm-up */
 		for (r = 0; r < REPS; r++)
 			t[r] = run(sizes[s], iters);
 		bench_median(t, REPS);
-		printf("BENCH alloc_free_%zu glibc %.2f ns/op\n", sizes[s],
+		printf("BENCH alloc_free_%zu %s %.2f ns/op\n", sizes[s], impl,
 		       t[REPS / 2]);
 		fflush(stdout);
 	}

@@ -385,15 +385,28 @@ void rcu_barrier(void);
 #define prefetch(x)		__builtin_prefetch(x)
 #define prefetchw(x)		__builtin_prefetch(x, 1)
 
-/* ---- "CPUs", per-CPU data, preemption ---- */
+/*
+ * ---- "CPUs", per-CPU data, preemption ----
+ * A thread takes a free CPU slot on first use (shim_cpu_slow()) and keeps
+ * it.  As in the kernel, a per-CPU allocation gives every CPU a unit at
+ * the same distance from the pointer (SHIM_PCPU_UNIT bytes per slot here),
+ * and this_cpu_ptr() adds the running CPU's offset, kept in a thread-local
+ * variable as the kernel keeps this_cpu_off in a per-CPU one.
+ */
 #define NR_CPUS			64
+#define SHIM_PCPU_UNIT		2048UL
 int shim_cpu_slow(void);
-extern __thread int shim_cpu_id;
+/* slot * SHIM_PCPU_UNIT, -1 before the first use; local-exec: one %fs load */
+extern __thread long shim_cpu_off __attribute__((tls_model("local-exec")));
+static inline unsigned long shim_this_cpu_off(void)
+{
+	long off = shim_cpu_off;
+
+	return likely(off >= 0) ? off : shim_cpu_slow() * SHIM_PCPU_UNIT;
+}
 static inline int smp_processor_id(void)
 {
-	int id = shim_cpu_id;
-
-	return likely(id >= 0) ? id : shim_cpu_slow();
+	return shim_this_cpu_off() / SHIM_PCPU_UNIT;
 }
 unsigned int num_online_cpus(void);
 #define num_possible_cpus()	NR_CPUS
@@ -406,10 +419,11 @@ unsigned int num_online_cpus(void);
 #define migrate_enable()	do { } while (0)
 #define for_each_possible_cpu(cpu) for ((cpu) = 0; (cpu) < NR_CPUS; (cpu)++)
 #define for_each_online_cpu(cpu) for ((cpu) = 0; (cpu) < (int)num_online_cpus(); (cpu)++)
-#define alloc_percpu(type)	((type *)shim_zalloc_aligned(NR_CPUS * sizeof(type)))
+#define alloc_percpu(type)	({ BUILD_BUG_ON(sizeof(type) > SHIM_PCPU_UNIT);		\
+				   (type *)shim_zalloc_aligned(NR_CPUS * SHIM_PCPU_UNIT); })
 #define free_percpu(p)		free(p)
-#define per_cpu_ptr(p, cpu)	(&(p)[cpu])
-#define this_cpu_ptr(p)		(&(p)[smp_processor_id()])
+#define per_cpu_ptr(p, cpu)	((typeof(p))((char *)(p) + (unsigned long)(cpu) * SHIM_PCPU_UNIT))
+#define this_cpu_ptr(p)		((typeof(p))((char *)(p) + shim_this_cpu_off()))
 #define get_cpu_ptr(p)		({ shim_preempt_add(1); this_cpu_ptr(p); })
 #define put_cpu_ptr(p)		do { (void)(p); shim_preempt_add(-1); } while (0)
 
