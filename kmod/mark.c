@@ -43,6 +43,7 @@
  *
  * Context for all of this file: heap->sections held for writing.
  */
+#include <linux/delay.h>
 #include <linux/mm.h>
 #include <linux/prefetch.h>
 #include <linux/sched.h>
@@ -132,10 +133,40 @@ void shp_scan_range(struct spanheap *heap, unsigned long base,
 		mark_word(heap, w[i]);
 }
 
+/*
+ * Gray objects are taken off the stack MARK_PREFETCH scans before they
+ * are scanned, their first line prefetched meanwhile (Boehm's mark_from
+ * does the same): a depth-first walk of a tree otherwise waits for a
+ * cache miss on every object.  The marked set does not depend on order.
+ */
+#define MARK_PREFETCH	8
+
+struct mark_ring {
+	struct shp_gray g[MARK_PREFETCH];
+	unsigned int head, n;
+};
+
+static __always_inline void ring_put(struct mark_ring *r, struct shp_gray g)
+{
+	prefetch((void *)g.base);
+	r->g[(r->head + r->n++) % MARK_PREFETCH] = g;
+}
+
+static __always_inline struct shp_gray ring_take(struct mark_ring *r)
+{
+	struct shp_gray g = r->g[r->head];
+
+	r->head = (r->head + 1) % MARK_PREFETCH;
+	r->n--;
+	return g;
+}
+
 /* Gray objects worth handing to other workers (see the top of the file). */
 #define SHP_MARK_PAR_MIN	64
 /* Gray objects a work buffer holds (Go's workbuf). */
 #define SHP_WBUF_ENTRIES	128
+/* Polls of the full list before a waiting worker sleeps between them (Go's getfull). */
+#define MARK_SPINS		256
 /* Buffers to share, beyond the two each worker holds. */
 #define SHP_MARK_SHARED_WBUFS	32
 
@@ -144,7 +175,7 @@ struct shp_wbuf {
 	struct shp_wbuf *next;
 	unsigned int n;
 	struct shp_gray g[SHP_WBUF_ENTRIES];
-};
+} ____cacheline_aligned_in_smp;
 
 /**
  * struct shp_mark_worker - one parallel mark worker's own state
@@ -163,7 +194,7 @@ struct shp_mark_worker {
 	struct shp_wbuf *b1, *b2;
 	struct shp_gray *seed;
 	unsigned int nseed;
-};
+} ____cacheline_aligned_in_smp;	/* written at every object it scans */
 
 /**
  * struct shp_mark_par - a heap's parallel mark state, made with its mark stack
@@ -180,7 +211,7 @@ struct shp_mark_worker {
  * @bufs: the buffers; worker i starts each drain with 2i and 2i + 1
  */
 struct shp_mark_par {
-	spinlock_t lock;
+	spinlock_t lock ____cacheline_aligned_in_smp;
 	struct shp_wbuf *full;
 	unsigned int nwait;
 	bool done;
@@ -368,10 +399,12 @@ static bool get_full(struct shp_mark_worker *w)
 			return false;
 		}
 		spin_unlock(&par->lock);
-		for (spins = 1; !READ_ONCE(par->full) && !READ_ONCE(par->done); spins++) {
-			cpu_relax();
-			if (!(spins % 1024))
-				cond_resched();
+		/* Spin a little, then sleep: the worker with work may need this CPU. */
+		for (spins = 0; !READ_ONCE(par->full) && !READ_ONCE(par->done); spins++) {
+			if (spins < MARK_SPINS)
+				cpu_relax();
+			else
+				usleep_range(10, 20);
 		}
 		spin_lock(&par->lock);
 	}
@@ -381,16 +414,20 @@ static bool get_full(struct shp_mark_worker *w)
 static void par_drain(struct shp_mark_worker *w)
 {
 	struct shp_mark_par *par = w->heap->mark_par;
+	struct mark_ring r = { .head = 0, .n = 0 };
 	unsigned int batch;
 	struct shp_gray g;
 
 	for (;;) {
 		rcu_read_lock();
 		for (batch = 0; batch < MARK_RCU_BATCH; batch++) {
-			if (!wbuf_pop(w, &g))
+			while (r.n < MARK_PREFETCH && wbuf_pop(w, &g))
+				ring_put(&r, g);
+			if (!r.n)
 				break;
 			if (unlikely(READ_ONCE(par->nwait)) && !READ_ONCE(par->full))
 				balance(w);
+			g = ring_take(&r);
 			par_scan_range(w, g.base, g.len);
 		}
 		rcu_read_unlock();
@@ -471,22 +508,30 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
  */
 void shp_mark_drain(struct spanheap *heap)
 {
+	struct mark_ring r = { .head = 0, .n = 0 };
 	unsigned int batch, n = 1;
+	struct shp_gray g;
 
 	if (heap->mark_par)
 		n = min(heap->nmark_workers, heap->mark_par->max_workers);
-	while (heap->ngray) {
+	while (heap->ngray || r.n) {
 		rcu_read_lock();
-		for (batch = 0; heap->ngray && batch < MARK_RCU_BATCH; batch++) {
-			struct shp_gray g;
-
+		for (batch = 0; batch < MARK_RCU_BATCH; batch++) {
 			if (n > 1 && heap->ngray >= SHP_MARK_PAR_MIN)
 				break;
-			g = heap->gray[--heap->ngray];
+			while (r.n < MARK_PREFETCH && heap->ngray)
+				ring_put(&r, heap->gray[--heap->ngray]);
+			if (!r.n)
+				break;
+			g = ring_take(&r);
 			shp_scan_range(heap, g.base, g.len);
 		}
 		rcu_read_unlock();
 		if (n > 1 && heap->ngray >= SHP_MARK_PAR_MIN) {
+			while (r.n) {
+				g = ring_take(&r);
+				gray_push(heap, g.base, g.len);
+			}
 			mark_drain_par(heap, n);
 			return;
 		}

@@ -21,6 +21,8 @@ export GOCACHE=${GOCACHE:-$out/gocache}
 echo "run-peers: building into $out" >&2
 $CC $CFLAGS -o "$out/glibc_bench" "$here/glibc_bench.c" >&2 || exit 1
 $CC $CFLAGS -o "$out/boehm_bench" "$here/boehm_bench.c" -lgc >&2 || exit 1
+$CC $CFLAGS -DBOEHM_PARALLEL_MARK -o "$out/boehm_bench_par" "$here/boehm_bench.c" \
+	-lgc >&2 || exit 1
 go build -o "$out/go_bench" "$here/go_bench.go" >&2 || exit 1
 
 rc=0
@@ -29,4 +31,11 @@ for b in glibc_bench boehm_bench go_bench; do
 	"$out/$b" >"$out/$b.out" || { echo "run-peers: $b failed" >&2; rc=1; }
 	grep '^BENCH ' "$out/$b.out"
 done
+# gc_live_tree_1m: two markers each (spanheap_2w is two mark workers).
+echo "run-peers: running gc_live_tree_1m" >&2
+GC_MARKERS=2 "$out/boehm_bench_par" --tree >"$out/boehm_tree.out" ||
+	{ echo "run-peers: boehm --tree failed" >&2; rc=1; }
+GOMAXPROCS=2 "$out/go_bench" tree >"$out/go_tree.out" ||
+	{ echo "run-peers: go tree failed" >&2; rc=1; }
+grep -h '^BENCH ' "$out/boehm_tree.out" "$out/go_tree.out"
 exit $rc
