@@ -158,8 +158,9 @@ extern int shim_warnings;
 #define might_sleep()		assert(shim_preempt_count == 0)
 #define cond_resched()		assert(shim_preempt_count == 0)
 #define cpu_relax()		__builtin_ia32_pause()
-/* Sleeps; the kernel's may sleep up to @max. */
-#define usleep_range(min, max)	do { might_sleep(); usleep(min); } while (0)
+/* Sleeps @min microseconds; the kernel's may sleep up to @max. */
+void shim_usleep(unsigned long us);
+#define usleep_range(min, max)	do { might_sleep(); shim_usleep(min); } while (0)
 #define might_sleep_if(c)	do { } while (0)
 #define lockdep_assert_irqs_enabled()	do { } while (0)
 
