@@ -392,6 +392,9 @@ struct shp_gray {
 
 #define SHP_GRAY_ENTRIES	8192
 
+/* Spans the mark remembers, by page (a tree's parents and children). */
+#define SHP_MARK_HINTS		8
+
 /* Most mark workers a heap has (module parameter's cap). */
 #define SHP_MAX_MARK_WORKERS	16
 
@@ -504,7 +507,8 @@ struct shp_cpu_cache {
  * @gray: mark stack, allocated on first collection
  * @ngray: entries on @gray
  * @gray_overflow: an object was marked but could not be pushed
- * @mark_hint: span of the last pointer marked (this heap's, or the empty span)
+ * @mark_hint: per page index modulo SHP_MARK_HINTS, the span of the last
+ *	pointer marked there (this heap's, or the empty span)
  * @nmark_workers: workers of a parallel drain (1: serial), fixed at creation
  * @mark_par: parallel mark state (mark.c), made with @gray if
  *	@nmark_workers > 1 (NULL without memory: the mark is serial)
@@ -559,7 +563,7 @@ struct spanheap {
 	struct shp_gray *gray;
 	unsigned int ngray;
 	bool gray_overflow;
-	struct shp_span *mark_hint;
+	struct shp_span *mark_hint[SHP_MARK_HINTS];
 	unsigned int nmark_workers;
 	struct shp_mark_par *mark_par;
 	u64 mark_overflows;

@@ -76,15 +76,18 @@ static __always_inline void mark_push(struct spanheap *heap, struct shp_span *s,
 
 /*
  * The span of @heap holding an allocated object @v points into, with the
- * object's index in *@idx; or NULL.  *@hint is the span of the last hit:
- * objects tend to point near each other, and our own spans cannot go
+ * object's index in *@idx; or NULL.  @hints remember the span of the
+ * last hit per page index modulo SHP_MARK_HINTS: objects tend to point
+ * near each other (a list to the next object, a tree's nodes to the
+ * pages of their parents and children), and our own spans cannot go
  * away while the world is stopped, so a hit skips the pagemap.
  */
 static __always_inline struct shp_span *mark_find(struct spanheap *heap,
-						  struct shp_span **hint,
+						  struct shp_span **hints,
 						  unsigned long v,
 						  unsigned int *idx)
 {
+	struct shp_span **hint = &hints[(v >> PAGE_SHIFT) % SHP_MARK_HINTS];
 	struct shp_span *s = *hint;
 	unsigned long off = v - s->base;
 
@@ -103,13 +106,21 @@ static __always_inline struct shp_span *mark_find(struct spanheap *heap,
 	return test_bit(*idx, shp_alloc_bits(s)) ? s : NULL;
 }
 
+static void mark_hints_reset(struct shp_span **hints)
+{
+	unsigned int i;
+
+	for (i = 0; i < SHP_MARK_HINTS; i++)
+		hints[i] = &shp_empty_span;
+}
+
 /* Mark the object @v points into, if it is an allocated object of @heap. */
 static __always_inline void mark_word(struct spanheap *heap, unsigned long v)
 {
 	struct shp_span *s;
 	unsigned int idx;
 
-	s = mark_find(heap, &heap->mark_hint, v, &idx);
+	s = mark_find(heap, heap->mark_hint, v, &idx);
 	if (s)
 		mark_push(heap, s, idx);
 }
@@ -181,7 +192,7 @@ struct shp_wbuf {
  * struct shp_mark_worker - one parallel mark worker's own state
  * @work: on shp_mark_wq (unused for worker 0, the cycle's task)
  * @heap: its heap
- * @hint: span of its last pointer marked (as heap->mark_hint)
+ * @hint: spans of its last pointers marked (as heap->mark_hint)
  * @b1: buffer pushed to and popped from; never NULL
  * @b2: spare buffer, swapped with @b1 when that fills or empties
  * @seed: worker 0 only: the gray stack the drain started with
@@ -190,7 +201,7 @@ struct shp_wbuf {
 struct shp_mark_worker {
 	struct work_struct work;
 	struct spanheap *heap;
-	struct shp_span *hint;
+	struct shp_span *hint[SHP_MARK_HINTS];
 	struct shp_wbuf *b1, *b2;
 	struct shp_gray *seed;
 	unsigned int nseed;
@@ -303,7 +314,7 @@ static __always_inline void par_mark_word(struct shp_mark_worker *w,
 	struct shp_span *s;
 	unsigned int idx;
 
-	s = mark_find(w->heap, &w->hint, v, &idx);
+	s = mark_find(w->heap, w->hint, v, &idx);
 	if (!s)
 		return;
 	mark = shp_mark_bits(s);
@@ -473,11 +484,11 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
 		w->b2 = &par->bufs[2 * i + 1];
 		w->b1->n = 0;
 		w->b2->n = 0;
-		w->hint = &shp_empty_span;
+		mark_hints_reset(w->hint);
 		w->nseed = 0;
 	}
 	w = &par->w[0];
-	w->hint = heap->mark_hint;
+	memcpy(w->hint, heap->mark_hint, sizeof(w->hint));
 	w->seed = heap->gray;
 	w->nseed = heap->ngray;
 	heap->ngray = 0;
@@ -491,7 +502,7 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
 	/* Unstarted workers are dropped; started ones have seen done. */
 	for (i = 1; i < n; i++)
 		cancel_work_sync(&par->w[i].work);
-	heap->mark_hint = w->hint;
+	memcpy(heap->mark_hint, w->hint, sizeof(heap->mark_hint));
 	heap->mark_par_drains++;
 	heap->mark_par_helped += par->njoined > 1;
 	if (par->overflow)
@@ -643,7 +654,7 @@ void shp_mark_reset(struct spanheap *heap)
 {
 	shp_assert_world_stopped(heap);
 	shp_visit_spans(heap, clear_span_marks, NULL);
-	heap->mark_hint = &shp_empty_span;
+	mark_hints_reset(heap->mark_hint);
 	heap->ngray = 0;
 	heap->gray_overflow = false;
 }
