@@ -35,13 +35,15 @@
  * shp_mark_par): with none free, a worker marks without pushing and
  * sets the overflow flag, which the rescan of shp_mark_complete() covers
  * as it does for the serial stack.  Termination (Go's work.nwait): a
- * worker with no work waits on the full list; when every worker that
+ * worker with no work waits on the full list (polling, then sleeping
+ * between polls, as Go's getfull); when every worker that
  * joined waits, nothing is gray anywhere and the drain is done.  Workers
  * that start after that leave at once, so worker 0 never waits for a
  * workqueue thread that is slow to come.  A drain with fewer gray
  * objects (a list, short phases) stays serial, with plain bit ops.
  *
- * Context for all of this file: heap->sections held for writing.
+ * Context for all of this file: heap->sections held for writing (by
+ * the cycle's task, on behalf of the mark workers it waits for).
  */
 #include <linux/delay.h>
 #include <linux/mm.h>
