@@ -100,16 +100,29 @@ static void start_world(struct spanheap *heap)
 	mutex_unlock(&heap->gc_lock);
 }
 
-/* Steps 3 to 5 of a cycle, with the world stopped. */
-static void mark_cycle(struct spanheap *heap)
+/**
+ * shp_mark_heap() - step 4 of a cycle: mark everything reachable
+ * @heap: heap, drained and fully swept, with a mark stack
+ *
+ * Leaves the marks in the spans' mark bits and sets heap->live_bytes.
+ *
+ * Context: the world stopped (heap->sections held for writing).
+ */
+void shp_mark_heap(struct spanheap *heap)
 {
-	WRITE_ONCE(heap->sweepgen, heap->sweepgen + 1);
-	shp_central_unsweep_all(heap);
 	shp_mark_reset(heap);
 	shp_mark_roots(heap);
 	shp_mark_finq(heap);
 	shp_mark_specials(heap);
 	shp_mark_complete(heap);
+}
+
+/* Steps 3 to 5 of a cycle, with the world stopped. */
+static void mark_cycle(struct spanheap *heap)
+{
+	WRITE_ONCE(heap->sweepgen, heap->sweepgen + 1);
+	shp_central_unsweep_all(heap);
+	shp_mark_heap(heap);
 	set_next_gc(heap);
 	atomic64_inc(&heap->collections);
 }

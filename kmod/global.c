@@ -5,6 +5,7 @@
  *   shp_wq            workqueue of the finalizer workers, paced
  *                     collections and background sweepers
  *   shp_cleanup_wq    unbound workqueue of the parallel cleanup workers
+ *   shp_mark_wq       unbound workqueue of the parallel mark workers
  *   record caches     one kmem_cache per special record kind (special.c)
  */
 #include <linux/module.h>
@@ -14,12 +15,19 @@
 
 struct workqueue_struct *shp_wq;
 struct workqueue_struct *shp_cleanup_wq;
+struct workqueue_struct *shp_mark_wq;
 
 /* 0: Go 1.25's rule, max(online CPUs / 4, 1), fixed when a heap is made. */
 unsigned int shp_cleanup_workers;
 module_param_named(cleanup_workers, shp_cleanup_workers, uint, 0644);
 MODULE_PARM_DESC(cleanup_workers,
 		 "Cleanups run at once per heap (0: max(CPUs / 4, 1); at most 16)");
+
+/* 0: the online CPUs, fixed when a heap is made (as Boehm's GC_MARKERS). */
+unsigned int shp_mark_workers;
+module_param_named(mark_workers, shp_mark_workers, uint, 0644);
+MODULE_PARM_DESC(mark_workers,
+		 "Workers marking a heap in parallel (0: online CPUs; at most 16; 1: serial)");
 static DEFINE_MUTEX(global_lock);
 
 /**
@@ -38,7 +46,9 @@ int shp_global_get(void)
 	if (!shp_cleanup_wq)
 		shp_cleanup_wq = alloc_workqueue("spanheap_cleanup", WQ_UNBOUND,
 						 0);
-	if (!shp_wq || !shp_cleanup_wq)
+	if (!shp_mark_wq)
+		shp_mark_wq = alloc_workqueue("spanheap_mark", WQ_UNBOUND, 0);
+	if (!shp_wq || !shp_cleanup_wq || !shp_mark_wq)
 		ret = -ENOMEM;
 	if (!ret)
 		ret = shp_special_caches_get();
@@ -53,13 +63,15 @@ int shp_global_get(void)
  */
 void shp_global_exit(void)
 {
-	struct workqueue_struct *wq, *cwq;
+	struct workqueue_struct *wq, *cwq, *mwq;
 
 	mutex_lock(&global_lock);
 	wq = shp_wq;
 	cwq = shp_cleanup_wq;
+	mwq = shp_mark_wq;
 	shp_wq = NULL;
 	shp_cleanup_wq = NULL;
+	shp_mark_wq = NULL;
 	shp_special_caches_put();
 	mutex_unlock(&global_lock);
 	/* Outside global_lock: flushing waits for workers that hold sections. */
@@ -67,4 +79,6 @@ void shp_global_exit(void)
 		destroy_workqueue(wq);
 	if (cwq)
 		destroy_workqueue(cwq);
+	if (mwq)
+		destroy_workqueue(mwq);
 }

@@ -59,6 +59,7 @@ struct spanheap *spanheap_create(const char *name, size_t limit)
 	INIT_WORK(&heap->gc_work, shp_gc_workfn);
 	INIT_WORK(&heap->sweep_work, shp_sweep_workfn);
 	shp_cleanup_workers_init(heap);
+	shp_mark_workers_init(heap);
 	heap->gc_percent = 100;
 	heap->next_gc = SHP_GC_MIN_HEAP;
 	strscpy(heap->name, name, sizeof(heap->name));

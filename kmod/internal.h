@@ -49,8 +49,9 @@
  *   sweep.c                sweeping; lookups that sweep first
  *   central.c              central lists, drain, large spans
  *   finq.c                 the queues of finalizers and cleanups found dead
- *   mark.c                 marking, the mark stack, the cycle diagnostic
- *   global.c               module-wide state (workqueue, record caches)
+ *   mark.c                 marking (serial or parallel), the mark stack,
+ *                          the cycle diagnostic
+ *   global.c               module-wide state (workqueues, record caches)
  *   special.c              special records of every kind, their caches
  *   check.c                the consistency check, test builds only
  *   span.c                 spans, bitmaps, metadata charges, span walks
@@ -66,6 +67,7 @@
  *             span->speciallock
  *               heap->fin_lock         the finalizer and cleanup queues
  *   heap->roots_lock, uheap->ev_lock   leaves
+ *   mark_par->lock (mark.c)            leaf: the parallel mark's buffer lists
  *   shp_pagemap_lock (mutex)           with no spinlock held
  * Sections of two heaps never nest, and no cycle, finalizer wait or heap
  * destruction starts inside a section (they wait for sections to end).
@@ -393,6 +395,14 @@ struct shp_gray {
 
 #define SHP_GRAY_ENTRIES	8192
 
+/* Spans the mark remembers, by page (a tree's parents and children). */
+#define SHP_MARK_HINTS		8
+
+/* Most mark workers a heap has (module parameter's cap). */
+#define SHP_MAX_MARK_WORKERS	16
+
+struct shp_mark_par;
+
 static inline unsigned long *shp_alloc_bits(struct shp_span *s)
 {
 	return s->bits;
@@ -520,7 +530,14 @@ struct shp_pause {
  * @gray: mark stack, allocated on first collection
  * @ngray: entries on @gray
  * @gray_overflow: an object was marked but could not be pushed
- * @mark_hint: span of the last pointer marked (this heap's, or the empty span)
+ * @mark_hint: per page index modulo SHP_MARK_HINTS, the span of the last
+ *	pointer marked there (this heap's, or the empty span)
+ * @nmark_workers: workers of a parallel drain (1: serial), fixed at creation
+ * @mark_par: parallel mark state (mark.c), made with @gray if
+ *	@nmark_workers > 1 (NULL without memory: the mark is serial)
+ * @mark_overflows: marks whose stack overflowed (for tests)
+ * @mark_par_drains: drains done in parallel (for tests)
+ * @mark_par_helped: of those, drains another worker joined
  * @live_bytes: bytes marked by the last cycle
  * @weak_at_mark: weak records when the last cycle marked (for gctrace)
  * @next_gc: pacer's trigger on @reserved
@@ -570,7 +587,12 @@ struct spanheap {
 	struct shp_gray *gray;
 	unsigned int ngray;
 	bool gray_overflow;
-	struct shp_span *mark_hint;
+	struct shp_span *mark_hint[SHP_MARK_HINTS];
+	unsigned int nmark_workers;
+	struct shp_mark_par *mark_par;
+	u64 mark_overflows;
+	u64 mark_par_drains;
+	u64 mark_par_helped;
 	u64 live_bytes;
 	u64 weak_at_mark;
 	u64 next_gc;
@@ -718,6 +740,7 @@ void shp_mark_reset(struct spanheap *heap);
 void shp_scan_range(struct spanheap *heap, unsigned long base,
 		    unsigned long len);
 void shp_mark_drain(struct spanheap *heap);
+void shp_mark_workers_init(struct spanheap *heap);
 void shp_mark_specials(struct spanheap *heap);
 void shp_mark_complete(struct spanheap *heap);
 int shp_mark_find_cycles(struct spanheap *heap,
@@ -776,6 +799,7 @@ void shp_sweep_workfn(struct work_struct *work);
 void shp_mark_roots(struct spanheap *heap);
 
 /* cycle.c */
+void shp_mark_heap(struct spanheap *heap);
 void shp_collect(struct spanheap *heap, bool sweep_now);
 void shp_gc_workfn(struct work_struct *work);
 void shp_gc_maybe_trigger(struct spanheap *heap);
@@ -795,6 +819,8 @@ bool shp_object_live(struct spanheap *heap, void *obj);
 extern struct workqueue_struct *shp_wq;
 extern struct workqueue_struct *shp_cleanup_wq;
 extern unsigned int shp_cleanup_workers;
+extern struct workqueue_struct *shp_mark_wq;
+extern unsigned int shp_mark_workers;
 int shp_global_get(void);
 void shp_global_exit(void);
 

@@ -21,8 +21,31 @@
  * cycle through itself marks itself, so it is never finalized
  * (shp_mark_find_cycles() lists those).
  *
- * Context for all of this file: heap->sections held for writing.
+ * Parallel drain.  With heap->nmark_workers > 1, a drain that finds
+ * SHP_MARK_PAR_MIN or more gray objects on its stack hands them
+ * to the workers (Go's gcWork, Boehm's parallel marker): the cycle's
+ * task is worker 0 and queues the others on shp_mark_wq.  Each worker
+ * keeps two work buffers (Go's wbuf1/wbuf2) and worker 0 also the rest
+ * of the gray stack (its seed); a worker whose buffers are full
+ * publishes one on the shared full list in exchange for an empty one,
+ * and while a worker waits and that list is empty, the others publish
+ * their spare buffer, a share of the seed or half of their buffer
+ * (balance()).  Mark bits are set with test_and_set_bit(), so an object
+ * is scanned by one worker only.  The buffers are preallocated (struct
+ * shp_mark_par): with none free, a worker marks without pushing and
+ * sets the overflow flag, which the rescan of shp_mark_complete() covers
+ * as it does for the serial stack.  Termination (Go's work.nwait): a
+ * worker with no work waits on the full list (polling, then sleeping
+ * between polls, as Go's getfull); when every worker that
+ * joined waits, nothing is gray anywhere and the drain is done.  Workers
+ * that start after that leave at once, so worker 0 never waits for a
+ * workqueue thread that is slow to come.  A drain with fewer gray
+ * objects (a list, short phases) stays serial, with plain bit ops.
+ *
+ * Context for all of this file: heap->sections held for writing (by
+ * the cycle's task, on behalf of the mark workers it waits for).
  */
+#include <linux/delay.h>
 #include <linux/mm.h>
 #include <linux/prefetch.h>
 #include <linux/sched.h>
@@ -54,30 +77,53 @@ static __always_inline void mark_push(struct spanheap *heap, struct shp_span *s,
 }
 
 /*
- * Mark the object @v points into, if it is an allocated object of @heap.
- * The span of the last hit is remembered: objects tend to point near
- * each other, and our own spans cannot go away while the world is
- * stopped, so a hit skips the pagemap.
+ * The span of @heap holding an allocated object @v points into, with the
+ * object's index in *@idx; or NULL.  @hints remember the span of the
+ * last hit per page index modulo SHP_MARK_HINTS: objects tend to point
+ * near each other (a list to the next object, a tree's nodes to the
+ * pages of their parents and children), and our own spans cannot go
+ * away while the world is stopped, so a hit skips the pagemap.
  */
-static __always_inline void mark_word(struct spanheap *heap, unsigned long v)
+static __always_inline struct shp_span *mark_find(struct spanheap *heap,
+						  struct shp_span **hints,
+						  unsigned long v,
+						  unsigned int *idx)
 {
-	struct shp_span *s = heap->mark_hint;
+	struct shp_span **hint = &hints[(v >> PAGE_SHIFT) % SHP_MARK_HINTS];
+	struct shp_span *s = *hint;
 	unsigned long off = v - s->base;
-	unsigned int idx;
 
 	if (unlikely(off >= s->bytes)) {
 		if (v - heap->arena_lo >= heap->arena_hi - heap->arena_lo)
-			return;
+			return NULL;
 		s = shp_pagemap_lookup((void *)v);
 		if (!s || s->heap != heap)
-			return;
-		heap->mark_hint = s;
+			return NULL;
+		*hint = s;
 		off = v - s->base;
 	}
 	if (off >= s->nelems * s->elemsize)
-		return;
-	idx = s->divmul ? ((u64)off * s->divmul) >> 32 : 0;
-	if (test_bit(idx, shp_alloc_bits(s)))
+		return NULL;
+	*idx = s->divmul ? ((u64)off * s->divmul) >> 32 : 0;
+	return test_bit(*idx, shp_alloc_bits(s)) ? s : NULL;
+}
+
+static void mark_hints_reset(struct shp_span **hints)
+{
+	unsigned int i;
+
+	for (i = 0; i < SHP_MARK_HINTS; i++)
+		hints[i] = &shp_empty_span;
+}
+
+/* Mark the object @v points into, if it is an allocated object of @heap. */
+static __always_inline void mark_word(struct spanheap *heap, unsigned long v)
+{
+	struct shp_span *s;
+	unsigned int idx;
+
+	s = mark_find(heap, heap->mark_hint, v, &idx);
+	if (s)
 		mark_push(heap, s, idx);
 }
 
@@ -100,49 +146,480 @@ void shp_scan_range(struct spanheap *heap, unsigned long base,
 		mark_word(heap, w[i]);
 }
 
+/*
+ * Gray objects are taken off the stack MARK_PREFETCH scans before they
+ * are scanned, their first line prefetched meanwhile (Boehm's mark_from
+ * does the same): a depth-first walk of a tree otherwise waits for a
+ * cache miss on every object.  The marked set does not depend on order.
+ */
+#define MARK_PREFETCH	8
+
+struct mark_ring {
+	struct shp_gray g[MARK_PREFETCH];
+	unsigned int head, n;
+};
+
+static __always_inline void ring_put(struct mark_ring *r, struct shp_gray g)
+{
+	prefetch((void *)g.base);
+	r->g[(r->head + r->n++) % MARK_PREFETCH] = g;
+}
+
+static __always_inline struct shp_gray ring_take(struct mark_ring *r)
+{
+	struct shp_gray g = r->g[r->head];
+
+	r->head = (r->head + 1) % MARK_PREFETCH;
+	r->n--;
+	return g;
+}
+
+/* Gray objects worth handing to other workers (see the top of the file). */
+#define SHP_MARK_PAR_MIN	64
+/* Gray objects a work buffer holds (Go's workbuf). */
+#define SHP_WBUF_ENTRIES	128
+/* Polls of the full list before a waiting worker sleeps between them (Go's getfull). */
+#define MARK_SPINS		256
+/* Buffers to share, beyond the two each worker holds. */
+#define SHP_MARK_SHARED_WBUFS	32
+
+/* A work buffer: owned by one worker, or on a list of struct shp_mark_par. */
+struct shp_wbuf {
+	struct shp_wbuf *next;
+	unsigned int n;
+	struct shp_gray g[SHP_WBUF_ENTRIES];
+} ____cacheline_aligned_in_smp;
+
+/**
+ * struct shp_mark_worker - one parallel mark worker's own state
+ * @work: on shp_mark_wq (unused for worker 0, the cycle's task)
+ * @heap: its heap
+ * @hint: spans of its last pointers marked (as heap->mark_hint)
+ * @b1: buffer pushed to and popped from; never NULL
+ * @b2: spare buffer, swapped with @b1 when that fills or empties
+ * @seed: worker 0 only: the gray stack the drain started with
+ * @nseed: entries left on @seed
+ */
+struct shp_mark_worker {
+	struct work_struct work;
+	struct spanheap *heap;
+	struct shp_span *hint[SHP_MARK_HINTS];
+	struct shp_wbuf *b1, *b2;
+	struct shp_gray *seed;
+	unsigned int nseed;
+} ____cacheline_aligned_in_smp;	/* written at every object it scans */
+
+/**
+ * struct shp_mark_par - a heap's parallel mark state, made with its mark stack
+ * @lock: protects the fields up to @overflow; a leaf
+ * @full: non-empty buffers any worker may take (read unlocked to wait)
+ * @nwait: workers waiting for a buffer (read unlocked by balance())
+ * @done: set when every joined worker waits: the drain is over
+ * @free: empty buffers
+ * @njoined: workers that joined this drain, worker 0 included
+ * @overflow: a worker marked an object it could not push (written once)
+ * @max_workers: workers it has buffers for
+ * @nbufs: entries of @bufs
+ * @w: the workers
+ * @bufs: the buffers; worker i starts each drain with 2i and 2i + 1
+ */
+struct shp_mark_par {
+	spinlock_t lock ____cacheline_aligned_in_smp;
+	struct shp_wbuf *full;
+	unsigned int nwait;
+	bool done;
+	struct shp_wbuf *free;
+	unsigned int njoined;
+	bool overflow;
+	unsigned int max_workers, nbufs;
+	struct shp_mark_worker w[SHP_MAX_MARK_WORKERS];
+	struct shp_wbuf bufs[];
+};
+
+/*
+ * Put @b (full) on the full list; Return: an empty buffer to use
+ * instead, or NULL if there is none (then @b stays with the caller).
+ */
+static struct shp_wbuf *wbuf_trade_full(struct shp_mark_par *par,
+					struct shp_wbuf *b)
+{
+	struct shp_wbuf *e;
+
+	spin_lock(&par->lock);
+	e = par->free;
+	if (e) {
+		par->free = e->next;
+		b->next = par->full;
+		WRITE_ONCE(par->full, b);
+	}
+	spin_unlock(&par->lock);
+	return e;
+}
+
+static noinline void wbuf_push_slow(struct shp_mark_worker *w,
+				    unsigned long base, unsigned long len)
+{
+	struct shp_wbuf *e;
+
+	swap(w->b1, w->b2);
+	if (w->b1->n == SHP_WBUF_ENTRIES) {
+		e = wbuf_trade_full(w->heap->mark_par, w->b1);
+		if (!e) {
+			WRITE_ONCE(w->heap->mark_par->overflow, true);
+			return;
+		}
+		w->b1 = e;
+	}
+	w->b1->g[w->b1->n].base = base;
+	w->b1->g[w->b1->n].len = len;
+	w->b1->n++;
+}
+
+static __always_inline void wbuf_push(struct shp_mark_worker *w,
+				      unsigned long base, unsigned long len)
+{
+	struct shp_wbuf *b = w->b1;
+
+	if (unlikely(b->n == SHP_WBUF_ENTRIES)) {
+		wbuf_push_slow(w, base, len);
+		return;
+	}
+	b->g[b->n].base = base;
+	b->g[b->n].len = len;
+	b->n++;
+}
+
+static __always_inline bool wbuf_pop(struct shp_mark_worker *w,
+				     struct shp_gray *g)
+{
+	if (likely(w->b1->n)) {
+		*g = w->b1->g[--w->b1->n];
+		return true;
+	}
+	if (w->b2->n) {
+		swap(w->b1, w->b2);
+		*g = w->b1->g[--w->b1->n];
+		return true;
+	}
+	if (w->nseed) {
+		*g = w->seed[--w->nseed];
+		return true;
+	}
+	return false;
+}
+
+/* mark_word() for worker @w: other workers mark the same bitmaps. */
+static __always_inline void par_mark_word(struct shp_mark_worker *w,
+					  unsigned long v)
+{
+	unsigned long *mark;
+	struct shp_span *s;
+	unsigned int idx;
+
+	s = mark_find(w->heap, w->hint, v, &idx);
+	if (!s)
+		return;
+	mark = shp_mark_bits(s);
+	if (test_bit(idx, mark) || test_and_set_bit(idx, mark))
+		return;
+	if (!SHP_SPC_NOSCAN(s->spc))
+		wbuf_push(w, s->base + idx * s->elemsize, s->elemsize);
+}
+
+static void par_scan_range(struct shp_mark_worker *w, unsigned long base,
+			   unsigned long len)
+{
+	const unsigned long *p = (const unsigned long *)base;
+	unsigned long i, n = len / sizeof(long);
+
+	for (i = 0; i < n; i++)
+		par_mark_word(w, p[i]);
+}
+
+/*
+ * A worker waits and the full list is empty: publish the spare buffer,
+ * else a share of the seed, else the older half of @b1 (the larger
+ * subtrees of a depth-first walk), as Go's gcWork.balance().
+ */
+static noinline void balance(struct shp_mark_worker *w)
+{
+	struct shp_mark_par *par = w->heap->mark_par;
+	struct shp_wbuf *e, *b1 = w->b1;
+	unsigned int k;
+
+	if (w->b2->n) {
+		e = wbuf_trade_full(par, w->b2);
+		if (e)
+			w->b2 = e;
+		return;
+	}
+	if (!w->nseed && b1->n <= 4)
+		return;
+	spin_lock(&par->lock);
+	e = par->free;
+	if (e) {
+		par->free = e->next;
+		if (w->nseed) {
+			k = min_t(unsigned int, (w->nseed + 1) / 2, SHP_WBUF_ENTRIES);
+			w->nseed -= k;
+			memcpy(e->g, w->seed + w->nseed, k * sizeof(e->g[0]));
+		} else {
+			k = b1->n / 2;
+			memcpy(e->g, b1->g, k * sizeof(e->g[0]));
+			memmove(b1->g, b1->g + k, (b1->n - k) * sizeof(b1->g[0]));
+			b1->n -= k;
+		}
+		e->n = k;
+		e->next = par->full;
+		WRITE_ONCE(par->full, e);
+	}
+	spin_unlock(&par->lock);
+}
+
+/*
+ * Take a buffer off the full list for @w, whose own are empty, waiting
+ * until there is one or every joined worker waits.  Return: false when
+ * the drain is done.
+ */
+static bool get_full(struct shp_mark_worker *w)
+{
+	struct shp_mark_par *par = w->heap->mark_par;
+	bool waiting = false;
+	struct shp_wbuf *f;
+	unsigned int spins;
+
+	spin_lock(&par->lock);
+	for (;;) {
+		f = par->full;
+		if (f) {
+			WRITE_ONCE(par->full, f->next);
+			w->b1->next = par->free;
+			par->free = w->b1;
+			w->b1 = f;
+			if (waiting)
+				WRITE_ONCE(par->nwait, par->nwait - 1);
+			spin_unlock(&par->lock);
+			return true;
+		}
+		if (!waiting) {
+			waiting = true;
+			WRITE_ONCE(par->nwait, par->nwait + 1);
+			if (par->nwait == par->njoined)
+				WRITE_ONCE(par->done, true);
+		}
+		if (par->done) {
+			spin_unlock(&par->lock);
+			return false;
+		}
+		spin_unlock(&par->lock);
+		/* Spin a little, then sleep: the worker with work may need this CPU. */
+		for (spins = 0; !READ_ONCE(par->full) && !READ_ONCE(par->done); spins++) {
+			if (spins < MARK_SPINS)
+				cpu_relax();
+			else
+				usleep_range(10, 20);
+		}
+		spin_lock(&par->lock);
+	}
+}
+
+/* Scan gray objects until this drain is done.  Context: may cond_resched(). */
+static void par_drain(struct shp_mark_worker *w)
+{
+	struct shp_mark_par *par = w->heap->mark_par;
+	struct mark_ring r = { .head = 0, .n = 0 };
+	unsigned int batch;
+	struct shp_gray g;
+
+	for (;;) {
+		rcu_read_lock();
+		for (batch = 0; batch < MARK_RCU_BATCH; batch++) {
+			while (r.n < MARK_PREFETCH && wbuf_pop(w, &g))
+				ring_put(&r, g);
+			if (!r.n)
+				break;
+			if (unlikely(READ_ONCE(par->nwait)) && !READ_ONCE(par->full))
+				balance(w);
+			g = ring_take(&r);
+			par_scan_range(w, g.base, g.len);
+		}
+		rcu_read_unlock();
+		if (batch == MARK_RCU_BATCH)
+			cond_resched();
+		else if (!get_full(w))
+			return;
+	}
+}
+
+static void mark_workfn(struct work_struct *work)
+{
+	struct shp_mark_worker *w = container_of(work, struct shp_mark_worker, work);
+	struct shp_mark_par *par = w->heap->mark_par;
+
+	spin_lock(&par->lock);
+	if (par->done) {
+		spin_unlock(&par->lock);
+		return;
+	}
+	par->njoined++;
+	spin_unlock(&par->lock);
+	par_drain(w);
+}
+
+/* Drain heap->gray with @n workers. */
+static void mark_drain_par(struct spanheap *heap, unsigned int n)
+{
+	struct shp_mark_par *par = heap->mark_par;
+	struct shp_mark_worker *w;
+	unsigned int i;
+
+	par->full = NULL;
+	par->free = NULL;
+	for (i = 2 * n; i < par->nbufs; i++) {
+		par->bufs[i].n = 0;
+		par->bufs[i].next = par->free;
+		par->free = &par->bufs[i];
+	}
+	for (i = 0; i < n; i++) {
+		w = &par->w[i];
+		w->b1 = &par->bufs[2 * i];
+		w->b2 = &par->bufs[2 * i + 1];
+		w->b1->n = 0;
+		w->b2->n = 0;
+		mark_hints_reset(w->hint);
+		w->nseed = 0;
+	}
+	w = &par->w[0];
+	memcpy(w->hint, heap->mark_hint, sizeof(w->hint));
+	w->seed = heap->gray;
+	w->nseed = heap->ngray;
+	heap->ngray = 0;
+	par->nwait = 0;
+	par->njoined = 1;
+	par->done = false;
+	par->overflow = false;
+	for (i = 1; i < n; i++)
+		queue_work(shp_mark_wq, &par->w[i].work);
+	par_drain(w);
+	/* Unstarted workers are dropped; started ones have seen done. */
+	for (i = 1; i < n; i++)
+		cancel_work_sync(&par->w[i].work);
+	memcpy(heap->mark_hint, w->hint, sizeof(heap->mark_hint));
+	heap->mark_par_drains++;
+	heap->mark_par_helped += par->njoined > 1;
+	if (par->overflow)
+		heap->gray_overflow = true;
+}
+
 /**
  * shp_mark_drain() - scan gray objects until none is left
  * @heap: heap
+ *
+ * In parallel once there are enough of them (see the top of the file).
  *
  * Context: rcu_read_lock() NOT held; may cond_resched().
  */
 void shp_mark_drain(struct spanheap *heap)
 {
-	unsigned int batch;
+	struct mark_ring r = { .head = 0, .n = 0 };
+	unsigned int batch, n = 1;
+	struct shp_gray g;
 
-	while (heap->ngray) {
+	if (heap->mark_par)
+		n = min(heap->nmark_workers, heap->mark_par->max_workers);
+	while (heap->ngray || r.n) {
 		rcu_read_lock();
-		for (batch = 0; heap->ngray && batch < MARK_RCU_BATCH; batch++) {
-			struct shp_gray g = heap->gray[--heap->ngray];
-
+		for (batch = 0; batch < MARK_RCU_BATCH; batch++) {
+			if (n > 1 && heap->ngray >= SHP_MARK_PAR_MIN)
+				break;
+			while (r.n < MARK_PREFETCH && heap->ngray)
+				ring_put(&r, heap->gray[--heap->ngray]);
+			if (!r.n)
+				break;
+			g = ring_take(&r);
 			shp_scan_range(heap, g.base, g.len);
 		}
 		rcu_read_unlock();
+		if (n > 1 && heap->ngray >= SHP_MARK_PAR_MIN) {
+			while (r.n) {
+				g = ring_take(&r);
+				gray_push(heap, g.base, g.len);
+			}
+			mark_drain_par(heap, n);
+			return;
+		}
 		cond_resched();
 	}
 }
 
+/**
+ * shp_mark_workers_init() - set a new heap's number of mark workers
+ * @heap: heap being created
+ *
+ * The mark_workers module parameter when set, else the online CPUs; at
+ * most SHP_MAX_MARK_WORKERS.
+ *
+ * Context: any.
+ */
+void shp_mark_workers_init(struct spanheap *heap)
+{
+	unsigned int n = READ_ONCE(shp_mark_workers);
+
+	if (!n)
+		n = num_online_cpus();
+	heap->nmark_workers = clamp(n, 1U, (unsigned int)SHP_MAX_MARK_WORKERS);
+}
+
 #define SHP_GRAY_BYTES	(SHP_GRAY_ENTRIES * sizeof(struct shp_gray))
+
+static size_t mark_par_bytes(unsigned int nbufs)
+{
+	return struct_size((struct shp_mark_par *)NULL, bufs, nbufs);
+}
+
+/* Make the parallel state; without memory for it the mark stays serial. */
+static void mark_par_get(struct spanheap *heap)
+{
+	unsigned int i, nbufs = 2 * heap->nmark_workers + SHP_MARK_SHARED_WBUFS;
+	struct shp_mark_par *par;
+
+	par = kvzalloc(mark_par_bytes(nbufs), SHP_GFP);
+	if (!par)
+		return;
+	shp_meta_charge(heap, mark_par_bytes(nbufs), true);
+	spin_lock_init(&par->lock);
+	par->max_workers = heap->nmark_workers;
+	par->nbufs = nbufs;
+	for (i = 0; i < SHP_MAX_MARK_WORKERS; i++) {
+		par->w[i].heap = heap;
+		INIT_WORK(&par->w[i].work, mark_workfn);
+	}
+	heap->mark_par = par;
+}
 
 /**
  * shp_mark_stack_get() - make the mark stack if the heap has none yet
  * @heap: heap
  *
- * Made on first use and kept.  It is charged past the limit: a heap at
+ * Made on first use and kept, with the parallel mark state if the heap
+ * has several mark workers.  They are charged past the limit: a heap at
  * its limit must still be able to collect.
  *
  * Context: process context, heap->gc_lock held.
- * Return: false if there is no memory for it.
+ * Return: false if there is no memory for the stack.
  */
 bool shp_mark_stack_get(struct spanheap *heap)
 {
 	lockdep_assert_held(&heap->gc_lock);
-	if (heap->gray)
-		return true;
-	heap->gray = kvmalloc(SHP_GRAY_BYTES, SHP_GFP);
-	if (heap->gray)
+	if (!heap->gray) {
+		heap->gray = kvmalloc(SHP_GRAY_BYTES, SHP_GFP);
+		if (!heap->gray)
+			return false;
 		shp_meta_charge(heap, SHP_GRAY_BYTES, true);
-	return heap->gray;
+	}
+	if (heap->nmark_workers > 1 && !heap->mark_par)
+		mark_par_get(heap);
+	return true;
 }
 
 /**
@@ -153,6 +630,11 @@ bool shp_mark_stack_get(struct spanheap *heap)
  */
 void shp_mark_stack_put(struct spanheap *heap)
 {
+	if (heap->mark_par) {
+		shp_meta_uncharge(heap, mark_par_bytes(heap->mark_par->nbufs));
+		kvfree(heap->mark_par);
+		heap->mark_par = NULL;
+	}
 	if (!heap->gray)
 		return;
 	kvfree(heap->gray);
@@ -174,7 +656,7 @@ void shp_mark_reset(struct spanheap *heap)
 {
 	shp_assert_world_stopped(heap);
 	shp_visit_spans(heap, clear_span_marks, NULL);
-	heap->mark_hint = &shp_empty_span;
+	mark_hints_reset(heap->mark_hint);
 	heap->ngray = 0;
 	heap->gray_overflow = false;
 }
@@ -348,6 +830,8 @@ static void count_live(struct spanheap *heap, struct shp_span *s, void *unused)
 void shp_mark_complete(struct spanheap *heap)
 {
 	shp_assert_world_stopped(heap);
+	if (heap->gray_overflow)
+		heap->mark_overflows++;
 	while (heap->gray_overflow) {
 		heap->gray_overflow = false;
 		shp_visit_spans(heap, rescan_span, NULL);

@@ -4,6 +4,11 @@
  *   finalizer_register_1m  ns per spanheap_set_finalizer on 1M live 32 B objects
  *   gc_live_list_1m        ms per full collection of a rooted 1M-node list
  *   gc_live_fin_1m         the same with a finalizer on every node
+ *   gc_live_{list,fin}_{100k,4m}  the same with 100k and 4M nodes, and
+ *                          gc_live_*_per_object: ns per node, for every size
+ *   gc_live_tree_1m        ms per full collection of 1M live nodes in a
+ *                          wide tree (1024 binary subtrees), marked by one
+ *                          worker (spanheap_1w) and by two (spanheap_2w)
  *   gc_dead_fin_1m         ms for the cycle finding 1M dead finalizable
  *                          objects plus running all their finalizers
  *   cleanup_register_1m    ns per spanheap_add_cleanup on 1M live 32 B objects
@@ -20,6 +25,9 @@
 
 #define N	1000000
 #define RUNS	5
+
+/* The mark_workers module parameter (global.c): read when a heap is made. */
+extern unsigned int shp_mark_workers;
 
 struct lnode {
 	struct lnode *next;
@@ -101,41 +109,39 @@ static void bench_register(const char *name, enum reg_kind kind)
 }
 
 /*
- * Builds a rooted list of N nodes, optionally each with a finalizer, or
+ * Builds a rooted list of @n nodes, optionally each with a finalizer, or
  * with a weak handle stored in @weak[i] (outside the heap, never scanned).
  */
-static struct spanheap *make_list(void **root, bool fin,
+static struct spanheap *make_list(void **root, long n, bool fin,
 				  struct spanheap_weak **weak)
 {
 	struct spanheap *heap = spanheap_create("bench-list", 0);
-	struct lnode *head = NULL, *n;
-	int i;
+	struct lnode *head = NULL, *node;
+	long i;
 
 	spanheap_set_gc_percent(heap, -1);
 	spanheap_root_add(heap, root);
 	spanheap_enter(heap);
-	for (i = 0; i < N; i++) {
-		n = spanheap_alloc(heap, sizeof(*n), 0);
-		n->next = head;
-		n->payload[0] = i;
-		head = n;
+	for (i = 0; i < n; i++) {
+		node = spanheap_alloc(heap, sizeof(*node), 0);
+		node->next = head;
+		node->payload[0] = i;
+		head = node;
 		if (fin)
-			spanheap_set_finalizer(heap, n, count_fin, NULL);
+			spanheap_set_finalizer(heap, node, count_fin, NULL);
 		if (weak)
-			weak[i] = spanheap_weak_make(heap, n);
+			weak[i] = spanheap_weak_make(heap, node);
 	}
 	*root = head;
 	spanheap_exit(heap);
 	return heap;
 }
 
-static void bench_live(const char *name, bool fin, bool with_weak)
+/* Median ms of RUNS collections of @heap, after a warm-up. */
+static double collect_median(struct spanheap *heap)
 {
-	struct spanheap_weak **weak = with_weak ? malloc(N * sizeof(*weak)) : NULL;
-	void *root = NULL;
-	struct spanheap *heap = make_list(&root, fin, weak);
 	double v[RUNS];
-	int r, i;
+	int r;
 
 	spanheap_collect(heap);		/* warm up */
 	for (r = 0; r < RUNS; r++) {
@@ -144,14 +150,28 @@ static void bench_live(const char *name, bool fin, bool with_weak)
 		spanheap_collect(heap);
 		v[r] = ms_since(t0);
 	}
-	printf("BENCH %s spanheap %.2f ms\n", name, bench_median(v, RUNS));
+	return bench_median(v, RUNS);
+}
+
+/* @name with @n nodes: the ms line, and (without weak handles) ns per node. */
+static void bench_live(const char *name, long n, bool fin, bool with_weak)
+{
+	struct spanheap_weak **weak = with_weak ? malloc(n * sizeof(*weak)) : NULL;
+	void *root = NULL;
+	struct spanheap *heap = make_list(&root, n, fin, weak);
+	double ms = collect_median(heap);
+	long i;
+
+	printf("BENCH %s spanheap %.2f ms\n", name, ms);
+	if (!with_weak)
+		printf("BENCH %s_per_object spanheap %.2f ns\n", name, ms * 1e6 / n);
 	if (__atomic_load_n(&fin_count, __ATOMIC_RELAXED))
 		fprintf(stderr, "gc_bench: a live object was finalized\n");
 	if (weak) {
 		spanheap_enter(heap);
-		for (i = 0; i < N; i++) {
+		for (i = 0; i < n; i++) {
 			if (IS_ERR_OR_NULL(weak[i]) || !spanheap_weak_value(heap, weak[i])) {
-				fprintf(stderr, "gc_bench: weak handle %d of a live node is gone\n", i);
+				fprintf(stderr, "gc_bench: weak handle %ld of a live node is gone\n", i);
 				exit(1);
 			}
 			spanheap_weak_put(heap, weak[i]);
@@ -171,7 +191,7 @@ static void bench_pause(void)
 {
 	struct spanheap_stats *st = malloc(sizeof(*st));
 	void *root = NULL;
-	struct spanheap *heap = make_list(&root, false, NULL);
+	struct spanheap *heap = make_list(&root, N, false, NULL);
 	double v[RUNS];
 	int r;
 
@@ -185,6 +205,51 @@ static void bench_pause(void)
 	spanheap_root_remove(heap, &root);
 	spanheap_destroy(heap);
 	free(st);
+}
+
+#define TREE_SUBTREES	1024
+
+struct tnode {
+	struct tnode *left, *right;
+	unsigned long payload[2];
+};
+
+/*
+ * N live nodes: a root array of TREE_SUBTREES pointers, each to a
+ * complete binary tree allocated breadth first, marked by @workers.
+ */
+static void bench_tree(const char *impl, unsigned int workers)
+{
+	long per = (N - 1) / TREE_SUBTREES, i, t;
+	struct tnode **nodes = malloc(per * sizeof(*nodes));
+	unsigned int old = shp_mark_workers;
+	struct spanheap *heap;
+	void *root = NULL;
+	void **fan;
+
+	shp_mark_workers = workers;
+	heap = spanheap_create("bench-tree", 0);
+	shp_mark_workers = old;
+	spanheap_set_gc_percent(heap, -1);
+	spanheap_root_add(heap, &root);
+	spanheap_enter(heap);
+	fan = spanheap_alloc(heap, TREE_SUBTREES * sizeof(void *), 0);
+	for (t = 0; t < TREE_SUBTREES; t++) {
+		for (i = 0; i < per; i++) {
+			nodes[i] = spanheap_alloc(heap, sizeof(struct tnode), 0);
+			nodes[i]->payload[0] = i;
+			if (i)
+				*(i & 1 ? &nodes[(i - 1) / 2]->left :
+				  &nodes[(i - 1) / 2]->right) = nodes[i];
+		}
+		fan[t] = nodes[0];
+	}
+	root = fan;
+	spanheap_exit(heap);
+	printf("BENCH gc_live_tree_1m %s %.2f ms\n", impl, collect_median(heap));
+	spanheap_root_remove(heap, &root);
+	spanheap_destroy(heap);
+	free(nodes);
 }
 
 /* The cycle finding N dead 32 B objects, each with a finalizer or a cleanup. */
@@ -232,9 +297,15 @@ void bench_gc(void)
 	bench_register("finalizer_register_1m", REG_FINALIZER);
 	bench_register("cleanup_register_1m", REG_CLEANUP);
 	bench_register("weak_make_1m", REG_WEAK);
-	bench_live("gc_live_list_1m", false, false);
-	bench_live("gc_live_fin_1m", true, false);
-	bench_live("gc_live_weak_1m", false, true);
+	bench_live("gc_live_list_100k", 100000, false, false);
+	bench_live("gc_live_list_1m", N, false, false);
+	bench_live("gc_live_list_4m", 4 * N, false, false);
+	bench_live("gc_live_fin_100k", 100000, true, false);
+	bench_live("gc_live_fin_1m", N, true, false);
+	bench_live("gc_live_fin_4m", 4 * N, true, false);
+	bench_live("gc_live_weak_1m", N, false, true);
+	bench_tree("spanheap_1w", 1);
+	bench_tree("spanheap_2w", 2);
 	bench_pause();
 	bench_dead("gc_dead_fin_1m", false);
 	bench_dead("gc_dead_cleanup_1m", true);

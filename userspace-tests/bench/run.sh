@@ -54,11 +54,16 @@ fi
 	"$repo/userspace-tests/bench/peers/run-peers.sh" "$out"
 } | tee "$out/bench.txt"
 
-# ratio <bench> <impl> <peer bench> <peer> <bar, or none>
+# ratio <bench> <impl> <peer bench> <peer> <bar, or none>; <peer> may be
+# min(a,b): the faster of the two.
 ratio() {
 	awk -v b="$1" -v i="$2" -v pb="$3" -v p="$4" -v bar="$5" '
 		$2 == b && $3 == i { x = $4 }
 		$2 == pb && $3 == p { y = $4 }
+		p ~ /^min\(/ && $2 == pb {
+			split(substr(p, 5, length(p) - 5), m, ",")
+			if (($3 == m[1] || $3 == m[2]) && (y == "" || $4 < y)) y = $4
+		}
 		END {
 			if (x == "" || y == "") { printf "# %s: missing figures\n", b; exit }
 			if (bar == "none") {
@@ -99,3 +104,7 @@ ratio gc_dead_cleanup_1m spanheap gc_dead_fin_1m go 0.3
 ratio weak_make_1m spanheap weak_make_1m boehm 0.5
 ratio gc_live_weak_1m spanheap gc_live_list_1m spanheap 1.3
 ratio gc_pause_live_1m spanheap gc_pause_live_1m go none
+ratio gc_live_list_4m_per_object spanheap gc_live_list_100k_per_object spanheap 1.3
+ratio gc_live_fin_4m_per_object spanheap gc_live_fin_100k_per_object spanheap 1.3
+ratio gc_live_tree_1m spanheap_2w gc_live_tree_1m spanheap_1w 0.6
+ratio gc_live_tree_1m spanheap_2w gc_live_tree_1m 'min(boehm,go)' 0.7

@@ -50,6 +50,13 @@ int shim_cpu_slow(void)
 	return i;
 }
 
+void shim_usleep(unsigned long us)
+{
+	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = us % 1000000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
 unsigned int num_online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -10,6 +10,9 @@
 //	                          of the live list (its mark is concurrent)
 //	gc_dead_fin_1m go         ms for runtime.GC() plus running all 1M
 //	                          finalizers of dead objects
+//	gc_live_tree_1m go        ms per runtime.GC(), 1M live nodes in a wide
+//	                          tree (1024 binary subtrees); only with the
+//	                          argument "tree" (run-peers.sh sets GOMAXPROCS=2)
 //
 // Build: go build -o go_bench go_bench.go
 package main
@@ -221,9 +224,46 @@ func benchDead() {
 		median(g))
 }
 
+type tnode struct { // 32 bytes: two pointers + payload
+	left, right *tnode
+	payload     [2]uintptr
+}
+
+var treeRoot []*tnode // GC root
+
+func benchTree() {
+	const subtrees = 1024
+	per := (nobj - 1) / subtrees
+	nodes := make([]*tnode, per)
+	treeRoot = make([]*tnode, subtrees)
+	for t := range treeRoot {
+		for i := range nodes {
+			nodes[i] = &tnode{}
+			nodes[i].payload[0] = uintptr(i)
+			if i > 0 {
+				p := nodes[(i-1)/2]
+				if i&1 == 1 {
+					p.left = nodes[i]
+				} else {
+					p.right = nodes[i]
+				}
+			}
+		}
+		treeRoot[t] = nodes[0]
+	}
+	nodes = nil
+	runtime.GC()
+	report("gc_live_tree_1m", gcMedian(), "ms")
+	treeRoot = nil
+}
+
 func main() {
 	fmt.Fprintf(os.Stderr, "go: %s GOMAXPROCS=%d\n", runtime.Version(),
 		runtime.GOMAXPROCS(0))
+	if len(os.Args) > 1 && os.Args[1] == "tree" {
+		benchTree()
+		return
+	}
 	benchAlloc()
 	benchRegister()
 	benchLive()

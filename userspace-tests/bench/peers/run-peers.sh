@@ -58,6 +58,8 @@ echo "run-peers: building into $out" >&2
 $CC $CFLAGS -o "$out/glibc_bench" "$here/glibc_bench.c" >&2 || exit 1
 if [ -z "$only" ]; then
 	$CC $CFLAGS -o "$out/boehm_bench" "$here/boehm_bench.c" -lgc >&2 || exit 1
+	$CC $CFLAGS -DBOEHM_PARALLEL_MARK -o "$out/boehm_bench_par" "$here/boehm_bench.c" \
+		-lgc >&2 || exit 1
 	go build -o "$out/go_bench" "$here/go_bench.go" >&2 || exit 1
 fi
 
@@ -81,5 +83,8 @@ done
 if [ -z "$only" ]; then
 	run boehm_bench "$out/boehm_bench"
 	run go_bench "$out/go_bench"
+	# gc_live_tree_1m: two markers each (spanheap_2w is two mark workers).
+	run boehm_tree env GC_MARKERS=2 "$out/boehm_bench_par" --tree
+	run go_tree env GOMAXPROCS=2 "$out/go_bench" tree
 fi
 exit $rc

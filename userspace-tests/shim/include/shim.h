@@ -158,6 +158,9 @@ extern int shim_warnings;
 #define might_sleep()		assert(shim_preempt_count == 0)
 #define cond_resched()		assert(shim_preempt_count == 0)
 #define cpu_relax()		__builtin_ia32_pause()
+/* Sleeps @min microseconds; the kernel's may sleep up to @max. */
+void shim_usleep(unsigned long us);
+#define usleep_range(min, max)	do { might_sleep(); shim_usleep(min); } while (0)
 #define might_sleep_if(c)	do { } while (0)
 #define lockdep_assert_irqs_enabled()	do { } while (0)
 
@@ -444,7 +447,8 @@ void *shim_zalloc_aligned(size_t size);
 void *shim_alloc(size_t size, gfp_t gfp);
 static inline void *kmalloc(size_t s, gfp_t g) { return shim_alloc(s, g); }
 static inline void *kzalloc(size_t s, gfp_t g) { return shim_alloc(s, g | __GFP_ZERO); }
-static inline void *kvzalloc(size_t s, gfp_t g) { return shim_alloc(s, g | __GFP_ZERO); }
+/* As the kernel's (kmalloc caches and vmalloc), aligned for ____cacheline_aligned members. */
+static inline void *kvzalloc(size_t s, gfp_t g) { return shim_zalloc_aligned(s); }
 static inline void *kvmalloc(size_t s, gfp_t g) { return shim_alloc(s, g); }
 static inline void *kcalloc(size_t n, size_t s, gfp_t g) { return shim_alloc(n * s, g | __GFP_ZERO); }
 static inline void *kmalloc_array(size_t n, size_t s, gfp_t g) { return shim_alloc(n * s, g); }

@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit: the parallel mark.  One graph (a wide tree with interior
+ * pointers, a list, rings, finalizable objects, garbage, and an object
+ * wide enough to overflow every mark stack) is marked serially and with
+ * 2 and 4 workers; each mark must set exactly the expected bits.  Then
+ * mutators allocate wide structures between back-to-back cycles that
+ * mark them in parallel (a TSan suite too).
+ */
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/slab.h>
+#include <linux/err.h>
+#include "../internal.h"
+
+#define MK_SUBTREES	256
+#define MK_SUBTREE	63	/* nodes of a complete binary subtree */
+#define MK_LIST		2000
+#define MK_RING		100
+#define MK_WIDE		(8 * SHP_GRAY_ENTRIES)
+#define MK_MAX_OBJS	(MK_SUBTREES * MK_SUBTREE + MK_LIST + 4 * MK_RING + \
+			 2 * MK_WIDE + 64)
+#define MK_NROOTS	5
+
+struct mnode {
+	void *a, *b;
+	unsigned long magic, id;
+};
+
+struct mgraph {
+	struct spanheap *heap;
+	void *roots[MK_NROOTS];
+	unsigned int n;
+	void **obj;		/* every object, not scanned (kvmalloc) */
+	bool *live;		/* expected to be marked */
+	bool *marked;
+	unsigned int f1;	/* index of the unreachable finalizable object */
+};
+
+static void mk_fin(struct spanheap *heap, void *obj, void *ctx)
+{
+}
+
+static void *mk_add(struct kunit *test, struct mgraph *g, size_t size, bool live)
+{
+	void *p = spanheap_alloc(g->heap, size, 0);
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_LT(test, g->n, (unsigned int)MK_MAX_OBJS);
+	g->obj[g->n] = p;
+	g->live[g->n++] = live;
+	return p;
+}
+
+/* A complete binary tree of @n nodes; children are named by interior pointers. */
+static struct mnode *mk_tree(struct kunit *test, struct mgraph *g, unsigned int n,
+			     bool live)
+{
+	struct mnode *t[MK_SUBTREE];
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		t[i] = mk_add(test, g, sizeof(struct mnode), live);
+		t[i]->magic = i;
+	}
+	for (i = 0; i < n; i++) {
+		if (2 * i + 1 < n)
+			t[i]->a = (char *)t[2 * i + 1] + 8;
+		if (2 * i + 2 < n)
+			t[i]->b = t[2 * i + 2];
+	}
+	return t[0];
+}
+
+static struct mnode *mk_ring(struct kunit *test, struct mgraph *g, bool live)
+{
+	struct mnode *first = mk_add(test, g, sizeof(struct mnode), live), *n = first;
+	unsigned int i;
+
+	for (i = 1; i < MK_RING; i++) {
+		n->a = mk_add(test, g, sizeof(struct mnode), live);
+		n = n->a;
+	}
+	n->a = first;
+	return first;
+}
+
+static void mk_build(struct kunit *test, struct mgraph *g)
+{
+	struct mnode *n, *f1, *f3, **wide, *list = NULL;
+	void **fan;
+	unsigned int i;
+
+	spanheap_enter(g->heap);
+	/*
+	 * Marked first, scanned last: by then the drain has gone parallel
+	 * (the fan fills the stack), and its MK_WIDE children overflow it.
+	 */
+	wide = mk_add(test, g, MK_WIDE * sizeof(void *), true);
+	for (i = 0; i < MK_WIDE; i++) {
+		wide[i] = mk_add(test, g, sizeof(struct mnode), true);
+		wide[i]->a = mk_add(test, g, sizeof(struct mnode), true);
+	}
+	g->roots[0] = wide;
+	fan = mk_add(test, g, MK_SUBTREES * sizeof(void *), true);
+	for (i = 0; i < MK_SUBTREES; i++)
+		fan[i] = mk_tree(test, g, MK_SUBTREE, true);
+	g->roots[1] = fan;
+	for (i = 0; i < MK_LIST; i++) {
+		n = mk_add(test, g, sizeof(*n), true);
+		n->a = list;
+		list = n;
+	}
+	g->roots[2] = list;
+	g->roots[3] = mk_ring(test, g, true);
+	mk_ring(test, g, false);
+	mk_tree(test, g, MK_SUBTREE, false);
+	/* Reachable with a finalizer: marked, and so is its referent. */
+	n = mk_add(test, g, sizeof(*n), true);
+	n->a = mk_add(test, g, sizeof(*n), true);
+	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(g->heap, n, mk_fin, NULL), 0);
+	g->roots[4] = n;
+	/* Unreachable with a finalizer: only its referent is marked. */
+	g->f1 = g->n;
+	f1 = mk_add(test, g, sizeof(*f1), false);
+	f1->a = mk_add(test, g, sizeof(*f1), true);
+	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(g->heap, f1, mk_fin, NULL), 0);
+	/* Unreachable with a finalizer, on a cycle through itself: marked. */
+	f3 = mk_add(test, g, sizeof(*f3), true);
+	f3->a = mk_add(test, g, sizeof(*f3), true);
+	((struct mnode *)f3->a)->a = f3;
+	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(g->heap, f3, mk_fin, NULL), 0);
+	spanheap_exit(g->heap);
+}
+
+static void count_marks(struct spanheap *heap, struct shp_span *s, void *arg)
+{
+	unsigned int w;
+
+	for (w = 0; w < s->nwords; w++)
+		*(unsigned long *)arg += hweight_long(shp_mark_bits(s)[w]);
+}
+
+/*
+ * Stop the world and mark as a cycle does with @workers, without
+ * sweeping; read every object's mark bit into g->marked.  Return: bits
+ * set in the whole heap.
+ */
+static unsigned long mk_mark(struct kunit *test, struct mgraph *g,
+			     unsigned int workers)
+{
+	struct spanheap *heap = g->heap;
+	unsigned long total = 0;
+	struct shp_span *s;
+	unsigned int i, idx;
+	bool stack;
+
+	mutex_lock(&heap->gc_lock);
+	cancel_work_sync(&heap->sweep_work);
+	percpu_down_write(&heap->sections);
+	shp_finish_sweep(heap);
+	spanheap_drain(heap);
+	stack = shp_mark_stack_get(heap);
+	if (stack) {
+		heap->nmark_workers = workers;
+		shp_mark_heap(heap);
+		rcu_read_lock();
+		for (i = 0; i < g->n; i++) {
+			s = shp_find_object(heap, g->obj[i], &idx);
+			g->marked[i] = s && test_bit(idx, shp_mark_bits(s));
+		}
+		rcu_read_unlock();
+		shp_visit_spans(heap, count_marks, &total);
+	}
+	percpu_up_write(&heap->sections);
+	mutex_unlock(&heap->gc_lock);
+	KUNIT_ASSERT_TRUE(test, stack);
+	return total;
+}
+
+static void mk_graph_init(struct kunit *test, struct mgraph *g)
+{
+	unsigned int i;
+
+	g->obj = kunit_kcalloc(test, MK_MAX_OBJS, sizeof(*g->obj), GFP_KERNEL);
+	g->live = kunit_kcalloc(test, MK_MAX_OBJS, sizeof(*g->live), GFP_KERNEL);
+	g->marked = kunit_kcalloc(test, MK_MAX_OBJS, sizeof(*g->marked), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, g->obj);
+	KUNIT_ASSERT_NOT_NULL(test, g->live);
+	KUNIT_ASSERT_NOT_NULL(test, g->marked);
+	g->heap = spanheap_create("kunit-mark", 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(g->heap));
+	spanheap_set_gc_percent(g->heap, -1);
+	/* Parallel state for 4 workers, made by the first mark. */
+	g->heap->nmark_workers = 4;
+	for (i = 0; i < MK_NROOTS; i++)
+		KUNIT_ASSERT_EQ(test, spanheap_root_add(g->heap, &g->roots[i]), 0);
+}
+
+static void mk_graph_exit(struct mgraph *g)
+{
+	unsigned int i;
+
+	for (i = 0; i < MK_NROOTS; i++)
+		spanheap_root_remove(g->heap, &g->roots[i]);
+	spanheap_destroy(g->heap);
+}
+
+/* Serial and parallel marks set the same, expected, bits. */
+static void mark_parallel_same_set(struct kunit *test)
+{
+	static const unsigned int workers[] = { 1, 2, 4, 1, 4 };
+	struct mgraph *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	unsigned long nlive = 0, total;
+	unsigned int r, i, wrong, par_overflows = 0;
+	u64 overflows, drains;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	mk_graph_init(test, g);
+	mk_build(test, g);
+	for (i = 0; i < g->n; i++)
+		nlive += g->live[i];
+	for (r = 0; r < ARRAY_SIZE(workers); r++) {
+		overflows = g->heap->mark_overflows;
+		drains = g->heap->mark_par_drains;
+		total = mk_mark(test, g, workers[r]);
+		for (i = 0, wrong = 0; i < g->n; i++)
+			wrong += g->marked[i] != g->live[i];
+		if (wrong || total != nlive)
+			kunit_info(test, "%u workers: %u wrong, %lu of %lu marked\n",
+				   workers[r], wrong, total, nlive);
+		KUNIT_EXPECT_EQ(test, wrong, 0);
+		KUNIT_EXPECT_EQ(test, total, nlive);
+		KUNIT_EXPECT_LE(test, g->heap->mark_overflows, overflows + 1);
+		if (workers[r] > 1) {
+			KUNIT_EXPECT_GT(test, g->heap->mark_par_drains, drains);
+			par_overflows += g->heap->mark_overflows - overflows;
+		} else {
+			/* MK_WIDE gray objects at once overflow the stack. */
+			KUNIT_EXPECT_EQ(test, g->heap->mark_overflows, overflows + 1);
+			KUNIT_EXPECT_EQ(test, g->heap->mark_par_drains, drains);
+		}
+	}
+	/*
+	 * The workers' buffers hold 40 x 128 gray objects: only workers
+	 * draining them as fast as one pushes MK_WIDE could avoid overflow
+	 * in all three parallel marks.
+	 */
+	KUNIT_EXPECT_GT(test, par_overflows, 0);
+
+	/* Without the wide object nothing overflows: no rescan hides a loss. */
+	g->roots[0] = NULL;
+	for (i = 0; i <= 2 * MK_WIDE; i++)
+		g->live[i] = false;
+	nlive -= 2 * MK_WIDE + 1;
+	for (r = 0; r < 3; r++) {
+		overflows = g->heap->mark_overflows;
+		total = mk_mark(test, g, workers[r]);
+		for (i = 0, wrong = 0; i < g->n; i++)
+			wrong += g->marked[i] != g->live[i];
+		if (wrong || total != nlive)
+			kunit_info(test, "%u workers, no overflow: %u wrong, %lu of %lu marked\n",
+				   workers[r], wrong, total, nlive);
+		KUNIT_EXPECT_EQ(test, wrong, 0);
+		KUNIT_EXPECT_EQ(test, total, nlive);
+		KUNIT_EXPECT_EQ(test, g->heap->mark_overflows, overflows);
+	}
+	kunit_info(test, "%u objects, %lu live; %llu parallel drains, %llu helped\n",
+		   g->n, nlive, g->heap->mark_par_drains, g->heap->mark_par_helped);
+
+	/* A real cycle with 4 workers frees exactly the rest. */
+	g->heap->nmark_workers = 4;
+	spanheap_collect(g->heap);
+	rcu_read_lock();
+	for (i = 0, wrong = 0; i < g->n; i++) {
+		struct shp_span *s = shp_find_object(g->heap, g->obj[i], &r);
+		bool alloc = s && test_bit(r, shp_alloc_bits(s));
+
+		/* The unreachable finalizable object waits for its finalizer. */
+		wrong += alloc != (g->live[i] || i == g->f1);
+	}
+	rcu_read_unlock();
+	KUNIT_EXPECT_EQ(test, wrong, 0);
+	mk_graph_exit(g);
+}
+
+#define MS_MS		1000
+#define MS_THREADS	2
+#define MS_ROOTS	8
+#define MS_FAN		256
+#define MS_MAGIC	0x6d61726b5f706172UL
+
+struct mstress;
+
+struct mthread {
+	struct mstress *m;
+	unsigned int index;
+	void *roots[MS_ROOTS];
+	struct completion done;
+};
+
+struct mstress {
+	struct spanheap *heap;
+	unsigned long deadline;
+	atomic_long_t errors;
+	struct mthread t[MS_THREADS];
+	struct completion collector_done;
+};
+
+/* A fan: MS_FAN pointers, each to a node holding its magic and a leaf. */
+static bool fan_intact(void **fan)
+{
+	struct mnode *n;
+	unsigned int i;
+
+	if (!fan)
+		return true;
+	for (i = 0; i < MS_FAN; i++) {
+		n = fan[i];
+		if (n->magic != (MS_MAGIC ^ i) || !n->a ||
+		    ((struct mnode *)n->a)->magic != MS_MAGIC)
+			return false;
+	}
+	return true;
+}
+
+static void **fan_new(struct spanheap *heap)
+{
+	void **fan = spanheap_alloc(heap, MS_FAN * sizeof(void *), 0);
+	struct mnode *n, *leaf;
+	unsigned int i;
+
+	if (!fan)
+		return NULL;
+	for (i = 0; i < MS_FAN; i++) {
+		n = spanheap_alloc(heap, sizeof(*n), 0);
+		leaf = spanheap_alloc(heap, sizeof(*leaf), 0);
+		if (!n || !leaf)
+			return NULL;
+		leaf->magic = MS_MAGIC;
+		n->a = leaf;
+		n->magic = MS_MAGIC ^ i;
+		fan[i] = n;
+	}
+	return fan;
+}
+
+static int ms_mutator(void *arg)
+{
+	struct mthread *t = arg;
+	struct mstress *m = t->m;
+	u32 x = 0x9e3779b9u * (t->index + 1);
+	void **fan;
+	unsigned int i;
+
+	while (time_before(jiffies, m->deadline)) {
+		spanheap_enter(m->heap);
+		for (i = 0; i < 8; i++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			if (!fan_intact(READ_ONCE(t->roots[x % MS_ROOTS])))
+				atomic_long_inc(&m->errors);
+			if (x & 0x100) {
+				fan = fan_new(m->heap);
+				if (!fan)
+					atomic_long_inc(&m->errors);
+				WRITE_ONCE(t->roots[(x >> 9) % MS_ROOTS], fan);
+			}
+		}
+		spanheap_exit(m->heap);
+		cond_resched();
+	}
+	kthread_complete_and_exit(&t->done, 0);
+}
+
+static int ms_collector(void *arg)
+{
+	struct mstress *m = arg;
+
+	while (time_before(jiffies, m->deadline)) {
+		spanheap_collect(m->heap);
+		cond_resched();
+	}
+	kthread_complete_and_exit(&m->collector_done, 0);
+}
+
+/* Mutators allocate between cycles marked by 4 workers; nothing reachable goes. */
+static void mark_parallel_mutators(struct kunit *test)
+{
+	struct mstress *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
+	struct task_struct *task;
+	unsigned int i, r;
+
+	KUNIT_ASSERT_NOT_NULL(test, m);
+	m->heap = spanheap_create("kunit-mark-stress", 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(m->heap));
+	spanheap_set_gc_percent(m->heap, -1);
+	m->heap->nmark_workers = 4;
+	for (i = 0; i < MS_THREADS; i++) {
+		m->t[i].m = m;
+		m->t[i].index = i;
+		init_completion(&m->t[i].done);
+		for (r = 0; r < MS_ROOTS; r++)
+			KUNIT_ASSERT_EQ(test, spanheap_root_add(m->heap, &m->t[i].roots[r]), 0);
+	}
+	init_completion(&m->collector_done);
+	m->deadline = jiffies + msecs_to_jiffies(MS_MS);
+	for (i = 0; i < MS_THREADS; i++) {
+		task = kthread_run(ms_mutator, &m->t[i], "spanheap-mk/%u", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	}
+	task = kthread_run(ms_collector, m, "spanheap-mk-gc");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	for (i = 0; i < MS_THREADS; i++)
+		KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&m->t[i].done,
+				msecs_to_jiffies(MS_MS + 120000)), 0UL);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&m->collector_done,
+			msecs_to_jiffies(MS_MS + 120000)), 0UL);
+	spanheap_collect(m->heap);
+	for (i = 0; i < MS_THREADS; i++)
+		for (r = 0; r < MS_ROOTS; r++)
+			KUNIT_EXPECT_TRUE(test, fan_intact(m->t[i].roots[r]));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&m->errors), 0);
+	KUNIT_EXPECT_GT(test, m->heap->mark_par_drains, 0);
+	kunit_info(test, "%llu cycles, %llu parallel drains, %llu helped\n",
+		   (u64)atomic64_read(&m->heap->collections),
+		   m->heap->mark_par_drains, m->heap->mark_par_helped);
+	for (i = 0; i < MS_THREADS; i++)
+		for (r = 0; r < MS_ROOTS; r++)
+			spanheap_root_remove(m->heap, &m->t[i].roots[r]);
+	spanheap_destroy(m->heap);
+}
+
+static struct kunit_case mark_cases[] = {
+	KUNIT_CASE(mark_parallel_same_set),
+	KUNIT_CASE(mark_parallel_mutators),
+	{}
+};
+
+static struct kunit_suite mark_suite = {
+	.name = "spanheap_mark",
+	.test_cases = mark_cases,
+};
+
+kunit_test_suites(&mark_suite);
