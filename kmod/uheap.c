@@ -720,6 +720,180 @@ long uheap_do(struct uheap *u, unsigned int cmd, union uheap_args *a,
 	return ret;
 }
 
+/* ---- SPANHEAP_IOC_BATCH ---- */
+
+static_assert(sizeof(struct spanheap_op) == 56);
+static_assert(sizeof(struct spanheap_batch) == 32);
+static_assert(sizeof_field(struct spanheap_op, raw) >=
+	      sizeof(struct spanheap_cleanup));
+static_assert(sizeof_field(struct spanheap_op, raw) >=
+	      sizeof(struct spanheap_weakref));
+
+static size_t arg_size(unsigned int cmd);
+
+/* May @cmd be an op of a batch?  Object commands only: each is bounded. */
+static bool batch_cmd(unsigned int cmd)
+{
+	switch (cmd) {
+	case SPANHEAP_IOC_ALLOC:
+	case SPANHEAP_IOC_STORE:
+	case SPANHEAP_IOC_LOAD:
+	case SPANHEAP_IOC_ROOT:
+	case SPANHEAP_IOC_UNROOT:
+	case SPANHEAP_IOC_FINALIZER:
+	case SPANHEAP_IOC_CLEANUP:
+	case SPANHEAP_IOC_CLEANUP_STOP:
+	case SPANHEAP_IOC_WEAK_MAKE:
+	case SPANHEAP_IOC_WEAK_GET:
+	case SPANHEAP_IOC_WEAK_DROP:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The parts of the ops that are the batch's own, checked before any
+ * op runs; each command's struct is checked by its handler as it runs.
+ */
+static long batch_check(const struct spanheap_op *ops, u32 count)
+{
+	u32 i;
+
+	if (!count)
+		return -EINVAL;
+	if (count > SPANHEAP_BATCH_MAX)
+		return -E2BIG;
+	for (i = 0; i < count; i++)
+		if (!batch_cmd(ops[i].cmd) || ops[i].error || ops[i].flags ||
+		    ops[i].reserved || ops[i].size != arg_size(ops[i].cmd))
+			return -EINVAL;
+	return 0;
+}
+
+static void op_args(union uheap_args *a, const struct spanheap_op *op)
+{
+	memcpy(a, &op->raw, sizeof(op->raw));
+}
+
+/*
+ * Run the ops in order up to the first that fails, each in its own
+ * section under u->lock (object_op()), so a collection can run between
+ * any two: a batch holds neither for longer than one command.  A fatal
+ * signal stops the batch between ops (-EINTR in the op not run).
+ * Results stay unsettled, as for a single command before its write-back.
+ * Returns the number of ops that succeeded.
+ */
+static u32 batch_run(struct uheap *u, struct spanheap_op *ops, u32 count)
+{
+	union uheap_args a;
+	u32 i;
+
+	for (i = 0; i < count; i++) {
+		if (i && fatal_signal_pending(current)) {
+			ops[i].error = -EINTR;
+			break;
+		}
+		op_args(&a, &ops[i]);
+		ops[i].error = object_op(u, ops[i].cmd, &a);
+		memcpy(&ops[i].raw, &a, sizeof(ops[i].raw));
+		if (ops[i].error)
+			break;
+		if (!(i % 64))
+			cond_resched();
+	}
+	return i;
+}
+
+/*
+ * Make the @done ops' results final (@ok: they reached userspace) or
+ * take them back, newest first, as uheap_settle() does for one command.
+ */
+static void batch_settle(struct uheap *u, struct spanheap_op *ops, u32 done,
+			 bool ok)
+{
+	union uheap_args a;
+	u32 i;
+
+	for (i = 0; i < done; i++) {
+		struct spanheap_op *op = &ops[ok ? i : done - 1 - i];
+
+		op_args(&a, op);
+		uheap_settle(u, op->cmd, &a, ok);
+	}
+}
+
+/**
+ * uheap_batch() - run SPANHEAP_IOC_BATCH ops on a kernel-side array
+ * @u: state
+ * @ops: the ops; each op's error and results are filled in
+ * @count: number of ops, 1..SPANHEAP_BATCH_MAX
+ * @done: out: ops that succeeded; if fewer than @count, ops[*@done].error
+ *	says why the next one failed, and no later op ran
+ *
+ * Context: process context, no section held.
+ * Return: 0 once the ops ran (whether or not all succeeded), or a
+ * negative errno if they are not a valid batch, and then none ran.
+ */
+long uheap_batch(struct uheap *u, struct spanheap_op *ops, u32 count,
+		 u32 *done)
+{
+	long ret = batch_check(ops, count);
+
+	if (ret)
+		return ret;
+	*done = batch_run(u, ops, count);
+	batch_settle(u, ops, *done, true);
+	return 0;
+}
+
+/*
+ * The ioctl: @b was copied in (and found writable) by uheap_ioctl().
+ * The array is copied in whole, checked writable like a single command's
+ * struct, run, and written back up to the failed op; if that or @b's
+ * write-back fails, the ops are taken back as single commands would be
+ * (-EFAULT).
+ */
+static long batch_ioctl(struct uheap *u, struct spanheap_batch *b,
+			void __user *arg)
+{
+	void __user *uops = u64_to_user_ptr(b->ops);
+	struct spanheap_op *ops;
+	struct mem_cgroup *memcg;
+	size_t bytes;
+	long ret;
+	u32 done;
+
+	if (b->flags || b->reserved || b->done ||
+	    b->op_size != sizeof(struct spanheap_op))
+		return -EINVAL;
+	if (!b->count)
+		return -EINVAL;
+	if (b->count > SPANHEAP_BATCH_MAX)
+		return -E2BIG;
+	bytes = (size_t)b->count * sizeof(*ops);
+	ops = kvmalloc(bytes, SHP_GFP);
+	if (!ops)
+		return -ENOMEM;
+	ret = -EFAULT;
+	if (copy_from_user(ops, uops, bytes) || copy_to_user(uops, ops, bytes))
+		goto out;
+	ret = batch_check(ops, b->count);
+	if (ret)
+		goto out;
+	memcg = shp_memcg_enter(u->heap);
+	done = batch_run(u, ops, b->count);
+	shp_memcg_exit(memcg);
+	b->size = sizeof(*b);
+	b->done = done;
+	bytes = (size_t)min(done + 1, b->count) * sizeof(*ops);
+	ret = copy_to_user(uops, ops, bytes) || copy_to_user(arg, b, sizeof(*b)) ?
+	      -EFAULT : 0;
+	batch_settle(u, ops, done, !ret);
+out:
+	kvfree(ops);
+	return ret;
+}
+
 static size_t arg_size(unsigned int cmd)
 {
 	switch (cmd) {
@@ -739,6 +913,7 @@ static size_t arg_size(unsigned int cmd)
 	case SPANHEAP_IOC_WEAK_MAKE:
 	case SPANHEAP_IOC_WEAK_GET:
 	case SPANHEAP_IOC_WEAK_DROP:	return sizeof(struct spanheap_weakref);
+	case SPANHEAP_IOC_BATCH:	return sizeof(struct spanheap_batch);
 	}
 	return 0;
 }
@@ -817,6 +992,8 @@ long uheap_ioctl(struct uheap *u, unsigned int cmd, void __user *arg)
 		return ret == -E2BIG ? -EINVAL : ret;
 	if (copy_to_user(arg, &a, ksize))	/* writable?  (rewrites the same) */
 		return -EFAULT;
+	if (cmd == SPANHEAP_IOC_BATCH)
+		return batch_ioctl(u, &a.batch, arg);
 	if ((cmd == SPANHEAP_IOC_READ || cmd == SPANHEAP_IOC_WRITE) &&
 	    !import_single_range(cmd == SPANHEAP_IOC_READ ? READ : WRITE,
 				 u64_to_user_ptr(a.rw.buf),

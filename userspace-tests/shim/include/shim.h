@@ -157,6 +157,8 @@ extern int shim_warnings;
 /* Sleeping with preemption disabled is a bug; so is a negative count. */
 #define might_sleep()		assert(shim_preempt_count == 0)
 #define cond_resched()		assert(shim_preempt_count == 0)
+/* A fatal signal ends the process before the check could see it. */
+#define fatal_signal_pending(p)	((void)(p), false)
 #define cpu_relax()		__builtin_ia32_pause()
 #define might_sleep_if(c)	do { } while (0)
 #define lockdep_assert_irqs_enabled()	do { } while (0)
