@@ -2475,16 +2475,105 @@ static void h_read(struct slice *s)
 	process_inbox(s);
 }
 
+/*
+ * A batch the kernel must refuse whole: up to three ops that would all
+ * succeed (ALLOCs, ROOTs of reachable objects), one thing wrong in the
+ * batch or in one op.  Nothing may run: no handle comes back, and the
+ * objects' root counts stay the model's.
+ */
+static void h_batch(struct slice *s)
+{
+	static const unsigned long bad_cmds[] = {
+		0, SPANHEAP_IOC_BATCH, SPANHEAP_IOC_GC, SPANHEAP_IOC_READ,
+		SPANHEAP_IOC_WRITE, SPANHEAP_IOC_STATS, SPANHEAP_IOC_SET_PARAMS,
+	};
+	struct spanheap_op ops[3];
+	struct spanheap_batch b = { .size = sizeof(b), .op_size = sizeof(ops[0]),
+				    .ops = (uintptr_t)ops };
+	int n = 1 + srnd(s) % 3, k, i, want = -EINVAL, ret;
+	uint64_t c;
+
+	for (k = 0; k < n; k++) {
+		i = pick_must(s, 0);
+		if (i >= 0 && srnd(s) % 2)
+			shp_op_root(&ops[k], SPANHEAP_IOC_ROOT, s->o[i].h);
+		else
+			shp_op_alloc(&ops[k], SPANHEAP_KIND_DATA, 8, SPANHEAP_ALLOC_ROOTED);
+	}
+	b.count = n;
+	k = srnd(s) % n;
+	switch (srnd(s) % 12) {
+	case 0:
+		b.count = 0;
+		break;
+	case 1:
+		b.count = SPANHEAP_BATCH_MAX + 1 + srnd(s) % 5000;
+		want = -E2BIG;
+		break;
+	case 2:
+		b.op_size += srnd(s) % 2 ? 8 : -8;
+		break;
+	case 3:
+		b.flags = 1U << (srnd(s) % 32);
+		break;
+	case 4:
+		b.done = 1 + srnd(s) % 100;
+		break;
+	case 5:
+		b.reserved = srnd(s) | 1;
+		break;
+	case 6:
+		ops[k].cmd = bad_cmds[srnd(s) % ARRAY_SIZE(bad_cmds)];
+		break;
+	case 7:
+		ops[k].flags = 1U << (srnd(s) % 32);
+		break;
+	case 8:
+		ops[k].reserved = srnd(s) | 1;
+		break;
+	case 9:
+		ops[k].error = -(int)(1 + srnd(s) % 200);
+		break;
+	case 10:
+		ops[k].size = srnd(s) % 2 ? ops[k].size + 8 : srnd(s) % ops[k].size;
+		break;
+	default:
+		b.ops = srnd(s) % 2 ? 0 : (uintptr_t)(s->g + 2 * PG);	/* unmapped */
+		want = -EFAULT;
+	}
+	ret = shp_ioctl(s->f->fd, SPANHEAP_IOC_BATCH, &b);
+	if (ret != want)
+		fail(s, "batch-bad", "refused BATCH: %s, want %s", errname(ret), errname(want));
+	for (k = 0; k < n; k++) {
+		if (ops[k].cmd == SPANHEAP_IOC_ALLOC && ops[k].alloc.handle)
+			fail(s, "batch-bad", "refused BATCH ran its ALLOC");
+		if (ops[k].cmd != SPANHEAP_IOC_ROOT)
+			continue;
+		i = hget(s, ops[k].root.handle);
+		if (i < 0 || s->o[i].dead)
+			continue;
+		/* Still the model's count: ROOT then UNROOT, one more then one less. */
+		if (!shp_root(s->f->fd, s->o[i].h, &c) && c != s->o[i].roots + 1ULL)
+			fail(s, "batch-bad", "refused BATCH: %#llx has %llu roots, model %u",
+			     (unsigned long long)s->o[i].h, (unsigned long long)c - 1,
+			     s->o[i].roots);
+		shp_unroot(s->f->fd, s->o[i].h, &c);
+	}
+}
+
 static void op_hostile(struct slice *s)
 {
 	s->hostile++;
-	switch (srnd(s) % 5) {
+	switch (srnd(s) % 6) {
 	case 0:
 	case 1:
 		h_raw(s);
 		break;
 	case 2:
 		h_read(s);
+		break;
+	case 3:
+		h_batch(s);
 		break;
 	default:
 		h_targeted(s);
