@@ -2701,8 +2701,9 @@ TEST_F_TIMEOUT(heap, batch_bad_input, TEST_TIMEOUT_S)
 	}
 	shp_op_alloc(&ops[1], SPANHEAP_KIND_DATA, 8, SPANHEAP_ALLOC_ROOTED);
 	/* A read-only array: -EFAULT before anything runs. */
-	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ro = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(ro != MAP_FAILED);
+	ASSERT_EQ(0, munmap(ro + 4096, 4096));		/* nothing after the page */
 	memcpy(ro, ops, 2 * sizeof(ops[0]));
 	ASSERT_EQ(0, mprotect(ro, 4096, PROT_READ));
 	b = BATCH(2);
