@@ -424,13 +424,14 @@ static long op_weak(struct uheap *u, unsigned int cmd, struct spanheap_weakref *
 	return 0;
 }
 
-/* Object operations: inside a section, under u->lock. */
-static long object_op(struct uheap *u, unsigned int cmd, union uheap_args *a)
+/* An object operation.  Context: section, u->lock. */
+static long object_op_locked(struct uheap *u, unsigned int cmd,
+			     union uheap_args *a)
 {
 	long ret;
 
-	spanheap_enter(u->heap);
-	mutex_lock(&u->lock);
+	shp_assert_in_section(u->heap);
+	lockdep_assert_held(&u->lock);
 	switch (cmd) {
 	case SPANHEAP_IOC_ALLOC:
 		ret = op_alloc(u, &a->alloc);
@@ -455,6 +456,17 @@ static long object_op(struct uheap *u, unsigned int cmd, union uheap_args *a)
 	default:
 		ret = op_finalizer(u, &a->fin);
 	}
+	return ret;
+}
+
+/* Object operations: inside a section, under u->lock. */
+static long object_op(struct uheap *u, unsigned int cmd, union uheap_args *a)
+{
+	long ret;
+
+	spanheap_enter(u->heap);
+	mutex_lock(&u->lock);
+	ret = object_op_locked(u, cmd, a);
 	mutex_unlock(&u->lock);
 	spanheap_exit(u->heap);
 	return ret;
@@ -647,42 +659,54 @@ static void settle_undo(struct uheap *u, unsigned int cmd, union uheap_args *a)
 }
 
 /*
+ * What settling @cmd (@ok) touches: the entry of *@handle, or (*@undo)
+ * a CLEANUP or WEAK_MAKE to take back.  False if nothing.
+ */
+static bool settle_target(unsigned int cmd, union uheap_args *a, bool ok,
+			  u64 *handle, bool *undo)
+{
+	*handle = 0;
+	*undo = false;
+	if (cmd == SPANHEAP_IOC_ALLOC)
+		*handle = a->alloc.handle;
+	else if (cmd == SPANHEAP_IOC_UNROOT || (cmd == SPANHEAP_IOC_ROOT && !ok))
+		*handle = a->root.handle;
+	else if (cmd == SPANHEAP_IOC_WEAK_GET && !ok &&
+		 a->weak.flags & SPANHEAP_WEAK_ROOT)
+		*handle = a->weak.handle;	/* 0 if nothing was rooted */
+	else
+		*undo = !ok && (cmd == SPANHEAP_IOC_CLEANUP ||
+				cmd == SPANHEAP_IOC_WEAK_MAKE);
+	return *handle || *undo;
+}
+
+/*
  * The result of @cmd reached userspace (@ok), or could not be written
  * back: make ALLOC and UNROOT final, or take back ALLOC, ROOT (also
  * WEAK_GET's), UNROOT, CLEANUP and WEAK_MAKE.  Until then an ALLOC's
  * handle is pending (no other thread can use it) and an UNROOT to zero
  * leaves the entry a root, so either way is open.  An ALLOC taken back
- * leaves its object garbage.
+ * leaves its object garbage.  Context: section, u->lock.
  */
-static void uheap_settle(struct uheap *u, unsigned int cmd,
-			 union uheap_args *a, bool ok)
+static void uheap_settle_locked(struct uheap *u, unsigned int cmd,
+				union uheap_args *a, bool ok)
 {
-	struct mem_cgroup *memcg;
 	struct uh_entry *e;
-	bool undo = false;
-	u64 handle = 0;
+	u64 handle;
+	bool undo;
 	u32 idx;
 
-	if (cmd == SPANHEAP_IOC_ALLOC)
-		handle = a->alloc.handle;
-	else if (cmd == SPANHEAP_IOC_UNROOT || (cmd == SPANHEAP_IOC_ROOT && !ok))
-		handle = a->root.handle;
-	else if (cmd == SPANHEAP_IOC_WEAK_GET && !ok &&
-		 a->weak.flags & SPANHEAP_WEAK_ROOT)
-		handle = a->weak.handle;	/* 0 if nothing was rooted */
-	else
-		undo = !ok && (cmd == SPANHEAP_IOC_CLEANUP ||
-			       cmd == SPANHEAP_IOC_WEAK_MAKE);
-	if (!handle && !undo)
+	shp_assert_in_section(u->heap);
+	lockdep_assert_held(&u->lock);
+	if (!settle_target(cmd, a, ok, &handle, &undo))
 		return;
-	idx = handle & (UH_MAX_ENTRIES - 1);
-	memcg = shp_memcg_enter(u->heap);
-	spanheap_enter(u->heap);
-	mutex_lock(&u->lock);
-	e = undo ? NULL : entry_of(u, handle);
 	if (undo) {
 		settle_undo(u, cmd, a);
-	} else if (!e) {
+		return;
+	}
+	idx = handle & (UH_MAX_ENTRIES - 1);
+	e = entry_of(u, handle);
+	if (!e) {
 		/* An unrooted new object collected meanwhile: nothing to do. */
 	} else if (cmd == SPANHEAP_IOC_ALLOC && ok) {
 		xa_clear_mark(&u->tab, idx, UH_PENDING);
@@ -694,6 +718,22 @@ static void uheap_settle(struct uheap *u, unsigned int cmd,
 		if (!e->roots)
 			xa_clear_mark(&u->tab, idx, UH_ROOTED);
 	}
+}
+
+/* uheap_settle_locked() in a section of its own, under u->lock. */
+static void uheap_settle(struct uheap *u, unsigned int cmd,
+			 union uheap_args *a, bool ok)
+{
+	struct mem_cgroup *memcg;
+	u64 handle;
+	bool undo;
+
+	if (!settle_target(cmd, a, ok, &handle, &undo))
+		return;
+	memcg = shp_memcg_enter(u->heap);
+	spanheap_enter(u->heap);
+	mutex_lock(&u->lock);
+	uheap_settle_locked(u, cmd, a, ok);
 	mutex_unlock(&u->lock);
 	spanheap_exit(u->heap);
 	shp_memcg_exit(memcg);
@@ -776,30 +816,43 @@ static void op_args(union uheap_args *a, const struct spanheap_op *op)
 }
 
 /*
- * Run the ops in order up to the first that fails, each in its own
- * section under u->lock (object_op()), so a collection can run between
- * any two: a batch holds neither for longer than one command.  A fatal
- * signal stops the batch between ops (-EINTR in the op not run).
- * Results stay unsettled, as for a single command before its write-back.
+ * Ops run (and are settled) UH_BATCH_CHUNK at a time in one section
+ * under u->lock, as one command would be run: a collection waits for at
+ * most that many bounded commands, and can run between chunks.
+ */
+#define UH_BATCH_CHUNK	16
+
+/*
+ * Run the ops in order up to the first that fails.  A fatal signal
+ * stops the batch between chunks (-EINTR in the op not run).  Results
+ * stay unsettled, as for a single command before its write-back.
  * Returns the number of ops that succeeded.
  */
 static u32 batch_run(struct uheap *u, struct spanheap_op *ops, u32 count)
 {
 	union uheap_args a;
-	u32 i;
+	u32 i = 0, end;
 
-	for (i = 0; i < count; i++) {
+	while (i < count) {
 		if (i && fatal_signal_pending(current)) {
 			ops[i].error = -EINTR;
 			break;
 		}
-		op_args(&a, &ops[i]);
-		ops[i].error = object_op(u, ops[i].cmd, &a);
-		memcpy(&ops[i].raw, &a, sizeof(ops[i].raw));
-		if (ops[i].error)
+		end = min(count, i + UH_BATCH_CHUNK);
+		spanheap_enter(u->heap);
+		mutex_lock(&u->lock);
+		for (; i < end; i++) {
+			op_args(&a, &ops[i]);
+			ops[i].error = object_op_locked(u, ops[i].cmd, &a);
+			memcpy(&ops[i].raw, &a, sizeof(ops[i].raw));
+			if (ops[i].error)
+				break;
+		}
+		mutex_unlock(&u->lock);
+		spanheap_exit(u->heap);
+		if (i < end)
 			break;
-		if (!(i % 64))
-			cond_resched();
+		cond_resched();
 	}
 	return i;
 }
@@ -811,15 +864,23 @@ static u32 batch_run(struct uheap *u, struct spanheap_op *ops, u32 count)
 static void batch_settle(struct uheap *u, struct spanheap_op *ops, u32 done,
 			 bool ok)
 {
+	struct mem_cgroup *memcg = shp_memcg_enter(u->heap);
 	union uheap_args a;
-	u32 i;
+	u32 i, j;
 
-	for (i = 0; i < done; i++) {
-		struct spanheap_op *op = &ops[ok ? i : done - 1 - i];
+	for (i = 0; i < done; i += UH_BATCH_CHUNK) {
+		spanheap_enter(u->heap);
+		mutex_lock(&u->lock);
+		for (j = i; j < min(done, i + UH_BATCH_CHUNK); j++) {
+			struct spanheap_op *op = &ops[ok ? j : done - 1 - j];
 
-		op_args(&a, op);
-		uheap_settle(u, op->cmd, &a, ok);
+			op_args(&a, op);
+			uheap_settle_locked(u, op->cmd, &a, ok);
+		}
+		mutex_unlock(&u->lock);
+		spanheap_exit(u->heap);
 	}
+	shp_memcg_exit(memcg);
 }
 
 /**
