@@ -2524,6 +2524,7 @@ static void h_batch(struct slice *s)
 		break;
 	case 6:
 		ops[k].cmd = bad_cmds[srnd(s) % ARRAY_SIZE(bad_cmds)];
+		ops[k].size = _IOC_SIZE(ops[k].cmd);
 		break;
 	case 7:
 		ops[k].flags = 1U << (srnd(s) % 32);

@@ -2683,8 +2683,10 @@ TEST_F_TIMEOUT(heap, batch_bad_input, TEST_TIMEOUT_S)
 	/* The second op is bad in each way the batch checks. */
 	for (i = 0; i < ARRAY_SIZE(not_ops) + 5; i++) {
 		shp_op_alloc(&ops[1], SPANHEAP_KIND_DATA, 8, SPANHEAP_ALLOC_ROOTED);
-		if (i < ARRAY_SIZE(not_ops))
+		if (i < ARRAY_SIZE(not_ops)) {	/* with that command's size */
 			ops[1].cmd = (uint32_t)not_ops[i];
+			ops[1].size = _IOC_SIZE(not_ops[i]);
+		}
 		else if (i == ARRAY_SIZE(not_ops))
 			ops[1].flags = 1;
 		else if (i == ARRAY_SIZE(not_ops) + 1)
