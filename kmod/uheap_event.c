@@ -334,8 +334,8 @@ bool uheap_readable(struct uheap *u)
 
 /*
  * Records read() copies out per round: one lock round trip, one user
- * copy and one uncharge for all of them (the bounce buffer is on the
- * stack: 512 bytes).
+ * copy, one bulk free and one uncharge for all of them (the bounce
+ * buffer is on the stack: 512 bytes).
  */
 #define UH_READ_CHUNK	16
 
@@ -375,8 +375,8 @@ static void events_done(struct uheap *u, struct uh_event **evs,
 	spin_unlock(&u->ev_lock);
 	if (ok < n)
 		wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);
-	for (i = 0; i < ok; i++)
-		kfree(evs[i]);
+	/* One freelist update per slab page, not one per record. */
+	kfree_bulk(ok, (void **)evs);
 	uheap_uncharge(u, ok * sizeof(*evs[0]));
 }
 

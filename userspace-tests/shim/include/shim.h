@@ -439,6 +439,11 @@ static inline void *kmalloc_array(size_t n, size_t s, gfp_t g) { return shim_all
 static inline void *kvmalloc_array(size_t n, size_t s, gfp_t g) { return shim_alloc(n * s, g); }
 static inline void *kvcalloc(size_t n, size_t s, gfp_t g) { return shim_alloc(n * s, g | __GFP_ZERO); }
 static inline void kfree(const void *p) { free((void *)p); }
+static inline void kfree_bulk(size_t n, void **p)
+{
+	while (n--)
+		free(p[n]);
+}
 static inline void kvfree(const void *p) { free((void *)p); }
 #define kfree_rcu(p, f)		call_rcu(&(p)->f, shim_kfree_rcu_cb), (void)0
 struct page;
