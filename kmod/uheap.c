@@ -1018,7 +1018,8 @@ static long stats_ioctl(struct uheap *u, u32 usize, void __user *arg)
  * call, ALLOC, ROOT, UNROOT, CLEANUP, WEAK_MAKE and WEAK_GET (its root)
  * are undone (-EFAULT), commands whose only output is the size succeed,
  * and LOAD, GC and WEAK_DROP fail with -EFAULT (a cycle that ran stays
- * run, a dropped reference stays dropped).
+ * run, a dropped reference stays dropped).  BATCH (batch_ioctl()) runs
+ * an array of object commands by the same rules, op by op.
  *
  * Context: process context; what the call allocates is charged to the
  * memcg of the file's opener.
