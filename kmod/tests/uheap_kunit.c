@@ -959,13 +959,15 @@ static void batch_bad_input_runs_nothing(struct kunit *test)
 static void batch_op_errors_match_single(struct kunit *test)
 {
 	struct uheap *u = test->priv;
-	struct spanheap_op cases[24], op;
+	struct spanheap_op *cases, op;
 	union uheap_args a;
 	u64 h, r, st, w;
 	long charged, single;
 	unsigned int i, n = 0;
 	u32 done;
 
+	cases = kunit_kcalloc(test, 24, sizeof(*cases), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cases);
 	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
 				       SPANHEAP_ALLOC_ROOTED, &h), 0);
 	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1,
@@ -1003,7 +1005,7 @@ static void batch_op_errors_match_single(struct kunit *test)
 	cases[n++] = bop(SPANHEAP_IOC_WEAK_DROP, w, 0, 1, 0);
 	cases[n++] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA,
 			 SPANHEAP_MAX_OBJECT + 1, 0, 0);
-	KUNIT_ASSERT_LE(test, n, ARRAY_SIZE(cases));
+	KUNIT_ASSERT_LE(test, n, 24U);
 	charged = atomic_long_read(&u->charged);
 	for (i = 0; i < n; i++) {
 		memcpy(&a, &cases[i].raw, sizeof(cases[i].raw));
