@@ -915,10 +915,11 @@ static void batch_bad_input_runs_nothing(struct kunit *test)
 			     SPANHEAP_ALLOC_ROOTED);
 		ops[1] = ops[0];
 		j = i - ARRAY_SIZE(bad_cmds);
-		if (i < ARRAY_SIZE(bad_cmds)) {	/* the size that command's */
+		/* A command that is no op, with that command's size. */
+		if (i < ARRAY_SIZE(bad_cmds))
 			ops[1].cmd = bad_cmds[i];
+		if (i < ARRAY_SIZE(bad_cmds))
 			ops[1].size = _IOC_SIZE(bad_cmds[i]);
-		}
 		else if (j == 0)
 			ops[1].flags = 1;
 		else if (j == 1)
