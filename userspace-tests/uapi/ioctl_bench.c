@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "libspanheap.h"
+#include "testutil.h"
 
 #define REPS		5
 #define NOOPS		(1 << 18)
@@ -43,7 +44,7 @@
 #define EV_ROUNDS	16
 #define EV_BUF		4096
 
-static __attribute__((noreturn, format(printf, 1, 2))) void fail(const char *fmt, ...)
+static _Noreturn __printf(1, 2) void fail(const char *fmt, ...)
 {
 	va_list ap;
 
