@@ -529,8 +529,9 @@ static int c_read_event(void)
 
 /*
  * A BATCH of ROOT D3, STORE R[2] = D3, FINALIZER D3, CLEANUP D3, WEAK_MAKE
- * D3 and ALLOC.  A fault either fails the call (nothing ran) or stops the
- * batch at op k with ops[k].error set; the ops before k stand
+ * D3 and ALLOC.  A fault either fails the call (nothing ran; or, a
+ * failed write-back, -EFAULT with only STORE and FINALIZER standing) or
+ * stops the batch at op k with ops[k].error set; the ops before k stand
  * (uapi.rst).  Then this checks each of them had its effect, takes them
  * back, and returns op k's error: run_call() checks that the failed op
  * and the ones after it changed nothing.
@@ -551,6 +552,18 @@ static int c_batch(void)
 	shp_op_alloc(&ops[5], SPANHEAP_KIND_DATA, 64, 0);
 	memcpy(orig, ops, sizeof(ops));
 	ret = shp_batch(S.fd, ops, NOPS, &done);
+	if (ret == -EFAULT && !shp_load(S.fd, S.r, 2, &v) && v == S.d3) {
+		/*
+		 * The ops ran and the write-back failed: as for single
+		 * commands, STORE and FINALIZER stand and the others were
+		 * taken back (uapi.rst).  Take those two back here.
+		 */
+		if (shp_set_finalizer(S.fd, S.d3, T_NEW) != -EEXIST)
+			bad("BATCH: EFAULT at write-back, but no FINALIZER on D3");
+		if (shp_store(S.fd, S.r, 2, 0) || shp_clear_finalizer(S.fd, S.d3))
+			bad("BATCH: taking back STORE and FINALIZER failed");
+		return ret;
+	}
 	if (ret)
 		return ret;
 	if (done == NOPS)
