@@ -97,6 +97,12 @@ build/vm-bin/spanheapctl: $(UAPI_DEPS)
 	@mkdir -p $(@D)
 	$(UAPI_CC) -o $@ $(UAPI_SRC)/spanheapctl.c $(LIBSPANHEAP)
 
+# bench-vm's guest program: the ioctl path (ioctl_bench.c).
+build/vm-bin/spanheap_ioctl_bench: $(UAPI_DEPS)
+	@$(DEPS) demo
+	@mkdir -p $(@D)
+	$(UAPI_CC) -o $@ $(UAPI_SRC)/ioctl_bench.c $(LIBSPANHEAP)
+
 FORCE:
 
 check-vm: uapi-tools
@@ -131,6 +137,7 @@ bench-alloc:
 
 bench-vm:
 	@$(DEPS) stock
+	@$(MAKE) --no-print-directory build/vm-bin/spanheap_ioctl_bench >/dev/null
 	$(VM)/bench-vm.sh $(REPO)
 
 # demo and shell install the `demo` packages only (no Go, Boehm, multilib).

@@ -424,13 +424,14 @@ static long op_weak(struct uheap *u, unsigned int cmd, struct spanheap_weakref *
 	return 0;
 }
 
-/* Object operations: inside a section, under u->lock. */
-static long object_op(struct uheap *u, unsigned int cmd, union uheap_args *a)
+/* An object operation.  Context: section, u->lock. */
+static long object_op_locked(struct uheap *u, unsigned int cmd,
+			     union uheap_args *a)
 {
 	long ret;
 
-	spanheap_enter(u->heap);
-	mutex_lock(&u->lock);
+	shp_assert_in_section(u->heap);
+	lockdep_assert_held(&u->lock);
 	switch (cmd) {
 	case SPANHEAP_IOC_ALLOC:
 		ret = op_alloc(u, &a->alloc);
@@ -455,6 +456,17 @@ static long object_op(struct uheap *u, unsigned int cmd, union uheap_args *a)
 	default:
 		ret = op_finalizer(u, &a->fin);
 	}
+	return ret;
+}
+
+/* Object operations: inside a section, under u->lock. */
+static long object_op(struct uheap *u, unsigned int cmd, union uheap_args *a)
+{
+	long ret;
+
+	spanheap_enter(u->heap);
+	mutex_lock(&u->lock);
+	ret = object_op_locked(u, cmd, a);
 	mutex_unlock(&u->lock);
 	spanheap_exit(u->heap);
 	return ret;
@@ -650,42 +662,54 @@ static void settle_undo(struct uheap *u, unsigned int cmd, union uheap_args *a)
 }
 
 /*
+ * What settling @cmd (@ok) touches: the entry of *@handle, or (*@undo)
+ * a CLEANUP or WEAK_MAKE to take back.  False if nothing.
+ */
+static bool settle_target(unsigned int cmd, union uheap_args *a, bool ok,
+			  u64 *handle, bool *undo)
+{
+	*handle = 0;
+	*undo = false;
+	if (cmd == SPANHEAP_IOC_ALLOC)
+		*handle = a->alloc.handle;
+	else if (cmd == SPANHEAP_IOC_UNROOT || (cmd == SPANHEAP_IOC_ROOT && !ok))
+		*handle = a->root.handle;
+	else if (cmd == SPANHEAP_IOC_WEAK_GET && !ok &&
+		 a->weak.flags & SPANHEAP_WEAK_ROOT)
+		*handle = a->weak.handle;	/* 0 if nothing was rooted */
+	else
+		*undo = !ok && (cmd == SPANHEAP_IOC_CLEANUP ||
+				cmd == SPANHEAP_IOC_WEAK_MAKE);
+	return *handle || *undo;
+}
+
+/*
  * The result of @cmd reached userspace (@ok), or could not be written
  * back: make ALLOC and UNROOT final, or take back ALLOC, ROOT (also
  * WEAK_GET's), UNROOT, CLEANUP and WEAK_MAKE.  Until then an ALLOC's
  * handle is pending (no other thread can use it) and an UNROOT to zero
  * leaves the entry a root, so either way is open.  An ALLOC taken back
- * leaves its object garbage.
+ * leaves its object garbage.  Context: section, u->lock.
  */
-static void uheap_settle(struct uheap *u, unsigned int cmd,
-			 union uheap_args *a, bool ok)
+static void uheap_settle_locked(struct uheap *u, unsigned int cmd,
+				union uheap_args *a, bool ok)
 {
-	struct mem_cgroup *memcg;
 	struct uh_entry *e;
-	bool undo = false;
-	u64 handle = 0;
+	u64 handle;
+	bool undo;
 	u32 idx;
 
-	if (cmd == SPANHEAP_IOC_ALLOC)
-		handle = a->alloc.handle;
-	else if (cmd == SPANHEAP_IOC_UNROOT || (cmd == SPANHEAP_IOC_ROOT && !ok))
-		handle = a->root.handle;
-	else if (cmd == SPANHEAP_IOC_WEAK_GET && !ok &&
-		 a->weak.flags & SPANHEAP_WEAK_ROOT)
-		handle = a->weak.handle;	/* 0 if nothing was rooted */
-	else
-		undo = !ok && (cmd == SPANHEAP_IOC_CLEANUP ||
-			       cmd == SPANHEAP_IOC_WEAK_MAKE);
-	if (!handle && !undo)
+	shp_assert_in_section(u->heap);
+	lockdep_assert_held(&u->lock);
+	if (!settle_target(cmd, a, ok, &handle, &undo))
 		return;
-	idx = handle & (UH_MAX_ENTRIES - 1);
-	memcg = shp_memcg_enter(u->heap);
-	spanheap_enter(u->heap);
-	mutex_lock(&u->lock);
-	e = undo ? NULL : entry_of(u, handle);
 	if (undo) {
 		settle_undo(u, cmd, a);
-	} else if (!e) {
+		return;
+	}
+	idx = handle & (UH_MAX_ENTRIES - 1);
+	e = entry_of(u, handle);
+	if (!e) {
 		/* An unrooted new object collected meanwhile: nothing to do. */
 	} else if (cmd == SPANHEAP_IOC_ALLOC && ok) {
 		xa_clear_mark(&u->tab, idx, UH_PENDING);
@@ -697,6 +721,22 @@ static void uheap_settle(struct uheap *u, unsigned int cmd,
 		if (!e->roots)
 			xa_clear_mark(&u->tab, idx, UH_ROOTED);
 	}
+}
+
+/* uheap_settle_locked() in a section of its own, under u->lock. */
+static void uheap_settle(struct uheap *u, unsigned int cmd,
+			 union uheap_args *a, bool ok)
+{
+	struct mem_cgroup *memcg;
+	u64 handle;
+	bool undo;
+
+	if (!settle_target(cmd, a, ok, &handle, &undo))
+		return;
+	memcg = shp_memcg_enter(u->heap);
+	spanheap_enter(u->heap);
+	mutex_lock(&u->lock);
+	uheap_settle_locked(u, cmd, a, ok);
 	mutex_unlock(&u->lock);
 	spanheap_exit(u->heap);
 	shp_memcg_exit(memcg);
@@ -723,6 +763,201 @@ long uheap_do(struct uheap *u, unsigned int cmd, union uheap_args *a,
 	return ret;
 }
 
+/* ---- SPANHEAP_IOC_BATCH ---- */
+
+static_assert(sizeof(struct spanheap_op) == 56);
+static_assert(sizeof(struct spanheap_batch) == 32);
+static_assert(sizeof_field(struct spanheap_op, raw) >=
+	      sizeof(struct spanheap_cleanup));
+static_assert(sizeof_field(struct spanheap_op, raw) >=
+	      sizeof(struct spanheap_weakref));
+
+static size_t arg_size(unsigned int cmd);
+
+/* May @cmd be an op of a batch?  Object commands only: each is bounded. */
+static bool batch_cmd(unsigned int cmd)
+{
+	switch (cmd) {
+	case SPANHEAP_IOC_ALLOC:
+	case SPANHEAP_IOC_STORE:
+	case SPANHEAP_IOC_LOAD:
+	case SPANHEAP_IOC_ROOT:
+	case SPANHEAP_IOC_UNROOT:
+	case SPANHEAP_IOC_FINALIZER:
+	case SPANHEAP_IOC_CLEANUP:
+	case SPANHEAP_IOC_CLEANUP_STOP:
+	case SPANHEAP_IOC_WEAK_MAKE:
+	case SPANHEAP_IOC_WEAK_GET:
+	case SPANHEAP_IOC_WEAK_DROP:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The parts of the ops that are the batch's own, checked before any
+ * op runs; each command's struct is checked by its handler as it runs.
+ */
+static long batch_check(const struct spanheap_op *ops, u32 count)
+{
+	u32 i;
+
+	if (!count)
+		return -EINVAL;
+	if (count > SPANHEAP_BATCH_MAX)
+		return -E2BIG;
+	for (i = 0; i < count; i++)
+		if (!batch_cmd(ops[i].cmd) || ops[i].error || ops[i].flags ||
+		    ops[i].reserved || ops[i].size != arg_size(ops[i].cmd))
+			return -EINVAL;
+	return 0;
+}
+
+static void op_args(union uheap_args *a, const struct spanheap_op *op)
+{
+	memcpy(a, &op->raw, sizeof(op->raw));
+}
+
+/*
+ * Ops run (and are settled) UH_BATCH_CHUNK at a time in one section
+ * under u->lock, as one command would be run: a collection waits for at
+ * most that many bounded commands, and can run between chunks.
+ */
+#define UH_BATCH_CHUNK	16
+
+/*
+ * Run the ops in order up to the first that fails.  A fatal signal
+ * stops the batch between chunks (-EINTR in the op not run).  Results
+ * stay unsettled, as for a single command before its write-back.
+ * Returns the number of ops that succeeded.
+ */
+static u32 batch_run(struct uheap *u, struct spanheap_op *ops, u32 count)
+{
+	union uheap_args a;
+	u32 i = 0, end;
+
+	while (i < count) {
+		if (i && fatal_signal_pending(current)) {
+			ops[i].error = -EINTR;
+			break;
+		}
+		end = min(count, i + UH_BATCH_CHUNK);
+		spanheap_enter(u->heap);
+		mutex_lock(&u->lock);
+		for (; i < end; i++) {
+			op_args(&a, &ops[i]);
+			ops[i].error = object_op_locked(u, ops[i].cmd, &a);
+			memcpy(&ops[i].raw, &a, sizeof(ops[i].raw));
+			if (ops[i].error)
+				break;
+		}
+		mutex_unlock(&u->lock);
+		spanheap_exit(u->heap);
+		if (i < end)
+			break;
+		cond_resched();
+	}
+	return i;
+}
+
+/*
+ * Make the @done ops' results final (@ok: they reached userspace) or
+ * take them back, newest first, as uheap_settle() does for one command.
+ */
+static void batch_settle(struct uheap *u, struct spanheap_op *ops, u32 done,
+			 bool ok)
+{
+	struct mem_cgroup *memcg = shp_memcg_enter(u->heap);
+	union uheap_args a;
+	u32 i, j;
+
+	for (i = 0; i < done; i += UH_BATCH_CHUNK) {
+		spanheap_enter(u->heap);
+		mutex_lock(&u->lock);
+		for (j = i; j < min(done, i + UH_BATCH_CHUNK); j++) {
+			struct spanheap_op *op = &ops[ok ? j : done - 1 - j];
+
+			op_args(&a, op);
+			uheap_settle_locked(u, op->cmd, &a, ok);
+		}
+		mutex_unlock(&u->lock);
+		spanheap_exit(u->heap);
+	}
+	shp_memcg_exit(memcg);
+}
+
+/**
+ * uheap_batch() - run SPANHEAP_IOC_BATCH ops on a kernel-side array
+ * @u: state
+ * @ops: the ops; each op's error and results are filled in
+ * @count: number of ops, 1..SPANHEAP_BATCH_MAX
+ * @done: out: ops that succeeded; if fewer than @count, ops[*@done].error
+ *	says why the next one failed, and no later op ran
+ *
+ * Context: process context, no section held.
+ * Return: 0 once the ops ran (whether or not all succeeded), or a
+ * negative errno if they are not a valid batch, and then none ran.
+ */
+long uheap_batch(struct uheap *u, struct spanheap_op *ops, u32 count,
+		 u32 *done)
+{
+	long ret = batch_check(ops, count);
+
+	if (ret)
+		return ret;
+	*done = batch_run(u, ops, count);
+	batch_settle(u, ops, *done, true);
+	return 0;
+}
+
+/*
+ * The ioctl: @b was copied in (and found writable) by uheap_ioctl().
+ * The array is copied in whole, checked writable like a single command's
+ * struct, run, and written back up to the failed op; if that or @b's
+ * write-back fails, the ops are taken back as single commands would be
+ * (-EFAULT).
+ */
+static long batch_ioctl(struct uheap *u, struct spanheap_batch *b,
+			void __user *arg)
+{
+	void __user *uops = u64_to_user_ptr(b->ops);
+	struct spanheap_op *ops;
+	struct mem_cgroup *memcg;
+	size_t bytes;
+	long ret;
+	u32 done;
+
+	if (b->flags || b->reserved || b->done ||
+	    b->op_size != sizeof(struct spanheap_op))
+		return -EINVAL;
+	if (!b->count)
+		return -EINVAL;
+	if (b->count > SPANHEAP_BATCH_MAX)
+		return -E2BIG;
+	bytes = (size_t)b->count * sizeof(*ops);
+	ops = kvmalloc(bytes, SHP_GFP);
+	if (!ops)
+		return -ENOMEM;
+	ret = -EFAULT;
+	if (copy_from_user(ops, uops, bytes) || copy_to_user(uops, ops, bytes))
+		goto out;
+	ret = batch_check(ops, b->count);
+	if (ret)
+		goto out;
+	memcg = shp_memcg_enter(u->heap);
+	done = batch_run(u, ops, b->count);
+	shp_memcg_exit(memcg);
+	b->size = sizeof(*b);
+	b->done = done;
+	bytes = (size_t)min(done + 1, b->count) * sizeof(*ops);
+	ret = copy_to_user(uops, ops, bytes) || copy_to_user(arg, b, sizeof(*b)) ?
+	      -EFAULT : 0;
+	batch_settle(u, ops, done, !ret);
+out:
+	kvfree(ops);
+	return ret;
+}
+
 static size_t arg_size(unsigned int cmd)
 {
 	switch (cmd) {
@@ -742,6 +977,7 @@ static size_t arg_size(unsigned int cmd)
 	case SPANHEAP_IOC_WEAK_MAKE:
 	case SPANHEAP_IOC_WEAK_GET:
 	case SPANHEAP_IOC_WEAK_DROP:	return sizeof(struct spanheap_weakref);
+	case SPANHEAP_IOC_BATCH:	return sizeof(struct spanheap_batch);
 	}
 	return 0;
 }
@@ -785,7 +1021,8 @@ static long stats_ioctl(struct uheap *u, u32 usize, void __user *arg)
  * call, ALLOC, ROOT, UNROOT, CLEANUP, WEAK_MAKE and WEAK_GET (its root)
  * are undone (-EFAULT), commands whose only output is the size succeed,
  * and LOAD, GC and WEAK_DROP fail with -EFAULT (a cycle that ran stays
- * run, a dropped reference stays dropped).
+ * run, a dropped reference stays dropped).  BATCH (batch_ioctl()) runs
+ * an array of object commands by the same rules, op by op.
  *
  * Context: process context; what the call allocates is charged to the
  * memcg of the file's opener.
@@ -821,6 +1058,8 @@ long uheap_ioctl(struct uheap *u, unsigned int cmd, void __user *arg)
 		return ret == -E2BIG ? -EINVAL : ret;
 	if (copy_to_user(arg, &a, ksize))	/* writable?  (rewrites the same) */
 		return -EFAULT;
+	if (cmd == SPANHEAP_IOC_BATCH)
+		return batch_ioctl(u, &a.batch, arg);
 	if ((cmd == SPANHEAP_IOC_READ || cmd == SPANHEAP_IOC_WRITE) &&
 	    !import_single_range(cmd == SPANHEAP_IOC_READ ? READ : WRITE,
 				 u64_to_user_ptr(a.rw.buf),

@@ -192,6 +192,7 @@ union uheap_args {
 	struct spanheap_params params;
 	struct spanheap_cleanup cleanup;
 	struct spanheap_weakref weak;
+	struct spanheap_batch batch;
 };
 
 struct iov_iter;
@@ -205,6 +206,8 @@ void uheap_destroy(struct uheap *u);
 long uheap_ioctl(struct uheap *u, unsigned int cmd, void __user *arg);
 long uheap_do(struct uheap *u, unsigned int cmd, union uheap_args *a,
 	      struct iov_iter *data);
+long uheap_batch(struct uheap *u, struct spanheap_op *ops, u32 count,
+		 u32 *done);
 
 /* uheap_event.c */
 void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx);

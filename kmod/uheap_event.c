@@ -332,29 +332,52 @@ bool uheap_readable(struct uheap *u)
 	return READ_ONCE(u->nevents) > 0;
 }
 
-/* The oldest delivered event, moved to u->reading; NULL if none. */
-static struct uh_event *event_take(struct uheap *u)
+/*
+ * Records read() copies out per round: one lock round trip, one user
+ * copy, one bulk free and one uncharge for all of them (the bounce
+ * buffer is on the stack: 512 bytes).
+ */
+#define UH_READ_CHUNK	16
+
+/* Up to @max oldest delivered events into @evs, moved to u->reading. */
+static unsigned int events_take(struct uheap *u, struct uh_event **evs,
+				unsigned int max)
 {
-	struct uh_event *ev;
+	unsigned int n = 0;
 
 	spin_lock(&u->ev_lock);
-	ev = list_first_entry_or_null(&u->events, struct uh_event, node);
-	if (ev) {
-		list_move(&ev->node, &u->reading);
-		WRITE_ONCE(u->nevents, u->nevents - 1);
+	while (n < max && !list_empty(&u->events)) {
+		evs[n] = list_first_entry(&u->events, struct uh_event, node);
+		list_move_tail(&evs[n]->node, &u->reading);
+		n++;
 	}
+	WRITE_ONCE(u->nevents, u->nevents - n);
 	spin_unlock(&u->ev_lock);
-	return ev;
+	return n;
 }
 
-/* Put an event that could not be copied out back at the head. */
-static void event_untake(struct uheap *u, struct uh_event *ev)
+/*
+ * @ok of the @n events taken were copied out: free those, and put the
+ * others back at the head of the queue, in their order.
+ */
+static void events_done(struct uheap *u, struct uh_event **evs,
+			unsigned int ok, unsigned int n)
 {
+	unsigned int i;
+
 	spin_lock(&u->ev_lock);
-	list_move(&ev->node, &u->events);
-	WRITE_ONCE(u->nevents, u->nevents + 1);
+	for (i = 0; i < ok; i++)
+		list_del(&evs[i]->node);
+	u->nread += ok;
+	for (i = n; i > ok; i--)
+		list_move(&evs[i - 1]->node, &u->events);
+	WRITE_ONCE(u->nevents, u->nevents + n - ok);
 	spin_unlock(&u->ev_lock);
-	wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);
+	if (ok < n)
+		wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);
+	/* One freelist update per slab page, not one per record. */
+	kfree_bulk(ok, (void **)evs);
+	uheap_uncharge(u, ok * sizeof(*evs[0]));
 }
 
 /**
@@ -375,14 +398,17 @@ ssize_t uheap_read(struct uheap *u, char __user *buf, size_t count,
 		   bool nonblock)
 {
 	size_t want = count / sizeof(struct spanheap_event), done = 0;
-	struct uh_event *ev;
+	struct spanheap_event bounce[UH_READ_CHUNK];
+	struct uh_event *evs[UH_READ_CHUNK];
+	unsigned int n, ok, i;
+	unsigned long left;
 	int ret;
 
 	if (!want)
 		return -EINVAL;
 	while (done < want) {
-		ev = event_take(u);
-		if (!ev) {
+		n = events_take(u, evs, min_t(size_t, want - done, UH_READ_CHUNK));
+		if (!n) {
 			if (done)
 				break;
 			if (nonblock)
@@ -392,17 +418,16 @@ ssize_t uheap_read(struct uheap *u, char __user *buf, size_t count,
 				return ret;
 			continue;
 		}
-		if (copy_to_user(buf + done * sizeof(ev->ev), &ev->ev,
-				 sizeof(ev->ev))) {
-			event_untake(u, ev);
-			return done ? done * sizeof(ev->ev) : -EFAULT;
-		}
-		spin_lock(&u->ev_lock);
-		list_del(&ev->node);
-		u->nread++;
-		spin_unlock(&u->ev_lock);
-		event_free(u, ev);
-		done++;
+		for (i = 0; i < n; i++)
+			bounce[i] = evs[i]->ev;
+		left = copy_to_user(buf + done * sizeof(bounce[0]), bounce,
+				    n * sizeof(bounce[0]));
+		/* Whole records only: a torn one is handed out again. */
+		ok = n - DIV_ROUND_UP(left, sizeof(bounce[0]));
+		events_done(u, evs, ok, n);
+		done += ok;
+		if (ok < n)
+			return done ? done * sizeof(bounce[0]) : -EFAULT;
 	}
 	return done * sizeof(struct spanheap_event);
 }

@@ -758,6 +758,270 @@ static void close_frees_cleanups_and_weak(struct kunit *test)
 	spanheap_collect(u->heap);	/* queued, some perhaps running */
 }
 
+/* ---- SPANHEAP_IOC_BATCH (uheap_batch()) ---- */
+
+static struct spanheap_op bop(unsigned int cmd, u64 h, u64 x, u64 y, u32 flags)
+{
+	struct spanheap_op op = { .cmd = cmd };
+
+	switch (cmd) {
+	case SPANHEAP_IOC_ALLOC:
+		op.alloc = (struct spanheap_alloc){ .size = sizeof(op.alloc),
+			.kind = h, .length = x, .flags = flags };
+		break;
+	case SPANHEAP_IOC_STORE:
+	case SPANHEAP_IOC_LOAD:
+		op.ref = (struct spanheap_ref){ .size = sizeof(op.ref),
+			.handle = h, .slot = x, .value = y, .flags = flags };
+		break;
+	case SPANHEAP_IOC_ROOT:
+	case SPANHEAP_IOC_UNROOT:
+		op.root = (struct spanheap_root){ .size = sizeof(op.root),
+			.handle = h, .count = x, .flags = flags };
+		break;
+	case SPANHEAP_IOC_FINALIZER:
+		op.fin = (struct spanheap_finalizer){ .size = sizeof(op.fin),
+			.handle = h, .token = x, .flags = flags };
+		break;
+	case SPANHEAP_IOC_CLEANUP:
+	case SPANHEAP_IOC_CLEANUP_STOP:
+		op.cleanup = (struct spanheap_cleanup){
+			.size = sizeof(op.cleanup), .handle = h, .token = x,
+			.id = y, .flags = flags };
+		break;
+	default:	/* WEAK_*: @h the weak handle, @x the object */
+		op.weak = (struct spanheap_weakref){ .size = sizeof(op.weak),
+			.weak = h, .handle = x, .count = y, .flags = flags };
+	}
+	return op;
+}
+
+/* Every op kind in one batch, with the results single commands give. */
+static void batch_runs_every_op(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	struct spanheap_op ops[11];
+	u64 a, b, w, fresh;
+	u32 done = 99;
+	unsigned int i;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 2,
+				       SPANHEAP_ALLOC_ROOTED, &a), 0);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &b), 0);
+	w = weak_make(test, u, b);
+	ops[0] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 16, 0,
+		     SPANHEAP_ALLOC_ROOTED);
+	ops[1] = bop(SPANHEAP_IOC_STORE, a, 1, b, 0);
+	ops[2] = bop(SPANHEAP_IOC_LOAD, a, 1, 0, 0);
+	ops[3] = bop(SPANHEAP_IOC_ROOT, b, 0, 0, 0);
+	ops[4] = bop(SPANHEAP_IOC_UNROOT, b, 0, 0, 0);
+	ops[5] = bop(SPANHEAP_IOC_FINALIZER, b, 7, 0, 0);
+	ops[6] = bop(SPANHEAP_IOC_CLEANUP, a, 9, 0, 0);
+	ops[7] = bop(SPANHEAP_IOC_WEAK_MAKE, 0, b, 0, 0);
+	ops[8] = bop(SPANHEAP_IOC_WEAK_GET, w, 0, 0, SPANHEAP_WEAK_ROOT);
+	ops[9] = bop(SPANHEAP_IOC_WEAK_DROP, w, 0, 0, 0);
+	ops[10] = bop(SPANHEAP_IOC_FINALIZER, a, 8, 0, 0);
+	KUNIT_ASSERT_EQ(test, uheap_batch(u, ops, ARRAY_SIZE(ops), &done), 0);
+	KUNIT_EXPECT_EQ(test, done, 11U);
+	for (i = 0; i < ARRAY_SIZE(ops); i++)
+		KUNIT_EXPECT_EQ(test, ops[i].error, 0);
+	fresh = ops[0].alloc.handle;
+	KUNIT_EXPECT_NE(test, fresh, 0ULL);
+	KUNIT_EXPECT_EQ(test, ops[2].ref.value, b);
+	KUNIT_EXPECT_EQ(test, ops[3].root.count, 2ULL);
+	KUNIT_EXPECT_EQ(test, ops[4].root.count, 1ULL);
+	KUNIT_EXPECT_GT(test, ops[6].cleanup.id, 0ULL);
+	KUNIT_EXPECT_EQ(test, ops[7].weak.weak, w);
+	KUNIT_EXPECT_EQ(test, ops[7].weak.count, 2ULL);
+	KUNIT_EXPECT_EQ(test, ops[8].weak.handle, b);
+	KUNIT_EXPECT_EQ(test, ops[9].weak.count, 1ULL);
+	/* Their effects, seen by single commands. */
+	KUNIT_EXPECT_EQ(test, u->nroots, 4ULL);		/* a, b twice, fresh */
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, b, 1), -EEXIST);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, a, 1), -EEXIST);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w, 0), b);
+	/* The new handle was settled: usable, and by a later batch. */
+	ops[0] = bop(SPANHEAP_IOC_UNROOT, fresh, 0, 0, 0);
+	ops[1] = bop(SPANHEAP_IOC_CLEANUP_STOP, a, 0, ops[6].cleanup.id, 0);
+	ops[2] = bop(SPANHEAP_IOC_FINALIZER, b, 0, 0, SPANHEAP_FIN_CLEAR);
+	ops[3] = bop(SPANHEAP_IOC_STORE, a, 1, 0, 0);
+	KUNIT_ASSERT_EQ(test, uheap_batch(u, ops, 4, &done), 0);
+	KUNIT_EXPECT_EQ(test, done, 4U);
+	KUNIT_EXPECT_EQ(test, ops[0].root.count, 0ULL);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, b, 1), 0);
+	KUNIT_EXPECT_EQ(test, do_stop(u, a, ops[1].cleanup.id), -ENOENT);
+	KUNIT_EXPECT_EQ(test, u->nroots, 3ULL);
+	/* fresh is garbage now, and b only rooted: a's slot was cleared. */
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, fresh, 0), -ESTALE);
+}
+
+/* The batch stops at the first op that fails; the ops before it stand. */
+static void batch_stops_at_first_error(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	struct spanheap_op ops[3];
+	u64 stale, nentries;
+	u32 done;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &stale), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	nentries = u->nentries;
+	ops[0] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0,
+		     SPANHEAP_ALLOC_ROOTED);
+	ops[1] = bop(SPANHEAP_IOC_ROOT, stale, 0, 0, 0);
+	ops[2] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0,
+		     SPANHEAP_ALLOC_ROOTED);
+	KUNIT_ASSERT_EQ(test, uheap_batch(u, ops, 3, &done), 0);
+	KUNIT_EXPECT_EQ(test, done, 1U);
+	KUNIT_EXPECT_EQ(test, ops[0].error, 0);
+	KUNIT_EXPECT_EQ(test, ops[1].error, -ESTALE);
+	KUNIT_EXPECT_EQ(test, ops[2].error, 0);
+	KUNIT_EXPECT_EQ(test, ops[2].alloc.handle, 0ULL);	/* never ran */
+	/* The stale entry was dropped, one object added: not two. */
+	KUNIT_EXPECT_EQ(test, u->nentries, nentries);
+	KUNIT_EXPECT_EQ(test, u->nroots, 1ULL);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, ops[0].alloc.handle, 0), 0);
+
+	/* A command's own bad input is that op's error, as it would be alone. */
+	ops[0] = bop(SPANHEAP_IOC_ROOT, ops[0].alloc.handle, 0, 0, 0);
+	ops[1] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, 0x80);
+	KUNIT_ASSERT_EQ(test, uheap_batch(u, ops, 2, &done), 0);
+	KUNIT_EXPECT_EQ(test, done, 1U);
+	KUNIT_EXPECT_EQ(test, ops[0].root.count, 3ULL);
+	KUNIT_EXPECT_EQ(test, ops[1].error, -EINVAL);
+	KUNIT_EXPECT_EQ(test, u->nentries, nentries);
+}
+
+/* What the batch itself checks fails the call before any op runs. */
+static void batch_bad_input_runs_nothing(struct kunit *test)
+{
+	static const unsigned int bad_cmds[] = {
+		0, SPANHEAP_IOC_BATCH, SPANHEAP_IOC_GC, SPANHEAP_IOC_READ,
+		SPANHEAP_IOC_WRITE, SPANHEAP_IOC_STATS, SPANHEAP_IOC_SET_PARAMS,
+		_IOWR(SPANHEAP_IOC_MAGIC, 1, struct spanheap_root),
+		_IOWR(SPANHEAP_IOC_MAGIC, 18, struct spanheap_alloc),
+	};
+	struct uheap *u = test->priv;
+	struct spanheap_op ops[2], *many;
+	long charged = atomic_long_read(&u->charged);
+	u64 nentries = u->nentries;
+	unsigned int i, j;
+	u32 done = 77;
+
+	for (i = 0; i < ARRAY_SIZE(bad_cmds) + 6; i++) {
+		ops[0] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0,
+			     SPANHEAP_ALLOC_ROOTED);
+		ops[1] = ops[0];
+		j = i - ARRAY_SIZE(bad_cmds);
+		/* A command that is no op, with that command's size. */
+		if (i < ARRAY_SIZE(bad_cmds))
+			ops[1].cmd = bad_cmds[i];
+		if (i < ARRAY_SIZE(bad_cmds))
+			ops[1].size = _IOC_SIZE(bad_cmds[i]);
+		else if (j == 0)
+			ops[1].flags = 1;
+		else if (j == 1)
+			ops[1].reserved = 1;
+		else if (j == 2)
+			ops[1].error = -1;
+		else if (j == 3)
+			ops[1].size = sizeof(ops[1].alloc) + 8;
+		else if (j == 4)
+			ops[1].size = 0;
+		else
+			ops[1].size = sizeof(ops[1].alloc) - 1;
+		KUNIT_EXPECT_EQ_MSG(test, uheap_batch(u, ops, 2, &done), -EINVAL,
+				    "case %u", i);
+		KUNIT_EXPECT_EQ(test, ops[0].alloc.handle, 0ULL);
+		KUNIT_EXPECT_EQ(test, ops[0].error, 0);
+	}
+	KUNIT_EXPECT_EQ(test, uheap_batch(u, ops, 0, &done), -EINVAL);
+	many = kunit_kcalloc(test, SPANHEAP_BATCH_MAX + 1, sizeof(*many), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, many);
+	for (i = 0; i <= SPANHEAP_BATCH_MAX; i++)
+		many[i] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, 0);
+	KUNIT_EXPECT_EQ(test, uheap_batch(u, many, SPANHEAP_BATCH_MAX + 1, &done),
+			-E2BIG);
+	KUNIT_EXPECT_EQ(test, done, 77U);
+	KUNIT_EXPECT_EQ(test, u->nentries, nentries);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), charged);
+	/* The most there may be is fine. */
+	KUNIT_EXPECT_EQ(test, uheap_batch(u, many, SPANHEAP_BATCH_MAX, &done), 0);
+	KUNIT_EXPECT_EQ(test, done, SPANHEAP_BATCH_MAX);
+	KUNIT_EXPECT_EQ(test, u->nentries, nentries + SPANHEAP_BATCH_MAX);
+}
+
+/*
+ * An op is checked by the single command's handler: alone or in a
+ * batch, the same bad input is the same error, and changes nothing.
+ */
+static void batch_op_errors_match_single(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	struct spanheap_op *cases, op;
+	union uheap_args a;
+	u64 h, r, st, w;
+	long charged, single;
+	unsigned int i, n = 0;
+	u32 done;
+
+	cases = kunit_kcalloc(test, 24, sizeof(*cases), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cases);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1,
+				       SPANHEAP_ALLOC_ROOTED, &r), 0);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &st), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h, 5), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, st, 0), -ESTALE);
+	w = weak_make(test, u, h);
+	cases[n++] = bop(SPANHEAP_IOC_ALLOC, 3, 8, 0, 0);
+	cases[n++] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 0, 0, 0);
+	cases[n++] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_REF,
+			 SPANHEAP_MAX_SLOTS + 1, 0, 0);
+	cases[n] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, 0);
+	cases[n++].alloc.reserved = 1;
+	cases[n] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, 0);
+	cases[n++].alloc.handle = h;
+	cases[n++] = bop(SPANHEAP_IOC_STORE, h, 0, r, 0);	/* not REF */
+	cases[n++] = bop(SPANHEAP_IOC_STORE, r, 1, h, 0);	/* slot */
+	cases[n++] = bop(SPANHEAP_IOC_STORE, r, 0, st, 0);	/* stale value */
+	cases[n++] = bop(SPANHEAP_IOC_STORE, r, 0, h, 4);
+	cases[n++] = bop(SPANHEAP_IOC_LOAD, r, 0, h, 0);	/* value in */
+	cases[n++] = bop(SPANHEAP_IOC_ROOT, h, 1, 0, 0);	/* count in */
+	cases[n++] = bop(SPANHEAP_IOC_ROOT, w, 0, 0, 0);	/* weak */
+	cases[n++] = bop(SPANHEAP_IOC_UNROOT, st, 0, 0, 0);
+	cases[n++] = bop(SPANHEAP_IOC_UNROOT, h + 100, 0, 0, 0);
+	cases[n++] = bop(SPANHEAP_IOC_FINALIZER, h, 6, 0, 0);	/* -EEXIST */
+	cases[n++] = bop(SPANHEAP_IOC_FINALIZER, h, 6, 0, SPANHEAP_FIN_CLEAR);
+	cases[n++] = bop(SPANHEAP_IOC_CLEANUP, h, h, 3, 0);	/* id in */
+	cases[n++] = bop(SPANHEAP_IOC_CLEANUP_STOP, h, 0, 12345, 0);
+	cases[n++] = bop(SPANHEAP_IOC_WEAK_MAKE, 0, w, 0, 0);
+	cases[n++] = bop(SPANHEAP_IOC_WEAK_GET, w, 0, 0, 2);
+	cases[n++] = bop(SPANHEAP_IOC_WEAK_GET, w + 1000, 0, 0, 0);
+	cases[n++] = bop(SPANHEAP_IOC_WEAK_DROP, w, h, 0, 0);
+	cases[n++] = bop(SPANHEAP_IOC_WEAK_DROP, w, 0, 1, 0);
+	cases[n++] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA,
+			 SPANHEAP_MAX_OBJECT + 1, 0, 0);
+	KUNIT_ASSERT_LE(test, n, 24U);
+	charged = atomic_long_read(&u->charged);
+	for (i = 0; i < n; i++) {
+		memcpy(&a, &cases[i].raw, sizeof(cases[i].raw));
+		single = uheap_do(u, cases[i].cmd, &a, NULL);
+		KUNIT_EXPECT_LT_MSG(test, single, 0L, "case %u", i);
+		op = cases[i];
+		KUNIT_ASSERT_EQ(test, uheap_batch(u, &op, 1, &done), 0);
+		KUNIT_EXPECT_EQ_MSG(test, done, 0U, "case %u", i);
+		KUNIT_EXPECT_EQ_MSG(test, (long)op.error, single, "case %u", i);
+	}
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), charged);
+	KUNIT_EXPECT_EQ(test, u->nroots, 2ULL);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w, 0), h);
+}
+
 static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(token_is_never_scanned),
 	KUNIT_CASE(handle_space_retires),
@@ -779,6 +1043,10 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(weak_zero_while_resurrected),
 	KUNIT_CASE(weak_get_root_keeps_alive),
 	KUNIT_CASE(close_frees_cleanups_and_weak),
+	KUNIT_CASE(batch_runs_every_op),
+	KUNIT_CASE(batch_stops_at_first_error),
+	KUNIT_CASE(batch_bad_input_runs_nothing),
+	KUNIT_CASE(batch_op_errors_match_single),
 	{}
 };
 

@@ -209,6 +209,48 @@ struct spanheap_event {
 	__u64 seq;		/* 1, 2, ... per open file */
 };
 
+/*
+ * SPANHEAP_IOC_BATCH: run @count object commands in one call, in order.
+ * Each struct spanheap_op holds one command's struct, exactly as that
+ * ioctl takes it (its size field set to that struct's size), and is
+ * validated and run like it.  Commands: ALLOC, STORE, LOAD, ROOT,
+ * UNROOT, FINALIZER, CLEANUP, CLEANUP_STOP, WEAK_MAKE, WEAK_GET and
+ * WEAK_DROP (not READ, WRITE, GC, STATS, SET_PARAMS nor BATCH).  An op
+ * whose cmd, flags, reserved, error or size field is wrong fails the
+ * call with -EINVAL before anything runs.  Otherwise the batch stops at
+ * the first op that fails: @done counts the ops that ran, their results
+ * and the failed op's @error are written back, the ops before it stay
+ * done, the ops after it are neither run nor written, and the call
+ * returns 0.  See Documentation/spanheap/uapi.rst.
+ */
+#define SPANHEAP_BATCH_MAX	1024	/* ops per call; more is -E2BIG */
+struct spanheap_op {
+	__u32 cmd;		/* SPANHEAP_IOC_* of an object command */
+	__s32 error;		/* out: 0, or the op's negative errno (0 on input) */
+	__u32 flags;		/* 0 */
+	__u32 reserved;		/* 0 */
+	union {			/* the command's struct */
+		__u32 size;	/* sizeof that struct */
+		struct spanheap_alloc alloc;
+		struct spanheap_ref ref;
+		struct spanheap_root root;
+		struct spanheap_finalizer fin;
+		struct spanheap_cleanup cleanup;
+		struct spanheap_weakref weak;
+		__u64 raw[5];
+	};
+};
+
+struct spanheap_batch {
+	__u32 size;
+	__u32 flags;		/* 0 */
+	__u32 count;		/* ops: 1..SPANHEAP_BATCH_MAX */
+	__u32 op_size;		/* sizeof(struct spanheap_op) */
+	__u64 ops;		/* user address of struct spanheap_op[count] */
+	__u32 done;		/* out: ops that succeeded (0 on input) */
+	__u32 reserved;		/* 0 */
+};
+
 #define SPANHEAP_IOC_ALLOC	_IOWR(SPANHEAP_IOC_MAGIC, 1, struct spanheap_alloc)
 #define SPANHEAP_IOC_WRITE	_IOWR(SPANHEAP_IOC_MAGIC, 2, struct spanheap_rw)
 #define SPANHEAP_IOC_READ	_IOWR(SPANHEAP_IOC_MAGIC, 3, struct spanheap_rw)
@@ -225,5 +267,6 @@ struct spanheap_event {
 #define SPANHEAP_IOC_WEAK_MAKE	_IOWR(SPANHEAP_IOC_MAGIC, 14, struct spanheap_weakref)
 #define SPANHEAP_IOC_WEAK_GET	_IOWR(SPANHEAP_IOC_MAGIC, 15, struct spanheap_weakref)
 #define SPANHEAP_IOC_WEAK_DROP	_IOWR(SPANHEAP_IOC_MAGIC, 16, struct spanheap_weakref)
+#define SPANHEAP_IOC_BATCH	_IOWR(SPANHEAP_IOC_MAGIC, 17, struct spanheap_batch)
 
 #endif /* _UAPI_LINUX_SPANHEAP_H */

@@ -507,6 +507,183 @@ static void verify(struct mfile *f, int i, bool fault)
 			     (unsigned long long)f->o[o->slot[k]].h);
 }
 
+/* A free model slot for a new object (a stale one is reused), or -1. */
+static int free_slot(struct mfile *f)
+{
+	int i;
+
+	for (i = 0; i < NOBJ && f->o[i].used && !f->o[i].stale; i++)
+		;
+	return i == NOBJ ? -1 : i;
+}
+
+/*
+ * SPANHEAP_IOC_BATCH of up to 8 ops mixing ALLOC, STORE, ROOT, UNROOT,
+ * LOAD and FINALIZER on modelled objects.  The model takes the ops that
+ * succeeded in order, each as the single command (LOAD checked against
+ * the model as it stands after the ops before it); the failed op's error
+ * must be one its single command may give, and the ops after it must
+ * come back untouched.
+ */
+static void op_batch(struct mfile *f, struct in *in, bool fault)
+{
+	struct spanheap_op ops[8], orig[8];
+	int n = take(in, 1) % 8 + 1, who[8], tgt[8], dr[NOBJ] = { 0 }, nalloc = 0;
+	bool fin[NOBJ] = { false };
+	uint32_t done, sel, rooted;
+	struct obj *o;
+	uint64_t v;
+	int k, i, t, ret, room = 0;
+
+	for (i = 0; i < NOBJ; i++)
+		room += !f->o[i].used || f->o[i].stale;
+	for (k = 0; k < n; k++) {
+		sel = take(in, 1);
+		i = pick(f, in, true);
+		who[k] = i;
+		tgt[k] = -1;
+		o = i >= 0 ? &f->o[i] : NULL;
+		switch (sel % 6) {
+		case 1:
+			if (!o || o->kind != SPANHEAP_KIND_REF)
+				break;
+			tgt[k] = sel & 0x80 ? -1 : pick(f, in, true);
+			shp_op_ref(&ops[k], SPANHEAP_IOC_STORE, o->h, take(in, 1) % o->len,
+				   tgt[k] < 0 ? 0 : f->o[tgt[k]].h);
+			continue;
+		case 2:
+			if (!o)
+				break;
+			shp_op_root(&ops[k], SPANHEAP_IOC_ROOT, o->h);
+			dr[i]++;
+			continue;
+		case 3:
+			if (!o || (int)o->roots + dr[i] <= 0)
+				break;
+			shp_op_root(&ops[k], SPANHEAP_IOC_UNROOT, o->h);
+			dr[i]--;
+			continue;
+		case 4:
+			if (!o || o->kind != SPANHEAP_KIND_REF)
+				break;
+			shp_op_ref(&ops[k], SPANHEAP_IOC_LOAD, o->h, take(in, 1) % o->len, 0);
+			continue;
+		case 5:
+			if (!o || o->armed || fin[i])
+				break;
+			fin[i] = true;
+			shp_op_finalizer(&ops[k], o->h,
+					 ++f->token_seq | (uint64_t)(f - files) << 60, 0);
+			continue;
+		}
+		/*
+		 * ALLOC (also when the op drawn had no object to work on);
+		 * past the model's room unrooted: unmodelled garbage.
+		 */
+		who[k] = -1;
+		rooted = sel & 0x40 && nalloc < room ? SPANHEAP_ALLOC_ROOTED : 0;
+		if (sel & 1)
+			shp_op_alloc(&ops[k], SPANHEAP_KIND_REF, sel % NSLOT + 1, rooted);
+		else
+			shp_op_alloc(&ops[k], SPANHEAP_KIND_DATA, take(in, 2) % 4096 + 1,
+				     rooted);
+		nalloc++;
+	}
+	memcpy(orig, ops, sizeof(ops[0]) * n);
+	ret = shp_batch(f->fd, ops, n, &done);
+	if (ret == -ENOMEM && fault) {	/* the kernel's copy of the array: none ran */
+		if (memcmp(ops, orig, sizeof(ops[0]) * n))
+			FAIL("BATCH refused (-ENOMEM), its ops written");
+		return;
+	}
+	if (ret)
+		FAIL("BATCH of %d ops refused: %d", n, ret);
+	if (done > (uint32_t)n)
+		FAIL("BATCH: done %u of %d", done, n);
+	for (k = done + 1; k < n; k++)
+		if (memcmp(&ops[k], &orig[k], sizeof(ops[k])))
+			FAIL("BATCH stopped at op %u, op %d was written", done, k);
+	for (k = 0; k < (int)done; k++) {
+		i = who[k];
+		o = i >= 0 ? &f->o[i] : NULL;
+		if (ops[k].error)
+			FAIL("BATCH op %d of %u done: error %d", k, done, ops[k].error);
+		switch (ops[k].cmd) {
+		case SPANHEAP_IOC_ALLOC:
+			i = free_slot(f);
+			if (i < 0)	/* no room in the model: leave it garbage */
+				break;
+			o = &f->o[i];
+			if (o->used) {
+				orphan(f, i);
+				free_obj(o);
+			}
+			o->used = true;
+			o->h = ops[k].alloc.handle;
+			o->kind = ops[k].alloc.kind;
+			o->len = ops[k].alloc.length;
+			o->roots = !!ops[k].alloc.flags;
+			for (t = 0; t < NSLOT; t++)
+				o->slot[t] = -1;
+			if (o->kind == SPANHEAP_KIND_DATA) {
+				o->bytes = calloc(1, o->len);
+				if (!o->bytes)
+					abort();
+			}
+			if (!o->h || o->h >> 63)
+				FAIL("BATCH ALLOC handle %#llx", (unsigned long long)o->h);
+			break;
+		case SPANHEAP_IOC_STORE:
+			resolved(o, "BATCH STORE");
+			if (tgt[k] >= 0)
+				resolved(&f->o[tgt[k]], "BATCH STORE target");
+			o->slot[ops[k].ref.slot] = tgt[k];
+			break;
+		case SPANHEAP_IOC_ROOT:
+		case SPANHEAP_IOC_UNROOT:
+			resolved(o, "BATCH ROOT");
+			o->roots += ops[k].cmd == SPANHEAP_IOC_ROOT ? 1 : -1;
+			if (ops[k].root.count != o->roots)
+				FAIL("BATCH ROOT count %llu, model %u",
+				     (unsigned long long)ops[k].root.count, o->roots);
+			break;
+		case SPANHEAP_IOC_LOAD:
+			resolved(o, "BATCH LOAD");
+			t = o->slot[ops[k].ref.slot];
+			v = t < 0 ? 0 : f->o[t].h;
+			if (ops[k].ref.value != v)
+				FAIL("BATCH LOAD %#llx[%llu] = %#llx, model %#llx",
+				     (unsigned long long)o->h,
+				     (unsigned long long)ops[k].ref.slot,
+				     (unsigned long long)ops[k].ref.value,
+				     (unsigned long long)v);
+			break;
+		default:
+			resolved(o, "BATCH FINALIZER");
+			o->armed = true;
+			o->token = ops[k].fin.token;
+			o->may_fin = false;
+		}
+		walk(f);
+	}
+	if (done == (uint32_t)n)
+		return;
+	ret = ops[done].error;
+	i = who[done];
+	if (ret == -ENOMEM && fault)
+		return;
+	if (ret != -ESTALE || i < 0)
+		FAIL("BATCH op %u (cmd %u): %d", done, _IOC_NR(ops[done].cmd), ret);
+	if (ops[done].cmd != SPANHEAP_IOC_STORE)
+		return went_stale(&f->o[i], "BATCH op");
+	/* the object, or the target: find out which */
+	verify(f, i, fault);
+	if (tgt[done] >= 0 && !f->o[i].stale)
+		verify(f, tgt[done], fault);
+	if (!f->o[i].stale && (tgt[done] < 0 || !f->o[tgt[done]].stale))
+		FAIL("BATCH STORE said -ESTALE; both objects resolve");
+}
+
 static void op_store(struct mfile *f, struct in *in, bool fault)
 {
 	int i = pick(f, in, true), t = pick(f, in, true), ret;
@@ -1617,10 +1794,13 @@ static void step(struct in *in, bool *fault)
 	case 29:
 		op_weak_drop(f, in);
 		break;
-	case 30 ... 35:
+	case 30 ... 32:
 		i = pick(f, in, true);
 		if (i >= 0)
 			verify(f, i, inject);
+		break;
+	case 33 ... 35:
+		op_batch(f, in, inject);
 		break;
 	case 36 ... 38:
 		op_weak_make(f, in, inject);

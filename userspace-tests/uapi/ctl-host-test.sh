@@ -28,7 +28,7 @@ result() {
 	fi
 }
 
-cmds="alloc write read store load root unroot finalizer nofinalizer cleanup
+cmds="alloc allocmany write read store load root unroot finalizer nofinalizer cleanup
 nocleanup weak weakget weakroot weakdrop gc events stats params expect echo help
 quit"
 
@@ -127,6 +127,16 @@ W: 0 refs left" ] && [ "$(grep -c '"weakly-held"' <<<"$s")" = 2 ]
 	result "demo: nil for good after resurrection, a new weak handle reads F, weakroot keeps it" $? "$s"
 	grep -q '^       cleanups set 0 queued 0 run 3, weak handles 0 (live 0), pins 0$' <<<"$out"
 	result "demo: stats count 3 cleanups run, no weak handles left" $? "$out"
+
+	# allocmany: 1500 objects in two BATCH calls, finalizers 100..1599 in two more.
+	out=$("$inproc" -e 'allocmany o data 8 1500 100; root o1234; store o1234 0 o1 ; gc wait; events; load o1499 0' 2>&1); rc=$?
+	[ $rc = 1 ] && [ "$(grep -c '^event .*: finalizer of o[0-9]* ran' <<<"$out")" = 1499 ] &&
+		grep -q '^event .*: finalizer of o1499 ran (token 1599)$' <<<"$out" &&
+		! grep -q 'finalizer of o1234 ' <<<"$out" && grep -q 'store: .*EINVAL' <<<"$out"
+	result "allocmany: 1500 objects, 1499 finalizers run (o1234 rooted), names bound" $? "$out"
+	out=$("$inproc" -e 'allocmany o ref 0 3' 2>&1); rc=$?
+	[ $rc = 1 ] && grep -q 'EINVAL' <<<"$out"
+	result "allocmany: a bad length is the first op's EINVAL" $? "rc=$rc: $out"
 fi
 
 echo "    1..$n"

@@ -527,6 +527,85 @@ static int c_read_event(void)
 	return 0;
 }
 
+/*
+ * A BATCH of ROOT D3, STORE R[2] = D3, FINALIZER D3, CLEANUP D3, WEAK_MAKE
+ * D3 and ALLOC.  A fault either fails the call (nothing ran; or, a
+ * failed write-back, -EFAULT with only STORE and FINALIZER standing) or
+ * stops the batch at op k with ops[k].error set; the ops before k stand
+ * (uapi.rst).  Then this checks each of them had its effect, takes them
+ * back, and returns op k's error: run_call() checks that the failed op
+ * and the ones after it changed nothing.
+ */
+static int c_batch(void)
+{
+	enum { NOPS = 6 };
+	struct spanheap_op ops[NOPS], orig[NOPS];
+	uint64_t v, c;
+	uint32_t done;
+	int ret, k;
+
+	shp_op_root(&ops[0], SPANHEAP_IOC_ROOT, S.d3);
+	shp_op_ref(&ops[1], SPANHEAP_IOC_STORE, S.r, 2, S.d3);
+	shp_op_finalizer(&ops[2], S.d3, T_NEW, 0);
+	shp_op_cleanup(&ops[3], SPANHEAP_IOC_CLEANUP, S.d3, T_NEW, 0);
+	shp_op_weak(&ops[4], SPANHEAP_IOC_WEAK_MAKE, 0, S.d3, 0);
+	shp_op_alloc(&ops[5], SPANHEAP_KIND_DATA, 64, 0);
+	memcpy(orig, ops, sizeof(ops));
+	ret = shp_batch(S.fd, ops, NOPS, &done);
+	if (ret == -EFAULT && !shp_load(S.fd, S.r, 2, &v) && v == S.d3) {
+		/*
+		 * The ops ran and the write-back failed: as for single
+		 * commands, STORE and FINALIZER stand and the others were
+		 * taken back (uapi.rst).  Take those two back here.
+		 */
+		if (shp_set_finalizer(S.fd, S.d3, T_NEW) != -EEXIST)
+			bad("BATCH: EFAULT at write-back, but no FINALIZER on D3");
+		if (shp_store(S.fd, S.r, 2, 0) || shp_clear_finalizer(S.fd, S.d3))
+			bad("BATCH: taking back STORE and FINALIZER failed");
+		return ret;
+	}
+	if (ret)
+		return ret;
+	if (done == NOPS)
+		return 0;
+	if (done > NOPS || !ops[done].error) {
+		bad("BATCH: done %u of %d, error %d", done, NOPS, done < NOPS ? ops[done].error : 0);
+		return 0;
+	}
+	for (k = done + 1; k < NOPS; k++)
+		if (memcmp(&ops[k], &orig[k], sizeof(ops[k])))
+			bad("BATCH stopped at op %u, but op %d was written", done, k);
+	/* Newest first, as the kernel would. */
+	for (k = done - 1; k >= 0; k--) {
+		switch (k) {
+		case 0:
+			if (ops[0].root.count != 2 || shp_unroot(S.fd, S.d3, &c) || c != 1)
+				bad("BATCH op ROOT: count %llu", (unsigned long long)ops[0].root.count);
+			break;
+		case 1:
+			if (shp_load(S.fd, S.r, 2, &v) || v != S.d3 || shp_store(S.fd, S.r, 2, 0))
+				bad("BATCH op STORE: R[2] is %#llx", (unsigned long long)v);
+			break;
+		case 2:
+			if (shp_set_finalizer(S.fd, S.d3, T_NEW) != -EEXIST ||
+			    shp_clear_finalizer(S.fd, S.d3))
+				bad("BATCH op FINALIZER: not set");
+			break;
+		case 3:
+			if (shp_stop_cleanup(S.fd, S.d3, ops[3].cleanup.id))
+				bad("BATCH op CLEANUP: id %llu not armed",
+				    (unsigned long long)ops[3].cleanup.id);
+			break;
+		case 4:
+			if (shp_weak_drop(S.fd, ops[4].weak.weak, &c) || c)
+				bad("BATCH op WEAK_MAKE: drop of %#llx",
+				    (unsigned long long)ops[4].weak.weak);
+			break;
+		}
+	}
+	return ops[done].error;
+}
+
 /* Documented errnos of each call when an allocation or a user copy fails. */
 struct call {
 	const char *name;
@@ -560,6 +639,7 @@ static const struct call calls[] = {
 	{ "STATS",				c_stats,	{ ENOMEM, EFAULT }, false },
 	{ "SET_PARAMS",				c_params,	{ ENOMEM, EFAULT }, false },
 	{ "read() of an event",			c_read_event,	{ EFAULT }, false },
+	{ "BATCH of six object ops",		c_batch,	{ ENOMEM, EFAULT }, false },
 };
 
 #define NCALLS	ARRAY_SIZE(calls)

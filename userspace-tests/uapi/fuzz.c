@@ -364,7 +364,7 @@ struct slice {
 	struct pclean cl[SL_CLEAN];
 	struct pweak wk[SL_WEAK];
 	uint64_t ctok;
-	unsigned long long cleanups, cevents, weak_nil;
+	unsigned long long cleanups, cevents, weak_nil, batches;
 	pthread_t thr;
 };
 
@@ -1116,6 +1116,138 @@ static uint64_t pick_len(struct slice *s, bool data)
 	return srange(s, 8193, SPANHEAP_MAX_SLOTS);
 }
 
+/* ---- object commands, alone or as the last op of a batch ---- */
+
+static void probe_fail(struct slice *s, int i, int ret, const char *what)
+{
+	if (ret == -ESTALE)
+		judge_stale(s, i, what);
+	else
+		fail(s, "batch-probe", "%s of %#llx: %s", what,
+		     (unsigned long long)s->o[i].h, errname(ret));
+}
+
+
+/*
+ * Run @cmd on @arg (@len bytes) alone, or (one time in three) as the
+ * last op of a SPANHEAP_IOC_BATCH whose first ops are probes the model
+ * predicts: LOADs of REF objects' slots and ROOT + UNROOT pairs on
+ * rooted objects (no net change).  The caller sees what the single
+ * command would give: 0 with @arg filled in, or its error.  A probe
+ * that failed (its object found stale) stops the batch; then @cmd runs
+ * alone.
+ */
+static int sioctl(struct slice *s, unsigned long cmd, void *arg, size_t len)
+{
+	struct spanheap_op ops[8];
+	int who[8], n = 0, k, i, ret;
+	uint64_t slot[8];
+	uint32_t done;
+	struct pobj *o;
+
+	if (srnd(s) % 3 || !s->n)
+		return shp_ioctl(s->f->fd, cmd, arg);
+	for (k = srnd(s) % 4; k > 0 && n < 6; k--) {
+		i = srnd(s) % s->n;
+		o = &s->o[i];
+		if (o->dead)
+			continue;
+		if (!o->data) {
+			slot[n] = o->nslot && srnd(s) % 2 ? o->sidx[srnd(s) % o->nslot] :
+							    srnd(s) % o->len;
+			who[n] = i;
+			shp_op_ref(&ops[n], SPANHEAP_IOC_LOAD, o->h, slot[n], 0);
+			n++;
+		} else if (o->roots && o->roots < 1000) {
+			who[n] = who[n + 1] = i;
+			shp_op_root(&ops[n++], SPANHEAP_IOC_ROOT, o->h);
+			shp_op_root(&ops[n++], SPANHEAP_IOC_UNROOT, o->h);
+		}
+	}
+	memset(&ops[n], 0, sizeof(ops[n]));
+	ops[n].cmd = (uint32_t)cmd;
+	memcpy(&ops[n].raw, arg, len);
+	ret = shp_batch(s->f->fd, ops, n + 1, &done);
+	if (ret) {
+		fail(s, "batch", "BATCH of %d probes and cmd %d: %s", n,
+		     (int)_IOC_NR(cmd), errname(ret));
+		return shp_ioctl(s->f->fd, cmd, arg);
+	}
+	s->batches++;
+	for (k = 0; k < (int)done && k < n; k++) {
+		o = &s->o[who[k]];
+		if (ops[k].cmd == SPANHEAP_IOC_LOAD && ops[k].ref.value != slot_get(o, slot[k]))
+			fail(s, "batch-load", "BATCH LOAD %#llx[%llu] = %#llx, model %#llx",
+			     (unsigned long long)o->h, (unsigned long long)slot[k],
+			     (unsigned long long)ops[k].ref.value,
+			     (unsigned long long)slot_get(o, slot[k]));
+		if (ops[k].cmd == SPANHEAP_IOC_ROOT && ops[k].root.count != o->roots + 1ULL)
+			fail(s, "batch-root", "BATCH ROOT %#llx: count %llu, model %u",
+			     (unsigned long long)o->h, (unsigned long long)ops[k].root.count,
+			     o->roots + 1);
+		if (ops[k].cmd == SPANHEAP_IOC_UNROOT && ops[k].root.count != o->roots)
+			fail(s, "batch-root", "BATCH UNROOT %#llx: count %llu, model %u",
+			     (unsigned long long)o->h, (unsigned long long)ops[k].root.count,
+			     o->roots);
+	}
+	if ((int)done < n) {
+		probe_fail(s, who[done], ops[done].error, "BATCH probe");
+		/* A ROOT that succeeded before a failed UNROOT stays: undo it. */
+		if (ops[done].cmd == SPANHEAP_IOC_UNROOT)
+			fail(s, "batch-root", "BATCH UNROOT %#llx after ROOT: %s",
+			     (unsigned long long)s->o[who[done]].h, errname(ops[done].error));
+		return shp_ioctl(s->f->fd, cmd, arg);
+	}
+	if ((int)done == n)
+		return ops[n].error;	/* the struct is not written, as alone */
+	memcpy(arg, &ops[n].raw, len);
+	return 0;
+}
+
+#define SIOCTL(s, cmd, a)	sioctl(s, cmd, &(a), sizeof(a))
+
+static int b_alloc(struct slice *s, uint32_t kind, uint64_t len, uint32_t flags,
+		   uint64_t *h)
+{
+	struct spanheap_alloc a = { .size = sizeof(a), .kind = kind, .length = len,
+				    .flags = flags };
+	int ret = SIOCTL(s, SPANHEAP_IOC_ALLOC, a);
+
+	if (!ret)
+		*h = a.handle;
+	return ret;
+}
+
+static int b_ref(struct slice *s, unsigned long cmd, uint64_t h, uint64_t slot,
+		 uint64_t *v)
+{
+	struct spanheap_ref a = { .size = sizeof(a), .handle = h, .slot = slot,
+				  .value = cmd == SPANHEAP_IOC_STORE ? *v : 0 };
+	int ret = SIOCTL(s, cmd, a);
+
+	if (!ret)
+		*v = a.value;
+	return ret;
+}
+
+static int b_root(struct slice *s, unsigned long cmd, uint64_t h, uint64_t *c)
+{
+	struct spanheap_root a = { .size = sizeof(a), .handle = h };
+	int ret = SIOCTL(s, cmd, a);
+
+	if (!ret)
+		*c = a.count;
+	return ret;
+}
+
+static int b_fin(struct slice *s, uint64_t h, uint64_t token, uint32_t flags)
+{
+	struct spanheap_finalizer a = { .size = sizeof(a), .handle = h, .token = token,
+					.flags = flags };
+
+	return SIOCTL(s, SPANHEAP_IOC_FINALIZER, a);
+}
+
 static void op_alloc(struct slice *s)
 {
 	struct pfile *f = s->f;
@@ -1128,8 +1260,8 @@ static void op_alloc(struct slice *s)
 		compact(s);
 	if (s->n == SL_OBJS)
 		return;
-	ret = shp_alloc_flags(f->fd, data ? SPANHEAP_KIND_DATA : SPANHEAP_KIND_REF, len,
-			      rooted ? SPANHEAP_ALLOC_ROOTED : 0, &h);
+	ret = b_alloc(s, data ? SPANHEAP_KIND_DATA : SPANHEAP_KIND_REF, len,
+		      rooted ? SPANHEAP_ALLOC_ROOTED : 0, &h);
 	if (ret == -ENOMEM) {
 		s->enomem++;
 		return;
@@ -1276,7 +1408,6 @@ static void op_read(struct slice *s)
 static void op_store(struct slice *s)
 {
 	int i = pick(s, 2), j = -1, ret, pr, px;
-	struct pfile *f = s->f;
 	uint64_t slot, v = 0;
 	bool range = !(srnd(s) % 32), was_must;
 	struct pobj *o, *x = NULL;
@@ -1298,7 +1429,7 @@ static void op_store(struct slice *s)
 	else
 		slot = srnd(s) % o->len;
 	was_must = x && x->must;
-	ret = shp_store(f->fd, o->h, slot, v);
+	ret = b_ref(s, SPANHEAP_IOC_STORE, o->h, slot, &v);
 	if (range) {
 		if (ret == -ESTALE)
 			goto stale;
@@ -1356,7 +1487,7 @@ static void op_load(struct slice *s)
 		slot = o->sidx[srnd(s) % o->nslot];
 	else
 		slot = srnd(s) % o->len;
-	ret = shp_load(s->f->fd, o->h, slot, &v);
+	ret = b_ref(s, SPANHEAP_IOC_LOAD, o->h, slot, &v);
 	if (ret == -ESTALE) {
 		judge_stale(s, i, "LOAD");
 		return;
@@ -1395,7 +1526,7 @@ static void op_root(struct slice *s)
 		return;
 	o = &s->o[i];
 	if (o->roots && srnd(s) % 2) {
-		ret = shp_unroot(s->f->fd, o->h, &c);
+		ret = b_root(s, SPANHEAP_IOC_UNROOT, o->h, &c);
 		if (!ret) {
 			if (o->dead)
 				stale_works(s, i, "UNROOT");
@@ -1413,7 +1544,7 @@ static void op_root(struct slice *s)
 		return;
 	}
 	if (!o->roots && !(srnd(s) % 4)) {
-		ret = shp_unroot(s->f->fd, o->h, &c);
+		ret = b_root(s, SPANHEAP_IOC_UNROOT, o->h, &c);
 		if (ret == -ESTALE)
 			judge_stale(s, i, "UNROOT");
 		else if (ret != -EINVAL)
@@ -1421,7 +1552,7 @@ static void op_root(struct slice *s)
 			     (unsigned long long)o->h, errname(ret));
 		return;
 	}
-	ret = shp_root(s->f->fd, o->h, &c);
+	ret = b_root(s, SPANHEAP_IOC_ROOT, o->h, &c);
 	if (!ret) {
 		if (o->dead)
 			stale_works(s, i, "ROOT");
@@ -1481,7 +1612,7 @@ static void op_fin(struct slice *s)
 	if (o->armed || (o->nmaybe && !(srnd(s) % 4))) {
 		if (o->armed && o->nmaybe == NMAYBE)
 			return;
-		ret = shp_clear_finalizer(f->fd, o->h);
+		ret = b_fin(s, o->h, 0, SPANHEAP_FIN_CLEAR);
 		if (!ret) {
 			if (o->dead)
 				stale_works(s, i, "FINALIZER clear");
@@ -1502,7 +1633,7 @@ static void op_fin(struct slice *s)
 	pthread_mutex_lock(&f->lock);
 	owner_put(f, o->h, s->id);
 	pthread_mutex_unlock(&f->lock);
-	ret = shp_set_finalizer(f->fd, o->h, t);
+	ret = b_fin(s, o->h, t, 0);
 	if (!ret) {
 		if (o->dead)
 			stale_works(s, i, "FINALIZER");
@@ -1537,7 +1668,7 @@ static void op_cleanup(struct slice *s)
 	c = &s->cl[k];
 	a.handle = s->o[i].h;
 	a.token = (uint64_t)s->id << CTOKEN_TID | ++s->ctok;
-	ret = shp_ioctl(s->f->fd, SPANHEAP_IOC_CLEANUP, &a);
+	ret = SIOCTL(s, SPANHEAP_IOC_CLEANUP, a);
 	if (ret == -ESTALE) {
 		judge_stale(s, i, "CLEANUP");
 		return;
@@ -1569,7 +1700,7 @@ static void op_cleanup_stop(struct slice *s)
 		return;
 	a.handle = c->h;
 	a.id = c->id;
-	ret = shp_ioctl(s->f->fd, SPANHEAP_IOC_CLEANUP_STOP, &a);
+	ret = SIOCTL(s, SPANHEAP_IOC_CLEANUP_STOP, a);
 	i = hget(s, c->h);
 	if (ret == -ESTALE) {
 		if (i >= 0)
@@ -1594,7 +1725,7 @@ static int weak_ioctl(struct slice *s, unsigned long cmd, struct spanheap_weakre
 {
 	a->size = sizeof(*a);
 	a->count = 0;
-	return shp_ioctl(s->f->fd, cmd, a);
+	return sioctl(s, cmd, a, sizeof(*a));
 }
 
 static void op_weak_make(struct slice *s)
@@ -2345,16 +2476,106 @@ static void h_read(struct slice *s)
 	process_inbox(s);
 }
 
+/*
+ * A batch the kernel must refuse whole: up to three ops that would all
+ * succeed (ALLOCs, ROOTs of reachable objects), one thing wrong in the
+ * batch or in one op.  Nothing may run: no handle comes back, and the
+ * objects' root counts stay the model's.
+ */
+static void h_batch(struct slice *s)
+{
+	static const unsigned long bad_cmds[] = {
+		0, SPANHEAP_IOC_BATCH, SPANHEAP_IOC_GC, SPANHEAP_IOC_READ,
+		SPANHEAP_IOC_WRITE, SPANHEAP_IOC_STATS, SPANHEAP_IOC_SET_PARAMS,
+	};
+	struct spanheap_op ops[3];
+	struct spanheap_batch b = { .size = sizeof(b), .op_size = sizeof(ops[0]),
+				    .ops = (uintptr_t)ops };
+	int n = 1 + srnd(s) % 3, k, i, want = -EINVAL, ret;
+	uint64_t c;
+
+	for (k = 0; k < n; k++) {
+		i = pick_must(s, 0);
+		if (i >= 0 && srnd(s) % 2)
+			shp_op_root(&ops[k], SPANHEAP_IOC_ROOT, s->o[i].h);
+		else
+			shp_op_alloc(&ops[k], SPANHEAP_KIND_DATA, 8, SPANHEAP_ALLOC_ROOTED);
+	}
+	b.count = n;
+	k = srnd(s) % n;
+	switch (srnd(s) % 12) {
+	case 0:
+		b.count = 0;
+		break;
+	case 1:
+		b.count = SPANHEAP_BATCH_MAX + 1 + srnd(s) % 5000;
+		want = -E2BIG;
+		break;
+	case 2:
+		b.op_size += srnd(s) % 2 ? 8 : -8;
+		break;
+	case 3:
+		b.flags = 1U << (srnd(s) % 32);
+		break;
+	case 4:
+		b.done = 1 + srnd(s) % 100;
+		break;
+	case 5:
+		b.reserved = srnd(s) | 1;
+		break;
+	case 6:
+		ops[k].cmd = bad_cmds[srnd(s) % ARRAY_SIZE(bad_cmds)];
+		ops[k].size = _IOC_SIZE(ops[k].cmd);
+		break;
+	case 7:
+		ops[k].flags = 1U << (srnd(s) % 32);
+		break;
+	case 8:
+		ops[k].reserved = srnd(s) | 1;
+		break;
+	case 9:
+		ops[k].error = -(int)(1 + srnd(s) % 200);
+		break;
+	case 10:
+		ops[k].size = srnd(s) % 2 ? ops[k].size + 8 : srnd(s) % ops[k].size;
+		break;
+	default:
+		b.ops = srnd(s) % 2 ? 0 : (uintptr_t)(s->g + 2 * PG);	/* unmapped */
+		want = -EFAULT;
+	}
+	ret = shp_ioctl(s->f->fd, SPANHEAP_IOC_BATCH, &b);
+	if (ret != want)
+		fail(s, "batch-bad", "refused BATCH: %s, want %s", errname(ret), errname(want));
+	for (k = 0; k < n; k++) {
+		if (ops[k].cmd == SPANHEAP_IOC_ALLOC && ops[k].alloc.handle)
+			fail(s, "batch-bad", "refused BATCH ran its ALLOC");
+		if (ops[k].cmd != SPANHEAP_IOC_ROOT)
+			continue;
+		i = hget(s, ops[k].root.handle);
+		if (i < 0 || s->o[i].dead)
+			continue;
+		/* Still the model's count: ROOT then UNROOT, one more then one less. */
+		if (!shp_root(s->f->fd, s->o[i].h, &c) && c != s->o[i].roots + 1ULL)
+			fail(s, "batch-bad", "refused BATCH: %#llx has %llu roots, model %u",
+			     (unsigned long long)s->o[i].h, (unsigned long long)c - 1,
+			     s->o[i].roots);
+		shp_unroot(s->f->fd, s->o[i].h, &c);
+	}
+}
+
 static void op_hostile(struct slice *s)
 {
 	s->hostile++;
-	switch (srnd(s) % 5) {
+	switch (srnd(s) % 6) {
 	case 0:
 	case 1:
 		h_raw(s);
 		break;
 	case 2:
 		h_read(s);
+		break;
+	case 3:
+		h_batch(s);
 		break;
 	default:
 		h_targeted(s);
@@ -2815,7 +3036,7 @@ static void paced_main(int seconds)
 	for (fi = 0; fi < g_files; fi++) {
 		struct pfile *f = &files[fi];
 		unsigned long long ops = 0, hostile = 0, stale = 0, enomem = 0, ev = 0, res = 0;
-		unsigned long long cl = 0, cev = 0, wnil = 0;
+		unsigned long long cl = 0, cev = 0, wnil = 0, nb = 0;
 		int k;
 
 		qcheck(f, true);	/* no roots: everything finalizable runs */
@@ -2832,15 +3053,16 @@ static void paced_main(int seconds)
 			cl += s->cleanups;
 			cev += s->cevents;
 			wnil += s->weak_nil;
+			nb += s->batches;
 		}
 		for (k = 0; k < f->nkeys; k++)
 			ksft_print_msg("file %d: %d failures [%s]\n", fi, f->keys[k].count,
 				       f->keys[k].key);
 		ksft_test_result(!f->fails && f->rounds > 0,
-				 "paced fuzz, file %d, %d threads: %d rounds, %llu ops (%llu hostile), %llu cycles (%llu quiescent), %llu events (%llu resurrected), %llu cleanups (%llu ran), %llu weak handles read nil, %llu ESTALE, %llu ENOMEM\n",
+				 "paced fuzz, file %d, %d threads: %d rounds, %llu ops (%llu hostile), %llu cycles (%llu quiescent), %llu events (%llu resurrected), %llu cleanups (%llu ran), %llu weak handles read nil, %llu ESTALE, %llu ENOMEM, %llu batches\n",
 				 fi, g_threads, f->rounds, ops, hostile,
 				 (unsigned long long)f->cycles, f->qgc, ev, res, cl, cev, wnil,
-				 stale, enomem);
+				 stale, enomem, nb);
 		total_ops += ops;
 		total_cycles += f->cycles;
 		total_events += f->nread;

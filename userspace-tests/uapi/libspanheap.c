@@ -183,3 +183,73 @@ ssize_t shp_events(int fd, struct spanheap_event *ev, size_t max)
 		return n == -EAGAIN ? 0 : n;
 	return n / sizeof(*ev);
 }
+
+int shp_batch(int fd, struct spanheap_op *ops, uint32_t count, uint32_t *done)
+{
+	struct spanheap_batch b = {
+		.size = sizeof(b), .count = count, .op_size = sizeof(*ops),
+		.ops = (uint64_t)(uintptr_t)ops,
+	};
+	int ret = shp_ioctl(fd, SPANHEAP_IOC_BATCH, &b);
+
+	*done = ret ? 0 : b.done;
+	return ret;
+}
+
+static void op_init(struct spanheap_op *op, unsigned long cmd, uint32_t size)
+{
+	memset(op, 0, sizeof(*op));
+	op->cmd = (uint32_t)cmd;
+	op->size = size;
+}
+
+void shp_op_alloc(struct spanheap_op *op, uint32_t kind, uint64_t length,
+		  uint32_t flags)
+{
+	op_init(op, SPANHEAP_IOC_ALLOC, sizeof(op->alloc));
+	op->alloc.kind = kind;
+	op->alloc.length = length;
+	op->alloc.flags = flags;
+}
+
+void shp_op_ref(struct spanheap_op *op, unsigned long cmd, uint64_t h,
+		uint64_t slot, uint64_t value)
+{
+	op_init(op, cmd, sizeof(op->ref));
+	op->ref.handle = h;
+	op->ref.slot = slot;
+	op->ref.value = value;
+}
+
+void shp_op_root(struct spanheap_op *op, unsigned long cmd, uint64_t h)
+{
+	op_init(op, cmd, sizeof(op->root));
+	op->root.handle = h;
+}
+
+void shp_op_finalizer(struct spanheap_op *op, uint64_t h, uint64_t token,
+		      uint32_t flags)
+{
+	op_init(op, SPANHEAP_IOC_FINALIZER, sizeof(op->fin));
+	op->fin.handle = h;
+	op->fin.token = token;
+	op->fin.flags = flags;
+}
+
+void shp_op_cleanup(struct spanheap_op *op, unsigned long cmd, uint64_t h,
+		    uint64_t token, uint64_t id)
+{
+	op_init(op, cmd, sizeof(op->cleanup));
+	op->cleanup.handle = h;
+	op->cleanup.token = token;
+	op->cleanup.id = id;
+}
+
+void shp_op_weak(struct spanheap_op *op, unsigned long cmd, uint64_t weak,
+		 uint64_t h, uint32_t flags)
+{
+	op_init(op, cmd, sizeof(op->weak));
+	op->weak.weak = weak;
+	op->weak.handle = h;
+	op->weak.flags = flags;
+}

@@ -39,6 +39,24 @@ int shp_weak_drop(int fd, uint64_t weak, uint64_t *count);
 int shp_gc(int fd, uint32_t flags, uint64_t *collections);
 int shp_stats(int fd, struct spanheap_stats_v1 *st);
 int shp_set_params(int fd, const struct spanheap_params *p);
+/*
+ * SPANHEAP_IOC_BATCH over @ops[@count]: 0 once the ops ran, with *@done
+ * of them succeeded (ops[*done].error says why the next failed), or
+ * -errno when the batch was refused and none ran.  The shp_op_* helpers
+ * fill in one op (every other field zero).
+ */
+int shp_batch(int fd, struct spanheap_op *ops, uint32_t count, uint32_t *done);
+void shp_op_alloc(struct spanheap_op *op, uint32_t kind, uint64_t length,
+		  uint32_t flags);
+void shp_op_ref(struct spanheap_op *op, unsigned long cmd, uint64_t h,
+		uint64_t slot, uint64_t value);
+void shp_op_root(struct spanheap_op *op, unsigned long cmd, uint64_t h);
+void shp_op_finalizer(struct spanheap_op *op, uint64_t h, uint64_t token,
+		      uint32_t flags);
+void shp_op_cleanup(struct spanheap_op *op, unsigned long cmd, uint64_t h,
+		    uint64_t token, uint64_t id);
+void shp_op_weak(struct spanheap_op *op, unsigned long cmd, uint64_t weak,
+		 uint64_t h, uint32_t flags);
 /* Reads up to @max events; 0 if none (non-blocking fds), else count. */
 ssize_t shp_events(int fd, struct spanheap_event *ev, size_t max);
 

@@ -1957,7 +1957,7 @@ static const unsigned long all_cmds[] = {
 	SPANHEAP_IOC_STORE, SPANHEAP_IOC_LOAD, SPANHEAP_IOC_ROOT,
 	SPANHEAP_IOC_UNROOT, SPANHEAP_IOC_FINALIZER, SPANHEAP_IOC_GC,
 	SPANHEAP_IOC_STATS, SPANHEAP_IOC_SET_PARAMS, SPANHEAP_IOC_CLEANUP,
-	SPANHEAP_IOC_WEAK_MAKE,
+	SPANHEAP_IOC_WEAK_MAKE, SPANHEAP_IOC_BATCH,
 };
 
 /* Two pages of zeroes, one valid struct for @cmd at the start. */
@@ -1970,8 +1970,10 @@ static union {
 	struct spanheap_finalizer fin;
 	struct spanheap_cleanup cleanup;
 	struct spanheap_weakref weak;
+	struct spanheap_batch batch;
 	uint64_t raw[8192 / 8];
 } big_arg;
+static struct spanheap_op big_arg_op;
 
 static void *arg_for(unsigned long cmd, uint32_t size, uint64_t h, uint64_t r)
 {
@@ -2005,6 +2007,12 @@ static void *arg_for(unsigned long cmd, uint32_t size, uint64_t h, uint64_t r)
 		break;
 	case SPANHEAP_IOC_WEAK_MAKE:	/* a reference more each time */
 		big_arg.weak.handle = h;
+		break;
+	case SPANHEAP_IOC_BATCH:	/* a FINALIZER clear: repeatable */
+		shp_op_finalizer(&big_arg_op, h, 0, SPANHEAP_FIN_CLEAR);
+		big_arg.batch.count = 1;
+		big_arg.batch.op_size = sizeof(big_arg_op);
+		big_arg.batch.ops = (uintptr_t)&big_arg_op;
 		break;
 	}
 	big_arg.size = size;
@@ -2558,6 +2566,225 @@ TEST_F_TIMEOUT(paced, threads, TEST_TIMEOUT_S)
 			TH_LOG("thread %d: %s", i, t[i].diag);
 		ASSERT_TRUE(t[i].ok);
 	}
+}
+
+/* ---- SPANHEAP_IOC_BATCH ---- */
+
+/* A graph built in batches: the results single commands give */
+TEST_F_TIMEOUT(heap, batch_builds_graph, TEST_TIMEOUT_S)
+{
+	enum { N = 1000 };
+	static struct spanheap_op ops[N];
+	struct spanheap_event ev[64];
+	struct spanheap_stats_v1 st;
+	uint64_t h[N], seen = 0, v;
+	uint32_t done;
+	ssize_t n;
+	int i, got = 0;
+
+	/* N objects, the first a REF root, then the edges and finalizers. */
+	shp_op_alloc(&ops[0], SPANHEAP_KIND_REF, N, SPANHEAP_ALLOC_ROOTED);
+	for (i = 1; i < N; i++)
+		shp_op_alloc(&ops[i], SPANHEAP_KIND_DATA, 8 + i % 50, 0);
+	ASSERT_EQ(0, shp_batch(fd, ops, N, &done));
+	ASSERT_EQ((uint32_t)N, done);
+	for (i = 0; i < N; i++) {
+		ASSERT_EQ(0, ops[i].error);
+		ASSERT_EQ((uint32_t)sizeof(ops[i].alloc), ops[i].size);
+		h[i] = ops[i].alloc.handle;
+		ASSERT_NE(0ULL, h[i]);
+	}
+	for (i = 1; i < N; i++)
+		shp_op_ref(&ops[i - 1], SPANHEAP_IOC_STORE, h[0], i, h[i]);
+	ASSERT_EQ(0, shp_batch(fd, ops, N - 1, &done));
+	ASSERT_EQ((uint32_t)N - 1, done);
+	for (i = 1; i < N; i++)
+		shp_op_finalizer(&ops[i - 1], h[i], 1000 + i, 0);
+	ASSERT_EQ(0, shp_batch(fd, ops, N - 1, &done));
+	ASSERT_EQ((uint32_t)N - 1, done);
+	ASSERT_EQ(0, shp_load(fd, h[0], 7, &v));
+	ASSERT_EQ(h[7], v);
+	ASSERT_EQ(-EEXIST, shp_set_finalizer(fd, h[7], 1));
+	ASSERT_EQ(0, shp_gc(fd, SPANHEAP_GC_WAIT, NULL));
+	ASSERT_TRUE(stats_v1(&st));
+	ASSERT_EQ((uint64_t)N, st.objects);
+	ASSERT_EQ(0ULL, st.events_pending);
+	/* Cut the odd edges: their finalizers run, once each. */
+	for (i = 1; i < N; i += 2)
+		shp_op_ref(&ops[i / 2], SPANHEAP_IOC_STORE, h[0], i, 0);
+	ASSERT_EQ(0, shp_batch(fd, ops, N / 2, &done));
+	ASSERT_EQ((uint32_t)N / 2, done);
+	ASSERT_EQ(0, shp_gc(fd, SPANHEAP_GC_WAIT, NULL));
+	while (got < N / 2) {
+		n = shp_events(fd, ev, 64);
+		ASSERT_GT(n, 0);
+		for (i = 0; i < n; i++) {
+			ASSERT_EQ(1, (int)(ev[i].token - 1000) % 2);
+			seen += ev[i].token;
+		}
+		got += n;
+	}
+	ASSERT_EQ(N / 2, got);
+	ASSERT_EQ((uint64_t)(N / 2) * 1000 + (uint64_t)(N / 2) * (N / 2), seen);
+}
+
+/* The first failed op stops the batch; the ones before it stand */
+TEST_F_TIMEOUT(heap, batch_partial, TEST_TIMEOUT_S)
+{
+	struct spanheap_op ops[4];
+	struct spanheap_stats_v1 before, now;
+	uint64_t h = obj(SPANHEAP_KIND_DATA, 8), c;
+	uint32_t done = 99;
+
+	ASSERT_NE(0ULL, h);
+	ASSERT_EQ(0, shp_root(fd, h, NULL));
+	ASSERT_TRUE(stats_v1(&before));
+	shp_op_root(&ops[0], SPANHEAP_IOC_ROOT, h);
+	shp_op_finalizer(&ops[1], h, 5, 0);
+	shp_op_finalizer(&ops[2], h, 6, 0);		/* -EEXIST */
+	shp_op_root(&ops[3], SPANHEAP_IOC_ROOT, h);
+	ASSERT_EQ(0, shp_batch(fd, ops, 4, &done));
+	ASSERT_EQ(2U, done);
+	ASSERT_EQ(0, ops[0].error);
+	ASSERT_EQ(2ULL, ops[0].root.count);
+	ASSERT_EQ(0, ops[1].error);
+	ASSERT_EQ(-EEXIST, ops[2].error);
+	ASSERT_EQ(0, ops[3].error);		/* not run, not written */
+	ASSERT_EQ(0ULL, ops[3].root.count);
+	ASSERT_EQ(0, shp_root(fd, h, &c));
+	ASSERT_EQ(3ULL, c);			/* ops[3] did not run */
+	ASSERT_TRUE(stats_v1(&now));
+	ASSERT_EQ(before.finalizers_set + 1, now.finalizers_set);
+	ASSERT_EQ(-EEXIST, shp_set_finalizer(fd, h, 7));
+	/* An op's own bad input is its error, as alone. */
+	shp_op_alloc(&ops[0], SPANHEAP_KIND_DATA, 0, 0);
+	ASSERT_EQ(0, shp_batch(fd, ops, 1, &done));
+	ASSERT_EQ(0U, done);
+	ASSERT_EQ(-EINVAL, ops[0].error);
+	shp_op_root(&ops[0], SPANHEAP_IOC_ROOT, h + 12345);
+	ASSERT_EQ(0, shp_batch(fd, ops, 1, &done));
+	ASSERT_EQ(-ENOENT, ops[0].error);
+}
+
+static int batch_raw(struct spanheap_batch *b)
+{
+	return shp_ioctl(fd, SPANHEAP_IOC_BATCH, b);
+}
+
+/* What the batch checks itself fails the call: nothing runs */
+TEST_F_TIMEOUT(heap, batch_bad_input, TEST_TIMEOUT_S)
+{
+	static const unsigned long not_ops[] = {
+		0, SPANHEAP_IOC_BATCH, SPANHEAP_IOC_GC, SPANHEAP_IOC_READ,
+		SPANHEAP_IOC_WRITE, SPANHEAP_IOC_STATS, SPANHEAP_IOC_SET_PARAMS,
+		_IOWR(SPANHEAP_IOC_MAGIC, 99, struct spanheap_alloc),
+	};
+	static struct spanheap_op ops[SPANHEAP_BATCH_MAX + 1];
+	struct spanheap_stats_v1 before, now;
+	struct spanheap_batch b;
+	struct {
+		struct spanheap_batch b;
+		uint64_t tail;
+	} big;
+	unsigned int i;
+	char *ro;
+
+	for (i = 0; i <= SPANHEAP_BATCH_MAX; i++)
+		shp_op_alloc(&ops[i], SPANHEAP_KIND_DATA, 8, SPANHEAP_ALLOC_ROOTED);
+	ASSERT_TRUE(stats_v1(&before));
+#define BATCH(n) ((struct spanheap_batch){ .size = sizeof(b), .count = (n), \
+		.op_size = sizeof(ops[0]), .ops = (uintptr_t)ops })
+	b = BATCH(0);
+	ASSERT_EQ(-EINVAL, batch_raw(&b));
+	b = BATCH(SPANHEAP_BATCH_MAX + 1);
+	ASSERT_EQ(-E2BIG, batch_raw(&b));
+	b = BATCH(~0U);
+	ASSERT_EQ(-E2BIG, batch_raw(&b));
+	b = BATCH(2);
+	b.flags = 1;
+	ASSERT_EQ(-EINVAL, batch_raw(&b));
+	b = BATCH(2);
+	b.reserved = 1;
+	ASSERT_EQ(-EINVAL, batch_raw(&b));
+	b = BATCH(2);
+	b.done = 1;
+	ASSERT_EQ(-EINVAL, batch_raw(&b));
+	b = BATCH(2);
+	b.op_size = sizeof(ops[0]) + 8;
+	ASSERT_EQ(-EINVAL, batch_raw(&b));
+	b = BATCH(2);
+	b.op_size = sizeof(ops[0]) - 8;
+	ASSERT_EQ(-EINVAL, batch_raw(&b));
+	b = BATCH(2);
+	b.ops = 0;
+	ASSERT_EQ(-EFAULT, batch_raw(&b));
+	b = BATCH(2);
+	b.ops = ~0ULL << 12;
+	ASSERT_EQ(-EFAULT, batch_raw(&b));
+	big.b = BATCH(2);
+	big.b.size = sizeof(big);
+	big.tail = 1;
+	ASSERT_EQ(-EINVAL, batch_raw(&big.b));
+	/* The second op is bad in each way the batch checks. */
+	for (i = 0; i < ARRAY_SIZE(not_ops) + 5; i++) {
+		shp_op_alloc(&ops[1], SPANHEAP_KIND_DATA, 8, SPANHEAP_ALLOC_ROOTED);
+		if (i < ARRAY_SIZE(not_ops)) {	/* with that command's size */
+			ops[1].cmd = (uint32_t)not_ops[i];
+			ops[1].size = _IOC_SIZE(not_ops[i]);
+		}
+		else if (i == ARRAY_SIZE(not_ops))
+			ops[1].flags = 1;
+		else if (i == ARRAY_SIZE(not_ops) + 1)
+			ops[1].reserved = 1;
+		else if (i == ARRAY_SIZE(not_ops) + 2)
+			ops[1].error = -1;
+		else if (i == ARRAY_SIZE(not_ops) + 3)
+			ops[1].size = sizeof(ops[1].alloc) + 8;
+		else
+			ops[1].size = 8;
+		b = BATCH(2);
+		ASSERT_EQ(-EINVAL, batch_raw(&b)) TH_LOG("case %u", i);
+		ASSERT_EQ(0ULL, ops[0].alloc.handle);
+	}
+	shp_op_alloc(&ops[1], SPANHEAP_KIND_DATA, 8, SPANHEAP_ALLOC_ROOTED);
+	/* A read-only array: -EFAULT before anything runs. */
+	ro = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(ro != MAP_FAILED);
+	ASSERT_EQ(0, munmap(ro + 4096, 4096));		/* nothing after the page */
+	memcpy(ro, ops, 2 * sizeof(ops[0]));
+	ASSERT_EQ(0, mprotect(ro, 4096, PROT_READ));
+	b = BATCH(2);
+	b.ops = (uintptr_t)ro;
+	ASSERT_EQ(-EFAULT, batch_raw(&b));
+	/* ... or an array that runs past the mapping. */
+	ASSERT_EQ(0, mprotect(ro, 4096, PROT_READ | PROT_WRITE));
+	memcpy(ro + 4096 - sizeof(ops[0]), ops, sizeof(ops[0]));
+	b.ops = (uintptr_t)(ro + 4096 - sizeof(ops[0]));
+	ASSERT_EQ(-EFAULT, batch_raw(&b));
+	munmap(ro, 4096);
+	/* A read-only batch struct. */
+	if (!ro_page) {
+		ro_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_TRUE(ro_page != MAP_FAILED);
+	}
+	b = BATCH(2);
+	ASSERT_EQ(-EFAULT, RO(SPANHEAP_IOC_BATCH, b));
+	ASSERT_EQ(0ULL, ops[0].alloc.handle);
+	ASSERT_EQ(0ULL, ops[1].alloc.handle);
+	ASSERT_TRUE(stats_v1(&now));
+	ASSERT_EQ(before.objects, now.objects);
+	ASSERT_EQ(before.roots, now.roots);
+	/* The most there may be, with a zero tail on the struct. */
+	big.b = BATCH(SPANHEAP_BATCH_MAX);
+	big.b.size = sizeof(big);
+	big.tail = 0;
+	ASSERT_EQ(0, batch_raw(&big.b));
+	ASSERT_EQ((uint32_t)sizeof(b), big.b.size);
+	ASSERT_EQ((uint32_t)SPANHEAP_BATCH_MAX, big.b.done);
+	ASSERT_TRUE(stats_v1(&now));
+	ASSERT_EQ(before.roots + SPANHEAP_BATCH_MAX, now.roots);
+#undef BATCH
 }
 
 TEST_HARNESS_MAIN

@@ -51,6 +51,8 @@ static const struct {
 	const char *name, *args, *help;
 } cmds[] = {
 	{ "alloc", "NAME data|ref N", "allocate N bytes (data) or N slots (ref) as NAME" },
+	{ "allocmany", "NAME data|ref N COUNT [TOKEN]",
+	  "alloc NAME0..NAME<COUNT-1> in BATCH calls; with TOKEN, finalizers TOKEN+i" },
 	{ "write", "NAME OFFSET TEXT", "copy TEXT into data object NAME at OFFSET" },
 	{ "read", "NAME OFFSET LENGTH", "print LENGTH bytes of data object NAME" },
 	{ "store", "NAME SLOT TARGET|null", "point slot SLOT of ref object NAME at TARGET" },
@@ -597,6 +599,59 @@ static int run_obj(char **argv, int argc)
 	return shp_clear_finalizer(dev(), h);		/* nofinalizer */
 }
 
+/*
+ * allocmany: COUNT objects in SPANHEAP_IOC_BATCH calls of up to
+ * SPANHEAP_BATCH_MAX ops, then (with TOKEN) their finalizers the same
+ * way.  The objects made before a failed op keep their names.
+ */
+static int alloc_many(char **argv, int argc, uint32_t kind)
+{
+	static struct spanheap_op ops[SPANHEAP_BATCH_MAX];
+	uint64_t len, count, token = 0, at, i, n;
+	char name[32];
+	uint32_t done;
+	int ret;
+
+	ret = num(argv[3], &len);
+	if (!ret)
+		ret = num(argv[4], &count);
+	if (!ret && argc > 5)
+		ret = num(argv[5], &token);
+	if (ret)
+		return ret;
+	if (!count || count > (uint64_t)(MAX_NAMES - nnames)) {
+		report("allocmany: COUNT must be 1..%d", MAX_NAMES - nnames);
+		return -EUSAGE;
+	}
+	for (at = 0; at < count; at += n) {
+		n = count - at < SPANHEAP_BATCH_MAX ? count - at : SPANHEAP_BATCH_MAX;
+		for (i = 0; i < n; i++)
+			shp_op_alloc(&ops[i], kind, len, 0);
+		ret = shp_batch(dev(), ops, n, &done);
+		if (ret)
+			return ret;
+		for (i = 0; i < done; i++) {
+			snprintf(name, sizeof(name), "%.20s%llu", argv[1],
+				 (unsigned long long)(at + i));
+			ret = bind(name, ops[i].alloc.handle);
+			if (ret)
+				return ret;
+		}
+		if (done < n)
+			return ops[done].error;
+		if (argc <= 5)
+			continue;
+		for (i = 0; i < n; i++)
+			shp_op_finalizer(&ops[i], ops[i].alloc.handle, token + at + i, 0);
+		ret = shp_batch(dev(), ops, n, &done);
+		if (ret)
+			return ret;
+		if (done < n)
+			return ops[done].error;
+	}
+	return 0;
+}
+
 static int run(char **argv, int argc)
 {
 	size_t i;
@@ -629,6 +684,9 @@ static int run(char **argv, int argc)
 			ret = shp_alloc(dev(), kind, len, &h);
 		return ret ? ret : bind(argv[1], h);
 	}
+	if (!strcmp(argv[0], "allocmany"))
+		return alloc_many(argv, argc, !strcmp(argv[2], "ref") ? SPANHEAP_KIND_REF :
+				  !strcmp(argv[2], "data") ? SPANHEAP_KIND_DATA : 0);
 	if (!strcmp(argv[0], "echo")) {
 		for (ret = 1; ret < argc; ret++)
 			printf("%s%s", argv[ret], ret + 1 < argc ? " " : "");

@@ -18,14 +18,18 @@ rm -f "$console"
 
 body=$(mktemp "${TMPDIR:-/tmp}/spanheap-bench.XXXXXX")
 trap 'rm -f "$body"' EXIT
+# event_queue_max: events_read_1m queues 2^16 events at a time.
 cat >"$body" <<'GUEST'
-insmod /mods/spanheap.ko || echo "SPANHEAP-FAIL insmod spanheap.ko"
+insmod /mods/spanheap.ko event_queue_max=1048576 || echo "SPANHEAP-FAIL insmod spanheap.ko"
 insmod /mods/spanheap_bench.ko || echo "SPANHEAP-FAIL insmod spanheap_bench.ko"
 rmmod spanheap_bench 2>/dev/null
+/bin/spanheap_ioctl_bench || echo "SPANHEAP-FAIL spanheap_ioctl_bench"
 rmmod spanheap || echo "SPANHEAP-FAIL rmmod spanheap"
 GUEST
+ioctl_bench=$repo/build/vm-bin/spanheap_ioctl_bench
+[ -x "$ioctl_bench" ] || die "$ioctl_bench missing (make build/vm-bin/spanheap_ioctl_bench)"
 rc=0
-stock_run "$repo" bench "$body" || rc=$?
+stock_run "$repo" bench "$body" --extra "$ioctl_bench:/bin/spanheap_ioctl_bench" || rc=$?
 [ "$rc" -le 1 ] || die "module build or VM run failed (console: $console)"
 grep -a 'SPANHEAP-FAIL' "$console" >&2 || true
 find_splats "$console" >&2 && log "WARNING: kernel splats in $console (see above)"
@@ -53,3 +57,17 @@ for b in pagemap_lookup pagemap_miss; do
 done
 ratio pagemap_memory spanheap xarray
 ratio pagemap_memory spanheap maple
+
+# ratio2 <bench a> <bench b> <bar>: "# a / b = x.xx (bar <= y)", same impl.
+ratio2() {
+	awk -v a="$1" -v b="$2" -v bar="$3" '
+		$2 == a && $3 == "spanheap" { x = $4 }
+		$2 == b && $3 == "spanheap" { y = $4 }
+		END {
+			if (x == "" || y == "" || y == 0) { printf "# %s / %s: missing figures\n", a, b; exit }
+			printf "# %s / %s = %.2f (bar <= %s)\n", a, b, x / y, bar
+		}' "$repo/build/vm/bench.txt"
+}
+ratio2 ioctl_alloc_fin ioctl_noop 2.5
+ratio2 ioctl_alloc_fin_batch64 ioctl_alloc_fin 0.25
+ratio2 events_read_1m ioctl_noop 0.1

@@ -157,6 +157,8 @@ extern int shim_warnings;
 /* Sleeping with preemption disabled is a bug; so is a negative count. */
 #define might_sleep()		assert(shim_preempt_count == 0)
 #define cond_resched()		assert(shim_preempt_count == 0)
+/* A fatal signal ends the process before the check could see it. */
+#define fatal_signal_pending(p)	((void)(p), false)
 #define cpu_relax()		__builtin_ia32_pause()
 /* Sleeps @min microseconds; the kernel's may sleep up to @max. */
 void shim_usleep(unsigned long us);
@@ -455,6 +457,11 @@ static inline void *kmalloc_array(size_t n, size_t s, gfp_t g) { return shim_all
 static inline void *kvmalloc_array(size_t n, size_t s, gfp_t g) { return shim_alloc(n * s, g); }
 static inline void *kvcalloc(size_t n, size_t s, gfp_t g) { return shim_alloc(n * s, g | __GFP_ZERO); }
 static inline void kfree(const void *p) { free((void *)p); }
+static inline void kfree_bulk(size_t n, void **p)
+{
+	while (n--)
+		free(p[n]);
+}
 static inline void kvfree(const void *p) { free((void *)p); }
 #define kfree_rcu(p, f)		call_rcu(&(p)->f, shim_kfree_rcu_cb), (void)0
 struct page;

@@ -139,6 +139,9 @@ void __attribute__((noreturn)) shim_kunit_abort(struct kunit *test);
 #define KUNIT_EXPECT_NULL(t, p)		__SHIM_NULL(t, 0, p, true)
 #define KUNIT_EXPECT_NOT_NULL(t, p)	__SHIM_NULL(t, 0, p, false)
 #define KUNIT_EXPECT_NOT_ERR_OR_NULL(t, p) __SHIM_NOT_ERR_OR_NULL(t, 0, p)
+/* The _MSG forms: the message is not printed (the line number is). */
+#define KUNIT_EXPECT_EQ_MSG(t, l, r, ...)	KUNIT_EXPECT_EQ(t, l, r)
+#define KUNIT_EXPECT_LT_MSG(t, l, r, ...)	KUNIT_EXPECT_LT(t, l, r)
 #define KUNIT_ASSERT_TRUE(t, c)		__SHIM_TRUE(t, 1, c, true)
 #define KUNIT_ASSERT_FALSE(t, c)	__SHIM_TRUE(t, 1, c, false)
 #define KUNIT_ASSERT_EQ(t, l, r)	__SHIM_INT(t, 1, l, ==, r)

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The /dev/spanheap ioctl path against the syscall floor (issue 10 part
+ * 5), run by bench-vm.sh in the guest right after spanheap_bench.ko, on
+ * the same boot.  Prints, per object or event, the best of REPS runs:
+ *
+ *   BENCH ioctl_noop spanheap <ns> ns          an unknown command: -ENOTTY
+ *   BENCH ioctl_alloc_fin spanheap <ns> ns     ALLOC + FINALIZER, 2 calls
+ *   BENCH ioctl_alloc_fin_batch64 spanheap <ns> ns
+ *	the same ops, 64 objects per 2 BATCH calls (64 ALLOCs, then the 64
+ *	FINALIZERs of their handles)
+ *   BENCH events_read_1m spanheap <ns> ns      per event, read() of 4096
+ *
+ * The alloc benches allocate 8-byte DATA objects with ALLOC_ROOTED, so no
+ * collection can take one between its two ops and none is freed during
+ * the run, and turn pacing off (gc_percent -1): the figure is the ioctl
+ * path's, not the collector's.  OBJECTS objects per run (about 10 MiB of
+ * the 64 MiB mem_limit); each run has a new file, closed untimed.
+ *
+ * events_read_1m: 16 rounds of 2^16 unrooted objects with finalizers, a
+ * GC_WAIT queues their 2^16 events, then only the read() calls draining
+ * them are timed.  A round's events exceed the default event_queue_max
+ * (4096): bench-vm.sh loads spanheap.ko with event_queue_max=1048576.
+ *
+ * Usage: spanheap_ioctl_bench (exit 1 and a "SPANHEAP-FAIL" line on error)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+#include "libspanheap.h"
+#include "testutil.h"
+
+#define REPS		5
+#define NOOPS		(1 << 18)
+#define OBJECTS		(1 << 16)
+#define BATCH		64
+#define EV_ROUND	(1 << 16)
+#define EV_ROUNDS	16
+#define EV_BUF		4096
+
+static _Noreturn __printf(1, 2) void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("SPANHEAP-FAIL ioctl_bench: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	exit(1);
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int open_heap(void)
+{
+	struct spanheap_params p = {
+		.size = sizeof(p), .flags = SPANHEAP_PARAM_GC_PERCENT,
+		.gc_percent = -1,
+	};
+	int fd = shp_open(0), ret;
+
+	if (fd < 0)
+		fail("open: %d", fd);
+	ret = shp_set_params(fd, &p);
+	if (ret)
+		fail("SET_PARAMS: %d", ret);
+	return fd;
+}
+
+static double bench_noop(void)
+{
+	struct spanheap_alloc a = { .size = sizeof(a) };
+	int fd = open_heap(), i;
+	double t;
+
+	/* Command 0 of the magic: arg_size() knows it not, -ENOTTY. */
+	if (ioctl(fd, _IOWR(SPANHEAP_IOC_MAGIC, 0, struct spanheap_alloc), &a) != -1 ||
+	    errno != ENOTTY)
+		fail("noop: not ENOTTY (%d)", errno);
+	t = now_ns();
+	for (i = 0; i < NOOPS; i++)
+		ioctl(fd, _IOWR(SPANHEAP_IOC_MAGIC, 0, struct spanheap_alloc), &a);
+	t = now_ns() - t;
+	close(fd);
+	return t / NOOPS;
+}
+
+static double bench_alloc_fin(void)
+{
+	int fd = open_heap(), i;
+	double t;
+
+	t = now_ns();
+	for (i = 0; i < OBJECTS; i++) {
+		struct spanheap_alloc a = {
+			.size = sizeof(a), .flags = SPANHEAP_ALLOC_ROOTED,
+			.kind = SPANHEAP_KIND_DATA, .length = 8,
+		};
+		struct spanheap_finalizer f = { .size = sizeof(f), .token = i + 1 };
+
+		if (ioctl(fd, SPANHEAP_IOC_ALLOC, &a))
+			fail("ALLOC %d: %d", i, errno);
+		f.handle = a.handle;
+		if (ioctl(fd, SPANHEAP_IOC_FINALIZER, &f))
+			fail("FINALIZER %d: %d", i, errno);
+	}
+	t = now_ns() - t;
+	close(fd);
+	return t / OBJECTS;
+}
+
+/* @n objects with finalizers in batches of BATCH: 2 calls per batch. */
+static void alloc_fin_batched(int fd, int n, uint32_t flags)
+{
+	struct spanheap_op ops[BATCH];
+	uint32_t done;
+	int i, j, ret;
+
+	for (i = 0; i < n; i += BATCH) {
+		for (j = 0; j < BATCH; j++)
+			shp_op_alloc(&ops[j], SPANHEAP_KIND_DATA, 8, flags);
+		ret = shp_batch(fd, ops, BATCH, &done);
+		if (ret || done != BATCH)
+			fail("BATCH ALLOC: %d, done %u", ret, done);
+		for (j = 0; j < BATCH; j++)
+			shp_op_finalizer(&ops[j], ops[j].alloc.handle, i + j + 1, 0);
+		ret = shp_batch(fd, ops, BATCH, &done);
+		if (ret || done != BATCH)
+			fail("BATCH FINALIZER: %d, done %u", ret, done);
+	}
+}
+
+static double bench_alloc_fin_batch(void)
+{
+	int fd = open_heap();
+	double t;
+
+	t = now_ns();
+	alloc_fin_batched(fd, OBJECTS, SPANHEAP_ALLOC_ROOTED);
+	t = now_ns() - t;
+	close(fd);
+	return t / OBJECTS;
+}
+
+static double bench_events(struct spanheap_event *ev)
+{
+	int fd = open_heap(), r, ret;
+	double t = 0, t0;
+	ssize_t n;
+	long got;
+
+	for (r = 0; r < EV_ROUNDS; r++) {
+		alloc_fin_batched(fd, EV_ROUND, 0);
+		ret = shp_gc(fd, SPANHEAP_GC_WAIT, NULL);
+		if (ret)
+			fail("GC: %d", ret);
+		for (got = 0; got < EV_ROUND; got += n / sizeof(*ev)) {
+			t0 = now_ns();
+			n = read(fd, ev, EV_BUF * sizeof(*ev));
+			t += now_ns() - t0;
+			if (n <= 0)
+				fail("read: %zd (%d) after %ld events", n, errno, got);
+		}
+		if (got != EV_ROUND)
+			fail("round %d: %ld events, not %d", r, got, EV_ROUND);
+	}
+	close(fd);
+	return t / ((double)EV_ROUND * EV_ROUNDS);
+}
+
+static void report(const char *name, double (*fn)(void))
+{
+	double best = 0, x;
+	int i;
+
+	for (i = 0; i < REPS; i++) {
+		x = fn();
+		if (!i || x < best)
+			best = x;
+	}
+	printf("BENCH %s spanheap %.1f ns\n", name, best);
+	fflush(stdout);
+}
+
+static struct spanheap_event *evbuf;
+
+static double bench_events_rep(void)
+{
+	return bench_events(evbuf);
+}
+
+int main(void)
+{
+	evbuf = malloc(EV_BUF * sizeof(*evbuf));
+	if (!evbuf)
+		fail("malloc");
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	report("ioctl_noop", bench_noop);
+	report("ioctl_alloc_fin", bench_alloc_fin);
+	report("ioctl_alloc_fin_batch64", bench_alloc_fin_batch);
+	/* 2^20 events per run: one run is the measurement. */
+	printf("BENCH events_read_1m spanheap %.1f ns\n", bench_events_rep());
+	free(evbuf);
+	return 0;
+}
