@@ -315,8 +315,8 @@ static long op_ref(struct uheap *u, struct spanheap_ref *a, bool store)
 }
 
 /*
- * ROOT (@delta 1) or UNROOT (-1).  An UNROOT to zero keeps the entry a
- * root until it is committed, so that it can still be undone.
+ * ROOT (@delta 1) or UNROOT (-1).  An entry stays a root until its
+ * UNROOTs are settled (@unroots), so that each can still be undone.
  */
 static long root_adjust(struct uheap *u, struct uh_entry *e, int delta)
 {
@@ -344,6 +344,8 @@ static long op_root(struct uheap *u, struct spanheap_root *a, bool root)
 	if (IS_ERR(e))
 		return PTR_ERR(e);
 	ret = root_adjust(u, e, root ? 1 : -1);
+	if (!ret && !root)
+		e->unroots++;		/* until uheap_settle_locked() */
 	a->count = e->roots;
 	return ret;
 }
@@ -716,9 +718,11 @@ static void uheap_settle_locked(struct uheap *u, unsigned int cmd,
 	} else if (cmd == SPANHEAP_IOC_ALLOC) {
 		entry_erase(u, idx, e);
 	} else {
+		if (cmd == SPANHEAP_IOC_UNROOT)
+			e->unroots--;
 		if (!ok)
 			root_adjust(u, e, cmd == SPANHEAP_IOC_UNROOT ? 1 : -1);
-		if (!e->roots)
+		if (!e->roots && !e->unroots)
 			xa_clear_mark(&u->tab, idx, UH_ROOTED);
 	}
 }
@@ -808,7 +812,9 @@ static long batch_check(const struct spanheap_op *ops, u32 count)
 		return -E2BIG;
 	for (i = 0; i < count; i++)
 		if (!batch_cmd(ops[i].cmd) || ops[i].error || ops[i].flags ||
-		    ops[i].reserved || ops[i].size != arg_size(ops[i].cmd))
+		    ops[i].reserved || ops[i].size != arg_size(ops[i].cmd) ||
+		    memchr_inv((const u8 *)&ops[i].raw + ops[i].size, 0,
+			       sizeof(ops[i].raw) - ops[i].size))
 			return -EINVAL;
 	return 0;
 }
@@ -860,12 +866,18 @@ static u32 batch_run(struct uheap *u, struct spanheap_op *ops, u32 count)
 	return i;
 }
 
-/*
- * Make the @done ops' results final (@ok: they reached userspace) or
- * take them back, newest first, as uheap_settle() does for one command.
+/**
+ * uheap_batch_settle() - make a batch's results final or take them back
+ * @u: state
+ * @ops: the ops uheap_batch_run() ran
+ * @done: how many succeeded
+ * @ok: their results reached userspace; else they are taken back,
+ *	newest first, as uheap_settle() does for one command
+ *
+ * Context: process context, no section held.
  */
-static void batch_settle(struct uheap *u, struct spanheap_op *ops, u32 done,
-			 bool ok)
+void uheap_batch_settle(struct uheap *u, struct spanheap_op *ops, u32 done,
+			bool ok)
 {
 	struct mem_cgroup *memcg = shp_memcg_enter(u->heap);
 	union uheap_args a;
@@ -882,40 +894,61 @@ static void batch_settle(struct uheap *u, struct spanheap_op *ops, u32 done,
 		}
 		mutex_unlock(&u->lock);
 		spanheap_exit(u->heap);
+		cond_resched();
 	}
 	shp_memcg_exit(memcg);
 }
 
 /**
- * uheap_batch() - run SPANHEAP_IOC_BATCH ops on a kernel-side array
+ * uheap_batch_run() - run SPANHEAP_IOC_BATCH ops on a kernel-side array
  * @u: state
  * @ops: the ops; each op's error and results are filled in
  * @count: number of ops, 1..SPANHEAP_BATCH_MAX
  * @done: out: ops that succeeded; if fewer than @count, ops[*@done].error
  *	says why the next one failed, and no later op ran
  *
- * Context: process context, no section held.
+ * The results stay unsettled until uheap_batch_settle().
+ *
+ * Context: process context, no section held; in the opener's memcg.
  * Return: 0 once the ops ran (whether or not all succeeded), or a
  * negative errno if they are not a valid batch, and then none ran.
+ */
+long uheap_batch_run(struct uheap *u, struct spanheap_op *ops, u32 count,
+		     u32 *done)
+{
+	long ret = batch_check(ops, count);
+
+	if (!ret)
+		*done = batch_run(u, ops, count);
+	return ret;
+}
+
+/**
+ * uheap_batch() - run SPANHEAP_IOC_BATCH ops and make their results final
+ * @u: state
+ * @ops: as for uheap_batch_run()
+ * @count: as for uheap_batch_run()
+ * @done: as for uheap_batch_run()
+ *
+ * Context: process context, no section held.
+ * Return: as uheap_batch_run().
  */
 long uheap_batch(struct uheap *u, struct spanheap_op *ops, u32 count,
 		 u32 *done)
 {
-	long ret = batch_check(ops, count);
+	long ret = uheap_batch_run(u, ops, count, done);
 
-	if (ret)
-		return ret;
-	*done = batch_run(u, ops, count);
-	batch_settle(u, ops, *done, true);
-	return 0;
+	if (!ret)
+		uheap_batch_settle(u, ops, *done, true);
+	return ret;
 }
 
 /*
  * The ioctl: @b was copied in (and found writable) by uheap_ioctl().
- * The array is copied in whole, checked writable like a single command's
- * struct, run, and written back up to the failed op; if that or @b's
- * write-back fails, the ops are taken back as single commands would be
- * (-EFAULT).
+ * The array is copied in whole (charged to the opener's memcg, as what
+ * the ops allocate), checked writable like a single command's struct,
+ * run, and written back up to the failed op; if that or @b's write-back
+ * fails, the ops are taken back as single commands would be (-EFAULT).
  */
 static long batch_ioctl(struct uheap *u, struct spanheap_batch *b,
 			void __user *arg)
@@ -935,24 +968,24 @@ static long batch_ioctl(struct uheap *u, struct spanheap_batch *b,
 	if (b->count > SPANHEAP_BATCH_MAX)
 		return -E2BIG;
 	bytes = (size_t)b->count * sizeof(*ops);
+	memcg = shp_memcg_enter(u->heap);
 	ops = kvmalloc(bytes, SHP_GFP);
-	if (!ops)
+	if (!ops) {
+		shp_memcg_exit(memcg);
 		return -ENOMEM;
+	}
 	ret = -EFAULT;
-	if (copy_from_user(ops, uops, bytes) || copy_to_user(uops, ops, bytes))
-		goto out;
-	ret = batch_check(ops, b->count);
+	if (!copy_from_user(ops, uops, bytes) && !copy_to_user(uops, ops, bytes))
+		ret = uheap_batch_run(u, ops, b->count, &done);
+	shp_memcg_exit(memcg);
 	if (ret)
 		goto out;
-	memcg = shp_memcg_enter(u->heap);
-	done = batch_run(u, ops, b->count);
-	shp_memcg_exit(memcg);
 	b->size = sizeof(*b);
 	b->done = done;
 	bytes = (size_t)min(done + 1, b->count) * sizeof(*ops);
 	ret = copy_to_user(uops, ops, bytes) || copy_to_user(arg, b, sizeof(*b)) ?
 	      -EFAULT : 0;
-	batch_settle(u, ops, done, !ret);
+	uheap_batch_settle(u, ops, done, !ret);
 out:
 	kvfree(ops);
 	return ret;

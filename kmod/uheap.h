@@ -65,12 +65,15 @@ struct uh_header {
  * @handle: the handle; the entry is current while @obj's header still
  *	carries it and the object is allocated
  * @roots: SPANHEAP_IOC_ROOT count; non-zero entries carry UH_ROOTED
+ * @unroots: UNROOTs not settled yet (their write-back is pending); while
+ *	non-zero the entry stays UH_ROOTED, so that each can be taken back
+ *	even after a ROOT was taken back meanwhile
  * @weak: index in uheap->wtab of the last weak handle made of @obj, or
  *	0; that entry is still @obj's canonical one only if its cell is
  *	the one spanheap_weak_make() returns now (uheap_weak.c)
  *
- * Marks: UH_ROOTED, the entry is a root (set while @roots is non-zero,
- * and until an UNROOT to zero is committed); UH_PENDING, made by an
+ * Marks: UH_ROOTED, the entry is a root (set while @roots or @unroots is
+ * non-zero); UH_PENDING, made by an
  * ALLOC whose handle has not reached userspace yet (-ENOENT to others).
  */
 struct uh_entry {
@@ -78,6 +81,7 @@ struct uh_entry {
 	u64 handle;
 	u32 roots;
 	u32 weak;
+	u32 unroots;
 };
 
 #define UH_ROOTED	XA_MARK_1
@@ -206,6 +210,10 @@ void uheap_destroy(struct uheap *u);
 long uheap_ioctl(struct uheap *u, unsigned int cmd, void __user *arg);
 long uheap_do(struct uheap *u, unsigned int cmd, union uheap_args *a,
 	      struct iov_iter *data);
+long uheap_batch_run(struct uheap *u, struct spanheap_op *ops, u32 count,
+		     u32 *done);
+void uheap_batch_settle(struct uheap *u, struct spanheap_op *ops, u32 done,
+			bool ok);
 long uheap_batch(struct uheap *u, struct spanheap_op *ops, u32 count,
 		 u32 *done);
 

@@ -910,7 +910,7 @@ static void batch_bad_input_runs_nothing(struct kunit *test)
 	unsigned int i, j;
 	u32 done = 77;
 
-	for (i = 0; i < ARRAY_SIZE(bad_cmds) + 6; i++) {
+	for (i = 0; i < ARRAY_SIZE(bad_cmds) + 7; i++) {
 		ops[0] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0,
 			     SPANHEAP_ALLOC_ROOTED);
 		ops[1] = ops[0];
@@ -930,6 +930,8 @@ static void batch_bad_input_runs_nothing(struct kunit *test)
 			ops[1].size = sizeof(ops[1].alloc) + 8;
 		else if (j == 4)
 			ops[1].size = 0;
+		else if (j == 5)	/* past ALLOC's 32 bytes: must be 0 */
+			ops[1].raw[4] = 1;
 		else
 			ops[1].size = sizeof(ops[1].alloc) - 1;
 		KUNIT_EXPECT_EQ_MSG(test, uheap_batch(u, ops, 2, &done), -EINVAL,
@@ -951,6 +953,38 @@ static void batch_bad_input_runs_nothing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, uheap_batch(u, many, SPANHEAP_BATCH_MAX, &done), 0);
 	KUNIT_EXPECT_EQ(test, done, SPANHEAP_BATCH_MAX);
 	KUNIT_EXPECT_EQ(test, u->nentries, nentries + SPANHEAP_BATCH_MAX);
+}
+
+/*
+ * A batch [UNROOT h, ROOT h] whose write-back failed is taken back
+ * newest first; a cycle may run between the two undos (they settle in
+ * chunks).  Taking back the ROOT must not leave h unrooted while its
+ * UNROOT is still to be taken back: h must survive that cycle.
+ */
+static void batch_undo_keeps_root_across_cycle(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	struct spanheap_op ops[2];
+	u32 done;
+	u64 h;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	ops[0] = bop(SPANHEAP_IOC_UNROOT, h, 0, 0, 0);
+	ops[1] = bop(SPANHEAP_IOC_ROOT, h, 0, 0, 0);
+	KUNIT_ASSERT_EQ(test, uheap_batch_run(u, ops, 2, &done), 0);
+	KUNIT_ASSERT_EQ(test, done, 2U);
+	uheap_batch_settle(u, &ops[1], 1, false);	/* the ROOT, taken back */
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	uheap_batch_settle(u, &ops[0], 1, false);	/* then the UNROOT */
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	/* Rooted once, as before the batch: alive, and one UNROOT frees it. */
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h, 0), -EINVAL);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h, 0), -ESTALE);
 }
 
 /*
@@ -1047,6 +1081,7 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(batch_stops_at_first_error),
 	KUNIT_CASE(batch_bad_input_runs_nothing),
 	KUNIT_CASE(batch_op_errors_match_single),
+	KUNIT_CASE(batch_undo_keeps_root_across_cycle),
 	{}
 };
 

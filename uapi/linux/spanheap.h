@@ -216,9 +216,10 @@ struct spanheap_event {
  * validated and run like it.  Commands: ALLOC, STORE, LOAD, ROOT,
  * UNROOT, FINALIZER, CLEANUP, CLEANUP_STOP, WEAK_MAKE, WEAK_GET and
  * WEAK_DROP (not READ, WRITE, GC, STATS, SET_PARAMS nor BATCH).  An op
- * whose cmd, flags, reserved, error or size field is wrong fails the
- * call with -EINVAL before anything runs.  Otherwise the batch stops at
- * the first op that fails: @done counts the ops that ran, their results
+ * whose cmd, flags, reserved, error or size field is wrong, or with a
+ * non-zero byte past its command's struct, fails the call with -EINVAL
+ * before anything runs.  Otherwise the batch stops at the first op that
+ * fails: @done counts the ops that succeeded, their results
  * and the failed op's @error are written back, the ops before it stay
  * done, the ops after it are neither run nor written, and the call
  * returns 0.  See Documentation/spanheap/uapi.rst.

@@ -489,6 +489,17 @@ static inline struct mem_cgroup *set_active_memcg(struct mem_cgroup *memcg)
 /* ---- strings ---- */
 ssize_t strscpy(char *dst, const char *src, size_t count);
 
+/* The first byte of @start[0..@bytes) that is not @c, or NULL. */
+static inline void *memchr_inv(const void *start, int c, size_t bytes)
+{
+	const unsigned char *p = start;
+
+	for (; bytes; p++, bytes--)
+		if (*p != (unsigned char)c)
+			return (void *)p;
+	return NULL;
+}
+
 /* ---- time ---- */
 #define HZ			1000
 unsigned long shim_jiffies(void);
