@@ -148,6 +148,13 @@ int shp_heap_check(struct spanheap *heap)
 	for_each_possible_cpu(cpu) {
 		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
 
+		/* The fast free trusts c->last: one of its own, never tiny. */
+		if (c->last != &shp_empty_span &&
+		    (c->alloc[c->last->spc] != c->last || c->last->spc == SHP_TINY_SPC)) {
+			pr_err("%s: cpu %u: last span not an owned non-tiny span\n",
+			       heap->name, cpu);
+			return -EUCLEAN;
+		}
 		allocs += local_read(&c->allocs) - local_read(&c->tiny_shared);
 		frees += local_read(&c->frees);
 	}

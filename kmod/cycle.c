@@ -190,8 +190,8 @@ void shp_collect(struct spanheap *heap, bool sweep_now)
 	}
 	t_stw = ktime_get_ns() - t0;
 	percpu_up_write(&heap->sections);
-	record_pause(heap, t0 - t_stopping, t_stw);
 	if (marked) {
+		record_pause(heap, t0 - t_stopping, t_stw);
 		if (sweep_now)
 			shp_finish_sweep(heap);
 		else

@@ -38,8 +38,10 @@
  * worker with no work waits on the full list (polling, then sleeping
  * between polls, as Go's getfull); when every worker that
  * joined waits, nothing is gray anywhere and the drain is done.  Workers
- * that start after that leave at once, so worker 0 never waits for a
- * workqueue thread that is slow to come.  A drain with fewer gray
+ * that start after that leave at once, and worker 0 cancels the items
+ * not yet picked up, so it never waits for a workqueue thread that is
+ * slow to come; it does wait (cancel_work_sync()) for an item a kworker
+ * already took, until that kworker runs and leaves.  A drain with fewer gray
  * objects (a list, short phases) stays serial, with plain bit ops.
  *
  * Context for all of this file: heap->sections held for writing (by

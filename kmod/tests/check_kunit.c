@@ -88,6 +88,27 @@ static void span_corruption_caught(struct kunit *test)
 	EXPECT_CAUGHT(test, heap, s->owner, 1);		/* not that cache's */
 	KUNIT_ASSERT_NE(test, s->alloc_cache, 0);
 	EXPECT_CAUGHT(test, heap, s->cache_base, s->elemsize);
+	/* A cache's last span must be one of its own, never tiny. */
+	{
+		struct shp_span *tiny, *last;
+		struct shp_cpu_cache *c;
+		void *p;
+
+		spanheap_enter(heap);
+		p = spanheap_alloc(heap, 8, SPANHEAP_NOSCAN);
+		spanheap_exit(heap);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		tiny = shp_pagemap_lookup(p);
+		KUNIT_ASSERT_EQ(test, tiny->state, SHP_SPAN_CACHED);
+		c = tiny->owner;		/* the CPU the test ran on then */
+		KUNIT_ASSERT_PTR_EQ(test, c->alloc[SHP_TINY_SPC], tiny);
+		KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+		last = c->last;
+		c->last = tiny;
+		KUNIT_EXPECT_EQ(test, shp_heap_check(heap), -EUCLEAN);
+		c->last = last;
+		KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+	}
 	/* Counters against the bitmaps, bytes against the spans. */
 	allocs = &per_cpu_ptr(heap->cpu, 0)->allocs;
 	local_set(allocs, local_read(allocs) + 1);

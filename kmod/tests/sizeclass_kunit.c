@@ -56,6 +56,8 @@ static void size_lookup_is_tight(struct kunit *test)
 			return;
 		}
 	}
+	/* spanheap_alloc(0) takes the fast path: it relies on class 1. */
+	KUNIT_EXPECT_EQ(test, shp_size_to_class(0), 1U);
 	KUNIT_EXPECT_EQ(test, spanheap_class_size(0), 8);
 	KUNIT_EXPECT_EQ(test, spanheap_class_size(33), 48);
 	KUNIT_EXPECT_EQ(test, spanheap_class_size(SPANHEAP_MAX_SMALL_SIZE + 1),
