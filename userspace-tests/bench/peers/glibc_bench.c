@@ -2,7 +2,8 @@
 /*
  * glibc peer benchmark: cost of one malloc+free pair of N bytes.
  *
- * Prints "BENCH alloc_free_<N> glibc <ns> ns/op", median of REPS runs.
+ * Prints "BENCH alloc_free_<N> glibc <ns> ns/op", median of REPS runs,
+ * and the same for calloc as "glibc_calloc".
  * Build: gcc -O2 -o glibc_bench glibc_bench.c
  */
 #include <stdio.h>
@@ -12,15 +13,18 @@
 
 #define REPS 5
 
-/* One timed run: ns per malloc+free pair. */
-static double run(size_t size, long iters)
+/*
+ * One timed run: ns per malloc+free pair, or calloc+free with @zero
+ * (spanheap's objects come zeroed: calloc is the like-for-like peer).
+ */
+static double run(size_t size, long iters, int zero)
 {
 	double t0, t1;
 	long i;
 
 	t0 = bench_now_ns();
 	for (i = 0; i < iters; i++) {
-		char *p = malloc(size);
+		char *p = zero ? calloc(1, size) : malloc(size);
 
 		*p = (char)i;
 		bench_keep(p);		/* keeps gcc from eliding the pair */
@@ -40,11 +44,16 @@ int main(void)
 	for (s = 0; s < BENCH_ARRAY_SIZE(sizes); s++) {
 		long iters = sizes[s] <= 4096 ? 10000000 : 2000000;
 
-		run(sizes[s], iters / 10);	/* warm-up */
+		run(sizes[s], iters / 10, 0);	/* warm-up */
 		for (r = 0; r < REPS; r++)
-			t[r] = run(sizes[s], iters);
+			t[r] = run(sizes[s], iters, 0);
 		bench_median(t, REPS);
 		printf("BENCH alloc_free_%zu glibc %.2f ns/op\n", sizes[s],
+		       t[REPS / 2]);
+		for (r = 0; r < REPS; r++)
+			t[r] = run(sizes[s], iters, 1);
+		bench_median(t, REPS);
+		printf("BENCH alloc_free_%zu glibc_calloc %.2f ns/op\n", sizes[s],
 		       t[REPS / 2]);
 		fflush(stdout);
 	}
