@@ -14,6 +14,7 @@
 #include <linux/kthread.h>
 #include <linux/completion.h>
 #include <linux/jiffies.h>
+#include <linux/workqueue.h>
 #include "test_heap.h"
 
 #define OBJ		(64UL << 10)		/* a large object */
@@ -222,6 +223,39 @@ static void reused_run_is_zeroed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, fence), 0);
 }
 
+static void sweep_held_back(struct work_struct *work)
+{
+}
+
+/*
+ * A dead large object's run is reused by the next large allocation even
+ * though no sweep has run yet: the allocation sweeps the large spans
+ * first (Go's mheap.reclaim).  The cycle's background sweep is held back
+ * as in the sweep suite.
+ */
+static void dead_run_reclaimed_before_growth(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	u8 *p = alloc(test, OBJ), *q;
+
+	migrate_enable();
+	spanheap_exit(heap);
+	flush_work(&heap->sweep_work);
+	INIT_WORK(&heap->sweep_work, sweep_held_back);
+	shp_collect(heap, false);	/* nothing roots p */
+	flush_work(&heap->sweep_work);
+	INIT_WORK(&heap->sweep_work, shp_sweep_workfn);
+	spanheap_enter(heap);
+	migrate_disable();
+	KUNIT_EXPECT_NE(test, READ_ONCE(heap->large_sweepgen), READ_ONCE(heap->sweepgen));
+	q = alloc(test, OBJ);
+	/* p's run, merged back into the arena's free rest, comes first. */
+	KUNIT_EXPECT_PTR_EQ(test, q, p);
+	KUNIT_EXPECT_EQ(test, heap->nswept_large, 1);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 1);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+}
+
 /* At the limit, idle arenas are freed at once; without any, NULL. */
 static void limit_frees_idle_arenas_or_fails(struct kunit *test)
 {
@@ -344,6 +378,7 @@ static struct kunit_case pageheap_cases[] = {
 	KUNIT_CASE(scavenged_after_delay),
 	KUNIT_CASE(kept_before_delay),
 	KUNIT_CASE(reused_run_is_zeroed),
+	KUNIT_CASE(dead_run_reclaimed_before_growth),
 	KUNIT_CASE(limit_frees_idle_arenas_or_fails),
 	KUNIT_CASE(concurrent_with_collections_and_scavenger),
 	{}
