@@ -11,6 +11,7 @@
  */
 #include <linux/mm.h>
 #include <linux/gfp.h>
+#include <linux/jiffies.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include "internal.h"
@@ -41,6 +42,9 @@ static void span_pages_free(void *addr, unsigned long bytes)
  * @bytes: size of what is being allocated for it
  * @force: charge even past the limit (fixed costs, undo paths)
  *
+ * The bytes of free page runs do not count here: the next arena frees
+ * them first, and this cannot (it may run under a spinlock).
+ *
  * Context: any.
  * Return: false, with nothing charged, if the limit would be passed.
  */
@@ -48,7 +52,12 @@ bool shp_meta_charge(struct spanheap *heap, long bytes, bool force)
 {
 	long now = atomic_long_add_return(bytes, &heap->meta);
 
-	if (!force && shp_over_limit(heap, now, &heap->reserved)) {
+	/*
+	 * Free page runs are left out: they are given back before the heap
+	 * grows (pageheap.c), but this may run where nothing can be freed.
+	 */
+	if (!force && shp_over_limit(heap, now - READ_ONCE(heap->pages.idle_bytes),
+				     &heap->reserved)) {
 		atomic_long_sub(bytes, &heap->meta);
 		return false;
 	}
@@ -108,8 +117,11 @@ struct shp_span *shp_span_new(struct spanheap *heap, unsigned int spc,
 		nelems = 1;
 	}
 	nwords = BITS_TO_LONGS(nelems);
-	if (class && !shp_reserve(heap, bytes))
-		return NULL;
+	if (class && !shp_reserve(heap, bytes)) {
+		/* Idle arenas count against the limit too: give them back. */
+		if (!shp_scavenge(heap, jiffies, true) || !shp_reserve(heap, bytes))
+			return NULL;
+	}
 
 	s = kzalloc(struct_size(s, bits, SHP_SPAN_BITMAPS * nwords), SHP_GFP);
 	if (!s)

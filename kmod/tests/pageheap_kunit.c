@@ -8,6 +8,7 @@
  * arena past the limit first frees idle arenas, else fails cleanly.
  */
 #include <kunit/test.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/err.h>
 #include <linux/sched.h>
@@ -285,6 +286,43 @@ static void limit_frees_idle_arenas_or_fails(struct kunit *test)
 	spanheap_set_limit(heap, 0);
 }
 
+/*
+ * A heap filled to its limit with large objects, then emptied: the idle
+ * arenas it keeps do not stand in the way of small spans (freed early)
+ * nor of metadata charges (not counted against the limit).
+ */
+static void idle_runs_make_room_at_limit(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	unsigned int n = 0, i;
+	void **objs = kunit_kcalloc(test, 64, sizeof(*objs), GFP_KERNEL);
+	void *small;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	spanheap_read_stats(heap, st);
+	spanheap_set_limit(heap, st->bytes_meta + SHP_ARENA_BYTES);
+	while (n < 64 && (objs[n] = spanheap_alloc(heap, 60000, SPANHEAP_NOSCAN)))
+		n++;
+	KUNIT_ASSERT_GT(test, n, 0);
+	KUNIT_ASSERT_LT(test, n, 64);
+	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 1024, 0));
+	/* The arena's last free page is all the room left. */
+	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, SHP_ARENA_BYTES - n * PAGE_ALIGN(60000));
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, heap->pages.idle_bytes + 1), -ENOMEM);
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
+	KUNIT_EXPECT_GT(test, heap->pages.idle_bytes, 0);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, OBJ), 0);
+	spanheap_uncharge(heap, OBJ);
+	small = spanheap_alloc(heap, 1024, 0);
+	KUNIT_EXPECT_NOT_NULL(test, small);
+	KUNIT_EXPECT_GT(test, heap->pages.scavenged, 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, small), 0);
+	spanheap_set_limit(heap, 0);
+}
+
 #define CHURN_THREADS	2
 #define CHURN_OBJS	8
 
@@ -380,6 +418,7 @@ static struct kunit_case pageheap_cases[] = {
 	KUNIT_CASE(reused_run_is_zeroed),
 	KUNIT_CASE(dead_run_reclaimed_before_growth),
 	KUNIT_CASE(limit_frees_idle_arenas_or_fails),
+	KUNIT_CASE(idle_runs_make_room_at_limit),
 	KUNIT_CASE(concurrent_with_collections_and_scavenger),
 	{}
 };
