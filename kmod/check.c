@@ -55,6 +55,64 @@ static bool cache_bad(struct shp_span *s)
 			 "cache_base is not the cached word's first object"));
 }
 
+/*
+ * The page heap: every free run is on the list of its length, its edges
+ * name it and it lies inside its arena; each arena's free pages are
+ * what its free runs hold; arenas hold the large spans' bytes and the
+ * free runs' (which adds the arenas to @bytes).  Context: heap->lock.
+ */
+static int check_pages(struct spanheap *heap, long large_bytes, long *bytes)
+{
+	struct shp_pageheap *ph = &heap->pages;
+	unsigned long arenas = 0, free_pages = 0, arena_pages = 0, n;
+	struct shp_arena *a;
+	struct shp_run *r;
+	unsigned int i;
+
+	lockdep_assert_held(&heap->lock);
+	list_for_each_entry(a, &ph->arenas, list) {
+		arenas++;
+		arena_pages += a->npages;
+		n = 0;
+		for (i = 0; i < a->npages; i++) {
+			r = a->edge[i];
+			if (!r)
+				continue;
+			if (r->arena != a || !r->free ||
+			    (r->first != i && r->first + r->npages - 1 != i))
+				return -EUCLEAN;
+			if (r->first == i)
+				n += r->npages;
+		}
+		if (n != a->nfree)
+			return -EUCLEAN;
+		free_pages += n;
+	}
+	n = 0;
+	for (i = 0; i < SHP_RUN_LISTS; i++) {
+		if (list_empty(&ph->free[i]) == !!(ph->nonempty & BIT_ULL(i)))
+			return -EUCLEAN;
+		list_for_each_entry(r, &ph->free[i], list) {
+			if (!r->free || min_t(unsigned int, r->npages, SHP_RUN_LISTS) - 1 != i ||
+			    r->first + r->npages > r->arena->npages ||
+			    r->arena->edge[r->first] != r ||
+			    r->arena->edge[r->first + r->npages - 1] != r)
+				return -EUCLEAN;
+			n += r->npages;
+		}
+	}
+	if (n != free_pages || arenas != ph->narenas ||
+	    (free_pages << PAGE_SHIFT) != ph->idle_bytes ||
+	    ((arena_pages - free_pages) << PAGE_SHIFT) != large_bytes) {
+		pr_err("%s: page heap: %lu free pages listed, %lu in arenas of %lu pages, idle %lu, large %ld\n",
+		       heap->name, n, free_pages, arena_pages, ph->idle_bytes,
+		       large_bytes);
+		return -EUCLEAN;
+	}
+	*bytes += arena_pages << PAGE_SHIFT;
+	return 0;
+}
+
 /**
  * shp_heap_check() - verify a quiescent heap
  * @heap: heap with no allocation or free running
@@ -66,7 +124,7 @@ static bool cache_bad(struct shp_span *s)
 int shp_heap_check(struct spanheap *heap)
 {
 	u64 objects[SHP_NR_CLASSES] = { 0 }, allocs, frees, total = 0;
-	long bytes = 0;
+	long bytes = 0, large_bytes = 0;
 	unsigned int spc, class, nempty;
 	unsigned long nspans;
 	struct shp_span *s;
@@ -131,13 +189,17 @@ int shp_heap_check(struct spanheap *heap)
 	nspans = 0;
 	list_for_each_entry(s, &heap->large, list) {
 		if (ret || SHP_SPC_CLASS(s->spc) ||
-		    check_span(heap, s, s->spc, &objects[0], &bytes) != 1 ||
-		    s->state != SHP_SPAN_LARGE)
+		    check_span(heap, s, s->spc, &objects[0], &large_bytes) != 1 ||
+		    s->state != SHP_SPAN_LARGE || !s->run || s->run->free ||
+		    shp_run_base(s->run) != s->base ||
+		    (unsigned long)s->run->npages << PAGE_SHIFT != s->bytes)
 			ret = -EUCLEAN;
 		nspans++;
 	}
-	if (nspans != heap->nlarge)
+	if (nspans != heap->nlarge || large_bytes != heap->large_bytes)
 		ret = -EUCLEAN;
+	if (!ret)
+		ret = check_pages(heap, large_bytes, &bytes);
 	spin_unlock(&heap->lock);
 	rcu_read_unlock();
 	if (ret)

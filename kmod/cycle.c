@@ -235,7 +235,7 @@ void shp_gc_workfn(struct work_struct *work)
 void shp_gc_maybe_trigger(struct spanheap *heap)
 {
 	if (READ_ONCE(heap->gc_percent) >= 0 &&
-	    atomic_long_read(&heap->reserved) >= (long)READ_ONCE(heap->next_gc))
+	    shp_heap_in_use(heap) >= (long)READ_ONCE(heap->next_gc))
 		shp_heap_queue_work(heap, shp_wq, &heap->gc_work);
 }
 

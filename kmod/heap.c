@@ -69,6 +69,7 @@ struct spanheap *spanheap_create(const char *name, size_t limit)
 	atomic_long_set(&heap->bad_frees, 0);
 	spin_lock_init(&heap->lock);
 	INIT_LIST_HEAD(&heap->large);
+	shp_pageheap_init(heap);
 	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
 		spin_lock_init(&heap->central[spc].lock);
 		INIT_LIST_HEAD(&heap->central[spc].partial);
@@ -115,6 +116,7 @@ void spanheap_destroy(struct spanheap *heap)
 	shp_finq_destroy(heap);
 	spanheap_drain(heap);
 	shp_central_release_all(heap);
+	shp_pageheap_destroy(heap);
 	shp_mark_stack_put(heap);
 	WARN_ON(atomic_long_read(&heap->reserved));
 	WARN_ON(atomic_long_read(&heap->meta) != SHP_HEAP_FIXED_BYTES);
@@ -193,6 +195,8 @@ static noinline void *alloc_large(struct spanheap *heap, size_t size,
 
 	if (size > (size_t)INT_MAX)
 		return NULL;
+	/* Dead large objects' runs first, before the heap grows. */
+	shp_sweep_large_all(heap);
 	s = shp_span_new(heap, SHP_SPC(0, !!(flags & SPANHEAP_NOSCAN)), size);
 	if (!s) {
 		shp_gc_maybe_trigger(heap);

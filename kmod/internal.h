@@ -12,7 +12,9 @@
  *     |     alloc[spc] --------> span (SHP_SPAN_CACHED, owner = this cache)
  *     |-- central[spc]          spinlock, partial and full lists of
  *     |     partial/full ------> spans (SHP_SPAN_CENTRAL, owner = NULL)
- *     `-- large                 list of one-object spans (SHP_SPAN_LARGE)
+ *     |-- large                 list of one-object spans (SHP_SPAN_LARGE)
+ *     `-- pages                 arenas the large spans' page runs are cut
+ *                               from; free runs kept for reuse (pageheap.c)
  *
  *   shp_pagemap (global, RCU):  page address -> span, for every page of
  *                               every live span of every heap.
@@ -55,6 +57,8 @@
  *   special.c              special records of every kind, their caches
  *   check.c                the consistency check, test builds only
  *   span.c                 spans, bitmaps, metadata charges, span walks
+ *   pageheap.c             page runs of a heap: reuse, split, coalesce,
+ *                          scavenge
  *   pagemap.c              page address -> span
  *   sizeclass_table.c      the size classes (made by mksizeclasses.py)
  *
@@ -63,7 +67,7 @@
  *     heap->sections (percpu rwsem)    write: a cycle; read: a mutator section
  *       uheap->lock (mutex)            /dev/spanheap handle table (uheap.c)
  *         preempt_disable              (get_cpu_ptr of the heap's cache)
- *           central[spc].lock | heap->lock (large spans)
+ *           central[spc].lock | heap->lock (large spans, page runs)
  *             span->speciallock
  *               heap->fin_lock         the finalizer and cleanup queues
  *   heap->roots_lock, uheap->ev_lock   leaves
@@ -165,6 +169,7 @@ struct shp_cpu_cache;
  * @nspecials: records on the span
  * @nkind: records on the span by kind (enum spanheap_special_kind)
  * @list: central partial/full/unswept list, or heap->large
+ * @run: a large span's page run (pageheap.c); NULL for small spans
  * @rcu: frees the span after lookups that may still see it are done
  * @bits: alloc_bits, remote_bits, mark_bits, special_bits (object has a
  *	record), fin_bits (object has a finalizer), @nwords words each;
@@ -193,6 +198,7 @@ struct shp_span {
 	unsigned int nspecials;
 	unsigned int nkind[SPANHEAP_NR_SPECIAL_KINDS];
 	struct list_head list;
+	struct shp_run *run;
 	struct rcu_head rcu;
 	unsigned long bits[];
 };
@@ -486,6 +492,84 @@ struct shp_cpu_cache {
 /* Cleanup ids a CPU reserves from heap->cleanup_ids at once. */
 #define SHP_CLEANUP_ID_BLOCK	64
 
+/*
+ * The page heap (pageheap.c).  Large spans are page runs cut from arenas
+ * of SHP_ARENA_BYTES (or one run's size, if bigger or if the heap's
+ * limit leaves less room).  Free runs are kept on lists by length:
+ * lengths below SHP_RUN_LISTS pages have a list each, longer ones share
+ * the last.
+ */
+#define SHP_ARENA_BYTES		(1UL << 20)
+#define SHP_RUN_LISTS		64
+
+struct shp_arena;
+
+/**
+ * struct shp_run - a run of pages of an arena, in use or free
+ * @list: on heap->pages.free[] while free
+ * @arena: arena holding it
+ * @first: index of its first page in @arena
+ * @npages: length in pages
+ * @free: on a free list (else a large span's)
+ * @needzero: some page may hold nonzero bytes (Go's span.needzero):
+ *	fresh arena memory is zero, a freed run is not
+ */
+struct shp_run {
+	struct list_head list;
+	struct shp_arena *arena;
+	unsigned int first;
+	unsigned int npages;
+	bool free;
+	bool needzero;
+};
+
+/**
+ * struct shp_arena - pages a heap reserved at once, cut into runs
+ * @list: on heap->pages.arenas
+ * @base: address of its first page
+ * @npages: length in pages
+ * @nfree: pages in free runs; the arena is idle when it equals @npages
+ * @idle_since: jiffies when it last became idle
+ * @edge: per page, the free run that begins or ends there, else NULL;
+ *	how a freed run finds its free neighbours
+ */
+struct shp_arena {
+	struct list_head list;
+	unsigned long base;
+	unsigned int npages;
+	unsigned int nfree;
+	unsigned long idle_since;
+	struct shp_run *edge[];
+};
+
+/**
+ * struct shp_pageheap - a heap's arenas and free page runs
+ * @arenas: every arena of the heap
+ * @free: free runs by length (see SHP_RUN_LISTS)
+ * @nonempty: bit i set when @free[i] is not empty
+ * @spare: one unused run struct, so that a split rarely allocates
+ * @narenas: entries on @arenas
+ * @idle_bytes: bytes in free runs (counted in heap->reserved)
+ * @scavenged: bytes of arenas given back by the scavenger, ever
+ * @delay: jiffies an arena stays idle before the scavenger frees it
+ * @armed: @scavenge_work is queued or about to be
+ * @scavenge_work: the background scavenger
+ *
+ * Everything but @scavenge_work and @delay is protected by heap->lock.
+ */
+struct shp_pageheap {
+	struct list_head arenas;
+	struct list_head free[SHP_RUN_LISTS];
+	u64 nonempty;
+	struct shp_run *spare;
+	unsigned long narenas;
+	unsigned long idle_bytes;
+	u64 scavenged;
+	unsigned long delay;
+	bool armed;
+	struct delayed_work scavenge_work;
+};
+
 /**
  * struct shp_pause - how long cycles held mutator sections off
  * @last_ns: the last cycle's pause: from the moment the world was stopped
@@ -509,13 +593,15 @@ struct shp_pause {
  * @name: for debugfs and messages
  * @id: unique number, part of the debugfs directory name
  * @limit: cap on @reserved in bytes, 0 for none
- * @reserved: bytes of spans held
+ * @reserved: bytes of small spans and of arenas held
  * @cpu: per-CPU caches
  * @central: per span class
- * @lock: protects @large and @nlarge
+ * @lock: protects @large, @nlarge, @large_bytes, @large_sweepgen, @pages
  * @large: large-object spans
  * @nlarge: entries on @large
  * @large_bytes: bytes of the spans on @large
+ * @large_sweepgen: @sweepgen when every large span was last swept
+ * @pages: page runs of the large spans
  * @bad_frees: rejected frees
  * @debugfs: debugfs directory, if any
  * @sections: mutator sections hold it for reading, a collection for writing
@@ -574,6 +660,8 @@ struct spanheap {
 	struct list_head large;
 	unsigned long nlarge;
 	unsigned long large_bytes;
+	u32 large_sweepgen;
+	struct shp_pageheap pages;
 	atomic_long_t bad_frees;
 	struct dentry *debugfs;
 
@@ -690,6 +778,52 @@ static inline void shp_heap_queue_work(struct spanheap *heap,
 
 extern struct shp_span shp_empty_span;
 
+/**
+ * shp_over_limit() - would @now bytes of @counter pass the heap's limit?
+ * @heap: heap
+ * @now: new value of heap->reserved or heap->meta
+ * @other: the other of the two counters
+ *
+ * Context: any.
+ * Return: true if the limit is set and @now plus @other exceed it.
+ */
+static inline bool shp_over_limit(struct spanheap *heap, long now,
+				  atomic_long_t *other)
+{
+	size_t limit = READ_ONCE(heap->limit);
+
+	return limit && now + atomic_long_read(other) > (long)limit;
+}
+
+/**
+ * shp_reserve() - count @bytes of pages against the heap's limit
+ * @heap: heap
+ * @bytes: size of the pages about to be allocated
+ *
+ * Context: any.
+ * Return: false, with nothing counted, if the limit would be passed.
+ */
+static inline bool shp_reserve(struct spanheap *heap, unsigned long bytes)
+{
+	long now = atomic_long_add_return(bytes, &heap->reserved);
+
+	if (shp_over_limit(heap, now, &heap->meta)) {
+		atomic_long_sub(bytes, &heap->reserved);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Bytes of spans the heap holds, free page runs left out: what the pacer
+ * compares with its goal (idle runs are reused before the heap grows).
+ */
+static inline long shp_heap_in_use(struct spanheap *heap)
+{
+	return atomic_long_read(&heap->reserved) -
+	       (long)READ_ONCE(heap->pages.idle_bytes);
+}
+
 /* pagemap.c */
 struct shp_span *shp_pagemap_lookup(const void *p);
 int shp_pagemap_insert(struct shp_span *s);
@@ -710,6 +844,22 @@ struct shp_span *shp_find_object(struct spanheap *heap, const void *p,
 bool shp_meta_charge(struct spanheap *heap, long bytes, bool force);
 void shp_meta_uncharge(struct spanheap *heap, long bytes);
 void shp_visit_spans(struct spanheap *heap, shp_span_visitor_t fn, void *arg);
+
+/* pageheap.c */
+extern unsigned int shp_scavenge_delay_ms;
+void shp_pageheap_init(struct spanheap *heap);
+struct shp_run *shp_run_alloc(struct spanheap *heap, unsigned long npages);
+void shp_run_free(struct spanheap *heap, struct shp_run *r);
+unsigned long shp_scavenge(struct spanheap *heap, unsigned long now,
+			   bool force);
+void shp_scavenge_workfn(struct work_struct *work);
+void shp_pageheap_destroy(struct spanheap *heap);
+
+/* Address of the first page of run @r. */
+static inline unsigned long shp_run_base(struct shp_run *r)
+{
+	return r->arena->base + ((unsigned long)r->first << PAGE_SHIFT);
+}
 
 /* special.c */
 int shp_special_caches_get(void);
@@ -777,6 +927,7 @@ void shp_large_release(struct spanheap *heap, struct shp_span *s);
 /* sweep.c */
 void shp_sweep_span(struct spanheap *heap, struct shp_span *s);
 void shp_sweep_large(struct spanheap *heap, struct shp_span *s);
+void shp_sweep_large_all(struct spanheap *heap);
 void shp_ensure_swept(struct spanheap *heap, struct shp_span *s);
 /* Which pointers name an object for a special record (sweep.c). */
 enum shp_interior {

@@ -11,8 +11,8 @@
  */
 #include <linux/mm.h>
 #include <linux/gfp.h>
+#include <linux/jiffies.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 #include <linux/string.h>
 #include "internal.h"
 
@@ -20,45 +20,20 @@
 struct shp_span shp_empty_span = { .state = SHP_SPAN_DEAD };
 
 /*
- * Spans up to the largest small-span order come straight from the buddy
- * allocator, bigger ones from vmalloc.  Small objects are zeroed when
- * allocated; a large object is the span, so its pages must come zeroed.
+ * Small spans come straight from the buddy allocator (their objects are
+ * zeroed when allocated), large ones from the heap's page runs
+ * (pageheap.c): a large object is the span, so a dirty run is zeroed.
  */
-static void *span_pages_alloc(unsigned long bytes, bool zero)
+static void *span_pages_alloc(unsigned long bytes)
 {
-	struct page *page;
+	struct page *page = alloc_pages(SHP_GFP, get_order(bytes));
 
-	if (bytes > (PAGE_SIZE << SHP_MAX_SPAN_ORDER))
-		return __vmalloc(bytes, SHP_GFP | __GFP_ZERO);
-	page = alloc_pages(SHP_GFP | (zero ? __GFP_ZERO : 0), get_order(bytes));
 	return page ? page_address(page) : NULL;
 }
 
 static void span_pages_free(void *addr, unsigned long bytes)
 {
-	if (bytes > (PAGE_SIZE << SHP_MAX_SPAN_ORDER))
-		vfree(addr);
-	else
-		free_pages((unsigned long)addr, get_order(bytes));
-}
-
-/* Would @now bytes of @counter, plus the other counter, pass the limit? */
-static bool over_limit(struct spanheap *heap, long now, atomic_long_t *other)
-{
-	size_t limit = READ_ONCE(heap->limit);
-
-	return limit && now + atomic_long_read(other) > (long)limit;
-}
-
-static bool heap_reserve(struct spanheap *heap, unsigned long bytes)
-{
-	long now = atomic_long_add_return(bytes, &heap->reserved);
-
-	if (over_limit(heap, now, &heap->meta)) {
-		atomic_long_sub(bytes, &heap->reserved);
-		return false;
-	}
-	return true;
+	free_pages((unsigned long)addr, get_order(bytes));
 }
 
 /**
@@ -67,6 +42,9 @@ static bool heap_reserve(struct spanheap *heap, unsigned long bytes)
  * @bytes: size of what is being allocated for it
  * @force: charge even past the limit (fixed costs, undo paths)
  *
+ * The bytes of free page runs do not count here: the next arena frees
+ * them first, and this cannot (it may run under a spinlock).
+ *
  * Context: any.
  * Return: false, with nothing charged, if the limit would be passed.
  */
@@ -74,7 +52,12 @@ bool shp_meta_charge(struct spanheap *heap, long bytes, bool force)
 {
 	long now = atomic_long_add_return(bytes, &heap->meta);
 
-	if (!force && over_limit(heap, now, &heap->reserved)) {
+	/*
+	 * Free page runs are left out: they are given back before the heap
+	 * grows (pageheap.c), but this may run where nothing can be freed.
+	 */
+	if (!force && shp_over_limit(heap, now - READ_ONCE(heap->pages.idle_bytes),
+				     &heap->reserved)) {
 		atomic_long_sub(bytes, &heap->meta);
 		return false;
 	}
@@ -134,11 +117,23 @@ struct shp_span *shp_span_new(struct spanheap *heap, unsigned int spc,
 		nelems = 1;
 	}
 	nwords = BITS_TO_LONGS(nelems);
-	if (!heap_reserve(heap, bytes))
-		return NULL;
+	if (class && !shp_reserve(heap, bytes)) {
+		/* Idle arenas count against the limit too: give them back. */
+		if (!shp_scavenge(heap, jiffies, true) || !shp_reserve(heap, bytes))
+			return NULL;
+	}
 
 	s = kzalloc(struct_size(s, bits, SHP_SPAN_BITMAPS * nwords), SHP_GFP);
-	base = s ? span_pages_alloc(bytes, !class) : NULL;
+	if (!s)
+		goto fail;
+	if (class) {
+		base = span_pages_alloc(bytes);
+	} else {
+		s->run = shp_run_alloc(heap, bytes >> PAGE_SHIFT);
+		base = s->run ? (void *)shp_run_base(s->run) : NULL;
+		if (base && s->run->needzero)
+			memset(base, 0, bytes);
+	}
 	if (!base)
 		goto fail;
 	s->heap = heap;
@@ -159,10 +154,17 @@ struct shp_span *shp_span_new(struct spanheap *heap, unsigned int spc,
 	return s;
 
 fail_pages:
-	span_pages_free(base, bytes);
+	if (class) {
+		span_pages_free(base, bytes);
+	} else {
+		spin_lock(&heap->lock);
+		shp_run_free(heap, s->run);
+		spin_unlock(&heap->lock);
+	}
 fail:
 	kfree(s);
-	atomic_long_sub(bytes, &heap->reserved);
+	if (class)
+		atomic_long_sub(bytes, &heap->reserved);
 	return NULL;
 }
 
@@ -170,25 +172,34 @@ static void span_free_rcu(struct rcu_head *rcu)
 {
 	struct shp_span *s = container_of(rcu, struct shp_span, rcu);
 
-	span_pages_free((void *)s->base, s->bytes);
+	if (s->divmul)
+		span_pages_free((void *)s->base, s->bytes);
 	kfree(s->specials);
 	kfree(s);
 }
 
 /**
- * shp_span_release() - return a span to the page allocator
+ * shp_span_release() - return a span's pages
  * @s: span already unlinked from every list
  *
  * Lookups that found @s before it left the pagemap see state
- * SHP_SPAN_DEAD; pages and struct go after a grace period.
+ * SHP_SPAN_DEAD; the struct goes after a grace period, and so do a small
+ * span's pages.  A large span's run goes back to the page heap at once:
+ * its memory stays mapped there, and no lookup reads an object's memory
+ * through a dead span.
  *
- * Context: any; does not sleep.
+ * Context: any; does not sleep.  heap->lock held for a large span.
  */
 void shp_span_release(struct shp_span *s)
 {
 	WRITE_ONCE(s->state, SHP_SPAN_DEAD);
 	shp_pagemap_remove(s);
-	atomic_long_sub(s->bytes, &s->heap->reserved);
+	if (s->divmul) {
+		atomic_long_sub(s->bytes, &s->heap->reserved);
+	} else {
+		shp_run_free(s->heap, s->run);
+		s->run = NULL;
+	}
 	call_rcu(&s->rcu, span_free_rcu);
 }
 

@@ -332,14 +332,28 @@ static bool sweep_one(struct spanheap *heap, unsigned int spc)
 	return s;
 }
 
-static void sweep_large_all(struct spanheap *heap)
+/**
+ * shp_sweep_large_all() - sweep every large span left unswept
+ * @heap: heap
+ *
+ * A no-op once done in this cycle.  Large allocations call it before
+ * taking pages (Go's mheap.reclaim), so that the runs of dead large
+ * objects are reused before the heap grows.
+ *
+ * Context: no spinlock held; inside a section or with the sweeper
+ * excluded (heap->sweepgen does not change meanwhile).
+ */
+void shp_sweep_large_all(struct spanheap *heap)
 {
 	struct shp_span *s, *tmp;
 
+	if (READ_ONCE(heap->large_sweepgen) == READ_ONCE(heap->sweepgen))
+		return;
 	spin_lock(&heap->lock);
 	list_for_each_entry_safe(s, tmp, &heap->large, list)
 		if (s->sweepgen != heap->sweepgen)
 			shp_sweep_large(heap, s);
+	WRITE_ONCE(heap->large_sweepgen, heap->sweepgen);
 	spin_unlock(&heap->lock);
 }
 
@@ -365,7 +379,7 @@ void shp_finish_sweep(struct spanheap *heap)
 			cond_resched();
 		}
 	}
-	sweep_large_all(heap);
+	shp_sweep_large_all(heap);
 	shp_finq_wake(heap);
 }
 

@@ -90,6 +90,8 @@ static void alloc_large_objects(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), -EFAULT);
 		KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, p, NULL));
 	}
+	/* The runs are kept for reuse until the scavenger gives them back. */
+	KUNIT_EXPECT_GT(test, shp_scavenge(heap, jiffies, true), 0);
 	spanheap_read_stats(heap, st);
 	KUNIT_EXPECT_EQ(test, st->bytes_reserved, 0);
 	KUNIT_EXPECT_EQ(test, st->bad_frees, 2 * ARRAY_SIZE(sizes));

@@ -150,6 +150,13 @@ static void full_and_large_corruption_caught(struct kunit *test)
 	EXPECT_CAUGHT(test, heap, s->nalloc, -1);
 	EXPECT_CAUGHT(test, heap, large->state, SHP_SPAN_CENTRAL - SHP_SPAN_LARGE);
 	EXPECT_CAUGHT(test, heap, heap->nlarge, 1);
+	/* The page heap the large span's run comes from. */
+	EXPECT_CAUGHT(test, heap, large->run->npages, 1);
+	EXPECT_CAUGHT(test, heap, large->run->arena->nfree, 1);
+	EXPECT_CAUGHT(test, heap, large->run->arena->edge[large->run->npages]->first, 1);
+	EXPECT_CAUGHT(test, heap, heap->pages.idle_bytes, PAGE_SIZE);
+	EXPECT_CAUGHT(test, heap, heap->pages.narenas, 1);
+	EXPECT_CAUGHT(test, heap, heap->pages.nonempty, 1);
 }
 
 static void sweep_held_back(struct work_struct *work)

@@ -13,6 +13,7 @@
 #include <kunit/test.h>
 #include <linux/debugfs.h>	/* and filp_open() */
 #include <linux/seq_file.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/err.h>
 #include <linux/string.h>
@@ -164,6 +165,11 @@ static void debugfs_stats_file(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, field(buf, "bytes_reserved"), st->bytes_reserved);
 	KUNIT_EXPECT_EQ(test, field(buf, "bytes_meta"), st->bytes_meta);
 	KUNIT_EXPECT_EQ(test, field(buf, "limit"), 64 << 20);
+	/* The large object's arena, the rest of it idle. */
+	KUNIT_EXPECT_EQ(test, field(buf, "arenas"), 1);
+	KUNIT_EXPECT_EQ(test, field(buf, "bytes_idle"),
+			SHP_ARENA_BYTES - PAGE_ALIGN(40000));
+	KUNIT_EXPECT_EQ(test, field(buf, "bytes_scavenged"), 0);
 	KUNIT_EXPECT_EQ(test, field(buf, "objects_in_use"), 2);
 	KUNIT_EXPECT_EQ(test, field(buf, "spans"), 2);
 	KUNIT_EXPECT_EQ(test, field(buf, "allocs"), 2);

@@ -93,6 +93,12 @@ awk '$1 == "BENCH" && $2 == "alloc_free_32" && $3 == "spanheap" { x = $4 }
 	printf "# alloc_free_32 zeroing costs spanheap - spanheap_nozero = %.2f ns/op (%.0f%%)\n",
 	       x - y, 100 * (x - y) / x
      }' "$out/bench.txt"
+ratio alloc_free_65536 spanheap alloc_free_65536 glibc 2.0
+ratio alloc_free_65536 spanheap alloc_free_65536 glibc_calloc none
+ratio alloc_free_4096 spanheap alloc_free_4096 glibc 1.0
+ratio alloc_free_4096 spanheap alloc_free_4096 glibc_calloc none
+ratio alloc_65536 spanheap alloc_65536 boehm 0.5
+grep '^BENCH large_burst_' "$out/bench.txt" | sed 's/^BENCH/#/'
 ratio alloc_32 spanheap alloc_32 boehm 0.5
 ratio finalizer_register_1m spanheap finalizer_register_1m go 0.2
 ratio finalizer_register_1m spanheap finalizer_register_1m boehm 0.5

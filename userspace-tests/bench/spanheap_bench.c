@@ -5,13 +5,19 @@
  * runs the peers (glibc, Boehm GC, Go) in the same run and compares.
  *   alloc_free_<n>  spanheap_alloc + spanheap_free of n bytes, ns per pair
  *   alloc_<n>       spanheap_alloc only, objects dropped, collector on
+ *   large_burst_*   bytes_reserved around a burst of large objects: at its
+ *                   peak, once they are freed (the page heap keeps the
+ *                   runs), and once the scavenger has given the idle
+ *                   arenas back; and how long that took
  * "bench-spanheap alloc_free [impl [n]]" prints only the alloc_free lines
  * (of size n, else of all), naming the implementation <impl> (spanheap):
  * for run.sh --only alloc_free, and bench-spanheap-nozero (the same core
  * with the fast path's zero_object() call taken out), spanheap_nozero.
  */
+#include <unistd.h>
 #include <shim.h>
 #include "spanheap.h"
+#include "internal.h"
 #include "bench_util.h"
 
 #define ROUNDS	5
@@ -66,6 +72,57 @@ static double alloc_round(size_t size, long n)
 	return (double)t / n;
 }
 
+#define BURST_OBJS	256
+#define BURST_DELAY_MS	100
+
+static u64 bytes_reserved(struct spanheap *heap)
+{
+	static struct spanheap_stats st;
+
+	spanheap_read_stats(heap, &st);
+	return st.bytes_reserved;
+}
+
+/*
+ * 256 objects of 64 KiB (16 MiB) allocated and freed, then the real
+ * scavenger (a delayed work item, delay BURST_DELAY_MS) is waited for,
+ * polling every millisecond for at most 10 s.
+ */
+static void large_burst(void)
+{
+	unsigned int delay = shp_scavenge_delay_ms, i;
+	static void *objs[BURST_OBJS];
+	struct spanheap *heap;
+	u64 peak, freed, t0;
+
+	shp_scavenge_delay_ms = BURST_DELAY_MS;	/* read at creation */
+	heap = spanheap_create("bench-burst", 0);
+	shp_scavenge_delay_ms = delay;
+	spanheap_set_gc_percent(heap, -1);
+	spanheap_enter(heap);
+	for (i = 0; i < BURST_OBJS; i++) {
+		objs[i] = spanheap_alloc(heap, 65536, SPANHEAP_NOSCAN);
+		if (!objs[i])
+			abort();
+	}
+	peak = bytes_reserved(heap);
+	for (i = 0; i < BURST_OBJS; i++)
+		if (spanheap_free(heap, objs[i]))
+			abort();
+	spanheap_exit(heap);
+	freed = bytes_reserved(heap);
+	t0 = ktime_get_ns();
+	while (bytes_reserved(heap) && ktime_get_ns() - t0 < 10000000000ull)
+		usleep(1000);
+	printf("BENCH large_burst_reserved_peak spanheap %.2f MiB\n", peak / 1048576.0);
+	printf("BENCH large_burst_reserved_after_free spanheap %.2f MiB\n", freed / 1048576.0);
+	printf("BENCH large_burst_reserved_after_scavenge spanheap %.2f MiB\n",
+	       bytes_reserved(heap) / 1048576.0);
+	printf("BENCH large_burst_scavenge_wait spanheap %.0f ms (delay %u ms)\n",
+	       (ktime_get_ns() - t0) / 1e6, BURST_DELAY_MS);
+	spanheap_destroy(heap);
+}
+
 void bench_gc(void);
 
 int main(int argc, char **argv)
@@ -104,6 +161,7 @@ int main(int argc, char **argv)
 			v[r] = alloc_round(sizes[s], n);
 		printf("BENCH alloc_%zu spanheap %.2f ns/op\n", sizes[s], bench_median(v, ROUNDS));
 	}
+	large_burst();
 	rcu_barrier();
 	bench_gc();
 	return 0;

@@ -135,6 +135,101 @@ bool work_pending(struct work_struct *w)
 	return p;
 }
 
+/*
+ * The timer thread of delayed work: it sleeps until the earliest armed
+ * item is due and queues it.  Items are queued under timer_lock, so
+ * cancel_delayed_work_sync(), which disarms under it first, either
+ * finds the item still armed or finds its work queued.
+ */
+static pthread_mutex_t timer_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t timer_cond = PTHREAD_COND_INITIALIZER;
+static LIST_HEAD(timers);
+static pthread_once_t timer_once = PTHREAD_ONCE_INIT;
+
+static void *timer_thread(void *arg)
+{
+	pthread_mutex_lock(&timer_lock);
+	for (;;) {
+		struct delayed_work *dw, *first = NULL;
+		unsigned long now = jiffies;
+		struct timespec ts;
+
+		list_for_each_entry(dw, &timers, timer)
+			if (!first || time_before(dw->expires, first->expires))
+				first = dw;
+		if (!first) {
+			pthread_cond_wait(&timer_cond, &timer_lock);
+			continue;
+		}
+		if (!time_before(now, first->expires)) {
+			list_del_init(&first->timer);
+			first->armed = false;
+			queue_work(first->twq, &first->work);
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (first->expires - now) * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&timer_cond, &timer_lock, &ts);
+	}
+	return NULL;
+}
+
+static void timer_start(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, timer_thread, NULL))
+		abort();
+	pthread_detach(t);
+}
+
+bool queue_delayed_work(struct workqueue_struct *wq, struct delayed_work *dw,
+			unsigned long delay)
+{
+	bool queued = false;
+
+	if (!delay)
+		return queue_work(wq, &dw->work);
+	pthread_once(&timer_once, timer_start);
+	pthread_mutex_lock(&timer_lock);
+	if (!dw->armed && !work_pending(&dw->work)) {
+		dw->armed = true;
+		dw->twq = wq;
+		dw->expires = jiffies + delay;
+		list_add_tail(&dw->timer, &timers);
+		pthread_cond_signal(&timer_cond);
+		queued = true;
+	}
+	pthread_mutex_unlock(&timer_lock);
+	return queued;
+}
+
+bool cancel_delayed_work_sync(struct delayed_work *dw)
+{
+	bool was;
+
+	pthread_mutex_lock(&timer_lock);
+	was = dw->armed;
+	if (was) {
+		list_del_init(&dw->timer);
+		dw->armed = false;
+	}
+	pthread_mutex_unlock(&timer_lock);
+	return cancel_work_sync(&dw->work) || was;
+}
+
+bool delayed_work_pending(struct delayed_work *dw)
+{
+	bool armed;
+
+	pthread_mutex_lock(&timer_lock);
+	armed = dw->armed;
+	pthread_mutex_unlock(&timer_lock);
+	return armed || work_pending(&dw->work);
+}
+
 /* The semaphores this thread holds for reading (sections never nest). */
 #define SHIM_RWSEM_READS	4
 static __thread struct percpu_rw_semaphore *rwsem_reads[SHIM_RWSEM_READS];

@@ -6,24 +6,30 @@
  * <impl> is argv[1], "glibc" by default, and argv[2], if given, the only
  * N to run.  run-peers.sh runs it again with jemalloc, tcmalloc and
  * mimalloc in LD_PRELOAD, naming each.
+ * Run as glibc with no size, it also prints the same for calloc as
+ * "glibc_calloc".
  * Build: gcc -O2 -o glibc_bench glibc_bench.c
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include "../bench_util.h"
 
 #define REPS 5
 
-/* One timed run: ns per malloc+free pair. */
-static double run(size_t size, long iters)
+/*
+ * One timed run: ns per malloc+free pair, or calloc+free with @zero
+ * (spanheap's objects come zeroed: calloc is the like-for-like peer).
+ */
+static double run(size_t size, long iters, int zero)
 {
 	double t0, t1;
 	long i;
 
 	t0 = bench_now_ns();
 	for (i = 0; i < iters; i++) {
-		char *p = malloc(size);
+		char *p = zero ? calloc(1, size) : malloc(size);
 
 		*p = (char)i;
 		bench_keep(p);		/* keeps gcc from eliding the pair */
@@ -47,12 +53,19 @@ int main(int argc, char **argv)
 
 		if (only && sizes[s] != only)
 			continue;
-		run(sizes[s], iters / 10);	/* warm-up */
+		run(sizes[s], iters / 10, 0);	/* warm-up */
 		for (r = 0; r < REPS; r++)
-			t[r] = run(sizes[s], iters);
+			t[r] = run(sizes[s], iters, 0);
 		bench_median(t, REPS);
 		printf("BENCH alloc_free_%zu %s %.2f ns/op\n", sizes[s], impl,
 		       t[REPS / 2]);
+		if (!only && !strcmp(impl, "glibc")) {
+			for (r = 0; r < REPS; r++)
+				t[r] = run(sizes[s], iters, 1);
+			bench_median(t, REPS);
+			printf("BENCH alloc_free_%zu glibc_calloc %.2f ns/op\n",
+			       sizes[s], t[REPS / 2]);
+		}
 		fflush(stdout);
 	}
 	return 0;

@@ -554,6 +554,29 @@ bool flush_work(struct work_struct *work);
 bool work_pending(struct work_struct *work);
 
 /*
+ * Delayed work: one timer thread (shim_wq.c) queues each item on its
+ * workqueue when its delay has passed.  Cancelling takes it off the timer
+ * list, then cancels the work as cancel_work_sync() does.
+ */
+struct delayed_work {
+	struct work_struct work;
+	struct list_head timer;
+	unsigned long expires;
+	struct workqueue_struct *twq;
+	bool armed;
+};
+#define INIT_DELAYED_WORK(d, f) do {					\
+	INIT_WORK(&(d)->work, f);					\
+	INIT_LIST_HEAD(&(d)->timer);					\
+	(d)->armed = false;						\
+	} while (0)
+#define to_delayed_work(w)	container_of(w, struct delayed_work, work)
+bool queue_delayed_work(struct workqueue_struct *wq, struct delayed_work *dw,
+			unsigned long delay);
+bool cancel_delayed_work_sync(struct delayed_work *dw);
+bool delayed_work_pending(struct delayed_work *dw);
+
+/*
  * ---- percpu_rw_semaphore: a writer-preferring pthread rwlock ----
  * Holders are remembered (the writer, and per thread the few semaphores
  * it reads) so that percpu_rwsem_assert_held() really checks.

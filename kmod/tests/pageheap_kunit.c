@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit: the page heap (pageheap.c).  Large objects' runs are reused,
+ * split and coalesced within an arena; the scavenger frees arenas idle
+ * longer than the heap's delay (driven here with a made-up clock, never
+ * by sleeping: the heap's own delay is set far out so that the worker
+ * does not act behind the cases' backs); a reused run comes zeroed; an
+ * arena past the limit first frees idle arenas, else fails cleanly.
+ */
+#include <kunit/test.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/err.h>
+#include <linux/sched.h>
+#include <linux/kthread.h>
+#include <linux/completion.h>
+#include <linux/jiffies.h>
+#include <linux/workqueue.h>
+#include "test_heap.h"
+
+#define OBJ		(64UL << 10)		/* a large object */
+#define OBJ_PAGES	(OBJ >> PAGE_SHIFT)
+#define ARENA_PAGES	(SHP_ARENA_BYTES >> PAGE_SHIFT)
+/* Far beyond any case's run time: only the cases' clock scavenges. */
+#define FAR		(3600UL * HZ)
+
+static int pageheap_init(struct kunit *test)
+{
+	int ret = test_heap_init(test, "kunit-pageheap", TEST_HEAP_SECTION);
+
+	if (!ret)
+		((struct spanheap *)test->priv)->pages.delay = FAR;
+	return ret;
+}
+
+static void pageheap_exit(struct kunit *test)
+{
+	test_heap_exit(test, TEST_HEAP_SECTION | TEST_HEAP_CHECK);
+}
+
+static struct shp_run *run_of(struct spanheap *heap, void *p)
+{
+	struct shp_span *s;
+	struct shp_run *r;
+
+	rcu_read_lock();
+	s = shp_pagemap_lookup(p);
+	r = s ? s->run : NULL;
+	rcu_read_unlock();
+	return r;
+}
+
+static long reserved(struct spanheap *heap)
+{
+	return atomic_long_read(&heap->reserved);
+}
+
+static unsigned long narenas(struct spanheap *heap)
+{
+	unsigned long n;
+
+	spin_lock(&heap->lock);
+	n = heap->pages.narenas;
+	spin_unlock(&heap->lock);
+	return n;
+}
+
+/* The only arena of @heap. */
+static struct shp_arena *only_arena(struct spanheap *heap)
+{
+	return list_first_entry(&heap->pages.arenas, struct shp_arena, list);
+}
+
+static void *alloc(struct kunit *test, size_t size)
+{
+	void *p = spanheap_alloc(test->priv, size, SPANHEAP_NOSCAN);
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	return p;
+}
+
+static void freed_run_is_reused(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	u8 *p = alloc(test, OBJ), *q;
+
+	KUNIT_EXPECT_EQ(test, reserved(heap), (long)SHP_ARENA_BYTES);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	/* Still held, as a free run. */
+	KUNIT_EXPECT_EQ(test, reserved(heap), (long)SHP_ARENA_BYTES);
+	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, SHP_ARENA_BYTES);
+	q = alloc(test, OBJ);
+	KUNIT_EXPECT_PTR_EQ(test, q, p);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 1);
+	KUNIT_EXPECT_EQ(test, reserved(heap), (long)SHP_ARENA_BYTES);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+}
+
+static void run_is_split(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	u8 *p = alloc(test, 2 * OBJ), *q, *r;
+	struct shp_run *run;
+
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	/* Both halves of the freed run, low half first. */
+	q = alloc(test, OBJ);
+	r = alloc(test, OBJ);
+	KUNIT_EXPECT_PTR_EQ(test, q, p);
+	KUNIT_EXPECT_PTR_EQ(test, r, p + OBJ);
+	run = run_of(heap, r);
+	KUNIT_ASSERT_NOT_NULL(test, run);
+	KUNIT_EXPECT_EQ(test, run->npages, OBJ_PAGES);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 1);
+	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, SHP_ARENA_BYTES - 2 * OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, r), 0);
+}
+
+static void neighbours_coalesce(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	u8 *a = alloc(test, OBJ), *b = alloc(test, OBJ), *c = alloc(test, OBJ);
+	struct shp_arena *arena = only_arena(heap);
+	struct shp_run *run;
+	u8 *big;
+
+	KUNIT_ASSERT_PTR_EQ(test, b, a + OBJ);
+	KUNIT_ASSERT_PTR_EQ(test, c, b + OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, a), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, c), 0);
+	/* c merged with the arena's tail; a stands alone. */
+	KUNIT_EXPECT_EQ(test, arena->edge[0]->npages, OBJ_PAGES);
+	KUNIT_EXPECT_EQ(test, arena->edge[ARENA_PAGES - 1]->npages,
+			ARENA_PAGES - 2 * OBJ_PAGES);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, b), 0);
+	/* b joins both neighbours: one run covers the idle arena. */
+	run = arena->edge[0];
+	KUNIT_ASSERT_NOT_NULL(test, run);
+	KUNIT_EXPECT_PTR_EQ(test, arena->edge[ARENA_PAGES - 1], run);
+	KUNIT_EXPECT_EQ(test, run->npages, ARENA_PAGES);
+	KUNIT_EXPECT_EQ(test, arena->nfree, ARENA_PAGES);
+	KUNIT_EXPECT_NULL(test, arena->edge[OBJ_PAGES]);
+	/* So a whole-arena object fits without a new arena. */
+	big = alloc(test, SHP_ARENA_BYTES);
+	KUNIT_EXPECT_PTR_EQ(test, big, a);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 1);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, big), 0);
+}
+
+/* Fill two arenas with large objects and free them all. */
+static void burst(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	unsigned int n = 2 * SHP_ARENA_BYTES / OBJ, i;
+	void **objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	for (i = 0; i < n; i++)
+		objs[i] = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 2);
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
+	KUNIT_EXPECT_EQ(test, reserved(heap), 2 * (long)SHP_ARENA_BYTES);
+}
+
+static void scavenged_after_delay(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	unsigned long now;
+
+	burst(test);
+	now = jiffies;		/* both arenas went idle before this */
+	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, now + FAR + 1, false),
+			2 * SHP_ARENA_BYTES);
+	KUNIT_EXPECT_EQ(test, reserved(heap), 0);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.scavenged, 2 * SHP_ARENA_BYTES);
+	/* The heap grows again from nothing. */
+	spanheap_free(heap, alloc(test, OBJ));
+	KUNIT_EXPECT_EQ(test, narenas(heap), 1);
+}
+
+static void kept_before_delay(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	unsigned long idle = jiffies;	/* no arena went idle before this */
+	u8 *p;
+
+	burst(test);
+	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, idle + FAR - 1, false), 0);
+	KUNIT_EXPECT_EQ(test, reserved(heap), 2 * (long)SHP_ARENA_BYTES);
+	/* A partly used arena is never given back, not even by force. */
+	p = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, idle + 2 * FAR, true),
+			SHP_ARENA_BYTES);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 1);
+	KUNIT_EXPECT_PTR_EQ(test, run_of(heap, p)->arena, only_arena(heap));
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+}
+
+static void reused_run_is_zeroed(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	u8 *p = alloc(test, 3 * OBJ), *fence = alloc(test, OBJ), *q;
+	size_t i;
+
+	/* @fence keeps the freed run apart from the fresh rest of the arena. */
+	memset(p, 0xa5, 3 * OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	/* Dirty now: a smaller run cut from it must be zeroed. */
+	q = alloc(test, 2 * OBJ);
+	KUNIT_ASSERT_PTR_EQ(test, q, p);
+	for (i = 0; i < 2 * OBJ; i++)
+		if (q[i])
+			break;
+	KUNIT_EXPECT_EQ(test, i, 2 * OBJ);
+	/* The rest of the dirty run stays dirty; fresh memory is not. */
+	KUNIT_EXPECT_TRUE(test, only_arena(heap)->edge[2 * OBJ_PAGES]->needzero);
+	KUNIT_EXPECT_FALSE(test, only_arena(heap)->edge[ARENA_PAGES - 1]->needzero);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, fence), 0);
+}
+
+static void sweep_held_back(struct work_struct *work)
+{
+}
+
+/*
+ * A dead large object's run is reused by the next large allocation even
+ * though no sweep has run yet: the allocation sweeps the large spans
+ * first (Go's mheap.reclaim).  The cycle's background sweep is held back
+ * as in the sweep suite.
+ */
+static void dead_run_reclaimed_before_growth(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	u8 *p = alloc(test, OBJ), *q;
+
+	migrate_enable();
+	spanheap_exit(heap);
+	flush_work(&heap->sweep_work);
+	INIT_WORK(&heap->sweep_work, sweep_held_back);
+	shp_collect(heap, false);	/* nothing roots p */
+	flush_work(&heap->sweep_work);
+	INIT_WORK(&heap->sweep_work, shp_sweep_workfn);
+	spanheap_enter(heap);
+	migrate_disable();
+	KUNIT_EXPECT_NE(test, READ_ONCE(heap->large_sweepgen), READ_ONCE(heap->sweepgen));
+	q = alloc(test, OBJ);
+	/* p's run, merged back into the arena's free rest, comes first. */
+	KUNIT_EXPECT_PTR_EQ(test, q, p);
+	KUNIT_EXPECT_EQ(test, heap->nswept_large, 1);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 1);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+}
+
+/* At the limit, idle arenas are freed at once; without any, NULL. */
+static void limit_frees_idle_arenas_or_fails(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	size_t big = SHP_ARENA_BYTES + PAGE_SIZE;
+	long before;
+	u8 *p, *q;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	spanheap_read_stats(heap, st);
+	spanheap_set_limit(heap, st->bytes_meta + SHP_ARENA_BYTES + SHP_ARENA_BYTES / 2);
+	p = alloc(test, OBJ);
+	/* Does not fit beside the partly used arena: nothing changes. */
+	before = reserved(heap);
+	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, big, 0));
+	KUNIT_EXPECT_EQ(test, reserved(heap), before);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 1);
+	/* Idle, it is given back early to make room. */
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	q = alloc(test, big);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 1);
+	KUNIT_EXPECT_EQ(test, heap->pages.scavenged, SHP_ARENA_BYTES);
+	/* Near the limit the arena is the object's size. */
+	KUNIT_EXPECT_EQ(test, reserved(heap), (long)big);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+	spanheap_set_limit(heap, 0);
+}
+
+/*
+ * A heap filled to its limit with large objects, then emptied: the idle
+ * arenas it keeps do not stand in the way of small spans (freed early)
+ * nor of metadata charges (not counted against the limit).
+ */
+static void idle_runs_make_room_at_limit(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	unsigned int n = 0, i;
+	void **objs = kunit_kcalloc(test, 64, sizeof(*objs), GFP_KERNEL);
+	void *small;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	spanheap_read_stats(heap, st);
+	spanheap_set_limit(heap, st->bytes_meta + SHP_ARENA_BYTES);
+	while (n < 64 && (objs[n] = spanheap_alloc(heap, 60000, SPANHEAP_NOSCAN)))
+		n++;
+	KUNIT_ASSERT_GT(test, n, 0);
+	KUNIT_ASSERT_LT(test, n, 64);
+	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 1024, 0));
+	/* The arena's last free page is all the room left. */
+	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, SHP_ARENA_BYTES - n * PAGE_ALIGN(60000));
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, heap->pages.idle_bytes + 1), -ENOMEM);
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
+	KUNIT_EXPECT_GT(test, heap->pages.idle_bytes, 0);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, OBJ), 0);
+	spanheap_uncharge(heap, OBJ);
+	small = spanheap_alloc(heap, 1024, 0);
+	KUNIT_EXPECT_NOT_NULL(test, small);
+	KUNIT_EXPECT_GT(test, heap->pages.scavenged, 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, small), 0);
+	spanheap_set_limit(heap, 0);
+	/* The failed small allocation queued a cycle: let it finish. */
+	migrate_enable();
+	spanheap_exit(heap);
+	flush_work(&heap->gc_work);
+	flush_work(&heap->sweep_work);
+	spanheap_enter(heap);
+	migrate_disable();
+}
+
+#define CHURN_THREADS	2
+#define CHURN_OBJS	8
+
+struct churn {
+	struct spanheap *heap;
+	unsigned long deadline;
+	atomic_t errors;
+	atomic_t allocs;
+	struct completion done;
+};
+
+/* Large objects in and out while the main thread collects and scavenges. */
+static int churn_thread(void *arg)
+{
+	struct churn *c = arg;
+	u32 seed = (u32)(unsigned long)current;
+	u8 *objs[CHURN_OBJS];
+	size_t sizes[CHURN_OBJS];
+	unsigned int i, j;
+
+	while (time_before(jiffies, c->deadline)) {
+		spanheap_enter(c->heap);
+		for (i = 0; i < CHURN_OBJS; i++) {
+			seed = seed * 1103515245 + 12345;
+			sizes[i] = SPANHEAP_MAX_SMALL_SIZE + 1 + (seed >> 8) % (300 << 10);
+			objs[i] = spanheap_alloc(c->heap, sizes[i], SPANHEAP_NOSCAN);
+			if (!objs[i]) {
+				atomic_inc(&c->errors);
+				continue;
+			}
+			atomic_inc(&c->allocs);
+			for (j = 0; j < sizes[i]; j += 512)
+				if (objs[i][j])
+					atomic_inc(&c->errors);
+			memset(objs[i], 0x5a, sizes[i]);
+		}
+		/* Half freed here, half left to the collector. */
+		for (i = 0; i < CHURN_OBJS; i += 2)
+			if (objs[i] && spanheap_free(c->heap, objs[i]))
+				atomic_inc(&c->errors);
+		spanheap_exit(c->heap);
+		cond_resched();
+	}
+	kthread_complete_and_exit(&c->done, 0);
+}
+
+static void concurrent_with_collections_and_scavenger(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct churn *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	struct task_struct *t;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	migrate_enable();
+	spanheap_exit(heap);	/* collections wait for sections */
+	c->heap = heap;
+	init_completion(&c->done);
+	heap->pages.delay = 0;	/* the background scavenger runs too */
+	spanheap_set_gc_percent(heap, 10);
+	c->deadline = jiffies + HZ / 2;
+	for (i = 0; i < CHURN_THREADS; i++) {
+		t = kthread_run(churn_thread, c, "spanheap-pageheap");
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	}
+	while (time_before(jiffies, c->deadline)) {
+		spanheap_collect(heap);
+		shp_scavenge(heap, jiffies, true);
+		cond_resched();
+	}
+	for (i = 0; i < CHURN_THREADS; i++)
+		KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&c->done, 60 * HZ), 0);
+	spanheap_set_gc_percent(heap, -1);
+	/* A paced cycle may still run: the drain below must not race it. */
+	flush_work(&heap->gc_work);
+	flush_work(&heap->sweep_work);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->errors), 0);
+	KUNIT_EXPECT_GT(test, atomic_read(&c->allocs), 0);
+	/* Everything dead and swept: all arenas idle, then all given back. */
+	spanheap_collect(heap);
+	spanheap_drain(heap);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+	shp_scavenge(heap, jiffies, true);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, 0);
+	spanheap_enter(heap);
+	migrate_disable();
+}
+
+static struct kunit_case pageheap_cases[] = {
+	KUNIT_CASE(freed_run_is_reused),
+	KUNIT_CASE(run_is_split),
+	KUNIT_CASE(neighbours_coalesce),
+	KUNIT_CASE(scavenged_after_delay),
+	KUNIT_CASE(kept_before_delay),
+	KUNIT_CASE(reused_run_is_zeroed),
+	KUNIT_CASE(dead_run_reclaimed_before_growth),
+	KUNIT_CASE(limit_frees_idle_arenas_or_fails),
+	KUNIT_CASE(idle_runs_make_room_at_limit),
+	KUNIT_CASE(concurrent_with_collections_and_scavenger),
+	{}
+};
+
+static struct kunit_suite pageheap_suite = {
+	.name = "spanheap_pageheap",
+	.init = pageheap_init,
+	.exit = pageheap_exit,
+	.test_cases = pageheap_cases,
+};
+
+kunit_test_suites(&pageheap_suite);
