@@ -124,7 +124,7 @@ static int check_pages(struct spanheap *heap, long large_bytes, long *bytes)
 int shp_heap_check(struct spanheap *heap)
 {
 	u64 objects[SHP_NR_CLASSES] = { 0 }, allocs, frees, total = 0;
-	long bytes = 0, large_bytes = 0;
+	long bytes = 0, large_bytes = 0, reserved;
 	unsigned int spc, class, nempty;
 	unsigned long nspans;
 	struct shp_span *s;
@@ -200,6 +200,8 @@ int shp_heap_check(struct spanheap *heap)
 		ret = -EUCLEAN;
 	if (!ret)
 		ret = check_pages(heap, large_bytes, &bytes);
+	/* The scavenger frees arenas and their bytes under heap->lock. */
+	reserved = atomic_long_read(&heap->reserved);
 	spin_unlock(&heap->lock);
 	rcu_read_unlock();
 	if (ret)
@@ -229,9 +231,9 @@ int shp_heap_check(struct spanheap *heap)
 		       heap->name, total, allocs - frees);
 		return -EUCLEAN;
 	}
-	if (bytes != atomic_long_read(&heap->reserved)) {
+	if (bytes != reserved) {
 		pr_err("%s: spans hold %ld bytes, reserved says %ld\n",
-		       heap->name, bytes, atomic_long_read(&heap->reserved));
+		       heap->name, bytes, reserved);
 		return -EUCLEAN;
 	}
 	return 0;

@@ -156,11 +156,16 @@ static struct shp_arena *arena_new(struct spanheap *heap, unsigned long npages)
 	return a;
 }
 
+static void arena_release(struct shp_arena *a)
+{
+	vfree((void *)a->base);
+	kvfree(a);
+}
+
 static void arena_free(struct spanheap *heap, struct shp_arena *a)
 {
 	atomic_long_sub((long)a->npages << PAGE_SHIFT, &heap->reserved);
-	vfree((void *)a->base);
-	kvfree(a);
+	arena_release(a);
 }
 
 /**
@@ -328,10 +333,12 @@ unsigned long shp_scavenge(struct spanheap *heap, unsigned long now,
 		ph->narenas--;
 		bytes += (unsigned long)a->npages << PAGE_SHIFT;
 	}
+	/* Under the lock: the arenas and reserved agree for shp_heap_check(). */
+	atomic_long_sub(bytes, &heap->reserved);
 	ph->scavenged += bytes;
 	spin_unlock(&heap->lock);
 	list_for_each_entry_safe(a, tmp, &gone, list)
-		arena_free(heap, a);
+		arena_release(a);
 	return bytes;
 }
 
