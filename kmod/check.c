@@ -64,7 +64,7 @@ static bool cache_bad(struct shp_span *s)
 static int check_pages(struct spanheap *heap, long large_bytes, long *bytes)
 {
 	struct shp_pageheap *ph = &heap->pages;
-	unsigned long arenas = 0, free_pages = 0, arena_pages = 0, n;
+	unsigned long arenas = 0, free_pages = 0, arena_pages = 0, idle_pages = 0, n;
 	struct shp_arena *a;
 	struct shp_run *r;
 	unsigned int i;
@@ -87,6 +87,8 @@ static int check_pages(struct spanheap *heap, long large_bytes, long *bytes)
 		if (n != a->nfree)
 			return -EUCLEAN;
 		free_pages += n;
+		if (n == a->npages)
+			idle_pages += n;
 	}
 	n = 0;
 	for (i = 0; i < SHP_RUN_LISTS; i++) {
@@ -103,6 +105,7 @@ static int check_pages(struct spanheap *heap, long large_bytes, long *bytes)
 	}
 	if (n != free_pages || arenas != ph->narenas ||
 	    (free_pages << PAGE_SHIFT) != ph->idle_bytes ||
+	    (idle_pages << PAGE_SHIFT) != ph->idle_arena_bytes ||
 	    ((arena_pages - free_pages) << PAGE_SHIFT) != large_bytes) {
 		pr_err("%s: page heap: %lu free pages listed, %lu in arenas of %lu pages, idle %lu, large %ld\n",
 		       heap->name, n, free_pages, arena_pages, ph->idle_bytes,

@@ -469,9 +469,12 @@ static noinline int free_slow(struct spanheap *heap, void *ptr)
  *
  * Context: inside a mutator section; does not sleep.
  * Return: 0; -EFAULT if @ptr is not inside a live span of @heap (a
- * foreign pointer, or a large object already freed); -EINVAL if it is
- * not the start of an allocated object (interior pointer, tail of a
- * span, a small object already freed, or a tiny object).  Nothing changes on error.
+ * foreign pointer, or a large object already freed whose pages no new
+ * object took); -EINVAL if it is not the start of an allocated object
+ * (interior pointer, tail of a span, a small object already freed, or a
+ * tiny object).  Nothing changes on error.  A second free after the
+ * memory was handed out again frees the new object, as with any
+ * allocator: freed runs and slots are reused at once.
  */
 int spanheap_free(struct spanheap *heap, void *ptr)
 {

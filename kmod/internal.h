@@ -550,6 +550,8 @@ struct shp_arena {
  * @spare: one unused run struct, so that a split rarely allocates
  * @narenas: entries on @arenas
  * @idle_bytes: bytes in free runs (counted in heap->reserved)
+ * @idle_arena_bytes: of those, bytes of arenas wholly free: only these
+ *	can be given back (the scavenger frees whole arenas)
  * @scavenged: bytes of arenas given back by the scavenger, ever
  * @delay: jiffies an arena stays idle before the scavenger frees it
  * @armed: @scavenge_work is queued or about to be
@@ -564,6 +566,7 @@ struct shp_pageheap {
 	struct shp_run *spare;
 	unsigned long narenas;
 	unsigned long idle_bytes;
+	unsigned long idle_arena_bytes;
 	u64 scavenged;
 	unsigned long delay;
 	bool armed;

@@ -77,22 +77,37 @@ static void run_unlink(struct shp_pageheap *ph, struct shp_run *r)
 	WRITE_ONCE(ph->idle_bytes, ph->idle_bytes - bytes);
 }
 
-/* A free run of at least @npages pages, or NULL.  Context: heap->lock. */
+/* Bytes of arena @a if it is wholly free, else 0.  Context: heap->lock. */
+static unsigned long arena_idle_bytes(struct shp_arena *a)
+{
+	return a->nfree == a->npages ? (unsigned long)a->npages << PAGE_SHIFT : 0;
+}
+
+/*
+ * A free run of at least @npages pages, or NULL: the shortest that fits
+ * (runs longer than the lists' are looked through), but never part of
+ * an idle arena bigger than SHP_ARENA_BYTES (made for one big object):
+ * a smaller object would keep all of it from the scavenger.
+ * Context: heap->lock.
+ */
 static struct shp_run *run_find(struct shp_pageheap *ph, unsigned long npages)
 {
 	unsigned int i = run_list(npages);
 	u64 lists = ph->nonempty & GENMASK_ULL(SHP_RUN_LISTS - 1, i);
-	struct shp_run *r;
+	struct shp_run *r, *best = NULL;
 
 	if (!lists)
 		return NULL;
 	i = __ffs64(lists);
 	if (i < SHP_RUN_LISTS - 1)
 		return list_first_entry(&ph->free[i], struct shp_run, list);
-	list_for_each_entry(r, &ph->free[i], list)
-		if (r->npages >= npages)
-			return r;
-	return NULL;
+	list_for_each_entry(r, &ph->free[i], list) {
+		if (r->npages < npages || (best && best->npages <= r->npages) ||
+		    (r->npages > npages && arena_idle_bytes(r->arena) > SHP_ARENA_BYTES))
+			continue;
+		best = r;
+	}
+	return best;
 }
 
 /*
@@ -121,6 +136,8 @@ static struct shp_run *run_take(struct spanheap *heap, unsigned long npages,
 		r->npages = npages;
 		run_link(ph, rest);
 	}
+	WRITE_ONCE(ph->idle_arena_bytes, ph->idle_arena_bytes -
+		   arena_idle_bytes(r->arena));
 	r->arena->nfree -= npages;
 	return r;
 }
@@ -297,6 +314,8 @@ void shp_run_free(struct spanheap *heap, struct shp_run *r)
 	}
 	run_link(ph, r);
 	if (a->nfree == a->npages) {
+		WRITE_ONCE(ph->idle_arena_bytes, ph->idle_arena_bytes +
+			   arena_idle_bytes(a));
 		a->idle_since = jiffies;
 		scavenge_arm(heap, ph->delay);
 	}
@@ -335,6 +354,7 @@ unsigned long shp_scavenge(struct spanheap *heap, unsigned long now,
 	}
 	/* Under the lock: the arenas and reserved agree for shp_heap_check(). */
 	atomic_long_sub(bytes, &heap->reserved);
+	WRITE_ONCE(ph->idle_arena_bytes, ph->idle_arena_bytes - bytes);
 	ph->scavenged += bytes;
 	spin_unlock(&heap->lock);
 	list_for_each_entry_safe(a, tmp, &gone, list)

@@ -42,8 +42,9 @@ static void span_pages_free(void *addr, unsigned long bytes)
  * @bytes: size of what is being allocated for it
  * @force: charge even past the limit (fixed costs, undo paths)
  *
- * The bytes of free page runs do not count here: the next arena frees
- * them first, and this cannot (it may run under a spinlock).
+ * The bytes of wholly idle arenas do not count here: the next arena or
+ * small span frees them first, and this cannot (it may run under a
+ * spinlock).  Free runs of arenas in use do count: nothing frees them.
  *
  * Context: any.
  * Return: false, with nothing charged, if the limit would be passed.
@@ -52,11 +53,7 @@ bool shp_meta_charge(struct spanheap *heap, long bytes, bool force)
 {
 	long now = atomic_long_add_return(bytes, &heap->meta);
 
-	/*
-	 * Free page runs are left out: they are given back before the heap
-	 * grows (pageheap.c), but this may run where nothing can be freed.
-	 */
-	if (!force && shp_over_limit(heap, now - READ_ONCE(heap->pages.idle_bytes),
+	if (!force && shp_over_limit(heap, now - READ_ONCE(heap->pages.idle_arena_bytes),
 				     &heap->reserved)) {
 		atomic_long_sub(bytes, &heap->meta);
 		return false;
@@ -184,9 +181,9 @@ static void span_free_rcu(struct rcu_head *rcu)
  *
  * Lookups that found @s before it left the pagemap see state
  * SHP_SPAN_DEAD; the struct goes after a grace period, and so do a small
- * span's pages.  A large span's run goes back to the page heap at once:
- * its memory stays mapped there, and no lookup reads an object's memory
- * through a dead span.
+ * span's pages.  A large span's run goes back to the page heap at once
+ * (the scavenger may free its arena soon after): no lookup reads an
+ * object's memory through a dead span.
  *
  * Context: any; does not sleep.  heap->lock held for a large span.
  */

@@ -96,6 +96,29 @@ static void freed_run_is_reused(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
 }
 
+/*
+ * An idle arena made for one big object is reused by an object of its
+ * size, but never cut up for a smaller one, which would keep all of it
+ * from the scavenger.
+ */
+static void big_idle_arena_not_split(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	const size_t big = 4 * SHP_ARENA_BYTES;
+	u8 *p = alloc(test, big), *q, *small;
+
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	q = alloc(test, big);
+	KUNIT_EXPECT_PTR_EQ(test, q, p);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+	small = alloc(test, OBJ);
+	KUNIT_EXPECT_TRUE(test, small < p || small >= p + big);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 2);
+	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, jiffies, true), big);
+	KUNIT_EXPECT_EQ(test, reserved(heap), (long)SHP_ARENA_BYTES);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, small), 0);
+}
+
 static void run_is_split(struct kunit *test)
 {
 	struct spanheap *heap = test->priv;
@@ -310,9 +333,14 @@ static void idle_runs_make_room_at_limit(struct kunit *test)
 	/* The arena's last free page is all the room left. */
 	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, SHP_ARENA_BYTES - n * PAGE_ALIGN(60000));
 	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, heap->pages.idle_bytes + 1), -ENOMEM);
-	for (i = 0; i < n; i++)
+	/* Free runs of an arena still in use make no room: nothing frees them. */
+	for (i = 1; i < n; i++)
 		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
-	KUNIT_EXPECT_GT(test, heap->pages.idle_bytes, 0);
+	KUNIT_EXPECT_GT(test, heap->pages.idle_bytes, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, PAGE_SIZE), -ENOMEM);
+	/* A wholly idle arena does: it is given back before the heap grows. */
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[0]), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.idle_arena_bytes, SHP_ARENA_BYTES);
 	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, OBJ), 0);
 	spanheap_uncharge(heap, OBJ);
 	small = spanheap_alloc(heap, 1024, 0);
@@ -420,6 +448,7 @@ static void concurrent_with_collections_and_scavenger(struct kunit *test)
 
 static struct kunit_case pageheap_cases[] = {
 	KUNIT_CASE(freed_run_is_reused),
+	KUNIT_CASE(big_idle_arena_not_split),
 	KUNIT_CASE(run_is_split),
 	KUNIT_CASE(neighbours_coalesce),
 	KUNIT_CASE(scavenged_after_delay),
