@@ -98,7 +98,9 @@ static void span_corruption_caught(struct kunit *test)
 		p = spanheap_alloc(heap, 8, SPANHEAP_NOSCAN);
 		spanheap_exit(heap);
 		KUNIT_ASSERT_NOT_NULL(test, p);
-		tiny = shp_pagemap_lookup(p);
+		rcu_read_lock();
+		tiny = shp_pagemap_lookup(p);	/* live: stays after unlock */
+		rcu_read_unlock();
 		KUNIT_ASSERT_EQ(test, tiny->state, SHP_SPAN_CACHED);
 		c = tiny->owner;		/* the CPU the test ran on then */
 		KUNIT_ASSERT_PTR_EQ(test, c->alloc[SHP_TINY_SPC], tiny);
