@@ -151,10 +151,13 @@ void shp_scan_range(struct spanheap *heap, unsigned long base,
 /*
  * Gray objects are taken off the stack MARK_PREFETCH scans before they
  * are scanned, their first line prefetched meanwhile (Boehm's mark_from
- * does the same): a depth-first walk of a tree otherwise waits for a
- * cache miss on every object.  The marked set does not depend on order.
+ * does the same).  The marked set does not depend on order.  Measured
+ * on an idle machine, fetching 8 ahead made both the list (from 10.5 to
+ * 13.5 ms for 1M nodes) and the tree of gc_live_tree_1m slower than not
+ * fetching ahead: the hardware prefetcher already follows the heap's
+ * sequential allocation, so the ring holds one object.
  */
-#define MARK_PREFETCH	8
+#define MARK_PREFETCH	1
 
 struct mark_ring {
 	struct shp_gray g[MARK_PREFETCH];
