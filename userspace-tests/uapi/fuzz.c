@@ -2072,17 +2072,18 @@ static void h_raw(struct slice *s)
 	if (!(srnd(s) % 10)) {	/* an unknown command of our magic */
 		static const unsigned long newer[] = {
 			SPANHEAP_IOC_CLEANUP, SPANHEAP_IOC_CLEANUP_STOP, SPANHEAP_IOC_WEAK_MAKE,
-			SPANHEAP_IOC_WEAK_GET, SPANHEAP_IOC_WEAK_DROP,
+			SPANHEAP_IOC_WEAK_GET, SPANHEAP_IOC_WEAK_DROP, SPANHEAP_IOC_BATCH,
 		};
+		const unsigned int nnewer = ARRAY_SIZE(newer);
 
 		/* (STATS is also known by the numbers of its earlier sizes) */
 		do {
 			cmd = _IOC(srnd(s) % 4, SPANHEAP_IOC_MAGIC, srnd(s) % 32, srnd(s) % 512);
 			for (k = 0; k < 11 && cmds[k] != cmd; k++)
 				;
-			for (off = 0; k == 11 && off < 5 && newer[off] != cmd; off++)
+			for (off = 0; k == 11 && off < nnewer && newer[off] != cmd; off++)
 				;
-		} while (k < 11 || off < 5 ||
+		} while (k < 11 || off < nnewer ||
 			 cmd == STATS_AT(events_overcap) || cmd == STATS_AT(cleanups_set) ||
 			 cmd == STATS_AT(gc_pause_last_ns));
 		ret = ioc(s, cmd, s->g + srnd(s) % PG);
