@@ -2,7 +2,11 @@
 # spanheap - top-level targets.  See README.md.
 #   make              build spanheap.ko (+ bench and demo modules) against KDIR
 #   make check        all test tiers; ends with "N passed, N failed, N skipped"
-#   make check-user | check-vm | check-kcsan | check-stock     one tier
+#   make check-user | check-vm | check-kcsan | check-stock | check-dkms  one tier
+#   make install      spanheap.ko (modules_install), the udev rule and group,
+#                     libspanheap (.so, .a, header, spanheap.pc), spanheapctl
+#                     and its man page; DESTDIR, PREFIX (/usr/local); uninstall
+#   make dkms-source  the module's sources to $(DKMS_SRC)/spanheap-<VERSION>
 #   make fuzz         libFuzzer on the ioctl dispatcher, FUZZ_SECONDS (default 120)
 #   make coverage     line/branch coverage of kmod/*.c under the userspace suites
 #   make bench        userspace benchmarks against glibc, jemalloc, tcmalloc,
@@ -20,7 +24,8 @@ KDIR	?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) $(DEBIAN_KD
 DEPS	:= $(REPO)/scripts/deps.sh
 VM	:= $(REPO)/userspace-tests/vm
 
-.PHONY: all modules check check-user fuzz fuzz-merge coverage check-vm check-kcsan check-stock bench bench-alloc bench-vm demo shell clean uapi-tools
+.PHONY: all modules check check-user fuzz fuzz-merge coverage check-vm check-kcsan check-stock check-dkms bench bench-alloc bench-vm demo shell clean uapi-tools \
+	lib install uninstall dkms-source
 
 # Userspace side of /dev/spanheap, static (the QEMU guests are busybox only):
 # selftests and fuzzer run in both VM tiers, spanheapctl drives the demo.
@@ -113,6 +118,14 @@ check-stock: uapi-tools
 	@$(DEPS) stock kunit
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(VM)/check-stock.sh $(REPO)
 
+# DKMS against Debian's linux-headers-amd64 into build/dkms/ (not the
+# host's /var/lib/dkms), make install into a DESTDIR and programs built
+# against it with pkg-config, then Debian's kernel with the DKMS-built
+# module, the udev rule applied by mdev, a non-root member of the group.
+check-dkms:
+	@$(DEPS) dkms kunit
+	$(VM)/check-dkms.sh $(REPO)
+
 # The KCSAN kernel (testkernel-kcsan.config): KUnit suites, then the fuzzer
 # with 4 threads on each of 2 files for FUZZ_SECONDS.
 check-kcsan: uapi-tools
@@ -121,7 +134,7 @@ check-kcsan: uapi-tools
 
 # Every tier runs even if an earlier one fails; the last line sums them.
 check:
-	@$(REPO)/userspace-tests/run-tiers.sh $(REPO) user vm kcsan stock
+	@$(REPO)/userspace-tests/run-tiers.sh $(REPO) user vm kcsan stock dkms
 
 bench:
 	@$(DEPS) user
@@ -152,6 +165,112 @@ shell:
 	@$(DEPS) demo
 	@$(MAKE) --no-print-directory $(SHELL_TOOLS) FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	@$(VM)/shell.sh $(REPO) $(KERNEL)
+
+# ---- make install / uninstall (Documentation/spanheap/install.rst) ----
+# Userspace under PREFIX; the module through the kernel's modules_install
+# (INSTALL_MOD_PATH=DESTDIR, INSTALL_MOD_DIR), then depmod; the udev rule in
+# UDEVRULESDIR (udev does not read PREFIX/lib/udev).  Without DESTDIR it
+# also creates group spanheap and runs depmod, ldconfig and udevadm.
+VERSION	:= $(strip $(file <$(REPO)/VERSION))
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+LIBDIR	?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR	?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+UDEVRULESDIR ?= /etc/udev/rules.d
+INSTALL_MOD_DIR ?= extra
+DKMS_SRC ?= /usr/src
+INSTALL	?= install
+# The release modules_install uses (Debian's kernel.release is upstream's).
+KVER	= $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h)
+# soname libspanheap.so.<VERSION's major> (0): a new major when the ABI breaks.
+SO_NAME	:= libspanheap.so.$(firstword $(subst ., ,$(VERSION)))
+SO_REAL	:= libspanheap.so.$(VERSION)
+LIB_OBJS := build/lib/libspanheap.o build/lib/libspanheap_dev.o
+LIB_CC	:= $(CC) -O2 -g -Wall -Wextra -fPIC -I$(REPO)/uapi -I$(UAPI_SRC)
+LIB_OUT	:= build/lib/libspanheap.a build/lib/$(SO_REAL) build/lib/spanheapctl \
+	   build/lib/spanheap.pc
+
+lib: $(LIB_OUT)
+
+build/lib/%.o: $(UAPI_SRC)/%.c $(UAPI_SRC)/libspanheap.h $(REPO)/uapi/linux/spanheap.h
+	@mkdir -p $(@D)
+	$(LIB_CC) -c -o $@ $<
+
+build/lib/libspanheap.a: $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+build/lib/$(SO_REAL): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,$(SO_NAME) -o $@ $^
+
+# spanheapctl links libspanheap statically (glibc dynamically): the library
+# is a few KB, and the tool then runs from a DESTDIR or before ldconfig.
+build/lib/spanheapctl: $(UAPI_SRC)/spanheapctl.c build/lib/libspanheap.a
+	$(CC) -O2 -g -Wall -Wextra -I$(REPO)/uapi -I$(UAPI_SRC) -o $@ $< build/lib/libspanheap.a
+
+# Rewritten when PREFIX or a directory changes (compared, so no relink).
+build/lib/spanheap.pc: $(UAPI_SRC)/spanheap.pc.in $(REPO)/VERSION FORCE
+	@mkdir -p $(@D)
+	@sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	     -e 's|@VERSION@|$(VERSION)|' $< >$@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+# Debian's headers hold neither the distribution's signing key nor
+# System.map: modules_install would try to sign (and fail, loudly) and skip
+# depmod with a warning; depmod runs below instead.
+MODINST_QUIET := CONFIG_MODULE_SIG_ALL= cmd_depmod=true
+
+install: $(LIB_OUT)
+	@[ -n "$(KDIR)" ] || $(DEPS) stock
+	$(MAKE) -C $(KDIR) M=$(REPO) SPANHEAP_CORE_ONLY=1 modules
+	$(MAKE) -C $(KDIR) M=$(REPO) SPANHEAP_CORE_ONLY=1 INSTALL_MOD_PATH=$(DESTDIR) \
+		INSTALL_MOD_DIR=$(INSTALL_MOD_DIR) $(MODINST_QUIET) modules_install
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/spanheap/linux $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UDEVRULESDIR)
+	$(INSTALL) -m 0755 build/lib/spanheapctl $(DESTDIR)$(BINDIR)/spanheapctl
+	$(INSTALL) -m 0644 $(UAPI_SRC)/spanheapctl.1 $(DESTDIR)$(MANDIR)/man1/spanheapctl.1
+	$(INSTALL) -m 0644 build/lib/libspanheap.a $(DESTDIR)$(LIBDIR)/libspanheap.a
+	$(INSTALL) -m 0755 build/lib/$(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_REAL)
+	ln -sf $(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/libspanheap.so
+	$(INSTALL) -m 0644 build/lib/spanheap.pc $(DESTDIR)$(PKGCONFIGDIR)/spanheap.pc
+	$(INSTALL) -m 0644 $(UAPI_SRC)/libspanheap.h $(DESTDIR)$(INCLUDEDIR)/spanheap/libspanheap.h
+	$(INSTALL) -m 0644 $(REPO)/uapi/linux/spanheap.h $(DESTDIR)$(INCLUDEDIR)/spanheap/linux/spanheap.h
+	$(INSTALL) -m 0644 $(REPO)/udev/60-spanheap.rules $(DESTDIR)$(UDEVRULESDIR)/60-spanheap.rules
+ifeq ($(DESTDIR),)
+	getent group spanheap >/dev/null || groupadd -r spanheap
+	depmod -a $(KVER)
+	-ldconfig
+	-if command -v udevadm >/dev/null && [ -d /run/udev ]; then \
+		udevadm control --reload && udevadm trigger --subsystem-match=misc --sysname-match=spanheap; fi
+endif
+
+# Leaves group spanheap (it may have members); the directories too, when
+# something else is in them.
+uninstall:
+	rm -f $(DESTDIR)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/spanheap.ko
+	rm -f $(DESTDIR)$(BINDIR)/spanheapctl $(DESTDIR)$(MANDIR)/man1/spanheapctl.1
+	rm -f $(DESTDIR)$(LIBDIR)/libspanheap.a $(DESTDIR)$(LIBDIR)/libspanheap.so \
+	      $(DESTDIR)$(LIBDIR)/$(SO_NAME) $(DESTDIR)$(LIBDIR)/$(SO_REAL)
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/spanheap.pc $(DESTDIR)$(UDEVRULESDIR)/60-spanheap.rules
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/spanheap
+ifeq ($(DESTDIR),)
+	depmod -a $(KVER)
+	-ldconfig
+endif
+
+# The module's sources (no build products) for `dkms add`, in
+# $(DESTDIR)$(DKMS_SRC)/spanheap-$(VERSION); then `dkms install spanheap/$(VERSION)`.
+DKMS_FILES := dkms.conf VERSION Kbuild kmod uapi $(notdir $(wildcard $(REPO)/include))
+dkms-source:
+	rm -rf $(DESTDIR)$(DKMS_SRC)/spanheap-$(VERSION)
+	$(INSTALL) -d $(DESTDIR)$(DKMS_SRC)/spanheap-$(VERSION)
+	tar -C $(REPO) -c --exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
+		--exclude='.*.cmd' --exclude='*.a' --exclude='*.gcda' --exclude='*.gcno' \
+		--exclude='__pycache__' --exclude='modules.order' $(DKMS_FILES) | \
+		tar -C $(DESTDIR)$(DKMS_SRC)/spanheap-$(VERSION) -x
 
 clean:
 	rm -rf build

@@ -40,3 +40,4 @@ module_init(spanheap_module_init);
 module_exit(spanheap_module_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Garbage-collected span heap with Go object lifecycle semantics");
+MODULE_VERSION(SPANHEAP_VERSION);	/* the top-level VERSION file, via Kbuild */

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages a test tier needs, only when some are missing.
-# Usage: scripts/deps.sh <group>...   groups: user vm stock demo kunit
+# Usage: scripts/deps.sh <group>...   groups: user vm stock demo kunit dkms
 # demo: what `make demo` and `make shell` use (Debian's kernel + headers,
 # QEMU, busybox, static builds of the 64-bit guest programs; build-essential
 # brings libc6-dev). No Go, Boehm GC or multilib: those are `user`'s.
+# dkms: check-dkms's (DKMS, pkg-config, groff and man for the man page,
+# openssl for DKMS's signing key, the stock kernel and QEMU).
 # kunit: what userspace-tests/ktap-count.sh needs (kunit.py comes out of
 # linux-source-6.1's tarball); the check-* targets add it to their group, so
 # that `make demo`, `make bench` and `make fuzz` do not download it.
@@ -15,9 +17,10 @@ declare -A GROUPS_PKGS=(
 	[stock]="build-essential linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio python3"
 	[demo]="build-essential linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio"
 	[kunit]="python3 linux-source-6.1"
+	[dkms]="build-essential dkms openssl kmod pkg-config groff-base man-db linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio"
 )
 
-[ $# -gt 0 ] || { echo "usage: $0 {user|vm|stock|demo|kunit}..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 {user|vm|stock|demo|kunit|dkms}..." >&2; exit 2; }
 
 missing=()
 for group in "$@"; do
