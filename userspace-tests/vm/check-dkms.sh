@@ -37,7 +37,7 @@ out=$repo/build/dkms
 console=$repo/build/vm/dkms-console.log
 mkdir -p "$out" "$repo/build/vm"
 # Keep the signing key (mok.*) between runs; the rest is this run's.
-rm -rf "$out"/{src,tree,modules,mods,destdir,bin,guest} "$out"/*.txt "$out"/*.log "$console"
+rm -rf "${out:?}"/{src,tree,modules,mods,destdir,bin,guest} "$out"/*.txt "$out"/*.log "$console"
 mkdir -p "$out"/{src,tree,modules,mods,bin,guest}
 
 [ "$(id -u)" -eq 0 ] || infra_fail "dkms add needs root (run as root, as make check's deps.sh assumes)"
