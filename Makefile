@@ -182,8 +182,10 @@ UDEVRULESDIR ?= /etc/udev/rules.d
 INSTALL_MOD_DIR ?= extra
 DKMS_SRC ?= /usr/src
 INSTALL	?= install
-# The release modules_install uses (Debian's kernel.release is upstream's).
-KVER	= $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h)
+# KDIR, or Debian's headers once deps.sh has installed them (as for modules);
+# KVER the release modules_install uses (Debian's kernel.release is upstream's).
+INST_KDIR = $(or $(KDIR),$(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64))))
+KVER	= $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(INST_KDIR)/include/generated/utsrelease.h)
 # soname libspanheap.so.<VERSION's major> (0): a new major when the ABI breaks.
 SO_NAME	:= libspanheap.so.$(firstword $(subst ., ,$(VERSION)))
 SO_REAL	:= libspanheap.so.$(VERSION)
@@ -224,8 +226,8 @@ MODINST_QUIET := CONFIG_MODULE_SIG_ALL= cmd_depmod=true
 
 install: $(LIB_OUT)
 	@[ -n "$(KDIR)" ] || $(DEPS) stock
-	$(MAKE) -C $(KDIR) M=$(REPO) SPANHEAP_CORE_ONLY=1 modules
-	$(MAKE) -C $(KDIR) M=$(REPO) SPANHEAP_CORE_ONLY=1 INSTALL_MOD_PATH=$(DESTDIR) \
+	$(MAKE) -C $(INST_KDIR) M=$(REPO) SPANHEAP_CORE_ONLY=1 modules
+	$(MAKE) -C $(INST_KDIR) M=$(REPO) SPANHEAP_CORE_ONLY=1 INSTALL_MOD_PATH=$(DESTDIR) \
 		INSTALL_MOD_DIR=$(INSTALL_MOD_DIR) $(MODINST_QUIET) modules_install
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(INCLUDEDIR)/spanheap/linux $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UDEVRULESDIR)
