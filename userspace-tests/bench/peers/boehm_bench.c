@@ -79,12 +79,16 @@ static double alloc_run(size_t size, long iters)
 
 static void bench_alloc(void)
 {
-	/* 8, 32, 256, 4096, 65536: their old loop lengths; between: shorter. */
-	static const size_t sizes[] = { 8, 16, 32, 64, 128, 256, 512, 1024,
-					4096, 16384, 65536 };
-	static const long iters[] = { 10000000, 2500000, 10000000, 2500000,
-				      2000000, 2000000, 500000, 250000,
-				      200000, 50000, 20000 };
+	/*
+	 * First the sizes of old, in their order and with their loop lengths
+	 * (run-to-run comparison); then the sizes between, shorter loops.
+	 */
+	static const size_t sizes[] = { 8, 32, 256, 4096, 65536,
+					16, 64, 128, 512, 1024, 16384 };
+	static const long iters[] = { 10000000, 10000000, 2000000, 200000,
+				      20000,
+				      2500000, 2500000, 2000000, 500000,
+				      250000, 50000 };
 	double t[REPS];
 	size_t s;
 	int r;
@@ -276,6 +280,7 @@ static void bench_live(long n_nodes, const char *tag)
 	double ms;
 	long i;
 
+	fin_count = 0;		/* bench_dead() may have run before */
 	for (i = 0; i < n_nodes; i++) {
 		n = GC_MALLOC(sizeof(*n));
 		n->payload[0] = i;

@@ -102,12 +102,17 @@ func allocMedian(run func(int) float64, iters int) float64 {
 	return median(t)
 }
 
-// alloc_32 is new(obj32), as it always was; the other sizes (for the
-// report's cost-by-size plot) are new([N]byte), loops as boehm_bench.c's.
+// alloc_32: new(obj32), as it always was.
 func benchAlloc() {
+	report("alloc_32", allocMedian(allocRun, 10000000), "ns/op")
+	sink = nil
+}
+
+// The other sizes, for the report's cost-by-size plot: new([N]byte),
+// loops as boehm_bench.c's; run after the figures of old (main).
+func benchAllocSizes() {
 	report("alloc_8", allocMedian(allocRunN[[8]byte], 10000000), "ns/op")
 	report("alloc_16", allocMedian(allocRunN[[16]byte], 2500000), "ns/op")
-	report("alloc_32", allocMedian(allocRun, 10000000), "ns/op")
 	report("alloc_64", allocMedian(allocRunN[[64]byte], 2500000), "ns/op")
 	report("alloc_128", allocMedian(allocRunN[[128]byte], 2000000), "ns/op")
 	report("alloc_256", allocMedian(allocRunN[[256]byte], 2000000), "ns/op")
@@ -116,7 +121,6 @@ func benchAlloc() {
 	report("alloc_4096", allocMedian(allocRunN[[4096]byte], 200000), "ns/op")
 	report("alloc_16384", allocMedian(allocRunN[[16384]byte], 50000), "ns/op")
 	report("alloc_65536", allocMedian(allocRunN[[65536]byte], 20000), "ns/op")
-	sink = nil
 	sinkBytes = nil
 }
 
@@ -183,6 +187,9 @@ func pauseMedian() float64 {
 // gc_live_list_<tag> and gc_live_fin_<tag> with n nodes, each also per
 // node (_per_object, ns); the pause only for 1M.
 func benchLive(n int, tag string) {
+	// benchDead may have run before: no goal, nothing counted yet.
+	atomic.StoreInt64(&finGoal, -1)
+	atomic.StoreInt64(&finCount, 0)
 	for i := 0; i < n; i++ {
 		nd := &node{next: listHead}
 		nd.payload[0] = uintptr(i)
@@ -309,8 +316,9 @@ func main() {
 	benchRegister()
 	benchLive(nobj, "1m")
 	benchDead()
-	// After the figures that have always been here, so that a 4M-node
-	// heap left to the runtime does not change them.
+	// The figures added for the report, after those that have always been
+	// here, so that the heap they leave the runtime does not change those.
+	benchAllocSizes()
 	benchLive(nobj/10, "100k")
 	benchLive(4*nobj, "4m")
 }
