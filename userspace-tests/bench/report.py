@@ -178,8 +178,8 @@ class Plotter:
         gp = os.path.join(self.dir, stem + '.gp')
         with open(gp, 'w') as f:
             f.write(script)
-        for term, ext in (('pngcairo size 960,600 font "sans,11" noenhanced', 'png'),
-                          ('svg size 960,600 font "sans,11" noenhanced', 'svg')):
+        for term, ext in (('pngcairo size 960,680 font "sans,11" noenhanced', 'png'),
+                          ('svg size 960,680 font "sans,11" noenhanced', 'svg')):
             out = os.path.join(self.dir, stem + '.' + ext)
             cmd = 'set terminal %s; set output "%s"; load "%s"; unset output' % (
                 term, out, gp)
@@ -198,7 +198,7 @@ class Plotter:
         return path
 
 
-def lines_plot(p, stem, title, xlabel, ylabel, series, logy=True, xtics=None, key='top left'):
+def lines_plot(p, stem, title, xlabel, ylabel, series, logy=True, xtics=None):
     """series: [(label, impl, [(x, y)], dashed)]; empty ones left out."""
     series = [s for s in series if s[2]]
     if not series:
@@ -211,17 +211,19 @@ def lines_plot(p, stem, title, xlabel, ylabel, series, logy=True, xtics=None, ke
     xs = sorted({x for s in series for x, _ in s[2]})
     ys = [y for s in series for _, y in s[2] if y > 0]
     lo, hi = min(ys), max(ys)
-    script = ['set title "%s"' % title, 'set xlabel "%s"' % xlabel,
+    # The trailing newline keeps the key (below) off the x label.
+    script = ['set title "%s"' % title, 'set xlabel "%s\\n"' % xlabel,
               'set ylabel "%s"' % ylabel, 'set logscale x 2', 'set grid xtics ytics mytics',
-              'set key %s box opaque' % key, 'set border 3', 'set tics nomirror',
+              'set key outside below center horizontal box', 'set border 3',
+              'set tics nomirror',
               'set xrange [%g:%g]' % (xs[0] / 1.4, xs[-1] * 1.4)]
     if logy:
         script += ['set logscale y 10',
                    'set yrange [%g:%g]' % (10 ** math.floor(math.log10(lo)),
-                                           10 ** math.ceil(math.log10(hi) + 0.3)),
+                                           10 ** math.ceil(math.log10(hi))),
                    'set format y "%g"']
     else:
-        script += ['set yrange [0:%g]' % (hi * 1.35)]
+        script += ['set yrange [0:%g]' % (hi * 1.1)]
     if xtics:
         script.append('set xtics (%s)' % ', '.join('"%s" %g' % (t, x) for x, t in xtics))
     script.append('plot ' + ', \\\n     '.join(plots))
