@@ -458,7 +458,7 @@ def main():
           '| machine | %s CPUs, %s |' % (ncpu, md_escape(cpu)),
           '| load average at start | %s |' % load,
           '| bench-vm | %s |' % ('ran (in-kernel figures below)' if args.vm
-                                 else 'not run (make bench-report VM=1 runs it)'),
+                                 else 'not run (make bench-report BENCH_VM=1 runs it)'),
           '| inputs | %s |' % ', '.join(os.path.basename(x) for x in (args.bench, args.vm) if x),
           '',
           'Timings of one run on a shared machine: compare figures of the same run '
