@@ -13,6 +13,8 @@
 #                     mimalloc, Boehm GC and Go
 #   make bench-alloc  only the malloc+free loops, RUNS (9) runs in a row
 #   make bench-vm     in-kernel benchmarks (SLUB, xarray, maple tree peers)
+#   make bench-report bench (and bench-vm with BENCH_VM=1), then build/bench/report.md
+#                     with tables against peers and bars, and gnuplot plots
 #   make demo         boot Debian's kernel in QEMU and show the module working
 #   make shell        an interactive shell in that VM with the module loaded
 #                     (KERNEL=test: on the debug test kernel instead)
@@ -24,7 +26,7 @@ KDIR	?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) $(DEBIAN_KD
 DEPS	:= $(REPO)/scripts/deps.sh
 VM	:= $(REPO)/userspace-tests/vm
 
-.PHONY: all modules check check-user fuzz fuzz-merge coverage check-vm check-kcsan check-stock check-dkms bench bench-alloc bench-vm demo shell clean uapi-tools \
+.PHONY: all modules check check-user fuzz fuzz-merge coverage check-vm check-kcsan check-stock check-dkms bench bench-alloc bench-vm bench-report demo shell clean uapi-tools \
 	lib install uninstall dkms-source
 
 # Userspace side of /dev/spanheap, static (the QEMU guests are busybox only):
@@ -152,6 +154,21 @@ bench-vm:
 	@$(DEPS) stock
 	@$(MAKE) --no-print-directory build/vm-bin/spanheap_ioctl_bench >/dev/null
 	$(VM)/bench-vm.sh $(REPO)
+
+# bench-report: make bench (BENCH_VM=1: and bench-vm; not VM=1, VM is the
+# vm/ directory above), their stdout kept in build/bench/{bench,bench-vm}.log,
+# then report.py writes report.md and plots/ beside them.  `report.py LOG`
+# alone redoes it from saved logs.
+BENCH_OUT := $(REPO)/build/bench
+bench-report:
+	@$(DEPS) user $(if $(BENCH_VM),stock)
+	@mkdir -p $(BENCH_OUT)
+	@set -o pipefail; \
+	start=$$(date -u '+%Y-%m-%d %H:%M UTC'); load=$$(cut -d' ' -f1-3 /proc/loadavg); \
+	$(MAKE) --no-print-directory bench | tee $(BENCH_OUT)/bench.log && \
+	$(if $(BENCH_VM),$(MAKE) --no-print-directory bench-vm | tee $(BENCH_OUT)/bench-vm.log &&) \
+	$(REPO)/userspace-tests/bench/report.py -o $(BENCH_OUT) --date "$$start" --load "$$load" \
+		$(if $(BENCH_VM),--vm $(BENCH_OUT)/bench-vm.log) $(BENCH_OUT)/bench.log
 
 # demo and shell install the `demo` packages only (no Go, Boehm, multilib).
 demo:

@@ -12,7 +12,7 @@
 set -euo pipefail
 
 declare -A GROUPS_PKGS=(
-	[user]="build-essential gcc-multilib liburcu-dev libgc-dev golang-go python3 gcovr clang libclang-rt-14-dev libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0"
+	[user]="build-essential gcc-multilib liburcu-dev libgc-dev golang-go python3 gcovr clang libclang-rt-14-dev libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 gnuplot-nox"
 	[vm]="build-essential python3 linux-source-6.1 qemu-system-x86 busybox-static cpio bc flex bison libelf-dev libssl-dev dwarves"
 	[stock]="build-essential linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio python3"
 	[demo]="build-essential linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio"

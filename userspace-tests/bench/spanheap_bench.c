@@ -125,12 +125,35 @@ static void large_burst(void)
 
 void bench_gc(void);
 
+/*
+ * Sizes and loop lengths: first those the figures have always had, in
+ * their old order and with their old loops (run-to-run comparison), then
+ * the sizes between, for the report's cost-by-size plot, with shorter
+ * loops.
+ */
+static const struct {
+	size_t size;
+	long pairs;	/* alloc_free_<n>: pairs per round */
+	long allocs;	/* alloc_<n>: allocations per round */
+} sizes[] = {
+	{ 8,	20000000, ALLOC_OBJS },
+	{ 32,	20000000, ALLOC_OBJS },
+	{ 256,	20000000, (1L << 30) / 256 },
+	{ 4096,	20000000, (1L << 30) / 4096 },
+	{ 65536, 200000,  (1L << 30) / 65536 },
+	{ 16,	5000000,  ALLOC_OBJS / 4 },
+	{ 64,	5000000,  ALLOC_OBJS / 4 },
+	{ 128,	5000000,  (1L << 28) / 128 },
+	{ 512,	5000000,  (1L << 28) / 512 },
+	{ 1024,	5000000,  (1L << 28) / 1024 },
+	{ 16384, 1000000, (1L << 28) / 16384 },
+};
+
 int main(int argc, char **argv)
 {
 	bool only_pairs = argc > 1 && !strcmp(argv[1], "alloc_free");
 	const char *impl = only_pairs && argc > 2 ? argv[2] : "spanheap";
 	size_t only_size = only_pairs && argc > 3 ? strtoul(argv[3], NULL, 10) : 0;
-	static const size_t sizes[] = { 8, 32, 256, 4096, 65536 };
 	struct spanheap *heap = spanheap_create("bench", 0);
 	double v[ROUNDS];
 	unsigned int s;
@@ -140,14 +163,14 @@ int main(int argc, char **argv)
 	spanheap_set_gc_percent(heap, -1);
 	spanheap_enter(heap);
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
-		long n = sizes[s] > SPANHEAP_MAX_SMALL_SIZE ? 200000 : 20000000;
+		long n = sizes[s].pairs;
 
-		if (only_size && sizes[s] != only_size)
+		if (only_size && sizes[s].size != only_size)
 			continue;
-		alloc_free_round(heap, sizes[s], n / 10);
+		alloc_free_round(heap, sizes[s].size, n / 10);
 		for (r = 0; r < ROUNDS; r++)
-			v[r] = alloc_free_round(heap, sizes[s], n);
-		printf("BENCH alloc_free_%zu %s %.2f ns/op\n", sizes[s], impl,
+			v[r] = alloc_free_round(heap, sizes[s].size, n);
+		printf("BENCH alloc_free_%zu %s %.2f ns/op\n", sizes[s].size, impl,
 		       bench_median(v, ROUNDS));
 	}
 	spanheap_exit(heap);
@@ -155,11 +178,10 @@ int main(int argc, char **argv)
 	if (only_pairs)
 		return 0;
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
-		long n = min(ALLOC_OBJS, (1L << 30) / (long)sizes[s]);
-
 		for (r = 0; r < ROUNDS; r++)
-			v[r] = alloc_round(sizes[s], n);
-		printf("BENCH alloc_%zu spanheap %.2f ns/op\n", sizes[s], bench_median(v, ROUNDS));
+			v[r] = alloc_round(sizes[s].size, sizes[s].allocs);
+		printf("BENCH alloc_%zu spanheap %.2f ns/op\n", sizes[s].size,
+		       bench_median(v, ROUNDS));
 	}
 	large_burst();
 	rcu_barrier();

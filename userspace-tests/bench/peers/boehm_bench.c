@@ -10,6 +10,9 @@
  *   finalizer_register_1m boehm   ns per GC_register_finalizer (GC disabled)
  *   gc_live_list_1m boehm         ms per GC_gcollect(), 1M-node live list
  *   gc_live_fin_1m boehm          same, every node has a finalizer
+ *   gc_live_{list,fin}_{100k,4m}  the same with 100k and 4M nodes, and
+ *                                 gc_live_*_per_object: ns per node, for
+ *                                 every size
  *   gc_dead_fin_1m boehm          ms to collect 1M dead finalizable objects
  *                                 and run all their finalizers
  *   weak_make_1m boehm            ns per GC_general_register_disappearing_link
@@ -76,9 +79,16 @@ static double alloc_run(size_t size, long iters)
 
 static void bench_alloc(void)
 {
-	static const size_t sizes[] = { 8, 32, 256, 4096, 65536 };
+	/*
+	 * First the sizes of old, in their order and with their loop lengths
+	 * (run-to-run comparison); then the sizes between, shorter loops.
+	 */
+	static const size_t sizes[] = { 8, 32, 256, 4096, 65536,
+					16, 64, 128, 512, 1024, 16384 };
 	static const long iters[] = { 10000000, 10000000, 2000000, 200000,
-				      20000 };
+				      20000,
+				      2500000, 2500000, 2000000, 500000,
+				      250000, 50000 };
 	double t[REPS];
 	size_t s;
 	int r;
@@ -260,32 +270,43 @@ static double collect_median(void)
 	return bench_median(t, REPS);
 }
 
-static void bench_live(void)
+/*
+ * gc_live_list_<tag> and gc_live_fin_<tag> with @n nodes, and each per
+ * node (gc_live_*_<tag>_per_object, ns), as spanheap's gc_bench.c does.
+ */
+static void bench_live(long n_nodes, const char *tag)
 {
 	struct node *n;
+	double ms;
 	long i;
 
-	for (i = 0; i < NOBJ; i++) {
+	fin_count = 0;		/* bench_dead() may have run before */
+	for (i = 0; i < n_nodes; i++) {
 		n = GC_MALLOC(sizeof(*n));
 		n->payload[0] = i;
 		n->next = list_head;
 		list_head = n;
 	}
-	printf("BENCH gc_live_list_1m boehm %.2f ms\n", collect_median());
+	ms = collect_median();
+	printf("BENCH gc_live_list_%s boehm %.2f ms\n", tag, ms);
+	printf("BENCH gc_live_list_%s_per_object boehm %.2f ns\n", tag, ms * 1e6 / n_nodes);
 	fflush(stdout);
 
 	for (n = list_head; n; n = n->next)
 		GC_register_finalizer(n, fin_count_fn, NULL, NULL, NULL);
-	printf("BENCH gc_live_fin_1m boehm %.2f ms\n", collect_median());
+	ms = collect_median();
+	printf("BENCH gc_live_fin_%s boehm %.2f ms\n", tag, ms);
+	printf("BENCH gc_live_fin_%s_per_object boehm %.2f ns\n", tag, ms * 1e6 / n_nodes);
 	fflush(stdout);
 
 	/*
 	 * Unregister before dropping: with ordered finalization a dead
-	 * 1M-node chain would only finalize one node per collection.
+	 * chain would only finalize one node per collection.
 	 */
 	for (n = list_head; n; n = n->next)
 		GC_register_finalizer(n, NULL, NULL, NULL, NULL);
 	list_head = NULL;
+	GC_gcollect();
 	if (fin_count != 0) {
 		fprintf(stderr, "boehm: live finalizer ran (%ld)\n", fin_count);
 		exit(1);
@@ -419,7 +440,10 @@ int main(int argc, char **argv)
 	bench_alloc();
 	bench_register(self);
 	bench_weak(self);
-	bench_live();
+	bench_live(NOBJ, "1m");
 	bench_dead();
+	/* Last, so the heap a 4M-node list grows does not change the others. */
+	bench_live(NOBJ / 10, "100k");
+	bench_live(4 * NOBJ, "4m");
 	return 0;
 }

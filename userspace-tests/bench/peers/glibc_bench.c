@@ -43,28 +43,41 @@ int main(int argc, char **argv)
 {
 	const char *impl = argc > 1 ? argv[1] : "glibc";
 	size_t only = argc > 2 ? strtoul(argv[2], NULL, 10) : 0;
-	static const size_t sizes[] = { 8, 32, 256, 4096, 65536 };
+	/*
+	 * First the sizes of old, in their order and with their loop lengths
+	 * (run-to-run comparison); then the sizes between, shorter loops.
+	 */
+	static const struct {
+		size_t size;
+		long iters;
+	} sizes[] = {
+		{ 8, 10000000 }, { 32, 10000000 }, { 256, 10000000 },
+		{ 4096, 10000000 }, { 65536, 2000000 },
+		{ 16, 2000000 }, { 64, 2000000 }, { 128, 2000000 },
+		{ 512, 2000000 }, { 1024, 2000000 }, { 16384, 500000 },
+	};
 	double t[REPS];
 	size_t s;
 	int r;
 
 	for (s = 0; s < BENCH_ARRAY_SIZE(sizes); s++) {
-		long iters = sizes[s] <= 4096 ? 10000000 : 2000000;
+		size_t size = sizes[s].size;
+		long iters = sizes[s].iters;
 
-		if (only && sizes[s] != only)
+		if (only && size != only)
 			continue;
-		run(sizes[s], iters / 10, 0);	/* warm-up */
+		run(size, iters / 10, 0);	/* warm-up */
 		for (r = 0; r < REPS; r++)
-			t[r] = run(sizes[s], iters, 0);
+			t[r] = run(size, iters, 0);
 		bench_median(t, REPS);
-		printf("BENCH alloc_free_%zu %s %.2f ns/op\n", sizes[s], impl,
+		printf("BENCH alloc_free_%zu %s %.2f ns/op\n", size, impl,
 		       t[REPS / 2]);
 		if (!only && !strcmp(impl, "glibc")) {
 			for (r = 0; r < REPS; r++)
-				t[r] = run(sizes[s], iters, 1);
+				t[r] = run(size, iters, 1);
 			bench_median(t, REPS);
 			printf("BENCH alloc_free_%zu glibc_calloc %.2f ns/op\n",
-			       sizes[s], t[REPS / 2]);
+			       size, t[REPS / 2]);
 		}
 		fflush(stdout);
 	}

@@ -2,10 +2,13 @@
 //
 // Figures (median of reps runs after a warm-up):
 //
-//	alloc_32 go               ns per new 32-byte pointer-free object
+//	alloc_<N> go              ns per new N-byte pointer-free object
+//	                          (N = 8 to 65536; see benchAlloc)
 //	finalizer_register_1m go  ns per runtime.SetFinalizer, 1M live objects
 //	gc_live_list_1m go        ms per runtime.GC(), 1M-node live list
 //	gc_live_fin_1m go         same, every node has a finalizer
+//	gc_live_{list,fin}_{100k,4m} go  the same with 100k and 4M nodes, and
+//	                          gc_live_*_per_object: ns per node, every size
 //	gc_pause_live_1m go       us of stop-the-world pause per runtime.GC()
 //	                          of the live list (its mark is concurrent)
 //	gc_dead_fin_1m go         ms for runtime.GC() plus running all 1M
@@ -25,6 +28,7 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 const (
@@ -76,15 +80,48 @@ func allocRun(iters int) float64 {
 	return float64(time.Since(t0).Nanoseconds()) / float64(iters)
 }
 
-func benchAlloc() {
-	const iters = 10000000
-	t := make([]float64, reps)
-	allocRun(iters / 10) // warm-up
-	for r := range t {
-		t[r] = allocRun(iters)
+var sinkBytes unsafe.Pointer
+
+// allocRunN: allocRun for a pointer-free object of T's size ([N]byte).
+func allocRunN[T any](iters int) float64 {
+	t0 := time.Now()
+	for i := 0; i < iters; i++ {
+		p := new(T)
+		*(*byte)(unsafe.Pointer(p)) = byte(i)
+		sinkBytes = unsafe.Pointer(p)
 	}
-	report("alloc_32", median(t), "ns/op")
+	return float64(time.Since(t0).Nanoseconds()) / float64(iters)
+}
+
+func allocMedian(run func(int) float64, iters int) float64 {
+	t := make([]float64, reps)
+	run(iters / 10) // warm-up
+	for r := range t {
+		t[r] = run(iters)
+	}
+	return median(t)
+}
+
+// alloc_32: new(obj32), as it always was.
+func benchAlloc() {
+	report("alloc_32", allocMedian(allocRun, 10000000), "ns/op")
 	sink = nil
+}
+
+// The other sizes, for the report's cost-by-size plot: new([N]byte),
+// loops as boehm_bench.c's; run after the figures of old (main).
+func benchAllocSizes() {
+	report("alloc_8", allocMedian(allocRunN[[8]byte], 10000000), "ns/op")
+	report("alloc_16", allocMedian(allocRunN[[16]byte], 2500000), "ns/op")
+	report("alloc_64", allocMedian(allocRunN[[64]byte], 2500000), "ns/op")
+	report("alloc_128", allocMedian(allocRunN[[128]byte], 2000000), "ns/op")
+	report("alloc_256", allocMedian(allocRunN[[256]byte], 2000000), "ns/op")
+	report("alloc_512", allocMedian(allocRunN[[512]byte], 500000), "ns/op")
+	report("alloc_1024", allocMedian(allocRunN[[1024]byte], 250000), "ns/op")
+	report("alloc_4096", allocMedian(allocRunN[[4096]byte], 200000), "ns/op")
+	report("alloc_16384", allocMedian(allocRunN[[16384]byte], 50000), "ns/op")
+	report("alloc_65536", allocMedian(allocRunN[[65536]byte], 20000), "ns/op")
+	sinkBytes = nil
 }
 
 // Fresh 1M live objects each run; only the SetFinalizer loop is timed.
@@ -147,25 +184,36 @@ func pauseMedian() float64 {
 	return median(t)
 }
 
-func benchLive() {
-	for i := 0; i < nobj; i++ {
-		n := &node{next: listHead}
-		n.payload[0] = uintptr(i)
-		listHead = n
+// gc_live_list_<tag> and gc_live_fin_<tag> with n nodes, each also per
+// node (_per_object, ns); the pause only for 1M.
+func benchLive(n int, tag string) {
+	// benchDead may have run before: no goal, nothing counted yet.
+	atomic.StoreInt64(&finGoal, -1)
+	atomic.StoreInt64(&finCount, 0)
+	for i := 0; i < n; i++ {
+		nd := &node{next: listHead}
+		nd.payload[0] = uintptr(i)
+		listHead = nd
 	}
 	runtime.GC()
-	report("gc_live_list_1m", gcMedian(), "ms")
-	report("gc_pause_live_1m", pauseMedian(), "us")
-
-	for n := listHead; n != nil; n = n.next {
-		runtime.SetFinalizer(n, nodeFin)
+	ms := gcMedian()
+	report("gc_live_list_"+tag, ms, "ms")
+	report("gc_live_list_"+tag+"_per_object", ms*1e6/float64(n), "ns")
+	if tag == "1m" {
+		report("gc_pause_live_1m", pauseMedian(), "us")
 	}
-	report("gc_live_fin_1m", gcMedian(), "ms")
+
+	for nd := listHead; nd != nil; nd = nd.next {
+		runtime.SetFinalizer(nd, nodeFin)
+	}
+	ms = gcMedian()
+	report("gc_live_fin_"+tag, ms, "ms")
+	report("gc_live_fin_"+tag+"_per_object", ms*1e6/float64(n), "ns")
 
 	// Clear before dropping: Go finalizes chains in order, one link per
-	// cycle, so a dead finalizable 1M list would take 1M collections.
-	for n := listHead; n != nil; n = n.next {
-		runtime.SetFinalizer(n, nil)
+	// cycle, so a dead finalizable list would take a collection per node.
+	for nd := listHead; nd != nil; nd = nd.next {
+		runtime.SetFinalizer(nd, nil)
 	}
 	listHead = nil
 	runtime.GC()
@@ -266,6 +314,11 @@ func main() {
 	}
 	benchAlloc()
 	benchRegister()
-	benchLive()
+	benchLive(nobj, "1m")
 	benchDead()
+	// The figures added for the report, after those that have always been
+	// here, so that the heap they leave the runtime does not change those.
+	benchAllocSizes()
+	benchLive(nobj/10, "100k")
+	benchLive(4*nobj, "4m")
 }
