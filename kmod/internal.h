@@ -633,6 +633,7 @@ struct shp_pause {
  * @mark_par_drains: drains done in parallel (for tests)
  * @mark_par_helped: of those, drains another worker joined
  * @live_bytes: bytes marked by the last cycle
+ * @live_objects: objects marked by the last cycle (tiny blocks count once)
  * @weak_at_mark: weak records when the last cycle marked (for gctrace)
  * @next_gc: pacer's trigger on @reserved
  * @gc_percent: GOGC; negative turns pacing off
@@ -690,6 +691,7 @@ struct spanheap {
 	u64 mark_par_drains;
 	u64 mark_par_helped;
 	u64 live_bytes;
+	u64 live_objects;
 	u64 weak_at_mark;
 	u64 next_gc;
 	int gc_percent;
