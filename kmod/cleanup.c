@@ -67,7 +67,7 @@ static void cleanup_workfn(struct work_struct *work)
 				container_of(sp, struct shp_special_cleanup, sp);
 
 			prefetch(sp->next);	/* while this one runs */
-			trace_spanheap_cleanup_run(heap, c->id, c->fn);
+			trace_spanheap_cleanup_run(heap, c->fn);
 			c->fn(heap, c->arg);
 			/*
 			 * Returned: its argument stops being a root.  Pairs

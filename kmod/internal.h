@@ -61,6 +61,8 @@
  *                          scavenge
  *   pagemap.c              page address -> span
  *   sizeclass_table.c      the size classes (made by mksizeclasses.py)
+ *   trace.c                the tracepoints of trace/events/spanheap.h (emitted
+ *                          by the files above through its trace_*() inlines)
  *
  * Lock order (outermost first):
  *   heap->gc_lock (mutex)              one collection at a time

@@ -26,7 +26,7 @@ struct spanheap;
 struct shp_span;
 struct spanheap_event;
 
-/*
+/**
  * spanheap_cycle_start - a collection cycle has stopped the world
  * @heap: the heap
  * @cycle: the cycle's number (heap->collections once it completes)
@@ -35,6 +35,9 @@ struct spanheap_event;
  *
  * Emitted with the world stopped, before the mark; heap_bytes is what
  * the heap holds then (heap->reserved).
+ *
+ * Context: the collecting task (a spanheap_collect() caller or the paced
+ * cycle's worker), heap->gc_lock and heap->sections (write) held.
  */
 TRACE_EVENT(spanheap_cycle_start,
 
@@ -65,7 +68,7 @@ TRACE_EVENT(spanheap_cycle_start,
 		  __entry->heap_bytes, __entry->stop_ns, __entry->sync)
 );
 
-/*
+/**
  * spanheap_cycle_end - a collection cycle is over
  * @heap: the heap; its mark results and pause are those of this cycle
  *
@@ -73,6 +76,8 @@ TRACE_EVENT(spanheap_cycle_start,
  * the sweep; a paced cycle's sweep goes on in the background.  pause_ns
  * is the stop-the-world time (struct shp_pause's last_ns), stop_ns the
  * wait for sections before it (stop_last_ns).
+ *
+ * Context: the collecting task, heap->gc_lock held.
  */
 TRACE_EVENT(spanheap_cycle_end,
 
@@ -111,7 +116,7 @@ TRACE_EVENT(spanheap_cycle_end,
 		  __entry->stop_ns)
 );
 
-/*
+/**
  * spanheap_sweep_span - a span was swept
  * @heap: the heap
  * @s: the span (a large one holds one object)
@@ -122,6 +127,8 @@ TRACE_EVENT(spanheap_cycle_end,
  * One per span and cycle, whoever sweeps it (the cycle, the background
  * sweeper, an allocation or lookup sweeping lazily); cycle is the heap's
  * sweepgen, equal to the number of the cycle whose marks were used.
+ *
+ * Context: atomic: the span's central lock (a large span: heap->lock) held.
  */
 TRACE_EVENT(spanheap_sweep_span,
 
@@ -175,11 +182,13 @@ DECLARE_EVENT_CLASS(spanheap_finalizer,
 		  __entry->heap_id, __entry->fn, __entry->pending)
 );
 
-/*
+/**
  * spanheap_finalizer_queued - the sweep queued a finalizer
  * @heap: the heap
  * @fn: the finalizer function
  * @pending: finalizers queued and not yet run, this one included
+ *
+ * Context: atomic: sweeping, heap->fin_lock held.
  */
 DEFINE_EVENT(spanheap_finalizer, spanheap_finalizer_queued,
 
@@ -188,11 +197,13 @@ DEFINE_EVENT(spanheap_finalizer, spanheap_finalizer_queued,
 	TP_ARGS(heap, fn, pending)
 );
 
-/*
+/**
  * spanheap_finalizer_run - the finalizer worker calls a finalizer
  * @heap: the heap
  * @fn: the finalizer function, called right after
  * @pending: finalizers left in the worker's batch after this one
+ *
+ * Context: the heap's finalizer worker, inside a mutator section.
  */
 DEFINE_EVENT(spanheap_finalizer, spanheap_finalizer_run,
 
@@ -201,7 +212,15 @@ DEFINE_EVENT(spanheap_finalizer, spanheap_finalizer_run,
 	TP_ARGS(heap, fn, pending)
 );
 
-DECLARE_EVENT_CLASS(spanheap_cleanup,
+/**
+ * spanheap_cleanup_queued - the sweep freed an object and queued its cleanup
+ * @heap: the heap
+ * @id: the cleanup's id (what spanheap_add_cleanup() returned)
+ * @fn: the cleanup function
+ *
+ * Context: atomic: sweeping, the span's speciallock held.
+ */
+TRACE_EVENT(spanheap_cleanup_queued,
 
 	TP_PROTO(const struct spanheap *heap, s64 id, void *fn),
 
@@ -223,30 +242,34 @@ DECLARE_EVENT_CLASS(spanheap_cleanup,
 		  __entry->heap_id, __entry->id, __entry->fn)
 );
 
-/*
- * spanheap_cleanup_queued - the sweep freed an object and queued its cleanup
- * @heap: the heap
- * @id: the cleanup's id (what spanheap_add_cleanup() returned)
- * @fn: the cleanup function
- */
-DEFINE_EVENT(spanheap_cleanup, spanheap_cleanup_queued,
-
-	TP_PROTO(const struct spanheap *heap, s64 id, void *fn),
-
-	TP_ARGS(heap, id, fn)
-);
-
-/*
+/**
  * spanheap_cleanup_run - a cleanup worker calls a cleanup
  * @heap: the heap
- * @id: the cleanup's id
  * @fn: the cleanup function, called right after
+ *
+ * No id: a queued record's id is overwritten by its queue link (struct
+ * shp_special_cleanup), so a run is matched to a cleanup_queued record
+ * by count, not by id.
+ *
+ * Context: a cleanup worker, outside any section.
  */
-DEFINE_EVENT(spanheap_cleanup, spanheap_cleanup_run,
+TRACE_EVENT(spanheap_cleanup_run,
 
-	TP_PROTO(const struct spanheap *heap, s64 id, void *fn),
+	TP_PROTO(const struct spanheap *heap, void *fn),
 
-	TP_ARGS(heap, id, fn)
+	TP_ARGS(heap, fn),
+
+	TP_STRUCT__entry(
+		__field(unsigned int,	heap_id)
+		__field(void *,		fn)
+	),
+
+	TP_fast_assign(
+		__entry->heap_id	= heap->id;
+		__entry->fn		= fn;
+	),
+
+	TP_printk("heap_id=%u fn=%ps", __entry->heap_id, __entry->fn)
 );
 
 DECLARE_EVENT_CLASS(spanheap_uheap_event,
@@ -283,7 +306,7 @@ DECLARE_EVENT_CLASS(spanheap_uheap_event,
 		  __entry->pending)
 );
 
-/*
+/**
  * spanheap_uheap_event_queued - an event of a /dev/spanheap file is delivered
  * @heap: the file's heap
  * @ev: the record read() will hand out (seq, token, handle as userspace
@@ -292,6 +315,9 @@ DECLARE_EVENT_CLASS(spanheap_uheap_event,
  *
  * A finalizer deferred because the file's queue is full is not queued
  * (it is set again); it is traced when a later cycle delivers it.
+ *
+ * Context: atomic: the finalizer worker or a cleanup worker, the file's
+ * ev_lock held.
  */
 DEFINE_EVENT(spanheap_uheap_event, spanheap_uheap_event_queued,
 
@@ -301,11 +327,13 @@ DEFINE_EVENT(spanheap_uheap_event, spanheap_uheap_event_queued,
 	TP_ARGS(heap, ev, pending)
 );
 
-/*
+/**
  * spanheap_uheap_event_read - read() copied an event out to userspace
  * @heap: the file's heap
  * @ev: the record handed out
  * @pending: events still delivered and unread after this read()
+ *
+ * Context: atomic: the reading task, the file's ev_lock held.
  */
 DEFINE_EVENT(spanheap_uheap_event, spanheap_uheap_event_read,
 
