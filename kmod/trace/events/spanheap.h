@@ -104,7 +104,8 @@ TRACE_EVENT(spanheap_cycle_end,
 		__entry->live_bytes	= heap->live_bytes;
 		__entry->live_objects	= heap->live_objects;
 		__entry->heap_bytes	= atomic_long_read(&heap->reserved);
-		__entry->next_gc	= heap->next_gc;
+		/* spanheap_set_gc_percent() writes it without gc_lock */
+		__entry->next_gc	= READ_ONCE(heap->next_gc);
 		__entry->pause_ns	= heap->pause.last_ns;
 		__entry->stop_ns	= heap->pause.stop_last_ns;
 	),
