@@ -375,8 +375,10 @@ static void events_done(struct uheap *u, struct uh_event **evs,
 	for (i = n; i > ok; i--)
 		list_move(&evs[i - 1]->node, &u->events);
 	WRITE_ONCE(u->nevents, u->nevents + n - ok);
-	for (i = 0; i < ok; i++)
-		trace_spanheap_uheap_event_read(u->heap, &evs[i]->ev, u->nevents);
+	if (trace_spanheap_uheap_event_read_enabled())
+		for (i = 0; i < ok; i++)
+			trace_spanheap_uheap_event_read(u->heap, &evs[i]->ev,
+							u->nevents);
 	spin_unlock(&u->ev_lock);
 	if (ok < n)
 		wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);
