@@ -27,6 +27,7 @@
 #include <linux/sched.h>
 #include <linux/workqueue.h>
 #include "internal.h"
+#include "trace/events/spanheap.h"
 
 /*
  * A new cleanup id: unique in the heap and positive, but not in order
@@ -66,6 +67,7 @@ static void cleanup_workfn(struct work_struct *work)
 				container_of(sp, struct shp_special_cleanup, sp);
 
 			prefetch(sp->next);	/* while this one runs */
+			trace_spanheap_cleanup_run(heap, c->fn);
 			c->fn(heap, c->arg);
 			/*
 			 * Returned: its argument stops being a root.  Pairs

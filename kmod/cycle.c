@@ -28,6 +28,7 @@
 #include <linux/export.h>
 #include <linux/err.h>
 #include "internal.h"
+#include "trace/events/spanheap.h"
 
 bool shp_gctrace;
 module_param_named(gctrace, shp_gctrace, bool, 0644);
@@ -185,6 +186,8 @@ void shp_collect(struct spanheap *heap, bool sweep_now)
 	marked = stop_world(heap, &t_stopping, &t0);
 	before = atomic_long_read(&heap->reserved);
 	if (marked) {
+		trace_spanheap_cycle_start(heap, atomic64_read(&heap->collections) + 1,
+					   t0 - t_stopping, sweep_now);
 		queued_counts(heap, queued);
 		mark_cycle(heap);
 	}
@@ -196,6 +199,7 @@ void shp_collect(struct spanheap *heap, bool sweep_now)
 			shp_finish_sweep(heap);
 		else
 			shp_heap_queue_work(heap, shp_wq, &heap->sweep_work);
+		trace_spanheap_cycle_end(heap);
 		if (READ_ONCE(shp_gctrace))
 			gctrace(heap, before, queued);
 	}

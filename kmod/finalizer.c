@@ -16,6 +16,7 @@
 #include <linux/err.h>
 #include <linux/export.h>
 #include "internal.h"
+#include "trace/events/spanheap.h"
 
 #define FIN_BATCH	32
 
@@ -34,8 +35,10 @@ void shp_fin_workfn(struct work_struct *work)
 	for (;;) {
 		spanheap_enter(heap);
 		n = shp_finq_pop(heap, e, FIN_BATCH);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			trace_spanheap_finalizer_run(heap, e[i].fn, n - i - 1);
 			e[i].fn(heap, e[i].obj, e[i].ctx);
+		}
 		spanheap_exit(heap);
 		if (!n)
 			break;

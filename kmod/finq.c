@@ -28,6 +28,7 @@
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include "internal.h"
+#include "trace/events/spanheap.h"
 
 /* Append @e to @q; false if no block could be had. */
 static bool runq_push(struct spanheap *heap, struct shp_runq *q,
@@ -96,7 +97,11 @@ bool shp_queue_finalizer(struct spanheap *heap, void *obj,
 {
 	struct shp_queue_entry e = { .obj = obj, .fn = fn, .ctx = ctx };
 
-	return runq_push(heap, &heap->finq, &e);
+	if (!runq_push(heap, &heap->finq, &e))
+		return false;
+	trace_spanheap_finalizer_queued(heap, fn, heap->finq.queued -
+					heap->finq.executed);
+	return true;
 }
 
 /**

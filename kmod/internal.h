@@ -61,6 +61,8 @@
  *                          scavenge
  *   pagemap.c              page address -> span
  *   sizeclass_table.c      the size classes (made by mksizeclasses.py)
+ *   trace.c                the tracepoints of trace/events/spanheap.h (emitted
+ *                          by the files above through its trace_*() inlines)
  *
  * Lock order (outermost first):
  *   heap->gc_lock (mutex)              one collection at a time
@@ -633,6 +635,7 @@ struct shp_pause {
  * @mark_par_drains: drains done in parallel (for tests)
  * @mark_par_helped: of those, drains another worker joined
  * @live_bytes: bytes marked by the last cycle
+ * @live_objects: objects marked by the last cycle (tiny blocks count once)
  * @weak_at_mark: weak records when the last cycle marked (for gctrace)
  * @next_gc: pacer's trigger on @reserved
  * @gc_percent: GOGC; negative turns pacing off
@@ -690,6 +693,7 @@ struct spanheap {
 	u64 mark_par_drains;
 	u64 mark_par_helped;
 	u64 live_bytes;
+	u64 live_objects;
 	u64 weak_at_mark;
 	u64 next_gc;
 	int gc_percent;

@@ -822,6 +822,7 @@ static void count_live(struct spanheap *heap, struct shp_span *s, void *unused)
 	for (w = 0; w < s->nwords; w++)
 		n += hweight64(shp_mark_bits(s)[w]);
 	WRITE_ONCE(heap->live_bytes, heap->live_bytes + (u64)n * s->elemsize);
+	WRITE_ONCE(heap->live_objects, heap->live_objects + n);
 	heap->weak_at_mark += s->nkind[SPANHEAP_SPECIAL_WEAK];
 }
 
@@ -830,7 +831,7 @@ static void count_live(struct spanheap *heap, struct shp_span *s, void *unused)
  * @heap: heap
  *
  * Rescans marked objects while the stack overflowed, then sets
- * heap->live_bytes and heap->weak_at_mark.
+ * heap->live_bytes, heap->live_objects and heap->weak_at_mark.
  */
 void shp_mark_complete(struct spanheap *heap)
 {
@@ -843,6 +844,7 @@ void shp_mark_complete(struct spanheap *heap)
 		shp_mark_drain(heap);
 	}
 	WRITE_ONCE(heap->live_bytes, 0);
+	WRITE_ONCE(heap->live_objects, 0);
 	heap->weak_at_mark = 0;
 	shp_visit_spans(heap, count_live, NULL);
 }

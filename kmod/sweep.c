@@ -22,6 +22,7 @@
 #include <linux/prefetch.h>
 #include <linux/sched.h>
 #include "internal.h"
+#include "trace/events/spanheap.h"
 
 /*
  * A span's sweep: cleanup records found due, queued at once, and the
@@ -36,12 +37,16 @@ struct sweep_due {
 static void sweep_unlinked(struct spanheap *heap, struct shp_special *sp,
 			   struct sweep_due *due)
 {
+	struct shp_special_cleanup *c;
+
 	due->gone[sp->kind]++;
-	if (sp->kind == SPANHEAP_SPECIAL_CLEANUP)
-		shp_cleanup_batches_push(&due->cleanups,
-					 container_of(sp, struct shp_special_cleanup, sp));
-	else
+	if (sp->kind == SPANHEAP_SPECIAL_CLEANUP) {
+		c = container_of(sp, struct shp_special_cleanup, sp);
+		trace_spanheap_cleanup_queued(heap, c->id, c->fn);
+		shp_cleanup_batches_push(&due->cleanups, c);
+	} else {
 		shp_special_free(heap, sp);
+	}
 }
 
 /*
@@ -166,6 +171,7 @@ void shp_sweep_span(struct spanheap *heap, struct shp_span *s)
 		WRITE_ONCE(alloc[w], alloc[w] & mark[w]);
 	s->nalloc = shp_span_count_alloc(s);
 	ct->nswept += before - s->nalloc;
+	trace_spanheap_sweep_span(heap, s, before - s->nalloc, s->nalloc);
 	/* Published last: shp_ensure_swept() trusts it without the lock. */
 	smp_store_release(&s->sweepgen, heap->sweepgen);
 	shp_central_file_swept(s);
@@ -180,6 +186,8 @@ void shp_sweep_span(struct spanheap *heap, struct shp_span *s)
  */
 void shp_sweep_large(struct spanheap *heap, struct shp_span *s)
 {
+	bool live;
+
 	lockdep_assert_held(&heap->lock);
 	sweep_specials(heap, s);
 	if (!test_bit(0, shp_mark_bits(s)))
@@ -189,7 +197,9 @@ void shp_sweep_large(struct spanheap *heap, struct shp_span *s)
 	 * sees the new sweepgen without the lock must not see it allocated.
 	 */
 	smp_store_release(&s->sweepgen, heap->sweepgen);
-	if (test_bit(0, shp_alloc_bits(s)))
+	live = test_bit(0, shp_alloc_bits(s));
+	trace_spanheap_sweep_span(heap, s, !live, live);
+	if (live)
 		return;
 	s->nalloc = 0;
 	heap->nswept_large++;

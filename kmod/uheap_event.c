@@ -34,6 +34,7 @@
 #include <linux/uaccess.h>
 #include "internal.h"
 #include "uheap.h"
+#include "trace/events/spanheap.h"
 
 static void event_free(struct uheap *u, struct uh_event *ev)
 {
@@ -76,6 +77,7 @@ void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx)
 	list_move_tail(&ev->node, &u->events);
 	WRITE_ONCE(u->nevents, u->nevents + 1);	/* uheap_readable() peeks */
 	u->nrun++;
+	trace_spanheap_uheap_event_queued(heap, &ev->ev, u->nevents);
 	spin_unlock(&u->ev_lock);
 	wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);
 }
@@ -103,6 +105,7 @@ static void uheap_cleanup(struct spanheap *heap, void *arg)
 	list_move_tail(&ev->node, &u->events);
 	WRITE_ONCE(u->nevents, u->nevents + 1);	/* uheap_readable() peeks */
 	u->ncleanrun++;
+	trace_spanheap_uheap_event_queued(heap, &ev->ev, u->nevents);
 	spin_unlock(&u->ev_lock);
 	wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);
 }
@@ -372,6 +375,10 @@ static void events_done(struct uheap *u, struct uh_event **evs,
 	for (i = n; i > ok; i--)
 		list_move(&evs[i - 1]->node, &u->events);
 	WRITE_ONCE(u->nevents, u->nevents + n - ok);
+	if (trace_spanheap_uheap_event_read_enabled())
+		for (i = 0; i < ok; i++)
+			trace_spanheap_uheap_event_read(u->heap, &evs[i]->ev,
+							u->nevents);
 	spin_unlock(&u->ev_lock);
 	if (ok < n)
 		wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tier 3: load the module (no KUnit) into Debian's stock kernel under QEMU TCG,
-# run the demo module, read the debugfs stats, unload; plus optional selftests
+# check the tracepoints through tracefs with the spanheapctl demo script, run
+# the demo module, read the debugfs stats, unload; plus optional selftests
 # and 50 load/unload cycles with open files; then `make shell` driven through a
 # pseudo-terminal (check-shell.sh, block "shell").
 # Usage: check-stock.sh <repo>
@@ -20,7 +21,8 @@ rm -f "$console" "$out"/tap-stock-*.txt
 
 mapfile -t extras < <(selftest_extras "$repo")
 rc=0
-stock_run "$repo" stock "$vm_dir/stock-guest.sh" "${extras[@]+"${extras[@]}"}" || rc=$?
+stock_run "$repo" stock "$vm_dir/stock-guest.sh" "${extras[@]+"${extras[@]}"}" \
+	--extra "$repo/userspace-tests/uapi/demo.shc:/opt/demo.shc" || rc=$?
 if [ "$rc" -gt 1 ] && [ ! -s "$console" ]; then
 	tier_fail "module build or VM run failed (console: $console)"
 else

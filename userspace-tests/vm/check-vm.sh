@@ -2,7 +2,8 @@
 # Tier 2: the module's KUnit suites (+ optional ioctl selftests) on the debug
 # test kernel (KASAN, lockdep, kmemleak, ...) under QEMU TCG. Fault injection
 # is set up the way syzkaller does it (fail-nth only), cgroup v2 is mounted,
-# then 50 load/unload cycles (module built without KUnit) and a kmemleak scan.
+# then the tracepoints (block "tracing": guest-lib.sh's trace_demo), 50
+# load/unload cycles (module built without KUnit) and a kmemleak scan.
 # Usage: check-vm.sh <repo>
 # Output: per-suite kunit.py parse output, `vm: N passed, N failed, N skipped`;
 # tally <repo>/build/tally/vm; console log <repo>/build/vm/vm-console.log.
@@ -50,6 +51,28 @@ dump_kunit
 run_extra
 run_selftests
 rmmod spanheap || echo "SPANHEAP-FAIL rmmod spanheap"
+# The tracepoints under lockdep and KASAN (block "tracing"), alone with the
+# demo script's heap (the module without KUnit).
+tap=/tmp/tracing.tap n=0
+: >$tap
+step() {
+	desc=$1; shift
+	n=$((n + 1))
+	if "$@"; then echo "ok $n - $desc" >>$tap; else echo "not ok $n - $desc" >>$tap; fi
+}
+if insmod /mods-plain/spanheap.ko; then
+	trace_demo /opt/demo.shc
+	rmmod spanheap || echo "SPANHEAP-FAIL rmmod spanheap (tracing)"
+else
+	echo "SPANHEAP-FAIL insmod spanheap.ko (tracing)"
+fi
+dmesg -n 1
+echo "SPANHEAP-KTAP-BEGIN tracing"
+echo "TAP version 13"
+echo "1..$n"
+cat $tap
+echo "SPANHEAP-KTAP-END rc=0"
+dmesg -n 7
 loadunload /mods-plain/spanheap.ko 50
 # kmemleak reports only objects older than 5 s, and only from the second scan
 # that finds them unreferenced and unchanged.
@@ -70,7 +93,8 @@ mapfile -t extras < <(selftest_extras "$repo")
 vmrc=0 t_vm=$SECONDS
 vm_run "$kdir/arch/x86/boot/bzImage" "$out/mods-testkernel" "$console" \
 	"${SPANHEAP_SELFTEST_TIMEOUT:-$((fuzz_s + 480))}" "${SPANHEAP_VM_TIMEOUT:-$((fuzz_s + 1080))}" \
-	"$guest" --extra "$out/mods-testkernel-plain:/mods-plain" "${extras[@]+"${extras[@]}"}" || vmrc=$?
+	"$guest" --extra "$out/mods-testkernel-plain:/mods-plain" "${extras[@]+"${extras[@]}"}" \
+	--extra "$repo/userspace-tests/uapi/demo.shc:/opt/demo.shc" || vmrc=$?
 log "VM run $((SECONDS - t_vm)) s"
 # KTAP blocks (kunit.py's view and counts), SPANHEAP-FAIL lines, splats.
 count_run "$console" "$vmrc" "$out/ktap-" "$out/splats.txt"

@@ -178,3 +178,99 @@ loadunload() {
 	echo "SPANHEAP-KTAP-END rc=0"
 	dmesg -n 7
 }
+
+# trace_demo <demo script>: the tracepoints through tracefs. Enables
+# events/spanheap, runs the demo script through spanheapctl (alone: no
+# other heap may exist meanwhile), and checks the records against what the
+# script and spanheapctl's output determine; one TAP step each through the
+# caller's `step <desc> <command...>`, notes to the caller's $tap. Trace kept
+# in /tmp/trace.out.
+TRACE_EVENTS='spanheap_cycle_start spanheap_cycle_end spanheap_sweep_span
+spanheap_finalizer_queued spanheap_finalizer_run spanheap_cleanup_queued
+spanheap_cleanup_run spanheap_uheap_event_queued spanheap_uheap_event_read'
+tr_n() { grep -c " $1: " /tmp/trace.out; } # records of event $1
+tr_vals() { # tr_vals <event> <field>: the field's values, one a line
+	grep " $1: " /tmp/trace.out | sed -n "s/.* $2=\([^ ]*\).*/\1/p"
+}
+tr_mount() {
+	for trd in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+		[ -d "$trd"/events ] && return 0
+	done
+	trd=/sys/kernel/tracing
+	mount -t tracefs nodev $trd && [ -d "$trd"/events ]
+}
+tr_has_events() {
+	for e in $TRACE_EVENTS; do
+		[ -f "$trd"/events/spanheap/$e/format ] || { echo "# missing event $e" >>"$tap"; return 1; }
+	done
+}
+tr_run() { # tracing on, the demo, tracing off; the trace to /tmp/trace.out
+	echo 0 >"$trd"/tracing_on && echo 4096 >"$trd"/buffer_size_kb && : >"$trd"/trace &&
+		echo 1 >"$trd"/events/spanheap/enable && echo 1 >"$trd"/tracing_on || return 1
+	spanheapctl -f "$1" >/tmp/trace-demo.out 2>&1
+	rc=$?
+	echo 0 >"$trd"/tracing_on
+	echo 0 >"$trd"/events/spanheap/enable
+	cat "$trd"/trace >/tmp/trace.out
+	[ $rc = 0 ] || { tail -n 5 /tmp/trace-demo.out | sed 's/^/# demo: /' >>"$tap"; return 1; }
+}
+tr_complete() { # nothing lost: "entries-in-buffer/entries-written: N/N"
+	grep -q 'entries-in-buffer/entries-written: \([0-9]*\)/\1 ' /tmp/trace.out
+}
+tr_one_heap() { # every record names the same heap, and there are records
+	ids=$( (tr_vals spanheap_cycle_end heap | sed 's/.*-//'; grep ' spanheap_' /tmp/trace.out |
+		sed -n 's/.* heap_id=\([0-9]*\).*/\1/p') | sort -u)
+	[ -n "$ids" ] && [ "$(echo "$ids" | wc -l)" = 1 ]
+}
+tr_cycles() { # as many starts as ends, >= the script's `gc wait`s, numbered 1..N
+	ngc=$(grep -c '^gc wait' "$1")
+	ns=$(tr_n spanheap_cycle_start) ne=$(tr_n spanheap_cycle_end)
+	echo "# cycle_start $ns, cycle_end $ne, gc wait $ngc" >>"$tap"
+	[ "$ns" = "$ne" ] && [ "$ne" -ge "$ngc" ] && [ "$ngc" -gt 0 ] &&
+		[ "$(tr_vals spanheap_cycle_end cycle | tr '\n' ' ')" = "$(seq 1 "$ne" | tr '\n' ' ')" ] &&
+		[ "$(tr_vals spanheap_cycle_start cycle | tr '\n' ' ')" = "$(seq 1 "$ne" | tr '\n' ' ')" ]
+}
+tr_live() { # every cycle found objects live (X <-> Y never die) and paused
+	! tr_vals spanheap_cycle_end live_objects | grep -qx 0 &&
+		! tr_vals spanheap_cycle_end live_bytes | grep -qx 0 &&
+		! tr_vals spanheap_cycle_end pause_ns | grep -qx 0 &&
+		[ "$(tr_n spanheap_cycle_end)" -gt 0 ]
+}
+tr_sweeps() { # each cycle's marks were used by sweeps, and something was freed
+	ne=$(tr_n spanheap_cycle_end)
+	freed=$(tr_vals spanheap_sweep_span freed | awk '{ s += $1 } END { print s + 0 }')
+	echo "# sweep_span $(tr_n spanheap_sweep_span) records, $freed objects freed" >>"$tap"
+	[ "$freed" -gt 0 ] &&
+		[ "$(tr_vals spanheap_sweep_span cycle | sort -un | tr '\n' ' ')" = "$(seq 1 "$ne" | tr '\n' ' ')" ]
+}
+tr_count() { # tr_count <event> <expected>
+	echo "# $1: $(tr_n "$1") records, expected $2" >>"$tap"
+	[ "$(tr_n "$1")" = "$2" ]
+}
+tr_seqs() { # the read records are the events spanheapctl printed, in order
+	[ "$(tr_vals spanheap_uheap_event_read seq | tr '\n' ' ')" = \
+		"$(sed -n 's/^event \([0-9]*\): .*/\1/p' /tmp/trace-demo.out | tr '\n' ' ')" ]
+}
+trace_demo() {
+	step "tracefs is mounted" tr_mount || return 0
+	step "tracefs has the 9 spanheap events" tr_has_events
+	step "demo script with events/spanheap enabled" tr_run "$1"
+	for e in $TRACE_EVENTS; do
+		grep -m 2 " $e: " /tmp/trace.out | sed 's/^ */# trace: /' >>"$tap"
+	done
+	nfin=$(grep -c '^event [0-9]*: finalizer ' /tmp/trace-demo.out)
+	nclean=$(grep -c '^event [0-9]*: cleanup ' /tmp/trace-demo.out)
+	echo "# spanheapctl printed $nfin finalizer and $nclean cleanup events" >>"$tap"
+	step "trace: no record lost" tr_complete
+	step "trace: all records of the demo's one heap" tr_one_heap
+	step "trace: cycle_start == cycle_end >= gc waits, cycles 1..N" tr_cycles "$1"
+	step "trace: every cycle_end has live objects, live bytes, a pause" tr_live
+	step "trace: sweep_span for every cycle, objects freed" tr_sweeps
+	step "trace: finalizer_queued == finalizer events read" tr_count spanheap_finalizer_queued "$nfin"
+	step "trace: finalizer_run == finalizer events read" tr_count spanheap_finalizer_run "$nfin"
+	step "trace: cleanup_queued == cleanup events read" tr_count spanheap_cleanup_queued "$nclean"
+	step "trace: cleanup_run == cleanup events read" tr_count spanheap_cleanup_run "$nclean"
+	step "trace: uheap_event_queued == events read" tr_count spanheap_uheap_event_queued $((nfin + nclean))
+	step "trace: uheap_event_read == events read" tr_count spanheap_uheap_event_read $((nfin + nclean))
+	step "trace: uheap_event_read seqs == spanheapctl's events" tr_seqs
+}

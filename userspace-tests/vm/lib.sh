@@ -205,7 +205,7 @@ count_run() {
 	for b in "${blocks[@]+"${blocks[@]}"}"; do
 		kf=$3${b//:/_}.txt
 		extract_block "$console" "$b" >"$kf"
-		case $b in selftest:* | loadunload | stock) ;; *) nsuites=$((nsuites + 1)) ;; esac
+		case $b in selftest:* | loadunload | stock | tracing) ;; *) nsuites=$((nsuites + 1)) ;; esac
 		count_ktap "$b" "$kf"
 	done
 	if grep -a 'SPANHEAP-FAIL' "$console" >&2; then

@@ -2,7 +2,8 @@
 # Guest body for the stock tier (busybox sh, after guest-lib.sh).
 # Collects TAP in /tmp/stock.tap and prints it as block "stock" at the end so
 # no other block nests inside it; then 50 load/unload cycles (block
-# "loadunload").
+# "loadunload").  The tracepoints are checked first (trace_demo,
+# guest-lib.sh).
 D=/sys/kernel/debug/spanheap
 n=0
 tap=/tmp/stock.tap
@@ -31,6 +32,8 @@ gone() { ! grep -q '^spanheap ' /proc/modules; }
 
 step "insmod spanheap.ko" insmod /mods/spanheap.ko
 step "$D exists" test -d $D
+# Before any other heap exists: the demo's must be the only one traced.
+trace_demo /opt/demo.shc
 echo "SPANHEAP-DEMO-LOADING"
 step "insmod spanheap_demo.ko" insmod /mods/spanheap_demo.ko
 step "$D/demo (or demo-<id>) exists" demo_dir
