@@ -294,15 +294,15 @@ EXPORT_SYMBOL_GPL(spanheap_finalizer_cycles);
  * @obj: start of an allocated object of @heap
  * @report: called once, with the world stopped, with the path by which
  *	the collector reaches @obj: its root kind and each hop with the
- *	offset of the word followed (kind SPANHEAP_WHY_UNREACHABLE and no
- *	hops if nothing reaches it); see struct spanheap_why_path
+ *	offset of the word followed (kind SPANHEAP_ROOT_NONE and no
+ *	hops if nothing reaches it); see struct spanheap_path
  * @arg: passed to @report
  *
  * A diagnostic: stops the world for a breadth-first walk of the heap
  * from the roots in the mark's order, so the path is a shortest one
  * among those of the strongest root kind that reaches @obj (see
  * kmod/why.c).  A finalizable object reachable only from its own
- * finalizer's referents is reported as SPANHEAP_WHY_FIN_CYCLE, the
+ * finalizer's referents is reported as SPANHEAP_ROOT_FIN_CYCLE, the
  * cycle that keeps it from ever being finalized.
  *
  * Context: process context outside any section of @heap; may sleep.
@@ -311,7 +311,7 @@ EXPORT_SYMBOL_GPL(spanheap_finalizer_cycles);
  * heap has too many objects to search).  Nothing changes on error.
  */
 int spanheap_why(struct spanheap *heap, const void *obj,
-		 spanheap_why_report_t report, void *arg)
+		 spanheap_path_report_t report, void *arg)
 {
 	struct mem_cgroup *memcg = shp_memcg_enter(heap);
 	u64 t_stopping, t_stopped;

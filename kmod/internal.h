@@ -913,7 +913,7 @@ struct shp_why;
 extern unsigned int shp_why_max_nodes;
 void shp_why_mark_root(struct shp_why *w, const void *ptr);
 int shp_why_find(struct spanheap *heap, const void *obj,
-		 spanheap_why_report_t report, void *arg);
+		 spanheap_path_report_t report, void *arg);
 
 /* finq.c */
 bool shp_queue_finalizer(struct spanheap *heap, void *obj,

@@ -14,7 +14,7 @@
  * An object with a finalizer that is reached only through finalizer
  * referents, and whose own referents reach it, is on a cycle through
  * itself: it is never finalized (the X <-> Y of collector.rst).  That
- * cycle is what is reported for it (SPANHEAP_WHY_FIN_CYCLE), found by a
+ * cycle is what is reported for it (SPANHEAP_ROOT_FIN_CYCLE), found by a
  * second walk from its referents alone.
  *
  * The spans' mark bits are the visited set: they mean nothing between
@@ -202,10 +202,10 @@ static void why_span_specials(struct spanheap *heap, struct shp_span *s,
 		if (!test_bit(idx, shp_special_bits(s)))
 			continue;
 		for (sp = s->specials[idx]; sp; sp = sp->next) {
-			if (sp->kind == SPANHEAP_SPECIAL_PIN && w->kind == SPANHEAP_WHY_PIN)
+			if (sp->kind == SPANHEAP_SPECIAL_PIN && w->kind == SPANHEAP_ROOT_PIN)
 				why_root(w, s->base + idx * s->elemsize);
 			if (sp->kind == SPANHEAP_SPECIAL_CLEANUP &&
-			    w->kind == SPANHEAP_WHY_CLEANUP_ARG)
+			    w->kind == SPANHEAP_ROOT_CLEANUP_ARG)
 				why_root(w, (unsigned long)container_of(sp,
 					 struct shp_special_cleanup, sp)->arg);
 		}
@@ -231,7 +231,7 @@ static void why_queues(struct shp_why *w)
 
 	spin_lock(&heap->fin_lock);
 	rcu_read_lock();
-	w->kind = SPANHEAP_WHY_FINQ;
+	w->kind = SPANHEAP_ROOT_FINQ;
 	w->index = 0;
 	for (b = heap->finq.q; b; b = b->next) {
 		for (i = 0; i < b->cnt; i++) {
@@ -239,7 +239,7 @@ static void why_queues(struct shp_why *w)
 			why_root(w, (unsigned long)b->fin[i].ctx);
 		}
 	}
-	w->kind = SPANHEAP_WHY_CLEANUP_ARG;
+	w->kind = SPANHEAP_ROOT_CLEANUP_ARG;
 	w->index = 0;
 	for (c = heap->cleanq.q.first; c; c = c->next_batch)
 		why_cleanups(w, &c->sp);
@@ -257,24 +257,24 @@ static void why_roots(struct shp_why *w)
 
 	spin_lock(&heap->roots_lock);
 	rcu_read_lock();
-	w->kind = SPANHEAP_WHY_ROOT_SLOT;
+	w->kind = SPANHEAP_ROOT_SLOT;
 	w->index = 0;
 	for (i = 0; i < heap->nroots; i++)
 		why_root(w, (unsigned long)READ_ONCE(*heap->roots[i]));
 	rcu_read_unlock();
 	spin_unlock(&heap->roots_lock);
 	if (heap->root_scan) {
-		w->kind = SPANHEAP_WHY_OWNER_ROOT;
+		w->kind = SPANHEAP_ROOT_OWNER;
 		w->index = 0;
 		heap->why = w;
 		heap->root_scan(heap, heap->root_scan_arg);
 		heap->why = NULL;
 	}
 	why_queues(w);
-	w->kind = SPANHEAP_WHY_PIN;
+	w->kind = SPANHEAP_ROOT_PIN;
 	w->index = 0;
 	shp_visit_spans(heap, why_span_specials, w);
-	w->kind = SPANHEAP_WHY_CLEANUP_ARG;
+	w->kind = SPANHEAP_ROOT_CLEANUP_ARG;
 	w->index = 0;
 	shp_visit_spans(heap, why_span_specials, w);
 }
@@ -296,7 +296,7 @@ static void why_span_referents(struct spanheap *heap, struct shp_span *s,
 		if (!test_bit(idx, shp_fin_bits(s)) || test_bit(idx, shp_mark_bits(s)))
 			continue;
 		why_add(w, s->base + idx * s->elemsize,
-			WHY_ROOT | SPANHEAP_WHY_FIN_REFERENT, 0);
+			WHY_ROOT | SPANHEAP_ROOT_FIN_REFERENT, 0);
 		/* The origin itself is no path's end: only what it reaches. */
 		if (w->found == w->nn - 1)
 			w->found = U32_MAX;
@@ -310,7 +310,7 @@ static void why_own_cycle(struct shp_why *w)
 
 	shp_visit_spans(w->heap, clear_marks, NULL);
 	w->found = U32_MAX;
-	why_add(w, w->target, WHY_ROOT | SPANHEAP_WHY_FIN_CYCLE, 0);
+	why_add(w, w->target, WHY_ROOT | SPANHEAP_ROOT_FIN_CYCLE, 0);
 	if (w->full)
 		return;
 	w->found = U32_MAX;
@@ -320,9 +320,9 @@ static void why_own_cycle(struct shp_why *w)
 
 /* Hand the path ending at node @end to @report.  Return: 0 or -ENOMEM. */
 static int why_report(struct shp_why *w, u32 end,
-		      spanheap_why_report_t report, void *arg)
+		      spanheap_path_report_t report, void *arg)
 {
-	struct spanheap_why_path p = { .kind = SPANHEAP_WHY_UNREACHABLE };
+	struct spanheap_path p = { .kind = SPANHEAP_ROOT_NONE };
 	u32 i, n = 0, next;
 
 	if (end != U32_MAX) {
@@ -332,7 +332,7 @@ static int why_report(struct shp_why *w, u32 end,
 		if (!p.hops)
 			return -ENOMEM;
 		p.nhops = n;
-		next = SPANHEAP_WHY_END;
+		next = SPANHEAP_PATH_END;
 		for (i = end; !(i & WHY_ROOT); i = w->n[i].parent) {
 			p.hops[--n].obj = (void *)w->n[i].base;
 			p.hops[n].offset = next;
@@ -340,8 +340,8 @@ static int why_report(struct shp_why *w, u32 end,
 			p.kind = w->n[i].parent & ~WHY_ROOT;
 			p.root_index = w->n[i].off;
 		}
-		if (p.kind == SPANHEAP_WHY_FIN_REFERENT ||
-		    p.kind == SPANHEAP_WHY_FIN_CYCLE)
+		if (p.kind == SPANHEAP_ROOT_FIN_REFERENT ||
+		    p.kind == SPANHEAP_ROOT_FIN_CYCLE)
 			p.root_index = 0;
 	}
 	report(arg, &p);
@@ -353,7 +353,7 @@ static int why_report(struct shp_why *w, u32 end,
  * shp_why_find() - the path by which the collector reaches an object
  * @heap: heap, drained and fully swept
  * @obj: start of an allocated object of @heap
- * @report: called once with the path (or SPANHEAP_WHY_UNREACHABLE)
+ * @report: called once with the path (or SPANHEAP_ROOT_NONE)
  * @arg: passed to @report
  *
  * See the top of this file.  Leaves the mark bits meaningless.
@@ -364,7 +364,7 @@ static int why_report(struct shp_why *w, u32 end,
  * nodes were needed).
  */
 int shp_why_find(struct spanheap *heap, const void *obj,
-		 spanheap_why_report_t report, void *arg)
+		 spanheap_path_report_t report, void *arg)
 {
 	struct shp_why w = { .heap = heap, .target = (unsigned long)obj,
 			     .found = U32_MAX };
@@ -402,10 +402,10 @@ int shp_why_find(struct spanheap *heap, const void *obj,
 	if (path != U32_MAX && !w.full) {
 		for (root = path; !(w.n[root].parent & WHY_ROOT); root = w.n[root].parent)
 			;
-		fin_only = (w.n[root].parent & ~WHY_ROOT) == SPANHEAP_WHY_FIN_REFERENT;
+		fin_only = (w.n[root].parent & ~WHY_ROOT) == SPANHEAP_ROOT_FIN_REFERENT;
 		if (fin_only && w.n[root].base == w.target) {
 			/* Its own finalizer's referents reach it: never finalized. */
-			w.n[root].parent = WHY_ROOT | SPANHEAP_WHY_FIN_CYCLE;
+			w.n[root].parent = WHY_ROOT | SPANHEAP_ROOT_FIN_CYCLE;
 		} else if (fin_only && !SHP_SPC_NOSCAN(s->spc) &&
 			   test_bit((w.target - s->base) / s->elemsize, shp_fin_bits(s))) {
 			/* Kept by another's finalizer; is it on a cycle of its own? */

@@ -25,13 +25,13 @@ struct node {
 /* What the report saw. */
 struct seen {
 	int calls;
-	enum spanheap_why_kind kind;
+	enum spanheap_root_kind kind;
 	unsigned int root_index;
 	unsigned int nhops;
-	struct spanheap_why_hop hops[MAX_HOPS];
+	struct spanheap_path_hop hops[MAX_HOPS];
 };
 
-static void record(void *arg, const struct spanheap_why_path *p)
+static void record(void *arg, const struct spanheap_path *p)
 {
 	struct seen *s = arg;
 	unsigned int i;
@@ -108,18 +108,18 @@ static void root_slot_path(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, why(test, c, &s), 0);
 	KUNIT_EXPECT_EQ(test, s.calls, 1);
-	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_WHY_ROOT_SLOT);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_SLOT);
 	KUNIT_EXPECT_EQ(test, s.root_index, 1U);
 	KUNIT_ASSERT_EQ(test, s.nhops, 3U);
 	expect_hop(test, &s, 0, a, 0);
 	expect_hop(test, &s, 1, b, 8);
-	expect_hop(test, &s, 2, c, SPANHEAP_WHY_END);
+	expect_hop(test, &s, 2, c, SPANHEAP_PATH_END);
 
 	/* The root's own object: one hop. */
 	KUNIT_ASSERT_EQ(test, why(test, a, &s), 0);
-	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_WHY_ROOT_SLOT);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_SLOT);
 	KUNIT_ASSERT_EQ(test, s.nhops, 1U);
-	expect_hop(test, &s, 0, a, SPANHEAP_WHY_END);
+	expect_hop(test, &s, 0, a, SPANHEAP_PATH_END);
 
 	/* A shortcut A[1] -> C: the shortest path wins. */
 	spanheap_enter(heap);
@@ -128,7 +128,7 @@ static void root_slot_path(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, why(test, c, &s), 0);
 	KUNIT_ASSERT_EQ(test, s.nhops, 2U);
 	expect_hop(test, &s, 0, a, 8);
-	expect_hop(test, &s, 1, c, SPANHEAP_WHY_END);
+	expect_hop(test, &s, 1, c, SPANHEAP_PATH_END);
 
 	/* Nothing was collected or changed by asking. */
 	spanheap_collect(heap);
@@ -152,16 +152,16 @@ static void pin_path(struct kunit *test)
 	spanheap_exit(heap);
 
 	KUNIT_ASSERT_EQ(test, why(test, q, &s), 0);
-	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_WHY_PIN);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_PIN);
 	KUNIT_ASSERT_EQ(test, s.nhops, 2U);
 	expect_hop(test, &s, 0, p, 8);
-	expect_hop(test, &s, 1, q, SPANHEAP_WHY_END);
+	expect_hop(test, &s, 1, q, SPANHEAP_PATH_END);
 
 	spanheap_enter(heap);
 	KUNIT_EXPECT_EQ(test, spanheap_unpin(heap, p), 0);
 	spanheap_exit(heap);
 	KUNIT_ASSERT_EQ(test, why(test, q, &s), 0);
-	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_WHY_UNREACHABLE);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_NONE);
 	KUNIT_EXPECT_EQ(test, s.nhops, 0U);
 }
 
@@ -199,23 +199,23 @@ static void finalizer_queue_path(struct kunit *test)
 
 	queue_fin(test, f, ctx);
 	KUNIT_ASSERT_EQ(test, why(test, g, &s), 0);
-	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_WHY_FINQ);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_FINQ);
 	KUNIT_ASSERT_EQ(test, s.nhops, 2U);
 	expect_hop(test, &s, 0, f, 0);
-	expect_hop(test, &s, 1, g, SPANHEAP_WHY_END);
+	expect_hop(test, &s, 1, g, SPANHEAP_PATH_END);
 	spanheap_wait_finalizers(heap);
 
 	queue_fin(test, f, ctx);
 	KUNIT_ASSERT_EQ(test, why(test, ctx, &s), 0);
-	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_WHY_FINQ);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_FINQ);
 	KUNIT_EXPECT_EQ(test, s.root_index, 1U);	/* the entry's second root */
 	KUNIT_ASSERT_EQ(test, s.nhops, 1U);
-	expect_hop(test, &s, 0, ctx, SPANHEAP_WHY_END);
+	expect_hop(test, &s, 0, ctx, SPANHEAP_PATH_END);
 	spanheap_wait_finalizers(heap);
 
 	/* Once it ran, nothing keeps them. */
 	KUNIT_ASSERT_EQ(test, why(test, ctx, &s), 0);
-	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_WHY_UNREACHABLE);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_NONE);
 }
 
 /* A cleanup's argument is a root while its object lives. */
@@ -235,9 +235,9 @@ static void cleanup_arg_path(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, &slot), 0);
 
 	KUNIT_ASSERT_EQ(test, why(test, arg, &s), 0);
-	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_WHY_CLEANUP_ARG);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_CLEANUP_ARG);
 	KUNIT_ASSERT_EQ(test, s.nhops, 1U);
-	expect_hop(test, &s, 0, arg, SPANHEAP_WHY_END);
+	expect_hop(test, &s, 0, arg, SPANHEAP_PATH_END);
 	KUNIT_EXPECT_EQ(test, spanheap_root_remove(heap, &slot), 0);
 }
 
@@ -258,15 +258,15 @@ static void finalizer_referent_path(struct kunit *test)
 	spanheap_exit(heap);
 
 	KUNIT_ASSERT_EQ(test, why(test, h, &s), 0);
-	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_WHY_FIN_REFERENT);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_FIN_REFERENT);
 	KUNIT_ASSERT_EQ(test, s.nhops, 3U);
 	expect_hop(test, &s, 0, f, 8);
 	expect_hop(test, &s, 1, g, 0);
-	expect_hop(test, &s, 2, h, SPANHEAP_WHY_END);
+	expect_hop(test, &s, 2, h, SPANHEAP_PATH_END);
 
 	/* F itself: its finalizer does not keep it. */
 	KUNIT_ASSERT_EQ(test, why(test, f, &s), 0);
-	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_WHY_UNREACHABLE);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_NONE);
 }
 
 /*
@@ -297,25 +297,25 @@ static void finalizer_cycle(struct kunit *test)
 	spanheap_exit(heap);
 
 	KUNIT_ASSERT_EQ(test, why(test, x, &s), 0);
-	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_WHY_FIN_CYCLE);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_FIN_CYCLE);
 	KUNIT_ASSERT_EQ(test, s.nhops, 3U);
 	expect_hop(test, &s, 0, x, 0);
 	expect_hop(test, &s, 1, y, 8);
-	expect_hop(test, &s, 2, x, SPANHEAP_WHY_END);
+	expect_hop(test, &s, 2, x, SPANHEAP_PATH_END);
 
 	KUNIT_ASSERT_EQ(test, why(test, y, &s), 0);
-	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_WHY_FIN_CYCLE);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_FIN_CYCLE);
 	KUNIT_ASSERT_EQ(test, s.nhops, 3U);
 	expect_hop(test, &s, 0, y, 8);
 	expect_hop(test, &s, 1, x, 0);
-	expect_hop(test, &s, 2, y, SPANHEAP_WHY_END);
+	expect_hop(test, &s, 2, y, SPANHEAP_PATH_END);
 
 	/* No cycle through T: it is kept by Z's finalizer, until that runs. */
 	KUNIT_ASSERT_EQ(test, why(test, t, &s), 0);
-	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_WHY_FIN_REFERENT);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_FIN_REFERENT);
 	KUNIT_ASSERT_EQ(test, s.nhops, 2U);
 	expect_hop(test, &s, 0, z, 0);
-	expect_hop(test, &s, 1, t, SPANHEAP_WHY_END);
+	expect_hop(test, &s, 1, t, SPANHEAP_PATH_END);
 
 	/* The cycle diagnostic agrees: X and Y, not Z or T. */
 	KUNIT_EXPECT_EQ(test, spanheap_finalizer_cycles(heap, NULL, NULL), 2);
@@ -337,7 +337,7 @@ static void unreachable_and_bad_pointers(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, why(test, b, &s), 0);
 	KUNIT_EXPECT_EQ(test, s.calls, 1);
-	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_WHY_UNREACHABLE);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_NONE);
 	KUNIT_EXPECT_EQ(test, s.nhops, 0U);
 
 	KUNIT_EXPECT_EQ(test, why(test, &local, &s), -EFAULT);
@@ -419,13 +419,13 @@ static int conc_mutator(void *arg)
 	kthread_complete_and_exit(&c->mut_done, 0);
 }
 
-static void conc_record(void *arg, const struct spanheap_why_path *p)
+static void conc_record(void *arg, const struct spanheap_path *p)
 {
 	struct conc *c = arg;
 	unsigned int i;
 
 	c->searches++;
-	if (p->kind != SPANHEAP_WHY_ROOT_SLOT || p->nhops != CONC_CHAIN) {
+	if (p->kind != SPANHEAP_ROOT_SLOT || p->nhops != CONC_CHAIN) {
 		c->bad++;
 		return;
 	}
