@@ -734,10 +734,12 @@ static long op_why(struct uheap *u, struct spanheap_why *a)
 	spanheap_exit(u->heap);
 	ret = IS_ERR(obj) ? PTR_ERR(obj) : 0;
 	w->obj = obj;
-	if (!ret)
+	if (!ret) {
 		ret = spanheap_why(u->heap, obj, why_report, w);
-	if (ret == -EINVAL || ret == -EFAULT || (!ret && w->stale))
-		ret = -ESTALE;
+		/* Collected since the lookup (and maybe its memory reused). */
+		if (ret == -EINVAL || ret == -EFAULT || (!ret && w->stale))
+			ret = -ESTALE;
+	}
 	if (!ret && copy_to_user(u64_to_user_ptr(a->hops), w->hops,
 				 min(w->nhops, w->capacity) * sizeof(w->hops[0])))
 		ret = -EFAULT;
