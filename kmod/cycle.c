@@ -325,3 +325,29 @@ int spanheap_why(struct spanheap *heap, const void *obj,
 	return ret;
 }
 EXPORT_SYMBOL_GPL(spanheap_why);
+
+/**
+ * shp_why_id() - spanheap_why() of the object whose %p id is @id
+ * @heap: heap
+ * @id: as shp_why_hashed() takes it
+ * @report: as for spanheap_why()
+ * @arg: passed to @report
+ *
+ * For debugfs, which shows objects only by hashed pointers.
+ *
+ * Context: process context outside any section of @heap; may sleep.
+ * Return: as spanheap_why(), or -ENOENT if no object prints as @id.
+ */
+int shp_why_id(struct spanheap *heap, const char *id,
+	       spanheap_path_report_t report, void *arg)
+{
+	struct mem_cgroup *memcg = shp_memcg_enter(heap);
+	u64 t_stopping, t_stopped;
+	int ret;
+
+	stop_world(heap, &t_stopping, &t_stopped);
+	ret = shp_why_hashed(heap, id, report, arg);
+	start_world(heap);
+	shp_memcg_exit(memcg);
+	return ret;
+}

@@ -613,6 +613,7 @@ struct shp_pause {
  * @pages: page runs of the large spans
  * @bad_frees: rejected frees
  * @debugfs: debugfs directory, if any
+ * @debugfs_why: the object id last written to its why file (debugfs.c)
  * @sections: mutator sections hold it for reading, a collection for writing
  * @gc_lock: one collection at a time
  * @sweepgen: advanced by every cycle; spans with another value are unswept
@@ -675,6 +676,7 @@ struct spanheap {
 	struct shp_pageheap pages;
 	atomic_long_t bad_frees;
 	struct dentry *debugfs;
+	char debugfs_why[24];
 
 	struct percpu_rw_semaphore sections;
 	struct mutex gc_lock;
@@ -914,6 +916,8 @@ extern unsigned int shp_why_max_nodes;
 void shp_why_mark_root(struct shp_why *w, const void *ptr);
 int shp_why_find(struct spanheap *heap, const void *obj,
 		 spanheap_path_report_t report, void *arg);
+int shp_why_hashed(struct spanheap *heap, const char *id,
+		   spanheap_path_report_t report, void *arg);
 
 /* finq.c */
 bool shp_queue_finalizer(struct spanheap *heap, void *obj,
@@ -973,6 +977,8 @@ void shp_mark_heap(struct spanheap *heap);
 void shp_collect(struct spanheap *heap, bool sweep_now);
 void shp_gc_workfn(struct work_struct *work);
 void shp_gc_maybe_trigger(struct spanheap *heap);
+int shp_why_id(struct spanheap *heap, const char *id,
+	       spanheap_path_report_t report, void *arg);
 extern bool shp_gctrace;
 
 /* finalizer.c */

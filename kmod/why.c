@@ -418,3 +418,51 @@ int shp_why_find(struct spanheap *heap, const void *obj,
 	kvfree(w.n);
 	return ret;
 }
+
+struct why_hashed {
+	const char *id;
+	unsigned long found;
+	unsigned int n;
+};
+
+/* Does an allocated object of @s print as @arg's id with %p? */
+static void why_span_hashed(struct spanheap *heap, struct shp_span *s, void *arg)
+{
+	struct why_hashed *h = arg;
+	char buf[24];
+	unsigned int idx;
+
+	for (idx = 0; idx < s->nelems; idx++) {
+		if (!test_bit(idx, shp_alloc_bits(s)))
+			continue;
+		snprintf(buf, sizeof(buf), "%p", (void *)(s->base + idx * s->elemsize));
+		if (!strcmp(buf, h->id)) {
+			h->found = s->base + idx * s->elemsize;
+			h->n++;
+		}
+	}
+}
+
+/**
+ * shp_why_hashed() - shp_why_find() of the object printed as @id
+ * @heap: heap, drained and fully swept
+ * @id: an object's start as %p prints it (hashed: debugfs shows no
+ *	kernel address, e.g. finalizer_cycles), without surrounding blanks
+ * @report: as for shp_why_find()
+ * @arg: passed to @report
+ *
+ * Context: the world stopped (heap->sections held for writing), may sleep.
+ * Return: as shp_why_find(), or -ENOENT if no object (or more than one,
+ * hashes being unlikely to collide) prints as @id.
+ */
+int shp_why_hashed(struct spanheap *heap, const char *id,
+		   spanheap_path_report_t report, void *arg)
+{
+	struct why_hashed h = { .id = id };
+
+	shp_assert_world_stopped(heap);
+	shp_visit_spans(heap, why_span_hashed, &h);
+	if (h.n != 1)
+		return -ENOENT;
+	return shp_why_find(heap, (void *)h.found, report, arg);
+}
