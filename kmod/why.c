@@ -243,7 +243,7 @@ static void why_queues(struct shp_why *w)
 	w->index = 0;
 	for (c = heap->cleanq.q.first; c; c = c->next_batch)
 		why_cleanups(w, &c->sp);
-	for (i = 0; i < heap->ncleanup_workers; i++)
+	for (i = 0; i < heap->ncleanup_workers; i++)	/* as shp_mark_finq() */
 		why_cleanups(w, smp_load_acquire(&heap->cleanup_workers[i].running));
 	rcu_read_unlock();
 	spin_unlock(&heap->fin_lock);
