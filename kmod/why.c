@@ -142,7 +142,9 @@ static void why_root(struct shp_why *w, unsigned long v)
  */
 void shp_why_mark_root(struct shp_why *w, const void *ptr)
 {
+	rcu_read_lock();	/* the lookup's, as spanheap_mark_root() takes it */
 	why_root(w, (unsigned long)ptr);
+	rcu_read_unlock();
 }
 
 /* Scan the words of node @i, as the mark scans a gray object. */

@@ -137,6 +137,45 @@ static void root_slot_path(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, spanheap_root_remove(heap, &slot1), 0);
 }
 
+static void *scan_roots[2];
+
+static void scan_two(struct spanheap *heap, void *arg)
+{
+	spanheap_mark_root(heap, scan_roots[0]);
+	spanheap_mark_root(heap, scan_roots[1]);
+}
+
+/* The owner's root scan reports roots of its own; the second keeps B. */
+static void owner_root_path(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct node *a, *b, *c;
+	struct seen s;
+
+	spanheap_enter(heap);
+	a = node(test, 1);
+	b = node(test, 2);
+	c = node(test, 3);
+	b->next[0] = c;
+	spanheap_exit(heap);
+	scan_roots[0] = a;
+	scan_roots[1] = b;
+	spanheap_set_root_scan(heap, scan_two, NULL);
+
+	KUNIT_ASSERT_EQ(test, why(test, c, &s), 0);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_OWNER);
+	KUNIT_EXPECT_EQ(test, s.root_index, 1U);
+	KUNIT_ASSERT_EQ(test, s.nhops, 2U);
+	expect_hop(test, &s, 0, b, 0);
+	expect_hop(test, &s, 1, c, SPANHEAP_PATH_END);
+	/* The scan marked nothing: a real cycle still sees the roots. */
+	spanheap_collect(heap);
+	KUNIT_EXPECT_PTR_EQ(test, spanheap_object_base(heap, c, NULL), (void *)c);
+	spanheap_set_root_scan(heap, NULL, NULL);
+	KUNIT_ASSERT_EQ(test, why(test, c, &s), 0);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_NONE);
+}
+
 /* A pinned P, P[1] -> Q. */
 static void pin_path(struct kunit *test)
 {
@@ -483,6 +522,7 @@ static void concurrent_with_mutators(struct kunit *test)
 
 static struct kunit_case why_cases[] = {
 	KUNIT_CASE(root_slot_path),
+	KUNIT_CASE(owner_root_path),
 	KUNIT_CASE(pin_path),
 	KUNIT_CASE(finalizer_queue_path),
 	KUNIT_CASE(cleanup_arg_path),
