@@ -291,3 +291,67 @@ int spanheap_finalizer_cycles(struct spanheap *heap,
 	return found;
 }
 EXPORT_SYMBOL_GPL(spanheap_finalizer_cycles);
+
+/**
+ * spanheap_why() - why is an object alive?
+ * @heap: heap
+ * @obj: start of an allocated object of @heap
+ * @report: called once, with the world stopped, with the path by which
+ *	the collector reaches @obj: its root kind and each hop with the
+ *	offset of the word followed (kind SPANHEAP_ROOT_NONE and no
+ *	hops if nothing reaches it); see struct spanheap_path
+ * @arg: passed to @report
+ *
+ * A diagnostic: stops the world for a breadth-first walk of the heap
+ * from the roots in the mark's order, so the path is a shortest one
+ * among those of the strongest root kind that reaches @obj (see
+ * kmod/why.c).  A finalizable object reachable only from its own
+ * finalizer's referents is reported as SPANHEAP_ROOT_FIN_CYCLE, the
+ * cycle that keeps it from ever being finalized.
+ *
+ * Context: process context outside any section of @heap; may sleep.
+ * Return: 0 once @report was called, -EFAULT (@obj not in @heap),
+ * -EINVAL (not an allocated object's start), -ENOMEM, or -E2BIG (the
+ * heap has too many objects to search).  Nothing changes on error.
+ */
+int spanheap_why(struct spanheap *heap, const void *obj,
+		 spanheap_path_report_t report, void *arg)
+{
+	struct mem_cgroup *memcg = shp_memcg_enter(heap);
+	u64 t_stopping, t_stopped;
+	int ret;
+
+	/* No mark stack is needed: the walk keeps its own queue. */
+	stop_world(heap, &t_stopping, &t_stopped);
+	ret = shp_why_find(heap, obj, report, arg);
+	start_world(heap);
+	shp_memcg_exit(memcg);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(spanheap_why);
+
+/**
+ * shp_why_id() - spanheap_why() of the object whose %p id is @id
+ * @heap: heap
+ * @id: as shp_why_hashed() takes it
+ * @report: as for spanheap_why()
+ * @arg: passed to @report
+ *
+ * For debugfs, which shows objects only by hashed pointers.
+ *
+ * Context: process context outside any section of @heap; may sleep.
+ * Return: as spanheap_why(), or -ENOENT if no object prints as @id.
+ */
+int shp_why_id(struct spanheap *heap, const char *id,
+	       spanheap_path_report_t report, void *arg)
+{
+	struct mem_cgroup *memcg = shp_memcg_enter(heap);
+	u64 t_stopping, t_stopped;
+	int ret;
+
+	stop_world(heap, &t_stopping, &t_stopped);
+	ret = shp_why_hashed(heap, id, report, arg);
+	start_world(heap);
+	shp_memcg_exit(memcg);
+	return ret;
+}

@@ -53,6 +53,7 @@
  *   finq.c                 the queues of finalizers and cleanups found dead
  *   mark.c                 marking (serial or parallel), the mark stack,
  *                          the cycle diagnostic
+ *   why.c                  why is an object alive: its path from a root
  *   global.c               module-wide state (workqueues, record caches)
  *   special.c              special records of every kind, their caches
  *   check.c                the consistency check, test builds only
@@ -614,6 +615,7 @@ struct shp_pause {
  * @pages: page runs of the large spans
  * @bad_frees: rejected frees
  * @debugfs: debugfs directory, if any
+ * @debugfs_why: the object id last written to its why file (debugfs.c)
  * @sections: mutator sections hold it for reading, a collection for writing
  * @gc_lock: one collection at a time
  * @sweepgen: advanced by every cycle; spans with another value are unswept
@@ -656,6 +658,8 @@ struct shp_pause {
  * @owner: for the user of the heap (the /dev/spanheap file that owns it)
  * @root_scan: the owner's extra roots, called by every mark (may be NULL)
  * @root_scan_arg: its argument
+ * @why: the search of spanheap_why() in progress, which the owner's root
+ *	scan reports to instead of marking (why.c); NULL otherwise
  * @memcg: memcg of the heap's creator; workers charge their allocations to it
  * @meta: bytes of metadata charged to the heap (records, queue blocks, mark
  *	stack, the owner's tables); counted with @reserved against @limit
@@ -675,6 +679,7 @@ struct spanheap {
 	struct shp_pageheap pages;
 	atomic_long_t bad_frees;
 	struct dentry *debugfs;
+	char debugfs_why[24];
 
 	struct percpu_rw_semaphore sections;
 	struct mutex gc_lock;
@@ -714,6 +719,7 @@ struct spanheap {
 	void *owner;
 	spanheap_root_scan_t root_scan;
 	void *root_scan_arg;
+	struct shp_why *why;
 	struct mem_cgroup *memcg;
 	atomic_long_t meta;
 };
@@ -908,6 +914,15 @@ void shp_mark_complete(struct spanheap *heap);
 int shp_mark_find_cycles(struct spanheap *heap,
 			 void (*report)(void *arg, void *obj), void *arg);
 
+/* why.c */
+struct shp_why;
+extern unsigned int shp_why_max_nodes;
+void shp_why_mark_root(struct shp_why *w, const void *ptr);
+int shp_why_find(struct spanheap *heap, const void *obj,
+		 spanheap_path_report_t report, void *arg);
+int shp_why_hashed(struct spanheap *heap, const char *id,
+		   spanheap_path_report_t report, void *arg);
+
 /* finq.c */
 bool shp_queue_finalizer(struct spanheap *heap, void *obj,
 			 spanheap_finalizer_t fn, void *ctx);
@@ -966,6 +981,8 @@ void shp_mark_heap(struct spanheap *heap);
 void shp_collect(struct spanheap *heap, bool sweep_now);
 void shp_gc_workfn(struct work_struct *work);
 void shp_gc_maybe_trigger(struct spanheap *heap);
+int shp_why_id(struct spanheap *heap, const char *id,
+	       spanheap_path_report_t report, void *arg);
 extern bool shp_gctrace;
 
 /* finalizer.c */

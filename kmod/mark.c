@@ -773,6 +773,10 @@ static void mark_span_finalizer_referents(struct spanheap *heap,
  */
 void spanheap_mark_root(struct spanheap *heap, const void *ptr)
 {
+	if (unlikely(heap->why)) {
+		shp_why_mark_root(heap->why, ptr);	/* spanheap_why() asks */
+		return;
+	}
 	rcu_read_lock();
 	mark_word(heap, (unsigned long)ptr);
 	rcu_read_unlock();

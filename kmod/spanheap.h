@@ -188,6 +188,80 @@ int spanheap_set_gc_percent(struct spanheap *heap, int percent);
 int spanheap_finalizer_cycles(struct spanheap *heap,
 			      void (*report)(void *arg, void *obj), void *arg);
 
+/**
+ * enum spanheap_root_kind - what keeps an object alive (spanheap_why())
+ * @SPANHEAP_ROOT_NONE: nothing: the next cycle finds it unreachable
+ * @SPANHEAP_ROOT_SLOT: a root slot (spanheap_root_add()) points to
+ *	the first hop
+ * @SPANHEAP_ROOT_OWNER: the heap owner's root scan reported it
+ *	(/dev/spanheap: a rooted handle, or an unread finalizer event)
+ * @SPANHEAP_ROOT_FINQ: its finalizer is queued and has not run yet (the
+ *	queued object, or the finalizer's context, is the first hop)
+ * @SPANHEAP_ROOT_CLEANUP_ARG: it is the argument of a cleanup, set on an
+ *	object, queued or running
+ * @SPANHEAP_ROOT_PIN: it is pinned
+ * @SPANHEAP_ROOT_FIN_REFERENT: nothing but the finalizer of the first hop,
+ *	an unreachable object whose referents are kept until it has run
+ * @SPANHEAP_ROOT_FIN_CYCLE: the object has a finalizer and its own
+ *	referents reach it (first hop == last hop): it is never finalized
+ */
+enum spanheap_root_kind {
+	SPANHEAP_ROOT_NONE,
+	SPANHEAP_ROOT_SLOT,
+	SPANHEAP_ROOT_OWNER,
+	SPANHEAP_ROOT_FINQ,
+	SPANHEAP_ROOT_CLEANUP_ARG,
+	SPANHEAP_ROOT_PIN,
+	SPANHEAP_ROOT_FIN_REFERENT,
+	SPANHEAP_ROOT_FIN_CYCLE,
+};
+
+/* The offset of a path's last hop: no word is followed out of it. */
+#define SPANHEAP_PATH_END	0xffffffffU
+
+/**
+ * struct spanheap_path_hop - one object of a path
+ * @obj: the object's start
+ * @offset: byte offset in @obj of the word that points into the next
+ *	hop, or SPANHEAP_PATH_END for the last one
+ */
+struct spanheap_path_hop {
+	void *obj;
+	u32 offset;
+};
+
+/**
+ * struct spanheap_path - how the collector reaches an object
+ * @kind: the root kind
+ * @root_index: ROOT_SLOT, OWNER_ROOT, FINQ, CLEANUP_ARG, PIN: index of
+ *	the root among those of its kind, in the order the mark takes them
+ *	(a root slot's position in the heap's slot table); else 0
+ * @nhops: entries of @hops, 0 when unreachable
+ * @hops: the path, from the object the root names (or whose finalizer
+ *	keeps the rest) to the object asked about
+ */
+struct spanheap_path {
+	enum spanheap_root_kind kind;
+	unsigned int root_index;
+	unsigned int nhops;
+	struct spanheap_path_hop *hops;
+};
+
+/**
+ * typedef spanheap_path_report_t - receives the result of spanheap_why()
+ * @arg: the argument given to spanheap_why()
+ * @path: the path; valid during the call only
+ *
+ * Runs with the world stopped: it must not use the heap, sleep on
+ * anything a mutator section may hold, or keep the hops' addresses for
+ * use after the next cycle.
+ */
+typedef void (*spanheap_path_report_t)(void *arg,
+				      const struct spanheap_path *path);
+
+int spanheap_why(struct spanheap *heap, const void *obj,
+		 spanheap_path_report_t report, void *arg);
+
 /* Cleanups and weak handles (Go 1.24's AddCleanup and weak.Pointer) */
 s64 spanheap_add_cleanup(struct spanheap *heap, void *ptr,
 			 spanheap_cleanup_t fn, void *arg);

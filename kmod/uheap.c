@@ -617,6 +617,140 @@ static long op_gc(struct uheap *u, struct spanheap_gc *a)
 	return 0;
 }
 
+/* ---- SPANHEAP_IOC_WHY ---- */
+
+static_assert(sizeof(struct spanheap_why) == 40);
+static_assert(sizeof(struct spanheap_why_hop) == 16);
+
+/**
+ * struct uh_why - a WHY call, filled in by why_report() with the world stopped
+ * @u: state
+ * @handle: the object asked about
+ * @obj: its object when it was looked up
+ * @capacity: entries of @hops wanted
+ * @stale: the object at that address is no longer @handle's
+ * @kind: SPANHEAP_WHY_*
+ * @nhops: the whole path's length
+ * @hops: its first @capacity hops
+ */
+struct uh_why {
+	struct uheap *u;
+	u64 handle;
+	void *obj;
+	u32 capacity;
+	bool stale;
+	u32 kind;
+	u32 nhops;
+	struct spanheap_why_hop hops[SPANHEAP_WHY_MAX_HOPS];
+};
+
+/*
+ * The handle of @obj in @u's table, or 0.  Context: the world stopped,
+ * so no section changes the table (as for uheap_scan_roots()).
+ */
+static u64 why_handle(struct uheap *u, void *obj)
+{
+	u64 handle = hdr(obj)->handle;
+	u32 idx = handle & (UH_MAX_ENTRIES - 1);
+	struct uh_entry *e;
+
+	if (handle >> (UH_GEN_BITS + UH_INDEX_BITS) != u->tag)
+		return 0;
+	e = xa_load(&u->tab, idx);
+	if (!e || e->handle != handle || e->obj != obj ||
+	    xa_get_mark(&u->tab, idx, UH_PENDING))
+		return 0;
+	return handle;
+}
+
+static u32 why_kind(struct uheap *u, const struct spanheap_path *p)
+{
+	u64 root;
+
+	switch (p->kind) {
+	case SPANHEAP_ROOT_NONE:
+		return SPANHEAP_WHY_UNREACHABLE;
+	case SPANHEAP_ROOT_OWNER:
+		/* uheap_scan_roots() reports rooted entries, then unread events. */
+		root = why_handle(u, p->hops[0].obj);
+		return root && xa_get_mark(&u->tab, root & (UH_MAX_ENTRIES - 1),
+					   UH_ROOTED) ?
+		       SPANHEAP_WHY_ROOTED : SPANHEAP_WHY_EVENT;
+	case SPANHEAP_ROOT_FINQ:
+		return SPANHEAP_WHY_FIN_QUEUED;
+	case SPANHEAP_ROOT_FIN_REFERENT:
+		return SPANHEAP_WHY_FIN_REFERENT;
+	case SPANHEAP_ROOT_FIN_CYCLE:
+		return SPANHEAP_WHY_FIN_CYCLE;
+	default:
+		return SPANHEAP_WHY_KERNEL;
+	}
+}
+
+/* spanheap_path_report_t of op_why(): handles and slots, never addresses. */
+static void why_report(void *arg, const struct spanheap_path *p)
+{
+	struct uh_why *w = arg;
+	u32 i, off;
+
+	/* An allocated object, found by spanheap_why(): its header is readable. */
+	w->stale = hdr(w->obj)->handle != w->handle;
+	w->kind = why_kind(w->u, p);
+	w->nhops = p->nhops;
+	for (i = 0; i < p->nhops && i < w->capacity; i++) {
+		off = p->hops[i].offset;
+		w->hops[i].handle = why_handle(w->u, p->hops[i].obj);
+		w->hops[i].slot = off == SPANHEAP_PATH_END || off < sizeof(struct uh_header) ?
+				  SPANHEAP_WHY_NO_SLOT :
+				  (off - sizeof(struct uh_header)) / sizeof(u64);
+	}
+}
+
+/*
+ * The object is looked up in a section, then searched for with the world
+ * stopped; if a cycle freed it in between, the search finds no object
+ * there (-ESTALE) or another one, whose header names another handle.
+ */
+static long op_why(struct uheap *u, struct spanheap_why *a)
+{
+	struct uh_why *w;
+	void *obj;
+	long ret;
+
+	if (a->flags || a->reserved || a->root_kind || a->nhops)
+		return -EINVAL;
+	if (a->capacity > SPANHEAP_WHY_MAX_HOPS)
+		return -EINVAL;
+	w = kzalloc(sizeof(*w), SHP_GFP);
+	if (!w)
+		return -ENOMEM;
+	w->u = u;
+	w->handle = a->handle;
+	w->capacity = a->capacity;
+	spanheap_enter(u->heap);
+	mutex_lock(&u->lock);
+	obj = lookup_obj(u, a->handle, 0);
+	mutex_unlock(&u->lock);
+	spanheap_exit(u->heap);
+	ret = IS_ERR(obj) ? PTR_ERR(obj) : 0;
+	w->obj = obj;
+	if (!ret) {
+		ret = spanheap_why(u->heap, obj, why_report, w);
+		/* Collected since the lookup (and maybe its memory reused). */
+		if (ret == -EINVAL || ret == -EFAULT || (!ret && w->stale))
+			ret = -ESTALE;
+	}
+	if (!ret && copy_to_user(u64_to_user_ptr(a->hops), w->hops,
+				 min(w->nhops, w->capacity) * sizeof(w->hops[0])))
+		ret = -EFAULT;
+	if (!ret) {
+		a->root_kind = w->kind;
+		a->nhops = w->nhops;
+	}
+	kfree(w);
+	return ret;
+}
+
 /* Run @cmd; ALLOC and UNROOT are left for uheap_settle() to make final. */
 static long uheap_run(struct uheap *u, unsigned int cmd, union uheap_args *a,
 		      struct iov_iter *data)
@@ -624,6 +758,8 @@ static long uheap_run(struct uheap *u, unsigned int cmd, union uheap_args *a,
 	switch (cmd) {
 	case SPANHEAP_IOC_GC:
 		return op_gc(u, &a->gc);
+	case SPANHEAP_IOC_WHY:
+		return op_why(u, &a->why);
 	case SPANHEAP_IOC_STATS:
 		return op_stats(u, &a->stats);
 	case SPANHEAP_IOC_SET_PARAMS:
@@ -1011,6 +1147,7 @@ static size_t arg_size(unsigned int cmd)
 	case SPANHEAP_IOC_WEAK_GET:
 	case SPANHEAP_IOC_WEAK_DROP:	return sizeof(struct spanheap_weakref);
 	case SPANHEAP_IOC_BATCH:	return sizeof(struct spanheap_batch);
+	case SPANHEAP_IOC_WHY:		return sizeof(struct spanheap_why);
 	}
 	return 0;
 }

@@ -197,6 +197,7 @@ union uheap_args {
 	struct spanheap_cleanup cleanup;
 	struct spanheap_weakref weak;
 	struct spanheap_batch batch;
+	struct spanheap_why why;
 };
 
 struct iov_iter;

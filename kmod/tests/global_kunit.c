@@ -267,6 +267,65 @@ static void debugfs_finalizer_cycles_file(struct kunit *test)
 }
 
 /*
+ * The why file: the id written (set directly here, as its write does),
+ * the path read back in hashed ids; a finalizer cycle; an unknown id.
+ */
+static void debugfs_why_file(struct kunit *test)
+{
+	char *buf = kunit_kzalloc(test, DBG_BUF, GFP_KERNEL);
+	char *want = kunit_kzalloc(test, DBG_BUF, GFP_KERNEL);
+	static void *slot;
+	void **a, **b, **c, **d;
+	struct spanheap *heap;
+	ssize_t n;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_NOT_NULL(test, want);
+	heap = make_heap(test, "kunit-dbgwhy");
+	n = read_heap_file(heap, "why", buf, DBG_BUF);
+	if (n == -ENOENT)
+		kunit_skip(test, "no debugfs at /sys/kernel/debug");
+	KUNIT_EXPECT_EQ(test, strcmp(buf, "write an object's id (as finalizer_cycles prints it) first\n"), 0);
+
+	spanheap_enter(heap);
+	a = spanheap_alloc(heap, 16, 0);
+	b = spanheap_alloc(heap, 16, 0);
+	c = spanheap_alloc(heap, 32, 0);
+	d = spanheap_alloc(heap, 16, 0);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_ASSERT_NOT_NULL(test, d);
+	*a = b;
+	*b = a;
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, a, count_fin, NULL), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, b, count_fin, NULL), 0);
+	c[2] = d;
+	slot = c;
+	spanheap_exit(heap);
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, &slot), 0);
+
+	snprintf(heap->debugfs_why, sizeof(heap->debugfs_why), "%p", d);
+	n = read_heap_file(heap, "why", buf, DBG_BUF);
+	KUNIT_ASSERT_GT(test, n, 0);
+	snprintf(want, DBG_BUF, "%p: %p (root slot 0) -> %p+16 -> %p\n", d, c, c, d);
+	KUNIT_EXPECT_EQ_MSG(test, strcmp(buf, want), 0, "read %s, want %s", buf, want);
+
+	snprintf(heap->debugfs_why, sizeof(heap->debugfs_why), "%p", a);
+	n = read_heap_file(heap, "why", buf, DBG_BUF);
+	KUNIT_ASSERT_GT(test, n, 0);
+	snprintf(want, DBG_BUF,
+		 "%p: never finalized, on a cycle through its own finalizer: %p+0 -> %p+0 -> %p\n",
+		 a, a, b, a);
+	KUNIT_EXPECT_EQ_MSG(test, strcmp(buf, want), 0, "read %s, want %s", buf, want);
+
+	strscpy(heap->debugfs_why, "no-such-id", sizeof(heap->debugfs_why));
+	n = read_heap_file(heap, "why", buf, DBG_BUF);
+	KUNIT_EXPECT_EQ_MSG(test, strcmp(buf, "no-such-id: error -2\n"), 0, "read %s", buf);
+	KUNIT_EXPECT_EQ(test, spanheap_root_remove(heap, &slot), 0);
+}
+
+/*
  * What module exit tears down (debugfs root, workqueue, record caches,
  * pagemap nodes) is made again on demand: heaps, lookups, finalizers and
  * debugfs work afterwards as after a fresh load.
@@ -320,6 +379,7 @@ static void module_state_rebuilt_after_teardown(struct kunit *test)
 static struct kunit_case global_cases[] = {
 	KUNIT_CASE(debugfs_stats_file),
 	KUNIT_CASE(debugfs_finalizer_cycles_file),
+	KUNIT_CASE(debugfs_why_file),
 	KUNIT_CASE(module_state_rebuilt_after_teardown),
 	{}
 };

@@ -252,6 +252,42 @@ struct spanheap_batch {
 	__u32 reserved;		/* 0 */
 };
 
+/*
+ * SPANHEAP_IOC_WHY: why is @handle's object alive?  The path by which
+ * the collector reaches it, found with the world stopped: @root_kind
+ * and @nhops hops, each an object and the slot of it followed to the
+ * next (the last hop is @handle itself, slot SPANHEAP_WHY_NO_SLOT).
+ * The first @capacity hops (at most SPANHEAP_WHY_MAX_HOPS) are written
+ * to @hops; @nhops is the whole path's length, so @nhops > @capacity
+ * means the path was cut.  Unreachable: SPANHEAP_WHY_UNREACHABLE and no
+ * hops.  An object on the path that has no handle in this file has
+ * handle 0.  Changes nothing.  Not a BATCH op.
+ */
+#define SPANHEAP_WHY_UNREACHABLE	0	/* the next cycle collects it */
+#define SPANHEAP_WHY_ROOTED		1	/* hops[0] is rooted (ROOT) */
+#define SPANHEAP_WHY_EVENT		2	/* hops[0]'s finalizer event is unread */
+#define SPANHEAP_WHY_FIN_QUEUED		3	/* hops[0]'s finalizer is queued */
+#define SPANHEAP_WHY_FIN_REFERENT	4	/* kept by hops[0]'s finalizer */
+#define SPANHEAP_WHY_FIN_CYCLE		5	/* never finalized: see uapi.rst */
+#define SPANHEAP_WHY_KERNEL		6	/* a root of an in-kernel user */
+#define SPANHEAP_WHY_MAX_HOPS		64
+#define SPANHEAP_WHY_NO_SLOT		(~0ULL)
+struct spanheap_why_hop {
+	__u64 handle;		/* 0: no handle in this file */
+	__u64 slot;		/* slot followed to the next hop */
+};
+
+struct spanheap_why {
+	__u32 size;
+	__u32 flags;		/* 0 */
+	__u64 handle;		/* the object asked about */
+	__u32 root_kind;	/* out: SPANHEAP_WHY_* (0 on input) */
+	__u32 capacity;		/* entries of @hops: 0..SPANHEAP_WHY_MAX_HOPS */
+	__u32 nhops;		/* out: hops of the whole path (0 on input) */
+	__u32 reserved;		/* 0 */
+	__u64 hops;		/* user address of struct spanheap_why_hop[capacity] */
+};
+
 #define SPANHEAP_IOC_ALLOC	_IOWR(SPANHEAP_IOC_MAGIC, 1, struct spanheap_alloc)
 #define SPANHEAP_IOC_WRITE	_IOWR(SPANHEAP_IOC_MAGIC, 2, struct spanheap_rw)
 #define SPANHEAP_IOC_READ	_IOWR(SPANHEAP_IOC_MAGIC, 3, struct spanheap_rw)
@@ -269,5 +305,6 @@ struct spanheap_batch {
 #define SPANHEAP_IOC_WEAK_GET	_IOWR(SPANHEAP_IOC_MAGIC, 15, struct spanheap_weakref)
 #define SPANHEAP_IOC_WEAK_DROP	_IOWR(SPANHEAP_IOC_MAGIC, 16, struct spanheap_weakref)
 #define SPANHEAP_IOC_BATCH	_IOWR(SPANHEAP_IOC_MAGIC, 17, struct spanheap_batch)
+#define SPANHEAP_IOC_WHY	_IOWR(SPANHEAP_IOC_MAGIC, 18, struct spanheap_why)
 
 #endif /* _UAPI_LINUX_SPANHEAP_H */

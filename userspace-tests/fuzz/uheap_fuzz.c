@@ -1425,6 +1425,46 @@ static void op_hostile2(struct mfile *f, struct in *in)
 	expect_err(ret, err, cmd, "CLEANUP or WEAK argument");
 }
 
+/*
+ * WHY of a model object: a path ending at it, never unreachable while
+ * the model reaches it from a root, nothing written past the capacity.
+ */
+static void op_why(struct mfile *f, struct in *in, bool inject)
+{
+	struct spanheap_why_hop hops[SPANHEAP_WHY_MAX_HOPS + 1];
+	uint32_t cap = take(in, 1) % (SPANHEAP_WHY_MAX_HOPS + 1), kind, n, k;
+	int i = pick(f, in, true), ret;
+	struct obj *o;
+
+	if (i < 0)
+		return;
+	o = &f->o[i];
+	walk(f);
+	memset(hops, 0xa5, sizeof(hops));
+	ret = shp_why(f->fd, o->h, hops, cap, &kind, &n);
+	if (ret == -ENOMEM && inject)
+		return;
+	if (ret == -ESTALE) {
+		went_stale(o, "WHY");
+		return;
+	}
+	if (ret)
+		FAIL("WHY %#llx: %d", (unsigned long long)o->h, ret);
+	resolved(o, "WHY");
+	if (kind > SPANHEAP_WHY_FIN_CYCLE || !n != (kind == SPANHEAP_WHY_UNREACHABLE))
+		FAIL("WHY %#llx: kind %u with %u hops", (unsigned long long)o->h, kind, n);
+	if (o->reach && kind == SPANHEAP_WHY_UNREACHABLE)
+		FAIL("WHY %#llx: unreachable, rooted in the model", (unsigned long long)o->h);
+	if (n && n <= cap && (hops[n - 1].handle != o->h || hops[n - 1].slot != SPANHEAP_WHY_NO_SLOT))
+		FAIL("WHY %#llx: the path ends at %#llx", (unsigned long long)o->h,
+		     (unsigned long long)hops[n - 1].handle);
+	for (k = 0; k + 1 < n && k < cap; k++)
+		if (hops[k].slot == SPANHEAP_WHY_NO_SLOT || hops[k].handle >> 62)
+			FAIL("WHY %#llx: hop %u", (unsigned long long)o->h, k);
+	if (hops[n < cap ? n : cap].handle != 0xa5a5a5a5a5a5a5a5ULL)
+		FAIL("WHY %#llx: written past capacity %u", (unsigned long long)o->h, cap);
+}
+
 /* Raw input bytes as any command's struct, on the unmodelled file. */
 static void op_raw(struct in *in)
 {
@@ -1436,7 +1476,7 @@ static void op_raw(struct in *in)
 		SPANHEAP_IOC_LOAD, SPANHEAP_IOC_ROOT, SPANHEAP_IOC_UNROOT, SPANHEAP_IOC_FINALIZER,
 		SPANHEAP_IOC_GC, SPANHEAP_IOC_STATS, SPANHEAP_IOC_SET_PARAMS, SPANHEAP_IOC_CLEANUP,
 		SPANHEAP_IOC_CLEANUP_STOP, SPANHEAP_IOC_WEAK_MAKE, SPANHEAP_IOC_WEAK_GET,
-		SPANHEAP_IOC_WEAK_DROP,
+		SPANHEAP_IOC_WEAK_DROP, SPANHEAP_IOC_WHY,
 	};
 	uint8_t sel = take(in, 1), *a = guard;
 	unsigned long cmd = sel < 0xf0 ? raw_cmds[sel % ARRAY_SIZE(raw_cmds)] : take(in, 4);
@@ -1452,6 +1492,9 @@ static void op_raw(struct in *in)
 						 (uintptr_t)(guard + 2 * PG);
 	if (cmd == SPANHEAP_IOC_READ || cmd == SPANHEAP_IOC_WRITE)
 		((struct spanheap_rw *)a)->length %= sizeof(iobuf);
+	if (cmd == SPANHEAP_IOC_WHY)	/* room for SPANHEAP_WHY_MAX_HOPS, or none */
+		((struct spanheap_why *)a)->hops = sel & 0x20 ? (uintptr_t)iobuf :
+						   (uintptr_t)(guard + 2 * PG);
 	ret = shp_ioctl(scratch_fd, cmd, a);
 	if (ret && !errno_in(ret, ok))
 		FAIL("raw ioctl %#lx: undocumented %d", cmd, ret);
@@ -1794,10 +1837,13 @@ static void step(struct in *in, bool *fault)
 	case 29:
 		op_weak_drop(f, in);
 		break;
-	case 30 ... 32:
+	case 30 ... 31:
 		i = pick(f, in, true);
 		if (i >= 0)
 			verify(f, i, inject);
+		break;
+	case 32:
+		op_why(f, in, inject);
 		break;
 	case 33 ... 35:
 		op_batch(f, in, inject);

@@ -29,7 +29,7 @@ result() {
 }
 
 cmds="alloc allocmany write read store load root unroot finalizer nofinalizer cleanup
-nocleanup weak weakget weakroot weakdrop gc events stats params expect echo help
+nocleanup weak weakget weakroot weakdrop gc events stats why params expect echo help
 quit"
 
 # --help: exit 0, every command listed, no device needed.
@@ -127,6 +127,38 @@ W: 0 refs left" ] && [ "$(grep -c '"weakly-held"' <<<"$s")" = 2 ]
 	result "demo: nil for good after resurrection, a new weak handle reads F, weakroot keeps it" $? "$s"
 	grep -q '^       cleanups set 0 queued 0 run 3, weak handles 0 (live 0), pins 0$' <<<"$out"
 	result "demo: stats count 3 cleanups run, no weak handles left" $? "$out"
+	s=$(section "why is this alive?"; section "R is a root"; section "X and Y")
+	[ "$(grep -v '^finalizer\|^write\|^read\|^load' <<<"$s")" = "R: R (rooted)
+C: B (finalizer referent) -> B[0] -> C
+X: never finalized, on a cycle through its own finalizer: X[0] -> Y[0] -> X" ]
+	result "demo: why R (a root), C (a finalizer's referent), X (a finalizer cycle)" $? "$s"
+	s=$(section "cycle 1:"; section "cycle 4:")
+	grep -q '^A: A (finalizer event unread)$' <<<"$s" && grep -q '^A: unreachable$' <<<"$s" &&
+		grep -q '^Y: never finalized, on a cycle through its own finalizer: Y\[0\] -> X\[0\] -> Y$' <<<"$s"
+	result "demo: why A while its event is unread, then unreachable; Y on its cycle" $? "$s"
+	s=$(section "why, slot by slot")
+	[ "$(grep '^N: ' <<<"$s")" = "N: L (rooted) -> L[2] -> M[0] -> N
+N: unreachable" ]
+	result "demo: why N slot by slot through L and M, unreachable once L is unrooted" $? "$s"
+
+	# --json: every line one JSON object, with the documented keys.
+	out=$("$inproc" --json -e 'alloc L ref 3; alloc M ref 1; store L 2 M; root L; finalizer M 7; why M; load L 2; echo say "hi"\; unroot L; gc wait; events; why M; stats' 2>&1); rc=$?
+	[ $rc = 0 ] && python3 -c '
+import json, sys
+recs = [json.loads(l) for l in sys.stdin]
+why = [r for r in recs if r["type"] == "why"]
+assert why[0]["root"] == "rooted" and why[0]["nhops"] == 2 and not why[0]["truncated"], why
+assert [(h["object"], h["slot"]) for h in why[0]["path"]] == [("L", 2), ("M", None)], why
+assert why[1]["root"] == "unreachable" and why[1]["path"] == [], why
+ev = [r for r in recs if r["type"] == "event"]
+assert len(ev) == 1 and ev[0]["event"] == "finalizer" and ev[0]["object"] == "M" and ev[0]["token"] == 7, ev
+assert [r["count"] for r in recs if r["type"] == "events"] == [1], recs
+st = [r for r in recs if r["type"] == "stats"]
+assert len(st) == 1 and st[0]["collections"] == 1 and st[0]["roots"] == 0, st
+assert any(r["type"] == "text" and r["text"] == "say \"hi\"\\" for r in recs), recs
+assert any(r["type"] == "text" and r["text"] == "L[2] = M" for r in recs), recs
+' <<<"$out"
+	result "--json: why paths, events, stats and text as JSON lines" $? "rc=$rc: $out"
 
 	# allocmany: 1500 objects in two BATCH calls, finalizers 100..1599 in two more.
 	out=$("$inproc" -e 'allocmany o data 8 1500 100; root o1234; store o1234 0 o1 ; gc wait; events; load o1499 0' 2>&1); rc=$?

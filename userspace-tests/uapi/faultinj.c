@@ -527,6 +527,21 @@ static int c_read_event(void)
 	return 0;
 }
 
+/* WHY D2: R (rooted) -> R[1] -> D2; a fault fails it, and it changes nothing. */
+static int c_why(void)
+{
+	struct spanheap_why_hop hops[4];
+	uint32_t kind, n;
+	int ret = shp_why(S.fd, S.d2, hops, 4, &kind, &n);
+
+	if (!ret && (kind != SPANHEAP_WHY_ROOTED || n != 2 || hops[0].handle != S.r ||
+		     hops[0].slot != 1 || hops[1].handle != S.d2 ||
+		     hops[1].slot != SPANHEAP_WHY_NO_SLOT))
+		bad("WHY D2: kind %u, %u hops, %#llx[%llu]", kind, n,
+		    (unsigned long long)hops[0].handle, (unsigned long long)hops[0].slot);
+	return ret;
+}
+
 /*
  * A BATCH of ROOT D3, STORE R[2] = D3, FINALIZER D3, CLEANUP D3, WEAK_MAKE
  * D3 and ALLOC.  A fault either fails the call (nothing ran; or, a
@@ -640,6 +655,7 @@ static const struct call calls[] = {
 	{ "SET_PARAMS",				c_params,	{ ENOMEM, EFAULT }, false },
 	{ "read() of an event",			c_read_event,	{ EFAULT }, false },
 	{ "BATCH of six object ops",		c_batch,	{ ENOMEM, EFAULT }, false },
+	{ "WHY",				c_why,		{ ENOMEM, EFAULT }, false },
 };
 
 #define NCALLS	ARRAY_SIZE(calls)

@@ -1516,6 +1516,52 @@ static void op_load(struct slice *s)
 		     (unsigned long long)o->h, (unsigned long long)slot, (unsigned long long)v);
 }
 
+/*
+ * WHY of one of our objects: a path that ends at it, only this file's
+ * handles, nothing past the capacity written; never unreachable while
+ * the model has it reachable from our roots.
+ */
+static void op_why(struct slice *s)
+{
+	struct spanheap_why_hop hops[SPANHEAP_WHY_MAX_HOPS + 1];
+	uint32_t cap = srnd(s) % (SPANHEAP_WHY_MAX_HOPS + 1), kind, n, k;
+	int i = pick(s, 0), ret;
+	struct pobj *o;
+
+	if (i < 0)
+		return;
+	o = &s->o[i];
+	memset(hops, 0xa5, sizeof(hops));
+	ret = shp_why(s->f->fd, o->h, hops, cap, &kind, &n);
+	if (ret == -ESTALE) {
+		judge_stale(s, i, "WHY");
+		return;
+	}
+	if (ret) {
+		fail(s, "why", "WHY %#llx: %s", (unsigned long long)o->h, errname(ret));
+		return;
+	}
+	if (o->dead)
+		stale_works(s, i, "WHY");
+	if (kind > SPANHEAP_WHY_FIN_CYCLE || !n != (kind == SPANHEAP_WHY_UNREACHABLE))
+		fail(s, "why", "WHY %#llx: kind %u with %u hops", (unsigned long long)o->h, kind, n);
+	if (o->reach && !o->dead && kind == SPANHEAP_WHY_UNREACHABLE)
+		fail(s, "why", "WHY %#llx: unreachable, but the model reaches it from a root",
+		     (unsigned long long)o->h);
+	if (n && n <= cap && (hops[n - 1].handle != o->h ||
+			      hops[n - 1].slot != SPANHEAP_WHY_NO_SLOT))
+		fail(s, "why", "WHY %#llx: the path ends at %#llx[%llu]", (unsigned long long)o->h,
+		     (unsigned long long)hops[n - 1].handle, (unsigned long long)hops[n - 1].slot);
+	for (k = 0; k < n && k < cap; k++)
+		if (hops[k].handle >> 62 || (k + 1 < n && hops[k].slot == SPANHEAP_WHY_NO_SLOT))
+			fail(s, "why", "WHY %#llx: hop %u is %#llx[%llu]", (unsigned long long)o->h,
+			     k, (unsigned long long)hops[k].handle,
+			     (unsigned long long)hops[k].slot);
+	if (hops[n < cap ? n : cap].handle != 0xa5a5a5a5a5a5a5a5ULL)
+		fail(s, "why", "WHY %#llx: written past %u hops of capacity %u",
+		     (unsigned long long)o->h, n, cap);
+}
+
 static void op_root(struct slice *s)
 {
 	int i = pick(s, 0), ret;
@@ -2073,6 +2119,7 @@ static void h_raw(struct slice *s)
 		static const unsigned long newer[] = {
 			SPANHEAP_IOC_CLEANUP, SPANHEAP_IOC_CLEANUP_STOP, SPANHEAP_IOC_WEAK_MAKE,
 			SPANHEAP_IOC_WEAK_GET, SPANHEAP_IOC_WEAK_DROP, SPANHEAP_IOC_BATCH,
+			SPANHEAP_IOC_WHY,
 		};
 		const unsigned int nnewer = ARRAY_SIZE(newer);
 
@@ -2617,6 +2664,8 @@ static void paced_op(struct slice *s)
 		op_cleanup_stop(s);
 	else if (r < 94)
 		op_weak(s);
+	else if (r < 95)
+		op_why(s);
 	else
 		op_hostile(s);
 }

@@ -160,6 +160,22 @@ int shp_gc(int fd, uint32_t flags, uint64_t *collections)
 	return ret;
 }
 
+int shp_why(int fd, uint64_t h, struct spanheap_why_hop *hops,
+	    uint32_t capacity, uint32_t *root_kind, uint32_t *nhops)
+{
+	struct spanheap_why a = {
+		.size = sizeof(a), .handle = h, .capacity = capacity,
+		.hops = (uintptr_t)hops,
+	};
+	int ret = shp_ioctl(fd, SPANHEAP_IOC_WHY, &a);
+
+	if (!ret) {
+		*root_kind = a.root_kind;
+		*nhops = a.nhops;
+	}
+	return ret;
+}
+
 int shp_stats(int fd, struct spanheap_stats_v1 *st)
 {
 	memset(st, 0, sizeof(*st));

@@ -37,6 +37,13 @@ int shp_weak_get(int fd, uint64_t weak, uint32_t flags, uint64_t *h,
 		 uint64_t *count);
 int shp_weak_drop(int fd, uint64_t weak, uint64_t *count);
 int shp_gc(int fd, uint32_t flags, uint64_t *collections);
+/*
+ * SPANHEAP_IOC_WHY: *@root_kind (SPANHEAP_WHY_*) and the first @capacity
+ * hops of the path to @h into @hops; *@nhops is the whole path's length
+ * (more than @capacity: cut).
+ */
+int shp_why(int fd, uint64_t h, struct spanheap_why_hop *hops,
+	    uint32_t capacity, uint32_t *root_kind, uint32_t *nhops);
 int shp_stats(int fd, struct spanheap_stats_v1 *st);
 int shp_set_params(int fd, const struct spanheap_params *p);
 /*

@@ -1957,7 +1957,7 @@ static const unsigned long all_cmds[] = {
 	SPANHEAP_IOC_STORE, SPANHEAP_IOC_LOAD, SPANHEAP_IOC_ROOT,
 	SPANHEAP_IOC_UNROOT, SPANHEAP_IOC_FINALIZER, SPANHEAP_IOC_GC,
 	SPANHEAP_IOC_STATS, SPANHEAP_IOC_SET_PARAMS, SPANHEAP_IOC_CLEANUP,
-	SPANHEAP_IOC_WEAK_MAKE, SPANHEAP_IOC_BATCH,
+	SPANHEAP_IOC_WEAK_MAKE, SPANHEAP_IOC_BATCH, SPANHEAP_IOC_WHY,
 };
 
 /* Two pages of zeroes, one valid struct for @cmd at the start. */
@@ -1971,6 +1971,7 @@ static union {
 	struct spanheap_cleanup cleanup;
 	struct spanheap_weakref weak;
 	struct spanheap_batch batch;
+	struct spanheap_why why;
 	uint64_t raw[8192 / 8];
 } big_arg;
 static struct spanheap_op big_arg_op;
@@ -2007,6 +2008,9 @@ static void *arg_for(unsigned long cmd, uint32_t size, uint64_t h, uint64_t r)
 		break;
 	case SPANHEAP_IOC_WEAK_MAKE:	/* a reference more each time */
 		big_arg.weak.handle = h;
+		break;
+	case SPANHEAP_IOC_WHY:		/* changes nothing */
+		big_arg.why.handle = h;
 		break;
 	case SPANHEAP_IOC_BATCH:	/* a FINALIZER clear: repeatable */
 		shp_op_finalizer(&big_arg_op, h, 0, SPANHEAP_FIN_CLEAR);
@@ -2785,6 +2789,197 @@ TEST_F_TIMEOUT(heap, batch_bad_input, TEST_TIMEOUT_S)
 	ASSERT_TRUE(stats_v1(&now));
 	ASSERT_EQ(before.roots + SPANHEAP_BATCH_MAX, now.roots);
 #undef BATCH
+}
+
+/* ---- SPANHEAP_IOC_WHY ---- */
+
+static int why_raw(struct spanheap_why *w)
+{
+	return shp_ioctl(fd, SPANHEAP_IOC_WHY, w);
+}
+
+/* The layout is the same for 32- and 64-bit programs (selftest32). */
+TEST_F_TIMEOUT(heap, why_layout, TEST_TIMEOUT_S)
+{
+	ASSERT_EQ(40U, sizeof(struct spanheap_why));
+	ASSERT_EQ(16U, sizeof(struct spanheap_why_hop));
+	ASSERT_EQ(8U, offsetof(struct spanheap_why, handle));
+	ASSERT_EQ(16U, offsetof(struct spanheap_why, root_kind));
+	ASSERT_EQ(20U, offsetof(struct spanheap_why, capacity));
+	ASSERT_EQ(24U, offsetof(struct spanheap_why, nhops));
+	ASSERT_EQ(32U, offsetof(struct spanheap_why, hops));
+	ASSERT_EQ(18U, _IOC_NR(SPANHEAP_IOC_WHY));
+	ASSERT_EQ(40U, _IOC_SIZE(SPANHEAP_IOC_WHY));
+}
+
+/* R rooted, R[1] -> A, A[0] -> B: B's path is R[1], A[0], B. */
+TEST_F_TIMEOUT(heap, why_path, TEST_TIMEOUT_S)
+{
+	uint64_t r = obj(SPANHEAP_KIND_REF, 2), a = obj(SPANHEAP_KIND_REF, 1);
+	uint64_t b = obj(SPANHEAP_KIND_DATA, 8);
+	struct spanheap_why_hop hops[SPANHEAP_WHY_MAX_HOPS];
+	uint32_t kind, n;
+
+	ASSERT_NE(0ULL, r);
+	ASSERT_NE(0ULL, a);
+	ASSERT_NE(0ULL, b);
+	ASSERT_EQ(0, shp_root(fd, r, NULL));
+	ASSERT_EQ(0, shp_store(fd, r, 1, a));
+	ASSERT_EQ(0, shp_store(fd, a, 0, b));
+	memset(hops, 0xff, sizeof(hops));
+	ASSERT_EQ(0, shp_why(fd, b, hops, SPANHEAP_WHY_MAX_HOPS, &kind, &n));
+	ASSERT_EQ((uint32_t)SPANHEAP_WHY_ROOTED, kind);
+	ASSERT_EQ(3U, n);
+	ASSERT_EQ(r, hops[0].handle);
+	ASSERT_EQ(1ULL, hops[0].slot);
+	ASSERT_EQ(a, hops[1].handle);
+	ASSERT_EQ(0ULL, hops[1].slot);
+	ASSERT_EQ(b, hops[2].handle);
+	ASSERT_EQ(SPANHEAP_WHY_NO_SLOT, hops[2].slot);
+	ASSERT_EQ(~0ULL, hops[3].handle);		/* nothing past the path */
+	/* The root itself. */
+	ASSERT_EQ(0, shp_why(fd, r, hops, SPANHEAP_WHY_MAX_HOPS, &kind, &n));
+	ASSERT_EQ((uint32_t)SPANHEAP_WHY_ROOTED, kind);
+	ASSERT_EQ(1U, n);
+	ASSERT_EQ(r, hops[0].handle);
+	/* Cut the link: unreachable, no hops, and a cycle collects it. */
+	ASSERT_EQ(0, shp_store(fd, r, 1, 0));
+	ASSERT_EQ(0, shp_why(fd, b, hops, SPANHEAP_WHY_MAX_HOPS, &kind, &n));
+	ASSERT_EQ((uint32_t)SPANHEAP_WHY_UNREACHABLE, kind);
+	ASSERT_EQ(0U, n);
+	ASSERT_EQ(0, shp_gc(fd, 0, NULL));
+	ASSERT_EQ(-ESTALE, shp_why(fd, b, hops, SPANHEAP_WHY_MAX_HOPS, &kind, &n));
+}
+
+/* A chain longer than the capacity: the first hops, the full length. */
+TEST_F_TIMEOUT(heap, why_truncated, TEST_TIMEOUT_S)
+{
+	struct spanheap_why_hop hops[SPANHEAP_WHY_MAX_HOPS + 1];
+	uint64_t h[100];
+	uint32_t kind, n;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		h[i] = obj(SPANHEAP_KIND_REF, 1);
+		ASSERT_NE(0ULL, h[i]);
+		if (i) {
+			ASSERT_EQ(0, shp_store(fd, h[i - 1], 0, h[i]));
+		}
+	}
+	ASSERT_EQ(0, shp_root(fd, h[0], NULL));
+	memset(hops, 0xff, sizeof(hops));
+	ASSERT_EQ(0, shp_why(fd, h[99], hops, 5, &kind, &n));
+	ASSERT_EQ((uint32_t)SPANHEAP_WHY_ROOTED, kind);
+	ASSERT_EQ(100U, n);
+	for (i = 0; i < 5; i++) {
+		ASSERT_EQ(h[i], hops[i].handle);
+		ASSERT_EQ(0ULL, hops[i].slot);
+	}
+	ASSERT_EQ(~0ULL, hops[5].handle);		/* capacity respected */
+	ASSERT_EQ(0, shp_why(fd, h[99], hops, SPANHEAP_WHY_MAX_HOPS, &kind, &n));
+	ASSERT_EQ(100U, n);
+	ASSERT_EQ(h[63], hops[63].handle);
+	ASSERT_EQ(~0ULL, hops[64].handle);
+	/* Capacity 0: only the kind and the length. */
+	ASSERT_EQ(0, shp_why(fd, h[99], NULL, 0, &kind, &n));
+	ASSERT_EQ(100U, n);
+}
+
+/* X <-> Y with finalizers: never finalized, and WHY says so. */
+TEST_F_TIMEOUT(heap, why_finalizer_cycle, TEST_TIMEOUT_S)
+{
+	uint64_t x = fin_obj(1), y = fin_obj(2), f = fin_obj(3), g = obj(SPANHEAP_KIND_DATA, 8);
+	struct spanheap_why_hop hops[4];
+	uint32_t kind, n;
+
+	ASSERT_NE(0ULL, x);
+	ASSERT_NE(0ULL, y);
+	ASSERT_NE(0ULL, f);
+	ASSERT_NE(0ULL, g);
+	ASSERT_EQ(0, shp_store(fd, x, 1, y));
+	ASSERT_EQ(0, shp_store(fd, y, 0, x));
+	ASSERT_EQ(0, shp_store(fd, f, 0, g));
+	ASSERT_EQ(0, shp_why(fd, x, hops, 4, &kind, &n));
+	ASSERT_EQ((uint32_t)SPANHEAP_WHY_FIN_CYCLE, kind);
+	ASSERT_EQ(3U, n);
+	ASSERT_EQ(x, hops[0].handle);
+	ASSERT_EQ(1ULL, hops[0].slot);
+	ASSERT_EQ(y, hops[1].handle);
+	ASSERT_EQ(0ULL, hops[1].slot);
+	ASSERT_EQ(x, hops[2].handle);
+	ASSERT_EQ(SPANHEAP_WHY_NO_SLOT, hops[2].slot);
+	/* G is kept by F's finalizer until it has run. */
+	ASSERT_EQ(0, shp_why(fd, g, hops, 4, &kind, &n));
+	ASSERT_EQ((uint32_t)SPANHEAP_WHY_FIN_REFERENT, kind);
+	ASSERT_EQ(2U, n);
+	ASSERT_EQ(f, hops[0].handle);
+	ASSERT_EQ(g, hops[1].handle);
+	/* F itself is unreachable: the next cycle queues its finalizer. */
+	ASSERT_EQ(0, shp_why(fd, f, hops, 4, &kind, &n));
+	ASSERT_EQ((uint32_t)SPANHEAP_WHY_UNREACHABLE, kind);
+	/* Its event delivered and unread, F is a root. */
+	ASSERT_EQ(0, shp_gc(fd, SPANHEAP_GC_WAIT, NULL));
+	ASSERT_EQ(0, shp_why(fd, g, hops, 4, &kind, &n));
+	ASSERT_EQ((uint32_t)SPANHEAP_WHY_EVENT, kind);
+	ASSERT_EQ(2U, n);
+	ASSERT_EQ(f, hops[0].handle);
+}
+
+/* Bad input: an errno, and nothing written. */
+TEST_F_TIMEOUT(heap, why_bad_input, TEST_TIMEOUT_S)
+{
+	struct spanheap_why_hop hops[2] = { { 7, 7 }, { 7, 7 } };
+	uint64_t h = obj(SPANHEAP_KIND_DATA, 8);
+	struct spanheap_op op = { .cmd = SPANHEAP_IOC_WHY };
+	struct spanheap_batch b = { .size = sizeof(b), .count = 1,
+				    .op_size = sizeof(op), .ops = (uintptr_t)&op };
+	struct spanheap_why w;
+	char *ro;
+
+#define WHY(field, value) (w = (struct spanheap_why){ .size = sizeof(w),	\
+		.handle = h, .capacity = 2, .hops = (uintptr_t)hops }, w.field = (value))
+	ASSERT_NE(0ULL, h);
+	ASSERT_EQ(0, shp_root(fd, h, NULL));
+	WHY(flags, 1);
+	ASSERT_EQ(-EINVAL, why_raw(&w));
+	WHY(reserved, 1);
+	ASSERT_EQ(-EINVAL, why_raw(&w));
+	WHY(root_kind, 1);
+	ASSERT_EQ(-EINVAL, why_raw(&w));
+	WHY(nhops, 1);
+	ASSERT_EQ(-EINVAL, why_raw(&w));
+	WHY(capacity, SPANHEAP_WHY_MAX_HOPS + 1);
+	ASSERT_EQ(-EINVAL, why_raw(&w));
+	WHY(handle, 0);
+	ASSERT_EQ(-EINVAL, why_raw(&w));
+	WHY(handle, h + 0xfffff);		/* never issued */
+	ASSERT_EQ(-ENOENT, why_raw(&w));
+	WHY(handle, h ^ (1ULL << 30));		/* wrong generation */
+	ASSERT_EQ(-ESTALE, why_raw(&w));
+	WHY(handle, 0x1234);		/* not this file's */
+	ASSERT_EQ(-EINVAL, why_raw(&w));
+	WHY(size, sizeof(w) - 8);
+	ASSERT_EQ(-EINVAL, why_raw(&w));
+	ASSERT_EQ(7ULL, hops[0].handle);		/* nothing written */
+	/* Unwritable hops: -EFAULT. */
+	ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(ro != MAP_FAILED);
+	WHY(hops, (uintptr_t)ro);
+	ASSERT_EQ(-EFAULT, why_raw(&w));
+	WHY(hops, 8);
+	ASSERT_EQ(-EFAULT, why_raw(&w));
+	munmap(ro, 4096);
+	/* Capacity 0 never touches hops. */
+	WHY(capacity, 0);
+	w.hops = 8;
+	ASSERT_EQ(0, why_raw(&w));
+	ASSERT_EQ((uint32_t)SPANHEAP_WHY_ROOTED, w.root_kind);
+	ASSERT_EQ(1U, w.nhops);
+	ASSERT_EQ((uint32_t)sizeof(w), w.size);
+	/* Not a BATCH op. */
+	op.size = sizeof(struct spanheap_why);
+	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_BATCH, &b));
+#undef WHY
 }
 
 TEST_HARNESS_MAIN

@@ -2,7 +2,7 @@
 /*
  * spanheapctl: run a script of heap commands against /dev/spanheap.
  *
- *   spanheapctl [-f FILE | -e 'cmd; cmd; ...']    (default: stdin)
+ *   spanheapctl [--json] [-f FILE | -e 'cmd; cmd; ...']    (default: stdin)
  *
  * Objects are named by the script; the tool keeps the name <-> handle
  * map (weak handles and cleanups are named the same way).  Commands are one per line (-f, stdin) or ';'-separated (-e); '#'
@@ -11,6 +11,10 @@
  * On a terminal it prompts and keeps going after an error; otherwise it
  * runs every command and exits 1 if one failed unexpectedly, 2 on a
  * usage error.  SPANHEAP_DEV overrides the device path.
+ *
+ * With --json every line on stdout is one JSON object (JSON lines):
+ * events, stats and why paths with stable keys, any other output as
+ * {"type":"text","text":...}; see Documentation/spanheap/spanheapctl.rst.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +50,7 @@ static struct {
 static int ncleanups;
 static const char *where = "<stdin>";	/* script name, for messages */
 static int lineno, reported;
+static int json;		/* --json: JSON lines on stdout */
 
 static const struct {
 	const char *name, *args, *help;
@@ -70,6 +75,7 @@ static const struct {
 	{ "gc", "[wait]", "start a collection (wait: until it has finished)" },
 	{ "events", "[wait TIME [N]]", "print events (wait up to TIME, 2s or 500ms, for one or N)" },
 	{ "stats", "", "print the heap's counters" },
+	{ "why", "NAME", "print the path by which the collector reaches NAME" },
 	{ "params", "[KEY=N]...", "set gc_percent=, mem_limit= (bytes), queue= (events)" },
 	{ "expect", "ERRNO COMMAND...", "run COMMAND, which must fail with ERRNO" },
 	{ "echo", "TEXT", "print TEXT" },
@@ -111,6 +117,51 @@ static void __attribute__((format(printf, 1, 2))) report(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* Writes @s as a JSON string (quoted, escaped). */
+static void json_str(const char *s)
+{
+	const unsigned char *p;
+
+	putchar('"');
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p == '\n')
+			printf("\\n");
+		else if (*p == '\t')
+			printf("\\t");
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+/*
+ * Prints a line of text for a person; with --json, each line of it as
+ * {"type":"text","text":...}, so that stdout stays JSON lines.
+ */
+static void __attribute__((format(printf, 1, 2))) out(const char *fmt, ...)
+{
+	char buf[8192], *line, *save;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (!json) {
+		vprintf(fmt, ap);
+		va_end(ap);
+		return;
+	}
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		printf("{\"type\":\"text\",\"text\":");
+		json_str(line);
+		printf("}\n");
+	}
+}
+
 static void print_help(FILE *f)
 {
 	char syn[64];
@@ -125,11 +176,13 @@ static void print_help(FILE *f)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: spanheapctl [-f FILE | -e 'CMD; CMD; ...']\n"
+		"usage: spanheapctl [--json] [-f FILE | -e 'CMD; CMD; ...']\n"
 		"Runs heap commands against /dev/spanheap (or $SPANHEAP_DEV), from\n"
 		"FILE, from -e, or from stdin (with a prompt on a terminal).\n"
 		"  -f FILE     run the commands in FILE, one per line ('#' comments)\n"
 		"  -e SCRIPT   run the ';'-separated commands in SCRIPT\n"
+		"  -j, --json  print events, stats and why paths (and any other\n"
+		"              output, as text records) as JSON lines\n"
 		"  -h, --help  show this help\n"
 		"Commands:\n");
 	print_help(f);
@@ -251,11 +304,44 @@ static const char *cleanup_of(uint64_t token)
 	return NULL;
 }
 
+/* JSON: "key":"NAME" for a known handle, else "key":null. */
+static void json_name(const char *key, uint64_t h)
+{
+	int i;
+
+	printf("\"%s\":", key);
+	for (i = 0; i < nnames; i++) {
+		if (h && names[i].handle == h) {
+			json_str(names[i].name);
+			return;
+		}
+	}
+	printf("null");
+}
+
 static void print_event(const struct spanheap_event *ev)
 {
 	unsigned long long seq = ev->seq, token = ev->token;
 	const char *name;
 
+	if (json) {
+		name = ev->type == SPANHEAP_EVENT_CLEANUP ? cleanup_of(ev->token) : NULL;
+		printf("{\"type\":\"event\",\"seq\":%llu,\"event\":", seq);
+		if (ev->type == SPANHEAP_EVENT_FINALIZER || ev->type == SPANHEAP_EVENT_CLEANUP)
+			printf("\"%s\"", ev->type == SPANHEAP_EVENT_FINALIZER ? "finalizer" : "cleanup");
+		else
+			printf("%u", ev->type);
+		printf(",\"token\":%llu,\"handle\":%llu,", token,
+		       (unsigned long long)ev->handle);
+		if (name) {
+			printf("\"object\":");
+			json_str(name);
+		} else {
+			json_name("object", ev->handle);
+		}
+		printf("}\n");
+		return;
+	}
 	switch (ev->type) {
 	case SPANHEAP_EVENT_FINALIZER:
 		printf("event %llu: finalizer of %s ran (token %llu)\n", seq,
@@ -292,8 +378,10 @@ static int print_events(void)
 {
 	int n = read_events();
 
-	if (!n)
-		printf("no events\n");
+	if (n >= 0 && json)
+		printf("{\"type\":\"events\",\"count\":%d}\n", n);
+	else if (!n)
+		out("no events\n");
 	return n < 0 ? n : 0;
 }
 
@@ -355,11 +443,46 @@ static int wait_events(const char *arg, const char *count)
 			poll(NULL, 0, left < 10 ? (int)left : 10);
 	}
 	if (!total)
-		printf("no events\n");
+		out("no events\n");
 	if (!count)
 		return 0;
 	report("events: %d of %llu events in %s", total, (unsigned long long)want, arg);
 	return -ETIMEDOUT;
+}
+
+/* The stats as one JSON object: every field the kernel wrote, by its name. */
+static void json_stats(const struct spanheap_stats_v1 *st)
+{
+	static const struct {
+		const char *name;
+		size_t off, len;
+	} f[] = {
+#define F(x) { #x, offsetof(struct spanheap_stats_v1, x), sizeof(((struct spanheap_stats_v1 *)0)->x) }
+		F(version), F(objects), F(bytes_in_use), F(bytes_reserved), F(mem_limit),
+		F(collections), F(finalizers_set), F(finalizers_queued), F(finalizers_run),
+		F(events_pending), F(events_read), F(events_deferred), F(roots),
+		F(gc_percent), F(event_queue_max), F(events_overcap), F(bytes_meta),
+		F(cleanups_set), F(cleanups_queued), F(cleanups_run), F(weak_handles),
+		F(weak_live), F(pins), F(gc_pause_last_ns), F(gc_pause_max_ns),
+		F(gc_pause_total_ns),
+#undef F
+	};
+	const char *p = (const char *)st;
+	size_t i;
+
+	printf("{\"type\":\"stats\"");
+	for (i = 0; i < ARRAY_SIZE(f); i++) {
+		if (f[i].off + f[i].len > st->size)
+			break;
+		if (!strcmp(f[i].name, "gc_percent"))
+			printf(",\"%s\":%d", f[i].name, *(const int32_t *)(p + f[i].off));
+		else if (f[i].len == 4)
+			printf(",\"%s\":%u", f[i].name, *(const uint32_t *)(p + f[i].off));
+		else
+			printf(",\"%s\":%llu", f[i].name,
+			       (unsigned long long)*(const uint64_t *)(p + f[i].off));
+	}
+	printf("}\n");
 }
 
 static int print_stats(void)
@@ -369,6 +492,10 @@ static int print_stats(void)
 
 	if (ret)
 		return ret;
+	if (json) {
+		json_stats(&st);
+		return 0;
+	}
 	printf("stats: objects %llu, bytes in use %llu, reserved %llu, collections %llu,\n"
 	       "       finalizers set %llu, events run %llu read %llu pending %llu deferred %llu, roots %llu\n",
 	       (unsigned long long)st.objects, (unsigned long long)st.bytes_in_use,
@@ -387,6 +514,99 @@ static int print_stats(void)
 		       (unsigned long long)st.gc_pause_last_ns / 1000,
 		       (unsigned long long)st.gc_pause_max_ns / 1000,
 		       (unsigned long long)st.gc_pause_total_ns / 1000);
+	return 0;
+}
+
+/* A path's root kind, for people and for JSON. */
+static const char *why_kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case SPANHEAP_WHY_UNREACHABLE:		return "unreachable";
+	case SPANHEAP_WHY_ROOTED:		return "rooted";
+	case SPANHEAP_WHY_EVENT:		return "finalizer event unread";
+	case SPANHEAP_WHY_FIN_QUEUED:		return "finalizer queued";
+	case SPANHEAP_WHY_FIN_REFERENT:		return "finalizer referent";
+	case SPANHEAP_WHY_FIN_CYCLE:		return "finalizer cycle";
+	case SPANHEAP_WHY_KERNEL:		return "kernel root";
+	}
+	return "unknown";
+}
+
+/* A hop's object: its name, "#HANDLE" for one without, "#?" without a handle. */
+static const char *hop_name(uint64_t h, char *buf, size_t len)
+{
+	int i;
+
+	for (i = 0; h && i < nnames; i++)
+		if (names[i].handle == h)
+			return names[i].name;
+	if (h)
+		snprintf(buf, len, "#0x%llx", (unsigned long long)h);
+	else
+		snprintf(buf, len, "#?");
+	return buf;
+}
+
+/*
+ * why NAME: "C: R (rooted) -> R[0] -> A[2] -> C", "A: unreachable", or
+ * for a finalizable object on a cycle through itself, "X: never
+ * finalized, on a cycle through its own finalizer: X[0] -> Y[1] -> X".
+ */
+static int why(const char *name, uint64_t h)
+{
+	struct spanheap_why_hop hops[SPANHEAP_WHY_MAX_HOPS];
+	uint32_t kind, n, i, shown;
+	char buf[8192], nb[32];
+	size_t len = 0;
+	int ret = shp_why(dev(), h, hops, SPANHEAP_WHY_MAX_HOPS, &kind, &n);
+
+	if (ret)
+		return ret;
+	shown = n < SPANHEAP_WHY_MAX_HOPS ? n : SPANHEAP_WHY_MAX_HOPS;
+	if (json) {
+		printf("{\"type\":\"why\",\"object\":");
+		json_str(name);
+		printf(",\"handle\":%llu,\"root\":\"%s\",\"never_finalized\":%s,"
+		       "\"nhops\":%u,\"truncated\":%s,\"path\":[",
+		       (unsigned long long)h, why_kind_name(kind),
+		       kind == SPANHEAP_WHY_FIN_CYCLE ? "true" : "false", n,
+		       n > shown ? "true" : "false");
+		for (i = 0; i < shown; i++) {
+			printf("%s{", i ? "," : "");
+			json_name("object", hops[i].handle);
+			printf(",\"handle\":%llu,\"slot\":", (unsigned long long)hops[i].handle);
+			if (hops[i].slot == SPANHEAP_WHY_NO_SLOT)
+				printf("null}");
+			else
+				printf("%llu}", (unsigned long long)hops[i].slot);
+		}
+		printf("]}\n");
+		return 0;
+	}
+#define ADD(...) (len += snprintf(buf + len, len < sizeof(buf) ? sizeof(buf) - len : 0, __VA_ARGS__))
+	if (kind == SPANHEAP_WHY_UNREACHABLE || !n) {
+		printf("%s: unreachable\n", name);
+		return 0;
+	}
+	if (kind == SPANHEAP_WHY_FIN_CYCLE)
+		ADD("%s: never finalized, on a cycle through its own finalizer: ", name);
+	else
+		ADD("%s: %s (%s)", name, hop_name(hops[0].handle, nb, sizeof(nb)),
+		    why_kind_name(kind));
+	/* A root's own object is the whole path: "R: R (rooted)". */
+	for (i = kind == SPANHEAP_WHY_FIN_CYCLE || n > 1 ? 0 : 1; i < shown; i++) {
+		const char *sep = i || kind != SPANHEAP_WHY_FIN_CYCLE ? " -> " : "";
+
+		if (hops[i].slot == SPANHEAP_WHY_NO_SLOT)
+			ADD("%s%s", sep, hop_name(hops[i].handle, nb, sizeof(nb)));
+		else
+			ADD("%s%s[%llu]", sep, hop_name(hops[i].handle, nb, sizeof(nb)),
+			    (unsigned long long)hops[i].slot);
+	}
+	if (n > shown)
+		ADD(" -> ... (%u more hops)", n - shown);
+#undef ADD
+	printf("%s\n", buf);
 	return 0;
 }
 
@@ -444,7 +664,7 @@ static int add_cleanup(const char *name, uint64_t h, const char *tok)
 	cleanups[ncleanups].handle = h;
 	cleanups[ncleanups].token = c.token;
 	cleanups[ncleanups++].id = c.id;
-	printf("cleanup %llu: %s, token %llu\n", (unsigned long long)c.id, name,
+	out("cleanup %llu: %s, token %llu\n", (unsigned long long)c.id, name,
 	       (unsigned long long)c.token);
 	return 0;
 }
@@ -488,10 +708,10 @@ static int weak_make(const char *wname, uint64_t h)
 	for (i = 0; i < nnames && names[i].handle != w.weak; i++)
 		;
 	if (i < nnames && strcmp(names[i].name, wname))
-		printf("%s = weak %s: the same as %s (%llu refs)\n", wname, name_of(h),
+		out("%s = weak %s: the same as %s (%llu refs)\n", wname, name_of(h),
 		       names[i].name, (unsigned long long)w.count);
 	else
-		printf("%s = weak %s (%llu ref%s)\n", wname, name_of(h),
+		out("%s = weak %s (%llu ref%s)\n", wname, name_of(h),
 		       (unsigned long long)w.count, w.count == 1 ? "" : "s");
 	return bind(wname, w.weak);
 }
@@ -517,10 +737,10 @@ static int weak_get(char **argv, int argc)
 	if (ret)
 		return ret;
 	if (!w.handle) {
-		printf("%s -> nil\n", argv[1]);
+		out("%s -> nil\n", argv[1]);
 		return 0;
 	}
-	printf("%s -> %s%s\n", argv[1], name_of(w.handle),
+	out("%s -> %s%s\n", argv[1], name_of(w.handle),
 	       w.flags & SPANHEAP_WEAK_ROOT ? ", rooted" : "");
 	return argc > 2 ? bind(argv[2], w.handle) : 0;
 }
@@ -535,7 +755,7 @@ static int weak_drop(const char *wname)
 	if (!ret)
 		ret = shp_ioctl(dev(), SPANHEAP_IOC_WEAK_DROP, &w);
 	if (!ret)
-		printf("%s: %llu ref%s left\n", wname, (unsigned long long)w.count,
+		out("%s: %llu ref%s left\n", wname, (unsigned long long)w.count,
 		       w.count == 1 ? "" : "s");
 	return ret;
 }
@@ -576,7 +796,7 @@ static int run_obj(char **argv, int argc)
 		buf = calloc(1, len + 1);
 		ret = buf ? shp_read(dev(), h, a, buf, len) : -ENOMEM;
 		if (!ret)
-			printf("%s: \"%.*s\"\n", argv[1], (int)len, buf);
+			out("%s: \"%.*s\"\n", argv[1], (int)len, buf);
 		free(buf);
 		return ret;
 	}
@@ -587,7 +807,7 @@ static int run_obj(char **argv, int argc)
 	if (!strcmp(argv[0], "load")) {
 		ret = shp_load(dev(), h, a, &v);
 		if (!ret)
-			printf("%s[%s] = %s\n", argv[1], argv[2], v ? name_of(v) : "null");
+			out("%s[%s] = %s\n", argv[1], argv[2], v ? name_of(v) : "null");
 		return ret;
 	}
 	if (!strcmp(argv[0], "root"))
@@ -688,9 +908,14 @@ static int run(char **argv, int argc)
 		return alloc_many(argv, argc, !strcmp(argv[2], "ref") ? SPANHEAP_KIND_REF :
 				  !strcmp(argv[2], "data") ? SPANHEAP_KIND_DATA : 0);
 	if (!strcmp(argv[0], "echo")) {
-		for (ret = 1; ret < argc; ret++)
-			printf("%s%s", argv[ret], ret + 1 < argc ? " " : "");
-		printf("\n");
+		char text[4096];
+		size_t len = 0;
+
+		text[0] = 0;
+		for (ret = 1; ret < argc && len < sizeof(text); ret++)
+			len += snprintf(text + len, sizeof(text) - len, "%s%s", argv[ret],
+					ret + 1 < argc ? " " : "");
+		out("%s\n", text);
 		return 0;
 	}
 	if (!strcmp(argv[0], "help")) {
@@ -714,6 +939,10 @@ static int run(char **argv, int argc)
 	}
 	if (!strcmp(argv[0], "stats"))
 		return print_stats();
+	if (!strcmp(argv[0], "why")) {
+		ret = handle_of(argv[1], &h);
+		return ret ? ret : why(argv[1], h);
+	}
 	if (!strcmp(argv[0], "params"))
 		return params(argv, argc);
 	if (!strcmp(argv[0], "quit")) {
@@ -755,7 +984,7 @@ static int line(char *s)
 		ret = run(argv + 2, argc - 2);
 		if (ret == -EUSAGE)
 			return 1;
-		printf("%s: %s (expected %s)\n", argv[2], ret ? errname(-ret) : "ok", argv[1]);
+		out("%s: %s (expected %s)\n", argv[2], ret ? errname(-ret) : "ok", argv[1]);
 		if (ret == want)
 			return 0;
 		report("%s: expected %s, got %s", argv[2], argv[1], ret ? errname(-ret) : "ok");
@@ -792,6 +1021,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *file = NULL, *script = NULL;
@@ -799,11 +1029,14 @@ int main(int argc, char **argv)
 	FILE *in = stdin;
 	int c, failed = 0;
 
-	while ((c = getopt_long(argc, argv, "+hf:e:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hjf:e:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'j':
+			json = 1;
+			break;
 		case 'f':
 			file = optarg;
 			break;

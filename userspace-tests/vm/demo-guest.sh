@@ -10,6 +10,10 @@ dmesg -n 1
 echo "SPANHEAP-KTAP-BEGIN spanheapctl"
 /bin/spanheapctl -f /opt/demo.shc
 echo "SPANHEAP-KTAP-END rc=$?"
+# The same tool for a harness: events, stats and why paths as JSON lines.
+echo "SPANHEAP-KTAP-BEGIN spanheapctl-json"
+/bin/spanheapctl --json -e 'alloc L ref 3; alloc M ref 1; store L 2 M; root L; finalizer M 7; why M; unroot L; gc wait; events; why M; stats'
+echo "SPANHEAP-KTAP-END rc=$?"
 for f in /sys/kernel/debug/spanheap/*/stats; do
 	[ -f "$f" ] && echo "SPANHEAP-STATS $f"
 done

@@ -28,8 +28,13 @@ echo
 echo "== From userspace: spanheapctl -f userspace-tests/uapi/demo.shc through /dev/spanheap:"
 extract_block "$console" spanheapctl | sed 's/^/  /'
 echo
+echo "== The same with --json (JSON lines for a harness: why paths, events, stats):"
+echo "   spanheapctl --json -e 'alloc L ref 3; alloc M ref 1; store L 2 M; root L; finalizer M 7;"
+echo "                          why M; unroot L; gc wait; events; why M; stats'"
+extract_block "$console" spanheapctl-json | sed 's/^/  /'
+echo
 if find_splats "$console" >/dev/null || grep -q 'SPANHEAP-FAIL' "$console" ||
-	! grep -q 'SPANHEAP-KTAP-END rc=0' "$console"; then
+	[ "$(grep -c 'SPANHEAP-KTAP-END rc=0' "$console")" != 2 ]; then
 	echo "Something went wrong: see $console"
 	exit 1
 fi

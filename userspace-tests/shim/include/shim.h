@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <errno.h>
 #include <limits.h>
@@ -488,6 +489,17 @@ static inline struct mem_cgroup *set_active_memcg(struct mem_cgroup *memcg)
 
 /* ---- strings ---- */
 ssize_t strscpy(char *dst, const char *src, size_t count);
+/* Leading and trailing whitespace off (the kernel's strim()). */
+static inline char *strim(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = 0;
+	while (isspace((unsigned char)*s))
+		s++;
+	return s;
+}
 
 /* The first byte of @start[0..@bytes) that is not @c, or NULL. */
 static inline void *memchr_inv(const void *start, int c, size_t bytes)
@@ -636,10 +648,31 @@ struct seq_file {
 	size_t size, count;
 	void *private;
 };
+/* A file: debugfs.h's files start with one; private_data is their seq_file. */
+struct file {
+	void *private_data;
+};
 struct file_operations {
 	int (*open)(struct inode *inode, struct file *file);
 	void *owner;
+	ssize_t (*read)(struct file *file, char __user *buf, size_t n, loff_t *pos);
+	ssize_t (*write)(struct file *file, const char __user *buf, size_t n, loff_t *pos);
+	loff_t (*llseek)(struct file *file, loff_t off, int whence);
+	int (*release)(struct inode *inode, struct file *file);
 };
+/* Never called: filp_open() renders a show file whole, kernel_read() copies it. */
+static inline ssize_t seq_read(struct file *file, char __user *buf, size_t n, loff_t *pos)
+{
+	return -EINVAL;
+}
+static inline loff_t seq_lseek(struct file *file, loff_t off, int whence)
+{
+	return -EINVAL;
+}
+static inline int single_release(struct inode *inode, struct file *file)
+{
+	return 0;
+}
 #define THIS_MODULE		NULL
 int seq_printf(struct seq_file *m, const char *fmt, ...) __printf(2, 3);
 int seq_puts(struct seq_file *m, const char *s);

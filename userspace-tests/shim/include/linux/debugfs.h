@@ -22,6 +22,7 @@ struct shim_dnode {
 };
 
 struct shim_dfile {
+	struct file file;		/* first: a struct file * is a shim_dfile * */
 	struct seq_file m;
 	int (*show)(struct seq_file *m, void *v);
 };
@@ -90,6 +91,7 @@ static inline int shim_single_open(struct file *file, int (*show)(struct seq_fil
 
 	f->show = show;
 	f->m.private = ((struct shim_dnode *)inode)->data;
+	f->file.private_data = &f->m;
 	return 0;
 }
 
@@ -99,7 +101,7 @@ static int __name##_open(struct inode *inode, struct file *file)	\
 {									\
 	return shim_single_open(file, __name##_show, inode);		\
 }									\
-static const struct file_operations __name##_fops = { .open = __name##_open }
+static const struct file_operations __maybe_unused __name##_fops = { .open = __name##_open }
 
 static inline struct file *filp_open(const char *path, int flags, unsigned short mode)
 {
