@@ -303,9 +303,9 @@ EXPORT_SYMBOL_GPL(spanheap_finalizer_cycles);
  * @arg: passed to @report
  *
  * A diagnostic: stops the world for a breadth-first walk of the heap
- * from the roots in the mark's order, so the path is a shortest one
- * among those of the strongest root kind that reaches @obj (see
- * kmod/why.c).  A finalizable object reachable only from its own
+ * from the roots in the mark's order, each kind walked to the end before
+ * the next is added: the path comes from the first kind that reaches
+ * @obj and is a shortest one among that kind's (see kmod/why.c).  A finalizable object reachable only from its own
  * finalizer's referents is reported as SPANHEAP_ROOT_FIN_CYCLE, the
  * cycle that keeps it from ever being finalized.
  *

@@ -727,6 +727,14 @@ static long op_why(struct uheap *u, struct spanheap_why *a)
 	w->u = u;
 	w->handle = a->handle;
 	w->capacity = a->capacity;
+	/* Fail on an unwritable array before the walk, with nothing written. */
+	if (copy_from_user(w->hops, u64_to_user_ptr(a->hops),
+			   a->capacity * sizeof(w->hops[0])) ||
+	    copy_to_user(u64_to_user_ptr(a->hops), w->hops,
+			 a->capacity * sizeof(w->hops[0]))) {
+		kfree(w);
+		return -EFAULT;
+	}
 	spanheap_enter(u->heap);
 	mutex_lock(&u->lock);
 	obj = lookup_obj(u, a->handle, 0);

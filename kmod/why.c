@@ -7,9 +7,12 @@
  * owner's roots, queued finalizers and cleanups, pins, cleanup
  * arguments; then, for what those leave unreached, the referents of
  * every object with a finalizer (Go's "finalizer referents are
- * marked").  Every object reached is a node remembering the node it was
- * reached from and the offset of the word followed, so the first time
- * the target is reached, the parents spell its shortest path.
+ * marked").  Each root kind is walked to the end before the next is
+ * added: the path names the first kind that keeps the target (a root
+ * slot that keeps it for good, not a queued finalizer about to drain).
+ * Every object reached is a node remembering the node it was reached
+ * from and the offset of the word followed, so the first time the
+ * target is reached, the parents spell a shortest path of that kind.
  *
  * An object with a finalizer that is reached only through finalizer
  * referents, and whose own referents reach it, is on a cycle through
@@ -69,6 +72,7 @@ struct shp_why {
 	u32 found;
 	u8 kind;
 	u32 index;
+	u32 next;
 	bool full;
 };
 
@@ -251,6 +255,18 @@ static void why_queues(struct shp_why *w)
 	spin_unlock(&heap->fin_lock);
 }
 
+static void why_scan(struct shp_why *w, u32 i);
+
+/* Scan what the roots so far reach, before weaker roots are added. */
+static void why_drain(struct shp_why *w)
+{
+	for (; w->next < w->nn && w->found == U32_MAX && !w->full; w->next++) {
+		why_scan(w, w->next);
+		if (!(w->next % 1024))
+			cond_resched();
+	}
+}
+
 /* Every root but the finalizer referents, in the mark's order. */
 static void why_roots(struct shp_why *w)
 {
@@ -265,20 +281,25 @@ static void why_roots(struct shp_why *w)
 		why_root(w, (unsigned long)READ_ONCE(*heap->roots[i]));
 	rcu_read_unlock();
 	spin_unlock(&heap->roots_lock);
+	why_drain(w);
 	if (heap->root_scan) {
 		w->kind = SPANHEAP_ROOT_OWNER;
 		w->index = 0;
 		heap->why = w;
 		heap->root_scan(heap, heap->root_scan_arg);
 		heap->why = NULL;
+		why_drain(w);
 	}
 	why_queues(w);
+	why_drain(w);
 	w->kind = SPANHEAP_ROOT_PIN;
 	w->index = 0;
 	shp_visit_spans(heap, why_span_specials, w);
+	why_drain(w);
 	w->kind = SPANHEAP_ROOT_CLEANUP_ARG;
 	w->index = 0;
 	shp_visit_spans(heap, why_span_specials, w);
+	why_drain(w);
 }
 
 /*
@@ -330,7 +351,7 @@ static int why_report(struct shp_why *w, u32 end,
 	if (end != U32_MAX) {
 		for (i = end; !(i & WHY_ROOT); i = w->n[i].parent)
 			n++;
-		p.hops = kmalloc_array(n, sizeof(*p.hops), SHP_GFP);
+		p.hops = kvmalloc_array(n, sizeof(*p.hops), SHP_GFP);
 		if (!p.hops)
 			return -ENOMEM;
 		p.nhops = n;
@@ -347,7 +368,7 @@ static int why_report(struct shp_why *w, u32 end,
 			p.root_index = 0;
 	}
 	report(arg, &p);
-	kfree(p.hops);
+	kvfree(p.hops);
 	return 0;
 }
 
@@ -380,8 +401,15 @@ int shp_why_find(struct spanheap *heap, const void *obj,
 	rcu_read_lock();
 	s = shp_pagemap_lookup(obj);
 	ret = s && s->heap == heap ? 0 : -EFAULT;
-	if (!ret && why_find(heap, w.target, &s) != w.target)
-		ret = -EINVAL;
+	if (!ret) {
+		unsigned long base = why_find(heap, w.target, &s);
+
+		/* A tiny member: its block is the object the collector sees. */
+		if (base && s->spc == SHP_TINY_SPC)
+			w.target = base;
+		else if (base != w.target)
+			ret = -EINVAL;
+	}
 	rcu_read_unlock();
 	if (ret)
 		return ret;
@@ -393,7 +421,7 @@ int shp_why_find(struct spanheap *heap, const void *obj,
 		return -ENOMEM;
 	shp_visit_spans(heap, clear_marks, NULL);
 	why_roots(&w);
-	why_walk(&w, 0);
+	why_walk(&w, w.next);
 	if (w.found == U32_MAX && !w.full) {
 		u32 from = w.nn;
 

@@ -388,6 +388,93 @@ static void unreachable_and_bad_pointers(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, s.calls, 0);
 }
 
+/*
+ * Root kinds are walked one after another in the mark's order: T kept
+ * for good by a root slot (slot -> A -> B -> T) and, for now, by a
+ * queued finalizer (F -> T) is reported by the slot, although the
+ * queue's path is shorter.
+ */
+static void first_root_kind_wins(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	static void *slot;
+	struct node *a, *b, *t, *f, *ctx;
+	struct seen s;
+
+	spanheap_enter(heap);
+	a = node(test, 1);
+	b = node(test, 2);
+	t = node(test, 3);
+	f = node(test, 4);
+	ctx = node(test, 5);
+	a->next[0] = b;
+	b->next[0] = t;
+	f->next[0] = t;
+	slot = a;
+	spanheap_exit(heap);
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, &slot), 0);
+	queue_fin(test, f, ctx);
+
+	KUNIT_ASSERT_EQ(test, why(test, t, &s), 0);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_SLOT);
+	KUNIT_EXPECT_EQ(test, s.nhops, 3U);
+	spanheap_wait_finalizers(heap);
+	KUNIT_EXPECT_EQ(test, spanheap_root_remove(heap, &slot), 0);
+}
+
+/* A tiny object other than its block's first is asked about by its block. */
+static void tiny_member(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	static void *slot;
+	u64 *a, *b;
+	struct seen s;
+
+	spanheap_enter(heap);
+	migrate_disable();
+	a = spanheap_alloc(heap, 8, SPANHEAP_NOSCAN);
+	b = spanheap_alloc(heap, 8, SPANHEAP_NOSCAN);
+	migrate_enable();
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_PTR_EQ(test, (u8 *)b, (u8 *)a + 8);	/* one block */
+	slot = b;
+	spanheap_exit(heap);
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, &slot), 0);
+
+	KUNIT_EXPECT_EQ(test, why(test, b, &s), 0);
+	KUNIT_EXPECT_EQ(test, s.kind, SPANHEAP_ROOT_SLOT);
+	KUNIT_EXPECT_EQ(test, spanheap_root_remove(heap, &slot), 0);
+}
+
+/*
+ * A path longer than KMALLOC_MAX_SIZE / 16 hops (262144 with 4 MiB):
+ * the report's hop array must not need one kmalloc of that size.
+ */
+#define DEEP_PATH	300000
+static void deep_path(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	static void *slot;
+	struct node *head, *n, *prev;
+	struct seen s;
+	int i;
+
+	spanheap_enter(heap);
+	head = prev = node(test, 0);
+	for (i = 1; i < DEEP_PATH; i++) {
+		n = node(test, i);
+		prev->next[0] = n;
+		prev = n;
+	}
+	slot = head;
+	spanheap_exit(heap);
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, &slot), 0);
+	KUNIT_EXPECT_EQ(test, why(test, prev, &s), 0);
+	KUNIT_EXPECT_EQ(test, s.nhops, (unsigned int)DEEP_PATH);
+	KUNIT_EXPECT_EQ(test, spanheap_root_remove(heap, &slot), 0);
+}
+
 /* A search that needs more than shp_why_max_nodes nodes fails whole. */
 static void search_is_bounded(struct kunit *test)
 {
@@ -529,6 +616,9 @@ static struct kunit_case why_cases[] = {
 	KUNIT_CASE(finalizer_referent_path),
 	KUNIT_CASE(finalizer_cycle),
 	KUNIT_CASE(unreachable_and_bad_pointers),
+	KUNIT_CASE(first_root_kind_wins),
+	KUNIT_CASE(tiny_member),
+	KUNIT_CASE(deep_path),
 	KUNIT_CASE(search_is_bounded),
 	KUNIT_CASE(concurrent_with_mutators),
 	{}

@@ -2929,7 +2929,7 @@ TEST_F_TIMEOUT(heap, why_finalizer_cycle, TEST_TIMEOUT_S)
 TEST_F_TIMEOUT(heap, why_bad_input, TEST_TIMEOUT_S)
 {
 	struct spanheap_why_hop hops[2] = { { 7, 7 }, { 7, 7 } };
-	uint64_t h = obj(SPANHEAP_KIND_DATA, 8);
+	uint64_t h = obj(SPANHEAP_KIND_DATA, 8), p, g;
 	struct spanheap_op op = { .cmd = SPANHEAP_IOC_WHY };
 	struct spanheap_batch b = { .size = sizeof(b), .count = 1,
 				    .op_size = sizeof(op), .ops = (uintptr_t)&op };
@@ -2969,6 +2969,26 @@ TEST_F_TIMEOUT(heap, why_bad_input, TEST_TIMEOUT_S)
 	WHY(hops, 8);
 	ASSERT_EQ(-EFAULT, why_raw(&w));
 	munmap(ro, 4096);
+	/*
+	 * A two-hop path (P rooted, P[0] -> G) and only the first hop
+	 * writable: -EFAULT before the walk, nothing written.
+	 */
+	p = obj(SPANHEAP_KIND_REF, 1);
+	g = obj(SPANHEAP_KIND_DATA, 8);
+	ASSERT_NE(0ULL, p);
+	ASSERT_NE(0ULL, g);
+	ASSERT_EQ(0, shp_root(fd, p, NULL));
+	ASSERT_EQ(0, shp_store(fd, p, 0, g));
+	ro = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(ro != MAP_FAILED);
+	ASSERT_EQ(0, mprotect(ro + 4096, 4096, PROT_READ));
+	memset(ro, 0x5a, 4096);
+	WHY(hops, (uintptr_t)(ro + 4096 - sizeof(hops[0])));
+	w.handle = g;
+	ASSERT_EQ(-EFAULT, why_raw(&w));
+	ASSERT_EQ(0x5a5a5a5a5a5a5a5aULL,
+		  ((struct spanheap_why_hop *)(ro + 4096) - 1)->handle);
+	munmap(ro, 8192);
 	/* Capacity 0 never touches hops. */
 	WHY(capacity, 0);
 	w.hops = 8;

@@ -380,12 +380,20 @@ void rcu_read_unlock(void);
 void synchronize_rcu(void);
 void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *head));
 void rcu_barrier(void);
-#define rcu_dereference(p)		__atomic_load_n(&(p), __ATOMIC_ACQUIRE)
-#define rcu_dereference_check(p, c)	rcu_dereference(p)
-#define rcu_dereference_protected(p, c)	rcu_dereference(p)
+#define shim_rcu_load(p)		__atomic_load_n(&(p), __ATOMIC_ACQUIRE)
+/* As PROVE_RCU: rcu_dereference() outside rcu_read_lock() is a splat. */
+#define rcu_dereference(p)						\
+	({ RCU_LOCKDEP_WARN(!rcu_read_lock_held(),			\
+			    "suspicious rcu_dereference_check() usage");	\
+	   shim_rcu_load(p); })
+#define rcu_dereference_check(p, c)					\
+	({ RCU_LOCKDEP_WARN(!(c) && !rcu_read_lock_held(),		\
+			    "suspicious rcu_dereference_check() usage");	\
+	   shim_rcu_load(p); })
+#define rcu_dereference_protected(p, c)	shim_rcu_load(p)
 #define rcu_assign_pointer(p, v)	__atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
 #define RCU_INIT_POINTER(p, v)		__atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
-#define rcu_access_pointer(p)		rcu_dereference(p)
+#define rcu_access_pointer(p)		shim_rcu_load(p)
 
 /* ---- prefetch ---- */
 #define prefetch(x)		__builtin_prefetch(x)
