@@ -218,7 +218,7 @@ static int dev(void)
 			"  the spanheap source tree for a QEMU guest with the module loaded.\n",
 			path);
 	else if (err == EACCES || err == EPERM)
-		fprintf(stderr, "spanheapctl: cannot open %s: permission denied; run as root.\n",
+		fprintf(stderr, "spanheapctl: cannot open %s: permission denied; run as root or as a member of group spanheap (make install).\n",
 			path);
 	else
 		fprintf(stderr, "spanheapctl: cannot open %s: %s\n", path, strerror(err));
