@@ -270,6 +270,7 @@ endif
 # Leaves group spanheap (it may have members); the directories too, when
 # something else is in them.
 uninstall:
+	@[ -n "$(KVER)" ] || { echo "uninstall: no kernel release (no headers in KDIR=$(INST_KDIR)): spanheap.ko would stay" >&2; exit 1; }
 	rm -f $(DESTDIR)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/spanheap.ko
 	rm -f $(DESTDIR)$(BINDIR)/spanheapctl $(DESTDIR)$(MANDIR)/man1/spanheapctl.1
 	rm -f $(DESTDIR)$(LIBDIR)/libspanheap.a $(DESTDIR)$(LIBDIR)/libspanheap.so \
