@@ -201,7 +201,8 @@ DKMS_SRC ?= /usr/src
 INSTALL	?= install
 # KDIR, or Debian's headers once deps.sh has installed them (as for modules);
 # KVER the release modules_install uses (Debian's kernel.release is upstream's).
-INST_KDIR = $(or $(KDIR),$(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64))))
+# Newest by version (make's $(sort) is lexical: 6.1.0-9 after 6.1.0-56).
+INST_KDIR = $(or $(KDIR),$(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1))
 KVER	= $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(INST_KDIR)/include/generated/utsrelease.h)
 # soname libspanheap.so.<VERSION's major> (0): a new major when the ABI breaks.
 SO_NAME	:= libspanheap.so.$(firstword $(subst ., ,$(VERSION)))
@@ -269,6 +270,7 @@ endif
 # Leaves group spanheap (it may have members); the directories too, when
 # something else is in them.
 uninstall:
+	@[ -n "$(KVER)" ] || { echo "uninstall: no kernel release (no headers in KDIR=$(INST_KDIR)): spanheap.ko would stay" >&2; exit 1; }
 	rm -f $(DESTDIR)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/spanheap.ko
 	rm -f $(DESTDIR)$(BINDIR)/spanheapctl $(DESTDIR)$(MANDIR)/man1/spanheapctl.1
 	rm -f $(DESTDIR)$(LIBDIR)/libspanheap.a $(DESTDIR)$(LIBDIR)/libspanheap.so \

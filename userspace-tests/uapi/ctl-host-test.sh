@@ -160,6 +160,24 @@ assert any(r["type"] == "text" and r["text"] == "L[2] = M" for r in recs), recs
 ' <<<"$out"
 	result "--json: why paths, events, stats and text as JSON lines" $? "rc=$rc: $out"
 
+	# --json with odd names: quotes, a backslash, control bytes, UTF-8 and
+	# bytes that are not UTF-8 (U+FFFD), help as text records; a name
+	# longer than the 31 bytes kept is refused, not cut short.
+	out=$(printf '%s\n' 'alloc q"\ ref 1' $'alloc \x01\x1b\x7f ref 1' $'alloc caf\xc3\xa9 data 8' \
+		$'alloc b\xff\xc3 data 8' 'store q"\ 0 '$'\x01\x1b\x7f' 'root q"\' $'why \x01\x1b\x7f' \
+		$'why caf\xc3\xa9' $'why b\xff\xc3' help "alloc $(printf 'x%.0s' {1..32}) data 8" |
+		"$inproc" --json 2>&1 >"$tmp/odd.jsonl"); rc=$?
+	[ $rc = 1 ] && grep -q 'name too long' <<<"$out" && python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1], "rb").read().decode("utf-8").splitlines()]
+why = {r["object"]: r for r in recs if r["type"] == "why"}
+assert [h["object"] for h in why["\x01\x1b\x7f"]["path"]] == ["q\"\\", "\x01\x1b\x7f"], why
+assert "caf\u00e9" in why and "b\ufffd\ufffd" in why, why
+assert sum(r["type"] == "text" and r["text"].startswith("  alloc ") for r in recs) == 1, recs
+' "$tmp/odd.jsonl"
+	result "--json: odd names escaped, non-UTF-8 bytes as U+FFFD, help as text, long names refused" $? \
+		"rc=$rc: $out $(cat -v "$tmp/odd.jsonl")"
+
 	# allocmany: 1500 objects in two BATCH calls, finalizers 100..1599 in two more.
 	out=$("$inproc" -e 'allocmany o data 8 1500 100; root o1234; store o1234 0 o1 ; gc wait; events; load o1499 0' 2>&1); rc=$?
 	[ $rc = 1 ] && [ "$(grep -c '^event .*: finalizer of o[0-9]* ran' <<<"$out")" = 1499 ] &&

@@ -117,14 +117,51 @@ static void __attribute__((format(printf, 1, 2))) report(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* Writes @s as a JSON string (quoted, escaped). */
+/*
+ * Length of the well-formed UTF-8 sequence at @p (RFC 3629: no
+ * overlongs, no surrogates, nothing past U+10FFFF), or 0.
+ */
+static int utf8_len(const unsigned char *p)
+{
+	int n, i;
+
+	if (*p >= 0xc2 && *p <= 0xdf)
+		n = 2;
+	else if (*p >= 0xe0 && *p <= 0xef)
+		n = 3;
+	else if (*p >= 0xf0 && *p <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((*p == 0xe0 && p[1] < 0xa0) || (*p == 0xed && p[1] > 0x9f) ||
+	    (*p == 0xf0 && p[1] < 0x90) || (*p == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+/*
+ * Writes @s as a JSON string (quoted, escaped).  JSON text is UTF-8:
+ * a byte that does not start a well-formed sequence is U+FFFD.
+ */
 static void json_str(const char *s)
 {
 	const unsigned char *p;
+	int n;
 
 	putchar('"');
 	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
+		if (*p >= 0x80) {
+			n = utf8_len(p);
+			if (!n) {
+				printf("\\ufffd");
+				continue;
+			}
+			fwrite(p, 1, n, stdout);
+			p += n - 1;
+		} else if (*p == '"' || *p == '\\')
 			printf("\\%c", *p);
 		else if (*p == '\n')
 			printf("\\n");
@@ -162,6 +199,7 @@ static void __attribute__((format(printf, 1, 2))) out(const char *fmt, ...)
 	}
 }
 
+/* The command list, to @f, or through out() (JSON text records) if NULL. */
 static void print_help(FILE *f)
 {
 	char syn[64];
@@ -169,7 +207,10 @@ static void print_help(FILE *f)
 
 	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		snprintf(syn, sizeof(syn), "%s %s", cmds[i].name, cmds[i].args);
-		fprintf(f, "  %-28s %s\n", syn, cmds[i].help);
+		if (f)
+			fprintf(f, "  %-28s %s\n", syn, cmds[i].help);
+		else
+			out("  %-28s %s\n", syn, cmds[i].help);
 	}
 }
 
@@ -270,6 +311,12 @@ static int bind(const char *name, uint64_t h)
 		;
 	if (i == MAX_NAMES) {
 		report("too many names (%d)", MAX_NAMES);
+		return -EUSAGE;
+	}
+	if (i == nnames && strlen(name) >= sizeof(names[0].name)) {
+		/* Kept cut short, it could never be named again. */
+		report("name too long (at most %zu bytes): %s",
+		       sizeof(names[0].name) - 1, name);
 		return -EUSAGE;
 	}
 	if (i == nnames)
@@ -919,7 +966,7 @@ static int run(char **argv, int argc)
 		return 0;
 	}
 	if (!strcmp(argv[0], "help")) {
-		print_help(stdout);
+		print_help(NULL);
 		return 0;
 	}
 	if (!strcmp(argv[0], "gc")) {

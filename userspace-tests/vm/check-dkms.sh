@@ -232,6 +232,12 @@ log "udev rule: $rule"
 if [ -z "$r_name" ] || [ -z "$r_group" ] || [ -z "$r_mode" ]; then
 	tier_fail "cannot read KERNEL, GROUP and MODE from $rules"
 fi
+# The guest takes the group from the rule itself: check it is the one
+# make install creates, and that the rule matches the misc class.
+mk_group=$(sed -n 's/.*groupadd -r \([a-z_][a-z0-9_-]*\).*/\1/p' "$repo/Makefile")
+r_subsys=$(sed -n 's/.*SUBSYSTEM=="\([^"]*\)".*/\1/p' <<<"$rule")
+[ "$r_group" = "$mk_group" ] || tier_fail "rule's GROUP $r_group is not make install's group '$mk_group'"
+[ "$r_subsys" = misc ] || tier_fail "rule's SUBSYSTEM '$r_subsys' is not misc (/sys/class/misc/spanheap)"
 if [ ! -f "$out/mods/spanheap.ko" ] || [ ! -x "$out/guest/spanheap_devuser" ]; then
 	tier_fail "no DKMS-built spanheap.ko or devuser program: the guest is not run"
 	tier_finish
