@@ -29,6 +29,17 @@ demo_dir() { # the demo heap's dir: demo, or demo-<id>
 	return 1
 }
 gone() { ! grep -q '^spanheap ' /proc/modules; }
+# debugfs why: the demo heap's first never-finalized object (an id from
+# finalizer_cycles) is reported on the cycle through its own finalizer.
+why_cycle() {
+	for d in "$D"/demo "$D"/demo-*; do [ -d "$d" ] && break; done
+	id=$(head -n 1 "$d/finalizer_cycles")
+	case $id in 0*) ;; *) return 1 ;; esac
+	echo "$id" >"$d/why" || return 1
+	cat "$d/why" >/tmp/why.out || return 1
+	sed 's/^/#    /' /tmp/why.out >>$tap
+	grep -q "^$id: never finalized, on a cycle through its own finalizer: $id+[0-9]* -> .*$id\$" /tmp/why.out
+}
 
 step "insmod spanheap.ko" insmod /mods/spanheap.ko
 step "$D exists" test -d $D
@@ -38,6 +49,7 @@ echo "SPANHEAP-DEMO-LOADING"
 step "insmod spanheap_demo.ko" insmod /mods/spanheap_demo.ko
 step "$D/demo (or demo-<id>) exists" demo_dir
 step "read every file under $D/*/" dump_stats
+step "debugfs why names a never-finalized object's cycle" why_cycle
 run_extra
 run_selftests
 step "rmmod spanheap_demo" rmmod spanheap_demo
