@@ -292,6 +292,26 @@ int spanheap_finalizer_cycles(struct spanheap *heap,
 }
 EXPORT_SYMBOL_GPL(spanheap_finalizer_cycles);
 
+/*
+ * spanheap_why() of @obj or, for debugfs (@obj NULL), of the object whose
+ * hashed %p is @id.  The walk keeps its own queue: no mark stack needed,
+ * only the world stopped.
+ */
+static int why_stopped(struct spanheap *heap, const void *obj, const char *id,
+		       spanheap_path_report_t report, void *arg)
+{
+	struct mem_cgroup *memcg = shp_memcg_enter(heap);
+	u64 t_stopping, t_stopped;
+	int ret;
+
+	stop_world(heap, &t_stopping, &t_stopped);
+	ret = obj ? shp_why_find(heap, obj, report, arg) :
+		    shp_why_hashed(heap, id, report, arg);
+	start_world(heap);
+	shp_memcg_exit(memcg);
+	return ret;
+}
+
 /**
  * spanheap_why() - why is an object alive?
  * @heap: heap
@@ -305,9 +325,10 @@ EXPORT_SYMBOL_GPL(spanheap_finalizer_cycles);
  * A diagnostic: stops the world for a breadth-first walk of the heap
  * from the roots in the mark's order, each kind walked to the end before
  * the next is added: the path comes from the first kind that reaches
- * @obj and is a shortest one among that kind's (see kmod/why.c).  A finalizable object reachable only from its own
- * finalizer's referents is reported as SPANHEAP_ROOT_FIN_CYCLE, the
- * cycle that keeps it from ever being finalized.
+ * @obj and is a shortest one among that kind's (see kmod/why.c).  A
+ * finalizable object reachable only from its own finalizer's referents
+ * is reported as SPANHEAP_ROOT_FIN_CYCLE, the cycle that keeps it from
+ * ever being finalized.
  *
  * Context: process context outside any section of @heap; may sleep.
  * Return: 0 once @report was called, -EFAULT (@obj not in @heap),
@@ -317,16 +338,7 @@ EXPORT_SYMBOL_GPL(spanheap_finalizer_cycles);
 int spanheap_why(struct spanheap *heap, const void *obj,
 		 spanheap_path_report_t report, void *arg)
 {
-	struct mem_cgroup *memcg = shp_memcg_enter(heap);
-	u64 t_stopping, t_stopped;
-	int ret;
-
-	/* No mark stack is needed: the walk keeps its own queue. */
-	stop_world(heap, &t_stopping, &t_stopped);
-	ret = shp_why_find(heap, obj, report, arg);
-	start_world(heap);
-	shp_memcg_exit(memcg);
-	return ret;
+	return obj ? why_stopped(heap, obj, NULL, report, arg) : -EFAULT;
 }
 EXPORT_SYMBOL_GPL(spanheap_why);
 
@@ -345,13 +357,5 @@ EXPORT_SYMBOL_GPL(spanheap_why);
 int shp_why_id(struct spanheap *heap, const char *id,
 	       spanheap_path_report_t report, void *arg)
 {
-	struct mem_cgroup *memcg = shp_memcg_enter(heap);
-	u64 t_stopping, t_stopped;
-	int ret;
-
-	stop_world(heap, &t_stopping, &t_stopped);
-	ret = shp_why_hashed(heap, id, report, arg);
-	start_world(heap);
-	shp_memcg_exit(memcg);
-	return ret;
+	return why_stopped(heap, NULL, id, report, arg);
 }
