@@ -62,6 +62,7 @@ struct shp_why_node {
  * @found: node that reached it, or U32_MAX
  * @kind: kind of the roots being added (spanheap_mark_root() calls)
  * @index: index of the next root of @kind
+ * @next: first node not yet scanned (why_drain() goes on from there)
  * @full: a node did not fit
  */
 struct shp_why {
