@@ -90,48 +90,10 @@ kmemleak_ours() {
 	     END { flush() }' "$1"
 }
 
-# kcsan_split <console log> <dir>: sort the KCSAN reports ("BUG: KCSAN: ..."
-# up to the closing "====" line) into <dir>/kcsan-ours.txt (a frame in
-# spanheap: "[spanheap]" or a function shp_*/spanheap_*/uheap_*) and
-# <dir>/kcsan-core.txt (the rest); <dir>/console-nokcsan.log is the console
-# without them, for find_splats. Prints "<ours> <core>" (report counts).
+# kcsan_split <console log> <dir>: kcsan_split.py (ours, core and known-benign
+# core races; see its header).  Prints "<ours> <core>".
 kcsan_split() {
-	python3 - "$1" "$2" <<'PY'
-import re, sys
-log, out = sys.argv[1], sys.argv[2]
-ts = re.compile(r'^\[ *\d+\.\d+\] ?')
-ours_re = re.compile(r'\[spanheap\]|(^|[\s/])(shp_|spanheap_|uheap_)\w*(\+0x|\s|$)')
-ours, core, rest = [], [], []
-blk = None
-for raw in open(log, errors='replace'):
-    line = raw.rstrip('\n')
-    body = ts.sub('', line)
-    if blk is None:
-        if 'BUG: KCSAN:' in body:
-            blk = [line]
-        else:
-            rest.append(line)
-        continue
-    if not ts.match(line):          # user-space output interleaved
-        rest.append(line)
-        continue
-    blk.append(line)
-    if body.startswith('=========='):
-        mine = any(ours_re.search(ts.sub('', l)) for l in blk
-                   if 'Comm:' not in l)
-        (ours if mine else core).append(blk)
-        blk = None
-if blk:                              # unterminated (crash, timeout)
-    mine = any(ours_re.search(ts.sub('', l)) for l in blk if 'Comm:' not in l)
-    (ours if mine else core).append(blk)
-for name, blks in (('kcsan-ours.txt', ours), ('kcsan-core.txt', core)):
-    with open(f'{out}/{name}', 'w') as f:
-        for b in blks:
-            f.write('\n'.join(b) + '\n')
-with open(f'{out}/console-nokcsan.log', 'w') as f:
-    f.write('\n'.join(rest) + '\n')
-print(len(ours), len(core))
-PY
+	python3 "$(dirname "${BASH_SOURCE[0]}")/kcsan_split.py" "$1" "$2"
 }
 
 # Names of the SPANHEAP-KTAP-BEGIN blocks in a console log.

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Sort the KCSAN reports of a console log into ours and the core kernel's.
+
+Usage: kcsan_split.py <console log> <dir>
+
+A report runs from "BUG: KCSAN: ..." to its closing "====" line.  It is
+ours (<dir>/kcsan-ours.txt) when a frame is in spanheap ("[spanheap]" or a
+function shp_*/spanheap_*/uheap_*), unless it is a known-benign race inside
+a core-kernel primitive (KNOWN_BENIGN below: every racing access's own frame
+is that primitive, whoever called it).  The rest, and the known-benign ones
+with the reason on a "# known benign:" line, go to <dir>/kcsan-core.txt.
+<dir>/console-nokcsan.log is the console without the reports, for the splat
+check.  Prints "<ours> <core>" (report counts).
+"""
+import re
+import sys
+
+# Races the core kernel has by design, keyed by the function doing the
+# racing access.  Each needs the report to be of the kind named: "unknown"
+# is "race at unknown origin" (the other side was not instrumented).
+KNOWN_BENIGN = {
+    # percpu-rwsem's writer sums the per-CPU read_count with plain reads
+    # (per_cpu_sum() in kernel/locking/percpu-rwsem.c) while readers
+    # change it with this_cpu_inc/dec, which KCSAN does not see; the
+    # modular sum is only trusted once it reads zero with sem->block set.
+    # stop_world() is a percpu_down_write(), so every stop can trip it.
+    'percpu_down_write': ('unknown', 'per_cpu_sum() of read_count races '
+                          'this_cpu_inc/dec by design (percpu-rwsem.c)'),
+    'readers_active_check': ('unknown', 'per_cpu_sum() of read_count races '
+                             'this_cpu_inc/dec by design (percpu-rwsem.c)'),
+}
+
+TS = re.compile(r'^\[ *\d+\.\d+\] ?')
+OURS = re.compile(r'\[spanheap\]|(^|[\s/])(shp_|spanheap_|uheap_)\w*(\+0x|\s|$)')
+ACCESS = re.compile(r'^(race at unknown origin, with )?'
+                    r'(read|write|read-write)( \(marked\))?( \(reordered\))? to ')
+FRAME = re.compile(r'^\s*(?:\|\s*)?(?:\+-> reordered to: )?([\w.]+)\+0x')
+
+
+def access_sites(body_lines):
+    """(kind, function) for each racing access: the frame after its line."""
+    sites, want = [], None
+    for body in body_lines:
+        m = ACCESS.match(body)
+        if m:
+            want = 'unknown' if m.group(1) else 'watched'
+            continue
+        f = FRAME.match(body)
+        if want and f:
+            sites.append((want, f.group(1).split('.')[0]))
+            want = None
+    return sites
+
+
+def benign_reason(body_lines):
+    sites = access_sites(body_lines)
+    if not sites:
+        return None
+    reasons = set()
+    for kind, fn in sites:
+        known = KNOWN_BENIGN.get(fn)
+        if not known or known[0] != kind:
+            return None
+        reasons.add(f'{fn}: {known[1]}')
+    return '; '.join(sorted(reasons))
+
+
+def split(log):
+    ours, core, rest = [], [], []
+    blk = None
+
+    def close(b):
+        bodies = [TS.sub('', l) for l in b]
+        reason = benign_reason(bodies)
+        if reason:
+            core.append([f'# known benign: {reason}'] + b)
+        elif any(OURS.search(x) for x in bodies if 'Comm:' not in x):
+            ours.append(b)
+        else:
+            core.append(b)
+
+    for raw in open(log, errors='replace'):
+        line = raw.rstrip('\n')
+        body = TS.sub('', line)
+        if blk is None:
+            if 'BUG: KCSAN:' in body:
+                blk = [line]
+            else:
+                rest.append(line)
+            continue
+        if not TS.match(line):          # user-space output interleaved
+            rest.append(line)
+            continue
+        blk.append(line)
+        if body.startswith('=========='):
+            close(blk)
+            blk = None
+    if blk:                             # unterminated (crash, timeout)
+        close(blk)
+    return ours, core, rest
+
+
+def main():
+    log, out = sys.argv[1], sys.argv[2]
+    ours, core, rest = split(log)
+    for name, blks in (('kcsan-ours.txt', ours), ('kcsan-core.txt', core)):
+        with open(f'{out}/{name}', 'w') as f:
+            for b in blks:
+                f.write('\n'.join(b) + '\n')
+    with open(f'{out}/console-nokcsan.log', 'w') as f:
+        f.write('\n'.join(rest) + '\n')
+    print(len(ours), len(core))
+
+
+if __name__ == '__main__':
+    main()
