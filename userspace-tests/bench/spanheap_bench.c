@@ -13,6 +13,7 @@
  * (of size n, else of all), naming the implementation <impl> (spanheap):
  * for run.sh --only alloc_free, and bench-spanheap-nozero (the same core
  * with the fast path's zero_object() call taken out), spanheap_nozero.
+ * "bench-spanheap alloc n" prints only alloc_<n>, for profiling.
  */
 #include <unistd.h>
 #include <shim.h>
@@ -152,6 +153,7 @@ static const struct {
 int main(int argc, char **argv)
 {
 	bool only_pairs = argc > 1 && !strcmp(argv[1], "alloc_free");
+	bool only_alloc = argc > 2 && !strcmp(argv[1], "alloc");
 	const char *impl = only_pairs && argc > 2 ? argv[2] : "spanheap";
 	size_t only_size = only_pairs && argc > 3 ? strtoul(argv[3], NULL, 10) : 0;
 	struct spanheap *heap = spanheap_create("bench", 0);
@@ -162,7 +164,7 @@ int main(int argc, char **argv)
 	/* Alloc+free pairs: explicit frees, no collector. */
 	spanheap_set_gc_percent(heap, -1);
 	spanheap_enter(heap);
-	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
+	for (s = 0; s < ARRAY_SIZE(sizes) && !only_alloc; s++) {
 		long n = sizes[s].pairs;
 
 		if (only_size && sizes[s].size != only_size)
@@ -178,11 +180,15 @@ int main(int argc, char **argv)
 	if (only_pairs)
 		return 0;
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
+		if (only_alloc && sizes[s].size != strtoul(argv[2], NULL, 10))
+			continue;
 		for (r = 0; r < ROUNDS; r++)
 			v[r] = alloc_round(sizes[s].size, sizes[s].allocs);
 		printf("BENCH alloc_%zu spanheap %.2f ns/op\n", sizes[s].size,
 		       bench_median(v, ROUNDS));
 	}
+	if (only_alloc)
+		return 0;
 	large_burst();
 	rcu_barrier();
 	bench_gc();
