@@ -40,4 +40,8 @@ static inline void bench_keep(const void *p)
 
 #define BENCH_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* gc_bench.c, for spanheap_bench.c */
+void bench_gc(void);
+void bench_gc_tree(void);
+
 #endif

@@ -292,6 +292,13 @@ static void bench_dead(const char *name, bool cleanup)
 	printf("BENCH %s spanheap %.2f ms\n", name, bench_median(v, RUNS));
 }
 
+/* gc_live_tree_1m alone ("bench-spanheap tree"), for profiling. */
+void bench_gc_tree(void)
+{
+	bench_tree("spanheap_1w", 1);
+	bench_tree("spanheap_2w", 2);
+}
+
 void bench_gc(void)
 {
 	bench_register("finalizer_register_1m", REG_FINALIZER);
@@ -304,8 +311,7 @@ void bench_gc(void)
 	bench_live("gc_live_fin_1m", N, true, false);
 	bench_live("gc_live_fin_4m", 4 * N, true, false);
 	bench_live("gc_live_weak_1m", N, false, true);
-	bench_tree("spanheap_1w", 1);
-	bench_tree("spanheap_2w", 2);
+	bench_gc_tree();
 	bench_pause();
 	bench_dead("gc_dead_fin_1m", false);
 	bench_dead("gc_dead_cleanup_1m", true);
