@@ -16,17 +16,7 @@ trap 'rm -rf "$tmp"' EXIT
 n=0 failed=0
 plots="alloc_free_by_size alloc_gc_by_size gc_live_by_heap gc_live_per_object fin_throughput"
 
-# result <name> <0 if passed> [detail shown on failure]
-result() {
-	n=$((n + 1))
-	if [ "$2" = 0 ]; then
-		echo "ok $n $1"
-	else
-		echo "not ok $n $1"
-		[ -n "${3-}" ] && printf '%s\n' "$3" | head -n 20 | sed 's/^/# /'
-		failed=1
-	fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../ktap-lib.sh"
 
 echo "KTAP version 1"
 echo "1..12"

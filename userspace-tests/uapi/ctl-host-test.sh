@@ -16,17 +16,8 @@ export SPANHEAP_DEV=$tmp/no-such-device
 echo "    KTAP version 1"
 echo "    # Subtest: spanheapctl"
 
-# result <description> <0 if passed> [detail shown on failure]
-result() {
-	n=$((n + 1))
-	if [ "$2" = 0 ]; then
-		echo "    ok $n - $1"
-	else
-		echo "    not ok $n - $1"
-		[ -n "${3-}" ] && printf '%s\n' "$3" | sed 's/^/    # /'
-		failed=1
-	fi
-}
+ktap_indent="    "
+. "$(dirname "${BASH_SOURCE[0]}")/../ktap-lib.sh"
 
 cmds="alloc allocmany write read store load root unroot finalizer nofinalizer cleanup
 nocleanup weak weakget weakroot weakdrop gc events stats why params expect echo help

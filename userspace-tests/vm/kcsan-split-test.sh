@@ -13,17 +13,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0 failed=0
 
-# result <name> <0 if passed> [detail shown on failure]
-result() {
-	n=$((n + 1))
-	if [ "$2" = 0 ]; then
-		echo "ok $n $1"
-	else
-		echo "not ok $n $1"
-		[ -n "${3-}" ] && printf '%s\n' "$3" | head -n 20 | sed 's/^/# /'
-		failed=1
-	fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../ktap-lib.sh"
 # titles <file>: the report titles, one line each, timestamps dropped
 titles() { grep -ao 'BUG: KCSAN: .*' "$1"; }
 
