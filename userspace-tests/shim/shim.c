@@ -2,6 +2,7 @@
 /* Userspace implementations behind shim.h (RCU lives in shim_rcu.c). */
 #define _GNU_SOURCE
 #include <shim.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,6 +116,23 @@ bool shim_fail_now(void)
 	       __atomic_sub_fetch(&shim_fail_alloc_countdown, 1, __ATOMIC_RELAXED) == 0;
 }
 #define fail_now	shim_fail_now
+
+/*
+ * kmalloc(), kmem_cache_alloc() and vmalloc() are glibc's malloc here.
+ * The kernel's slab and page allocators keep freed memory for reuse and
+ * its direct map never faults; glibc by default gives the freed top of
+ * its heap back (trim) and serves blocks of 128 KiB and more with an
+ * mmap each, so a heap that freed 1M special records and made them again
+ * paid for every page twice, in page faults: the collector's benchmarks
+ * swung threefold from run to run (gc_dead_fin_1m 42-159 ms).  Keep
+ * freed memory, as the page cache below does for spans.  (Sanitizer
+ * builds have their own malloc, which ignores this.)
+ */
+__attribute__((constructor)) static void shim_malloc_keep(void)
+{
+	mallopt(M_TRIM_THRESHOLD, INT_MAX);
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);	/* glibc's maximum */
+}
 
 void *shim_alloc(size_t size, gfp_t gfp)
 {
