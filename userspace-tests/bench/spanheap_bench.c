@@ -152,7 +152,9 @@ static const struct {
 int main(int argc, char **argv)
 {
 	bool only_pairs = argc > 1 && !strcmp(argv[1], "alloc_free");
-	bool only_alloc = argc > 2 && !strcmp(argv[1], "alloc");
+	bool only_alloc = argc > 1 && !strcmp(argv[1], "alloc");
+	size_t alloc_size = only_alloc && argc > 2 ? strtoul(argv[2], NULL, 10) : 0;
+	bool found = false;
 	const char *impl = only_pairs && argc > 2 ? argv[2] : "spanheap";
 	size_t only_size = only_pairs && argc > 3 ? strtoul(argv[3], NULL, 10) : 0;
 	struct spanheap *heap;
@@ -163,6 +165,10 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "tree")) {
 		bench_gc_tree();
 		return 0;
+	}
+	if (only_alloc && !alloc_size) {
+		fprintf(stderr, "usage: %s alloc <n>\n", argv[0]);
+		return 2;
 	}
 	heap = spanheap_create("bench", 0);
 
@@ -185,8 +191,9 @@ int main(int argc, char **argv)
 	if (only_pairs)
 		return 0;
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
-		if (only_alloc && sizes[s].size != strtoul(argv[2], NULL, 10))
+		if (only_alloc && sizes[s].size != alloc_size)
 			continue;
+		found = true;
 		heap = spanheap_create("bench-gc", 0);
 		alloc_round(heap, sizes[s].size, sizes[s].allocs / 10);
 		for (r = 0; r < ROUNDS; r++)
@@ -195,8 +202,11 @@ int main(int argc, char **argv)
 		printf("BENCH alloc_%zu spanheap %.2f ns/op\n", sizes[s].size,
 		       bench_median(v, ROUNDS));
 	}
-	if (only_alloc)
-		return 0;
+	if (only_alloc) {
+		if (!found)
+			fprintf(stderr, "alloc_%zu: no such size\n", alloc_size);
+		return found ? 0 : 2;
+	}
 	large_burst();
 	rcu_barrier();
 	bench_gc();
