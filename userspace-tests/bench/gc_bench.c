@@ -21,13 +21,11 @@
  */
 #include <shim.h>
 #include "spanheap.h"
+#include "internal.h"	/* shp_mark_workers, the mark_workers parameter */
 #include "bench_util.h"
 
 #define N	1000000
 #define RUNS	5
-
-/* The mark_workers module parameter (global.c): read when a heap is made. */
-extern unsigned int shp_mark_workers;
 
 struct lnode {
 	struct lnode *next;
