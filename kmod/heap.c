@@ -190,6 +190,8 @@ static __always_inline void *span_take(struct shp_span *s)
 static noinline void *alloc_large(struct spanheap *heap, size_t size,
 				  unsigned int flags)
 {
+	bool zero = !(flags & SPANHEAP_NOZERO);
+
 	struct shp_span *s;
 	struct shp_cpu_cache *c;
 
@@ -197,7 +199,7 @@ static noinline void *alloc_large(struct spanheap *heap, size_t size,
 		return NULL;
 	/* Dead large objects' runs first, before the heap grows. */
 	shp_sweep_large_all(heap);
-	s = shp_span_new(heap, SHP_SPC(0, !!(flags & SPANHEAP_NOSCAN)), size);
+	s = shp_span_new(heap, SHP_SPC(0, !!(flags & SPANHEAP_NOSCAN)), size, zero);
 	if (!s) {
 		shp_gc_maybe_trigger(heap);
 		return NULL;
@@ -209,7 +211,7 @@ static noinline void *alloc_large(struct spanheap *heap, size_t size,
 	c = get_cpu_ptr(heap->cpu);
 	local_inc(&c->allocs);
 	put_cpu_ptr(heap->cpu);
-	return (void *)s->base;		/* allocated zeroed */
+	return (void *)s->base;		/* allocated zeroed unless NOZERO */
 }
 
 /* Refill from the owned span's next word, else from the central lists. */
@@ -223,7 +225,8 @@ static bool load_or_grab(struct spanheap *heap, struct shp_cpu_cache *c,
 	return shp_central_grab(heap, c, spc);
 }
 
-static noinline void *alloc_slow(struct spanheap *heap, unsigned int spc)
+static noinline void *alloc_slow(struct spanheap *heap, unsigned int spc,
+				 bool zero)
 {
 	struct shp_cpu_cache *c;
 	struct shp_span *s;
@@ -241,12 +244,13 @@ static noinline void *alloc_slow(struct spanheap *heap, unsigned int spc)
 				c->last = c->alloc[spc];
 			local_inc(&c->allocs);
 			put_cpu_ptr(heap->cpu);
-			zero_object(obj, shp_size_classes[SHP_SPC_CLASS(spc)].size);
+			if (zero)
+				zero_object(obj, shp_size_classes[SHP_SPC_CLASS(spc)].size);
 			return obj;
 		}
 		put_cpu_ptr(heap->cpu);
 
-		s = shp_span_new(heap, spc, 0);
+		s = shp_span_new(heap, spc, 0, false);
 		if (!s && !swept) {
 			/* At the limit: sweeping may free room in this class. */
 			shp_finish_sweep(heap);
@@ -289,7 +293,7 @@ static noinline void *alloc_tiny(struct spanheap *heap, size_t size)
 		return (void *)(c->tiny + off);
 	}
 	put_cpu_ptr(heap->cpu);
-	blk = (unsigned long)alloc_slow(heap, SHP_TINY_SPC);
+	blk = (unsigned long)alloc_slow(heap, SHP_TINY_SPC, true);
 	if (!blk)
 		return NULL;
 	c = get_cpu_ptr(heap->cpu);
@@ -306,12 +310,19 @@ static noinline void *alloc_tiny(struct spanheap *heap, size_t size)
  * @heap: heap
  * @size: bytes; 0 is treated as 1; above SPANHEAP_MAX_SMALL_SIZE the
  *	object gets a span of its own
- * @flags: SPANHEAP_NOSCAN if the object will never hold heap pointers
+ * @flags: SPANHEAP_NOSCAN if the object will never hold heap pointers;
+ *	SPANHEAP_NOZERO (with NOSCAN only) to have it not zeroed
  *
  * NOSCAN objects of at most 16 bytes are tiny: several share a 16-byte
  * block, which the collector frees only when none of them is reachable,
  * so one live member keeps its siblings (and their finalizers from
  * running).  Tiny objects cannot be freed explicitly.
+ *
+ * A NOZERO object holds whatever its slot or pages held last, as
+ * kmalloc()'s do (Go's mallocgc with needzero false): for a caller that
+ * overwrites it at once.  NOSCAN only, so that stale words are never
+ * taken for pointers and keep dead objects alive.  A later object
+ * without the flag in the same memory is zeroed as always.
  *
  * When a new span would exceed the heap's limit, the unswept spans are
  * swept first; if that frees nothing of this class, a collection is
@@ -320,8 +331,8 @@ static noinline void *alloc_tiny(struct spanheap *heap, size_t size)
  *
  * Context: process context inside a mutator section; may sleep (only
  * when a new span is needed).
- * Return: the object, or NULL for unknown @flags, out of memory, or when
- * the heap's limit would be exceeded.
+ * Return: the object, or NULL for unknown @flags, NOZERO without NOSCAN,
+ * out of memory, or when the heap's limit would be exceeded.
  */
 void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
 {
@@ -333,7 +344,8 @@ void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
 	u64 cache;
 
 	shp_assert_in_section(heap);
-	if (unlikely(flags & ~SPANHEAP_ALLOC_FLAGS))
+	if (unlikely(flags & ~SPANHEAP_ALLOC_FLAGS ||
+		     (flags & (SPANHEAP_NOSCAN | SPANHEAP_NOZERO)) == SPANHEAP_NOZERO))
 		return NULL;
 	if (unlikely(size > SPANHEAP_MAX_SMALL_SIZE))
 		return alloc_large(heap, size, flags);
@@ -346,14 +358,15 @@ void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
 	cache = s->alloc_cache;
 	if (unlikely(!cache)) {
 		put_cpu_ptr(heap->cpu);
-		return alloc_slow(heap, spc);
+		return alloc_slow(heap, spc, !(flags & SPANHEAP_NOZERO));
 	}
 	es = s->elemsize;	/* not reloaded after the bitmap store */
 	obj = span_take_bit(s, cache);
 	c->last = s;
 	local_inc(&c->allocs);
 	put_cpu_ptr(heap->cpu);
-	zero_object(obj, es);
+	if (likely(!(flags & SPANHEAP_NOZERO)))
+		zero_object(obj, es);
 	return obj;
 }
 EXPORT_SYMBOL_GPL(spanheap_alloc);

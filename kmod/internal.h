@@ -852,7 +852,7 @@ void shp_pagemap_teardown(void);
 typedef void (*shp_span_visitor_t)(struct spanheap *heap, struct shp_span *s,
 				   void *arg);
 struct shp_span *shp_span_new(struct spanheap *heap, unsigned int spc,
-			      size_t large_size);
+			      size_t large_size, bool zero);
 void shp_span_release(struct shp_span *s);
 bool shp_span_load_cache(struct shp_span *s);
 void shp_span_fold_remote(struct shp_span *s);

@@ -89,6 +89,8 @@ static void widen_arena(struct spanheap *heap, struct shp_span *s)
  * @heap: heap the span belongs to
  * @spc: span class; class 0 makes a large span
  * @large_size: object size for a large span, ignored otherwise
+ * @zero: a large span's object must be zero (a small span's objects
+ *	are zeroed when allocated)
  *
  * The span is published in the pagemap in state SHP_SPAN_DEAD with no
  * object allocated; the caller links it somewhere and sets its state.
@@ -97,7 +99,7 @@ static void widen_arena(struct spanheap *heap, struct shp_span *s)
  * Return: the span, or NULL when out of memory or over the heap's limit.
  */
 struct shp_span *shp_span_new(struct spanheap *heap, unsigned int spc,
-			      size_t large_size)
+			      size_t large_size, bool zero)
 {
 	unsigned int class = SHP_SPC_CLASS(spc);
 	const struct shp_size_class *sc = &shp_size_classes[class];
@@ -128,7 +130,7 @@ struct shp_span *shp_span_new(struct spanheap *heap, unsigned int spc,
 	} else {
 		s->run = shp_run_alloc(heap, bytes >> PAGE_SHIFT);
 		base = s->run ? (void *)shp_run_base(s->run) : NULL;
-		if (base && s->run->needzero)
+		if (base && zero && s->run->needzero)
 			memset(base, 0, bytes);
 	}
 	if (!base)

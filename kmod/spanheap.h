@@ -62,7 +62,8 @@ typedef void (*spanheap_root_scan_t)(struct spanheap *heap, void *arg);
 
 /* spanheap_alloc() flags */
 #define SPANHEAP_NOSCAN		0x1u	/* object never holds heap pointers */
-#define SPANHEAP_ALLOC_FLAGS	(SPANHEAP_NOSCAN)
+#define SPANHEAP_NOZERO		0x2u	/* contents undefined; NOSCAN only */
+#define SPANHEAP_ALLOC_FLAGS	(SPANHEAP_NOSCAN | SPANHEAP_NOZERO)
 
 /* Largest size served from a size class; bigger objects get a span each. */
 #define SPANHEAP_MAX_SMALL_SIZE	32768

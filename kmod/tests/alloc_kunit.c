@@ -110,6 +110,43 @@ static void reused_objects_are_zeroed(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, all_bytes(q, 0, 64));
 }
 
+/*
+ * NOZERO skips zeroing for its own object only, small or large: the
+ * slot or run keeps what it held, and the next object there without the
+ * flag is zero again.  Without NOSCAN the flag is refused, nothing done.
+ */
+static void nozero_objects_keep_old_bytes(struct kunit *test)
+{
+	static const size_t sizes[] = { 64, 4096, 65536 };
+	const unsigned int nz = SPANHEAP_NOSCAN | SPANHEAP_NOZERO;
+	struct spanheap *heap = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	unsigned int i;
+	u8 *p, *q;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 64, SPANHEAP_NOZERO));
+	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 65536, SPANHEAP_NOZERO));
+	spanheap_read_stats(heap, st);
+	KUNIT_EXPECT_EQ(test, st->allocs, 0);
+	KUNIT_EXPECT_EQ(test, st->bytes_reserved, 0);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		p = spanheap_alloc(heap, sizes[i], SPANHEAP_NOSCAN);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		memset(p, 0x5a, sizes[i]);
+		KUNIT_ASSERT_EQ(test, spanheap_free(heap, p), 0);
+		q = spanheap_alloc(heap, sizes[i], nz);
+		KUNIT_ASSERT_PTR_EQ(test, q, p);	/* the freed memory comes back first */
+		KUNIT_EXPECT_TRUE(test, all_bytes(q, 0x5a, sizes[i]));
+		memset(q, 0xa5, sizes[i]);
+		KUNIT_ASSERT_EQ(test, spanheap_free(heap, q), 0);
+		q = spanheap_alloc(heap, sizes[i], SPANHEAP_NOSCAN);
+		KUNIT_ASSERT_PTR_EQ(test, q, p);
+		KUNIT_EXPECT_TRUE(test, all_bytes(q, 0, sizes[i]));
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+	}
+}
+
 /* Fill exactly one span of 32-byte objects: first and last slot, then overflow. */
 static void first_last_object_and_full_span(struct kunit *test)
 {
@@ -469,6 +506,7 @@ static struct kunit_case alloc_cases[] = {
 	KUNIT_CASE(alloc_free_every_class),
 	KUNIT_CASE(alloc_large_objects),
 	KUNIT_CASE(reused_objects_are_zeroed),
+	KUNIT_CASE(nozero_objects_keep_old_bytes),
 	KUNIT_CASE(first_last_object_and_full_span),
 	KUNIT_CASE(empty_spans_are_reused_and_released),
 	KUNIT_CASE(double_and_interior_free_rejected),

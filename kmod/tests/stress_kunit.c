@@ -98,16 +98,21 @@ static int stress_thread(void *arg)
 				atomic_long_inc(&st->errors);
 		} else {
 			size_t size = pick_size(xorshift(&seed));
+			unsigned int flags = 0;
 
-			/* Tiny objects cannot be freed explicitly: not here. */
-			p = spanheap_alloc(st->heap, size,
-					   r & 1 && size > SHP_TINY_SIZE ?
-					   SPANHEAP_NOSCAN : 0);
+			/*
+			 * Tiny objects cannot be freed explicitly: not here.
+			 * A NOZERO object's bytes must never show in a zeroed
+			 * one that gets its slot or run later.
+			 */
+			if (r & 1 && size > SHP_TINY_SIZE)
+				flags = SPANHEAP_NOSCAN | (r >> 31 ? SPANHEAP_NOZERO : 0);
+			p = spanheap_alloc(st->heap, size, flags);
 			if (!p) {
 				atomic_long_inc(&st->errors);
 				continue;
 			}
-			if (((u64 *)p)[0])	/* not zeroed */
+			if (!(flags & SPANHEAP_NOZERO) && ((u64 *)p)[0])	/* not zeroed */
 				atomic_long_inc(&st->errors);
 			fill(p, max_t(size_t, size, 8), slot);
 			p = xchg(&st->slots[slot], p);

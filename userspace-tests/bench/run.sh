@@ -30,7 +30,7 @@ if [ "${2-}" = --only ]; then
 		f=$out/alloc_free-run$r.txt
 		{
 			"$repo/build/user/bench-spanheap" alloc_free spanheap 32
-			"$repo/build/user/bench-spanheap-nozero" alloc_free spanheap_nozero 32
+			"$repo/build/user/bench-spanheap" alloc_free spanheap_nozero 32
 			"$repo/userspace-tests/bench/peers/run-peers.sh" --only alloc_free_32 "$out"
 		} >"$f"
 		read -r _ _ _ sh _ < <(grep '^BENCH alloc_free_32 spanheap ' "$f")
@@ -50,7 +50,6 @@ fi
 
 {
 	"$repo/build/user/bench-spanheap"
-	"$repo/build/user/bench-spanheap-nozero" alloc_free spanheap_nozero 32
 	"$repo/userspace-tests/bench/peers/run-peers.sh" "$out"
 } | tee "$out/bench.txt"
 
@@ -84,8 +83,7 @@ awk -v who="$who" -v fa="$fa" -v peers="${fast_peers// /,}" '
 		printf "# alloc_free_32 spanheap / fastest of %s = %.2f (bar <= 1.2; fastest: %s)%s\n",
 		       peers, x / fa, who, x / fa <= 1.2 ? "" : "  ** above bar **"
 	}' "$out/bench.txt"
-# What zeroing costs: the same loop on the core built without the fast
-# path's zero_object() call.
+# What zeroing costs: the same loop with SPANHEAP_NOZERO.
 awk '$1 == "BENCH" && $2 == "alloc_free_32" && $3 == "spanheap" { x = $4 }
      $1 == "BENCH" && $2 == "alloc_free_32" && $3 == "spanheap_nozero" { y = $4 }
      END {
@@ -93,10 +91,14 @@ awk '$1 == "BENCH" && $2 == "alloc_free_32" && $3 == "spanheap" { x = $4 }
 	printf "# alloc_free_32 zeroing costs spanheap - spanheap_nozero = %.2f ns/op (%.0f%%)\n",
 	       x - y, 100 * (x - y) / x
      }' "$out/bench.txt"
+# Zeroed objects against malloc (the bar as set), then like for like:
+# zeroed against calloc, SPANHEAP_NOZERO against malloc (neither zeroes).
 ratio alloc_free_65536 spanheap alloc_free_65536 glibc 2.0
 ratio alloc_free_65536 spanheap alloc_free_65536 glibc_calloc none
+ratio alloc_free_65536 spanheap_nozero alloc_free_65536 glibc 2.0
 ratio alloc_free_4096 spanheap alloc_free_4096 glibc 1.0
 ratio alloc_free_4096 spanheap alloc_free_4096 glibc_calloc none
+ratio alloc_free_4096 spanheap_nozero alloc_free_4096 glibc 1.0
 ratio alloc_65536 spanheap alloc_65536 boehm 0.5
 grep '^BENCH large_burst_' "$out/bench.txt" | sed 's/^BENCH/#/'
 ratio alloc_32 spanheap alloc_32 boehm 0.5

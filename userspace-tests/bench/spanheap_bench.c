@@ -9,10 +9,11 @@
  *                   peak, once they are freed (the page heap keeps the
  *                   runs), and once the scavenger has given the idle
  *                   arenas back; and how long that took
+ *   alloc_free_<n> spanheap_nozero: the same with SPANHEAP_NOZERO, objects
+ *                   not zeroed (as malloc's are not): what zeroing costs
  * "bench-spanheap alloc_free [impl [n]]" prints only the alloc_free lines
- * (of size n, else of all), naming the implementation <impl> (spanheap):
- * for run.sh --only alloc_free, and bench-spanheap-nozero (the same core
- * with the fast path's zero_object() call taken out), spanheap_nozero.
+ * (of size n, else of all) of implementation <impl>, spanheap or
+ * spanheap_nozero (both when not given): for run.sh --only alloc_free.
  * "bench-spanheap alloc n" prints only alloc_<n>, "bench-spanheap tree"
  * only gc_live_tree_1m: for profiling.
  */
@@ -27,14 +28,18 @@
 
 /*
  * Tiny objects (NOSCAN, at most 16 bytes) cannot be freed explicitly:
- * alloc+free of those sizes uses SCAN objects, the same size class path.
+ * alloc+free of those sizes uses SCAN objects, the same size class path
+ * (and has no NOZERO figure: NOZERO needs NOSCAN).
  */
-static double alloc_free_round(struct spanheap *heap, size_t size, long n)
+static double alloc_free_round(struct spanheap *heap, size_t size, long n,
+			       bool nozero)
 {
 	unsigned int flags = size > 16 ? SPANHEAP_NOSCAN : 0;
 	u64 t0 = ktime_get_ns();
 	long i;
 
+	if (nozero)
+		flags |= SPANHEAP_NOZERO;
 	for (i = 0; i < n; i++) {
 		char *p = spanheap_alloc(heap, size, flags);
 
@@ -149,13 +154,28 @@ static const struct {
 	{ 16384, 1000000, (1L << 28) / 16384 },
 };
 
+/* Print alloc_free_<size> of spanheap or spanheap_nozero: warm-up, then ROUNDS. */
+static void pairs(struct spanheap *heap, size_t size, long n, bool nozero)
+{
+	double v[ROUNDS];
+	int r;
+
+	alloc_free_round(heap, size, n / 10, nozero);
+	for (r = 0; r < ROUNDS; r++)
+		v[r] = alloc_free_round(heap, size, n, nozero);
+	printf("BENCH alloc_free_%zu %s %.2f ns/op\n", size,
+	       nozero ? "spanheap_nozero" : "spanheap", bench_median(v, ROUNDS));
+}
+
 int main(int argc, char **argv)
 {
 	bool only_pairs = argc > 1 && !strcmp(argv[1], "alloc_free");
 	bool only_alloc = argc > 1 && !strcmp(argv[1], "alloc");
 	size_t alloc_size = only_alloc && argc > 2 ? strtoul(argv[2], NULL, 10) : 0;
 	bool found = false;
-	const char *impl = only_pairs && argc > 2 ? argv[2] : "spanheap";
+	const char *impl = only_pairs && argc > 2 ? argv[2] : NULL;
+	bool zeroed = !impl || !strcmp(impl, "spanheap");
+	bool nozero = !impl || !strcmp(impl, "spanheap_nozero");
 	size_t only_size = only_pairs && argc > 3 ? strtoul(argv[3], NULL, 10) : 0;
 	struct spanheap *heap;
 	double v[ROUNDS];
@@ -166,8 +186,9 @@ int main(int argc, char **argv)
 		bench_gc_tree();
 		return 0;
 	}
-	if (only_alloc && !alloc_size) {
-		fprintf(stderr, "usage: %s alloc <n>\n", argv[0]);
+	if ((only_alloc && !alloc_size) || (!zeroed && !nozero)) {
+		fprintf(stderr, "usage: %s [alloc <n> | alloc_free [spanheap|spanheap_nozero [n]] | tree]\n",
+			argv[0]);
 		return 2;
 	}
 	heap = spanheap_create("bench", 0);
@@ -176,15 +197,12 @@ int main(int argc, char **argv)
 	spanheap_set_gc_percent(heap, -1);
 	spanheap_enter(heap);
 	for (s = 0; s < ARRAY_SIZE(sizes) && !only_alloc; s++) {
-		long n = sizes[s].pairs;
-
 		if (only_size && sizes[s].size != only_size)
 			continue;
-		alloc_free_round(heap, sizes[s].size, n / 10);
-		for (r = 0; r < ROUNDS; r++)
-			v[r] = alloc_free_round(heap, sizes[s].size, n);
-		printf("BENCH alloc_free_%zu %s %.2f ns/op\n", sizes[s].size, impl,
-		       bench_median(v, ROUNDS));
+		if (zeroed)
+			pairs(heap, sizes[s].size, sizes[s].pairs, false);
+		if (nozero && sizes[s].size > SHP_TINY_SIZE)
+			pairs(heap, sizes[s].size, sizes[s].pairs, true);
 	}
 	spanheap_exit(heap);
 	spanheap_destroy(heap);
