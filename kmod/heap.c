@@ -305,6 +305,53 @@ static noinline void *alloc_tiny(struct spanheap *heap, size_t size)
 	return (void *)blk;
 }
 
+/*
+ * spanheap_alloc() for valid @flags; @zero is a constant in each caller,
+ * so that the zeroing fast path keeps no flag live across its calls
+ * (and saves no callee-saved register for one).
+ */
+static __always_inline void *alloc_common(struct spanheap *heap, size_t size,
+					  unsigned int flags, bool zero)
+{
+	struct shp_cpu_cache *c;
+	struct shp_span *s;
+	unsigned int spc;
+	unsigned long es;
+	void *obj;
+	u64 cache;
+
+	if (unlikely(size > SPANHEAP_MAX_SMALL_SIZE))
+		return alloc_large(heap, size, flags);
+	if ((flags & SPANHEAP_NOSCAN) && size <= SHP_TINY_SIZE)
+		return alloc_tiny(heap, size ? size : 1);
+	spc = SHP_SPC(shp_size_to_class(size), !!(flags & SPANHEAP_NOSCAN));
+
+	c = get_cpu_ptr(heap->cpu);
+	s = c->alloc[spc];
+	cache = s->alloc_cache;
+	if (unlikely(!cache)) {
+		put_cpu_ptr(heap->cpu);
+		return alloc_slow(heap, spc, zero);
+	}
+	es = s->elemsize;	/* not reloaded after the bitmap store */
+	obj = span_take_bit(s, cache);
+	c->last = s;
+	local_inc(&c->allocs);
+	put_cpu_ptr(heap->cpu);
+	if (zero)
+		zero_object(obj, es);
+	return obj;
+}
+
+/* spanheap_alloc() with a flag besides NOSCAN: check them, then NOZERO. */
+static noinline void *alloc_nozero(struct spanheap *heap, size_t size,
+				   unsigned int flags)
+{
+	if (flags & ~SPANHEAP_ALLOC_FLAGS || !(flags & SPANHEAP_NOSCAN))
+		return NULL;
+	return alloc_common(heap, size, flags, false);
+}
+
 /**
  * spanheap_alloc() - allocate a zeroed object
  * @heap: heap
@@ -336,38 +383,10 @@ static noinline void *alloc_tiny(struct spanheap *heap, size_t size)
  */
 void *spanheap_alloc(struct spanheap *heap, size_t size, unsigned int flags)
 {
-	struct shp_cpu_cache *c;
-	struct shp_span *s;
-	unsigned int spc;
-	unsigned long es;
-	void *obj;
-	u64 cache;
-
 	shp_assert_in_section(heap);
-	if (unlikely(flags & ~SPANHEAP_ALLOC_FLAGS ||
-		     (flags & (SPANHEAP_NOSCAN | SPANHEAP_NOZERO)) == SPANHEAP_NOZERO))
-		return NULL;
-	if (unlikely(size > SPANHEAP_MAX_SMALL_SIZE))
-		return alloc_large(heap, size, flags);
-	if ((flags & SPANHEAP_NOSCAN) && size <= SHP_TINY_SIZE)
-		return alloc_tiny(heap, size ? size : 1);
-	spc = SHP_SPC(shp_size_to_class(size), !!(flags & SPANHEAP_NOSCAN));
-
-	c = get_cpu_ptr(heap->cpu);
-	s = c->alloc[spc];
-	cache = s->alloc_cache;
-	if (unlikely(!cache)) {
-		put_cpu_ptr(heap->cpu);
-		return alloc_slow(heap, spc, !(flags & SPANHEAP_NOZERO));
-	}
-	es = s->elemsize;	/* not reloaded after the bitmap store */
-	obj = span_take_bit(s, cache);
-	c->last = s;
-	local_inc(&c->allocs);
-	put_cpu_ptr(heap->cpu);
-	if (likely(!(flags & SPANHEAP_NOZERO)))
-		zero_object(obj, es);
-	return obj;
+	if (unlikely(flags & ~SPANHEAP_NOSCAN))
+		return alloc_nozero(heap, size, flags);
+	return alloc_common(heap, size, flags, true);
 }
 EXPORT_SYMBOL_GPL(spanheap_alloc);
 
