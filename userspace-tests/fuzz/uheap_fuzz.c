@@ -1093,8 +1093,8 @@ static void check_stats(struct mfile *f, bool quiescent, uint64_t extra_roots)
 	}
 	if (st.cleanups_set != cleanups || st.cleanups_queued || st.weak_handles != weak ||
 	    st.weak_live != weak_live || st.pins)
-		FAIL("quiescent STATS: cleanups set %llu queued %llu (model %llu), weak handles %llu "
-		     "live %llu (model %llu, %llu), pins %llu", (unsigned long long)st.cleanups_set,
+		FAIL("quiescent STATS: cleanups set %llu queued %llu (model %llu), weak handles %llu live %llu (model %llu, %llu), pins %llu",
+		     (unsigned long long)st.cleanups_set,
 		     (unsigned long long)st.cleanups_queued, (unsigned long long)cleanups,
 		     (unsigned long long)st.weak_handles, (unsigned long long)st.weak_live,
 		     (unsigned long long)weak, (unsigned long long)weak_live,

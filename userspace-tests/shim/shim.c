@@ -38,10 +38,10 @@ int shim_cpu_slow(void)
 
 	pthread_once(&slot_once, slot_key_init);
 	pthread_mutex_lock(&slot_lock);
-	for (i = 0; i < NR_CPUS && slot_used[i]; i++)
+	for (i = 0; i < num_possible_cpus() && slot_used[i]; i++)
 		;
-	if (i == NR_CPUS) {
-		fprintf(stderr, "shim: more than %d live threads\n", NR_CPUS);
+	if (i == num_possible_cpus()) {
+		fprintf(stderr, "shim: more than %d live threads\n", num_possible_cpus());
 		abort();
 	}
 	slot_used[i] = true;
@@ -62,7 +62,7 @@ unsigned int num_online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
-	return n < 1 ? 1 : n > NR_CPUS ? NR_CPUS : n;
+	return n < 1 ? 1 : n > num_possible_cpus() ? num_possible_cpus() : n;
 }
 
 /* ---- locks ---- */
@@ -292,7 +292,7 @@ unsigned long shim_jiffies(void)
 
 /* ---- threads and completions ---- */
 struct kthread_start {
-	int (*fn)(void *);
+	int (*fn)(void *data);
 	void *data;
 };
 
