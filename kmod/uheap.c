@@ -60,6 +60,7 @@ static void entry_unget(struct uheap *u, u32 idx, struct uh_entry *e)
 	lockdep_assert_held(&u->lock);
 	xa_erase(&u->tab, idx);
 	u->nroots -= e->roots;
+	u->nrooted -= !!e->roots;
 	u->nentries--;
 	kfree(e);
 	uheap_uncharge(u, UH_ENTRY_COST);
@@ -81,7 +82,11 @@ static bool entry_live(struct uheap *u, struct uh_entry *e)
 	       hdr(e->obj)->handle == e->handle;
 }
 
-/* Drop the entries of collected objects.  Context: section, u->lock. */
+/*
+ * Drop the entries of collected objects.  Only entries without a ROOT
+ * count are dropped, so when every entry has one the walk is skipped.
+ * Context: section, u->lock.
+ */
 static void table_reclaim(struct uheap *u)
 {
 	struct uh_entry *e;
@@ -89,12 +94,15 @@ static void table_reclaim(struct uheap *u)
 
 	shp_assert_in_section(u->heap);
 	lockdep_assert_held(&u->lock);
+	if (u->nrooted == u->nentries)
+		goto out;
 	xa_for_each(&u->tab, idx, e) {
 		if (!e->roots && !entry_live(u, e))
 			entry_erase(u, idx, e);
 		if (!(idx % 1024))
 			cond_resched();
 	}
+out:
 	u->reclaim_at = max(2 * u->nentries, UH_RECLAIM_MIN);
 }
 
@@ -112,7 +120,7 @@ static struct uh_entry *lookup(struct uheap *u, u64 handle)
 		return ERR_PTR(-ENOENT);
 	e = xa_load(&u->tab, idx);
 	if (e && e->handle == handle) {
-		if (xa_get_mark(&u->tab, idx, UH_PENDING))
+		if (e->pending)
 			return ERR_PTR(-ENOENT);	/* not handed out yet */
 		if (entry_live(u, e))
 			return e;
@@ -264,7 +272,7 @@ static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 		return -ENOSPC;
 	}
 	e->handle = uh_handle(u, idx, u->epoch);
-	xa_set_mark(&u->tab, idx, UH_PENDING);
+	e->pending = true;
 	if (uh_leaf_alone(&u->tab, idx) && uheap_charge(u, UH_LEAF_COST)) {
 		entry_unget(u, idx, e);
 		return -ENOMEM;
@@ -283,6 +291,7 @@ static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 	if (a->flags & SPANHEAP_ALLOC_ROOTED) {
 		e->roots = 1;
 		u->nroots++;
+		u->nrooted++;
 		xa_set_mark(&u->tab, idx, UH_ROOTED);
 	}
 	return 0;
@@ -326,6 +335,7 @@ static long root_adjust(struct uheap *u, struct uh_entry *e, int delta)
 		return -EOVERFLOW;
 	if (delta < 0 && !e->roots)
 		return -EINVAL;
+	u->nrooted += !e->roots - !(e->roots + delta);
 	e->roots += delta;
 	u->nroots += delta;
 	if (e->roots)
@@ -657,8 +667,7 @@ static u64 why_handle(struct uheap *u, void *obj)
 	if (handle >> (UH_GEN_BITS + UH_INDEX_BITS) != u->tag)
 		return 0;
 	e = xa_load(&u->tab, idx);
-	if (!e || e->handle != handle || e->obj != obj ||
-	    xa_get_mark(&u->tab, idx, UH_PENDING))
+	if (!e || e->handle != handle || e->obj != obj || e->pending)
 		return 0;
 	return handle;
 }
@@ -858,7 +867,7 @@ static void uheap_settle_locked(struct uheap *u, unsigned int cmd,
 	if (!e) {
 		/* An unrooted new object collected meanwhile: nothing to do. */
 	} else if (cmd == SPANHEAP_IOC_ALLOC && ok) {
-		xa_clear_mark(&u->tab, idx, UH_PENDING);
+		e->pending = false;
 	} else if (cmd == SPANHEAP_IOC_ALLOC) {
 		entry_erase(u, idx, e);
 	} else {

@@ -71,10 +71,13 @@ struct uh_header {
  * @weak: index in uheap->wtab of the last weak handle made of @obj, or
  *	0; that entry is still @obj's canonical one only if its cell is
  *	the one spanheap_weak_make() returns now (uheap_weak.c)
+ * @pending: made by an ALLOC whose handle has not reached userspace yet
+ *	(-ENOENT to others); a field, not an xarray mark, as nothing
+ *	iterates over pending entries and a mark costs ALLOC two locked
+ *	tree walks (set, then clear on settling)
  *
- * Marks: UH_ROOTED, the entry is a root (set while @roots or @unroots is
- * non-zero); UH_PENDING, made by an
- * ALLOC whose handle has not reached userspace yet (-ENOENT to others).
+ * Mark: UH_ROOTED, the entry is a root (set while @roots or @unroots is
+ * non-zero), so that the root scan visits only those entries.
  */
 struct uh_entry {
 	void *obj;
@@ -82,10 +85,10 @@ struct uh_entry {
 	u32 roots;
 	u32 weak;
 	u32 unroots;
+	bool pending;
 };
 
 #define UH_ROOTED	XA_MARK_1
-#define UH_PENDING	XA_MARK_2
 
 /**
  * struct uh_weak - a weak handle table entry
@@ -120,7 +123,7 @@ struct uh_event {
  * @heap: the private heap
  * @uid: opener's effective uid, for the per-user cap (chardev.c)
  * @tag: unique among open files, part of every handle
- * @lock: protects the handle table and the fields up to @nroots
+ * @lock: protects the handle table and the fields up to @nrooted
  * @tab: index -> struct uh_entry; indices 1 .. 2^24 - 1, handed out
  *	cyclically so a freed index is reused as late as possible
  * @next_idx: where the cyclic allocation resumes
@@ -128,6 +131,8 @@ struct uh_event {
  * @nentries: entries in @tab
  * @reclaim_at: @nentries at which ALLOC drops the entries of dead objects
  * @nroots: sum of the roots counts
+ * @nrooted: entries with a non-zero roots count; table_reclaim() has
+ *	nothing to drop when they are all of @nentries
  * @wtab: index -> struct uh_weak, allocated as @tab
  * @wnext_idx: @next_idx of @wtab
  * @wepoch: @epoch of @wtab
@@ -161,6 +166,7 @@ struct uheap {
 	u32 nentries;
 	u32 reclaim_at;
 	u64 nroots;
+	u32 nrooted;
 	struct xarray wtab;
 	u32 wnext_idx;
 	u32 wepoch;
