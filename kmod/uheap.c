@@ -656,7 +656,8 @@ struct uh_why {
 
 /*
  * The handle of @obj in @u's table, or 0.  Context: the world stopped,
- * so no section changes the table (as for uheap_scan_roots()).
+ * so no section changes the table (as for uheap_scan_roots()); only an
+ * ALLOC's settling may clear an entry's pending flag meanwhile.
  */
 static u64 why_handle(struct uheap *u, void *obj)
 {
@@ -667,7 +668,7 @@ static u64 why_handle(struct uheap *u, void *obj)
 	if (handle >> (UH_GEN_BITS + UH_INDEX_BITS) != u->tag)
 		return 0;
 	e = xa_load(&u->tab, idx);
-	if (!e || e->handle != handle || e->obj != obj || e->pending)
+	if (!e || e->handle != handle || e->obj != obj || READ_ONCE(e->pending))
 		return 0;
 	return handle;
 }
@@ -867,7 +868,7 @@ static void uheap_settle_locked(struct uheap *u, unsigned int cmd,
 	if (!e) {
 		/* An unrooted new object collected meanwhile: nothing to do. */
 	} else if (cmd == SPANHEAP_IOC_ALLOC && ok) {
-		e->pending = false;
+		WRITE_ONCE(e->pending, false);
 	} else if (cmd == SPANHEAP_IOC_ALLOC) {
 		entry_erase(u, idx, e);
 	} else {
@@ -880,16 +881,31 @@ static void uheap_settle_locked(struct uheap *u, unsigned int cmd,
 	}
 }
 
-/* uheap_settle_locked() in a section of its own, under u->lock. */
+/*
+ * uheap_settle_locked() in a section of its own, under u->lock.  An ALLOC
+ * that reached userspace only clears its entry's pending flag: u->lock
+ * suffices for that (no object is touched, no entry freed), and
+ * why_handle(), which reads the flag with the world stopped but without
+ * u->lock, reads it once.
+ */
 static void uheap_settle(struct uheap *u, unsigned int cmd,
 			 union uheap_args *a, bool ok)
 {
 	struct mem_cgroup *memcg;
+	struct uh_entry *e;
 	u64 handle;
 	bool undo;
 
 	if (!settle_target(cmd, a, ok, &handle, &undo))
 		return;
+	if (cmd == SPANHEAP_IOC_ALLOC && ok) {
+		mutex_lock(&u->lock);
+		e = entry_of(u, handle);
+		if (e)
+			WRITE_ONCE(e->pending, false);
+		mutex_unlock(&u->lock);
+		return;
+	}
 	memcg = shp_memcg_enter(u->heap);
 	spanheap_enter(u->heap);
 	mutex_lock(&u->lock);

@@ -74,7 +74,9 @@ struct uh_header {
  * @pending: made by an ALLOC whose handle has not reached userspace yet
  *	(-ENOENT to others); a field, not an xarray mark, as nothing
  *	iterates over pending entries and a mark costs ALLOC two locked
- *	tree walks (set, then clear on settling)
+ *	tree walks (set, then clear on settling).  Changed under
+ *	uheap->lock, cleared possibly outside a section (uheap_settle()),
+ *	so readers without the lock use READ_ONCE()
  *
  * Mark: UH_ROOTED, the entry is a root (set while @roots or @unroots is
  * non-zero), so that the root scan visits only those entries.
