@@ -59,6 +59,7 @@ static void entry_unget(struct uheap *u, u32 idx, struct uh_entry *e)
 {
 	lockdep_assert_held(&u->lock);
 	xa_erase(&u->tab, idx);
+	u->tab_prev = 0;		/* no longer known present: see leaf_new() */
 	u->nroots -= e->roots;
 	u->nrooted -= !!e->roots;
 	u->nentries--;
@@ -71,6 +72,23 @@ static void entry_erase(struct uheap *u, u32 idx, struct uh_entry *e)
 	if (uh_leaf_alone(&u->tab, idx))
 		uheap_uncharge(u, UH_LEAF_COST);
 	entry_unget(u, idx, e);
+}
+
+/*
+ * Is the leaf of @idx, just inserted, otherwise empty (to be charged)?
+ * Indices are handed out in order, so the previous entry inserted is
+ * mostly @idx - 1; while no entry was erased since (u->tab_prev, reset
+ * by entry_unget()), it is still there, and if it shares @idx's leaf
+ * the answer is no without a search of the table.  Context: u->lock.
+ */
+static bool leaf_new(struct uheap *u, u32 idx)
+{
+	bool shared = u->tab_prev && u->tab_prev == idx - 1 &&
+		      idx % XA_CHUNK_SIZE;
+
+	lockdep_assert_held(&u->lock);
+	u->tab_prev = idx;
+	return !shared && uh_leaf_alone(&u->tab, idx);
 }
 
 /* Is @e's object still the one it names?  Context: section, u->lock. */
@@ -273,7 +291,7 @@ static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 	}
 	e->handle = uh_handle(u, idx, u->epoch);
 	e->pending = true;
-	if (uh_leaf_alone(&u->tab, idx) && uheap_charge(u, UH_LEAF_COST)) {
+	if (leaf_new(u, idx) && uheap_charge(u, UH_LEAF_COST)) {
 		entry_unget(u, idx, e);
 		return -ENOMEM;
 	}

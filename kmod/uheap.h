@@ -131,6 +131,8 @@ struct uh_event {
  * @next_idx: where the cyclic allocation resumes
  * @epoch: generation of the handles made now; bumped when indices wrap
  * @nentries: entries in @tab
+ * @tab_prev: index of the entry last inserted in @tab, 0 once any entry
+ *	was erased since (uheap.c: leaf_new())
  * @reclaim_at: @nentries at which ALLOC drops the entries of dead objects
  * @nroots: sum of the roots counts
  * @nrooted: entries with a non-zero roots count; table_reclaim() has
@@ -166,6 +168,7 @@ struct uheap {
 	u32 next_idx;
 	u32 epoch;
 	u32 nentries;
+	u32 tab_prev;
 	u32 reclaim_at;
 	u64 nroots;
 	u32 nrooted;
@@ -341,8 +344,23 @@ static inline void *uh_table_insert(struct uheap *u, struct xarray *xa,
 		uheap_uncharge(u, size);
 		return ERR_PTR(-ENOMEM);
 	}
-	ret = xa_alloc_cyclic(xa, idx, e, XA_LIMIT(1, UH_MAX_ENTRIES - 1),
-			      next_idx, SHP_GFP);
+	/*
+	 * The cyclic cursor's index is nearly always free (it is taken only
+	 * after the indices wrapped): storing there directly is what
+	 * xa_alloc_cyclic() would do, without its search for a free index.
+	 */
+	ret = -EBUSY;
+	if (*next_idx && *next_idx < UH_MAX_ENTRIES)
+		ret = xa_insert(xa, *next_idx, e, SHP_GFP);
+	if (!ret) {
+		*idx = (*next_idx)++;
+		*wrapped = false;
+		return e;
+	}
+	if (ret == -EBUSY)
+		ret = xa_alloc_cyclic(xa, idx, e,
+				      XA_LIMIT(1, UH_MAX_ENTRIES - 1),
+				      next_idx, SHP_GFP);
 	if (ret < 0) {
 		kfree(e);
 		uheap_uncharge(u, size);

@@ -1123,6 +1123,54 @@ static void reclaim_skips_only_fully_rooted_table(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, rooted_entries(u), 9);
 }
 
+/*
+ * ALLOC stores at the cyclic cursor, or searches when that index is
+ * taken; and a leaf whose other entry was erased is charged again even
+ * though the entry made just before sat in the same leaf (leaf_new()).
+ */
+static void table_insert_cursor_and_leaf_charge(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	u64 h1, h2, a, b;
+	long base;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h1), 0);
+	mutex_lock(&u->lock);
+	u->next_idx = h1 & (UH_MAX_ENTRIES - 1);	/* taken: search on */
+	mutex_unlock(&u->lock);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h2), 0);
+	KUNIT_EXPECT_EQ(test, h2 & (UH_MAX_ENTRIES - 1),
+			(h1 & (UH_MAX_ENTRIES - 1)) + 1);
+	KUNIT_EXPECT_EQ(test, u->next_idx, (h2 & (UH_MAX_ENTRIES - 1)) + 1);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h1, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h2, 0), 0);
+
+	/* A fresh leaf: its first entry pays for it. */
+	mutex_lock(&u->lock);
+	u->next_idx = 5 * XA_CHUNK_SIZE;
+	mutex_unlock(&u->lock);
+	base = atomic_long_read(&u->charged);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &a), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
+			(long)(sizeof(struct uh_entry) + UH_LEAF_COST));
+	/* Collected, and its entry dropped with the leaf's charge. */
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, a, 0), -ESTALE);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), base);
+	/* The next index shares the leaf, now empty again: charged again. */
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &b), 0);
+	KUNIT_EXPECT_EQ(test, b & (UH_MAX_ENTRIES - 1), (a & (UH_MAX_ENTRIES - 1)) + 1);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
+			(long)(sizeof(struct uh_entry) + UH_LEAF_COST));
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, b, 0), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, b, 0), -ESTALE);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), base);
+}
+
 static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(token_is_never_scanned),
 	KUNIT_CASE(handle_space_retires),
@@ -1133,6 +1181,7 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(table_shrinks_after_collection),
 	KUNIT_CASE(sparse_table_is_charged),
 	KUNIT_CASE(reclaim_skips_only_fully_rooted_table),
+	KUNIT_CASE(table_insert_cursor_and_leaf_charge),
 	KUNIT_CASE(cleanup_event_comes_once),
 	KUNIT_CASE(cleanup_cycle_is_collected),
 	KUNIT_CASE(cleanup_stopped_never_comes),
