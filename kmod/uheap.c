@@ -59,7 +59,9 @@ static void entry_unget(struct uheap *u, u32 idx, struct uh_entry *e)
 {
 	lockdep_assert_held(&u->lock);
 	xa_erase(&u->tab, idx);
+	u->tab_prev = 0;		/* no longer known present: see leaf_new() */
 	u->nroots -= e->roots;
+	u->nrooted -= !!e->roots;
 	u->nentries--;
 	kfree(e);
 	uheap_uncharge(u, UH_ENTRY_COST);
@@ -72,6 +74,23 @@ static void entry_erase(struct uheap *u, u32 idx, struct uh_entry *e)
 	entry_unget(u, idx, e);
 }
 
+/*
+ * Is the leaf of @idx, just inserted, otherwise empty (to be charged)?
+ * Indices are handed out in order, so the previous entry inserted is
+ * mostly @idx - 1; while no entry was erased since (u->tab_prev, reset
+ * by entry_unget()), it is still there, and if it shares @idx's leaf
+ * the answer is no without a search of the table.  Context: u->lock.
+ */
+static bool leaf_new(struct uheap *u, u32 idx)
+{
+	bool shared = u->tab_prev && u->tab_prev == idx - 1 &&
+		      idx % XA_CHUNK_SIZE;
+
+	lockdep_assert_held(&u->lock);
+	u->tab_prev = idx;
+	return !shared && uh_leaf_alone(&u->tab, idx);
+}
+
 /* Is @e's object still the one it names?  Context: section, u->lock. */
 static bool entry_live(struct uheap *u, struct uh_entry *e)
 {
@@ -81,7 +100,11 @@ static bool entry_live(struct uheap *u, struct uh_entry *e)
 	       hdr(e->obj)->handle == e->handle;
 }
 
-/* Drop the entries of collected objects.  Context: section, u->lock. */
+/*
+ * Drop the entries of collected objects.  Only entries without a ROOT
+ * count are dropped, so when every entry has one the walk is skipped.
+ * Context: section, u->lock.
+ */
 static void table_reclaim(struct uheap *u)
 {
 	struct uh_entry *e;
@@ -89,12 +112,15 @@ static void table_reclaim(struct uheap *u)
 
 	shp_assert_in_section(u->heap);
 	lockdep_assert_held(&u->lock);
+	if (u->nrooted == u->nentries)
+		goto out;
 	xa_for_each(&u->tab, idx, e) {
 		if (!e->roots && !entry_live(u, e))
 			entry_erase(u, idx, e);
 		if (!(idx % 1024))
 			cond_resched();
 	}
+out:
 	u->reclaim_at = max(2 * u->nentries, UH_RECLAIM_MIN);
 }
 
@@ -112,7 +138,7 @@ static struct uh_entry *lookup(struct uheap *u, u64 handle)
 		return ERR_PTR(-ENOENT);
 	e = xa_load(&u->tab, idx);
 	if (e && e->handle == handle) {
-		if (xa_get_mark(&u->tab, idx, UH_PENDING))
+		if (e->pending)
 			return ERR_PTR(-ENOENT);	/* not handed out yet */
 		if (entry_live(u, e))
 			return e;
@@ -264,8 +290,8 @@ static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 		return -ENOSPC;
 	}
 	e->handle = uh_handle(u, idx, u->epoch);
-	xa_set_mark(&u->tab, idx, UH_PENDING);
-	if (uh_leaf_alone(&u->tab, idx) && uheap_charge(u, UH_LEAF_COST)) {
+	e->pending = true;
+	if (leaf_new(u, idx) && uheap_charge(u, UH_LEAF_COST)) {
 		entry_unget(u, idx, e);
 		return -ENOMEM;
 	}
@@ -283,6 +309,7 @@ static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 	if (a->flags & SPANHEAP_ALLOC_ROOTED) {
 		e->roots = 1;
 		u->nroots++;
+		u->nrooted++;
 		xa_set_mark(&u->tab, idx, UH_ROOTED);
 	}
 	return 0;
@@ -326,6 +353,7 @@ static long root_adjust(struct uheap *u, struct uh_entry *e, int delta)
 		return -EOVERFLOW;
 	if (delta < 0 && !e->roots)
 		return -EINVAL;
+	u->nrooted += !e->roots - !(e->roots + delta);
 	e->roots += delta;
 	u->nroots += delta;
 	if (e->roots)
@@ -646,7 +674,8 @@ struct uh_why {
 
 /*
  * The handle of @obj in @u's table, or 0.  Context: the world stopped,
- * so no section changes the table (as for uheap_scan_roots()).
+ * so no section changes the table (as for uheap_scan_roots()); only an
+ * ALLOC's settling may clear an entry's pending flag meanwhile.
  */
 static u64 why_handle(struct uheap *u, void *obj)
 {
@@ -657,8 +686,7 @@ static u64 why_handle(struct uheap *u, void *obj)
 	if (handle >> (UH_GEN_BITS + UH_INDEX_BITS) != u->tag)
 		return 0;
 	e = xa_load(&u->tab, idx);
-	if (!e || e->handle != handle || e->obj != obj ||
-	    xa_get_mark(&u->tab, idx, UH_PENDING))
+	if (!e || e->handle != handle || e->obj != obj || READ_ONCE(e->pending))
 		return 0;
 	return handle;
 }
@@ -858,7 +886,7 @@ static void uheap_settle_locked(struct uheap *u, unsigned int cmd,
 	if (!e) {
 		/* An unrooted new object collected meanwhile: nothing to do. */
 	} else if (cmd == SPANHEAP_IOC_ALLOC && ok) {
-		xa_clear_mark(&u->tab, idx, UH_PENDING);
+		WRITE_ONCE(e->pending, false);
 	} else if (cmd == SPANHEAP_IOC_ALLOC) {
 		entry_erase(u, idx, e);
 	} else {
@@ -871,16 +899,31 @@ static void uheap_settle_locked(struct uheap *u, unsigned int cmd,
 	}
 }
 
-/* uheap_settle_locked() in a section of its own, under u->lock. */
+/*
+ * uheap_settle_locked() in a section of its own, under u->lock.  An ALLOC
+ * that reached userspace only clears its entry's pending flag: u->lock
+ * suffices for that (no object is touched, no entry freed), and
+ * why_handle(), which reads the flag with the world stopped but without
+ * u->lock, reads it once.
+ */
 static void uheap_settle(struct uheap *u, unsigned int cmd,
 			 union uheap_args *a, bool ok)
 {
 	struct mem_cgroup *memcg;
+	struct uh_entry *e;
 	u64 handle;
 	bool undo;
 
 	if (!settle_target(cmd, a, ok, &handle, &undo))
 		return;
+	if (cmd == SPANHEAP_IOC_ALLOC && ok) {
+		mutex_lock(&u->lock);
+		e = entry_of(u, handle);
+		if (e)
+			WRITE_ONCE(e->pending, false);
+		mutex_unlock(&u->lock);
+		return;
+	}
 	memcg = shp_memcg_enter(u->heap);
 	spanheap_enter(u->heap);
 	mutex_lock(&u->lock);
@@ -909,6 +952,27 @@ long uheap_do(struct uheap *u, unsigned int cmd, union uheap_args *a,
 	if (!ret)
 		uheap_settle(u, cmd, a, true);
 	return ret;
+}
+
+/*
+ * Can the @n bytes at @uptr, just copied in to @k, be written back?  One
+ * byte of each page they cover is rewritten with the value read: write
+ * access is per page, so the answer is that of copy_to_user() of all @n
+ * bytes (the check this replaces), without its byte loop (rep movsb on
+ * CPUs with ERMS, some ns per byte under emulation).
+ */
+static bool user_writable(void __user *uptr, const void *k, size_t n)
+{
+	const u8 *kb = k;
+	size_t off = 0;
+
+	while (off < n) {
+		if (put_user(kb[off], (u8 __user *)uptr + off))
+			return false;
+		/* On to the start of the next page. */
+		off += PAGE_SIZE - (((unsigned long)uptr + off) & (PAGE_SIZE - 1));
+	}
+	return true;
 }
 
 /* ---- SPANHEAP_IOC_BATCH ---- */
@@ -1119,7 +1183,7 @@ static long batch_ioctl(struct uheap *u, struct spanheap_batch *b,
 		return -ENOMEM;
 	}
 	ret = -EFAULT;
-	if (!copy_from_user(ops, uops, bytes) && !copy_to_user(uops, ops, bytes))
+	if (!copy_from_user(ops, uops, bytes) && user_writable(uops, ops, bytes))
 		ret = uheap_batch_run(u, ops, b->count, &done);
 	shp_memcg_exit(memcg);
 	if (ret)
@@ -1234,7 +1298,7 @@ long uheap_ioctl(struct uheap *u, unsigned int cmd, void __user *arg)
 	ret = copy_struct_from_user(&a, ksize, arg, usize);
 	if (ret)
 		return ret == -E2BIG ? -EINVAL : ret;
-	if (copy_to_user(arg, &a, ksize))	/* writable?  (rewrites the same) */
+	if (!user_writable(arg, &a, ksize))
 		return -EFAULT;
 	if (cmd == SPANHEAP_IOC_BATCH)
 		return batch_ioctl(u, &a.batch, arg);

@@ -71,10 +71,15 @@ struct uh_header {
  * @weak: index in uheap->wtab of the last weak handle made of @obj, or
  *	0; that entry is still @obj's canonical one only if its cell is
  *	the one spanheap_weak_make() returns now (uheap_weak.c)
+ * @pending: made by an ALLOC whose handle has not reached userspace yet
+ *	(-ENOENT to others); a field, not an xarray mark, as nothing
+ *	iterates over pending entries and a mark costs ALLOC two locked
+ *	tree walks (set, then clear on settling).  Changed under
+ *	uheap->lock, cleared possibly outside a section (uheap_settle()),
+ *	so readers without the lock use READ_ONCE()
  *
- * Marks: UH_ROOTED, the entry is a root (set while @roots or @unroots is
- * non-zero); UH_PENDING, made by an
- * ALLOC whose handle has not reached userspace yet (-ENOENT to others).
+ * Mark: UH_ROOTED, the entry is a root (set while @roots or @unroots is
+ * non-zero), so that the root scan visits only those entries.
  */
 struct uh_entry {
 	void *obj;
@@ -82,10 +87,10 @@ struct uh_entry {
 	u32 roots;
 	u32 weak;
 	u32 unroots;
+	bool pending;
 };
 
 #define UH_ROOTED	XA_MARK_1
-#define UH_PENDING	XA_MARK_2
 
 /**
  * struct uh_weak - a weak handle table entry
@@ -120,14 +125,18 @@ struct uh_event {
  * @heap: the private heap
  * @uid: opener's effective uid, for the per-user cap (chardev.c)
  * @tag: unique among open files, part of every handle
- * @lock: protects the handle table and the fields up to @nroots
+ * @lock: protects the handle table and the fields up to @nrooted
  * @tab: index -> struct uh_entry; indices 1 .. 2^24 - 1, handed out
  *	cyclically so a freed index is reused as late as possible
  * @next_idx: where the cyclic allocation resumes
  * @epoch: generation of the handles made now; bumped when indices wrap
  * @nentries: entries in @tab
+ * @tab_prev: index of the entry last inserted in @tab, 0 once any entry
+ *	was erased since (uheap.c: leaf_new())
  * @reclaim_at: @nentries at which ALLOC drops the entries of dead objects
  * @nroots: sum of the roots counts
+ * @nrooted: entries with a non-zero roots count; table_reclaim() has
+ *	nothing to drop when they are all of @nentries
  * @wtab: index -> struct uh_weak, allocated as @tab
  * @wnext_idx: @next_idx of @wtab
  * @wepoch: @epoch of @wtab
@@ -159,8 +168,10 @@ struct uheap {
 	u32 next_idx;
 	u32 epoch;
 	u32 nentries;
+	u32 tab_prev;
 	u32 reclaim_at;
 	u64 nroots;
+	u32 nrooted;
 	struct xarray wtab;
 	u32 wnext_idx;
 	u32 wepoch;
@@ -328,13 +339,34 @@ static inline void *uh_table_insert(struct uheap *u, struct xarray *xa,
 
 	if (uheap_charge(u, size))
 		return ERR_PTR(-ENOMEM);
-	e = kzalloc(size, SHP_GFP);
+	/*
+	 * Zeroed here, not by kzalloc(): @size is a constant at each call,
+	 * so this is a few stores instead of the allocator's memset() of a
+	 * run-time size (a byte loop on CPUs with ERMS, and under emulation).
+	 */
+	e = kmalloc(size, SHP_GFP);
 	if (!e) {
 		uheap_uncharge(u, size);
 		return ERR_PTR(-ENOMEM);
 	}
-	ret = xa_alloc_cyclic(xa, idx, e, XA_LIMIT(1, UH_MAX_ENTRIES - 1),
-			      next_idx, SHP_GFP);
+	memset(e, 0, size);
+	/*
+	 * The cyclic cursor's index is nearly always free (it is taken only
+	 * after the indices wrapped): storing there directly is what
+	 * xa_alloc_cyclic() would do, without its search for a free index.
+	 */
+	ret = -EBUSY;
+	if (*next_idx && *next_idx < UH_MAX_ENTRIES)
+		ret = xa_insert(xa, *next_idx, e, SHP_GFP);
+	if (!ret) {
+		*idx = (*next_idx)++;
+		*wrapped = false;
+		return e;
+	}
+	if (ret == -EBUSY)
+		ret = xa_alloc_cyclic(xa, idx, e,
+				      XA_LIMIT(1, UH_MAX_ENTRIES - 1),
+				      next_idx, SHP_GFP);
 	if (ret < 0) {
 		kfree(e);
 		uheap_uncharge(u, size);

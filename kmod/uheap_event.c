@@ -118,11 +118,12 @@ static struct uh_event *event_new(struct uheap *u, u16 type, u64 token,
 
 	if (uheap_charge(u, sizeof(*ev)))
 		return NULL;
-	ev = kzalloc(sizeof(*ev), SHP_GFP);
+	ev = kmalloc(sizeof(*ev), SHP_GFP);	/* zeroed inline, see uh_table_insert() */
 	if (!ev) {
 		uheap_uncharge(u, sizeof(*ev));
 		return NULL;
 	}
+	memset(ev, 0, sizeof(*ev));
 	ev->ev.event_len = sizeof(ev->ev);
 	ev->ev.version = SPANHEAP_EVENT_VERSION;
 	ev->ev.type = type;

@@ -1056,6 +1056,121 @@ static void batch_op_errors_match_single(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, weak_get(u, w, 0), h);
 }
 
+/* Entries with a non-zero ROOT count, counted by walking the table. */
+static u32 rooted_entries(struct uheap *u)
+{
+	struct uh_entry *e;
+	unsigned long idx;
+	u32 n = 0;
+
+	mutex_lock(&u->lock);
+	xa_for_each(&u->tab, idx, e)
+		n += !!e->roots;
+	mutex_unlock(&u->lock);
+	return n;
+}
+
+/*
+ * ALLOC skips the reclaim walk of a table whose entries are all rooted
+ * (u->nrooted == u->nentries): u->nrooted follows ROOT, UNROOT and their
+ * undoing, and once an entry loses its roots and its object is
+ * collected, the next reclaim drops it.
+ */
+static void reclaim_skips_only_fully_rooted_table(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	struct spanheap_op op;
+	u64 h[8], extra;
+	u32 done;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(h); i++)
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+					       SPANHEAP_ALLOC_ROOTED, &h[i]), 0);
+	KUNIT_EXPECT_EQ(test, u->nrooted, 8);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h[0], 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h[0], 0), 0);
+	KUNIT_EXPECT_EQ(test, u->nrooted, 8);
+	/* An UNROOT to zero taken back (its write-back failed): still rooted. */
+	op = bop(SPANHEAP_IOC_UNROOT, h[2], 0, 0, 0);
+	KUNIT_ASSERT_EQ(test, uheap_batch_run(u, &op, 1, &done), 0);
+	KUNIT_ASSERT_EQ(test, done, 1);
+	KUNIT_EXPECT_EQ(test, u->nrooted, 7);
+	uheap_batch_settle(u, &op, 1, false);
+	KUNIT_EXPECT_EQ(test, u->nrooted, 8);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h[1], 0), 0);
+	KUNIT_EXPECT_EQ(test, u->nrooted, 7);
+	KUNIT_EXPECT_EQ(test, rooted_entries(u), u->nrooted);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h[0], 0), 0);
+	mutex_lock(&u->lock);
+	u->reclaim_at = 0;			/* the next ALLOC reclaims */
+	mutex_unlock(&u->lock);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &extra), 0);
+	/* h[1]'s entry went (its object was collected); the rest stay. */
+	KUNIT_EXPECT_EQ(test, u->nentries, 8);
+	KUNIT_EXPECT_EQ(test, u->nrooted, 8);
+	KUNIT_EXPECT_EQ(test, rooted_entries(u), u->nrooted);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h[1], 0), -ESTALE);
+	/* Fully rooted again: the walk is skipped, nothing is dropped. */
+	mutex_lock(&u->lock);
+	u->reclaim_at = 0;
+	mutex_unlock(&u->lock);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &extra), 0);
+	KUNIT_EXPECT_EQ(test, u->nentries, 9);
+	KUNIT_EXPECT_EQ(test, rooted_entries(u), 9);
+}
+
+/*
+ * ALLOC stores at the cyclic cursor, or searches when that index is
+ * taken; and a leaf whose other entry was erased is charged again even
+ * though the entry made just before sat in the same leaf (leaf_new()).
+ */
+static void table_insert_cursor_and_leaf_charge(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	u64 h1, h2, a, b;
+	long base;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h1), 0);
+	mutex_lock(&u->lock);
+	u->next_idx = h1 & (UH_MAX_ENTRIES - 1);	/* taken: search on */
+	mutex_unlock(&u->lock);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h2), 0);
+	KUNIT_EXPECT_EQ(test, h2 & (UH_MAX_ENTRIES - 1),
+			(h1 & (UH_MAX_ENTRIES - 1)) + 1);
+	KUNIT_EXPECT_EQ(test, u->next_idx, (h2 & (UH_MAX_ENTRIES - 1)) + 1);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h1, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h2, 0), 0);
+
+	/* A fresh leaf: its first entry pays for it. */
+	mutex_lock(&u->lock);
+	u->next_idx = 5 * XA_CHUNK_SIZE;
+	mutex_unlock(&u->lock);
+	base = atomic_long_read(&u->charged);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &a), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
+			(long)(sizeof(struct uh_entry) + UH_LEAF_COST));
+	/* Collected, and its entry dropped with the leaf's charge. */
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, a, 0), -ESTALE);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), base);
+	/* The next index shares the leaf, now empty again: charged again. */
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &b), 0);
+	KUNIT_EXPECT_EQ(test, b & (UH_MAX_ENTRIES - 1), (a & (UH_MAX_ENTRIES - 1)) + 1);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
+			(long)(sizeof(struct uh_entry) + UH_LEAF_COST));
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, b, 0), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, b, 0), -ESTALE);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), base);
+}
+
 static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(token_is_never_scanned),
 	KUNIT_CASE(handle_space_retires),
@@ -1065,6 +1180,8 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(charges_at_the_limit_fail_cleanly),
 	KUNIT_CASE(table_shrinks_after_collection),
 	KUNIT_CASE(sparse_table_is_charged),
+	KUNIT_CASE(reclaim_skips_only_fully_rooted_table),
+	KUNIT_CASE(table_insert_cursor_and_leaf_charge),
 	KUNIT_CASE(cleanup_event_comes_once),
 	KUNIT_CASE(cleanup_cycle_is_collected),
 	KUNIT_CASE(cleanup_stopped_never_comes),

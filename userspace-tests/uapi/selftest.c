@@ -1602,6 +1602,63 @@ TEST_F_TIMEOUT(heap, readonly_args, TEST_TIMEOUT_S)
 	ASSERT_EQ(2ULL, now.roots);
 }
 
+/*
+ * A struct or batch array that straddles a writable page and a read-only
+ * one is as unwritable as a read-only one: -EFAULT before anything runs,
+ * whichever page is the read-only one (writability is checked per page).
+ */
+TEST_F_TIMEOUT(heap, readonly_second_page, TEST_TIMEOUT_S)
+{
+	struct spanheap_alloc a = { .size = sizeof(a), .kind = SPANHEAP_KIND_DATA,
+				    .length = 8, .flags = SPANHEAP_ALLOC_ROOTED };
+	struct spanheap_batch b = { .size = sizeof(b), .count = 4 };
+	struct spanheap_stats_v1 before, now;
+	struct spanheap_op ops[4];
+	size_t back;
+	char *m, *p;
+	int ro, i;
+
+	m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(m != MAP_FAILED);
+	for (i = 0; i < 4; i++)
+		shp_op_alloc(&ops[i], SPANHEAP_KIND_DATA, 8, SPANHEAP_ALLOC_ROOTED);
+	b.op_size = sizeof(ops[0]);
+	ASSERT_TRUE(stats_v1(&before));
+	for (ro = 0; ro < 2; ro++) {
+		for (back = 1; back < sizeof(a); back += 7) {
+			p = m + 4096 - back;
+			memcpy(p, &a, sizeof(a));
+			ASSERT_EQ(0, mprotect(m + ro * 4096, 4096, PROT_READ));
+			ASSERT_EQ(-EFAULT, shp_ioctl(fd, SPANHEAP_IOC_ALLOC, p))
+				TH_LOG("ALLOC, %zu bytes before page %d", back, ro);
+			ASSERT_EQ(0, mprotect(m + ro * 4096, 4096, PROT_READ | PROT_WRITE));
+		}
+		for (back = 8; back < sizeof(ops); back += 40) {
+			p = m + 4096 - back;
+			memcpy(p, ops, sizeof(ops));
+			b.ops = (uintptr_t)p;
+			ASSERT_EQ(0, mprotect(m + ro * 4096, 4096, PROT_READ));
+			ASSERT_EQ(-EFAULT, shp_ioctl(fd, SPANHEAP_IOC_BATCH, &b))
+				TH_LOG("BATCH, %zu bytes before page %d", back, ro);
+			ASSERT_EQ(0, mprotect(m + ro * 4096, 4096, PROT_READ | PROT_WRITE));
+		}
+	}
+	ASSERT_TRUE(stats_v1(&now));
+	ASSERT_EQ(before.objects, now.objects);		/* nothing ran */
+	ASSERT_EQ(before.roots, now.roots);
+	/* Both pages writable: the same calls succeed. */
+	p = m + 4096 - 13;
+	memcpy(p, &a, sizeof(a));
+	ASSERT_EQ(0, shp_ioctl(fd, SPANHEAP_IOC_ALLOC, p));
+	ASSERT_NE(0ULL, ((struct spanheap_alloc *)p)->handle);
+	p = m + 4096 - 100;
+	memcpy(p, ops, sizeof(ops));
+	b.ops = (uintptr_t)p;
+	ASSERT_EQ(0, shp_ioctl(fd, SPANHEAP_IOC_BATCH, &b));
+	ASSERT_EQ(4U, b.done);
+	munmap(m, 8192);
+}
+
 /* ---- cleanups and weak handles ---- */
 
 /* cleanups: an event per cleanup, once, token only; STOP cancels */
