@@ -57,12 +57,21 @@
 /* Lookups of foreign pointers may see spans of other heaps being freed. */
 #define MARK_RCU_BATCH	1024
 
+/*
+ * A pushed object's first line is prefetched at once (Boehm's mark_from
+ * prefetches each candidate it pushes): the last pushed is scanned next,
+ * after the rest of the current object, and its siblings soon after
+ * when near the leaves of a tree.  gc_live_tree_1m with one worker went
+ * from 14.5-15.6 to 12.5-13.7 ms on an idle machine; the list, whose
+ * one push is taken at once, did not move.
+ */
 static void gray_push(struct spanheap *heap, unsigned long base, unsigned long len)
 {
 	if (heap->ngray == SHP_GRAY_ENTRIES) {
 		heap->gray_overflow = true;
 		return;
 	}
+	prefetch((void *)base);
 	heap->gray[heap->ngray].base = base;
 	heap->gray[heap->ngray].len = len;
 	heap->ngray++;
@@ -150,8 +159,8 @@ void shp_scan_range(struct spanheap *heap, unsigned long base,
 
 /*
  * Gray objects are taken off the stack MARK_PREFETCH scans before they
- * are scanned, their first line prefetched meanwhile (Boehm's mark_from
- * does the same).  The marked set does not depend on order.  Measured
+ * are scanned, their first line prefetched meanwhile (on top of the
+ * prefetch at push).  The marked set does not depend on order.  Measured
  * on an idle machine, fetching 8 ahead made both the list (from 10.5 to
  * 13.5 ms for 1M nodes) and the tree of gc_live_tree_1m slower than not
  * fetching ahead: the hardware prefetcher already follows the heap's
@@ -285,6 +294,7 @@ static __always_inline void wbuf_push(struct shp_mark_worker *w,
 {
 	struct shp_wbuf *b = w->b1;
 
+	prefetch((void *)base);	/* as gray_push() */
 	if (unlikely(b->n == SHP_WBUF_ENTRIES)) {
 		wbuf_push_slow(w, base, len);
 		return;
