@@ -959,7 +959,10 @@ long uheap_do(struct uheap *u, unsigned int cmd, union uheap_args *a,
  * byte of each page they cover is rewritten with the value read: write
  * access is per page, so the answer is that of copy_to_user() of all @n
  * bytes (the check this replaces), without its byte loop (rep movsb on
- * CPUs with ERMS, some ns per byte under emulation).
+ * CPUs with ERMS, some ns per byte under emulation).  (Not so with
+ * arm64 MTE tag checks, per 16-byte granule: there a bad granule passes
+ * here and fails the final write-back, which undoes what can be undone,
+ * as for a mapping changed during the call.)
  */
 static bool user_writable(void __user *uptr, const void *k, size_t n)
 {

@@ -156,7 +156,7 @@ void *shim_zalloc_aligned(size_t size)
  * costs no mmap and no page faults, as in the kernel's direct map.
  *
  * New pages are cut, naturally aligned as the buddy allocator's, from
- * 2 MiB-aligned chunks advised MADV_HUGEPAGE: the kernel's direct map is
+ * 4 MiB-aligned chunks advised MADV_HUGEPAGE: the kernel's direct map is
  * mapped with 2 MiB or 1 GiB pages, and with one 4 KiB mapping per span
  * the userspace build's mark of a 4M-object heap missed the TLB on
  * nearly every object, which the module does not.
@@ -164,7 +164,9 @@ void *shim_zalloc_aligned(size_t size)
 #define SHIM_MAX_ORDER		11
 #define SHIM_PAGE_CACHE_MAX	(1UL << 30)	/* bytes kept for reuse */
 #define SHIM_CHUNK_BYTES	(32UL << 20)
-#define SHIM_HUGE_BYTES		(2UL << 20)
+/* A chunk starts aligned for the largest order and for a huge page. */
+#define SHIM_CHUNK_ALIGN	(PAGE_SIZE << (SHIM_MAX_ORDER - 1))
+static_assert(SHIM_CHUNK_ALIGN >= (2UL << 20));
 struct free_pages_entry {
 	struct free_pages_entry *next;
 };
@@ -181,15 +183,15 @@ static void *chunk_cut(unsigned long bytes)
 
 	start = ALIGN(chunk_next, bytes);
 	if (!chunk_next || start + bytes > chunk_end) {
-		p = mmap(NULL, SHIM_CHUNK_BYTES + SHIM_HUGE_BYTES, PROT_READ | PROT_WRITE,
+		p = mmap(NULL, SHIM_CHUNK_BYTES + SHIM_CHUNK_ALIGN, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p == MAP_FAILED)
 			return NULL;
 		map = (unsigned long)p;
-		start = ALIGN(map, SHIM_HUGE_BYTES);
+		start = ALIGN(map, SHIM_CHUNK_ALIGN);
 		if (start > map)
 			munmap(p, start - map);
-		munmap((void *)(start + SHIM_CHUNK_BYTES), map + SHIM_HUGE_BYTES - start);
+		munmap((void *)(start + SHIM_CHUNK_BYTES), map + SHIM_CHUNK_ALIGN - start);
 		madvise((void *)start, SHIM_CHUNK_BYTES, MADV_HUGEPAGE);
 		chunk_end = start + SHIM_CHUNK_BYTES;
 	}
