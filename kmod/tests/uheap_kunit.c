@@ -1171,6 +1171,98 @@ static void table_insert_cursor_and_leaf_charge(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), base);
 }
 
+/* Rebuild the table's books from a walk; they must match the counters. */
+static void check_books(struct kunit *test, struct uheap *u, long base)
+{
+	unsigned long idx, leaf = ULONG_MAX, leaves = 0;
+	u32 n = 0, rooted = 0;
+	struct uh_entry *e;
+
+	mutex_lock(&u->lock);
+	xa_for_each(&u->tab, idx, e) {
+		n++;
+		rooted += !!e->roots;
+		if (idx / XA_CHUNK_SIZE != leaf) {
+			leaf = idx / XA_CHUNK_SIZE;
+			leaves++;
+		}
+	}
+	KUNIT_EXPECT_EQ(test, n, u->nentries);
+	KUNIT_EXPECT_EQ(test, rooted, u->nrooted);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
+			(long)(n * sizeof(struct uh_entry) + leaves * UH_LEAF_COST));
+	mutex_unlock(&u->lock);
+}
+
+#define BOOKS_STEPS	5000
+
+/*
+ * Random ALLOCs (rooted or not), ROOT/UNROOT, GCs, batches settled as
+ * delivered or not, forced reclaims and cursor jumps (onto taken low
+ * indices, and near the top to wrap): after every step the entry count,
+ * the rooted count (nrooted, which lets table_reclaim() skip its walk)
+ * and the charge (entries plus non-empty leaves, which leaf_new()
+ * decides without a search) match a walk of the table.
+ */
+static void books_exact_under_random_ops(struct kunit *test)
+{
+	u64 seed = 0x9e3779b97f4a7c15ULL, r, h[64] = { 0 };
+	struct uheap *u = test->priv;
+	long base = atomic_long_read(&u->charged);
+	struct spanheap_op ops[4];
+	unsigned int i, j, k, m;
+	u32 done;
+
+	for (i = 0; i < BOOKS_STEPS && test->status != KUNIT_FAILURE; i++) {
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		r = seed;
+		k = (r >> 8) % ARRAY_SIZE(h);
+		switch (r % 8) {
+		case 0:
+		case 1:
+		case 2:
+			do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				 r & 0x10000 ? SPANHEAP_ALLOC_ROOTED : 0, &h[k]);
+			break;
+		case 3:
+			if (h[k])
+				do_cmd(u, r & 0x40 ? SPANHEAP_IOC_ROOT : SPANHEAP_IOC_UNROOT,
+				       h[k], 0);
+			break;
+		case 4:
+			m = 1 + (r >> 20) % ARRAY_SIZE(ops);
+			for (j = 0; j < m; j++)
+				ops[j] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0,
+					     (r >> (24 + j)) & 1 ? SPANHEAP_ALLOC_ROOTED : 0);
+			if (!uheap_batch_run(u, ops, m, &done))
+				uheap_batch_settle(u, ops, done, (r >> 30) & 1);
+			break;
+		case 5:
+			if (!(r & 0x700))
+				do_cmd(u, SPANHEAP_IOC_GC, 0, 0);
+			break;
+		case 6:
+			mutex_lock(&u->lock);
+			u->reclaim_at = 0;
+			mutex_unlock(&u->lock);
+			break;
+		default:
+			mutex_lock(&u->lock);
+			if (r & 0x100)
+				u->next_idx = UH_MAX_ENTRIES - (r >> 40) % 70;
+			else
+				u->next_idx = 1 + (r >> 40) % 300;
+			mutex_unlock(&u->lock);
+			break;
+		}
+		check_books(test, u, base);
+	}
+	KUNIT_EXPECT_EQ(test, i, BOOKS_STEPS);
+	KUNIT_EXPECT_GT(test, u->epoch, 0U);	/* the cursor jumps did wrap */
+}
+
 static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(token_is_never_scanned),
 	KUNIT_CASE(handle_space_retires),
@@ -1182,6 +1274,7 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(sparse_table_is_charged),
 	KUNIT_CASE(reclaim_skips_only_fully_rooted_table),
 	KUNIT_CASE(table_insert_cursor_and_leaf_charge),
+	KUNIT_CASE(books_exact_under_random_ops),
 	KUNIT_CASE(cleanup_event_comes_once),
 	KUNIT_CASE(cleanup_cycle_is_collected),
 	KUNIT_CASE(cleanup_stopped_never_comes),
