@@ -10,8 +10,8 @@ BENCHLOG is the stdout of `make bench` (run.sh: the BENCH lines, then its
 Either may be a saved copy: nothing is run but gnuplot.  Bars and their
 verdicts are read from the ratio lines, so run.sh and bench-vm.sh stay the
 one place a bar is set: a bar is not met when the line says
-"** above bar **" (bench-vm.sh's lines, which do not say so, are compared
-here).  Writes OUTDIR/report.md (default build/bench) and OUTDIR/plots/
+"** above bar **" (judged there before rounding; older logs without the
+mark are compared here, at the printed two decimals).  Writes OUTDIR/report.md (default build/bench) and OUTDIR/plots/
 *.png and *.svg, linked from the report by relative paths.  Exits 1 when
 BENCHLOG has no BENCH line or gnuplot fails.
 """
@@ -121,7 +121,7 @@ class Figures:
                             lhs += ' (%s)' % paren
                     met = None
                     if bar is not None:
-                        # run.sh marks a miss; bench-vm.sh leaves it to us.
+                        # run.sh and bench-vm.sh mark a miss; older logs do not.
                         met = not above and float(x) <= bar
                     self.ratios.append(dict(text=lhs, value=float(x), bar=bar, met=met,
                                             source=source, missing=False))

@@ -58,14 +58,16 @@ done
 ratio pagemap_memory spanheap xarray
 ratio pagemap_memory spanheap maple
 
-# ratio2 <bench a> <bench b> <bar>: "# a / b = x.xx (bar <= y)", same impl.
+# ratio2 <bench a> <bench b> <bar>: "# a / b = x.xx (bar <= y)", same impl,
+# and "  ** above bar **" as run.sh says it (judged before rounding).
 ratio2() {
 	awk -v a="$1" -v b="$2" -v bar="$3" '
 		$2 == a && $3 == "spanheap" { x = $4 }
 		$2 == b && $3 == "spanheap" { y = $4 }
 		END {
 			if (x == "" || y == "" || y == 0) { printf "# %s / %s: missing figures\n", a, b; exit }
-			printf "# %s / %s = %.2f (bar <= %s)\n", a, b, x / y, bar
+			printf "# %s / %s = %.2f (bar <= %s)%s\n", a, b, x / y, bar,
+			       x / y <= bar ? "" : "  ** above bar **"
 		}' "$repo/build/vm/bench.txt"
 }
 ratio2 ioctl_alloc_fin ioctl_noop 2.5
