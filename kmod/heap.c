@@ -191,7 +191,6 @@ static noinline void *alloc_large(struct spanheap *heap, size_t size,
 				  unsigned int flags)
 {
 	bool zero = !(flags & SPANHEAP_NOZERO);
-
 	struct shp_span *s;
 	struct shp_cpu_cache *c;
 

@@ -2792,17 +2792,17 @@ TEST_F_TIMEOUT(heap, batch_bad_input, TEST_TIMEOUT_S)
 		if (i < ARRAY_SIZE(not_ops)) {	/* with that command's size */
 			ops[1].cmd = (uint32_t)not_ops[i];
 			ops[1].size = _IOC_SIZE(not_ops[i]);
-		}
-		else if (i == ARRAY_SIZE(not_ops))
+		} else if (i == ARRAY_SIZE(not_ops)) {
 			ops[1].flags = 1;
-		else if (i == ARRAY_SIZE(not_ops) + 1)
+		} else if (i == ARRAY_SIZE(not_ops) + 1) {
 			ops[1].reserved = 1;
-		else if (i == ARRAY_SIZE(not_ops) + 2)
+		} else if (i == ARRAY_SIZE(not_ops) + 2) {
 			ops[1].error = -1;
-		else if (i == ARRAY_SIZE(not_ops) + 3)
+		} else if (i == ARRAY_SIZE(not_ops) + 3) {
 			ops[1].size = sizeof(ops[1].alloc) + 8;
-		else
+		} else {
 			ops[1].size = 8;
+		}
 		b = BATCH(2);
 		ASSERT_EQ(-EINVAL, batch_raw(&b)) TH_LOG("case %u", i);
 		ASSERT_EQ(0ULL, ops[0].alloc.handle);
@@ -2919,9 +2919,8 @@ TEST_F_TIMEOUT(heap, why_truncated, TEST_TIMEOUT_S)
 	for (i = 0; i < 100; i++) {
 		h[i] = obj(SPANHEAP_KIND_REF, 1);
 		ASSERT_NE(0ULL, h[i]);
-		if (i) {
+		if (i)
 			ASSERT_EQ(0, shp_store(fd, h[i - 1], 0, h[i]));
-		}
 	}
 	ASSERT_EQ(0, shp_root(fd, h[0], NULL));
 	memset(hops, 0xff, sizeof(hops));
