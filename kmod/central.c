@@ -110,6 +110,16 @@ static void release_list(struct list_head *head)
 	}
 }
 
+/* Put large span @s, its object allocated, on heap->large.  Context: heap->lock. */
+static void shp_large_link(struct spanheap *heap, struct shp_span *s)
+{
+	lockdep_assert_held(&heap->lock);
+	WRITE_ONCE(s->state, SHP_SPAN_LARGE);
+	list_add(&s->list, &heap->large);
+	heap->nlarge++;
+	heap->large_bytes += s->bytes;
+}
+
 /**
  * shp_large_add() - put a new large span, its object allocated, on the heap
  * @heap: heap
@@ -120,10 +130,7 @@ static void release_list(struct list_head *head)
 void shp_large_add(struct spanheap *heap, struct shp_span *s)
 {
 	spin_lock(&heap->lock);
-	s->state = SHP_SPAN_LARGE;
-	list_add(&s->list, &heap->large);
-	heap->nlarge++;
-	heap->large_bytes += s->bytes;
+	shp_large_link(heap, s);
 	spin_unlock(&heap->lock);
 }
 
@@ -141,7 +148,40 @@ void shp_large_release(struct spanheap *heap, struct shp_span *s)
 	heap->nlarge--;
 	heap->large_bytes -= s->bytes;
 	shp_special_free_all(s);
-	shp_span_release(s);
+	if (!shp_span_keep(heap, s))
+		shp_span_release(s);
+}
+
+/**
+ * shp_large_reuse() - make a kept large span of @bytes an object again
+ * @heap: heap
+ * @bytes: span length (a page multiple)
+ * @spc: span class 0, NOSCAN or not
+ *
+ * The span comes back swept, unmarked, with no record, its object
+ * allocated but not zeroed, on heap->large.
+ *
+ * Context: any; takes heap->lock.
+ * Return: the span, or NULL if none of that length is kept.
+ */
+struct shp_span *shp_large_reuse(struct spanheap *heap, unsigned long bytes,
+				 unsigned int spc)
+{
+	struct shp_span *s;
+
+	spin_lock(&heap->lock);
+	s = shp_span_take_kept(heap, bytes);
+	if (s) {
+		/* One object, one word per bitmap: a constant-size clear. */
+		memset(s->bits, 0, SHP_SPAN_BITMAPS * sizeof(long));
+		__set_bit(0, shp_alloc_bits(s));
+		s->nalloc = 1;
+		s->spc = spc;
+		s->sweepgen = heap->sweepgen;
+		shp_large_link(heap, s);
+	}
+	spin_unlock(&heap->lock);
+	return s;
 }
 
 /**

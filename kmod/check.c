@@ -116,6 +116,53 @@ static int check_pages(struct spanheap *heap, long large_bytes, long *bytes)
 	return 0;
 }
 
+/*
+ * Kept large spans are dead to lookups but whole: still in the pagemap,
+ * their runs in use, no record, on the list of their length.
+ */
+static bool kept_span_ok(struct shp_span *s, unsigned int list)
+{
+	return min_t(unsigned long, s->bytes >> PAGE_SHIFT, SHP_RUN_LISTS) - 1 == list &&
+	       s->state == SHP_SPAN_DEAD && !SHP_SPC_CLASS(s->spc) &&
+	       !test_bit(0, shp_alloc_bits(s)) &&
+	       !s->specials && s->run && !s->run->free &&
+	       shp_run_base(s->run) == s->base &&
+	       (unsigned long)s->run->npages << PAGE_SHIFT == s->bytes &&
+	       shp_pagemap_lookup((void *)(s->base + s->bytes - 1)) == s;
+}
+
+/*
+ * Check the kept spans and their count; add their runs' bytes to
+ * @span_bytes.  Context: heap->lock, rcu_read_lock().
+ */
+static int check_kept(struct spanheap *heap, long *span_bytes)
+{
+	struct shp_pageheap *ph = &heap->pages;
+	unsigned long n = 0, bytes = 0;
+	struct shp_span *s;
+	unsigned int i;
+
+	lockdep_assert_held(&heap->lock);
+	for (i = 0; i < SHP_RUN_LISTS; i++) {
+		list_for_each_entry(s, &ph->kept[i], list) {
+			if (!kept_span_ok(s, i)) {
+				pr_err("%s: a kept span of %lu bytes is broken\n",
+				       heap->name, s->bytes);
+				return -EUCLEAN;
+			}
+			n++;
+			bytes += s->bytes;
+		}
+	}
+	if (n != ph->nkept || n > ph->max_kept || bytes != ph->kept_bytes) {
+		pr_err("%s: %lu kept spans of %lu bytes, recorded %u of %lu\n",
+		       heap->name, n, bytes, ph->nkept, ph->kept_bytes);
+		return -EUCLEAN;
+	}
+	*span_bytes += bytes;
+	return 0;
+}
+
 /**
  * shp_heap_check() - verify a quiescent heap
  * @heap: heap with no allocation or free running
@@ -201,6 +248,8 @@ int shp_heap_check(struct spanheap *heap)
 	}
 	if (nspans != heap->nlarge || large_bytes != heap->large_bytes)
 		ret = -EUCLEAN;
+	if (!ret)
+		ret = check_kept(heap, &large_bytes);
 	if (!ret)
 		ret = check_pages(heap, large_bytes, &bytes);
 	/* The scavenger frees arenas and their bytes under heap->lock. */

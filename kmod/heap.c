@@ -190,6 +190,7 @@ static __always_inline void *span_take(struct shp_span *s)
 static noinline void *alloc_large(struct spanheap *heap, size_t size,
 				  unsigned int flags)
 {
+	unsigned int spc = SHP_SPC(0, !!(flags & SPANHEAP_NOSCAN));
 	bool zero = !(flags & SPANHEAP_NOZERO);
 	struct shp_span *s;
 	struct shp_cpu_cache *c;
@@ -198,15 +199,22 @@ static noinline void *alloc_large(struct spanheap *heap, size_t size,
 		return NULL;
 	/* Dead large objects' runs first, before the heap grows. */
 	shp_sweep_large_all(heap);
-	s = shp_span_new(heap, SHP_SPC(0, !!(flags & SPANHEAP_NOSCAN)), size, zero);
+	s = shp_large_reuse(heap, PAGE_ALIGN(size), spc);
+	if (s) {
+		if (zero)
+			memset((void *)s->base, 0, s->bytes);
+		goto out;
+	}
+	s = shp_span_new(heap, spc, size, zero);
 	if (!s) {
 		shp_gc_maybe_trigger(heap);
 		return NULL;
 	}
-	shp_gc_maybe_trigger(heap);
 	__set_bit(0, shp_alloc_bits(s));
 	s->nalloc = 1;
 	shp_large_add(heap, s);
+out:
+	shp_gc_maybe_trigger(heap);
 	c = get_cpu_ptr(heap->cpu);
 	local_inc(&c->allocs);
 	put_cpu_ptr(heap->cpu);

@@ -560,12 +560,18 @@ struct shp_arena {
  * @idle_bytes: bytes in free runs (counted in heap->reserved)
  * @idle_arena_bytes: of those, bytes of arenas wholly free: only these
  *	can be given back (the scavenger frees whole arenas)
+ * @kept: freed large spans kept whole for reuse, by length as @free,
+ *	newest first
+ * @nkept: entries on @kept, at most @max_kept
+ * @kept_bytes: bytes of the spans on @kept (counted in heap->reserved)
+ * @max_kept: how many to keep, fixed at creation
  * @scavenged: bytes of arenas given back by the scavenger, ever
  * @delay: jiffies an arena stays idle before the scavenger frees it
  * @armed: @scavenge_work is queued or about to be
  * @scavenge_work: the background scavenger
  *
- * Everything but @scavenge_work and @delay is protected by heap->lock.
+ * Everything but @scavenge_work, @delay and @max_kept is protected by
+ * heap->lock.
  */
 struct shp_pageheap {
 	struct list_head arenas;
@@ -575,6 +581,10 @@ struct shp_pageheap {
 	unsigned long narenas;
 	unsigned long idle_bytes;
 	unsigned long idle_arena_bytes;
+	struct list_head kept[SHP_RUN_LISTS];
+	unsigned int nkept;
+	unsigned long kept_bytes;
+	unsigned int max_kept;
 	u64 scavenged;
 	unsigned long delay;
 	bool armed;
@@ -833,13 +843,15 @@ static inline bool shp_reserve(struct spanheap *heap, unsigned long bytes)
 }
 
 /*
- * Bytes of spans the heap holds, free page runs left out: what the pacer
- * compares with its goal (idle runs are reused before the heap grows).
+ * Bytes of spans the heap holds, free page runs and kept spans left out:
+ * what the pacer compares with its goal (both are reused before the
+ * heap grows).
  */
 static inline long shp_heap_in_use(struct spanheap *heap)
 {
 	return atomic_long_read(&heap->reserved) -
-	       (long)READ_ONCE(heap->pages.idle_bytes);
+	       (long)READ_ONCE(heap->pages.idle_bytes) -
+	       (long)READ_ONCE(heap->pages.kept_bytes);
 }
 
 /* pagemap.c */
@@ -865,6 +877,9 @@ void shp_visit_spans(struct spanheap *heap, shp_span_visitor_t fn, void *arg);
 
 /* pageheap.c */
 extern unsigned int shp_scavenge_delay_ms;
+extern unsigned int shp_kept_large_spans;
+bool shp_span_keep(struct spanheap *heap, struct shp_span *s);
+struct shp_span *shp_span_take_kept(struct spanheap *heap, unsigned long bytes);
 void shp_pageheap_init(struct spanheap *heap);
 struct shp_run *shp_run_alloc(struct spanheap *heap, unsigned long npages);
 void shp_run_free(struct spanheap *heap, struct shp_run *r);
@@ -950,11 +965,26 @@ void shp_central_unsweep_all(struct spanheap *heap);
 void shp_central_release_all(struct spanheap *heap);
 void shp_large_add(struct spanheap *heap, struct shp_span *s);
 void shp_large_release(struct spanheap *heap, struct shp_span *s);
+struct shp_span *shp_large_reuse(struct spanheap *heap, unsigned long bytes,
+				 unsigned int spc);
 
 /* sweep.c */
 void shp_sweep_span(struct spanheap *heap, struct shp_span *s);
 void shp_sweep_large(struct spanheap *heap, struct shp_span *s);
-void shp_sweep_large_all(struct spanheap *heap);
+void shp_sweep_large_all_slow(struct spanheap *heap);
+
+/*
+ * Sweep every large span left unswept: a no-op once done in this cycle.
+ * Large allocations call it before taking pages (Go's mheap.reclaim), so
+ * that the runs of dead large objects are reused before the heap grows.
+ * Context: no spinlock held; inside a section or with the sweeper
+ * excluded (heap->sweepgen does not change meanwhile).
+ */
+static inline void shp_sweep_large_all(struct spanheap *heap)
+{
+	if (READ_ONCE(heap->large_sweepgen) != READ_ONCE(heap->sweepgen))
+		shp_sweep_large_all_slow(heap);
+}
 void shp_ensure_swept(struct spanheap *heap, struct shp_span *s);
 /* Which pointers name an object for a special record (sweep.c). */
 enum shp_interior {

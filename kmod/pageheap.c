@@ -25,6 +25,16 @@
  * 64 KiB chunks away.  When a new arena would pass the heap's limit,
  * idle arenas are freed at once, whatever their age.
  *
+ * Kept spans.  A freed large span is first kept whole, its run, struct
+ * and pagemap entries untouched, for the next allocation of the same
+ * length: an object freed and made again, the common case for buffers,
+ * then costs no pagemap writes, no struct and no grace period.  Kept
+ * spans are in state SHP_SPAN_DEAD, so no lookup resolves into them.  At
+ * most max_kept (module parameter kept_large_spans) are kept, on lists
+ * by length as the free runs; they become free runs again when the heap
+ * would otherwise grow, and when the scavenger, which keeping arms, runs
+ * (before it looks for idle arenas).  For the pacer they are idle memory.
+ *
  * heap->reserved counts small spans and arenas (free runs included): it
  * is what the heap holds from the kernel.  The page heap is protected
  * by heap->lock, which frees of large spans already hold.
@@ -41,6 +51,13 @@ unsigned int shp_scavenge_delay_ms = 1000;
 module_param_named(scavenge_delay_ms, shp_scavenge_delay_ms, uint, 0644);
 MODULE_PARM_DESC(scavenge_delay_ms,
 		 "Idle time after which a heap's free arena is given back (ms; read when a heap is created)");
+
+unsigned int shp_kept_large_spans = 256;
+module_param_named(kept_large_spans, shp_kept_large_spans, uint, 0644);
+MODULE_PARM_DESC(kept_large_spans,
+		 "Freed large spans a heap keeps whole for reuse (read when a heap is created)");
+
+static void kept_release_all(struct spanheap *heap);
 
 static unsigned int run_list(unsigned long npages)
 {
@@ -214,6 +231,11 @@ struct shp_run *shp_run_alloc(struct spanheap *heap, unsigned long npages)
 	}
 	spin_lock(&heap->lock);
 	r = run_take(heap, npages, &spare);
+	if (!r && ph->nkept) {
+		/* Kept spans of other lengths are cut up before the heap grows. */
+		kept_release_all(heap);
+		r = run_take(heap, npages, &spare);
+	}
 	spin_unlock(&heap->lock);
 	if (r)
 		goto out;
@@ -321,6 +343,95 @@ void shp_run_free(struct spanheap *heap, struct shp_run *r)
 	}
 }
 
+static void kept_free_rcu(struct rcu_head *rcu)
+{
+	kfree(container_of(rcu, struct shp_span, rcu));
+}
+
+/*
+ * Release every kept span, as shp_span_release() would have when it was
+ * freed: lookups that found one see it dead until the grace period ends.
+ * Context: heap->lock held.
+ */
+static void kept_release_all(struct spanheap *heap)
+{
+	struct shp_pageheap *ph = &heap->pages;
+	struct shp_span *s, *tmp;
+	unsigned int i;
+
+	lockdep_assert_held(&heap->lock);
+	for (i = 0; i < SHP_RUN_LISTS && ph->nkept; i++) {
+		list_for_each_entry_safe(s, tmp, &ph->kept[i], list) {
+			list_del_init(&s->list);
+			shp_pagemap_remove(s);
+			shp_run_free(heap, s->run);
+			s->run = NULL;
+			call_rcu(&s->rcu, kept_free_rcu);
+			ph->nkept--;
+		}
+	}
+	WRITE_ONCE(ph->kept_bytes, 0);
+}
+
+/**
+ * shp_span_keep() - keep a freed large span whole for reuse
+ * @heap: heap
+ * @s: large span, off heap->large, its records freed
+ *
+ * @s becomes SHP_SPAN_DEAD at once, as if released, and the scavenger is
+ * armed to release it if it is not reused meanwhile.
+ *
+ * Context: heap->lock held.
+ * Return: true if kept; false if the heap keeps enough already, and the
+ * caller releases @s.
+ */
+bool shp_span_keep(struct spanheap *heap, struct shp_span *s)
+{
+	struct shp_pageheap *ph = &heap->pages;
+
+	lockdep_assert_held(&heap->lock);
+	if (ph->nkept >= ph->max_kept || s->specials)
+		return false;
+	WRITE_ONCE(s->state, SHP_SPAN_DEAD);
+	/* The mark trusts alloc_bits, not the state: a stale pointer to it. */
+	clear_bit(0, shp_alloc_bits(s));
+	list_add(&s->list, &ph->kept[run_list(s->bytes >> PAGE_SHIFT)]);
+	ph->nkept++;
+	WRITE_ONCE(ph->kept_bytes, ph->kept_bytes + s->bytes);
+	scavenge_arm(heap, ph->delay);
+	return true;
+}
+
+/**
+ * shp_span_take_kept() - take back a kept span of a given length
+ * @heap: heap
+ * @bytes: span length (a page multiple)
+ *
+ * The most recently kept span of that length is taken, still
+ * SHP_SPAN_DEAD and in the pagemap; the caller makes it an object again.
+ * Its pages hold the old object's bytes.
+ *
+ * Context: heap->lock held.
+ * Return: the span, or NULL if none of that length is kept.
+ */
+struct shp_span *shp_span_take_kept(struct spanheap *heap, unsigned long bytes)
+{
+	struct shp_pageheap *ph = &heap->pages;
+	struct shp_span *s;
+
+	lockdep_assert_held(&heap->lock);
+	/* Below SHP_RUN_LISTS pages, every span of a list has the length. */
+	list_for_each_entry(s, &ph->kept[run_list(bytes >> PAGE_SHIFT)], list) {
+		if (s->bytes != bytes)
+			continue;
+		list_del_init(&s->list);
+		ph->nkept--;
+		WRITE_ONCE(ph->kept_bytes, ph->kept_bytes - bytes);
+		return s;
+	}
+	return NULL;
+}
+
 /**
  * shp_scavenge() - free arenas that have been idle long enough
  * @heap: heap
@@ -339,6 +450,7 @@ unsigned long shp_scavenge(struct spanheap *heap, unsigned long now,
 	LIST_HEAD(gone);
 
 	spin_lock(&heap->lock);
+	kept_release_all(heap);
 	list_for_each_entry_safe(a, tmp, &ph->arenas, list) {
 		struct shp_run *r = a->edge[0];
 
@@ -403,8 +515,11 @@ void shp_pageheap_init(struct spanheap *heap)
 	unsigned int i;
 
 	INIT_LIST_HEAD(&ph->arenas);
-	for (i = 0; i < SHP_RUN_LISTS; i++)
+	ph->max_kept = READ_ONCE(shp_kept_large_spans);
+	for (i = 0; i < SHP_RUN_LISTS; i++) {
 		INIT_LIST_HEAD(&ph->free[i]);
+		INIT_LIST_HEAD(&ph->kept[i]);
+	}
 	ph->delay = msecs_to_jiffies(READ_ONCE(shp_scavenge_delay_ms));
 	INIT_DELAYED_WORK(&ph->scavenge_work, shp_scavenge_workfn);
 }
@@ -421,7 +536,7 @@ void shp_pageheap_destroy(struct spanheap *heap)
 
 	cancel_delayed_work_sync(&ph->scavenge_work);
 	shp_scavenge(heap, jiffies, true);
-	WARN_ON(ph->narenas || ph->idle_bytes);
+	WARN_ON(ph->narenas || ph->idle_bytes || ph->nkept);
 	kfree(ph->spare);
 	ph->spare = NULL;
 }

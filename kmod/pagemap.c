@@ -67,12 +67,24 @@ struct shp_span *shp_pagemap_lookup(const void *p)
 	return rcu_dereference(n->slot[pm_index(pfn, PM_LEVELS - 1)]);
 }
 
+/* Leaf node for @pfn if its path exists, else NULL.  Context: RCU or lock. */
+static struct pm_node *pm_leaf_lookup(unsigned long pfn)
+{
+	struct pm_node *n = &pm_root;
+	int level;
+
+	for (level = 0; level < PM_LEVELS - 1 && n; level++)
+		n = rcu_dereference_check(n->slot[pm_index(pfn, level)], true);
+	return n;
+}
+
 /* Leaf node for @pfn, creating the path as needed.  Context: lock held. */
-static struct pm_node *pm_leaf(unsigned long pfn)
+static struct pm_node *pm_leaf_make(unsigned long pfn)
 {
 	struct pm_node *n = &pm_root, *child;
 	int level;
 
+	lockdep_assert_held(&shp_pagemap_lock);
 	for (level = 0; level < PM_LEVELS - 1; level++) {
 		void __rcu **slot = &n->slot[pm_index(pfn, level)];
 
@@ -89,24 +101,43 @@ static struct pm_node *pm_leaf(unsigned long pfn)
 	return n;
 }
 
-/* Context: lock held, the path of every page made (allocates nothing). */
-static void pm_set_range(struct shp_span *s, struct shp_span *val)
+/* First page number past @pfn's leaf. */
+static inline unsigned long pm_leaf_end(unsigned long pfn)
+{
+	return (pfn | (PM_FANOUT - 1)) + 1;
+}
+
+/*
+ * Set the slots of @s's pages to @val, one leaf walk per leaf (a span
+ * rarely crosses one: a leaf covers PM_FANOUT pages).  Only @s writes
+ * its own slots, so no lock is needed once the leaves exist.
+ * Return: false, with nothing written, if a leaf is missing.
+ */
+static bool pm_set_range(struct shp_span *s, struct shp_span *val)
 {
 	unsigned long pfn = s->base >> PAGE_SHIFT;
 	unsigned long end = (s->base + s->bytes) >> PAGE_SHIFT;
+	unsigned long next;
+	struct pm_node *leaf;
 
-	lockdep_assert_held(&shp_pagemap_lock);
-	for (; pfn < end; pfn++) {
-		struct pm_node *leaf = pm_leaf(pfn);
-
-		rcu_assign_pointer(leaf->slot[pm_index(pfn, PM_LEVELS - 1)],
-				   val);
+	for (next = pfn; next < end; next = pm_leaf_end(next))
+		if (!pm_leaf_lookup(next))
+			return false;
+	while (pfn < end) {
+		leaf = pm_leaf_lookup(pfn);
+		next = min(end, pm_leaf_end(pfn));
+		for (; pfn < next; pfn++)
+			rcu_assign_pointer(leaf->slot[pm_index(pfn, PM_LEVELS - 1)],
+					   val);
 	}
+	return true;
 }
 
 /**
  * shp_pagemap_insert() - publish a new span's pages
  * @s: span, not yet visible to anyone
+ *
+ * Takes shp_pagemap_lock only when an interior node must be made.
  *
  * Context: process context, may sleep.
  * Return: 0, or -ENOMEM if an interior node could not be allocated
@@ -116,17 +147,21 @@ int shp_pagemap_insert(struct shp_span *s)
 {
 	unsigned long pfn = s->base >> PAGE_SHIFT;
 	unsigned long end = (s->base + s->bytes) >> PAGE_SHIFT;
+	int ret = 0;
 
+	if (pm_set_range(s, s))
+		return 0;
 	mutex_lock(&shp_pagemap_lock);
-	for (; pfn < end; pfn++) {
-		if (!pm_leaf(pfn)) {
-			mutex_unlock(&shp_pagemap_lock);
-			return -ENOMEM;
+	for (; pfn < end; pfn = pm_leaf_end(pfn)) {
+		if (!pm_leaf_make(pfn)) {
+			ret = -ENOMEM;
+			break;
 		}
 	}
-	pm_set_range(s, s);
 	mutex_unlock(&shp_pagemap_lock);
-	return 0;
+	if (!ret)
+		pm_set_range(s, s);
+	return ret;
 }
 
 /**
@@ -140,18 +175,7 @@ int shp_pagemap_insert(struct shp_span *s)
  */
 void shp_pagemap_remove(struct shp_span *s)
 {
-	unsigned long pfn = s->base >> PAGE_SHIFT;
-	unsigned long end = (s->base + s->bytes) >> PAGE_SHIFT;
-	struct pm_node *n;
-	int level;
-
-	for (; pfn < end; pfn++) {
-		n = &pm_root;
-		for (level = 0; level < PM_LEVELS - 1; level++)
-			n = rcu_dereference_check(n->slot[pm_index(pfn, level)],
-						  true);
-		RCU_INIT_POINTER(n->slot[pm_index(pfn, PM_LEVELS - 1)], NULL);
-	}
+	pm_set_range(s, NULL);
 }
 
 static void pm_free_node(struct pm_node *n, int level)

@@ -343,22 +343,18 @@ static bool sweep_one(struct spanheap *heap, unsigned int spc)
 }
 
 /**
- * shp_sweep_large_all() - sweep every large span left unswept
+ * shp_sweep_large_all_slow() - sweep every large span left unswept
  * @heap: heap
  *
- * A no-op once done in this cycle.  Large allocations call it before
- * taking pages (Go's mheap.reclaim), so that the runs of dead large
- * objects are reused before the heap grows.
+ * shp_sweep_large_all() once it has found that not done in this cycle.
  *
  * Context: no spinlock held; inside a section or with the sweeper
  * excluded (heap->sweepgen does not change meanwhile).
  */
-void shp_sweep_large_all(struct spanheap *heap)
+void shp_sweep_large_all_slow(struct spanheap *heap)
 {
 	struct shp_span *s, *tmp;
 
-	if (READ_ONCE(heap->large_sweepgen) == READ_ONCE(heap->sweepgen))
-		return;
 	spin_lock(&heap->lock);
 	list_for_each_entry_safe(s, tmp, &heap->large, list)
 		if (s->sweepgen != heap->sweepgen)

@@ -6,6 +6,9 @@
  * by sleeping: the heap's own delay is set far out so that the worker
  * does not act behind the cases' backs); a reused run comes zeroed; an
  * arena past the limit first frees idle arenas, else fails cleanly.
+ * The page heap's cases keep no freed span whole (max_kept 0), so that
+ * each free reaches the runs; the kept-span cases, and the concurrent
+ * one, keep them as a heap does by default.
  */
 #include <kunit/test.h>
 #include <linux/mm.h>
@@ -28,8 +31,10 @@ static int pageheap_init(struct kunit *test)
 {
 	int ret = test_heap_init(test, "kunit-pageheap", TEST_HEAP_SECTION);
 
-	if (!ret)
+	if (!ret) {
 		((struct spanheap *)test->priv)->pages.delay = FAR;
+		((struct spanheap *)test->priv)->pages.max_kept = 0;
+	}
 	return ret;
 }
 
@@ -357,6 +362,179 @@ static void idle_runs_make_room_at_limit(struct kunit *test)
 	migrate_disable();
 }
 
+static struct shp_span *span_of(void *p)
+{
+	struct shp_span *s;
+
+	rcu_read_lock();
+	s = shp_pagemap_lookup(p);
+	rcu_read_unlock();
+	return s;
+}
+
+/*
+ * A freed large span is kept whole: dead to lookups and to a second
+ * free, idle for the pacer, then handed back, the same struct at the
+ * same address, to the next allocation of its length: zeroed unless
+ * NOZERO.  Past max_kept, freed spans go back to the runs.
+ */
+static void freed_span_kept_whole(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	u8 *p = alloc(test, OBJ), *q, *r, *other;
+	long in_use = shp_heap_in_use(heap);
+	struct shp_span *s = span_of(p);
+	unsigned int idx;
+	size_t i;
+
+	heap->pages.max_kept = 2;
+	memset(p, 0xa5, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 1);
+	KUNIT_EXPECT_EQ(test, heap->pages.kept_bytes, OBJ);
+	KUNIT_EXPECT_EQ(test, shp_heap_in_use(heap), in_use - (long)OBJ);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(s->state), SHP_SPAN_DEAD);
+	KUNIT_EXPECT_PTR_EQ(test, span_of(p), s);	/* still mapped */
+	rcu_read_lock();
+	KUNIT_EXPECT_NULL(test, shp_find_object(heap, p + 100, &idx));
+	rcu_read_unlock();
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), -EFAULT);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+
+	/* Another length does not take it. */
+	other = alloc(test, 2 * OBJ);
+	KUNIT_EXPECT_PTR_NE(test, other, p);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 1);
+
+	q = spanheap_alloc(heap, OBJ, 0);
+	KUNIT_ASSERT_PTR_EQ(test, q, p);
+	KUNIT_EXPECT_PTR_EQ(test, span_of(q), s);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(s->state), SHP_SPAN_LARGE);
+	KUNIT_EXPECT_EQ(test, SHP_SPC_NOSCAN(s->spc), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 0);
+	KUNIT_EXPECT_EQ(test, shp_heap_in_use(heap), in_use + 2 * (long)OBJ);
+	for (i = 0; i < OBJ && !q[i]; i++)
+		;
+	KUNIT_EXPECT_EQ(test, i, OBJ);
+
+	/* NOZERO takes it as it was left. */
+	memset(q, 0x3c, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+	r = spanheap_alloc(heap, OBJ, SPANHEAP_NOSCAN | SPANHEAP_NOZERO);
+	KUNIT_ASSERT_PTR_EQ(test, r, p);
+	KUNIT_EXPECT_EQ(test, SHP_SPC_NOSCAN(s->spc), 1);
+	KUNIT_EXPECT_EQ(test, r[0], 0x3c);
+	KUNIT_EXPECT_EQ(test, r[OBJ - 1], 0x3c);
+
+	/* Two kept at most: the third freed span goes back to the runs. */
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, r), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, other), 0);
+	q = alloc(test, 3 * OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 2);
+	KUNIT_EXPECT_NULL(test, span_of(q));
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+}
+
+/* The scavenger releases kept spans first, then frees the arenas idle. */
+static void kept_spans_scavenged(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	unsigned long now;
+	u8 *p = alloc(test, OBJ);
+
+	heap->pages.max_kept = shp_kept_large_spans;
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	burst(test);
+	/* The burst's first allocation took p's span back. */
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 2 * SHP_ARENA_BYTES / OBJ);
+	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, 0);
+	/* Keeping armed the scavenger (its delay is FAR: not run yet). */
+	KUNIT_EXPECT_TRUE(test, heap->pages.armed);
+	now = jiffies;
+	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, now + FAR + 1, false),
+			2 * SHP_ARENA_BYTES);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.kept_bytes, 0);
+	KUNIT_EXPECT_EQ(test, reserved(heap), 0);
+	KUNIT_EXPECT_NULL(test, span_of(p));
+}
+
+static void count_finalizer(struct spanheap *heap, void *obj, void *ctx)
+{
+	atomic_inc(ctx);
+}
+
+/*
+ * A span kept from the sweep of a dead object, or from a free, carries
+ * none of the old object's records into the new one: weak handles read
+ * NULL, and no finalizer runs for the new object when it dies.
+ */
+static void kept_span_carries_no_record(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	u8 *p = alloc(test, OBJ), *q;
+	struct spanheap_weak *w;
+	atomic_t runs = ATOMIC_INIT(0);
+
+	heap->pages.max_kept = shp_kept_large_spans;
+	w = spanheap_weak_make(heap, p);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(w));
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, p, count_finalizer, &runs), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	q = alloc(test, OBJ);
+	KUNIT_ASSERT_PTR_EQ(test, q, p);
+	KUNIT_EXPECT_NULL(test, spanheap_weak_value(heap, w));
+	spanheap_weak_put(heap, w);
+
+	/* q dies unreferenced: swept, kept, and reused by the next alloc. */
+	migrate_enable();
+	spanheap_exit(heap);
+	spanheap_collect(heap);
+	spanheap_wait_finalizers(heap);
+	spanheap_enter(heap);
+	migrate_disable();
+	KUNIT_EXPECT_EQ(test, atomic_read(&runs), 0);
+	q = alloc(test, OBJ);
+	KUNIT_EXPECT_PTR_EQ(test, q, p);
+	KUNIT_EXPECT_EQ(test, heap->nswept_large, 1);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+}
+
+/*
+ * A stale pointer to a freed large object does not make the mark scan
+ * it: the small object only it points to dies, as when its span was
+ * released.
+ */
+static void kept_span_not_marked(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	void **root = spanheap_alloc(heap, 64, 0), **big, *small;
+	struct spanheap_weak *w;
+
+	heap->pages.max_kept = shp_kept_large_spans;
+	KUNIT_ASSERT_NOT_NULL(test, root);
+	big = spanheap_alloc(heap, OBJ, 0);
+	small = spanheap_alloc(heap, 64, 0);
+	KUNIT_ASSERT_NOT_NULL(test, big);
+	KUNIT_ASSERT_NOT_NULL(test, small);
+	big[0] = small;
+	root[0] = big;
+	w = spanheap_weak_make(heap, small);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(w));
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, (void **)&root), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, big), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 1);
+	migrate_enable();
+	spanheap_exit(heap);
+	spanheap_collect(heap);
+	spanheap_enter(heap);
+	migrate_disable();
+	KUNIT_EXPECT_NULL(test, spanheap_weak_value(heap, w));
+	KUNIT_EXPECT_EQ(test, spanheap_root_remove(heap, (void **)&root), 0);
+	spanheap_weak_put(heap, w);
+}
+
 #define CHURN_THREADS	2
 #define CHURN_OBJS	8
 
@@ -381,7 +559,11 @@ static int churn_thread(void *arg)
 		spanheap_enter(c->heap);
 		for (i = 0; i < CHURN_OBJS; i++) {
 			seed = seed * 1103515245 + 12345;
-			sizes[i] = SPANHEAP_MAX_SMALL_SIZE + 1 + (seed >> 8) % (300 << 10);
+			/* Half of one of four lengths, for kept spans to be reused. */
+			if (seed & BIT(30))
+				sizes[i] = ((seed >> 8) % 4 + 1) * OBJ;
+			else
+				sizes[i] = SPANHEAP_MAX_SMALL_SIZE + 1 + (seed >> 8) % (300 << 10);
 			objs[i] = spanheap_alloc(c->heap, sizes[i], SPANHEAP_NOSCAN);
 			if (!objs[i]) {
 				atomic_inc(&c->errors);
@@ -416,6 +598,7 @@ static void concurrent_with_collections_and_scavenger(struct kunit *test)
 	c->heap = heap;
 	init_completion(&c->done);
 	heap->pages.delay = 0;	/* the background scavenger runs too */
+	heap->pages.max_kept = shp_kept_large_spans;
 	spanheap_set_gc_percent(heap, 10);
 	c->deadline = jiffies + HZ / 2;
 	for (i = 0; i < CHURN_THREADS; i++) {
@@ -457,6 +640,10 @@ static struct kunit_case pageheap_cases[] = {
 	KUNIT_CASE(dead_run_reclaimed_before_growth),
 	KUNIT_CASE(limit_frees_idle_arenas_or_fails),
 	KUNIT_CASE(idle_runs_make_room_at_limit),
+	KUNIT_CASE(freed_span_kept_whole),
+	KUNIT_CASE(kept_spans_scavenged),
+	KUNIT_CASE(kept_span_carries_no_record),
+	KUNIT_CASE(kept_span_not_marked),
 	KUNIT_CASE(concurrent_with_collections_and_scavenger),
 	{}
 };
