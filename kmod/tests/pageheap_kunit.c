@@ -535,6 +535,36 @@ static void kept_span_not_marked(struct kunit *test)
 	spanheap_weak_put(heap, w);
 }
 
+/*
+ * At the limit, kept spans do not stand in the way of the owner's
+ * charges: spanheap_charge() gives them back, and the arena they leave
+ * idle, before it fails.
+ */
+static void charge_at_limit_releases_kept_spans(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	void **objs = kunit_kcalloc(test, 64, sizeof(*objs), GFP_KERNEL);
+	unsigned int n = 0, i;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	heap->pages.max_kept = shp_kept_large_spans;
+	spanheap_read_stats(heap, st);
+	spanheap_set_limit(heap, st->bytes_meta + SHP_ARENA_BYTES);
+	while (n < 64 && (objs[n] = spanheap_alloc(heap, OBJ, SPANHEAP_NOSCAN)))
+		n++;
+	KUNIT_ASSERT_EQ(test, n, SHP_ARENA_BYTES / OBJ);
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, n);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, OBJ), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 0);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 0);
+	spanheap_uncharge(heap, OBJ);
+	spanheap_set_limit(heap, 0);
+}
+
 #define CHURN_THREADS	2
 #define CHURN_OBJS	8
 
@@ -644,6 +674,7 @@ static struct kunit_case pageheap_cases[] = {
 	KUNIT_CASE(kept_spans_scavenged),
 	KUNIT_CASE(kept_span_carries_no_record),
 	KUNIT_CASE(kept_span_not_marked),
+	KUNIT_CASE(charge_at_limit_releases_kept_spans),
 	KUNIT_CASE(concurrent_with_collections_and_scavenger),
 	{}
 };
