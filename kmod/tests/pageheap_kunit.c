@@ -565,6 +565,52 @@ static void charge_at_limit_releases_kept_spans(struct kunit *test)
 	spanheap_set_limit(heap, 0);
 }
 
+/*
+ * The mark's span hints outlive its RCU sections (it drops the read lock
+ * between batches), and the scavenger work runs while the world is
+ * stopped.  A stale pointer to a kept span must not leave that span in
+ * a hint: the scavenger releases it mid-mark, and the next pointer of
+ * the same hint slot would read the freed struct (use after free).
+ */
+static void kept_span_not_in_mark_hint(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	unsigned long v;
+	u8 *p;
+
+	heap->pages.max_kept = shp_kept_large_spans;
+	p = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	KUNIT_ASSERT_EQ(test, heap->pages.nkept, 1);
+	v = (unsigned long)p;	/* a stale pointer the mark comes across */
+
+	migrate_enable();
+	spanheap_exit(heap);
+	mutex_lock(&heap->gc_lock);
+	cancel_work_sync(&heap->sweep_work);
+	percpu_down_write(&heap->sections);
+	shp_finish_sweep(heap);
+	spanheap_drain(heap);
+	KUNIT_EXPECT_TRUE(test, shp_mark_stack_get(heap));
+	shp_mark_reset(heap);
+	rcu_read_lock();
+	shp_scan_range(heap, (unsigned long)&v, sizeof(v));
+	rcu_read_unlock();
+	/* The scavenger work, as it may run between two mark batches. */
+	shp_scavenge_workfn(&heap->pages.scavenge_work.work);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 0);
+	rcu_barrier();
+	/* The next batch: the same hint slot (SHP_MARK_HINTS is per page). */
+	rcu_read_lock();
+	shp_scan_range(heap, (unsigned long)&v, sizeof(v));
+	rcu_read_unlock();
+	KUNIT_EXPECT_EQ(test, heap->ngray, 0);
+	percpu_up_write(&heap->sections);
+	mutex_unlock(&heap->gc_lock);
+	spanheap_enter(heap);
+	migrate_disable();
+}
+
 #define CHURN_THREADS	2
 #define CHURN_OBJS	8
 
@@ -675,6 +721,7 @@ static struct kunit_case pageheap_cases[] = {
 	KUNIT_CASE(kept_span_carries_no_record),
 	KUNIT_CASE(kept_span_not_marked),
 	KUNIT_CASE(charge_at_limit_releases_kept_spans),
+	KUNIT_CASE(kept_span_not_in_mark_hint),
 	KUNIT_CASE(concurrent_with_collections_and_scavenger),
 	{}
 };
