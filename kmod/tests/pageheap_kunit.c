@@ -611,6 +611,40 @@ static void kept_span_not_in_mark_hint(struct kunit *test)
 	migrate_disable();
 }
 
+/*
+ * At the limit, kept spans do not stand in the way of the heap's own
+ * records either: a weak handle (specials array and record, charged by
+ * shp_meta_charge()) succeeds as it did when freed spans went back to
+ * the runs and left their arena idle, out of the count.
+ */
+static void kept_spans_do_not_block_records_at_limit(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	void **objs = kunit_kcalloc(test, 64, sizeof(*objs), GFP_KERNEL);
+	struct spanheap_weak *w;
+	unsigned int n = 0, i;
+	void *x;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	heap->pages.max_kept = shp_kept_large_spans;
+	x = spanheap_alloc(heap, 64, 0);
+	KUNIT_ASSERT_NOT_NULL(test, x);
+	spanheap_read_stats(heap, st);
+	spanheap_set_limit(heap, st->bytes_meta + st->bytes_reserved + SHP_ARENA_BYTES);
+	while (n < 64 && (objs[n] = spanheap_alloc(heap, OBJ, SPANHEAP_NOSCAN)))
+		n++;
+	KUNIT_ASSERT_EQ(test, n, SHP_ARENA_BYTES / OBJ);
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
+	w = spanheap_weak_make(heap, x);
+	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(w));
+	if (!IS_ERR_OR_NULL(w))
+		spanheap_weak_put(heap, w);
+	spanheap_set_limit(heap, 0);
+}
+
 #define CHURN_THREADS	2
 #define CHURN_OBJS	8
 
@@ -722,6 +756,7 @@ static struct kunit_case pageheap_cases[] = {
 	KUNIT_CASE(kept_span_not_marked),
 	KUNIT_CASE(charge_at_limit_releases_kept_spans),
 	KUNIT_CASE(kept_span_not_in_mark_hint),
+	KUNIT_CASE(kept_spans_do_not_block_records_at_limit),
 	KUNIT_CASE(concurrent_with_collections_and_scavenger),
 	{}
 };
