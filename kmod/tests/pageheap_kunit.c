@@ -645,6 +645,55 @@ static void kept_spans_do_not_block_records_at_limit(struct kunit *test)
 	spanheap_set_limit(heap, 0);
 }
 
+struct stale_lookup {
+	struct spanheap *heap;
+	void *p;
+	atomic_t stop;
+	struct completion done;
+};
+
+/* Looks up a pointer that another thread frees and allocates again. */
+static int stale_lookup_thread(void *arg)
+{
+	struct stale_lookup *l = arg;
+
+	spanheap_enter(l->heap);
+	while (!atomic_read(&l->stop))
+		spanheap_object_base(l->heap, (u8 *)l->p + 8, NULL);
+	spanheap_exit(l->heap);
+	kthread_complete_and_exit(&l->done, 0);
+}
+
+/*
+ * spanheap_object_base() of a remembered pointer may race with the
+ * object's free and the reuse of its kept span: the reuse rewrites the
+ * bitmaps and fields of a span that lock-free lookups can still hold,
+ * so it must do so with marked accesses (TSan and KCSAN check this).
+ */
+static void kept_span_reuse_vs_stale_lookup(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct stale_lookup *l = kunit_kzalloc(test, sizeof(*l), GFP_KERNEL);
+	struct task_struct *t;
+	unsigned int i;
+	void *q;
+
+	KUNIT_ASSERT_NOT_NULL(test, l);
+	heap->pages.max_kept = shp_kept_large_spans;
+	l->heap = heap;
+	l->p = alloc(test, OBJ);
+	init_completion(&l->done);
+	t = kthread_run(stale_lookup_thread, l, "spanheap-stale");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	for (i = 0; i < 2000; i++) {
+		KUNIT_ASSERT_EQ(test, spanheap_free(heap, l->p), 0);
+		q = spanheap_alloc(heap, OBJ, SPANHEAP_NOSCAN | SPANHEAP_NOZERO);
+		KUNIT_ASSERT_PTR_EQ(test, q, l->p);
+	}
+	atomic_set(&l->stop, 1);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&l->done, 60 * HZ), 0);
+}
+
 #define CHURN_THREADS	2
 #define CHURN_OBJS	8
 
@@ -757,6 +806,7 @@ static struct kunit_case pageheap_cases[] = {
 	KUNIT_CASE(charge_at_limit_releases_kept_spans),
 	KUNIT_CASE(kept_span_not_in_mark_hint),
 	KUNIT_CASE(kept_spans_do_not_block_records_at_limit),
+	KUNIT_CASE(kept_span_reuse_vs_stale_lookup),
 	KUNIT_CASE(concurrent_with_collections_and_scavenger),
 	{}
 };
