@@ -658,8 +658,10 @@ static int stale_lookup_thread(void *arg)
 	struct stale_lookup *l = arg;
 
 	spanheap_enter(l->heap);
-	while (!atomic_read(&l->stop))
+	while (!atomic_read(&l->stop)) {
 		spanheap_object_base(l->heap, (u8 *)l->p + 8, NULL);
+		cond_resched();
+	}
 	spanheap_exit(l->heap);
 	kthread_complete_and_exit(&l->done, 0);
 }
