@@ -10,7 +10,6 @@
  */
 #include <linux/mm.h>
 #include <linux/slab.h>
-#include <linux/jiffies.h>
 #include <linux/string.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
@@ -612,11 +611,7 @@ bool shp_object_live(struct spanheap *heap, void *obj)
  */
 int spanheap_charge(struct spanheap *heap, size_t bytes)
 {
-	might_sleep();
-	if (shp_meta_charge(heap, bytes, false))
-		return 0;
-	shp_scavenge(heap, jiffies, true);
-	return shp_meta_charge(heap, bytes, false) ? 0 : -ENOMEM;
+	return shp_meta_charge_reclaim(heap, bytes) ? 0 : -ENOMEM;
 }
 EXPORT_SYMBOL_GPL(spanheap_charge);
 

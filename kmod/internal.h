@@ -872,6 +872,7 @@ unsigned int shp_span_count_alloc(struct shp_span *s);
 struct shp_span *shp_find_object(struct spanheap *heap, const void *p,
 				 unsigned int *idx);
 bool shp_meta_charge(struct spanheap *heap, long bytes, bool force);
+bool shp_meta_charge_reclaim(struct spanheap *heap, long bytes);
 void shp_meta_uncharge(struct spanheap *heap, long bytes);
 void shp_visit_spans(struct spanheap *heap, shp_span_visitor_t fn, void *arg);
 
