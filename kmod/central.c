@@ -174,6 +174,9 @@ struct shp_span *shp_large_reuse(struct spanheap *heap, unsigned long bytes,
 	if (s) {
 		unsigned int i;
 
+		/* Only a record added while its object was being freed (a caller's race). */
+		shp_special_free_all(s);
+
 		/*
 		 * Lookups that found the span before its object was freed
 		 * may read it still, without the lock: marked stores, the

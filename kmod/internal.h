@@ -565,6 +565,7 @@ struct shp_arena {
  * @nkept: entries on @kept, at most @max_kept
  * @kept_bytes: bytes of the spans on @kept (counted in heap->reserved)
  * @max_kept: how many to keep, fixed at creation
+ * @nreused: kept spans taken back by an allocation, ever
  * @scavenged: bytes of arenas given back by the scavenger, ever
  * @delay: jiffies an arena stays idle before the scavenger frees it
  * @armed: @scavenge_work is queued or about to be
@@ -585,6 +586,7 @@ struct shp_pageheap {
 	unsigned int nkept;
 	unsigned long kept_bytes;
 	unsigned int max_kept;
+	u64 nreused;
 	u64 scavenged;
 	unsigned long delay;
 	bool armed;

@@ -345,7 +345,10 @@ void shp_run_free(struct spanheap *heap, struct shp_run *r)
 
 static void kept_free_rcu(struct rcu_head *rcu)
 {
-	kfree(container_of(rcu, struct shp_span, rcu));
+	struct shp_span *s = container_of(rcu, struct shp_span, rcu);
+
+	kfree(s->specials);
+	kfree(s);
 }
 
 /*
@@ -362,6 +365,8 @@ static void kept_release_all(struct spanheap *heap)
 	lockdep_assert_held(&heap->lock);
 	for (i = 0; i < SHP_RUN_LISTS && ph->nkept; i++) {
 		list_for_each_entry_safe(s, tmp, &ph->kept[i], list) {
+			/* A record added while its object was being freed. */
+			WARN_ON_ONCE(s->specials && s->nspecials);
 			list_del_init(&s->list);
 			shp_pagemap_remove(s);
 			shp_run_free(heap, s->run);
@@ -395,6 +400,7 @@ bool shp_span_keep(struct spanheap *heap, struct shp_span *s)
 	WRITE_ONCE(s->state, SHP_SPAN_DEAD);
 	/* The mark trusts alloc_bits, not the state: a stale pointer to it. */
 	clear_bit(0, shp_alloc_bits(s));
+	s->nalloc = 0;
 	list_add(&s->list, &ph->kept[run_list(s->bytes >> PAGE_SHIFT)]);
 	ph->nkept++;
 	WRITE_ONCE(ph->kept_bytes, ph->kept_bytes + s->bytes);
@@ -426,6 +432,7 @@ struct shp_span *shp_span_take_kept(struct spanheap *heap, unsigned long bytes)
 			continue;
 		list_del_init(&s->list);
 		ph->nkept--;
+		ph->nreused++;
 		WRITE_ONCE(ph->kept_bytes, ph->kept_bytes - bytes);
 		return s;
 	}
