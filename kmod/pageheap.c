@@ -398,8 +398,12 @@ bool shp_span_keep(struct spanheap *heap, struct shp_span *s)
 	if (ph->nkept >= ph->max_kept || s->specials)
 		return false;
 	WRITE_ONCE(s->state, SHP_SPAN_DEAD);
-	/* The mark trusts alloc_bits, not the state: a stale pointer to it. */
-	clear_bit(0, shp_alloc_bits(s));
+	/*
+	 * The mark trusts alloc_bits, not the state: a stale pointer to it.
+	 * One object, one word; a marked store, not a locked one: writers
+	 * hold heap->lock, lookups read it without.
+	 */
+	WRITE_ONCE(shp_alloc_bits(s)[0], 0);
 	s->nalloc = 0;
 	list_add(&s->list, &ph->kept[run_list(s->bytes >> PAGE_SHIFT)]);
 	ph->nkept++;
