@@ -160,8 +160,11 @@ struct shp_cpu_cache;
  * @state: enum shp_span_state; changes under the central (or heap) lock
  * @owner: cache owning the span when SHP_SPAN_CACHED
  * @alloc_cache: free objects of word @cache_word not yet handed out (owner)
- * @cache_word: bitmap word @alloc_cache mirrors (owner)
  * @cache_base: address of the first object of @cache_word (owner)
+ * @kept_since: jiffies when a large span was kept for reuse (pageheap.c),
+ *	under heap->lock; large spans are never cached, so it shares room
+ *	with the two above
+ * @cache_word: bitmap word @alloc_cache mirrors (owner)
  * @next_word: next word to load into @alloc_cache (owner)
  * @nalloc: allocated objects; exact while central, refreshed on release
  * @nremote: objects posted in @remote_bits and not yet folded
@@ -189,8 +192,13 @@ struct shp_span {
 	u8 spc;
 	u8 state;
 	struct shp_cpu_cache *owner;
-	u64 alloc_cache;
-	unsigned long cache_base;
+	union {
+		struct {
+			u64 alloc_cache;
+			unsigned long cache_base;
+		};
+		unsigned long kept_since;
+	};
 	u16 cache_word;
 	u16 next_word;
 	u16 nalloc;

@@ -450,6 +450,9 @@ static void kept_spans_scavenged(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, 0);
 	/* Keeping armed the scavenger (its delay is FAR: not run yet). */
 	KUNIT_EXPECT_TRUE(test, heap->pages.armed);
+	/* Kept for less than the delay: all kept. */
+	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, jiffies, false), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 2 * SHP_ARENA_BYTES / OBJ);
 	/* The arenas go idle inside the call, a tick or two from now. */
 	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, jiffies + 2 * FAR, false),
 			2 * SHP_ARENA_BYTES);
@@ -595,8 +598,8 @@ static void kept_span_not_in_mark_hint(struct kunit *test)
 	rcu_read_lock();
 	shp_scan_range(heap, (unsigned long)&v, sizeof(v));
 	rcu_read_unlock();
-	/* The scavenger work, as it may run between two mark batches. */
-	shp_scavenge_workfn(&heap->pages.scavenge_work.work);
+	/* The scavenger, as it may run between two mark batches, the delay passed. */
+	shp_scavenge(heap, jiffies + 2 * FAR, false);
 	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 0);
 	rcu_barrier();
 	/* The next batch: the same hint slot (SHP_MARK_HINTS is per page). */
@@ -739,6 +742,15 @@ static int churn_thread(void *arg)
 		for (i = 0; i < CHURN_OBJS; i += 2)
 			if (objs[i] && spanheap_free(c->heap, objs[i]))
 				atomic_inc(&c->errors);
+		/* Made again at once: its kept span, unless a scavenge came between. */
+		if (objs[0]) {
+			objs[0] = spanheap_alloc(c->heap, sizes[0], SPANHEAP_NOSCAN);
+			for (j = 0; objs[0] && j < sizes[0]; j += 512)
+				if (objs[0][j])
+					atomic_inc(&c->errors);
+			if (!objs[0] || spanheap_free(c->heap, objs[0]))
+				atomic_inc(&c->errors);
+		}
 		spanheap_exit(c->heap);
 		cond_resched();
 	}
