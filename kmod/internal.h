@@ -161,9 +161,10 @@ struct shp_cpu_cache;
  * @owner: cache owning the span when SHP_SPAN_CACHED
  * @alloc_cache: free objects of word @cache_word not yet handed out (owner)
  * @cache_base: address of the first object of @cache_word (owner)
- * @kept_since: jiffies when a large span was kept for reuse (pageheap.c),
- *	under heap->lock; large spans are never cached, so it shares room
- *	with the two above
+ * @kept_since: a kept large span (pageheap.c): jiffies of the first
+ *	scavenger pass that found it kept, if @kept_seen; under heap->lock.
+ *	Large spans are never cached, so these share room with the two above
+ * @kept_seen: @kept_since is set
  * @cache_word: bitmap word @alloc_cache mirrors (owner)
  * @next_word: next word to load into @alloc_cache (owner)
  * @nalloc: allocated objects; exact while central, refreshed on release
@@ -197,7 +198,10 @@ struct shp_span {
 			u64 alloc_cache;
 			unsigned long cache_base;
 		};
-		unsigned long kept_since;
+		struct {
+			unsigned long kept_since;
+			bool kept_seen;
+		};
 	};
 	u16 cache_word;
 	u16 next_word;

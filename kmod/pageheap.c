@@ -34,7 +34,9 @@
  * by length as the free runs; they become free runs again when the heap
  * would otherwise grow (all of them), and when the scavenger, which
  * keeping arms, finds them kept for longer than the delay (before it
- * looks for idle arenas).  For the pacer they are idle memory.
+ * looks for idle arenas; a pass stamps the spans kept since the last
+ * one, so that keeping reads no clock).  For the pacer they are idle
+ * memory.
  *
  * heap->reserved counts small spans and arenas (free runs included): it
  * is what the heap holds from the kernel.  The page heap is protected
@@ -373,8 +375,11 @@ static void kept_release(struct spanheap *heap, struct shp_span *s)
 }
 
 /*
- * Release the kept spans kept for at least the heap's delay at @now (all
- * of them if @force), oldest first: each list is newest first.
+ * Release the kept spans that an earlier pass found kept at least the
+ * heap's delay before @now (all of them if @force); stamp with @now those
+ * no pass has seen yet.  Keeping reads no clock (in the userspace build
+ * a clock read costs as much as the whole reuse), so a span is released
+ * one to two delays after it was kept.
  * Context: heap->lock held.
  */
 static void kept_release_idle(struct spanheap *heap, unsigned long now,
@@ -386,10 +391,14 @@ static void kept_release_idle(struct spanheap *heap, unsigned long now,
 
 	lockdep_assert_held(&heap->lock);
 	for (i = 0; i < SHP_RUN_LISTS && ph->nkept; i++) {
-		list_for_each_entry_safe_reverse(s, tmp, &ph->kept[i], list) {
-			if (!force && time_before(now, s->kept_since + ph->delay))
-				break;
-			kept_release(heap, s);
+		list_for_each_entry_safe(s, tmp, &ph->kept[i], list) {
+			if (force || (s->kept_seen &&
+				      !time_before(now, s->kept_since + ph->delay))) {
+				kept_release(heap, s);
+			} else if (!s->kept_seen) {
+				s->kept_since = now;
+				s->kept_seen = true;
+			}
 		}
 	}
 }
@@ -428,7 +437,7 @@ bool shp_span_keep(struct spanheap *heap, struct shp_span *s)
 	WRITE_ONCE(shp_alloc_bits(s)[0], 0);
 	s->nalloc = 0;
 	list_add(&s->list, &ph->kept[run_list(s->bytes >> PAGE_SHIFT)]);
-	s->kept_since = jiffies;
+	s->kept_seen = false;
 	ph->nkept++;
 	WRITE_ONCE(ph->kept_bytes, ph->kept_bytes + s->bytes);
 	scavenge_arm(heap, ph->delay);
@@ -536,6 +545,7 @@ void shp_scavenge_workfn(struct work_struct *work)
 		if (a->nfree == a->npages && (!next || time_before(due, next)))
 			next = due;
 	}
+	/* Every kept span has been seen by the pass above. */
 	for (i = 0; i < SHP_RUN_LISTS && ph->nkept; i++) {
 		if (list_empty(&ph->kept[i]))
 			continue;

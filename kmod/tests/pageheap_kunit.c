@@ -450,11 +450,14 @@ static void kept_spans_scavenged(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, 0);
 	/* Keeping armed the scavenger (its delay is FAR: not run yet). */
 	KUNIT_EXPECT_TRUE(test, heap->pages.armed);
-	/* Kept for less than the delay: all kept. */
-	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, jiffies, false), 0);
+	/* The first pass sees them kept from now on: all stay. */
+	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, jiffies + 2 * FAR, false), 0);
 	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 2 * SHP_ARENA_BYTES / OBJ);
-	/* The arenas go idle inside the call, a tick or two from now. */
-	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, jiffies + 2 * FAR, false),
+	/* Within the delay of that: all stay. */
+	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, jiffies + 2 * FAR + FAR - 1, false), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 2 * SHP_ARENA_BYTES / OBJ);
+	/* Past it: released, their arenas idle inside the call, then freed. */
+	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, jiffies + 5 * FAR, false),
 			2 * SHP_ARENA_BYTES);
 	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 0);
 	KUNIT_EXPECT_EQ(test, heap->pages.kept_bytes, 0);
@@ -598,7 +601,8 @@ static void kept_span_not_in_mark_hint(struct kunit *test)
 	rcu_read_lock();
 	shp_scan_range(heap, (unsigned long)&v, sizeof(v));
 	rcu_read_unlock();
-	/* The scavenger, as it may run between two mark batches, the delay passed. */
+	/* The scavenger, as it may run between two mark batches: two passes. */
+	shp_scavenge(heap, jiffies, false);
 	shp_scavenge(heap, jiffies + 2 * FAR, false);
 	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 0);
 	rcu_barrier();
