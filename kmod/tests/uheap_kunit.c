@@ -76,8 +76,11 @@ static long do_fin_clear(struct uheap *u, u64 h)
 
 static void *entry_obj(struct uheap *u, u64 h)
 {
-	struct uh_entry *e = xa_load(&u->tab, h & (UH_MAX_ENTRIES - 1));
+	struct uh_entry *e;
 
+	mutex_lock(&u->lock);
+	e = uh_tab_get(&u->tab, h & (UH_MAX_ENTRIES - 1));
+	mutex_unlock(&u->lock);
 	return e ? e->obj : NULL;
 }
 
@@ -148,7 +151,7 @@ static void root_count_overflows(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
 				       SPANHEAP_ALLOC_ROOTED, &h), 0);
 	mutex_lock(&u->lock);
-	e = xa_load(&u->tab, h & (UH_MAX_ENTRIES - 1));
+	e = uh_tab_get(&u->tab, h & (UH_MAX_ENTRIES - 1));
 	e->roots = U32_MAX - 1;
 	u->nroots = U32_MAX - 1;
 	mutex_unlock(&u->lock);
@@ -235,13 +238,18 @@ static void table_shrinks_after_collection(struct kunit *test)
 	for (i = 0; i < 20000; i++)
 		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1, 0, &h), 0);
 	KUNIT_EXPECT_LE(test, u->nentries, 20000 + 256);
-	/* Entries, plus the table's leaves: dense here, so about one per 64. */
+	/*
+	 * Entries, plus the table's leaves (dense here: about one per
+	 * UH_LEAF_ENTRIES entries, the emptied ones freed) and directory.
+	 */
 	KUNIT_EXPECT_GE(test, atomic_long_read(&u->charged),
 			(long)(u->nentries * sizeof(struct uh_entry) +
-			       u->nentries / XA_CHUNK_SIZE * sizeof(struct xa_node)));
+			       u->nentries / UH_LEAF_ENTRIES * UH_TAB_LEAF_COST +
+			       uh_tab_dir_cost(u->tab.ndir)));
 	KUNIT_EXPECT_LE(test, atomic_long_read(&u->charged),
 			(long)(u->nentries * sizeof(struct uh_entry) +
-			       (u->nentries / XA_CHUNK_SIZE + 2) * 2 * sizeof(struct xa_node)));
+			       (u->nentries / UH_LEAF_ENTRIES + 2) * UH_TAB_LEAF_COST +
+			       uh_tab_dir_cost(u->tab.ndir)));
 }
 
 /*
@@ -255,17 +263,18 @@ static void sparse_table_is_charged(struct kunit *test)
 	unsigned int i;
 	u64 h;
 
-	for (i = 0; i < 64 * 64; i++)
+	for (i = 0; i < 16 * UH_LEAF_ENTRIES; i++)
 		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
-					       i % 64 ? 0 : SPANHEAP_ALLOC_ROOTED, &h), 0);
+					       i % UH_LEAF_ENTRIES ? 0 : SPANHEAP_ALLOC_ROOTED,
+					       &h), 0);
 	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
 	mutex_lock(&u->lock);
 	u->reclaim_at = 0;			/* the next ALLOC reclaims */
 	mutex_unlock(&u->lock);
 	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h), 0);
-	KUNIT_EXPECT_LE(test, u->nentries, 64 + 1);
+	KUNIT_EXPECT_LE(test, u->nentries, 16 + 1);
 	KUNIT_EXPECT_GE(test, atomic_long_read(&u->charged) - before,
-			(long)(64 * sizeof(struct xa_node)));
+			(long)(16 * UH_TAB_LEAF_COST));
 }
 
 /*
@@ -1060,11 +1069,10 @@ static void batch_op_errors_match_single(struct kunit *test)
 static u32 rooted_entries(struct uheap *u)
 {
 	struct uh_entry *e;
-	unsigned long idx;
-	u32 n = 0;
+	u32 idx, n = 0;
 
 	mutex_lock(&u->lock);
-	xa_for_each(&u->tab, idx, e)
+	for (idx = 0; (e = uh_tab_next(&u->tab, &idx)); idx++)
 		n += !!e->roots;
 	mutex_unlock(&u->lock);
 	return n;
@@ -1125,8 +1133,8 @@ static void reclaim_skips_only_fully_rooted_table(struct kunit *test)
 
 /*
  * ALLOC stores at the cyclic cursor, or searches when that index is
- * taken; and a leaf whose other entry was erased is charged again even
- * though the entry made just before sat in the same leaf (leaf_new()).
+ * taken; a fresh leaf is charged to its first entry, and given back with
+ * its last, then charged again for the next entry made there.
  */
 static void table_insert_cursor_and_leaf_charge(struct kunit *test)
 {
@@ -1149,12 +1157,12 @@ static void table_insert_cursor_and_leaf_charge(struct kunit *test)
 
 	/* A fresh leaf: its first entry pays for it. */
 	mutex_lock(&u->lock);
-	u->next_idx = 5 * XA_CHUNK_SIZE;
+	u->next_idx = 5 * UH_LEAF_ENTRIES;	/* within the directory */
 	mutex_unlock(&u->lock);
 	base = atomic_long_read(&u->charged);
 	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &a), 0);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
-			(long)(sizeof(struct uh_entry) + UH_LEAF_COST));
+			(long)(sizeof(struct uh_entry) + UH_TAB_LEAF_COST));
 	/* Collected, and its entry dropped with the leaf's charge. */
 	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, a, 0), -ESTALE);
@@ -1164,33 +1172,61 @@ static void table_insert_cursor_and_leaf_charge(struct kunit *test)
 				       SPANHEAP_ALLOC_ROOTED, &b), 0);
 	KUNIT_EXPECT_EQ(test, b & (UH_MAX_ENTRIES - 1), (a & (UH_MAX_ENTRIES - 1)) + 1);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
-			(long)(sizeof(struct uh_entry) + UH_LEAF_COST));
+			(long)(sizeof(struct uh_entry) + UH_TAB_LEAF_COST));
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, b, 0), 0);
 	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, b, 0), -ESTALE);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), base);
 }
 
+/*
+ * Each directory slot's counts and bit against its leaf: a leaf exists
+ * iff it holds an entry; an entry is rooted iff it has ROOTs or unsettled
+ * UNROOTs.  Context: u->lock.
+ */
+static void check_leaves(struct kunit *test, const struct uh_table *t)
+{
+	u32 li, i, used, rooted;
+	struct uh_entry *e;
+
+	for (li = 0; li < t->ndir; li++) {
+		used = 0;
+		rooted = 0;
+		for (i = 0; t->dir[li].leaf && i < UH_LEAF_ENTRIES; i++) {
+			e = t->dir[li].leaf->ent[i];
+			used += !!e;
+			rooted += e && e->rooted;
+			if (e)
+				KUNIT_EXPECT_EQ(test, e->rooted, e->roots || e->unroots);
+		}
+		KUNIT_EXPECT_EQ_MSG(test, t->dir[li].nused, used, "leaf %u", li);
+		KUNIT_EXPECT_EQ_MSG(test, !t->dir[li].leaf, !used, "leaf %u", li);
+		KUNIT_EXPECT_EQ_MSG(test, t->dir[li].nrooted, rooted, "leaf %u", li);
+		KUNIT_EXPECT_EQ_MSG(test, test_bit(li, t->rooted), !!rooted, "leaf %u", li);
+	}
+}
+
 /* Rebuild the table's books from a walk; they must match the counters. */
 static void check_books(struct kunit *test, struct uheap *u, long base)
 {
-	unsigned long idx, leaf = ULONG_MAX, leaves = 0;
-	u32 n = 0, rooted = 0;
+	u32 idx, leaf = U32_MAX, leaves = 0, n = 0, rooted = 0;
 	struct uh_entry *e;
 
 	mutex_lock(&u->lock);
-	xa_for_each(&u->tab, idx, e) {
+	for (idx = 0; (e = uh_tab_next(&u->tab, &idx)); idx++) {
 		n++;
 		rooted += !!e->roots;
-		if (idx / XA_CHUNK_SIZE != leaf) {
-			leaf = idx / XA_CHUNK_SIZE;
+		if (idx / UH_LEAF_ENTRIES != leaf) {
+			leaf = idx / UH_LEAF_ENTRIES;
 			leaves++;
 		}
 	}
 	KUNIT_EXPECT_EQ(test, n, u->nentries);
 	KUNIT_EXPECT_EQ(test, rooted, u->nrooted);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
-			(long)(n * sizeof(struct uh_entry) + leaves * UH_LEAF_COST));
+			(long)(n * sizeof(struct uh_entry) + leaves * UH_TAB_LEAF_COST +
+			       uh_tab_dir_cost(u->tab.ndir)));
+	check_leaves(test, &u->tab);
 	mutex_unlock(&u->lock);
 }
 
@@ -1201,8 +1237,8 @@ static void check_books(struct kunit *test, struct uheap *u, long base)
  * delivered or not, forced reclaims and cursor jumps (onto taken low
  * indices, and near the top to wrap): after every step the entry count,
  * the rooted count (nrooted, which lets table_reclaim() skip its walk)
- * and the charge (entries plus non-empty leaves, which leaf_new()
- * decides without a search) match a walk of the table.
+ * and the charge (entries, non-empty leaves and the directory) match a
+ * walk of the table, as do the per-leaf counts and the rooted bitmap.
  */
 static void books_exact_under_random_ops(struct kunit *test)
 {
