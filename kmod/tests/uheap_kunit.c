@@ -1532,11 +1532,11 @@ static void root_scan_visits_exactly_rooted(struct kunit *test)
 	static const u32 at[] = {
 		1, UH_LEAF_ENTRIES - 1, UH_LEAF_ENTRIES,
 		63 * UH_LEAF_ENTRIES + UH_LEAF_ENTRIES - 1, 64 * UH_LEAF_ENTRIES,
-		64 * UH_LEAF_ENTRIES + 5, 130 * UH_LEAF_ENTRIES + UH_LEAF_ENTRIES - 1,
-		131 * UH_LEAF_ENTRIES,
+		64 * UH_LEAF_ENTRIES + 5, 128 * UH_LEAF_ENTRIES,
+		130 * UH_LEAF_ENTRIES + UH_LEAF_ENTRIES - 1, 131 * UH_LEAF_ENTRIES,
 	};
 	/* Rooted at ALLOC, rooted by ROOT, unrooted, rooted then unrooted. */
-	static const u8 how[] = { 0, 1, 2, 0, 1, 2, 1, 3 };
+	static const u8 how[] = { 0, 1, 2, 0, 1, 2, 1, 1, 3 };
 	struct uheap *u = test->priv;
 	u64 h[ARRAY_SIZE(at)];
 	struct uh_entry *e;
