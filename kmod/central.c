@@ -172,12 +172,23 @@ struct shp_span *shp_large_reuse(struct spanheap *heap, unsigned long bytes,
 	spin_lock(&heap->lock);
 	s = shp_span_take_kept(heap, bytes);
 	if (s) {
-		/* One object, one word per bitmap: a constant-size clear. */
-		memset(s->bits, 0, SHP_SPAN_BITMAPS * sizeof(long));
-		__set_bit(0, shp_alloc_bits(s));
+		unsigned int i;
+
+		/* Only a record added while its object was being freed (a caller's race). */
+		shp_special_free_all(s);
+
+		/*
+		 * Lookups that found the span before its object was freed
+		 * may read it still, without the lock: marked stores, the
+		 * bitmaps (one word each) before sweepgen says "swept".
+		 */
+		for (i = 0; i < SHP_SPAN_BITMAPS; i++)
+			WRITE_ONCE(s->bits[i], 0);
+		WRITE_ONCE(shp_alloc_bits(s)[0], 1UL);
 		s->nalloc = 1;
-		s->spc = spc;
-		s->sweepgen = heap->sweepgen;
+		WRITE_ONCE(s->spc, spc);
+		/* Pairs with shp_ensure_swept()'s acquire. */
+		smp_store_release(&s->sweepgen, heap->sweepgen);
 		shp_large_link(heap, s);
 	}
 	spin_unlock(&heap->lock);

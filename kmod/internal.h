@@ -161,8 +161,11 @@ struct shp_cpu_cache;
  * @state: enum shp_span_state; changes under the central (or heap) lock
  * @owner: cache owning the span when SHP_SPAN_CACHED
  * @alloc_cache: free objects of word @cache_word not yet handed out (owner)
- * @cache_word: bitmap word @alloc_cache mirrors (owner)
  * @cache_base: address of the first object of @cache_word (owner)
+ * @kept_since: jiffies when a large span was kept for reuse (pageheap.c),
+ *	under heap->lock; large spans are never cached, so it shares room
+ *	with the two above
+ * @cache_word: bitmap word @alloc_cache mirrors (owner)
  * @next_word: next word to load into @alloc_cache (owner)
  * @nalloc: allocated objects; exact while central, refreshed on release
  * @nremote: objects posted in @remote_bits and not yet folded
@@ -190,8 +193,13 @@ struct shp_span {
 	u8 spc;
 	u8 state;
 	struct shp_cpu_cache *owner;
-	u64 alloc_cache;
-	unsigned long cache_base;
+	union {
+		struct {
+			u64 alloc_cache;
+			unsigned long cache_base;
+		};
+		unsigned long kept_since;
+	};
 	u16 cache_word;
 	u16 next_word;
 	u16 nalloc;
@@ -566,6 +574,7 @@ struct shp_arena {
  * @nkept: entries on @kept, at most @max_kept
  * @kept_bytes: bytes of the spans on @kept (counted in heap->reserved)
  * @max_kept: how many to keep, fixed at creation
+ * @nreused: kept spans taken back by an allocation, ever
  * @scavenged: bytes of arenas given back by the scavenger, ever
  * @delay: jiffies an arena stays idle before the scavenger frees it
  * @armed: @scavenge_work is queued or about to be
@@ -586,6 +595,7 @@ struct shp_pageheap {
 	unsigned int nkept;
 	unsigned long kept_bytes;
 	unsigned int max_kept;
+	u64 nreused;
 	u64 scavenged;
 	unsigned long delay;
 	bool armed;
@@ -873,6 +883,7 @@ unsigned int shp_span_count_alloc(struct shp_span *s);
 struct shp_span *shp_find_object(struct spanheap *heap, const void *p,
 				 unsigned int *idx);
 bool shp_meta_charge(struct spanheap *heap, long bytes, bool force);
+bool shp_meta_charge_reclaim(struct spanheap *heap, long bytes);
 void shp_meta_uncharge(struct spanheap *heap, long bytes);
 void shp_visit_spans(struct spanheap *heap, shp_span_visitor_t fn, void *arg);
 

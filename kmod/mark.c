@@ -92,8 +92,8 @@ static __always_inline void mark_push(struct spanheap *heap, struct shp_span *s,
  * object's index in *@idx; or NULL.  @hints remember the span of the
  * last hit per page index modulo SHP_MARK_HINTS: objects tend to point
  * near each other (a list to the next object, a tree's nodes to the
- * pages of their parents and children), and our own spans cannot go
- * away while the world is stopped, so a hit skips the pagemap.
+ * pages of their parents and children), and our own spans on lists
+ * cannot go away while the world is stopped, so a hit skips the pagemap.
  */
 static __always_inline struct shp_span *mark_find(struct spanheap *heap,
 						  struct shp_span **hints,
@@ -108,7 +108,12 @@ static __always_inline struct shp_span *mark_find(struct spanheap *heap,
 		if (v - heap->arena_lo >= heap->arena_hi - heap->arena_lo)
 			return NULL;
 		s = shp_pagemap_lookup((void *)v);
-		if (!s || s->heap != heap)
+		/*
+		 * A dead span (a kept one) is not cached: the scavenger
+		 * may release it while the world is stopped, and the hint
+		 * outlives this RCU section.
+		 */
+		if (!s || s->heap != heap || READ_ONCE(s->state) == SHP_SPAN_DEAD)
 			return NULL;
 		*hint = s;
 		off = v - s->base;

@@ -32,8 +32,9 @@
  * spans are in state SHP_SPAN_DEAD, so no lookup resolves into them.  At
  * most max_kept (module parameter kept_large_spans) are kept, on lists
  * by length as the free runs; they become free runs again when the heap
- * would otherwise grow, and when the scavenger, which keeping arms, runs
- * (before it looks for idle arenas).  For the pacer they are idle memory.
+ * would otherwise grow (all of them), and when the scavenger, which
+ * keeping arms, finds them kept for longer than the delay (before it
+ * looks for idle arenas).  For the pacer they are idle memory.
  *
  * heap->reserved counts small spans and arenas (free runs included): it
  * is what the heap holds from the kernel.  The page heap is protected
@@ -345,15 +346,39 @@ void shp_run_free(struct spanheap *heap, struct shp_run *r)
 
 static void kept_free_rcu(struct rcu_head *rcu)
 {
-	kfree(container_of(rcu, struct shp_span, rcu));
+	struct shp_span *s = container_of(rcu, struct shp_span, rcu);
+
+	kfree(s->specials);
+	kfree(s);
 }
 
 /*
- * Release every kept span, as shp_span_release() would have when it was
- * freed: lookups that found one see it dead until the grace period ends.
+ * Release kept span @s, as shp_span_release() would have when it was
+ * freed: lookups that found it see it dead until the grace period ends.
  * Context: heap->lock held.
  */
-static void kept_release_all(struct spanheap *heap)
+static void kept_release(struct spanheap *heap, struct shp_span *s)
+{
+	struct shp_pageheap *ph = &heap->pages;
+
+	/* A record added while its object was being freed. */
+	WARN_ON_ONCE(s->specials && s->nspecials);
+	list_del_init(&s->list);
+	ph->nkept--;
+	WRITE_ONCE(ph->kept_bytes, ph->kept_bytes - s->bytes);
+	shp_pagemap_remove(s);
+	shp_run_free(heap, s->run);
+	s->run = NULL;
+	call_rcu(&s->rcu, kept_free_rcu);
+}
+
+/*
+ * Release the kept spans kept for at least the heap's delay at @now (all
+ * of them if @force), oldest first: each list is newest first.
+ * Context: heap->lock held.
+ */
+static void kept_release_idle(struct spanheap *heap, unsigned long now,
+			      bool force)
 {
 	struct shp_pageheap *ph = &heap->pages;
 	struct shp_span *s, *tmp;
@@ -361,16 +386,18 @@ static void kept_release_all(struct spanheap *heap)
 
 	lockdep_assert_held(&heap->lock);
 	for (i = 0; i < SHP_RUN_LISTS && ph->nkept; i++) {
-		list_for_each_entry_safe(s, tmp, &ph->kept[i], list) {
-			list_del_init(&s->list);
-			shp_pagemap_remove(s);
-			shp_run_free(heap, s->run);
-			s->run = NULL;
-			call_rcu(&s->rcu, kept_free_rcu);
-			ph->nkept--;
+		list_for_each_entry_safe_reverse(s, tmp, &ph->kept[i], list) {
+			if (!force && time_before(now, s->kept_since + ph->delay))
+				break;
+			kept_release(heap, s);
 		}
 	}
-	WRITE_ONCE(ph->kept_bytes, 0);
+}
+
+/* Release every kept span.  Context: heap->lock held. */
+static void kept_release_all(struct spanheap *heap)
+{
+	kept_release_idle(heap, 0, true);
 }
 
 /**
@@ -393,9 +420,15 @@ bool shp_span_keep(struct spanheap *heap, struct shp_span *s)
 	if (ph->nkept >= ph->max_kept || s->specials)
 		return false;
 	WRITE_ONCE(s->state, SHP_SPAN_DEAD);
-	/* The mark trusts alloc_bits, not the state: a stale pointer to it. */
-	clear_bit(0, shp_alloc_bits(s));
+	/*
+	 * The mark trusts alloc_bits, not the state: a stale pointer to it.
+	 * One object, one word; a marked store, not a locked one: writers
+	 * hold heap->lock, lookups read it without.
+	 */
+	WRITE_ONCE(shp_alloc_bits(s)[0], 0);
+	s->nalloc = 0;
 	list_add(&s->list, &ph->kept[run_list(s->bytes >> PAGE_SHIFT)]);
+	s->kept_since = jiffies;
 	ph->nkept++;
 	WRITE_ONCE(ph->kept_bytes, ph->kept_bytes + s->bytes);
 	scavenge_arm(heap, ph->delay);
@@ -426,6 +459,7 @@ struct shp_span *shp_span_take_kept(struct spanheap *heap, unsigned long bytes)
 			continue;
 		list_del_init(&s->list);
 		ph->nkept--;
+		ph->nreused++;
 		WRITE_ONCE(ph->kept_bytes, ph->kept_bytes - bytes);
 		return s;
 	}
@@ -433,10 +467,14 @@ struct shp_span *shp_span_take_kept(struct spanheap *heap, unsigned long bytes)
 }
 
 /**
- * shp_scavenge() - free arenas that have been idle long enough
+ * shp_scavenge() - give back what has been idle long enough
  * @heap: heap
  * @now: the time in jiffies (tests pass a made-up clock)
- * @force: free every idle arena, whatever its age
+ * @force: release every kept span and free every idle arena, whatever
+ *	their age
+ *
+ * Kept spans go first, back to the free runs; arenas they leave idle
+ * are idle from now on.
  *
  * Context: process context, may sleep; no spinlock held.
  * Return: bytes given back.
@@ -450,7 +488,7 @@ unsigned long shp_scavenge(struct spanheap *heap, unsigned long now,
 	LIST_HEAD(gone);
 
 	spin_lock(&heap->lock);
-	kept_release_all(heap);
+	kept_release_idle(heap, now, force);
 	list_for_each_entry_safe(a, tmp, &ph->arenas, list) {
 		struct shp_run *r = a->edge[0];
 
@@ -475,8 +513,8 @@ unsigned long shp_scavenge(struct spanheap *heap, unsigned long now,
 }
 
 /*
- * The background scavenger: frees what has been idle long enough and
- * comes back for the arenas that are idle but not yet for so long.
+ * The background scavenger: releases what has been idle long enough and
+ * comes back for the kept spans and idle arenas not yet idle for so long.
  */
 void shp_scavenge_workfn(struct work_struct *work)
 {
@@ -484,18 +522,26 @@ void shp_scavenge_workfn(struct work_struct *work)
 					     struct spanheap,
 					     pages.scavenge_work);
 	struct shp_pageheap *ph = &heap->pages;
-	unsigned long now = jiffies, next = 0;
+	unsigned long now = jiffies, next = 0, due;
 	struct shp_arena *a;
+	unsigned int i;
 
 	spin_lock(&heap->lock);
-	ph->armed = false;	/* a run freed from now on re-arms */
+	ph->armed = false;	/* a run freed or a span kept from now on re-arms */
 	spin_unlock(&heap->lock);
 	shp_scavenge(heap, now, false);
 	spin_lock(&heap->lock);
 	list_for_each_entry(a, &ph->arenas, list) {
-		unsigned long due = a->idle_since + ph->delay;
-
+		due = a->idle_since + ph->delay;
 		if (a->nfree == a->npages && (!next || time_before(due, next)))
+			next = due;
+	}
+	for (i = 0; i < SHP_RUN_LISTS && ph->nkept; i++) {
+		if (list_empty(&ph->kept[i]))
+			continue;
+		due = list_last_entry(&ph->kept[i], struct shp_span, list)->kept_since +
+		      ph->delay;
+		if (!next || time_before(due, next))
 			next = due;
 	}
 	if (next)

@@ -10,7 +10,9 @@
  * page, when the span is created and when it is released; a released
  * span's struct is freed after a grace period, so a lookup under
  * rcu_read_lock() returns either NULL or a span whose memory is valid
- * (whose state may already be SHP_SPAN_DEAD).
+ * (whose state may already be SHP_SPAN_DEAD).  A large span kept for
+ * reuse (pageheap.c) stays mapped while SHP_SPAN_DEAD, and may come
+ * back to life with a new object at the same address.
  *
  * Why not an xarray or a maple tree: the pagemap_lookup bench (make
  * bench-vm) puts the same 4096 spans in all three.  A hit here takes
@@ -175,7 +177,7 @@ int shp_pagemap_insert(struct shp_span *s)
  */
 void shp_pagemap_remove(struct shp_span *s)
 {
-	pm_set_range(s, NULL);
+	WARN_ON_ONCE(!pm_set_range(s, NULL));
 }
 
 static void pm_free_node(struct pm_node *n, int level)

@@ -62,6 +62,28 @@ bool shp_meta_charge(struct spanheap *heap, long bytes, bool force)
 }
 
 /**
+ * shp_meta_charge_reclaim() - shp_meta_charge() that may give back idle memory
+ * @heap: heap
+ * @bytes: size of what is being allocated for it
+ *
+ * At the limit, the heap's kept large spans and idle arenas are given
+ * back (shp_scavenge()) and the charge is tried once more: memory the
+ * heap holds for reuse never stands in the way of its records or of
+ * its owner's charges.
+ *
+ * Context: process context, may sleep; no spinlock held.
+ * Return: false, with nothing charged, if the limit would still be passed.
+ */
+bool shp_meta_charge_reclaim(struct spanheap *heap, long bytes)
+{
+	might_sleep();
+	if (shp_meta_charge(heap, bytes, false))
+		return true;
+	shp_scavenge(heap, jiffies, true);
+	return shp_meta_charge(heap, bytes, false);
+}
+
+/**
  * shp_meta_uncharge() - give back what shp_meta_charge() counted
  * @heap: heap
  * @bytes: same size

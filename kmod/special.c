@@ -89,7 +89,7 @@ struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind)
 {
 	struct shp_special *sp;
 
-	if (!shp_meta_charge(heap, special_kinds[kind].size, false))
+	if (!shp_meta_charge_reclaim(heap, special_kinds[kind].size))
 		return NULL;
 	sp = kmem_cache_zalloc(special_cache[kind], SHP_GFP);
 	if (!sp) {
@@ -410,7 +410,7 @@ int shp_special_prepare(struct spanheap *heap, struct shp_span *s)
 
 	if (READ_ONCE(s->specials))
 		return 0;
-	if (!shp_meta_charge(heap, specials_bytes(s), false))
+	if (!shp_meta_charge_reclaim(heap, specials_bytes(s)))
 		return -ENOMEM;
 	arr = kcalloc(s->nelems, sizeof(*arr), SHP_GFP);
 	if (!arr) {

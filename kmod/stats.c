@@ -117,9 +117,9 @@ EXPORT_SYMBOL_GPL(spanheap_read_stats);
 void shp_stats_print(struct seq_file *m, struct spanheap *heap)
 {
 	struct spanheap_stats *st = kmalloc(sizeof(*st), GFP_KERNEL | __GFP_NOWARN);
-	unsigned long arenas, idle;
+	unsigned long arenas, idle, kept;
 	unsigned int class;
-	u64 scavenged;
+	u64 scavenged, reused;
 
 	if (!st)
 		return;
@@ -134,10 +134,12 @@ void shp_stats_print(struct seq_file *m, struct spanheap *heap)
 	spin_lock(&heap->lock);
 	arenas = heap->pages.narenas;
 	idle = heap->pages.idle_bytes;
+	kept = heap->pages.kept_bytes;
+	reused = heap->pages.nreused;
 	scavenged = heap->pages.scavenged;
 	spin_unlock(&heap->lock);
-	seq_printf(m, "arenas %lu\nbytes_idle %lu\nbytes_scavenged %llu\n",
-		   arenas, idle, scavenged);
+	seq_printf(m, "arenas %lu\nbytes_idle %lu\nbytes_kept %lu\nkept_reused %llu\nbytes_scavenged %llu\n",
+		   arenas, idle, kept, reused, scavenged);
 	seq_printf(m, "collections %llu\nlive_bytes %llu\nnext_gc %llu\ngc_percent %lld\n",
 		   st->collections, st->live_bytes, st->next_gc, st->gc_percent);
 	seq_printf(m, "pause_last_ns %llu\npause_max_ns %llu\npause_total_ns %llu\nstop_last_ns %llu\n",

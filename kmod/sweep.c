@@ -268,7 +268,7 @@ struct shp_span *shp_find_swept(struct spanheap *heap, const void *p,
 	}
 	off = (unsigned long)p - (s->base + *idx * s->elemsize);
 	if (off && !(interior == SHP_ANYWHERE ||
-		     (interior == SHP_IN_TINY && s->spc == SHP_TINY_SPC))) {
+		     (interior == SHP_IN_TINY && READ_ONCE(s->spc) == SHP_TINY_SPC))) {
 		s = ERR_PTR(-EINVAL);
 		goto out;
 	}

@@ -349,7 +349,7 @@ static inline bool uh_leaf_alone(struct xarray *xa, unsigned long idx)
  * @u: state
  * @bytes: size of an entry or event record
  *
- * Context: any.
+ * Context: process context, may sleep (spanheap_charge()).
  * Return: 0 or -ENOMEM.
  */
 static inline int uheap_charge(struct uheap *u, size_t bytes)

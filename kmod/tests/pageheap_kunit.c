@@ -440,7 +440,6 @@ static void freed_span_kept_whole(struct kunit *test)
 static void kept_spans_scavenged(struct kunit *test)
 {
 	struct spanheap *heap = test->priv;
-	unsigned long now;
 	u8 *p = alloc(test, OBJ);
 
 	heap->pages.max_kept = shp_kept_large_spans;
@@ -451,8 +450,11 @@ static void kept_spans_scavenged(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, 0);
 	/* Keeping armed the scavenger (its delay is FAR: not run yet). */
 	KUNIT_EXPECT_TRUE(test, heap->pages.armed);
-	now = jiffies;
-	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, now + FAR + 1, false),
+	/* Kept for less than the delay: all kept. */
+	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, jiffies, false), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 2 * SHP_ARENA_BYTES / OBJ);
+	/* The arenas go idle inside the call, a tick or two from now. */
+	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, jiffies + 2 * FAR, false),
 			2 * SHP_ARENA_BYTES);
 	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 0);
 	KUNIT_EXPECT_EQ(test, heap->pages.kept_bytes, 0);
@@ -535,6 +537,167 @@ static void kept_span_not_marked(struct kunit *test)
 	spanheap_weak_put(heap, w);
 }
 
+/*
+ * At the limit, kept spans do not stand in the way of the owner's
+ * charges: spanheap_charge() gives them back, and the arena they leave
+ * idle, before it fails.
+ */
+static void charge_at_limit_releases_kept_spans(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	void **objs = kunit_kcalloc(test, 64, sizeof(*objs), GFP_KERNEL);
+	unsigned int n = 0, i;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	heap->pages.max_kept = shp_kept_large_spans;
+	spanheap_read_stats(heap, st);
+	spanheap_set_limit(heap, st->bytes_meta + SHP_ARENA_BYTES);
+	while (n < 64 && (objs[n] = spanheap_alloc(heap, OBJ, SPANHEAP_NOSCAN)))
+		n++;
+	KUNIT_ASSERT_EQ(test, n, SHP_ARENA_BYTES / OBJ);
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, n);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, OBJ), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 0);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 0);
+	spanheap_uncharge(heap, OBJ);
+	spanheap_set_limit(heap, 0);
+}
+
+/*
+ * The mark's span hints outlive its RCU sections (it drops the read lock
+ * between batches), and the scavenger work runs while the world is
+ * stopped.  A stale pointer to a kept span must not leave that span in
+ * a hint: the scavenger releases it mid-mark, and the next pointer of
+ * the same hint slot would read the freed struct (use after free).
+ */
+static void kept_span_not_in_mark_hint(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	unsigned long v;
+	u8 *p;
+
+	heap->pages.max_kept = shp_kept_large_spans;
+	p = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	KUNIT_ASSERT_EQ(test, heap->pages.nkept, 1);
+	v = (unsigned long)p;	/* a stale pointer the mark comes across */
+
+	migrate_enable();
+	spanheap_exit(heap);
+	mutex_lock(&heap->gc_lock);
+	cancel_work_sync(&heap->sweep_work);
+	percpu_down_write(&heap->sections);
+	shp_finish_sweep(heap);
+	spanheap_drain(heap);
+	KUNIT_EXPECT_TRUE(test, shp_mark_stack_get(heap));
+	shp_mark_reset(heap);
+	rcu_read_lock();
+	shp_scan_range(heap, (unsigned long)&v, sizeof(v));
+	rcu_read_unlock();
+	/* The scavenger, as it may run between two mark batches, the delay passed. */
+	shp_scavenge(heap, jiffies + 2 * FAR, false);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 0);
+	rcu_barrier();
+	/* The next batch: the same hint slot (SHP_MARK_HINTS is per page). */
+	rcu_read_lock();
+	shp_scan_range(heap, (unsigned long)&v, sizeof(v));
+	rcu_read_unlock();
+	KUNIT_EXPECT_EQ(test, heap->ngray, 0);
+	percpu_up_write(&heap->sections);
+	mutex_unlock(&heap->gc_lock);
+	spanheap_enter(heap);
+	migrate_disable();
+}
+
+/*
+ * At the limit, kept spans do not stand in the way of the heap's own
+ * records either: a weak handle (specials array and record, charged by
+ * shp_meta_charge()) succeeds as it did when freed spans went back to
+ * the runs and left their arena idle, out of the count.
+ */
+static void kept_spans_do_not_block_records_at_limit(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	void **objs = kunit_kcalloc(test, 64, sizeof(*objs), GFP_KERNEL);
+	struct spanheap_weak *w;
+	unsigned int n = 0, i;
+	void *x;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	heap->pages.max_kept = shp_kept_large_spans;
+	x = spanheap_alloc(heap, 64, 0);
+	KUNIT_ASSERT_NOT_NULL(test, x);
+	spanheap_read_stats(heap, st);
+	spanheap_set_limit(heap, st->bytes_meta + st->bytes_reserved + SHP_ARENA_BYTES);
+	while (n < 64 && (objs[n] = spanheap_alloc(heap, OBJ, SPANHEAP_NOSCAN)))
+		n++;
+	KUNIT_ASSERT_EQ(test, n, SHP_ARENA_BYTES / OBJ);
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
+	w = spanheap_weak_make(heap, x);
+	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(w));
+	if (!IS_ERR_OR_NULL(w))
+		spanheap_weak_put(heap, w);
+	spanheap_set_limit(heap, 0);
+}
+
+struct stale_lookup {
+	struct spanheap *heap;
+	void *p;
+	atomic_t stop;
+	struct completion done;
+};
+
+/* Looks up a pointer that another thread frees and allocates again. */
+static int stale_lookup_thread(void *arg)
+{
+	struct stale_lookup *l = arg;
+
+	spanheap_enter(l->heap);
+	while (!atomic_read(&l->stop)) {
+		spanheap_object_base(l->heap, (u8 *)l->p + 8, NULL);
+		cond_resched();
+	}
+	spanheap_exit(l->heap);
+	kthread_complete_and_exit(&l->done, 0);
+}
+
+/*
+ * spanheap_object_base() of a remembered pointer may race with the
+ * object's free and the reuse of its kept span: the reuse rewrites the
+ * bitmaps and fields of a span that lock-free lookups can still hold,
+ * so it must do so with marked accesses (TSan and KCSAN check this).
+ */
+static void kept_span_reuse_vs_stale_lookup(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct stale_lookup *l = kunit_kzalloc(test, sizeof(*l), GFP_KERNEL);
+	struct task_struct *t;
+	unsigned int i;
+	void *q;
+
+	KUNIT_ASSERT_NOT_NULL(test, l);
+	heap->pages.max_kept = shp_kept_large_spans;
+	l->heap = heap;
+	l->p = alloc(test, OBJ);
+	init_completion(&l->done);
+	t = kthread_run(stale_lookup_thread, l, "spanheap-stale");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	for (i = 0; i < 2000; i++) {
+		KUNIT_ASSERT_EQ(test, spanheap_free(heap, l->p), 0);
+		q = spanheap_alloc(heap, OBJ, SPANHEAP_NOSCAN | SPANHEAP_NOZERO);
+		KUNIT_ASSERT_PTR_EQ(test, q, l->p);
+	}
+	atomic_set(&l->stop, 1);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&l->done, 60 * HZ), 0);
+}
+
 #define CHURN_THREADS	2
 #define CHURN_OBJS	8
 
@@ -579,6 +742,15 @@ static int churn_thread(void *arg)
 		for (i = 0; i < CHURN_OBJS; i += 2)
 			if (objs[i] && spanheap_free(c->heap, objs[i]))
 				atomic_inc(&c->errors);
+		/* Made again at once: its kept span, unless a scavenge came between. */
+		if (objs[0]) {
+			objs[0] = spanheap_alloc(c->heap, sizes[0], SPANHEAP_NOSCAN);
+			for (j = 0; objs[0] && j < sizes[0]; j += 512)
+				if (objs[0][j])
+					atomic_inc(&c->errors);
+			if (!objs[0] || spanheap_free(c->heap, objs[0]))
+				atomic_inc(&c->errors);
+		}
 		spanheap_exit(c->heap);
 		cond_resched();
 	}
@@ -618,6 +790,8 @@ static void concurrent_with_collections_and_scavenger(struct kunit *test)
 	flush_work(&heap->sweep_work);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c->errors), 0);
 	KUNIT_EXPECT_GT(test, atomic_read(&c->allocs), 0);
+	/* Kept spans were taken back, under collections and the scavenger. */
+	KUNIT_EXPECT_GT(test, heap->pages.nreused, 0);
 	/* Everything dead and swept: all arenas idle, then all given back. */
 	spanheap_collect(heap);
 	spanheap_drain(heap);
@@ -644,6 +818,10 @@ static struct kunit_case pageheap_cases[] = {
 	KUNIT_CASE(kept_spans_scavenged),
 	KUNIT_CASE(kept_span_carries_no_record),
 	KUNIT_CASE(kept_span_not_marked),
+	KUNIT_CASE(charge_at_limit_releases_kept_spans),
+	KUNIT_CASE(kept_span_not_in_mark_hint),
+	KUNIT_CASE(kept_spans_do_not_block_records_at_limit),
+	KUNIT_CASE(kept_span_reuse_vs_stale_lookup),
 	KUNIT_CASE(concurrent_with_collections_and_scavenger),
 	{}
 };

@@ -293,6 +293,11 @@ static inline void list_splice_init(struct list_head *list, struct list_head *he
 	for (pos = list_first_entry(head, typeof(*pos), member),	\
 	     n = list_next_entry(pos, member); &pos->member != (head);	\
 	     pos = n, n = list_next_entry(n, member))
+#define list_prev_entry(pos, member) list_entry((pos)->member.prev, typeof(*(pos)), member)
+#define list_for_each_entry_safe_reverse(pos, n, head, member)		\
+	for (pos = list_last_entry(head, typeof(*pos), member),		\
+	     n = list_prev_entry(pos, member); &pos->member != (head);	\
+	     pos = n, n = list_prev_entry(n, member))
 
 /*
  * Preemption is counted per thread, as the kernel's preempt_count, so
