@@ -395,7 +395,7 @@ static inline size_t uh_tab_dir_cost(u32 n)
 /**
  * uh_table_insert() - a new zeroed entry at the next index of a table
  * @u: state
- * @xa: the handle table or the weak handle table
+ * @xa: the weak handle table (u->wtab; u->tab is uheap_table.c's)
  * @size: bytes of the entry, charged to the file
  * @next_idx: where the table's cyclic allocation resumes
  * @idx: set to the entry's index
