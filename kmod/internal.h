@@ -41,7 +41,8 @@
  *   module.c               module init and exit
  *   chardev.c              /dev/spanheap itself (kernel only), over
  *   uheap.c                its handles and objects, over
- *   uheap_event.c uheap_weak.c  its events, its weak handles
+ *   uheap_event.c uheap_weak.c  its events, its weak handles,
+ *   uheap_table.c          its handle table (index -> entry)
  *   heap.c                 the public API: create, destroy, alloc, free
  *   debugfs.c stats.c      beside it: files and counters
  *   finalizer.c cleanup.c  SetFinalizer, AddCleanup and their workers

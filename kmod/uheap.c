@@ -35,8 +35,6 @@
 #include "uheap.h"
 
 #define UH_RECLAIM_MIN	256
-/* An entry's cost; its leaf's is UH_LEAF_COST (uheap.h). */
-#define UH_ENTRY_COST	sizeof(struct uh_entry)
 
 static DEFINE_IDA(uh_tags);
 
@@ -54,41 +52,14 @@ static u64 *ref_slots(void *obj)
 	return (u64 *)(hdr(obj) + 1);
 }
 
-/* Remove an entry whose leaf was not charged for it. */
-static void entry_unget(struct uheap *u, u32 idx, struct uh_entry *e)
+/* Remove an entry, with its books and charges.  Context: section, u->lock. */
+static void entry_erase(struct uheap *u, u32 idx, struct uh_entry *e)
 {
 	lockdep_assert_held(&u->lock);
-	xa_erase(&u->tab, idx);
-	u->tab_prev = 0;		/* no longer known present: see leaf_new() */
 	u->nroots -= e->roots;
 	u->nrooted -= !!e->roots;
 	u->nentries--;
-	kfree(e);
-	uheap_uncharge(u, UH_ENTRY_COST);
-}
-
-static void entry_erase(struct uheap *u, u32 idx, struct uh_entry *e)
-{
-	if (uh_leaf_alone(&u->tab, idx))
-		uheap_uncharge(u, UH_LEAF_COST);
-	entry_unget(u, idx, e);
-}
-
-/*
- * Is the leaf of @idx, just inserted, otherwise empty (to be charged)?
- * Indices are handed out in order, so the previous entry inserted is
- * mostly @idx - 1; while no entry was erased since (u->tab_prev, reset
- * by entry_unget()), it is still there, and if it shares @idx's leaf
- * the answer is no without a search of the table.  Context: u->lock.
- */
-static bool leaf_new(struct uheap *u, u32 idx)
-{
-	bool shared = u->tab_prev && u->tab_prev == idx - 1 &&
-		      idx % XA_CHUNK_SIZE;
-
-	lockdep_assert_held(&u->lock);
-	u->tab_prev = idx;
-	return !shared && uh_leaf_alone(&u->tab, idx);
+	uh_tab_erase(u, idx, e);
 }
 
 /* Is @e's object still the one it names?  Context: section, u->lock. */
@@ -108,16 +79,16 @@ static bool entry_live(struct uheap *u, struct uh_entry *e)
 static void table_reclaim(struct uheap *u)
 {
 	struct uh_entry *e;
-	unsigned long idx;
+	u32 idx, n = 0;
 
 	shp_assert_in_section(u->heap);
 	lockdep_assert_held(&u->lock);
 	if (u->nrooted == u->nentries)
 		goto out;
-	xa_for_each(&u->tab, idx, e) {
+	for (idx = 0; (e = uh_tab_next(&u->tab, &idx)); idx++) {
 		if (!e->roots && !entry_live(u, e))
 			entry_erase(u, idx, e);
-		if (!(idx % 1024))
+		if (!(++n % 1024))
 			cond_resched();
 	}
 out:
@@ -136,7 +107,7 @@ static struct uh_entry *lookup(struct uheap *u, u64 handle)
 		return ERR_PTR(-EINVAL);	/* another file's, weak, or made up */
 	if (!idx)
 		return ERR_PTR(-ENOENT);
-	e = xa_load(&u->tab, idx);
+	e = uh_tab_get(&u->tab, idx);
 	if (e && e->handle == handle) {
 		if (e->pending)
 			return ERR_PTR(-ENOENT);	/* not handed out yet */
@@ -167,9 +138,10 @@ static void uheap_scan_roots(struct spanheap *heap, void *arg)
 {
 	struct uheap *u = arg;
 	struct uh_entry *e;
-	unsigned long idx;
+	u32 idx;
 
-	xa_for_each_marked(&u->tab, idx, e, UH_ROOTED)
+	/* The world is stopped: no section changes u->tab meanwhile. */
+	for (idx = 0; (e = uh_tab_next_rooted(&u->tab, &idx)); idx++)
 		spanheap_mark_root(heap, e->obj);
 	/* Not u->wtab, not u->cleanups: neither keeps anything alive. */
 	uheap_events_scan(u);
@@ -204,8 +176,7 @@ struct uheap *uheap_create(void)
 	}
 	u->heap->owner = u;
 	mutex_init(&u->lock);
-	xa_init_flags(&u->tab, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
-	u->next_idx = 1;
+	u->next_idx = 1;		/* u->tab is empty: no directory yet */
 	u->reclaim_at = UH_RECLAIM_MIN;
 	spin_lock_init(&u->ev_lock);
 	INIT_LIST_HEAD(&u->armed);
@@ -232,9 +203,6 @@ struct uheap *uheap_create(void)
  */
 void uheap_destroy(struct uheap *u)
 {
-	struct uh_entry *e;
-	unsigned long idx;
-
 	uheap_weak_free(u);
 	/*
 	 * What this layer charged goes with it, before the heap checks its
@@ -247,9 +215,7 @@ void uheap_destroy(struct uheap *u)
 	spanheap_destroy(u->heap);
 	uheap_events_free(u);
 	xa_destroy(&u->cleanups);
-	xa_for_each(&u->tab, idx, e)
-		kfree(e);
-	xa_destroy(&u->tab);
+	uh_tab_free(&u->tab);
 	ida_free(&uh_tags, u->tag);
 	kfree(u);
 }
@@ -278,23 +244,18 @@ static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 		return -ENOSPC;			/* retired: every handle used */
 	if (u->nentries >= u->reclaim_at)
 		table_reclaim(u);
-	/* The entry first: once the object exists, nothing may fail. */
-	e = uh_table_insert(u, &u->tab, UH_ENTRY_COST, &u->next_idx, &idx,
-			    &wrapped);
+	/* The entry first (and its leaf): once the object exists, nothing may fail. */
+	e = uh_tab_insert(u, &idx, &wrapped);
 	if (IS_ERR(e))
 		return PTR_ERR(e);
 	u->nentries++;
 	/* Indices wrapped: a new generation, or retire when none is left. */
 	if (wrapped && ++u->epoch > UH_GEN_MASK) {
-		entry_unget(u, idx, e);
+		entry_erase(u, idx, e);
 		return -ENOSPC;
 	}
 	e->handle = uh_handle(u, idx, u->epoch);
 	e->pending = true;
-	if (leaf_new(u, idx) && uheap_charge(u, UH_LEAF_COST)) {
-		entry_unget(u, idx, e);
-		return -ENOMEM;
-	}
 	obj = spanheap_alloc(u->heap, bytes,
 			     a->kind == SPANHEAP_KIND_DATA ? SPANHEAP_NOSCAN : 0);
 	if (!obj) {
@@ -310,7 +271,7 @@ static long op_alloc(struct uheap *u, struct spanheap_alloc *a)
 		e->roots = 1;
 		u->nroots++;
 		u->nrooted++;
-		xa_set_mark(&u->tab, idx, UH_ROOTED);
+		uh_tab_set_rooted(u, idx, e, true);
 	}
 	return 0;
 }
@@ -357,7 +318,7 @@ static long root_adjust(struct uheap *u, struct uh_entry *e, int delta)
 	e->roots += delta;
 	u->nroots += delta;
 	if (e->roots)
-		xa_set_mark(&u->tab, idx, UH_ROOTED);
+		uh_tab_set_rooted(u, idx, e, true);
 	return 0;
 }
 
@@ -685,7 +646,7 @@ static u64 why_handle(struct uheap *u, void *obj)
 
 	if (handle >> (UH_GEN_BITS + UH_INDEX_BITS) != u->tag)
 		return 0;
-	e = xa_load(&u->tab, idx);
+	e = uh_tab_get(&u->tab, idx);
 	if (!e || e->handle != handle || e->obj != obj || READ_ONCE(e->pending))
 		return 0;
 	return handle;
@@ -701,8 +662,7 @@ static u32 why_kind(struct uheap *u, const struct spanheap_path *p)
 	case SPANHEAP_ROOT_OWNER:
 		/* uheap_scan_roots() reports rooted entries, then unread events. */
 		root = why_handle(u, p->hops[0].obj);
-		return root && xa_get_mark(&u->tab, root & (UH_MAX_ENTRIES - 1),
-					   UH_ROOTED) ?
+		return root && uh_tab_get(&u->tab, root & (UH_MAX_ENTRIES - 1))->rooted ?
 		       SPANHEAP_WHY_ROOTED : SPANHEAP_WHY_EVENT;
 	case SPANHEAP_ROOT_FINQ:
 		return SPANHEAP_WHY_FIN_QUEUED;
@@ -810,8 +770,9 @@ static long uheap_run(struct uheap *u, unsigned int cmd, union uheap_args *a,
 /* The entry an ALLOC, ROOT or UNROOT being settled named, if still there. */
 static struct uh_entry *entry_of(struct uheap *u, u64 handle)
 {
-	struct uh_entry *e = xa_load(&u->tab, handle & (UH_MAX_ENTRIES - 1));
+	struct uh_entry *e = uh_tab_get(&u->tab, handle & (UH_MAX_ENTRIES - 1));
 
+	lockdep_assert_held(&u->lock);
 	return e && e->handle == handle ? e : NULL;
 }
 
@@ -895,7 +856,7 @@ static void uheap_settle_locked(struct uheap *u, unsigned int cmd,
 		if (!ok)
 			root_adjust(u, e, cmd == SPANHEAP_IOC_UNROOT ? 1 : -1);
 		if (!e->roots && !e->unroots)
-			xa_clear_mark(&u->tab, idx, UH_ROOTED);
+			uh_tab_set_rooted(u, idx, e, false);
 	}
 }
 

@@ -30,7 +30,8 @@
 
 /*
  * Handle layout: bit 63 clear | bit 62 weak | tag | generation | table
- * index (uheap.c).  Object handles index u->tab, weak handles u->wtab.
+ * index (uheap.c).  Object handles index u->tab (struct uh_table), weak
+ * handles u->wtab (an xarray).
  */
 #define UH_TAG_BITS	18
 #define UH_GEN_BITS	20
@@ -64,9 +65,9 @@ struct uh_header {
  * @obj: the object the handle named when it was made
  * @handle: the handle; the entry is current while @obj's header still
  *	carries it and the object is allocated
- * @roots: SPANHEAP_IOC_ROOT count; non-zero entries carry UH_ROOTED
+ * @roots: SPANHEAP_IOC_ROOT count; non-zero entries are @rooted
  * @unroots: UNROOTs not settled yet (their write-back is pending); while
- *	non-zero the entry stays UH_ROOTED, so that each can be taken back
+ *	non-zero the entry stays @rooted, so that each can be taken back
  *	even after a ROOT was taken back meanwhile
  * @weak: index in uheap->wtab of the last weak handle made of @obj, or
  *	0; that entry is still @obj's canonical one only if its cell is
@@ -77,9 +78,10 @@ struct uh_header {
  *	tree walks (set, then clear on settling).  Changed under
  *	uheap->lock, cleared possibly outside a section (uheap_settle()),
  *	so readers without the lock use READ_ONCE()
- *
- * Mark: UH_ROOTED, the entry is a root (set while @roots or @unroots is
- * non-zero), so that the root scan visits only those entries.
+ * @rooted: the entry is a root (set while @roots or @unroots is
+ *	non-zero); changed only by uh_tab_set_rooted(), which keeps the
+ *	table's per-leaf counts, so that the root scan visits only the
+ *	leaves holding such entries
  */
 struct uh_entry {
 	void *obj;
@@ -88,9 +90,50 @@ struct uh_entry {
 	u32 weak;
 	u32 unroots;
 	bool pending;
+	bool rooted;
 };
 
-#define UH_ROOTED	XA_MARK_1
+/*
+ * The object handle table (uheap_table.c): index -> struct uh_entry, a
+ * direct two-level array.  Index bits above UH_LEAF_SHIFT pick a slot
+ * of the directory, the rest an entry pointer of that slot's leaf, so a
+ * lookup is two loads and no tree walk.  A leaf (one page of pointers)
+ * exists while it holds an entry; the directory covers the leaves up
+ * to the highest index handed out and grows by doubling.
+ */
+#define UH_LEAF_SHIFT	9
+#define UH_LEAF_ENTRIES	(1U << UH_LEAF_SHIFT)
+#define UH_LEAF_MASK	(UH_LEAF_ENTRIES - 1)
+#define UH_NLEAVES	(UH_MAX_ENTRIES >> UH_LEAF_SHIFT)
+
+struct uh_leaf {
+	struct uh_entry *ent[UH_LEAF_ENTRIES];
+};
+
+/**
+ * struct uh_dir - a directory slot of the handle table
+ * @leaf: the leaf of UH_LEAF_ENTRIES indices, or NULL while none is used
+ * @nused: entries in @leaf (at most UH_LEAF_ENTRIES)
+ * @nrooted: entries of @leaf that are @rooted
+ */
+struct uh_dir {
+	struct uh_leaf *leaf;
+	u16 nused;
+	u16 nrooted;
+};
+
+/**
+ * struct uh_table - the object handle table, under uheap->lock
+ * @dir: @ndir slots, then the bitmap @rooted points into (one allocation)
+ * @rooted: bit i set iff dir[i].nrooted, for the root scan to skip
+ *	the leaves without roots a word (64 leaves) at a time
+ * @ndir: slots of @dir; 0 or a power of two up to UH_NLEAVES
+ */
+struct uh_table {
+	struct uh_dir *dir;
+	unsigned long *rooted;
+	u32 ndir;
+};
 
 /**
  * struct uh_weak - a weak handle table entry
@@ -127,17 +170,17 @@ struct uh_event {
  * @tag: unique among open files, part of every handle
  * @lock: protects the handle table and the fields up to @nrooted
  * @tab: index -> struct uh_entry; indices 1 .. 2^24 - 1, handed out
- *	cyclically so a freed index is reused as late as possible
+ *	cyclically so a freed index is reused as late as possible.  Changed
+ *	only in a section under @lock; the root scan and WHY read it with
+ *	the world stopped, without @lock
  * @next_idx: where the cyclic allocation resumes
  * @epoch: generation of the handles made now; bumped when indices wrap
  * @nentries: entries in @tab
- * @tab_prev: index of the entry last inserted in @tab, 0 once any entry
- *	was erased since (uheap.c: leaf_new())
  * @reclaim_at: @nentries at which ALLOC drops the entries of dead objects
  * @nroots: sum of the roots counts
  * @nrooted: entries with a non-zero roots count; table_reclaim() has
  *	nothing to drop when they are all of @nentries
- * @wtab: index -> struct uh_weak, allocated as @tab
+ * @wtab: index -> struct uh_weak, allocated by uh_table_insert()
  * @wnext_idx: @next_idx of @wtab
  * @wepoch: @epoch of @wtab
  * @nweak: entries in @wtab
@@ -164,11 +207,10 @@ struct uheap {
 	kuid_t uid;
 	u32 tag;
 	struct mutex lock;
-	struct xarray tab;
+	struct uh_table tab;
 	u32 next_idx;
 	u32 epoch;
 	u32 nentries;
-	u32 tab_prev;
 	u32 reclaim_at;
 	u64 nroots;
 	u32 nrooted;
@@ -229,6 +271,15 @@ void uheap_batch_settle(struct uheap *u, struct spanheap_op *ops, u32 done,
 long uheap_batch(struct uheap *u, struct spanheap_op *ops, u32 count,
 		 u32 *done);
 
+/* uheap_table.c */
+struct uh_entry *uh_tab_insert(struct uheap *u, u32 *idx, bool *wrapped);
+void uh_tab_erase(struct uheap *u, u32 idx, struct uh_entry *e);
+void uh_tab_set_rooted(struct uheap *u, u32 idx, struct uh_entry *e,
+		       bool rooted);
+struct uh_entry *uh_tab_next(const struct uh_table *t, u32 *idx);
+struct uh_entry *uh_tab_next_rooted(const struct uh_table *t, u32 *idx);
+void uh_tab_free(struct uh_table *t);
+
 /* uheap_event.c */
 void uheap_finalizer(struct spanheap *heap, void *obj, void *ctx);
 int uheap_fin_set(struct uheap *u, void *obj, u64 token);
@@ -266,6 +317,21 @@ static inline bool uh_handed_out(u64 handle, u32 epoch, u32 next_idx)
 	u32 gen = (handle >> UH_INDEX_BITS) & UH_GEN_MASK;
 
 	return gen < epoch || (gen == epoch && idx < next_idx);
+}
+
+/*
+ * The entry at @idx (below UH_MAX_ENTRIES) of @t, or NULL.  Context:
+ * the table's lock, or the world stopped (no section changes @t).
+ */
+static inline struct uh_entry *uh_tab_get(const struct uh_table *t, u32 idx)
+{
+	u32 li = idx >> UH_LEAF_SHIFT;
+	struct uh_leaf *l;
+
+	if (li >= t->ndir)
+		return NULL;
+	l = t->dir[li].leaf;
+	return l ? l->ent[idx & UH_LEAF_MASK] : NULL;
 }
 
 /* Is @idx the only index in use in its leaf of @xa?  Context: @xa's writers excluded. */
@@ -313,14 +379,23 @@ static inline void uheap_uncharge(struct uheap *u, size_t bytes)
  * and each leaf node of the xarray (XA_CHUNK_SIZE indices) while it holds
  * an entry, with a share for the nodes above it.  Charging nodes, not
  * just entries, bounds a table kept sparse on purpose (one live entry
- * per leaf across the whole index space).
+ * per leaf across the whole index space).  The object handle table's
+ * leaves and directory are charged as allocated instead: UH_TAB_LEAF_COST
+ * per leaf, uh_tab_dir_cost() for the directory.
  */
 #define UH_LEAF_COST	(sizeof(struct xa_node) + sizeof(struct xa_node) / 32)
+#define UH_TAB_LEAF_COST	sizeof(struct uh_leaf)
+
+/* Bytes of a directory of @n slots with its bitmap (struct uh_table). */
+static inline size_t uh_tab_dir_cost(u32 n)
+{
+	return n * sizeof(struct uh_dir) + BITS_TO_LONGS(n) * sizeof(long);
+}
 
 /**
  * uh_table_insert() - a new zeroed entry at the next index of a table
  * @u: state
- * @xa: the handle table or the weak handle table
+ * @xa: the weak handle table (u->wtab; u->tab is uheap_table.c's)
  * @size: bytes of the entry, charged to the file
  * @next_idx: where the table's cyclic allocation resumes
  * @idx: set to the entry's index

@@ -76,8 +76,11 @@ static long do_fin_clear(struct uheap *u, u64 h)
 
 static void *entry_obj(struct uheap *u, u64 h)
 {
-	struct uh_entry *e = xa_load(&u->tab, h & (UH_MAX_ENTRIES - 1));
+	struct uh_entry *e;
 
+	mutex_lock(&u->lock);
+	e = uh_tab_get(&u->tab, h & (UH_MAX_ENTRIES - 1));
+	mutex_unlock(&u->lock);
 	return e ? e->obj : NULL;
 }
 
@@ -148,7 +151,7 @@ static void root_count_overflows(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
 				       SPANHEAP_ALLOC_ROOTED, &h), 0);
 	mutex_lock(&u->lock);
-	e = xa_load(&u->tab, h & (UH_MAX_ENTRIES - 1));
+	e = uh_tab_get(&u->tab, h & (UH_MAX_ENTRIES - 1));
 	e->roots = U32_MAX - 1;
 	u->nroots = U32_MAX - 1;
 	mutex_unlock(&u->lock);
@@ -235,13 +238,18 @@ static void table_shrinks_after_collection(struct kunit *test)
 	for (i = 0; i < 20000; i++)
 		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1, 0, &h), 0);
 	KUNIT_EXPECT_LE(test, u->nentries, 20000 + 256);
-	/* Entries, plus the table's leaves: dense here, so about one per 64. */
+	/*
+	 * Entries, plus the table's leaves (dense here: about one per
+	 * UH_LEAF_ENTRIES entries, the emptied ones freed) and directory.
+	 */
 	KUNIT_EXPECT_GE(test, atomic_long_read(&u->charged),
 			(long)(u->nentries * sizeof(struct uh_entry) +
-			       u->nentries / XA_CHUNK_SIZE * sizeof(struct xa_node)));
+			       u->nentries / UH_LEAF_ENTRIES * UH_TAB_LEAF_COST +
+			       uh_tab_dir_cost(u->tab.ndir)));
 	KUNIT_EXPECT_LE(test, atomic_long_read(&u->charged),
 			(long)(u->nentries * sizeof(struct uh_entry) +
-			       (u->nentries / XA_CHUNK_SIZE + 2) * 2 * sizeof(struct xa_node)));
+			       (u->nentries / UH_LEAF_ENTRIES + 2) * UH_TAB_LEAF_COST +
+			       uh_tab_dir_cost(u->tab.ndir)));
 }
 
 /*
@@ -255,17 +263,18 @@ static void sparse_table_is_charged(struct kunit *test)
 	unsigned int i;
 	u64 h;
 
-	for (i = 0; i < 64 * 64; i++)
+	for (i = 0; i < 16 * UH_LEAF_ENTRIES; i++)
 		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
-					       i % 64 ? 0 : SPANHEAP_ALLOC_ROOTED, &h), 0);
+					       i % UH_LEAF_ENTRIES ? 0 : SPANHEAP_ALLOC_ROOTED,
+					       &h), 0);
 	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
 	mutex_lock(&u->lock);
 	u->reclaim_at = 0;			/* the next ALLOC reclaims */
 	mutex_unlock(&u->lock);
 	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h), 0);
-	KUNIT_EXPECT_LE(test, u->nentries, 64 + 1);
+	KUNIT_EXPECT_LE(test, u->nentries, 16 + 1);
 	KUNIT_EXPECT_GE(test, atomic_long_read(&u->charged) - before,
-			(long)(64 * sizeof(struct xa_node)));
+			(long)(16 * UH_TAB_LEAF_COST));
 }
 
 /*
@@ -1060,11 +1069,10 @@ static void batch_op_errors_match_single(struct kunit *test)
 static u32 rooted_entries(struct uheap *u)
 {
 	struct uh_entry *e;
-	unsigned long idx;
-	u32 n = 0;
+	u32 idx, n = 0;
 
 	mutex_lock(&u->lock);
-	xa_for_each(&u->tab, idx, e)
+	for (idx = 0; (e = uh_tab_next(&u->tab, &idx)); idx++)
 		n += !!e->roots;
 	mutex_unlock(&u->lock);
 	return n;
@@ -1125,8 +1133,8 @@ static void reclaim_skips_only_fully_rooted_table(struct kunit *test)
 
 /*
  * ALLOC stores at the cyclic cursor, or searches when that index is
- * taken; and a leaf whose other entry was erased is charged again even
- * though the entry made just before sat in the same leaf (leaf_new()).
+ * taken; a fresh leaf is charged to its first entry, and given back with
+ * its last, then charged again for the next entry made there.
  */
 static void table_insert_cursor_and_leaf_charge(struct kunit *test)
 {
@@ -1149,12 +1157,12 @@ static void table_insert_cursor_and_leaf_charge(struct kunit *test)
 
 	/* A fresh leaf: its first entry pays for it. */
 	mutex_lock(&u->lock);
-	u->next_idx = 5 * XA_CHUNK_SIZE;
+	u->next_idx = 5 * UH_LEAF_ENTRIES;	/* within the directory */
 	mutex_unlock(&u->lock);
 	base = atomic_long_read(&u->charged);
 	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &a), 0);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
-			(long)(sizeof(struct uh_entry) + UH_LEAF_COST));
+			(long)(sizeof(struct uh_entry) + UH_TAB_LEAF_COST));
 	/* Collected, and its entry dropped with the leaf's charge. */
 	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, a, 0), -ESTALE);
@@ -1164,33 +1172,61 @@ static void table_insert_cursor_and_leaf_charge(struct kunit *test)
 				       SPANHEAP_ALLOC_ROOTED, &b), 0);
 	KUNIT_EXPECT_EQ(test, b & (UH_MAX_ENTRIES - 1), (a & (UH_MAX_ENTRIES - 1)) + 1);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
-			(long)(sizeof(struct uh_entry) + UH_LEAF_COST));
+			(long)(sizeof(struct uh_entry) + UH_TAB_LEAF_COST));
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, b, 0), 0);
 	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, b, 0), -ESTALE);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), base);
 }
 
+/*
+ * Each directory slot's counts and bit against its leaf: a leaf exists
+ * iff it holds an entry; an entry is rooted iff it has ROOTs or unsettled
+ * UNROOTs.  Context: u->lock.
+ */
+static void check_leaves(struct kunit *test, const struct uh_table *t)
+{
+	u32 li, i, used, rooted;
+	struct uh_entry *e;
+
+	for (li = 0; li < t->ndir; li++) {
+		used = 0;
+		rooted = 0;
+		for (i = 0; t->dir[li].leaf && i < UH_LEAF_ENTRIES; i++) {
+			e = t->dir[li].leaf->ent[i];
+			used += !!e;
+			rooted += e && e->rooted;
+			if (e)
+				KUNIT_EXPECT_EQ(test, e->rooted, e->roots || e->unroots);
+		}
+		KUNIT_EXPECT_EQ_MSG(test, t->dir[li].nused, used, "leaf %u", li);
+		KUNIT_EXPECT_EQ_MSG(test, !t->dir[li].leaf, !used, "leaf %u", li);
+		KUNIT_EXPECT_EQ_MSG(test, t->dir[li].nrooted, rooted, "leaf %u", li);
+		KUNIT_EXPECT_EQ_MSG(test, test_bit(li, t->rooted), !!rooted, "leaf %u", li);
+	}
+}
+
 /* Rebuild the table's books from a walk; they must match the counters. */
 static void check_books(struct kunit *test, struct uheap *u, long base)
 {
-	unsigned long idx, leaf = ULONG_MAX, leaves = 0;
-	u32 n = 0, rooted = 0;
+	u32 idx, leaf = U32_MAX, leaves = 0, n = 0, rooted = 0;
 	struct uh_entry *e;
 
 	mutex_lock(&u->lock);
-	xa_for_each(&u->tab, idx, e) {
+	for (idx = 0; (e = uh_tab_next(&u->tab, &idx)); idx++) {
 		n++;
 		rooted += !!e->roots;
-		if (idx / XA_CHUNK_SIZE != leaf) {
-			leaf = idx / XA_CHUNK_SIZE;
+		if (idx / UH_LEAF_ENTRIES != leaf) {
+			leaf = idx / UH_LEAF_ENTRIES;
 			leaves++;
 		}
 	}
 	KUNIT_EXPECT_EQ(test, n, u->nentries);
 	KUNIT_EXPECT_EQ(test, rooted, u->nrooted);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
-			(long)(n * sizeof(struct uh_entry) + leaves * UH_LEAF_COST));
+			(long)(n * sizeof(struct uh_entry) + leaves * UH_TAB_LEAF_COST +
+			       uh_tab_dir_cost(u->tab.ndir)));
+	check_leaves(test, &u->tab);
 	mutex_unlock(&u->lock);
 }
 
@@ -1201,8 +1237,8 @@ static void check_books(struct kunit *test, struct uheap *u, long base)
  * delivered or not, forced reclaims and cursor jumps (onto taken low
  * indices, and near the top to wrap): after every step the entry count,
  * the rooted count (nrooted, which lets table_reclaim() skip its walk)
- * and the charge (entries plus non-empty leaves, which leaf_new()
- * decides without a search) match a walk of the table.
+ * and the charge (entries, non-empty leaves and the directory) match a
+ * walk of the table, as do the per-leaf counts and the rooted bitmap.
  */
 static void books_exact_under_random_ops(struct kunit *test)
 {
@@ -1263,6 +1299,281 @@ static void books_exact_under_random_ops(struct kunit *test)
 	KUNIT_EXPECT_GT(test, u->epoch, 0U);	/* the cursor jumps did wrap */
 }
 
+/* ---- the handle table (uheap_table.c) ---- */
+
+static void set_cursor(struct uheap *u, u32 idx)
+{
+	mutex_lock(&u->lock);
+	u->next_idx = idx;
+	mutex_unlock(&u->lock);
+}
+
+static u32 idx_of(u64 h)
+{
+	return h & (UH_MAX_ENTRIES - 1);
+}
+
+/*
+ * Consecutive ALLOCs fill a leaf and go on into the next, which the first
+ * entry there pays for; an index past the directory grows it (doubling,
+ * charged, the old slots copied), and what was there still resolves.
+ */
+static void table_grows_across_leaves(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	u64 first, h, far;
+	long before;
+	u32 i, ndir;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &first), 0);
+	KUNIT_EXPECT_EQ(test, idx_of(first), 1U);
+	for (i = 2; i < 2 * UH_LEAF_ENTRIES; i++) {
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+					       SPANHEAP_ALLOC_ROOTED, &h), 0);
+		KUNIT_ASSERT_EQ(test, idx_of(h), i);
+	}
+	KUNIT_EXPECT_EQ(test, u->tab.dir[0].nused, UH_LEAF_ENTRIES - 1);
+	KUNIT_EXPECT_EQ(test, u->tab.dir[1].nused, UH_LEAF_ENTRIES);
+	KUNIT_EXPECT_NULL(test, u->tab.dir[2].leaf);
+	/* The next entry opens leaf 2: one leaf more, nothing else. */
+	before = atomic_long_read(&u->charged);
+	ndir = u->tab.ndir;
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	KUNIT_EXPECT_EQ(test, idx_of(h), 2 * UH_LEAF_ENTRIES);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - before,
+			(long)(sizeof(struct uh_entry) + UH_TAB_LEAF_COST));
+	KUNIT_EXPECT_EQ(test, u->tab.ndir, ndir);
+	/* Far past the directory: it grows to the next power of two. */
+	set_cursor(u, 100 * UH_LEAF_ENTRIES + 7);
+	before = atomic_long_read(&u->charged);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &far), 0);
+	KUNIT_EXPECT_EQ(test, idx_of(far), 100 * UH_LEAF_ENTRIES + 7);
+	KUNIT_EXPECT_EQ(test, u->tab.ndir, 128U);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - before,
+			(long)(sizeof(struct uh_entry) + UH_TAB_LEAF_COST +
+			       uh_tab_dir_cost(128) - uh_tab_dir_cost(ndir)));
+	/* The old slots came along: every entry resolves, counts intact. */
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, first, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, far, 0), 0);
+	KUNIT_EXPECT_EQ(test, u->tab.dir[1].nrooted, UH_LEAF_ENTRIES);
+	KUNIT_EXPECT_TRUE(test, test_bit(100, u->tab.rooted));
+	KUNIT_EXPECT_EQ(test, u->nentries, 2 * UH_LEAF_ENTRIES + 1);
+	check_books(test, u, 0);
+}
+
+/*
+ * Past the last index the cursor wraps to the first free index from 1,
+ * a new generation: an old handle of that index is stale, handles made
+ * before still name their objects.  A search skips full leaves whole.
+ */
+static void table_index_wraps(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	u64 low[3], top[2], h, gone;
+	u32 i;
+
+	/* Index 1, unrooted: collected, its index free again. */
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &gone), 0);
+	for (i = 0; i < 3; i++)
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+					       SPANHEAP_ALLOC_ROOTED, &low[i]), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, gone, 0), -ESTALE);
+	set_cursor(u, UH_MAX_ENTRIES - 2);
+	for (i = 0; i < 2; i++) {
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+					       SPANHEAP_ALLOC_ROOTED, &top[i]), 0);
+		KUNIT_EXPECT_EQ(test, idx_of(top[i]), UH_MAX_ENTRIES - 2 + i);
+	}
+	KUNIT_EXPECT_EQ(test, u->epoch, 0U);
+	KUNIT_EXPECT_EQ(test, u->next_idx, UH_MAX_ENTRIES);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	KUNIT_EXPECT_EQ(test, idx_of(h), 1U);
+	KUNIT_EXPECT_EQ(test, u->epoch, 1U);
+	KUNIT_EXPECT_EQ(test, h, uh_handle(u, 1, 1));
+	KUNIT_EXPECT_EQ(test, u->next_idx, 2U);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, gone, 0), -ESTALE);
+	for (i = 0; i < 3; i++)
+		KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, low[i], 0), 0);
+	for (i = 0; i < 2; i++)
+		KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, top[i], 0), 0);
+	/* Fill leaf 1; a search from inside it lands past it, not before. */
+	set_cursor(u, UH_LEAF_ENTRIES);
+	for (i = 0; i < UH_LEAF_ENTRIES; i++)
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+					       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	KUNIT_EXPECT_EQ(test, u->tab.dir[1].nused, UH_LEAF_ENTRIES);
+	set_cursor(u, UH_LEAF_ENTRIES + 3);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	KUNIT_EXPECT_EQ(test, idx_of(h), 2 * UH_LEAF_ENTRIES);
+	KUNIT_EXPECT_EQ(test, u->epoch, 1U);
+	check_books(test, u, 0);
+}
+
+/* Take the file to its limit but for @room bytes. */
+static unsigned long leave_room(struct kunit *test, struct uheap *u, long room)
+{
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	unsigned long n = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	spanheap_read_stats(u->heap, st);
+	spanheap_set_limit(u->heap, st->bytes_reserved + st->bytes_meta + (64 << 10));
+	while (!spanheap_charge(u->heap, 8))	/* fill to the last 8 bytes */
+		n++;
+	KUNIT_ASSERT_GT(test, n * 8, (unsigned long)room);
+	spanheap_uncharge(u->heap, room);
+	return n * 8 - room;
+}
+
+/*
+ * An ALLOC whose entry fits the limit but not its new leaf, or not the
+ * directory grown for it, fails with -ENOMEM and changes nothing: not
+ * the charges, the cursor, the directory, the entries or the heap.
+ */
+static void table_leaf_failure_changes_nothing(struct kunit *test)
+{
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	struct uheap *u = test->priv;
+	u64 h, objects;
+	unsigned long filled;
+	long charged;
+	u32 ndir;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	ndir = u->tab.ndir;
+	KUNIT_ASSERT_EQ(test, ndir, 8U);
+	/* A fresh leaf inside the directory, room for the entry only. */
+	set_cursor(u, 3 * UH_LEAF_ENTRIES);
+	filled = leave_room(test, u, sizeof(struct uh_entry) + 8);
+	spanheap_read_stats(u->heap, st);
+	objects = st->objects_in_use;
+	charged = atomic_long_read(&u->charged);
+	KUNIT_EXPECT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), charged);
+	KUNIT_EXPECT_EQ(test, u->nentries, 1U);
+	KUNIT_EXPECT_EQ(test, u->next_idx, 3 * UH_LEAF_ENTRIES);
+	KUNIT_EXPECT_NULL(test, u->tab.dir[3].leaf);
+	KUNIT_EXPECT_EQ(test, u->tab.dir[3].nused, 0);
+	spanheap_read_stats(u->heap, st);
+	KUNIT_EXPECT_EQ(test, st->objects_in_use, objects);
+	/* Room for the leaf too, not for a directory of 256 slots. */
+	set_cursor(u, 200 * UH_LEAF_ENTRIES);
+	spanheap_uncharge(u->heap, UH_TAB_LEAF_COST);
+	filled -= UH_TAB_LEAF_COST;
+	KUNIT_EXPECT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), charged);
+	KUNIT_EXPECT_EQ(test, u->tab.ndir, ndir);
+	KUNIT_EXPECT_EQ(test, u->next_idx, 200 * UH_LEAF_ENTRIES);
+	KUNIT_EXPECT_EQ(test, u->nentries, 1U);
+	check_books(test, u, 0);
+	/* With room, the same ALLOC succeeds where it was to go. */
+	spanheap_uncharge(u->heap, filled);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h), 0);
+	KUNIT_EXPECT_EQ(test, idx_of(h), 200 * UH_LEAF_ENTRIES);
+	KUNIT_EXPECT_EQ(test, u->tab.ndir, 256U);
+	check_books(test, u, 0);
+}
+
+/*
+ * A leaf whose entries all went (collected, then dropped by reclaim) is
+ * freed, its charge given back; a leaf keeping one rooted entry stays.
+ */
+static void table_frees_empty_leaves(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	long before;
+	u64 h, keep;
+	u32 i;
+
+	set_cursor(u, UH_LEAF_ENTRIES);		/* leaves 1 and 2 */
+	before = atomic_long_read(&u->charged);
+	for (i = 0; i < 2 * UH_LEAF_ENTRIES; i++)
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+					       i == UH_LEAF_ENTRIES + 9 ?
+					       SPANHEAP_ALLOC_ROOTED : 0, &h), 0);
+	keep = uh_handle(u, 2 * UH_LEAF_ENTRIES + 9, 0);
+	KUNIT_EXPECT_NOT_NULL(test, u->tab.dir[1].leaf);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	mutex_lock(&u->lock);
+	u->reclaim_at = 0;			/* the next ALLOC reclaims */
+	mutex_unlock(&u->lock);
+	set_cursor(u, 5 * UH_LEAF_ENTRIES);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	KUNIT_EXPECT_EQ(test, u->nentries, 2U);
+	KUNIT_EXPECT_NULL(test, u->tab.dir[1].leaf);
+	KUNIT_EXPECT_EQ(test, u->tab.dir[1].nused, 0);
+	KUNIT_EXPECT_NOT_NULL(test, u->tab.dir[2].leaf);
+	KUNIT_EXPECT_EQ(test, u->tab.dir[2].nused, 1);
+	/* Two entries, two leaves (2 and 5), and the directory. */
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - before,
+			(long)(2 * (sizeof(struct uh_entry) + UH_TAB_LEAF_COST) +
+			       uh_tab_dir_cost(u->tab.ndir)));
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, keep, 0), 0);
+	check_books(test, u, 0);
+}
+
+/*
+ * The root scan's walk (uh_tab_next_rooted()) yields exactly the rooted
+ * entries, across bitmap words and at leaf edges, and a collection keeps
+ * exactly their objects.
+ */
+static void root_scan_visits_exactly_rooted(struct kunit *test)
+{
+	static const u32 at[] = {
+		1, UH_LEAF_ENTRIES - 1, UH_LEAF_ENTRIES,
+		63 * UH_LEAF_ENTRIES + UH_LEAF_ENTRIES - 1, 64 * UH_LEAF_ENTRIES,
+		64 * UH_LEAF_ENTRIES + 5, 128 * UH_LEAF_ENTRIES,
+		130 * UH_LEAF_ENTRIES + UH_LEAF_ENTRIES - 1, 131 * UH_LEAF_ENTRIES,
+	};
+	/* Rooted at ALLOC, rooted by ROOT, unrooted, rooted then unrooted. */
+	static const u8 how[] = { 0, 1, 2, 0, 1, 2, 1, 1, 3 };
+	struct uheap *u = test->priv;
+	u64 h[ARRAY_SIZE(at)];
+	struct uh_entry *e;
+	u32 i, idx, seen;
+
+	for (i = 0; i < ARRAY_SIZE(at); i++) {
+		set_cursor(u, at[i]);
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+					       how[i] ? 0 : SPANHEAP_ALLOC_ROOTED,
+					       &h[i]), 0);
+		KUNIT_ASSERT_EQ(test, idx_of(h[i]), at[i]);
+		if (how[i] == 1 || how[i] == 3)
+			KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h[i], 0), 0);
+		if (how[i] == 3)
+			KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h[i], 0), 0);
+	}
+	mutex_lock(&u->lock);
+	seen = 0;
+	for (idx = 0; (e = uh_tab_next_rooted(&u->tab, &idx)); idx++) {
+		while (seen < ARRAY_SIZE(at) && how[seen] >= 2)
+			seen++;
+		KUNIT_EXPECT_LT(test, seen, (u32)ARRAY_SIZE(at));
+		if (seen < ARRAY_SIZE(at))
+			KUNIT_EXPECT_EQ(test, idx, at[seen]);
+		seen++;
+	}
+	while (seen < ARRAY_SIZE(at) && how[seen] >= 2)
+		seen++;
+	KUNIT_EXPECT_EQ(test, seen, (u32)ARRAY_SIZE(at));
+	mutex_unlock(&u->lock);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	for (i = 0; i < ARRAY_SIZE(at); i++)
+		KUNIT_EXPECT_EQ_MSG(test, do_cmd(u, SPANHEAP_IOC_ROOT, h[i], 0),
+				    how[i] >= 2 ? -ESTALE : 0L, "index %u", at[i]);
+	check_books(test, u, 0);
+}
+
 static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(token_is_never_scanned),
 	KUNIT_CASE(handle_space_retires),
@@ -1275,6 +1586,11 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(reclaim_skips_only_fully_rooted_table),
 	KUNIT_CASE(table_insert_cursor_and_leaf_charge),
 	KUNIT_CASE(books_exact_under_random_ops),
+	KUNIT_CASE(table_grows_across_leaves),
+	KUNIT_CASE(table_index_wraps),
+	KUNIT_CASE(table_leaf_failure_changes_nothing),
+	KUNIT_CASE(table_frees_empty_leaves),
+	KUNIT_CASE(root_scan_visits_exactly_rooted),
 	KUNIT_CASE(cleanup_event_comes_once),
 	KUNIT_CASE(cleanup_cycle_is_collected),
 	KUNIT_CASE(cleanup_stopped_never_comes),
