@@ -111,7 +111,7 @@ static void release_list(struct list_head *head)
 }
 
 /* Put large span @s, its object allocated, on heap->large.  Context: heap->lock. */
-static void shp_large_link(struct spanheap *heap, struct shp_span *s)
+static void large_link(struct spanheap *heap, struct shp_span *s)
 {
 	lockdep_assert_held(&heap->lock);
 	WRITE_ONCE(s->state, SHP_SPAN_LARGE);
@@ -130,7 +130,7 @@ static void shp_large_link(struct spanheap *heap, struct shp_span *s)
 void shp_large_add(struct spanheap *heap, struct shp_span *s)
 {
 	spin_lock(&heap->lock);
-	shp_large_link(heap, s);
+	large_link(heap, s);
 	spin_unlock(&heap->lock);
 }
 
@@ -176,7 +176,6 @@ struct shp_span *shp_large_reuse(struct spanheap *heap, unsigned long bytes,
 
 		/* Only a record added while its object was being freed (a caller's race). */
 		shp_special_free_all(s);
-
 		/*
 		 * Lookups that found the span before its object was freed
 		 * may read it still, without the lock: marked stores, the
@@ -189,7 +188,7 @@ struct shp_span *shp_large_reuse(struct spanheap *heap, unsigned long bytes,
 		WRITE_ONCE(s->spc, spc);
 		/* Pairs with shp_ensure_swept()'s acquire. */
 		smp_store_release(&s->sweepgen, heap->sweepgen);
-		shp_large_link(heap, s);
+		large_link(heap, s);
 	}
 	spin_unlock(&heap->lock);
 	return s;
