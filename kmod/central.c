@@ -152,6 +152,23 @@ void shp_large_release(struct spanheap *heap, struct shp_span *s)
 		shp_span_release(s);
 }
 
+/*
+ * Make freed large span @s an allocated object of span class @spc.
+ * Lookups that found it before its object was freed may read it still,
+ * without a lock: marked stores, the alloc bit last.
+ */
+static void large_revive(struct shp_span *s, unsigned int spc)
+{
+	unsigned int i;
+
+	/* Only a record added while its object was being freed (a caller's race). */
+	shp_special_free_all(s);
+	for (i = 0; i < SHP_SPAN_BITMAPS; i++)
+		WRITE_ONCE(s->bits[i], 0);
+	WRITE_ONCE(s->spc, spc);
+	WRITE_ONCE(shp_alloc_bits(s)[0], 1UL);
+}
+
 /**
  * shp_large_reuse() - make a kept large span of @bytes an object again
  * @heap: heap
@@ -172,26 +189,175 @@ struct shp_span *shp_large_reuse(struct spanheap *heap, unsigned long bytes,
 	spin_lock(&heap->lock);
 	s = shp_span_take_kept(heap, bytes);
 	if (s) {
-		unsigned int i;
-
-		/* Only a record added while its object was being freed (a caller's race). */
-		shp_special_free_all(s);
-		/*
-		 * Lookups that found the span before its object was freed
-		 * may read it still, without the lock: marked stores, the
-		 * bitmaps (one word each) before sweepgen says "swept".
-		 */
-		for (i = 0; i < SHP_SPAN_BITMAPS; i++)
-			WRITE_ONCE(s->bits[i], 0);
-		WRITE_ONCE(shp_alloc_bits(s)[0], 1UL);
+		large_revive(s, spc);
 		s->nalloc = 1;
-		WRITE_ONCE(s->spc, spc);
 		/* Pairs with shp_ensure_swept()'s acquire. */
 		smp_store_release(&s->sweepgen, heap->sweepgen);
 		large_link(heap, s);
 	}
 	spin_unlock(&heap->lock);
 	return s;
+}
+
+/*
+ * Large slots.  A CPU that frees a large object of at most
+ * heap->large_slot_pages pages holds its span in its cache's @large:
+ * still SHP_SPAN_LARGE on heap->large, swept, nalloc 1, but its alloc
+ * bit clear, so that lookups, the API and a second free see the object
+ * freed.  The CPU's next allocation of that length takes it back with no
+ * lock, so a loop freeing and allocating one size pays one lock round
+ * trip a pair: the free's, which also claims the object against a
+ * racing second free and sweeps it first if need be.
+ *
+ * Only the owner touches its slot, with preemption disabled, inside a
+ * section; anyone else only with the world stopped.  Slots are given
+ * back (shp_large_release(), so to the kept spans) by every cycle and
+ * spanheap_drain(), by their owner's allocation of another length, and
+ * by the slot work when one was idle for a whole scavenger delay.  A
+ * span in a slot counts as in use.  No slot is filled while the heap
+ * has a limit: memory one CPU holds must never make another's
+ * allocation or charge fail.
+ */
+
+/* Queue the slot work unless it is.  Context: heap->lock held. */
+static void slot_arm(struct spanheap *heap)
+{
+	lockdep_assert_held(&heap->lock);
+	if (heap->slot_armed)
+		return;
+	heap->slot_armed = true;
+	spin_lock(&heap->fin_lock);
+	if (!heap->dying)
+		queue_delayed_work(shp_wq, &heap->slot_work, heap->pages.delay + 1);
+	spin_unlock(&heap->fin_lock);
+}
+
+/**
+ * shp_large_slot_put() - free a large object into this CPU's slot
+ * @heap: heap
+ * @c: this CPU's cache
+ * @s: span on heap->large, swept, its object allocated
+ *
+ * Frees the object's records and clears its alloc bit; a span the slot
+ * held already is released in its place.
+ *
+ * Context: heap->lock held, preemption disabled.
+ * Return: false, with nothing done, if @s is too long for a slot or the
+ * heap has a limit: the caller releases it.
+ */
+bool shp_large_slot_put(struct spanheap *heap, struct shp_cpu_cache *c,
+			struct shp_span *s)
+{
+	struct shp_span *old = c->large;
+
+	lockdep_assert_held(&heap->lock);
+	if (s->bytes > (unsigned long)heap->large_slot_pages << PAGE_SHIFT ||
+	    READ_ONCE(heap->limit))
+		return false;
+	shp_special_free_all(s);
+	WRITE_ONCE(shp_alloc_bits(s)[0], 0);
+	/* Marked: the slot work peeks at both. */
+	WRITE_ONCE(c->large, s);
+	WRITE_ONCE(c->large_puts, c->large_puts + 1);
+	if (old)
+		shp_large_release(heap, old);
+	slot_arm(heap);
+	return true;
+}
+
+/**
+ * shp_large_slot_take() - allocate from this CPU's slot
+ * @heap: heap
+ * @bytes: span length (a page multiple)
+ * @spc: span class 0, NOSCAN or not
+ *
+ * A slotted span of another length is released instead, so that the
+ * heap never grows while its own CPU holds an idle span.
+ *
+ * Context: inside a section; takes heap->lock only to release.
+ * Return: the span, its object allocated but not zeroed, or NULL.
+ */
+struct shp_span *shp_large_slot_take(struct spanheap *heap,
+				     unsigned long bytes, unsigned int spc)
+{
+	struct shp_cpu_cache *c = get_cpu_ptr(heap->cpu);
+	struct shp_span *s = c->large;
+
+	if (s) {
+		WRITE_ONCE(c->large, NULL);
+		if (s->bytes == bytes) {
+			large_revive(s, spc);
+		} else {
+			spin_lock(&heap->lock);
+			shp_large_release(heap, s);
+			spin_unlock(&heap->lock);
+			s = NULL;
+		}
+	}
+	put_cpu_ptr(heap->cpu);
+	return s;
+}
+
+/* Release every CPU's slotted span.  Context: no allocation or free running. */
+static void slots_release_all(struct spanheap *heap)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
+		struct shp_span *s = c->large;
+
+		if (!s)
+			continue;
+		WRITE_ONCE(c->large, NULL);
+		spin_lock(&heap->lock);
+		shp_large_release(heap, s);
+		spin_unlock(&heap->lock);
+	}
+}
+
+/**
+ * shp_slot_workfn() - give back the large slots idle since the last run
+ * @work: heap->slot_work
+ *
+ * A slot is idle if nothing was put in it since the last run, a
+ * scavenger delay ago.  Giving one back stops the world for a moment;
+ * a cycle in progress does it anyway.  The work comes back while any
+ * slot holds a span, so a burst's last freed span is not held forever.
+ *
+ * Context: the heap's work, process context; takes heap->gc_lock and
+ * heap->sections.
+ */
+void shp_slot_workfn(struct work_struct *work)
+{
+	struct spanheap *heap = container_of(to_delayed_work(work),
+					     struct spanheap, slot_work);
+	bool idle = false, held = false;
+	int cpu;
+
+	spin_lock(&heap->lock);
+	heap->slot_armed = false;	/* a put from now on re-arms */
+	spin_unlock(&heap->lock);
+	for_each_possible_cpu(cpu) {
+		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
+		unsigned long puts = READ_ONCE(c->large_puts);
+
+		if (READ_ONCE(c->large) && puts == c->large_seen)
+			idle = true;
+		c->large_seen = puts;
+	}
+	if (idle && mutex_trylock(&heap->gc_lock)) {
+		percpu_down_write(&heap->sections);
+		slots_release_all(heap);
+		percpu_up_write(&heap->sections);
+		mutex_unlock(&heap->gc_lock);
+	}
+	for_each_possible_cpu(cpu)
+		held |= !!READ_ONCE(per_cpu_ptr(heap->cpu, cpu)->large);
+	spin_lock(&heap->lock);
+	if (held)
+		slot_arm(heap);
+	spin_unlock(&heap->lock);
 }
 
 /**
@@ -388,7 +554,8 @@ int shp_central_free(struct spanheap *heap, struct shp_span *s,
  * @heap: heap
  *
  * Afterwards every span is central, remote frees are folded, empty spans
- * beyond the keep limit are released and counters are exact.
+ * beyond the keep limit are released, the large slots are empty and
+ * counters are exact.
  *
  * Context: process context; no allocation or free on @heap may run
  * concurrently (the caches of other CPUs are touched).
@@ -416,5 +583,6 @@ void spanheap_drain(struct spanheap *heap)
 		c->tiny = 0;
 		c->tiny_off = 0;
 	}
+	slots_release_all(heap);
 }
 EXPORT_SYMBOL_GPL(spanheap_drain);

@@ -131,6 +131,17 @@ static bool kept_span_ok(struct shp_span *s, unsigned int list)
 	       shp_pagemap_lookup((void *)(s->base + s->bytes - 1)) == s;
 }
 
+/* @s is held by exactly one CPU's large slot. */
+static bool in_one_large_slot(struct spanheap *heap, struct shp_span *s)
+{
+	unsigned int n = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		n += per_cpu_ptr(heap->cpu, cpu)->large == s;
+	return n == 1;
+}
+
 /*
  * Check the kept spans and their count; add their runs' bytes to
  * @span_bytes.  Context: heap->lock, rcu_read_lock().
@@ -238,8 +249,11 @@ int shp_heap_check(struct spanheap *heap)
 	spin_lock(&heap->lock);
 	nspans = 0;
 	list_for_each_entry(s, &heap->large, list) {
-		if (ret || SHP_SPC_CLASS(s->spc) ||
-		    check_span(heap, s, s->spc, &objects[0], &large_bytes) != 1 ||
+		/* An allocated object, or a freed one in a large slot. */
+		n = ret || SHP_SPC_CLASS(s->spc) ? -1 :
+			check_span(heap, s, s->spc, &objects[0], &large_bytes);
+		if ((n != 1 && !(n == 0 && in_one_large_slot(heap, s))) ||
+		    s->nalloc != 1 ||
 		    s->state != SHP_SPAN_LARGE || !s->run || s->run->free ||
 		    shp_run_base(s->run) != s->base ||
 		    (unsigned long)s->run->npages << PAGE_SHIFT != s->bytes)

@@ -69,6 +69,8 @@ struct spanheap *spanheap_create(const char *name, size_t limit)
 	atomic_long_set(&heap->bad_frees, 0);
 	spin_lock_init(&heap->lock);
 	INIT_LIST_HEAD(&heap->large);
+	heap->large_slot_pages = SHP_LARGE_SLOT_PAGES;
+	INIT_DELAYED_WORK(&heap->slot_work, shp_slot_workfn);
 	shp_pageheap_init(heap);
 	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
 		spin_lock_init(&heap->central[spc].lock);
@@ -112,6 +114,7 @@ void spanheap_destroy(struct spanheap *heap)
 	cancel_work_sync(&heap->gc_work);
 	cancel_work_sync(&heap->sweep_work);
 	cancel_work_sync(&heap->fin_work);
+	cancel_delayed_work_sync(&heap->slot_work);
 	shp_cleanup_workers_cancel(heap);
 	shp_finq_destroy(heap);
 	spanheap_drain(heap);
@@ -197,9 +200,12 @@ static noinline void *alloc_large(struct spanheap *heap, size_t size,
 
 	if (size > (size_t)INT_MAX)
 		return NULL;
-	/* Dead large objects' runs first, before the heap grows. */
-	shp_sweep_large_all(heap);
-	s = shp_large_reuse(heap, PAGE_ALIGN(size), spc);
+	/* This CPU's last freed span, else dead and kept ones, before the heap grows. */
+	s = shp_large_slot_take(heap, PAGE_ALIGN(size), spc);
+	if (!s) {
+		shp_sweep_large_all(heap);
+		s = shp_large_reuse(heap, PAGE_ALIGN(size), spc);
+	}
 	if (s) {
 		if (zero)
 			memset((void *)s->base, 0, s->bytes);
@@ -403,16 +409,23 @@ static int free_large(struct spanheap *heap, struct shp_span *s, void *ptr)
 
 	if (ptr != (void *)s->base)
 		return -EINVAL;
+	c = get_cpu_ptr(heap->cpu);
 	spin_lock(&heap->lock);
 	if (s->state == SHP_SPAN_LARGE && s->sweepgen != heap->sweepgen)
 		shp_sweep_large(heap, s);	/* may release it */
-	if (s->state != SHP_SPAN_LARGE) {
+	/*
+	 * Dead (the sweep just run released it) or freed by a racing call;
+	 * or freed into a CPU's large slot, as good as gone: -EFAULT, as
+	 * when the lookup fails.
+	 */
+	if (s->state != SHP_SPAN_LARGE || !test_bit(0, shp_alloc_bits(s))) {
 		spin_unlock(&heap->lock);
-		return -EINVAL;
+		put_cpu_ptr(heap->cpu);
+		return s->state != SHP_SPAN_LARGE ? -EINVAL : -EFAULT;
 	}
-	shp_large_release(heap, s);
+	if (!shp_large_slot_put(heap, c, s))
+		shp_large_release(heap, s);
 	spin_unlock(&heap->lock);
-	c = get_cpu_ptr(heap->cpu);
 	local_inc(&c->frees);
 	put_cpu_ptr(heap->cpu);
 	return 0;

@@ -493,6 +493,10 @@ struct shp_central {
  * @cleanup_id: last cleanup id handed out from this CPU's block
  * @cleanup_id_end: last id of the block; @cleanup_id == @cleanup_id_end
  *	when it is used up (SHP_CLEANUP_ID_BLOCK ids from heap->cleanup_ids)
+ * @large: a large span this CPU freed, held for its next allocation of
+ *	the same length, or NULL (central.c, "Large slots")
+ * @large_puts: spans put in @large, ever; the slot work's idleness test
+ * @large_seen: @large_puts when the slot work last looked (its own)
  *
  * Objects per class are counted from the bitmaps when stats are read,
  * so the fast paths only bump two counters next to @last: local_t, one
@@ -507,8 +511,14 @@ struct shp_cpu_cache {
 	local_t tiny_shared;
 	s64 cleanup_id;
 	s64 cleanup_id_end;
+	struct shp_span *large;
+	unsigned long large_puts;
+	unsigned long large_seen;
 	struct shp_span *alloc[SHP_NR_SPAN_CLASSES];
 } ____cacheline_aligned_in_smp;
+
+/* The longest span, in pages, a CPU's large slot holds (256 KiB). */
+#define SHP_LARGE_SLOT_PAGES	64
 
 /* Cleanup ids a CPU reserves from heap->cleanup_ids at once. */
 #define SHP_CLEANUP_ID_BLOCK	64
@@ -637,6 +647,10 @@ struct shp_pause {
  * @nlarge: entries on @large
  * @large_bytes: bytes of the spans on @large
  * @large_sweepgen: @sweepgen when every large span was last swept
+ * @large_slot_pages: longest span a CPU's large slot holds, 0 for none
+ *	(fixed at creation; no slot is filled while @limit is set)
+ * @slot_armed: @slot_work is queued or about to be; under @lock
+ * @slot_work: gives back the large slots left idle (central.c)
  * @pages: page runs of the large spans
  * @bad_frees: rejected frees
  * @debugfs: debugfs directory, if any
@@ -701,6 +715,9 @@ struct spanheap {
 	unsigned long nlarge;
 	unsigned long large_bytes;
 	u32 large_sweepgen;
+	unsigned int large_slot_pages;
+	bool slot_armed;
+	struct delayed_work slot_work;
 	struct shp_pageheap pages;
 	atomic_long_t bad_frees;
 	struct dentry *debugfs;
@@ -983,6 +1000,11 @@ void shp_large_add(struct spanheap *heap, struct shp_span *s);
 void shp_large_release(struct spanheap *heap, struct shp_span *s);
 struct shp_span *shp_large_reuse(struct spanheap *heap, unsigned long bytes,
 				 unsigned int spc);
+bool shp_large_slot_put(struct spanheap *heap, struct shp_cpu_cache *c,
+			struct shp_span *s);
+struct shp_span *shp_large_slot_take(struct spanheap *heap,
+				     unsigned long bytes, unsigned int spc);
+void shp_slot_workfn(struct work_struct *work);
 
 /* sweep.c */
 void shp_sweep_span(struct spanheap *heap, struct shp_span *s);

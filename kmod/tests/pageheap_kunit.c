@@ -6,9 +6,10 @@
  * by sleeping: the heap's own delay is set far out so that the worker
  * does not act behind the cases' backs); a reused run comes zeroed; an
  * arena past the limit first frees idle arenas, else fails cleanly.
- * The page heap's cases keep no freed span whole (max_kept 0), so that
- * each free reaches the runs; the kept-span cases, and the concurrent
- * one, keep them as a heap does by default.
+ * The page heap's cases keep no freed span whole (max_kept 0) and fill
+ * no CPU's large slot, so that each free reaches the runs; the kept-span
+ * and slot cases, and the concurrent one, keep them as a heap does by
+ * default.
  */
 #include <kunit/test.h>
 #include <linux/mm.h>
@@ -34,6 +35,7 @@ static int pageheap_init(struct kunit *test)
 	if (!ret) {
 		((struct spanheap *)test->priv)->pages.delay = FAR;
 		((struct spanheap *)test->priv)->pages.max_kept = 0;
+		((struct spanheap *)test->priv)->large_slot_pages = 0;
 	}
 	return ret;
 }
@@ -766,6 +768,7 @@ static void concurrent_with_collections_and_scavenger(struct kunit *test)
 	struct spanheap *heap = test->priv;
 	struct churn *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
 	struct task_struct *t;
+	unsigned long puts = 0;
 	int i;
 
 	KUNIT_ASSERT_NOT_NULL(test, c);
@@ -775,6 +778,7 @@ static void concurrent_with_collections_and_scavenger(struct kunit *test)
 	init_completion(&c->done);
 	heap->pages.delay = 0;	/* the background scavenger runs too */
 	heap->pages.max_kept = shp_kept_large_spans;
+	heap->large_slot_pages = SHP_LARGE_SLOT_PAGES;
 	spanheap_set_gc_percent(heap, 10);
 	c->deadline = jiffies + HZ / 2;
 	for (i = 0; i < CHURN_THREADS; i++) {
@@ -796,6 +800,10 @@ static void concurrent_with_collections_and_scavenger(struct kunit *test)
 	KUNIT_EXPECT_GT(test, atomic_read(&c->allocs), 0);
 	/* Kept spans were taken back, under collections and the scavenger. */
 	KUNIT_EXPECT_GT(test, heap->pages.nreused, 0);
+	/* And the CPUs' large slots were filled (then given back by cycles). */
+	for_each_possible_cpu(i)
+		puts += per_cpu_ptr(heap->cpu, i)->large_puts;
+	KUNIT_EXPECT_GT(test, puts, 0);
 	/* Everything dead and swept: all arenas idle, then all given back. */
 	spanheap_collect(heap);
 	spanheap_drain(heap);
@@ -803,6 +811,177 @@ static void concurrent_with_collections_and_scavenger(struct kunit *test)
 	shp_scavenge(heap, jiffies, true);
 	KUNIT_EXPECT_EQ(test, narenas(heap), 0);
 	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, 0);
+	spanheap_enter(heap);
+	migrate_disable();
+}
+
+/* The span this CPU's large slot holds, or NULL.  Context: migration off. */
+static struct shp_span *my_slot(struct spanheap *heap)
+{
+	return this_cpu_ptr(heap->cpu)->large;
+}
+
+/* Large slots held by any CPU. */
+static unsigned int slots_held(struct spanheap *heap)
+{
+	unsigned int n = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		n += !!per_cpu_ptr(heap->cpu, cpu)->large;
+	return n;
+}
+
+/*
+ * A freed large span of at most large_slot_pages pages stays in its
+ * CPU's slot: freed for every lookup and a second free, records gone,
+ * and taken back by the CPU's next allocation of its length (zeroed
+ * unless NOZERO).  An allocation of another length gives it back to the
+ * kept spans; so does nothing else on its own.  Too long a span, or a
+ * heap with a limit, never goes in a slot.
+ */
+static void freed_large_span_in_slot(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	atomic_t runs = ATOMIC_INIT(0);
+	struct spanheap_weak *w;
+	struct shp_span *s;
+	u8 *p, *q;
+	size_t i;
+
+	heap->large_slot_pages = SHP_LARGE_SLOT_PAGES;
+	heap->pages.max_kept = shp_kept_large_spans;
+	p = alloc(test, OBJ);
+	s = span_of(p);
+	w = spanheap_weak_make(heap, p);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(w));
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, p, count_finalizer, &runs), 0);
+	memset(p, 0xa5, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	KUNIT_EXPECT_PTR_EQ(test, my_slot(heap), s);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 0);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(s->state), SHP_SPAN_LARGE);
+	KUNIT_EXPECT_NULL(test, s->specials);
+	KUNIT_EXPECT_NULL(test, spanheap_weak_value(heap, w));
+	spanheap_weak_put(heap, w);
+	KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, p, NULL));
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, p, count_finalizer, &runs),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), -EFAULT);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p + PAGE_SIZE), -EINVAL);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+
+	/* NOZERO takes it back as it was left; zeroed otherwise. */
+	q = spanheap_alloc(heap, OBJ, SPANHEAP_NOSCAN | SPANHEAP_NOZERO);
+	KUNIT_ASSERT_PTR_EQ(test, q, p);
+	KUNIT_EXPECT_NULL(test, my_slot(heap));
+	KUNIT_EXPECT_EQ(test, q[0], 0xa5);
+	KUNIT_EXPECT_EQ(test, q[OBJ - 1], 0xa5);
+	KUNIT_EXPECT_PTR_EQ(test, spanheap_object_base(heap, q + 1, NULL), (void *)q);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+	q = spanheap_alloc(heap, OBJ, 0);
+	KUNIT_ASSERT_PTR_EQ(test, q, p);
+	KUNIT_EXPECT_EQ(test, SHP_SPC_NOSCAN(s->spc), 0);
+	for (i = 0; i < OBJ && !q[i]; i++)
+		;
+	KUNIT_EXPECT_EQ(test, i, OBJ);
+
+	/* Another length gives it back to the kept spans first. */
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+	q = alloc(test, 2 * OBJ);
+	KUNIT_EXPECT_PTR_NE(test, q, p);
+	KUNIT_EXPECT_NULL(test, my_slot(heap));
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(s->state), SHP_SPAN_DEAD);
+
+	/* A second free into a full slot releases the span held. */
+	p = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	KUNIT_EXPECT_PTR_EQ(test, my_slot(heap), span_of(p));
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 1);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+
+	/* Too long for a slot, or a limit set: kept at once. */
+	q = alloc(test, ((size_t)SHP_LARGE_SLOT_PAGES + 1) << PAGE_SHIFT);
+	KUNIT_EXPECT_NULL(test, my_slot(heap));
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 2);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+	KUNIT_EXPECT_NULL(test, my_slot(heap));
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 3);
+	p = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 2);
+	spanheap_set_limit(heap, 64 << 20);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	KUNIT_EXPECT_NULL(test, my_slot(heap));
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 3);
+	spanheap_set_limit(heap, 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&runs), 0);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+}
+
+/*
+ * Slots are given back, to the kept spans, by a cycle (the world
+ * stopped), and by the slot work once a slot saw no put for a whole
+ * run; a slot in use is left alone.
+ */
+static void large_slots_given_back(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct shp_span *s;
+	u8 *p;
+
+	heap->large_slot_pages = SHP_LARGE_SLOT_PAGES;
+	heap->pages.max_kept = shp_kept_large_spans;
+	p = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	KUNIT_EXPECT_EQ(test, slots_held(heap), 1);
+	KUNIT_EXPECT_TRUE(test, heap->slot_armed);
+	migrate_enable();
+	spanheap_exit(heap);
+	spanheap_collect(heap);
+	KUNIT_EXPECT_EQ(test, slots_held(heap), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 1);
+	spanheap_enter(heap);
+	migrate_disable();
+
+	p = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 0);
+	s = span_of(p);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	migrate_enable();
+	spanheap_exit(heap);
+	/* The first run only notes the put; no put since: the second gives it back. */
+	shp_slot_workfn(&heap->slot_work.work);
+	KUNIT_EXPECT_EQ(test, slots_held(heap), 1);
+	KUNIT_EXPECT_TRUE(test, heap->slot_armed);	/* comes back for it */
+	shp_slot_workfn(&heap->slot_work.work);
+	KUNIT_EXPECT_EQ(test, slots_held(heap), 0);
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(s->state), SHP_SPAN_DEAD);
+	shp_slot_workfn(&heap->slot_work.work);
+	KUNIT_EXPECT_FALSE(test, heap->slot_armed);	/* nothing left to watch */
+
+	/* A put between two runs keeps the slot. */
+	spanheap_enter(heap);
+	migrate_disable();
+	p = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	migrate_enable();
+	spanheap_exit(heap);
+	shp_slot_workfn(&heap->slot_work.work);
+	spanheap_enter(heap);
+	migrate_disable();
+	p = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	migrate_enable();
+	spanheap_exit(heap);
+	shp_slot_workfn(&heap->slot_work.work);
+	KUNIT_EXPECT_EQ(test, slots_held(heap), 1);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+	spanheap_drain(heap);
+	KUNIT_EXPECT_EQ(test, slots_held(heap), 0);
 	spanheap_enter(heap);
 	migrate_disable();
 }
@@ -826,6 +1005,8 @@ static struct kunit_case pageheap_cases[] = {
 	KUNIT_CASE(kept_span_not_in_mark_hint),
 	KUNIT_CASE(kept_spans_do_not_block_records_at_limit),
 	KUNIT_CASE(kept_span_reuse_vs_stale_lookup),
+	KUNIT_CASE(freed_large_span_in_slot),
+	KUNIT_CASE(large_slots_given_back),
 	KUNIT_CASE(concurrent_with_collections_and_scavenger),
 	{}
 };

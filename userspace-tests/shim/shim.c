@@ -73,6 +73,15 @@ void shim_lock(struct shim_lock *l)
 	__atomic_store_n(&l->held, true, __ATOMIC_RELAXED);
 }
 
+bool shim_trylock(struct shim_lock *l)
+{
+	if (pthread_mutex_trylock(&l->m))
+		return false;
+	l->holder = pthread_self();
+	__atomic_store_n(&l->held, true, __ATOMIC_RELAXED);
+	return true;
+}
+
 void shim_unlock(struct shim_lock *l)
 {
 	__atomic_store_n(&l->held, false, __ATOMIC_RELAXED);

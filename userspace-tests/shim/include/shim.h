@@ -331,6 +331,7 @@ struct mutex {
 #define DEFINE_MUTEX(x)		struct mutex x = { __SHIM_LOCK_INIT }
 void shim_lock(struct shim_lock *l);
 void shim_unlock(struct shim_lock *l);
+bool shim_trylock(struct shim_lock *l);
 bool shim_lock_held(struct shim_lock *l);
 void shim_spin_lock_slow(spinlock_t *l);
 static inline void spin_lock_init(spinlock_t *l) { memset(l, 0, sizeof(*l)); }
@@ -361,6 +362,7 @@ static inline bool shim_spin_held(spinlock_t *l)
 #define spin_unlock_irqrestore(l, f) do { (void)(f); spin_unlock(l); } while (0)
 static inline void mutex_init(struct mutex *m) { m->l = (struct shim_lock)__SHIM_LOCK_INIT; }
 #define mutex_lock(m)		shim_lock(&(m)->l)
+#define mutex_trylock(m)	shim_trylock(&(m)->l)
 #define mutex_unlock(m)		shim_unlock(&(m)->l)
 #define mutex_destroy(m)	do { } while (0)
 #define lockdep_is_held(l)	_Generic((l),				\
