@@ -98,6 +98,8 @@ static __always_inline void mark_push(struct spanheap *heap, struct shp_span *s,
 static __always_inline struct shp_span *mark_find(struct spanheap *heap,
 						  struct shp_span **hints,
 						  unsigned long v,
+						  unsigned long lo,
+						  unsigned long extent,
 						  unsigned int *idx)
 {
 	struct shp_span **hint = &hints[(v >> PAGE_SHIFT) % SHP_MARK_HINTS];
@@ -105,7 +107,7 @@ static __always_inline struct shp_span *mark_find(struct spanheap *heap,
 	unsigned long off = v - s->base;
 
 	if (unlikely(off >= s->bytes)) {
-		if (v - heap->arena_lo >= heap->arena_hi - heap->arena_lo)
+		if (v - lo >= extent)
 			return NULL;
 		s = shp_pagemap_lookup((void *)v);
 		/*
@@ -133,12 +135,13 @@ static void mark_hints_reset(struct shp_span **hints)
 }
 
 /* Mark the object @v points into, if it is an allocated object of @heap. */
-static __always_inline void mark_word(struct spanheap *heap, unsigned long v)
+static __always_inline void mark_word(struct spanheap *heap, unsigned long v,
+				      unsigned long lo, unsigned long extent)
 {
 	struct shp_span *s;
 	unsigned int idx;
 
-	s = mark_find(heap, heap->mark_hint, v, &idx);
+	s = mark_find(heap, heap->mark_hint, v, lo, extent, &idx);
 	if (s)
 		mark_push(heap, s, idx);
 }
@@ -156,10 +159,12 @@ void shp_scan_range(struct spanheap *heap, unsigned long base,
 {
 	const unsigned long *w = (const unsigned long *)base;
 	unsigned long i, n = len / sizeof(long);
+	/* Loaded once: the pushes' stores would make the compiler reload them. */
+	unsigned long lo = heap->arena_lo, extent = heap->arena_hi - lo;
 
 	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "scan without rcu_read_lock()");
 	for (i = 0; i < n; i++)
-		mark_word(heap, w[i]);
+		mark_word(heap, w[i], lo, extent);
 }
 
 /*
@@ -330,13 +335,14 @@ static __always_inline bool wbuf_pop(struct shp_mark_worker *w,
 
 /* mark_word() for worker @w: other workers mark the same bitmaps. */
 static __always_inline void par_mark_word(struct shp_mark_worker *w,
-					  unsigned long v)
+					  unsigned long v, unsigned long lo,
+					  unsigned long extent)
 {
 	unsigned long *mark;
 	struct shp_span *s;
 	unsigned int idx;
 
-	s = mark_find(w->heap, w->hint, v, &idx);
+	s = mark_find(w->heap, w->hint, v, lo, extent, &idx);
 	if (!s)
 		return;
 	mark = shp_mark_bits(s);
@@ -351,9 +357,10 @@ static void par_scan_range(struct shp_mark_worker *w, unsigned long base,
 {
 	const unsigned long *p = (const unsigned long *)base;
 	unsigned long i, n = len / sizeof(long);
+	unsigned long lo = w->heap->arena_lo, extent = w->heap->arena_hi - lo;
 
 	for (i = 0; i < n; i++)
-		par_mark_word(w, p[i]);
+		par_mark_word(w, p[i], lo, extent);
 }
 
 /*
@@ -793,7 +800,8 @@ void spanheap_mark_root(struct spanheap *heap, const void *ptr)
 		return;
 	}
 	rcu_read_lock();
-	mark_word(heap, (unsigned long)ptr);
+	mark_word(heap, (unsigned long)ptr, heap->arena_lo,
+		  heap->arena_hi - heap->arena_lo);
 	rcu_read_unlock();
 }
 EXPORT_SYMBOL_GPL(spanheap_mark_root);
