@@ -406,6 +406,7 @@ EXPORT_SYMBOL_GPL(spanheap_alloc);
 static int free_large(struct spanheap *heap, struct shp_span *s, void *ptr)
 {
 	struct shp_cpu_cache *c;
+	int ret = 0;
 
 	if (ptr != (void *)s->base)
 		return -EINVAL;
@@ -416,12 +417,17 @@ static int free_large(struct spanheap *heap, struct shp_span *s, void *ptr)
 	/*
 	 * Dead (the sweep just run released it) or freed by a racing call;
 	 * or freed into a CPU's large slot, as good as gone: -EFAULT, as
-	 * when the lookup fails.
+	 * when the lookup fails.  Decided under the lock: once it is
+	 * dropped, the slot's owner may give the span back or revive it.
 	 */
-	if (s->state != SHP_SPAN_LARGE || !test_bit(0, shp_alloc_bits(s))) {
+	if (s->state != SHP_SPAN_LARGE)
+		ret = -EINVAL;
+	else if (!test_bit(0, shp_alloc_bits(s)))
+		ret = -EFAULT;
+	if (ret) {
 		spin_unlock(&heap->lock);
 		put_cpu_ptr(heap->cpu);
-		return s->state != SHP_SPAN_LARGE ? -EINVAL : -EFAULT;
+		return ret;
 	}
 	if (!shp_large_slot_put(heap, c, s))
 		shp_large_release(heap, s);

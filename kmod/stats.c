@@ -8,14 +8,18 @@
 #include <linux/mm.h>
 #include "internal.h"
 
-/* Specials and objects of one span into @st; racy for cached spans. */
+/*
+ * Specials and objects of one span into @st; racy for cached spans, and
+ * for slotted large ones, whose owner revives them (their class
+ * included) without a lock.
+ */
 static void count_span(struct shp_span *s, struct spanheap_stats *st)
 {
 	unsigned int k;
 
 	for (k = 1; k < SPANHEAP_NR_SPECIAL_KINDS; k++)
 		st->specials[k] += READ_ONCE(s->nkind[k]);
-	st->classes[SHP_SPC_CLASS(s->spc)].objects +=
+	st->classes[SHP_SPC_CLASS(READ_ONCE(s->spc))].objects +=
 		shp_span_count_alloc(s) - atomic_read(&s->nremote);
 }
 

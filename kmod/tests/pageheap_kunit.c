@@ -986,6 +986,128 @@ static void large_slots_given_back(struct kunit *test)
 	migrate_disable();
 }
 
+/*
+ * A call on another CPU that reads a slotted span (its own thread, so
+ * that TSan sees two threads), strictly between two steps of the main
+ * thread.  The handshake uses plain marked flags, no lock and no
+ * completion: it orders the steps in time but gives TSan no
+ * happens-before edge, so a plain access racing a marked write of the
+ * other thread is reported, as KCSAN would.
+ */
+struct slot_peer {
+	struct spanheap *heap;
+	void *p;
+	int (*fn)(struct slot_peer *sp);
+	int ret;
+	int go;
+	int done;
+	struct completion exited;
+};
+
+static int slot_peer_thread(void *arg)
+{
+	struct slot_peer *sp = arg;
+
+	spanheap_enter(sp->heap);
+	while (!READ_ONCE(sp->go))
+		cond_resched();
+	WRITE_ONCE(sp->ret, sp->fn(sp));
+	WRITE_ONCE(sp->done, 1);
+	spanheap_exit(sp->heap);
+	kthread_complete_and_exit(&sp->exited, 0);
+}
+
+static struct slot_peer *slot_peer_start(struct kunit *test, void *p,
+					 int (*fn)(struct slot_peer *sp))
+{
+	struct slot_peer *sp = kunit_kzalloc(test, sizeof(*sp), GFP_KERNEL);
+	struct task_struct *t;
+
+	if (!sp)
+		return NULL;
+	sp->heap = test->priv;
+	sp->p = p;
+	sp->fn = fn;
+	init_completion(&sp->exited);
+	t = kthread_run(slot_peer_thread, sp, "spanheap-peer");
+	if (IS_ERR(t))
+		return NULL;
+	WRITE_ONCE(sp->go, 1);
+	while (!READ_ONCE(sp->done))
+		cond_resched();
+	return sp;
+}
+
+static int peer_free(struct slot_peer *sp)
+{
+	return spanheap_free(sp->heap, sp->p);
+}
+
+static int peer_read_stats(struct slot_peer *sp)
+{
+	struct spanheap_stats *st = kmalloc(sizeof(*st), GFP_KERNEL);
+	int ret;
+
+	if (!st)
+		return -ENOMEM;
+	spanheap_read_stats(sp->heap, st);
+	ret = st->classes[0].spans;
+	kfree(st);
+	return ret;
+}
+
+/*
+ * A second free of an object in another CPU's slot fails with -EFAULT;
+ * it must not look at the span once heap->lock is dropped, since the
+ * owner may give the slot back (the span's state changing) at once.
+ */
+static void second_free_vs_slot_given_back(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct slot_peer *sp;
+	u8 *p, *q;
+
+	heap->large_slot_pages = SHP_LARGE_SLOT_PAGES;
+	heap->pages.max_kept = shp_kept_large_spans;
+	p = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	KUNIT_ASSERT_PTR_EQ(test, my_slot(heap), span_of(p));
+	sp = slot_peer_start(test, p, peer_free);
+	KUNIT_ASSERT_NOT_NULL(test, sp);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(sp->ret), -EFAULT);
+	/* Another length: the slot goes back to the kept spans, dead. */
+	q = alloc(test, 2 * OBJ);
+	KUNIT_EXPECT_NULL(test, my_slot(heap));
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 1);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&sp->exited, 60 * HZ), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+}
+
+/*
+ * Stats read on another CPU walk heap->large, slotted spans included,
+ * under heap->lock; the owner revives its slotted span without the lock,
+ * rewriting its class: the reader must use marked reads.
+ */
+static void stats_vs_slot_revive(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct slot_peer *sp;
+	u8 *p;
+
+	heap->large_slot_pages = SHP_LARGE_SLOT_PAGES;
+	heap->pages.max_kept = shp_kept_large_spans;
+	p = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	KUNIT_ASSERT_PTR_EQ(test, my_slot(heap), span_of(p));
+	sp = slot_peer_start(test, p, peer_read_stats);
+	KUNIT_ASSERT_NOT_NULL(test, sp);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(sp->ret), 1);
+	/* The slotted span back as a scanned object, with no lock. */
+	KUNIT_EXPECT_PTR_EQ(test, spanheap_alloc(heap, OBJ, 0), (void *)p);
+	KUNIT_EXPECT_EQ(test, SHP_SPC_NOSCAN(span_of(p)->spc), 0);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&sp->exited, 60 * HZ), 0);
+}
+
 static struct kunit_case pageheap_cases[] = {
 	KUNIT_CASE(freed_run_is_reused),
 	KUNIT_CASE(big_idle_arena_not_split),
@@ -1007,6 +1129,8 @@ static struct kunit_case pageheap_cases[] = {
 	KUNIT_CASE(kept_span_reuse_vs_stale_lookup),
 	KUNIT_CASE(freed_large_span_in_slot),
 	KUNIT_CASE(large_slots_given_back),
+	KUNIT_CASE(second_free_vs_slot_given_back),
+	KUNIT_CASE(stats_vs_slot_revive),
 	KUNIT_CASE(concurrent_with_collections_and_scavenger),
 	{}
 };
