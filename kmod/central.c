@@ -342,7 +342,9 @@ void shp_slot_workfn(struct work_struct *work)
 		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
 		unsigned long puts = READ_ONCE(c->large_puts);
 
-		if (READ_ONCE(c->large) && puts == c->large_seen)
+		/* With a limit set, every slot goes (shp_large_slots_revoke()). */
+		if (READ_ONCE(c->large) &&
+		    (puts == c->large_seen || READ_ONCE(heap->limit)))
 			idle = true;
 		c->large_seen = puts;
 	}
@@ -357,6 +359,26 @@ void shp_slot_workfn(struct work_struct *work)
 	spin_lock(&heap->lock);
 	if (held)
 		slot_arm(heap);
+	spin_unlock(&heap->lock);
+}
+
+/**
+ * shp_large_slots_revoke() - have every large slot given back at once
+ * @heap: heap that has just got a limit
+ *
+ * Queues the slot work without delay; with a limit set it gives back
+ * every slot, idle or not.  No slot is filled from here on.
+ *
+ * Context: process context, does not sleep; takes heap->lock.
+ */
+void shp_large_slots_revoke(struct spanheap *heap)
+{
+	spin_lock(&heap->lock);
+	heap->slot_armed = true;
+	spin_lock(&heap->fin_lock);
+	if (!heap->dying)
+		mod_delayed_work(shp_wq, &heap->slot_work, 0);
+	spin_unlock(&heap->fin_lock);
 	spin_unlock(&heap->lock);
 }
 

@@ -653,11 +653,17 @@ EXPORT_SYMBOL_GPL(spanheap_uncharge);
  * @limit: new cap, 0 for none; lowering it below what is held only
  *	makes later span allocations fail until memory is freed
  *
- * Context: any.
+ * A limit also has the CPUs' large slots given back, at once but by a
+ * work item (it stops the world): until it has run, a freed large span
+ * a slot holds counts against the new limit.
+ *
+ * Context: process context; does not sleep.
  */
 void spanheap_set_limit(struct spanheap *heap, size_t limit)
 {
 	WRITE_ONCE(heap->limit, limit);
+	if (limit)
+		shp_large_slots_revoke(heap);
 }
 EXPORT_SYMBOL_GPL(spanheap_set_limit);
 

@@ -1005,6 +1005,7 @@ bool shp_large_slot_put(struct spanheap *heap, struct shp_cpu_cache *c,
 struct shp_span *shp_large_slot_take(struct spanheap *heap,
 				     unsigned long bytes, unsigned int spc);
 void shp_slot_workfn(struct work_struct *work);
+void shp_large_slots_revoke(struct spanheap *heap);
 
 /* sweep.c */
 void shp_sweep_span(struct spanheap *heap, struct shp_span *s);

@@ -818,7 +818,7 @@ static void concurrent_with_collections_and_scavenger(struct kunit *test)
 /* The span this CPU's large slot holds, or NULL.  Context: migration off. */
 static struct shp_span *my_slot(struct spanheap *heap)
 {
-	return this_cpu_ptr(heap->cpu)->large;
+	return READ_ONCE(this_cpu_ptr(heap->cpu)->large);
 }
 
 /* Large slots held by any CPU. */
@@ -828,7 +828,7 @@ static unsigned int slots_held(struct spanheap *heap)
 	int cpu;
 
 	for_each_possible_cpu(cpu)
-		n += !!per_cpu_ptr(heap->cpu, cpu)->large;
+		n += !!READ_ONCE(per_cpu_ptr(heap->cpu, cpu)->large);
 	return n;
 }
 
@@ -1108,6 +1108,47 @@ static void stats_vs_slot_revive(struct kunit *test)
 	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&sp->exited, 60 * HZ), 0);
 }
 
+/*
+ * A limit set after a slot was filled has the slot work give every slot
+ * back at once, so that the slot's span does not make a charge at the
+ * new limit fail once the work has run.
+ */
+static void limit_gives_slots_back(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	unsigned long deadline;
+	u8 *p;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	heap->large_slot_pages = SHP_LARGE_SLOT_PAGES;
+	heap->pages.max_kept = shp_kept_large_spans;
+	p = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	KUNIT_EXPECT_EQ(test, slots_held(heap), 1);
+	spanheap_read_stats(heap, st);
+	spanheap_set_limit(heap, st->bytes_meta + SHP_ARENA_BYTES);
+	/* Queued without delay (its own is FAR); it stops the world. */
+	migrate_enable();
+	spanheap_exit(heap);
+	deadline = jiffies + 10 * HZ;
+	while (slots_held(heap) && time_before(jiffies, deadline))
+		usleep_range(100, 200);
+	KUNIT_EXPECT_EQ(test, slots_held(heap), 0);
+	flush_delayed_work(&heap->slot_work);	/* done with the heap's lists */
+	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 1);
+	spanheap_enter(heap);
+	migrate_disable();
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, OBJ), 0);
+	KUNIT_EXPECT_EQ(test, narenas(heap), 0);
+	spanheap_uncharge(heap, OBJ);
+	/* No slot is filled under a limit. */
+	p = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	KUNIT_EXPECT_EQ(test, slots_held(heap), 0);
+	spanheap_set_limit(heap, 0);
+}
+
 static struct kunit_case pageheap_cases[] = {
 	KUNIT_CASE(freed_run_is_reused),
 	KUNIT_CASE(big_idle_arena_not_split),
@@ -1129,6 +1170,7 @@ static struct kunit_case pageheap_cases[] = {
 	KUNIT_CASE(kept_span_reuse_vs_stale_lookup),
 	KUNIT_CASE(freed_large_span_in_slot),
 	KUNIT_CASE(large_slots_given_back),
+	KUNIT_CASE(limit_gives_slots_back),
 	KUNIT_CASE(second_free_vs_slot_given_back),
 	KUNIT_CASE(stats_vs_slot_revive),
 	KUNIT_CASE(concurrent_with_collections_and_scavenger),

@@ -206,7 +206,17 @@ bool queue_delayed_work(struct workqueue_struct *wq, struct delayed_work *dw,
 	return queued;
 }
 
+static bool timer_disarm(struct delayed_work *dw);
+
 bool cancel_delayed_work_sync(struct delayed_work *dw)
+{
+	bool was = timer_disarm(dw);
+
+	return cancel_work_sync(&dw->work) || was;
+}
+
+/* Take @dw off the timer list.  Return: it was armed there. */
+static bool timer_disarm(struct delayed_work *dw)
 {
 	bool was;
 
@@ -217,7 +227,23 @@ bool cancel_delayed_work_sync(struct delayed_work *dw)
 		dw->armed = false;
 	}
 	pthread_mutex_unlock(&timer_lock);
-	return cancel_work_sync(&dw->work) || was;
+	return was;
+}
+
+bool mod_delayed_work(struct workqueue_struct *wq, struct delayed_work *dw,
+		      unsigned long delay)
+{
+	bool was = timer_disarm(dw);
+
+	queue_delayed_work(wq, dw, delay);
+	return was;
+}
+
+bool flush_delayed_work(struct delayed_work *dw)
+{
+	if (timer_disarm(dw))
+		queue_work(dw->twq, &dw->work);
+	return flush_work(&dw->work);
 }
 
 bool delayed_work_pending(struct delayed_work *dw)

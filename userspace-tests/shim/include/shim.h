@@ -596,6 +596,9 @@ struct delayed_work {
 bool queue_delayed_work(struct workqueue_struct *wq, struct delayed_work *dw,
 			unsigned long delay);
 bool cancel_delayed_work_sync(struct delayed_work *dw);
+bool mod_delayed_work(struct workqueue_struct *wq, struct delayed_work *dw,
+		      unsigned long delay);
+bool flush_delayed_work(struct delayed_work *dw);
 bool delayed_work_pending(struct delayed_work *dw);
 
 /*
