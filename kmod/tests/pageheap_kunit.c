@@ -833,6 +833,24 @@ static unsigned int slots_held(struct spanheap *heap)
 }
 
 /*
+ * Turn large slots on (the suite's heap has them off), keep freed spans
+ * as a heap does by default, and free a fresh large object into this
+ * CPU's slot.  Return: the object, freed.
+ */
+static u8 *slot_filled(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	u8 *p;
+
+	heap->large_slot_pages = SHP_LARGE_SLOT_PAGES;
+	heap->pages.max_kept = shp_kept_large_spans;
+	p = alloc(test, OBJ);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	KUNIT_ASSERT_PTR_EQ(test, my_slot(heap), span_of(p));
+	return p;
+}
+
+/*
  * A freed large span of at most large_slot_pages pages stays in its
  * CPU's slot: freed for every lookup and a second free, records gone,
  * and taken back by the CPU's next allocation of its length (zeroed
@@ -921,6 +939,19 @@ static void freed_large_span_in_slot(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
 }
 
+/* Outside a section: free a large object into a slot, then run the slot work. */
+static void put_then_slot_work(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+
+	spanheap_enter(heap);
+	migrate_disable();
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, alloc(test, OBJ)), 0);
+	migrate_enable();
+	spanheap_exit(heap);
+	shp_slot_workfn(&heap->slot_work.work);
+}
+
 /*
  * Slots are given back, to the kept spans, by a cycle (the world
  * stopped), and by the slot work once a slot saw no put for a whole
@@ -932,10 +963,7 @@ static void large_slots_given_back(struct kunit *test)
 	struct shp_span *s;
 	u8 *p;
 
-	heap->large_slot_pages = SHP_LARGE_SLOT_PAGES;
-	heap->pages.max_kept = shp_kept_large_spans;
-	p = alloc(test, OBJ);
-	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	p = slot_filled(test);
 	KUNIT_EXPECT_EQ(test, slots_held(heap), 1);
 	KUNIT_EXPECT_TRUE(test, heap->slot_armed);
 	migrate_enable();
@@ -964,20 +992,8 @@ static void large_slots_given_back(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, heap->slot_armed);	/* nothing left to watch */
 
 	/* A put between two runs keeps the slot. */
-	spanheap_enter(heap);
-	migrate_disable();
-	p = alloc(test, OBJ);
-	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
-	migrate_enable();
-	spanheap_exit(heap);
-	shp_slot_workfn(&heap->slot_work.work);
-	spanheap_enter(heap);
-	migrate_disable();
-	p = alloc(test, OBJ);
-	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
-	migrate_enable();
-	spanheap_exit(heap);
-	shp_slot_workfn(&heap->slot_work.work);
+	put_then_slot_work(test);
+	put_then_slot_work(test);
 	KUNIT_EXPECT_EQ(test, slots_held(heap), 1);
 	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
 	spanheap_drain(heap);
@@ -1067,11 +1083,7 @@ static void second_free_vs_slot_given_back(struct kunit *test)
 	struct slot_peer *sp;
 	u8 *p, *q;
 
-	heap->large_slot_pages = SHP_LARGE_SLOT_PAGES;
-	heap->pages.max_kept = shp_kept_large_spans;
-	p = alloc(test, OBJ);
-	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
-	KUNIT_ASSERT_PTR_EQ(test, my_slot(heap), span_of(p));
+	p = slot_filled(test);
 	sp = slot_peer_start(test, p, peer_free);
 	KUNIT_ASSERT_NOT_NULL(test, sp);
 	KUNIT_EXPECT_EQ(test, READ_ONCE(sp->ret), -EFAULT);
@@ -1094,11 +1106,7 @@ static void stats_vs_slot_revive(struct kunit *test)
 	struct slot_peer *sp;
 	u8 *p;
 
-	heap->large_slot_pages = SHP_LARGE_SLOT_PAGES;
-	heap->pages.max_kept = shp_kept_large_spans;
-	p = alloc(test, OBJ);
-	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
-	KUNIT_ASSERT_PTR_EQ(test, my_slot(heap), span_of(p));
+	p = slot_filled(test);
 	sp = slot_peer_start(test, p, peer_read_stats);
 	KUNIT_ASSERT_NOT_NULL(test, sp);
 	KUNIT_EXPECT_EQ(test, READ_ONCE(sp->ret), 1);
@@ -1121,10 +1129,7 @@ static void limit_gives_slots_back(struct kunit *test)
 	u8 *p;
 
 	KUNIT_ASSERT_NOT_NULL(test, st);
-	heap->large_slot_pages = SHP_LARGE_SLOT_PAGES;
-	heap->pages.max_kept = shp_kept_large_spans;
-	p = alloc(test, OBJ);
-	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
+	p = slot_filled(test);
 	KUNIT_EXPECT_EQ(test, slots_held(heap), 1);
 	spanheap_read_stats(heap, st);
 	spanheap_set_limit(heap, st->bytes_meta + SHP_ARENA_BYTES);
