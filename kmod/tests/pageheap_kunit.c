@@ -18,6 +18,7 @@
 #include <linux/sched.h>
 #include <linux/kthread.h>
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/jiffies.h>
 #include <linux/workqueue.h>
 #include "test_heap.h"
