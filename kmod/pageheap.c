@@ -431,8 +431,9 @@ bool shp_span_keep(struct spanheap *heap, struct shp_span *s)
 	WRITE_ONCE(s->state, SHP_SPAN_DEAD);
 	/*
 	 * The mark trusts alloc_bits, not the state: a stale pointer to it.
-	 * One object, one word; a marked store, not a locked one: writers
-	 * hold heap->lock, lookups read it without.
+	 * One object, one word; a marked store, not a locked one: lookups
+	 * read it without a lock, and a CPU taking back its large slot's
+	 * span sets it without one (never this span's: kept, it is in no slot).
 	 */
 	WRITE_ONCE(shp_alloc_bits(s)[0], 0);
 	s->nalloc = 0;
