@@ -82,6 +82,8 @@ struct uh_header {
  *	non-zero); changed only by uh_tab_set_rooted(), which keeps the
  *	table's per-leaf counts, so that the root scan visits only the
  *	leaves holding such entries
+ * @used: the slot holds an entry (uh_tab_insert() to uh_tab_erase());
+ *	entries live inline in the table's leaves, a free slot all zero
  */
 struct uh_entry {
 	void *obj;
@@ -91,24 +93,29 @@ struct uh_entry {
 	u32 unroots;
 	bool pending;
 	bool rooted;
+	bool used;
 };
 
 /*
  * The object handle table (uheap_table.c): index -> struct uh_entry, a
  * direct two-level array.  Index bits above UH_LEAF_SHIFT pick a slot
- * of the directory, the rest an entry pointer of that slot's leaf, so a
- * lookup is two loads and no tree walk.  A leaf (one page of pointers)
- * exists while it holds an entry; the directory covers the leaves up
- * to the highest index handed out and grows by doubling.
+ * of the directory, the rest an entry of that slot's leaf, so a lookup
+ * is two loads and no tree walk.  The entries are the leaf's own (4 KiB
+ * of UH_LEAF_ENTRIES of them): making or dropping one allocates,
+ * charges and frees nothing unless it is its leaf's first or last.  A
+ * leaf exists while it holds an entry; the directory covers the leaves
+ * up to the highest index handed out and grows by doubling.
  */
-#define UH_LEAF_SHIFT	9
+#define UH_LEAF_SHIFT	7
 #define UH_LEAF_ENTRIES	(1U << UH_LEAF_SHIFT)
 #define UH_LEAF_MASK	(UH_LEAF_ENTRIES - 1)
 #define UH_NLEAVES	(UH_MAX_ENTRIES >> UH_LEAF_SHIFT)
 
 struct uh_leaf {
-	struct uh_entry *ent[UH_LEAF_ENTRIES];
+	struct uh_entry ent[UH_LEAF_ENTRIES];
 };
+/* 4 KiB: a kmalloc() of its own size class, not a multi-page one. */
+static_assert(sizeof(struct uh_leaf) == 4096);
 
 /**
  * struct uh_dir - a directory slot of the handle table
@@ -331,7 +338,9 @@ static inline struct uh_entry *uh_tab_get(const struct uh_table *t, u32 idx)
 	if (li >= t->ndir)
 		return NULL;
 	l = t->dir[li].leaf;
-	return l ? l->ent[idx & UH_LEAF_MASK] : NULL;
+	if (!l || !l->ent[idx & UH_LEAF_MASK].used)
+		return NULL;
+	return &l->ent[idx & UH_LEAF_MASK];
 }
 
 /* Is @idx the only index in use in its leaf of @xa?  Context: @xa's writers excluded. */
@@ -381,7 +390,8 @@ static inline void uheap_uncharge(struct uheap *u, size_t bytes)
  * just entries, bounds a table kept sparse on purpose (one live entry
  * per leaf across the whole index space).  The object handle table's
  * leaves and directory are charged as allocated instead: UH_TAB_LEAF_COST
- * per leaf, uh_tab_dir_cost() for the directory.
+ * per leaf (which covers its entries), uh_tab_dir_cost() for the
+ * directory.
  */
 #define UH_LEAF_COST	(sizeof(struct xa_node) + sizeof(struct xa_node) / 32)
 #define UH_TAB_LEAF_COST	sizeof(struct uh_leaf)

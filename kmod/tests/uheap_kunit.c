@@ -239,16 +239,14 @@ static void table_shrinks_after_collection(struct kunit *test)
 		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1, 0, &h), 0);
 	KUNIT_EXPECT_LE(test, u->nentries, 20000 + 256);
 	/*
-	 * Entries, plus the table's leaves (dense here: about one per
-	 * UH_LEAF_ENTRIES entries, the emptied ones freed) and directory.
+	 * The table's leaves, which hold the entries (dense here: about one
+	 * per UH_LEAF_ENTRIES entries, the emptied ones freed), and directory.
 	 */
 	KUNIT_EXPECT_GE(test, atomic_long_read(&u->charged),
-			(long)(u->nentries * sizeof(struct uh_entry) +
-			       u->nentries / UH_LEAF_ENTRIES * UH_TAB_LEAF_COST +
+			(long)(u->nentries / UH_LEAF_ENTRIES * UH_TAB_LEAF_COST +
 			       uh_tab_dir_cost(u->tab.ndir)));
 	KUNIT_EXPECT_LE(test, atomic_long_read(&u->charged),
-			(long)(u->nentries * sizeof(struct uh_entry) +
-			       (u->nentries / UH_LEAF_ENTRIES + 2) * UH_TAB_LEAF_COST +
+			(long)((u->nentries / UH_LEAF_ENTRIES + 2) * UH_TAB_LEAF_COST +
 			       uh_tab_dir_cost(u->tab.ndir)));
 }
 
@@ -303,7 +301,7 @@ static void cleared_while_queued_is_not_rearmed(struct kunit *test)
 
 /*
  * At the limit, what this layer charges fails cleanly: ALLOC (its table
- * entry) and FINALIZER (its event record) with -ENOMEM, nothing changed.
+ * leaf) and FINALIZER (its event record) with -ENOMEM, nothing changed.
  */
 static void charges_at_the_limit_fail_cleanly(struct kunit *test)
 {
@@ -320,8 +318,13 @@ static void charges_at_the_limit_fail_cleanly(struct kunit *test)
 		n++;
 	KUNIT_EXPECT_GT(test, n, 0UL);
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h, 1), -ENOMEM);
+	/* An entry of a new leaf: the leaf's charge fails. */
+	mutex_lock(&u->lock);
+	u->next_idx = 2 * UH_LEAF_ENTRIES;
+	mutex_unlock(&u->lock);
 	KUNIT_EXPECT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h2), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, u->nentries, 1U);
+	KUNIT_EXPECT_EQ(test, u->next_idx, 2 * UH_LEAF_ENTRIES);
 	spanheap_uncharge(u->heap, n * 8);
 	/* Room again: the same calls succeed, and the finalizer is a new one. */
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h, 1), 0);
@@ -1162,7 +1165,7 @@ static void table_insert_cursor_and_leaf_charge(struct kunit *test)
 	base = atomic_long_read(&u->charged);
 	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &a), 0);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
-			(long)(sizeof(struct uh_entry) + UH_TAB_LEAF_COST));
+			(long)UH_TAB_LEAF_COST);
 	/* Collected, and its entry dropped with the leaf's charge. */
 	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, a, 0), -ESTALE);
@@ -1172,7 +1175,7 @@ static void table_insert_cursor_and_leaf_charge(struct kunit *test)
 				       SPANHEAP_ALLOC_ROOTED, &b), 0);
 	KUNIT_EXPECT_EQ(test, b & (UH_MAX_ENTRIES - 1), (a & (UH_MAX_ENTRIES - 1)) + 1);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
-			(long)(sizeof(struct uh_entry) + UH_TAB_LEAF_COST));
+			(long)UH_TAB_LEAF_COST);
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, b, 0), 0);
 	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, b, 0), -ESTALE);
@@ -1193,11 +1196,13 @@ static void check_leaves(struct kunit *test, const struct uh_table *t)
 		used = 0;
 		rooted = 0;
 		for (i = 0; t->dir[li].leaf && i < UH_LEAF_ENTRIES; i++) {
-			e = t->dir[li].leaf->ent[i];
-			used += !!e;
-			rooted += e && e->rooted;
-			if (e)
+			e = &t->dir[li].leaf->ent[i];
+			used += e->used;
+			rooted += e->rooted;
+			if (e->used)
 				KUNIT_EXPECT_EQ(test, e->rooted, e->roots || e->unroots);
+			else	/* a free slot is all zero */
+				KUNIT_EXPECT_TRUE(test, !memchr_inv(e, 0, sizeof(*e)));
 		}
 		KUNIT_EXPECT_EQ_MSG(test, t->dir[li].nused, used, "leaf %u", li);
 		KUNIT_EXPECT_EQ_MSG(test, !t->dir[li].leaf, !used, "leaf %u", li);
@@ -1224,8 +1229,7 @@ static void check_books(struct kunit *test, struct uheap *u, long base)
 	KUNIT_EXPECT_EQ(test, n, u->nentries);
 	KUNIT_EXPECT_EQ(test, rooted, u->nrooted);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
-			(long)(n * sizeof(struct uh_entry) + leaves * UH_TAB_LEAF_COST +
-			       uh_tab_dir_cost(u->tab.ndir)));
+			(long)(leaves * UH_TAB_LEAF_COST + uh_tab_dir_cost(u->tab.ndir)));
 	check_leaves(test, &u->tab);
 	mutex_unlock(&u->lock);
 }
@@ -1314,6 +1318,33 @@ static u32 idx_of(u64 h)
 }
 
 /*
+ * Entries are slots of their leaf: a free slot of a leaf that exists is
+ * no entry (a handle of its index never handed out is -ENOENT, not
+ * -ESTALE), and a dropped entry's slot is free again, all zero.
+ */
+static void table_free_slot_is_no_entry(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	u64 h1, h2;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h1), 0);
+	KUNIT_ASSERT_EQ(test, idx_of(h1), 1U);
+	KUNIT_EXPECT_NOT_NULL(test, u->tab.dir[0].leaf);
+	KUNIT_EXPECT_NULL(test, uh_tab_get(&u->tab, 2));
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, uh_handle(u, 2, 0), 0),
+			-ENOENT);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h2), 0);
+	KUNIT_ASSERT_EQ(test, idx_of(h2), 2U);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h2, 0), -ESTALE);
+	KUNIT_EXPECT_NULL(test, uh_tab_get(&u->tab, 2));
+	KUNIT_EXPECT_EQ(test, u->tab.dir[0].nused, 1);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h1, 0), 0);
+	check_books(test, u, 0);
+}
+
+/*
  * Consecutive ALLOCs fill a leaf and go on into the next, which the first
  * entry there pays for; an index past the directory grows it (doubling,
  * charged, the old slots copied), and what was there still resolves.
@@ -1343,7 +1374,7 @@ static void table_grows_across_leaves(struct kunit *test)
 				       SPANHEAP_ALLOC_ROOTED, &h), 0);
 	KUNIT_EXPECT_EQ(test, idx_of(h), 2 * UH_LEAF_ENTRIES);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - before,
-			(long)(sizeof(struct uh_entry) + UH_TAB_LEAF_COST));
+			(long)UH_TAB_LEAF_COST);
 	KUNIT_EXPECT_EQ(test, u->tab.ndir, ndir);
 	/* Far past the directory: it grows to the next power of two. */
 	set_cursor(u, 100 * UH_LEAF_ENTRIES + 7);
@@ -1353,8 +1384,8 @@ static void table_grows_across_leaves(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, idx_of(far), 100 * UH_LEAF_ENTRIES + 7);
 	KUNIT_EXPECT_EQ(test, u->tab.ndir, 128U);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - before,
-			(long)(sizeof(struct uh_entry) + UH_TAB_LEAF_COST +
-			       uh_tab_dir_cost(128) - uh_tab_dir_cost(ndir)));
+			(long)(UH_TAB_LEAF_COST + uh_tab_dir_cost(128) -
+			       uh_tab_dir_cost(ndir)));
 	/* The old slots came along: every entry resolves, counts intact. */
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, first, 0), 0);
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h, 0), 0);
@@ -1433,9 +1464,10 @@ static unsigned long leave_room(struct kunit *test, struct uheap *u, long room)
 }
 
 /*
- * An ALLOC whose entry fits the limit but not its new leaf, or not the
- * directory grown for it, fails with -ENOMEM and changes nothing: not
- * the charges, the cursor, the directory, the entries or the heap.
+ * An ALLOC whose new leaf does not fit the limit (by 8 bytes), or whose
+ * leaf fits but not the directory grown for it, fails with -ENOMEM and
+ * changes nothing: not the charges, the cursor, the directory, the
+ * entries or the heap.
  */
 static void table_leaf_failure_changes_nothing(struct kunit *test)
 {
@@ -1451,9 +1483,9 @@ static void table_leaf_failure_changes_nothing(struct kunit *test)
 				       SPANHEAP_ALLOC_ROOTED, &h), 0);
 	ndir = u->tab.ndir;
 	KUNIT_ASSERT_EQ(test, ndir, 8U);
-	/* A fresh leaf inside the directory, room for the entry only. */
+	/* A fresh leaf inside the directory, room for all of it but 8 bytes. */
 	set_cursor(u, 3 * UH_LEAF_ENTRIES);
-	filled = leave_room(test, u, sizeof(struct uh_entry) + 8);
+	filled = leave_room(test, u, UH_TAB_LEAF_COST - 8);
 	spanheap_read_stats(u->heap, st);
 	objects = st->objects_in_use;
 	charged = atomic_long_read(&u->charged);
@@ -1516,8 +1548,7 @@ static void table_frees_empty_leaves(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, u->tab.dir[2].nused, 1);
 	/* Two entries, two leaves (2 and 5), and the directory. */
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - before,
-			(long)(2 * (sizeof(struct uh_entry) + UH_TAB_LEAF_COST) +
-			       uh_tab_dir_cost(u->tab.ndir)));
+			(long)(2 * UH_TAB_LEAF_COST + uh_tab_dir_cost(u->tab.ndir)));
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, keep, 0), 0);
 	check_books(test, u, 0);
 }
@@ -1586,6 +1617,7 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(reclaim_skips_only_fully_rooted_table),
 	KUNIT_CASE(table_insert_cursor_and_leaf_charge),
 	KUNIT_CASE(books_exact_under_random_ops),
+	KUNIT_CASE(table_free_slot_is_no_entry),
 	KUNIT_CASE(table_grows_across_leaves),
 	KUNIT_CASE(table_index_wraps),
 	KUNIT_CASE(table_leaf_failure_changes_nothing),
