@@ -182,6 +182,8 @@ struct uheap *uheap_create(void)
 	INIT_LIST_HEAD(&u->armed);
 	INIT_LIST_HEAD(&u->events);
 	INIT_LIST_HEAD(&u->reading);
+	INIT_LIST_HEAD(&u->ev_partial);
+	INIT_LIST_HEAD(&u->ev_full);
 	xa_init(&u->cleanups);
 	uheap_weak_init(u);
 	init_waitqueue_head(&u->wq);

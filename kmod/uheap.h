@@ -154,21 +154,60 @@ struct uh_weak {
 	u32 count;
 };
 
+struct uh_evchunk;
+
 /**
- * struct uh_event - an event, allocated when its finalizer or cleanup is set
+ * struct uh_event - an event, taken from the file's pool when its
+ *	finalizer or cleanup is set (uheap_event.c)
  * @node: on uheap->armed (set, not yet run), ->events (delivered, unread)
  *	or ->reading (being copied out by read())
+ * @next_free: while free: the next free record of @chunk
  * @obj: a finalizer's object, a root while on ->events or ->reading;
  *	NULL for a cleanup (its object is gone when it runs)
  * @id: a cleanup's id, its key in uheap->cleanups while armed; else 0
+ * @chunk: the chunk the record is part of
  * @ev: the record read() hands out
  */
 struct uh_event {
-	struct list_head node;
+	union {
+		struct list_head node;
+		struct uh_event *next_free;
+	};
 	void *obj;
 	s64 id;
+	struct uh_evchunk *chunk;
 	struct spanheap_event ev;
 };
+
+/*
+ * Event records come from per-file chunks of UH_EVCHUNK_EVENTS, so that
+ * setting a finalizer and reading its event allocate, charge and free
+ * nothing but once per chunk.
+ */
+#define UH_EVCHUNK_EVENTS	56
+
+/**
+ * struct uh_evchunk - a chunk of event records, under uheap->ev_lock
+ * @node: on uheap->ev_partial while some record is free, else ->ev_full
+ * @free: the free records, linked through their @next_free
+ * @nused: records taken (on one of the event lists)
+ * @ev: the records
+ *
+ * Charged UH_EVCHUNK_COST while it exists.  A chunk whose last record
+ * is given back is freed, unless no other chunk has a free record: then
+ * it stays as the file's one spare, so that a file setting and reading
+ * one event at a time does not allocate a chunk for each.
+ */
+struct uh_evchunk {
+	struct list_head node;
+	struct uh_event *free;
+	u32 nused;
+	struct uh_event ev[UH_EVCHUNK_EVENTS];
+};
+/* 4 KiB: a kmalloc() of its own size class, nearly all of it records. */
+static_assert(sizeof(struct uh_evchunk) <= 4096 &&
+	      sizeof(struct uh_evchunk) + sizeof(struct uh_event) > 4096);
+#define UH_EVCHUNK_COST		sizeof(struct uh_evchunk)
 
 /**
  * struct uheap - per-open-file state
@@ -195,10 +234,15 @@ struct uh_event {
  * @closing: set under @lock once uheap_destroy() gave back @charged;
  *	a cleanup still running then gives back nothing more
  * @charged: bytes this layer counted against the heap's limit
- * @ev_lock: protects the event lists and the counters below
+ * @ev_lock: protects the event lists, the record pool and the counters
+ *	below
  * @armed: events of finalizers and cleanups that are set
  * @events: delivered events, oldest first
- * @reading: events taken by read() and not yet copied out
+ * @reading: events taken by read() and not yet copied out, each read()'s
+ *	a run of its own
+ * @ev_partial: chunks of event records with a free record
+ * @ev_full: chunks of event records without one
+ * @ev_nchunks: chunks on @ev_partial and @ev_full
  * @nevents: entries on @events
  * @ev_max: cap on @nevents before finalizers are deferred
  * @seq: last sequence number given
@@ -232,6 +276,9 @@ struct uheap {
 	struct list_head armed;
 	struct list_head events;
 	struct list_head reading;
+	struct list_head ev_partial;
+	struct list_head ev_full;
+	u32 ev_nchunks;
 	u32 nevents;
 	u32 ev_max;
 	u64 seq;
@@ -295,6 +342,10 @@ int uheap_cleanup_add(struct uheap *u, void *obj, u64 token, s64 *id);
 int uheap_cleanup_stop(struct uheap *u, void *obj, s64 id);
 void uheap_events_scan(struct uheap *u);
 void uheap_events_free(struct uheap *u);
+unsigned int uheap_events_take(struct uheap *u, struct uh_event **first,
+			       unsigned int max);
+void uheap_events_done(struct uheap *u, struct uh_event *first,
+		       unsigned int ok, unsigned int n);
 ssize_t uheap_read(struct uheap *u, char __user *buf, size_t count,
 		   bool nonblock);
 bool uheap_readable(struct uheap *u);

@@ -481,7 +481,13 @@ static void cleanup_stopped_never_comes(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, do_cleanup(u, h, 7, &id), 0);
 	KUNIT_EXPECT_GT(test, atomic_long_read(&u->charged), before);
 	KUNIT_EXPECT_EQ(test, do_stop(u, h, id), 0);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), before);
+	/* All given back but the record pool's spare chunk, now empty. */
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged),
+			before + (long)UH_EVCHUNK_COST);
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 1U);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->ev_full));
+	KUNIT_EXPECT_EQ(test, list_first_entry(&u->ev_partial, struct uh_evchunk,
+					       node)->nused, 0U);
 	KUNIT_EXPECT_EQ(test, do_stop(u, h, id), -ENOENT);
 	KUNIT_EXPECT_TRUE(test, list_empty(&u->armed));
 	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
@@ -1605,6 +1611,233 @@ static void root_scan_visits_exactly_rooted(struct kunit *test)
 	check_books(test, u, 0);
 }
 
+/* ---- the event record pool and read()'s runs (uheap_event.c) ---- */
+
+static u32 list_len(struct list_head *head)
+{
+	struct list_head *p;
+	u32 n = 0;
+
+	list_for_each(p, head)
+		n++;
+	return n;
+}
+
+/*
+ * The pool's books against a walk: full chunks, and only they, are on
+ * ev_full; each other chunk's free list holds exactly the records it
+ * does not count, all its own; at most one chunk is empty (the spare);
+ * ev_nchunks counts the chunks, the charge covers them, and the records
+ * in use are the ones on the event lists.  @base: u->charged without
+ * the pool.
+ */
+static void check_pool(struct kunit *test, struct uheap *u, long base)
+{
+	u32 n = 0, used = 0, empty = 0, nfree;
+	struct uh_evchunk *c;
+	struct uh_event *ev;
+
+	spin_lock(&u->ev_lock);
+	list_for_each_entry(c, &u->ev_full, node) {
+		n++;
+		KUNIT_EXPECT_EQ(test, c->nused, UH_EVCHUNK_EVENTS);
+		KUNIT_EXPECT_NULL(test, c->free);
+		used += c->nused;
+	}
+	list_for_each_entry(c, &u->ev_partial, node) {
+		n++;
+		KUNIT_EXPECT_LT(test, c->nused, UH_EVCHUNK_EVENTS);
+		nfree = 0;
+		for (ev = c->free; ev && nfree <= UH_EVCHUNK_EVENTS; ev = ev->next_free) {
+			KUNIT_EXPECT_TRUE(test, ev >= c->ev && ev < c->ev + UH_EVCHUNK_EVENTS);
+			KUNIT_EXPECT_PTR_EQ(test, ev->chunk, c);
+			nfree++;
+		}
+		KUNIT_EXPECT_EQ(test, nfree, UH_EVCHUNK_EVENTS - c->nused);
+		empty += !c->nused;
+		used += c->nused;
+	}
+	KUNIT_EXPECT_EQ(test, n, u->ev_nchunks);
+	KUNIT_EXPECT_LE(test, empty, 1U);
+	KUNIT_EXPECT_EQ(test, used, list_len(&u->armed) + list_len(&u->events) +
+			list_len(&u->reading));
+	spin_unlock(&u->ev_lock);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
+			(long)(n * UH_EVCHUNK_COST));
+}
+
+/* @n rooted objects into @h; u->charged after. */
+static long rooted_objects(struct kunit *test, struct uheap *u, u64 *h, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+					       SPANHEAP_ALLOC_ROOTED, &h[i]), 0);
+	return atomic_long_read(&u->charged);
+}
+
+/*
+ * Records come from chunks: the first FINALIZER charges a chunk, the
+ * next UH_EVCHUNK_EVENTS - 1 nothing, the one after a second chunk.
+ * Given back, emptied chunks are freed but one spare, which serves the
+ * next chunk's worth of records without a new charge.
+ */
+static void event_pool_grows_and_shrinks(struct kunit *test)
+{
+	const u32 n = 2 * UH_EVCHUNK_EVENTS + 1;
+	u64 *h = kunit_kcalloc(test, n, sizeof(*h), GFP_KERNEL);
+	struct uheap *u = test->priv;
+	long base;
+	u32 i;
+
+	KUNIT_ASSERT_NOT_NULL(test, h);
+	base = rooted_objects(test, u, h, n);
+	for (i = 0; i < n; i++) {
+		KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[i], i + 1), 0);
+		KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
+				(long)((i / UH_EVCHUNK_EVENTS + 1) * UH_EVCHUNK_COST));
+	}
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 3U);
+	KUNIT_EXPECT_EQ(test, list_len(&u->ev_full), 2U);
+	KUNIT_EXPECT_EQ(test, list_len(&u->armed), n);
+	check_pool(test, u, base);
+	for (i = 0; i < n; i++) {
+		KUNIT_ASSERT_EQ(test, do_fin_clear(u, h[i]), 0);
+		check_pool(test, u, base);
+	}
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 1U);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->armed));
+	for (i = 0; i < UH_EVCHUNK_EVENTS; i++)
+		KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[i], i + 1), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base, (long)UH_EVCHUNK_COST);
+	KUNIT_EXPECT_EQ(test, list_len(&u->ev_full), 1U);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[i], i + 1), 0);
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 2U);
+	check_pool(test, u, base);
+}
+
+/*
+ * At the limit: a FINALIZER needing a new chunk fails with -ENOMEM and
+ * changes nothing; one that found a free record but not room for the
+ * core's finalizer record gives the record back.  With room, the same
+ * FINALIZER succeeds, in the free record.
+ */
+static void event_pool_charge_failure_changes_nothing(struct kunit *test)
+{
+	const u32 n = UH_EVCHUNK_EVENTS + 1;
+	u64 *h = kunit_kcalloc(test, n, sizeof(*h), GFP_KERNEL);
+	struct uheap *u = test->priv;
+	unsigned long filled;
+	long base, charged;
+	u64 fins;
+	u32 i;
+
+	KUNIT_ASSERT_NOT_NULL(test, h);
+	base = rooted_objects(test, u, h, n);
+	for (i = 0; i < UH_EVCHUNK_EVENTS; i++)
+		KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[i], i + 1), 0);
+	KUNIT_ASSERT_EQ(test, list_len(&u->ev_full), 1U);
+	filled = leave_room(test, u, UH_EVCHUNK_COST - 8);
+	charged = atomic_long_read(&u->charged);
+	fins = stats(test, u)->finalizers_set;
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[n - 1], 99), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), charged);
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 1U);
+	KUNIT_EXPECT_EQ(test, list_len(&u->armed), UH_EVCHUNK_EVENTS);
+	KUNIT_EXPECT_EQ(test, stats(test, u)->finalizers_set, fins);
+	check_pool(test, u, base);
+	/* A free record, and no room for the core's record. */
+	KUNIT_ASSERT_EQ(test, do_fin_clear(u, h[0]), 0);
+	while (!spanheap_charge(u->heap, 8))
+		filled += 8;
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[n - 1], 99), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, list_len(&u->armed), UH_EVCHUNK_EVENTS - 1);
+	KUNIT_EXPECT_EQ(test, stats(test, u)->finalizers_set, fins - 1);
+	check_pool(test, u, base);
+	spanheap_uncharge(u->heap, filled);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[n - 1], 99), 0);
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 1U);
+	KUNIT_EXPECT_EQ(test, list_len(&u->ev_full), 1U);
+	check_pool(test, u, base);
+}
+
+/* The seq numbers of u->events, oldest first, into @seq; how many. */
+static u32 queued_seqs(struct uheap *u, u64 *seq, u32 max)
+{
+	struct uh_event *ev;
+	u32 n = 0;
+
+	spin_lock(&u->ev_lock);
+	list_for_each_entry(ev, &u->events, node)
+		if (n < max)
+			seq[n++] = ev->ev.seq;
+	spin_unlock(&u->ev_lock);
+	return n;
+}
+
+/*
+ * read()'s runs: two readers take runs of the queue; the second copies
+ * one event out and the first none, so the queue is the first run, the
+ * second's rest, then what neither took, in their order.  A read() into
+ * an unwritable buffer takes nothing; reading all gives every record
+ * back to the pool.
+ */
+static void event_runs_put_back_in_order(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	u64 h[6], seq[8], now[8];
+	struct uh_event *a, *b;
+	long base;
+	u32 i;
+
+	for (i = 0; i < 6; i++)
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h[i]), 0);
+	base = atomic_long_read(&u->charged);
+	for (i = 0; i < 6; i++)
+		KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[i], i + 1), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_ASSERT_EQ(test, u->nevents, 6U);
+	KUNIT_ASSERT_EQ(test, queued_seqs(u, seq, 8), 6U);
+	KUNIT_EXPECT_EQ(test, uheap_read(u, (char __user *)-PAGE_SIZE,
+					 3 * sizeof(struct spanheap_event), true),
+			(ssize_t)-EFAULT);
+	KUNIT_ASSERT_EQ(test, queued_seqs(u, now, 8), 6U);
+	for (i = 0; i < 6; i++)
+		KUNIT_EXPECT_EQ(test, now[i], seq[i]);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->reading));
+
+	KUNIT_ASSERT_EQ(test, uheap_events_take(u, &a, 2), 2U);
+	KUNIT_ASSERT_EQ(test, uheap_events_take(u, &b, 3), 3U);
+	KUNIT_EXPECT_EQ(test, a->ev.seq, seq[0]);
+	KUNIT_EXPECT_EQ(test, b->ev.seq, seq[2]);
+	KUNIT_EXPECT_EQ(test, u->nevents, 1U);
+	KUNIT_EXPECT_EQ(test, list_len(&u->reading), 5U);
+	check_pool(test, u, base);
+	uheap_events_done(u, b, 1, 3);
+	KUNIT_EXPECT_EQ(test, u->nevents, 3U);
+	KUNIT_EXPECT_EQ(test, u->nread, 1ULL);
+	uheap_events_done(u, a, 0, 2);
+	KUNIT_EXPECT_EQ(test, u->nevents, 5U);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->reading));
+	KUNIT_ASSERT_EQ(test, queued_seqs(u, now, 8), 5U);
+	KUNIT_EXPECT_EQ(test, now[0], seq[0]);
+	KUNIT_EXPECT_EQ(test, now[1], seq[1]);
+	KUNIT_EXPECT_EQ(test, now[2], seq[3]);
+	KUNIT_EXPECT_EQ(test, now[3], seq[4]);
+	KUNIT_EXPECT_EQ(test, now[4], seq[5]);
+	check_pool(test, u, base);
+
+	KUNIT_ASSERT_EQ(test, uheap_events_take(u, &a, 8), 5U);
+	uheap_events_done(u, a, 5, 5);
+	KUNIT_EXPECT_EQ(test, u->nevents, 0U);
+	KUNIT_EXPECT_EQ(test, u->nread, 6ULL);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->events));
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->reading));
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 1U);	/* the spare */
+	check_pool(test, u, base);
+}
+
 static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(token_is_never_scanned),
 	KUNIT_CASE(handle_space_retires),
@@ -1623,6 +1856,9 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(table_leaf_failure_changes_nothing),
 	KUNIT_CASE(table_frees_empty_leaves),
 	KUNIT_CASE(root_scan_visits_exactly_rooted),
+	KUNIT_CASE(event_pool_grows_and_shrinks),
+	KUNIT_CASE(event_pool_charge_failure_changes_nothing),
+	KUNIT_CASE(event_runs_put_back_in_order),
 	KUNIT_CASE(cleanup_event_comes_once),
 	KUNIT_CASE(cleanup_cycle_is_collected),
 	KUNIT_CASE(cleanup_stopped_never_comes),
