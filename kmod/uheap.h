@@ -167,6 +167,7 @@ struct uh_evchunk;
  * @id: a cleanup's id, its key in uheap->cleanups while armed; else 0
  * @chunk: the chunk the record is part of
  * @ev: the record read() hands out
+ * @ev_words: @ev as read() copies it out, 8 bytes a store
  */
 struct uh_event {
 	union {
@@ -176,8 +177,12 @@ struct uh_event {
 	void *obj;
 	s64 id;
 	struct uh_evchunk *chunk;
-	struct spanheap_event ev;
+	union {
+		struct spanheap_event ev;
+		u64 ev_words[4];
+	};
 };
+static_assert(sizeof(struct spanheap_event) == 4 * sizeof(u64));
 
 /*
  * Event records come from per-file chunks of UH_EVCHUNK_EVENTS, so that
