@@ -56,6 +56,13 @@ static inline bool user_write_access_begin(void __user *ptr, size_t len)
 	if (put_user(x, ptr))						\
 		goto label;						\
 } while (0)
+#define user_read_access_begin(ptr, len) \
+	user_write_access_begin((void __user *)(ptr), len)
+#define user_read_access_end()		do { } while (0)
+#define unsafe_get_user(x, ptr, label) do {				\
+	if (get_user(x, ptr))						\
+		goto label;						\
+} while (0)
 
 /* ---- iov_iter: one user range ---- */
 #define READ			0
