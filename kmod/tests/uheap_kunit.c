@@ -6,7 +6,11 @@
  */
 #include <kunit/test.h>
 #include <linux/err.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include "../internal.h"
 #include "../uheap.h"
 
@@ -1838,6 +1842,150 @@ static void event_runs_put_back_in_order(struct kunit *test)
 	check_pool(test, u, base);
 }
 
+/* ---- user memory: argument structs and read() against faults ---- */
+
+/*
+ * Two pages of the test's user address space, the second unmapped, so
+ * that a copy running into it faults; the case is skipped where there
+ * is no user address space.  Unmapped again by user_pages_put().
+ */
+static char __user *user_pages(struct kunit *test)
+{
+	unsigned long addr;
+
+#ifdef __KERNEL__
+	if (!current->mm)
+		kunit_skip(test, "no user address space");
+#endif
+	addr = vm_mmap(NULL, 0, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	if (IS_ERR_VALUE(addr))
+		kunit_skip(test, "vm_mmap: %ld", (long)addr);
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr + PAGE_SIZE, PAGE_SIZE), 0);
+	return (char __user *)addr;
+}
+
+static void user_pages_put(char __user *p)
+{
+	vm_munmap((unsigned long)p, PAGE_SIZE);
+}
+
+/* uheap_ioctl() of @cmd on a copy of @k (@n bytes) put at @p. */
+static long user_ioctl(struct uheap *u, unsigned int cmd, char __user *p,
+		       const void *k, size_t n)
+{
+	size_t room = PAGE_SIZE - ((unsigned long)p & (PAGE_SIZE - 1));
+
+	if (copy_to_user(p, k, min(n, room)))
+		return -EBADF;
+	return uheap_ioctl(u, cmd, p);
+}
+
+/*
+ * Argument structs and batch arrays in user memory, copied 8 bytes at a
+ * time when aligned (the ordinary way when not): they come in and go
+ * back whole; one running into an unmapped page fails with -EFAULT
+ * and nothing runs.
+ */
+static void ioctl_user_copies(struct kunit *test)
+{
+	struct spanheap_alloc a = {
+		.size = sizeof(a), .kind = SPANHEAP_KIND_DATA, .length = 8,
+		.flags = SPANHEAP_ALLOC_ROOTED,
+	};
+	struct spanheap_batch b = { .size = sizeof(b), .count = 2 };
+	char __user *page = user_pages(test), *end = page + PAGE_SIZE;
+	struct spanheap_finalizer f = { .size = sizeof(f), .token = 5 };
+	struct uheap *u = test->priv;
+	struct spanheap_op ops[2];
+	struct spanheap_alloc out;
+	u32 n = u->nentries, i;
+
+	/* Aligned, and not: the same result, written back whole. */
+	for (i = 0; i < 2; i++) {
+		KUNIT_ASSERT_EQ(test, user_ioctl(u, SPANHEAP_IOC_ALLOC, page + 4 * i,
+						 &a, sizeof(a)), 0);
+		KUNIT_ASSERT_EQ(test, copy_from_user(&out, page + 4 * i, sizeof(out)), 0);
+		KUNIT_EXPECT_EQ(test, out.size, (u32)sizeof(out));
+		KUNIT_EXPECT_EQ(test, out.kind, (u32)SPANHEAP_KIND_DATA);
+		KUNIT_EXPECT_EQ(test, out.length, 8ULL);
+		KUNIT_EXPECT_EQ(test, idx_of(out.handle), n + 1 + i);
+		KUNIT_EXPECT_NOT_NULL(test, entry_obj(u, out.handle));
+	}
+	f.handle = out.handle;
+	KUNIT_EXPECT_EQ(test, user_ioctl(u, SPANHEAP_IOC_FINALIZER, page, &f, sizeof(f)), 0);
+	/* The last 8 bytes in the unmapped page. */
+	KUNIT_EXPECT_EQ(test, user_ioctl(u, SPANHEAP_IOC_ALLOC, end - sizeof(a) + 8,
+					 &a, sizeof(a)), -EFAULT);
+	KUNIT_EXPECT_EQ(test, u->nentries, n + 2);
+
+	/* A batch of two ALLOCs: the array comes in and goes back whole. */
+	ops[0] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, SPANHEAP_ALLOC_ROOTED);
+	ops[1] = ops[0];
+	KUNIT_ASSERT_EQ(test, copy_to_user(page + 512, ops, sizeof(ops)), 0);
+	b.op_size = sizeof(ops[0]);
+	b.ops = (u64)(unsigned long)(page + 512);
+	KUNIT_ASSERT_EQ(test, user_ioctl(u, SPANHEAP_IOC_BATCH, page, &b, sizeof(b)), 0);
+	KUNIT_ASSERT_EQ(test, copy_from_user(&b, page, sizeof(b)), 0);
+	KUNIT_EXPECT_EQ(test, b.done, 2U);
+	KUNIT_ASSERT_EQ(test, copy_from_user(ops, page + 512, sizeof(ops)), 0);
+	KUNIT_EXPECT_EQ(test, idx_of(ops[0].alloc.handle), n + 3);
+	KUNIT_EXPECT_EQ(test, idx_of(ops[1].alloc.handle), n + 4);
+	KUNIT_EXPECT_EQ(test, u->nentries, n + 4);
+	/* The array's last op running into the unmapped page: none runs. */
+	ops[0] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, SPANHEAP_ALLOC_ROOTED);
+	ops[1] = ops[0];
+	KUNIT_ASSERT_EQ(test, copy_to_user(end - sizeof(ops) + 8, ops, sizeof(ops) - 8), 0);
+	b = (struct spanheap_batch){ .size = sizeof(b), .count = 2, .op_size = sizeof(ops[0]),
+				     .ops = (u64)(unsigned long)(end - sizeof(ops) + 8) };
+	KUNIT_EXPECT_EQ(test, user_ioctl(u, SPANHEAP_IOC_BATCH, page, &b, sizeof(b)), -EFAULT);
+	KUNIT_EXPECT_EQ(test, u->nentries, n + 4);
+	user_pages_put(page);
+}
+
+/*
+ * read() into a buffer that runs into an unmapped page: the records
+ * that fit whole are read, the next ones stay queued in their order;
+ * a buffer that starts there is -EFAULT, with nothing taken.
+ */
+static void read_stops_at_the_fault(struct kunit *test)
+{
+	const size_t ev = sizeof(struct spanheap_event);
+	char __user *page = user_pages(test), *end = page + PAGE_SIZE;
+	struct uheap *u = test->priv;
+	struct spanheap_event got[4];
+	u64 h[4], seq[4], now[4];
+	u32 i;
+
+	for (i = 0; i < 4; i++) {
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h[i]), 0);
+		KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[i], i + 1), 0);
+	}
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_ASSERT_EQ(test, queued_seqs(u, seq, 4), 4U);
+	KUNIT_EXPECT_EQ(test, uheap_read(u, end, 4 * ev, true), (ssize_t)-EFAULT);
+	KUNIT_EXPECT_EQ(test, u->nevents, 4U);
+	/* Two whole records, 8 bytes of the third. */
+	KUNIT_EXPECT_EQ(test, uheap_read(u, end - 2 * ev - 8, 4 * ev, true),
+			(ssize_t)(2 * ev));
+	KUNIT_ASSERT_EQ(test, copy_from_user(got, end - 2 * ev - 8, 2 * ev), 0);
+	for (i = 0; i < 2; i++) {
+		KUNIT_EXPECT_EQ(test, got[i].seq, seq[i]);
+		KUNIT_EXPECT_EQ(test, got[i].event_len, (u32)ev);
+		KUNIT_EXPECT_EQ(test, got[i].type, SPANHEAP_EVENT_FINALIZER);
+	}
+	KUNIT_EXPECT_EQ(test, u->nread, 2ULL);
+	KUNIT_ASSERT_EQ(test, queued_seqs(u, now, 4), 2U);
+	KUNIT_EXPECT_EQ(test, now[0], seq[2]);
+	KUNIT_EXPECT_EQ(test, now[1], seq[3]);
+	KUNIT_EXPECT_EQ(test, uheap_read(u, page, 4 * ev, true), (ssize_t)(2 * ev));
+	KUNIT_ASSERT_EQ(test, copy_from_user(got, page, 2 * ev), 0);
+	KUNIT_EXPECT_EQ(test, got[0].seq, seq[2]);
+	KUNIT_EXPECT_EQ(test, got[1].seq, seq[3]);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->reading));
+	user_pages_put(page);
+}
+
 static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(token_is_never_scanned),
 	KUNIT_CASE(handle_space_retires),
@@ -1859,6 +2007,8 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(event_pool_grows_and_shrinks),
 	KUNIT_CASE(event_pool_charge_failure_changes_nothing),
 	KUNIT_CASE(event_runs_put_back_in_order),
+	KUNIT_CASE(ioctl_user_copies),
+	KUNIT_CASE(read_stops_at_the_fault),
 	KUNIT_CASE(cleanup_event_comes_once),
 	KUNIT_CASE(cleanup_cycle_is_collected),
 	KUNIT_CASE(cleanup_stopped_never_comes),
