@@ -1846,8 +1846,11 @@ static void event_runs_put_back_in_order(struct kunit *test)
 
 /*
  * Two pages of the test's user address space, the second unmapped, so
- * that a copy running into it faults; the case is skipped where there
- * is no user address space.  Unmapped again by user_pages_put().
+ * that a copy running into it faults; unmapped again by
+ * user_pages_put().  The userspace build maps the process's own.  The
+ * kernel's KUnit (6.1) runs each case in a kthread, which has no user
+ * address space: there the case is skipped, and the VM tiers' ioctl
+ * selftests and fuzzer cover these copies on the device.
  */
 static char __user *user_pages(struct kunit *test)
 {
