@@ -82,6 +82,8 @@ struct uh_header {
  *	non-zero); changed only by uh_tab_set_rooted(), which keeps the
  *	table's per-leaf counts, so that the root scan visits only the
  *	leaves holding such entries
+ * @used: the slot holds an entry (uh_tab_insert() to uh_tab_erase());
+ *	entries live inline in the table's leaves, a free slot all zero
  */
 struct uh_entry {
 	void *obj;
@@ -91,24 +93,29 @@ struct uh_entry {
 	u32 unroots;
 	bool pending;
 	bool rooted;
+	bool used;
 };
 
 /*
  * The object handle table (uheap_table.c): index -> struct uh_entry, a
  * direct two-level array.  Index bits above UH_LEAF_SHIFT pick a slot
- * of the directory, the rest an entry pointer of that slot's leaf, so a
- * lookup is two loads and no tree walk.  A leaf (one page of pointers)
- * exists while it holds an entry; the directory covers the leaves up
- * to the highest index handed out and grows by doubling.
+ * of the directory, the rest an entry of that slot's leaf, so a lookup
+ * is two loads and no tree walk.  The entries are the leaf's own (4 KiB
+ * of UH_LEAF_ENTRIES of them): making or dropping one allocates,
+ * charges and frees nothing unless it is its leaf's first or last.  A
+ * leaf exists while it holds an entry; the directory covers the leaves
+ * up to the highest index handed out and grows by doubling.
  */
-#define UH_LEAF_SHIFT	9
+#define UH_LEAF_SHIFT	7
 #define UH_LEAF_ENTRIES	(1U << UH_LEAF_SHIFT)
 #define UH_LEAF_MASK	(UH_LEAF_ENTRIES - 1)
 #define UH_NLEAVES	(UH_MAX_ENTRIES >> UH_LEAF_SHIFT)
 
 struct uh_leaf {
-	struct uh_entry *ent[UH_LEAF_ENTRIES];
+	struct uh_entry ent[UH_LEAF_ENTRIES];
 };
+/* 4 KiB: a kmalloc() of its own size class, not a multi-page one. */
+static_assert(sizeof(struct uh_leaf) == 4096);
 
 /**
  * struct uh_dir - a directory slot of the handle table
@@ -147,21 +154,65 @@ struct uh_weak {
 	u32 count;
 };
 
+struct uh_evchunk;
+
 /**
- * struct uh_event - an event, allocated when its finalizer or cleanup is set
+ * struct uh_event - an event, taken from the file's pool when its
+ *	finalizer or cleanup is set (uheap_event.c)
  * @node: on uheap->armed (set, not yet run), ->events (delivered, unread)
  *	or ->reading (being copied out by read())
+ * @next_free: while free: the next free record of @chunk
  * @obj: a finalizer's object, a root while on ->events or ->reading;
  *	NULL for a cleanup (its object is gone when it runs)
  * @id: a cleanup's id, its key in uheap->cleanups while armed; else 0
+ * @chunk: the chunk the record is part of
  * @ev: the record read() hands out
+ * @ev_words: @ev as read() copies it out, 8 bytes a store
  */
 struct uh_event {
-	struct list_head node;
+	union {
+		struct list_head node;
+		struct uh_event *next_free;
+	};
 	void *obj;
 	s64 id;
-	struct spanheap_event ev;
+	struct uh_evchunk *chunk;
+	union {
+		struct spanheap_event ev;
+		u64 ev_words[4];
+	};
 };
+static_assert(sizeof(struct spanheap_event) == 4 * sizeof(u64));
+
+/*
+ * Event records come from per-file chunks of UH_EVCHUNK_EVENTS, so that
+ * setting a finalizer and reading its event allocate, charge and free
+ * nothing but once per chunk.
+ */
+#define UH_EVCHUNK_EVENTS	56
+
+/**
+ * struct uh_evchunk - a chunk of event records, under uheap->ev_lock
+ * @node: on uheap->ev_partial while some record is free, else ->ev_full
+ * @free: the free records, linked through their @next_free
+ * @nused: records taken (on one of the event lists)
+ * @ev: the records
+ *
+ * Charged UH_EVCHUNK_COST while it exists.  A chunk whose last record
+ * is given back is freed, unless no other chunk has a free record: then
+ * it stays as the file's one spare, so that a file setting and reading
+ * one event at a time does not allocate a chunk for each.
+ */
+struct uh_evchunk {
+	struct list_head node;
+	struct uh_event *free;
+	u32 nused;
+	struct uh_event ev[UH_EVCHUNK_EVENTS];
+};
+/* 4 KiB: a kmalloc() of its own size class, nearly all of it records. */
+static_assert(sizeof(struct uh_evchunk) <= 4096 &&
+	      sizeof(struct uh_evchunk) + sizeof(struct uh_event) > 4096);
+#define UH_EVCHUNK_COST		sizeof(struct uh_evchunk)
 
 /**
  * struct uheap - per-open-file state
@@ -188,10 +239,15 @@ struct uh_event {
  * @closing: set under @lock once uheap_destroy() gave back @charged;
  *	a cleanup still running then gives back nothing more
  * @charged: bytes this layer counted against the heap's limit
- * @ev_lock: protects the event lists and the counters below
+ * @ev_lock: protects the event lists, the record pool and the counters
+ *	below
  * @armed: events of finalizers and cleanups that are set
  * @events: delivered events, oldest first
- * @reading: events taken by read() and not yet copied out
+ * @reading: events taken by read() and not yet copied out, each read()'s
+ *	a run of its own
+ * @ev_partial: chunks of event records with a free record
+ * @ev_full: chunks of event records without one
+ * @ev_nchunks: chunks on @ev_partial and @ev_full
  * @nevents: entries on @events
  * @ev_max: cap on @nevents before finalizers are deferred
  * @seq: last sequence number given
@@ -225,6 +281,9 @@ struct uheap {
 	struct list_head armed;
 	struct list_head events;
 	struct list_head reading;
+	struct list_head ev_partial;
+	struct list_head ev_full;
+	u32 ev_nchunks;
 	u32 nevents;
 	u32 ev_max;
 	u64 seq;
@@ -288,6 +347,10 @@ int uheap_cleanup_add(struct uheap *u, void *obj, u64 token, s64 *id);
 int uheap_cleanup_stop(struct uheap *u, void *obj, s64 id);
 void uheap_events_scan(struct uheap *u);
 void uheap_events_free(struct uheap *u);
+unsigned int uheap_events_take(struct uheap *u, struct uh_event **first,
+			       unsigned int max);
+void uheap_events_done(struct uheap *u, struct uh_event *first,
+		       unsigned int ok, unsigned int n);
 ssize_t uheap_read(struct uheap *u, char __user *buf, size_t count,
 		   bool nonblock);
 bool uheap_readable(struct uheap *u);
@@ -331,7 +394,9 @@ static inline struct uh_entry *uh_tab_get(const struct uh_table *t, u32 idx)
 	if (li >= t->ndir)
 		return NULL;
 	l = t->dir[li].leaf;
-	return l ? l->ent[idx & UH_LEAF_MASK] : NULL;
+	if (!l || !l->ent[idx & UH_LEAF_MASK].used)
+		return NULL;
+	return &l->ent[idx & UH_LEAF_MASK];
 }
 
 /* Is @idx the only index in use in its leaf of @xa?  Context: @xa's writers excluded. */
@@ -381,7 +446,8 @@ static inline void uheap_uncharge(struct uheap *u, size_t bytes)
  * just entries, bounds a table kept sparse on purpose (one live entry
  * per leaf across the whole index space).  The object handle table's
  * leaves and directory are charged as allocated instead: UH_TAB_LEAF_COST
- * per leaf, uh_tab_dir_cost() for the directory.
+ * per leaf (which covers its entries), uh_tab_dir_cost() for the
+ * directory.
  */
 #define UH_LEAF_COST	(sizeof(struct xa_node) + sizeof(struct xa_node) / 32)
 #define UH_TAB_LEAF_COST	sizeof(struct uh_leaf)

@@ -2,11 +2,20 @@
 /*
  * Finalizer and cleanup events of an open /dev/spanheap.
  *
- * FINALIZER allocates the event record up front, charged to the opener,
- * and passes it to the core as the finalizer's context: the user's
- * token lives only in the record, outside the heap, so the collector
- * never scans it.  An event moves armed -> events -> reading -> freed;
- * clearing the finalizer frees an armed one.  The core hands each
+ * FINALIZER takes the event record up front from the file's pool and
+ * passes it to the core as the finalizer's context: the user's token
+ * lives only in the record, outside the heap, so the collector never
+ * scans it.  An event moves armed -> events -> reading -> given back;
+ * clearing the finalizer gives back an armed one.
+ *
+ * The pool: records live in chunks of UH_EVCHUNK_EVENTS (struct
+ * uh_evchunk, 4 KiB), each charged to the opener once, with a free list
+ * per chunk, all under u->ev_lock.  Taking or giving back a record is a
+ * few stores; a chunk is allocated when no chunk has a free record, and
+ * freed when its last record comes back, except the one spare kept when
+ * no other chunk has room.  So the records cost what a 4 KiB chunk per
+ * UH_EVCHUNK_EVENTS live events (and a spare) costs, all of it charged:
+ * the file's limit bounds it as it bounded records of their own.  The core hands each
  * context to exactly one of spanheap_take_finalizer() and the finalizer
  * run, so each record has one owner at a time and each token is
  * delivered exactly once.
@@ -36,11 +45,132 @@
 #include "uheap.h"
 #include "trace/events/spanheap.h"
 
-static void event_free(struct uheap *u, struct uh_event *ev)
+/* ---- the record pool ---- */
+
+/*
+ * A new chunk, charged, every record free.  Context: process context,
+ * no spinlock held.  NULL if there is no memory or room.
+ */
+static struct uh_evchunk *chunk_new(struct uheap *u)
 {
-	kfree(ev);
-	uheap_uncharge(u, sizeof(*ev));
+	struct uh_evchunk *c;
+	unsigned int i;
+
+	if (uheap_charge(u, UH_EVCHUNK_COST))
+		return NULL;
+	/* Not zeroed: event_arm() fills a record in as it takes it. */
+	c = kmalloc(sizeof(*c), SHP_GFP);
+	if (!c) {
+		uheap_uncharge(u, UH_EVCHUNK_COST);
+		return NULL;
+	}
+	c->nused = 0;
+	c->free = NULL;
+	for (i = UH_EVCHUNK_EVENTS; i--; ) {
+		c->ev[i].chunk = c;
+		c->ev[i].next_free = c->free;
+		c->free = &c->ev[i];
+	}
+	return c;
 }
+
+/* A free record: u->ev_partial must not be empty.  Context: u->ev_lock. */
+static struct uh_event *pool_take(struct uheap *u)
+{
+	struct uh_evchunk *c;
+	struct uh_event *ev;
+
+	lockdep_assert_held(&u->ev_lock);
+	c = list_first_entry(&u->ev_partial, struct uh_evchunk, node);
+	ev = c->free;
+	c->free = ev->next_free;
+	if (++c->nused == UH_EVCHUNK_EVENTS)
+		list_move(&c->node, &u->ev_full);
+	return ev;
+}
+
+/*
+ * Give back @ev, on no list now, to its chunk.  A chunk left empty goes
+ * to @dead, for pool_free() once u->ev_lock is dropped, unless no other
+ * chunk has a free record: it is then the spare (see struct uh_evchunk).
+ * Inlined: read() calls it per event.  Context: u->ev_lock.
+ */
+static __always_inline void pool_put(struct uheap *u, struct uh_event *ev,
+				     struct list_head *dead)
+{
+	struct uh_evchunk *c = ev->chunk;
+
+	lockdep_assert_held(&u->ev_lock);
+	ev->next_free = c->free;
+	c->free = ev;
+	if (c->nused-- == UH_EVCHUNK_EVENTS) {
+		list_move(&c->node, &u->ev_partial);
+	} else if (!c->nused && !list_is_singular(&u->ev_partial)) {
+		list_move(&c->node, dead);
+		u->ev_nchunks--;
+	}
+}
+
+/* Free the chunks pool_put() left on @dead, with their charges. */
+static void pool_free(struct uheap *u, struct list_head *dead)
+{
+	struct uh_evchunk *c, *tmp;
+
+	list_for_each_entry_safe(c, tmp, dead, node) {
+		kfree(c);
+		uheap_uncharge(u, UH_EVCHUNK_COST);
+	}
+}
+
+/*
+ * A record from the pool, filled in and put on u->armed; NULL if a new
+ * chunk was needed and there is no memory or room for it.  Context:
+ * process context, no spinlock held.
+ */
+static struct uh_event *event_arm(struct uheap *u, u16 type, u64 token,
+				  u64 handle, void *obj)
+{
+	struct uh_evchunk *c;
+	struct uh_event *ev;
+
+	spin_lock(&u->ev_lock);
+	if (list_empty(&u->ev_partial)) {
+		spin_unlock(&u->ev_lock);
+		c = chunk_new(u);
+		if (!c)
+			return NULL;
+		spin_lock(&u->ev_lock);
+		list_add(&c->node, &u->ev_partial);
+		u->ev_nchunks++;
+	}
+	ev = pool_take(u);
+	ev->obj = obj;
+	ev->id = 0;
+	ev->ev = (struct spanheap_event){
+		.event_len = sizeof(ev->ev),
+		.version = SPANHEAP_EVENT_VERSION,
+		.type = type,
+		.token = token,
+		.handle = handle,
+	};
+	list_add_tail(&ev->node, &u->armed);
+	spin_unlock(&u->ev_lock);
+	return ev;
+}
+
+/* Unlink an armed event that will never run, and give it back. */
+static void event_disarm(struct uheap *u, struct uh_event *ev)
+{
+	LIST_HEAD(dead);
+
+	spin_lock(&u->ev_lock);
+	list_del(&ev->node);
+	pool_put(u, ev, &dead);
+	spin_unlock(&u->ev_lock);
+	pool_free(u, &dead);
+}
+
+/* ---- delivery ---- */
 
 /**
  * uheap_finalizer() - the finalizer of every object of a file's heap
@@ -110,36 +240,7 @@ static void uheap_cleanup(struct spanheap *heap, void *arg)
 	wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);
 }
 
-/* A new event record, charged; NULL if there is no memory or room. */
-static struct uh_event *event_new(struct uheap *u, u16 type, u64 token,
-				  u64 handle)
-{
-	struct uh_event *ev;
-
-	if (uheap_charge(u, sizeof(*ev)))
-		return NULL;
-	ev = kmalloc(sizeof(*ev), SHP_GFP);	/* zeroed inline, see uh_table_insert() */
-	if (!ev) {
-		uheap_uncharge(u, sizeof(*ev));
-		return NULL;
-	}
-	memset(ev, 0, sizeof(*ev));
-	ev->ev.event_len = sizeof(ev->ev);
-	ev->ev.version = SPANHEAP_EVENT_VERSION;
-	ev->ev.type = type;
-	ev->ev.token = token;
-	ev->ev.handle = handle;
-	return ev;
-}
-
-/* Unlink an armed event that will never run, and free it. */
-static void event_disarm(struct uheap *u, struct uh_event *ev)
-{
-	spin_lock(&u->ev_lock);
-	list_del(&ev->node);
-	spin_unlock(&u->ev_lock);
-	event_free(u, ev);
-}
+/* ---- setting and clearing ---- */
 
 /**
  * uheap_cleanup_add() - add a cleanup whose event carries @token
@@ -159,19 +260,16 @@ int uheap_cleanup_add(struct uheap *u, void *obj, u64 token, s64 *id)
 
 	shp_assert_in_section(u->heap);
 	lockdep_assert_held(&u->lock);
-	ev = event_new(u, SPANHEAP_EVENT_CLEANUP, token, 0);
+	ev = event_arm(u, SPANHEAP_EVENT_CLEANUP, token, 0, NULL);
 	if (!ev)
 		return -ENOMEM;
 	/* Garbage at once if this fails; tiny objects cannot be freed. */
 	arg = spanheap_alloc(u->heap, sizeof(*arg), SPANHEAP_NOSCAN);
 	if (!arg) {
-		event_free(u, ev);
+		event_disarm(u, ev);
 		return -ENOMEM;
 	}
 	*arg = ev;
-	spin_lock(&u->ev_lock);
-	list_add_tail(&ev->node, &u->armed);
-	spin_unlock(&u->ev_lock);
 	/* It cannot run before this section ends: no cycle can find obj dead. */
 	ret = spanheap_add_cleanup(u->heap, obj, uheap_cleanup, arg);
 	if (ret < 0) {
@@ -214,7 +312,7 @@ int uheap_cleanup_stop(struct uheap *u, void *obj, s64 id)
 	ret = spanheap_stop_cleanup(u->heap, obj, id);
 	if (ret)
 		return ret;
-	/* Stopped, so it will never run: its record is ours to free. */
+	/* Stopped, so it will never run: its record is ours to give back. */
 	if (uh_leaf_alone(&u->cleanups, id))
 		uheap_uncharge(u, UH_LEAF_COST);
 	ev = xa_erase(&u->cleanups, id);
@@ -240,14 +338,10 @@ int uheap_fin_set(struct uheap *u, void *obj, u64 token)
 
 	shp_assert_in_section(u->heap);
 	lockdep_assert_held(&u->lock);
-	ev = event_new(u, SPANHEAP_EVENT_FINALIZER, token, h->handle);
+	/* Armed first: the worker may move it as soon as the finalizer is set. */
+	ev = event_arm(u, SPANHEAP_EVENT_FINALIZER, token, h->handle, obj);
 	if (!ev)
 		return -ENOMEM;
-	ev->obj = obj;
-	/* Linked first: the worker may move it as soon as the finalizer is set. */
-	spin_lock(&u->ev_lock);
-	list_add_tail(&ev->node, &u->armed);
-	spin_unlock(&u->ev_lock);
 	ret = spanheap_set_finalizer(u->heap, obj, uheap_finalizer, ev);
 	if (!ret)
 		h->flags &= ~UH_FIN_CLEARED;
@@ -303,25 +397,27 @@ void uheap_events_scan(struct uheap *u)
 	spin_unlock(&u->ev_lock);
 }
 
-static void free_list(struct list_head *head)
-{
-	struct uh_event *ev, *tmp;
-
-	list_for_each_entry_safe(ev, tmp, head, node)
-		kfree(ev);
-}
-
 /**
  * uheap_events_free() - free every event record of a closed file
  * @u: state whose heap is destroyed (no worker can run)
+ *
+ * Every record, armed, queued, delivered or free, is in a chunk: the
+ * chunks go, uncharged (uheap_destroy() gave back the file's charges).
  *
  * Context: process context.
  */
 void uheap_events_free(struct uheap *u)
 {
-	free_list(&u->armed);
-	free_list(&u->events);
-	free_list(&u->reading);
+	struct uh_evchunk *c, *tmp;
+
+	list_splice_init(&u->ev_full, &u->ev_partial);
+	list_for_each_entry_safe(c, tmp, &u->ev_partial, node)
+		kfree(c);
+	INIT_LIST_HEAD(&u->ev_partial);
+	INIT_LIST_HEAD(&u->armed);
+	INIT_LIST_HEAD(&u->events);
+	INIT_LIST_HEAD(&u->reading);
+	u->ev_nchunks = 0;
 }
 
 /**
@@ -337,55 +433,135 @@ bool uheap_readable(struct uheap *u)
 }
 
 /*
- * Records read() copies out per round: one lock round trip, one user
- * copy, one bulk free and one uncharge for all of them (the bounce
- * buffer is on the stack: 512 bytes).
+ * Records read() copies out per round at most: one lock round trip to
+ * take them, one to give them back, one user access window.
  */
-#define UH_READ_CHUNK	16
+#define UH_READ_CHUNK	128
 
-/* Up to @max oldest delivered events into @evs, moved to u->reading. */
-static unsigned int events_take(struct uheap *u, struct uh_event **evs,
-				unsigned int max)
+/* Unlink the run @first .. @last (linked in that order) from its list. */
+static void run_del(struct list_head *first, struct list_head *last)
 {
-	unsigned int n = 0;
+	first->prev->next = last->next;
+	last->next->prev = first->prev;
+}
+
+/* Link the run @first .. @last in between @prev and @next. */
+static void run_add(struct list_head *first, struct list_head *last,
+		    struct list_head *prev, struct list_head *next)
+{
+	first->prev = prev;
+	prev->next = first;
+	last->next = next;
+	next->prev = last;
+}
+
+/**
+ * uheap_events_take() - take the oldest delivered events for read()
+ * @u: state
+ * @first: set to the first event taken
+ * @max: how many at most
+ *
+ * They move as one run to the tail of u->reading.  The run's inner
+ * links are then the caller's alone: other readers add and remove runs
+ * of their own, which changes only the links at its ends.
+ *
+ * Context: process context, no spinlock held.
+ * Return: how many were taken; each call is followed by one
+ * uheap_events_done() for its run.
+ */
+unsigned int uheap_events_take(struct uheap *u, struct uh_event **first,
+			       unsigned int max)
+{
+	struct list_head *last;
+	unsigned int n, i;
 
 	spin_lock(&u->ev_lock);
-	while (n < max && !list_empty(&u->events)) {
-		evs[n] = list_first_entry(&u->events, struct uh_event, node);
-		list_move_tail(&evs[n]->node, &u->reading);
-		n++;
+	n = min(max, u->nevents);	/* u->nevents counts u->events */
+	if (n) {
+		*first = list_first_entry(&u->events, struct uh_event, node);
+		for (i = 1, last = u->events.next; i < n; i++)
+			last = last->next;
+		run_del(&(*first)->node, last);
+		run_add(&(*first)->node, last, u->reading.prev, &u->reading);
+		WRITE_ONCE(u->nevents, u->nevents - n);
 	}
-	WRITE_ONCE(u->nevents, u->nevents - n);
 	spin_unlock(&u->ev_lock);
 	return n;
 }
 
 /*
- * @ok of the @n events taken were copied out: free those, and put the
- * others back at the head of the queue, in their order.
+ * Copy the @n records of the run from @ev out to @ubuf, 8 bytes a store
+ * (not a byte loop: copy_to_user() is rep movsb on CPUs with ERMS, some
+ * ns per byte under emulation).  Returns how many were written whole.
  */
-static void events_done(struct uheap *u, struct uh_event **evs,
-			unsigned int ok, unsigned int n)
+static unsigned int events_copy(struct spanheap_event __user *ubuf,
+				struct uh_event *ev, unsigned int n)
 {
+	u64 __user *uw = (u64 __user *)ubuf;
+	unsigned int i = 0;
+
+	if (!user_write_access_begin(ubuf, n * sizeof(*ubuf)))
+		return 0;
+	for (;;) {
+		unsafe_put_user(ev->ev_words[0], &uw[0], fault);
+		unsafe_put_user(ev->ev_words[1], &uw[1], fault);
+		unsafe_put_user(ev->ev_words[2], &uw[2], fault);
+		unsafe_put_user(ev->ev_words[3], &uw[3], fault);
+		uw += 4;
+		if (++i == n)
+			break;
+		/* Not past the run's last: its next link is not ours. */
+		ev = list_next_entry(ev, node);
+	}
+fault:
+	user_write_access_end();
+	return i;
+}
+
+/**
+ * uheap_events_done() - end a read() of a run of events
+ * @u: state
+ * @first: the run's first event, from uheap_events_take()
+ * @ok: how many of its first events were copied out
+ * @n: the run's length
+ *
+ * The @ok events copied out are read: their records go back to the
+ * pool.  The others go back to the head of the queue, in their order.
+ *
+ * Context: process context, no spinlock held.
+ */
+void uheap_events_done(struct uheap *u, struct uh_event *first,
+		       unsigned int ok, unsigned int n)
+{
+	struct uh_event *ev = first, *next;
+	struct list_head *prev, *last;
+	LIST_HEAD(dead);
 	unsigned int i;
 
 	spin_lock(&u->ev_lock);
-	for (i = 0; i < ok; i++)
-		list_del(&evs[i]->node);
-	u->nread += ok;
-	for (i = n; i > ok; i--)
-		list_move(&evs[i - 1]->node, &u->events);
-	WRITE_ONCE(u->nevents, u->nevents + n - ok);
-	if (trace_spanheap_uheap_event_read_enabled())
-		for (i = 0; i < ok; i++)
-			trace_spanheap_uheap_event_read(u->heap, &evs[i]->ev,
+	prev = first->node.prev;
+	for (i = 0; i < ok; i++, ev = next) {
+		next = list_next_entry(ev, node);
+		if (trace_spanheap_uheap_event_read_enabled())
+			trace_spanheap_uheap_event_read(u->heap, &ev->ev,
 							u->nevents);
+		pool_put(u, ev, &dead);		/* reuses ev->node */
+	}
+	/* @ev is now the first not copied, or what followed the run. */
+	prev->next = &ev->node;
+	ev->node.prev = prev;
+	u->nread += ok;
+	if (ok < n) {
+		for (i = ok + 1, last = &ev->node; i < n; i++)
+			last = last->next;
+		run_del(&ev->node, last);
+		run_add(&ev->node, last, &u->events, u->events.next);
+		WRITE_ONCE(u->nevents, u->nevents + n - ok);
+	}
 	spin_unlock(&u->ev_lock);
+	pool_free(u, &dead);
 	if (ok < n)
 		wake_up_interruptible_poll(&u->wq, EPOLLIN | EPOLLRDNORM);
-	/* One freelist update per slab page, not one per record. */
-	kfree_bulk(ok, (void **)evs);
-	uheap_uncharge(u, ok * sizeof(*evs[0]));
 }
 
 /**
@@ -405,17 +581,16 @@ static void events_done(struct uheap *u, struct uh_event **evs,
 ssize_t uheap_read(struct uheap *u, char __user *buf, size_t count,
 		   bool nonblock)
 {
-	size_t want = count / sizeof(struct spanheap_event), done = 0;
-	struct spanheap_event bounce[UH_READ_CHUNK];
-	struct uh_event *evs[UH_READ_CHUNK];
-	unsigned int n, ok, i;
-	unsigned long left;
+	struct spanheap_event __user *ubuf = (struct spanheap_event __user *)buf;
+	size_t want = count / sizeof(*ubuf), done = 0;
+	struct uh_event *first;
+	unsigned int n, ok;
 	int ret;
 
 	if (!want)
 		return -EINVAL;
 	while (done < want) {
-		n = events_take(u, evs, min_t(size_t, want - done, UH_READ_CHUNK));
+		n = uheap_events_take(u, &first, min_t(size_t, want - done, UH_READ_CHUNK));
 		if (!n) {
 			if (done)
 				break;
@@ -426,16 +601,13 @@ ssize_t uheap_read(struct uheap *u, char __user *buf, size_t count,
 				return ret;
 			continue;
 		}
-		for (i = 0; i < n; i++)
-			bounce[i] = evs[i]->ev;
-		left = copy_to_user(buf + done * sizeof(bounce[0]), bounce,
-				    n * sizeof(bounce[0]));
 		/* Whole records only: a torn one is handed out again. */
-		ok = n - DIV_ROUND_UP(left, sizeof(bounce[0]));
-		events_done(u, evs, ok, n);
+		ok = events_copy(ubuf + done, first, n);
+		uheap_events_done(u, first, ok, n);
 		done += ok;
 		if (ok < n)
-			return done ? done * sizeof(bounce[0]) : -EFAULT;
+			return done ? done * sizeof(*ubuf) : -EFAULT;
+		cond_resched();
 	}
-	return done * sizeof(struct spanheap_event);
+	return done * sizeof(*ubuf);
 }

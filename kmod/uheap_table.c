@@ -7,14 +7,16 @@
  * dependent loads (directory slot, leaf pointer) with no tree to walk,
  * as the core's pagemap.  Indices are handed out cyclically
  * (uh_tab_insert()), so the entries in use are mostly one dense run and
- * a leaf of UH_LEAF_ENTRIES pointers (a page) is mostly full.
+ * a leaf of UH_LEAF_ENTRIES entries is mostly full.
  *
- * Books, exact at every step: each entry is charged UH_ENTRY_COST while
- * in the table, each leaf UH_TAB_LEAF_COST while it exists, the
- * directory uh_tab_dir_cost() of its size.  A leaf is freed as soon as
- * its last entry goes: what a table kept sparse on purpose (one live
- * entry per leaf) costs is then what it holds, and the file's limit
- * bounds it.  A leaf emptied by collection is not soon needed again, as
+ * Entries are inline in their leaf: making one is writing its slot,
+ * dropping one zeroing it; only a leaf's first entry allocates (and
+ * charges) and its last frees.  Books, exact at every step: each leaf
+ * is charged UH_TAB_LEAF_COST while it exists, which covers its
+ * entries, and the directory uh_tab_dir_cost() of its size.  A leaf is
+ * freed as soon as its last entry goes: what a table kept sparse on
+ * purpose (one live entry per leaf) costs is then a leaf per entry, and
+ * the file's limit bounds it.  A leaf emptied by collection is not soon needed again, as
  * the cursor moves on and comes back only after every index was used.
  * The directory only grows: it covers the cursor's high-water mark, and
  * the cursor comes back to low indices only after the whole index space
@@ -35,8 +37,6 @@
 #include "internal.h"
 #include "uheap.h"
 
-/* An entry's cost (uheap.c's books count entries in uheap->nentries). */
-#define UH_ENTRY_COST	sizeof(struct uh_entry)
 /* The smallest directory: 8 leaves, 4096 indices. */
 #define UH_DIR_MIN	8U
 
@@ -63,7 +63,7 @@ static u32 find_free(const struct uh_table *t, u32 from, u32 to)
 			i = (li + 1) << UH_LEAF_SHIFT;
 			continue;
 		}
-		if (!t->dir[li].leaf->ent[i & UH_LEAF_MASK])
+		if (!t->dir[li].leaf->ent[i & UH_LEAF_MASK].used)
 			return i;
 		i++;
 	}
@@ -145,7 +145,8 @@ uncharge:
  * only after the indices wrapped), else the first free one after it,
  * else the first free one from 1 (@wrapped), as xa_alloc_cyclic() over
  * 1 .. UH_MAX_ENTRIES - 1 would pick; u->next_idx then follows it.  The
- * entry, and the leaf and directory it needs, are charged to the file.
+ * entry is a slot of its leaf; the leaf, if new, and the directory it
+ * needs are charged to the file.
  *
  * Context: section, u->lock held.
  * Return: the entry, or ERR_PTR(-ENOMEM) or ERR_PTR(-ENOSPC) (no index
@@ -168,36 +169,26 @@ struct uh_entry *uh_tab_insert(struct uheap *u, u32 *idx, bool *wrapped)
 			*wrapped = true;
 		}
 	}
-	if (uheap_charge(u, UH_ENTRY_COST))
-		return ERR_PTR(-ENOMEM);
-	/* Zeroed by stores of a constant size, not kzalloc()'s memset(). */
-	e = kmalloc(sizeof(*e), SHP_GFP);
-	if (!e)
-		goto uncharge;
-	memset(e, 0, sizeof(*e));
 	li = i >> UH_LEAF_SHIFT;
-	if (leaf_get(u, t, li)) {
-		kfree(e);
-		goto uncharge;
-	}
-	t->dir[li].leaf->ent[i & UH_LEAF_MASK] = e;
+	if (leaf_get(u, t, li))
+		return ERR_PTR(-ENOMEM);
+	/* A free slot is all zero (uh_tab_erase()). */
+	e = &t->dir[li].leaf->ent[i & UH_LEAF_MASK];
+	e->used = true;
 	t->dir[li].nused++;
 	u->next_idx = i + 1;
 	*idx = i;
 	return e;
-uncharge:
-	uheap_uncharge(u, UH_ENTRY_COST);
-	return ERR_PTR(-ENOMEM);
 }
 
 /**
- * uh_tab_erase() - remove and free the entry at @idx of u->tab
+ * uh_tab_erase() - remove the entry at @idx of u->tab
  * @u: state
  * @idx: its index
  * @e: the entry there
  *
- * Its charge goes, and its leaf's too if it was the leaf's last entry
- * (the leaf is freed).  The caller keeps uheap's counts.
+ * Its slot is zeroed; if it was its leaf's last entry the leaf is freed
+ * and its charge given back.  The caller keeps uheap's counts.
  *
  * Context: section, u->lock held.
  */
@@ -209,9 +200,8 @@ void uh_tab_erase(struct uheap *u, u32 idx, struct uh_entry *e)
 	lockdep_assert_held(&u->lock);
 	if (e->rooted)
 		uh_tab_set_rooted(u, idx, e, false);
-	d->leaf->ent[idx & UH_LEAF_MASK] = NULL;
-	kfree(e);
-	uheap_uncharge(u, UH_ENTRY_COST);
+	/* A constant-size store: no memset() of a run-time size. */
+	*e = (struct uh_entry){ };
 	if (--d->nused)
 		return;
 	kfree(d->leaf);
@@ -267,8 +257,8 @@ struct uh_entry *uh_tab_next(const struct uh_table *t, u32 *idx)
 		if (!t->dir[li].leaf)
 			continue;
 		for (; i >> UH_LEAF_SHIFT == li; i++) {
-			e = t->dir[li].leaf->ent[i & UH_LEAF_MASK];
-			if (e) {
+			e = &t->dir[li].leaf->ent[i & UH_LEAF_MASK];
+			if (e->used) {
 				*idx = i;
 				return e;
 			}
@@ -308,8 +298,8 @@ struct uh_entry *uh_tab_next_rooted(const struct uh_table *t, u32 *idx)
 			i = li << UH_LEAF_SHIFT;
 		}
 		for (; i >> UH_LEAF_SHIFT == li; i++) {
-			e = t->dir[li].leaf->ent[i & UH_LEAF_MASK];
-			if (e && e->rooted) {
+			e = &t->dir[li].leaf->ent[i & UH_LEAF_MASK];
+			if (e->rooted) {
 				*idx = i;
 				return e;
 			}
@@ -320,7 +310,7 @@ struct uh_entry *uh_tab_next_rooted(const struct uh_table *t, u32 *idx)
 }
 
 /**
- * uh_tab_free() - free every entry and leaf of a table, and the table
+ * uh_tab_free() - free every leaf of a table (with its entries), and the table
  * @t: the table, of a file being destroyed
  *
  * Nothing is uncharged: uheap_destroy() gives back the file's charges
@@ -330,15 +320,12 @@ struct uh_entry *uh_tab_next_rooted(const struct uh_table *t, u32 *idx)
  */
 void uh_tab_free(struct uh_table *t)
 {
-	u32 li, i;
+	u32 li;
 
 	for (li = 0; li < t->ndir; li++) {
-		if (!t->dir[li].leaf)
-			continue;
-		for (i = 0; i < UH_LEAF_ENTRIES; i++)
-			kfree(t->dir[li].leaf->ent[i]);
 		kfree(t->dir[li].leaf);
-		cond_resched();
+		if (!(li % 1024))
+			cond_resched();
 	}
 	kvfree(t->dir);
 	t->dir = NULL;

@@ -6,7 +6,11 @@
  */
 #include <kunit/test.h>
 #include <linux/err.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include "../internal.h"
 #include "../uheap.h"
 
@@ -239,16 +243,14 @@ static void table_shrinks_after_collection(struct kunit *test)
 		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1, 0, &h), 0);
 	KUNIT_EXPECT_LE(test, u->nentries, 20000 + 256);
 	/*
-	 * Entries, plus the table's leaves (dense here: about one per
-	 * UH_LEAF_ENTRIES entries, the emptied ones freed) and directory.
+	 * The table's leaves, which hold the entries (dense here: about one
+	 * per UH_LEAF_ENTRIES entries, the emptied ones freed), and directory.
 	 */
 	KUNIT_EXPECT_GE(test, atomic_long_read(&u->charged),
-			(long)(u->nentries * sizeof(struct uh_entry) +
-			       u->nentries / UH_LEAF_ENTRIES * UH_TAB_LEAF_COST +
+			(long)(u->nentries / UH_LEAF_ENTRIES * UH_TAB_LEAF_COST +
 			       uh_tab_dir_cost(u->tab.ndir)));
 	KUNIT_EXPECT_LE(test, atomic_long_read(&u->charged),
-			(long)(u->nentries * sizeof(struct uh_entry) +
-			       (u->nentries / UH_LEAF_ENTRIES + 2) * UH_TAB_LEAF_COST +
+			(long)((u->nentries / UH_LEAF_ENTRIES + 2) * UH_TAB_LEAF_COST +
 			       uh_tab_dir_cost(u->tab.ndir)));
 }
 
@@ -303,7 +305,7 @@ static void cleared_while_queued_is_not_rearmed(struct kunit *test)
 
 /*
  * At the limit, what this layer charges fails cleanly: ALLOC (its table
- * entry) and FINALIZER (its event record) with -ENOMEM, nothing changed.
+ * leaf) and FINALIZER (its event record) with -ENOMEM, nothing changed.
  */
 static void charges_at_the_limit_fail_cleanly(struct kunit *test)
 {
@@ -320,8 +322,13 @@ static void charges_at_the_limit_fail_cleanly(struct kunit *test)
 		n++;
 	KUNIT_EXPECT_GT(test, n, 0UL);
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h, 1), -ENOMEM);
+	/* An entry of a new leaf: the leaf's charge fails. */
+	mutex_lock(&u->lock);
+	u->next_idx = 2 * UH_LEAF_ENTRIES;
+	mutex_unlock(&u->lock);
 	KUNIT_EXPECT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h2), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, u->nentries, 1U);
+	KUNIT_EXPECT_EQ(test, u->next_idx, 2 * UH_LEAF_ENTRIES);
 	spanheap_uncharge(u->heap, n * 8);
 	/* Room again: the same calls succeed, and the finalizer is a new one. */
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h, 1), 0);
@@ -478,7 +485,13 @@ static void cleanup_stopped_never_comes(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, do_cleanup(u, h, 7, &id), 0);
 	KUNIT_EXPECT_GT(test, atomic_long_read(&u->charged), before);
 	KUNIT_EXPECT_EQ(test, do_stop(u, h, id), 0);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), before);
+	/* All given back but the record pool's spare chunk, now empty. */
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged),
+			before + (long)UH_EVCHUNK_COST);
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 1U);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->ev_full));
+	KUNIT_EXPECT_EQ(test, list_first_entry(&u->ev_partial, struct uh_evchunk,
+					       node)->nused, 0U);
 	KUNIT_EXPECT_EQ(test, do_stop(u, h, id), -ENOENT);
 	KUNIT_EXPECT_TRUE(test, list_empty(&u->armed));
 	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
@@ -1162,7 +1175,7 @@ static void table_insert_cursor_and_leaf_charge(struct kunit *test)
 	base = atomic_long_read(&u->charged);
 	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &a), 0);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
-			(long)(sizeof(struct uh_entry) + UH_TAB_LEAF_COST));
+			(long)UH_TAB_LEAF_COST);
 	/* Collected, and its entry dropped with the leaf's charge. */
 	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, a, 0), -ESTALE);
@@ -1172,7 +1185,7 @@ static void table_insert_cursor_and_leaf_charge(struct kunit *test)
 				       SPANHEAP_ALLOC_ROOTED, &b), 0);
 	KUNIT_EXPECT_EQ(test, b & (UH_MAX_ENTRIES - 1), (a & (UH_MAX_ENTRIES - 1)) + 1);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
-			(long)(sizeof(struct uh_entry) + UH_TAB_LEAF_COST));
+			(long)UH_TAB_LEAF_COST);
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, b, 0), 0);
 	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, b, 0), -ESTALE);
@@ -1193,11 +1206,13 @@ static void check_leaves(struct kunit *test, const struct uh_table *t)
 		used = 0;
 		rooted = 0;
 		for (i = 0; t->dir[li].leaf && i < UH_LEAF_ENTRIES; i++) {
-			e = t->dir[li].leaf->ent[i];
-			used += !!e;
-			rooted += e && e->rooted;
-			if (e)
+			e = &t->dir[li].leaf->ent[i];
+			used += e->used;
+			rooted += e->rooted;
+			if (e->used)
 				KUNIT_EXPECT_EQ(test, e->rooted, e->roots || e->unroots);
+			else	/* a free slot is all zero */
+				KUNIT_EXPECT_TRUE(test, !memchr_inv(e, 0, sizeof(*e)));
 		}
 		KUNIT_EXPECT_EQ_MSG(test, t->dir[li].nused, used, "leaf %u", li);
 		KUNIT_EXPECT_EQ_MSG(test, !t->dir[li].leaf, !used, "leaf %u", li);
@@ -1224,8 +1239,7 @@ static void check_books(struct kunit *test, struct uheap *u, long base)
 	KUNIT_EXPECT_EQ(test, n, u->nentries);
 	KUNIT_EXPECT_EQ(test, rooted, u->nrooted);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
-			(long)(n * sizeof(struct uh_entry) + leaves * UH_TAB_LEAF_COST +
-			       uh_tab_dir_cost(u->tab.ndir)));
+			(long)(leaves * UH_TAB_LEAF_COST + uh_tab_dir_cost(u->tab.ndir)));
 	check_leaves(test, &u->tab);
 	mutex_unlock(&u->lock);
 }
@@ -1314,6 +1328,33 @@ static u32 idx_of(u64 h)
 }
 
 /*
+ * Entries are slots of their leaf: a free slot of a leaf that exists is
+ * no entry (a handle of its index never handed out is -ENOENT, not
+ * -ESTALE), and a dropped entry's slot is free again, all zero.
+ */
+static void table_free_slot_is_no_entry(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	u64 h1, h2;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h1), 0);
+	KUNIT_ASSERT_EQ(test, idx_of(h1), 1U);
+	KUNIT_EXPECT_NOT_NULL(test, u->tab.dir[0].leaf);
+	KUNIT_EXPECT_NULL(test, uh_tab_get(&u->tab, 2));
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, uh_handle(u, 2, 0), 0),
+			-ENOENT);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h2), 0);
+	KUNIT_ASSERT_EQ(test, idx_of(h2), 2U);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h2, 0), -ESTALE);
+	KUNIT_EXPECT_NULL(test, uh_tab_get(&u->tab, 2));
+	KUNIT_EXPECT_EQ(test, u->tab.dir[0].nused, 1);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h1, 0), 0);
+	check_books(test, u, 0);
+}
+
+/*
  * Consecutive ALLOCs fill a leaf and go on into the next, which the first
  * entry there pays for; an index past the directory grows it (doubling,
  * charged, the old slots copied), and what was there still resolves.
@@ -1343,7 +1384,7 @@ static void table_grows_across_leaves(struct kunit *test)
 				       SPANHEAP_ALLOC_ROOTED, &h), 0);
 	KUNIT_EXPECT_EQ(test, idx_of(h), 2 * UH_LEAF_ENTRIES);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - before,
-			(long)(sizeof(struct uh_entry) + UH_TAB_LEAF_COST));
+			(long)UH_TAB_LEAF_COST);
 	KUNIT_EXPECT_EQ(test, u->tab.ndir, ndir);
 	/* Far past the directory: it grows to the next power of two. */
 	set_cursor(u, 100 * UH_LEAF_ENTRIES + 7);
@@ -1353,8 +1394,8 @@ static void table_grows_across_leaves(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, idx_of(far), 100 * UH_LEAF_ENTRIES + 7);
 	KUNIT_EXPECT_EQ(test, u->tab.ndir, 128U);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - before,
-			(long)(sizeof(struct uh_entry) + UH_TAB_LEAF_COST +
-			       uh_tab_dir_cost(128) - uh_tab_dir_cost(ndir)));
+			(long)(UH_TAB_LEAF_COST + uh_tab_dir_cost(128) -
+			       uh_tab_dir_cost(ndir)));
 	/* The old slots came along: every entry resolves, counts intact. */
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, first, 0), 0);
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h, 0), 0);
@@ -1433,9 +1474,10 @@ static unsigned long leave_room(struct kunit *test, struct uheap *u, long room)
 }
 
 /*
- * An ALLOC whose entry fits the limit but not its new leaf, or not the
- * directory grown for it, fails with -ENOMEM and changes nothing: not
- * the charges, the cursor, the directory, the entries or the heap.
+ * An ALLOC whose new leaf does not fit the limit (by 8 bytes), or whose
+ * leaf fits but not the directory grown for it, fails with -ENOMEM and
+ * changes nothing: not the charges, the cursor, the directory, the
+ * entries or the heap.
  */
 static void table_leaf_failure_changes_nothing(struct kunit *test)
 {
@@ -1451,9 +1493,9 @@ static void table_leaf_failure_changes_nothing(struct kunit *test)
 				       SPANHEAP_ALLOC_ROOTED, &h), 0);
 	ndir = u->tab.ndir;
 	KUNIT_ASSERT_EQ(test, ndir, 8U);
-	/* A fresh leaf inside the directory, room for the entry only. */
+	/* A fresh leaf inside the directory, room for all of it but 8 bytes. */
 	set_cursor(u, 3 * UH_LEAF_ENTRIES);
-	filled = leave_room(test, u, sizeof(struct uh_entry) + 8);
+	filled = leave_room(test, u, UH_TAB_LEAF_COST - 8);
 	spanheap_read_stats(u->heap, st);
 	objects = st->objects_in_use;
 	charged = atomic_long_read(&u->charged);
@@ -1516,8 +1558,7 @@ static void table_frees_empty_leaves(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, u->tab.dir[2].nused, 1);
 	/* Two entries, two leaves (2 and 5), and the directory. */
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - before,
-			(long)(2 * (sizeof(struct uh_entry) + UH_TAB_LEAF_COST) +
-			       uh_tab_dir_cost(u->tab.ndir)));
+			(long)(2 * UH_TAB_LEAF_COST + uh_tab_dir_cost(u->tab.ndir)));
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, keep, 0), 0);
 	check_books(test, u, 0);
 }
@@ -1574,6 +1615,380 @@ static void root_scan_visits_exactly_rooted(struct kunit *test)
 	check_books(test, u, 0);
 }
 
+/* ---- the event record pool and read()'s runs (uheap_event.c) ---- */
+
+static u32 list_len(struct list_head *head)
+{
+	struct list_head *p;
+	u32 n = 0;
+
+	list_for_each(p, head)
+		n++;
+	return n;
+}
+
+/*
+ * The pool's books against a walk: full chunks, and only they, are on
+ * ev_full; each other chunk's free list holds exactly the records it
+ * does not count, all its own; at most one chunk is empty (the spare);
+ * ev_nchunks counts the chunks, the charge covers them, and the records
+ * in use are the ones on the event lists.  @base: u->charged without
+ * the pool.
+ */
+static void check_pool(struct kunit *test, struct uheap *u, long base)
+{
+	u32 n = 0, used = 0, empty = 0, nfree;
+	struct uh_evchunk *c;
+	struct uh_event *ev;
+
+	spin_lock(&u->ev_lock);
+	list_for_each_entry(c, &u->ev_full, node) {
+		n++;
+		KUNIT_EXPECT_EQ(test, c->nused, UH_EVCHUNK_EVENTS);
+		KUNIT_EXPECT_NULL(test, c->free);
+		used += c->nused;
+	}
+	list_for_each_entry(c, &u->ev_partial, node) {
+		n++;
+		KUNIT_EXPECT_LT(test, c->nused, UH_EVCHUNK_EVENTS);
+		nfree = 0;
+		for (ev = c->free; ev && nfree <= UH_EVCHUNK_EVENTS; ev = ev->next_free) {
+			KUNIT_EXPECT_TRUE(test, ev >= c->ev && ev < c->ev + UH_EVCHUNK_EVENTS);
+			KUNIT_EXPECT_PTR_EQ(test, ev->chunk, c);
+			nfree++;
+		}
+		KUNIT_EXPECT_EQ(test, nfree, UH_EVCHUNK_EVENTS - c->nused);
+		empty += !c->nused;
+		used += c->nused;
+	}
+	KUNIT_EXPECT_EQ(test, n, u->ev_nchunks);
+	KUNIT_EXPECT_LE(test, empty, 1U);
+	KUNIT_EXPECT_EQ(test, used, list_len(&u->armed) + list_len(&u->events) +
+			list_len(&u->reading));
+	spin_unlock(&u->ev_lock);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
+			(long)(n * UH_EVCHUNK_COST));
+}
+
+/* @n rooted objects into @h; u->charged after. */
+static long rooted_objects(struct kunit *test, struct uheap *u, u64 *h, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+					       SPANHEAP_ALLOC_ROOTED, &h[i]), 0);
+	return atomic_long_read(&u->charged);
+}
+
+/*
+ * Records come from chunks: the first FINALIZER charges a chunk, the
+ * next UH_EVCHUNK_EVENTS - 1 nothing, the one after a second chunk.
+ * Given back, emptied chunks are freed but one spare, which serves the
+ * next chunk's worth of records without a new charge.
+ */
+static void event_pool_grows_and_shrinks(struct kunit *test)
+{
+	const u32 n = 2 * UH_EVCHUNK_EVENTS + 1;
+	u64 *h = kunit_kcalloc(test, n, sizeof(*h), GFP_KERNEL);
+	struct uheap *u = test->priv;
+	long base;
+	u32 i;
+
+	KUNIT_ASSERT_NOT_NULL(test, h);
+	base = rooted_objects(test, u, h, n);
+	for (i = 0; i < n; i++) {
+		KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[i], i + 1), 0);
+		KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base,
+				(long)((i / UH_EVCHUNK_EVENTS + 1) * UH_EVCHUNK_COST));
+	}
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 3U);
+	KUNIT_EXPECT_EQ(test, list_len(&u->ev_full), 2U);
+	KUNIT_EXPECT_EQ(test, list_len(&u->armed), n);
+	check_pool(test, u, base);
+	for (i = 0; i < n; i++) {
+		KUNIT_ASSERT_EQ(test, do_fin_clear(u, h[i]), 0);
+		check_pool(test, u, base);
+	}
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 1U);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->armed));
+	for (i = 0; i < UH_EVCHUNK_EVENTS; i++)
+		KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[i], i + 1), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged) - base, (long)UH_EVCHUNK_COST);
+	KUNIT_EXPECT_EQ(test, list_len(&u->ev_full), 1U);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[i], i + 1), 0);
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 2U);
+	check_pool(test, u, base);
+}
+
+/*
+ * At the limit: a FINALIZER needing a new chunk fails with -ENOMEM and
+ * changes nothing; one that found a free record but not room for the
+ * core's finalizer record gives the record back.  With room, the same
+ * FINALIZER succeeds, in the free record.
+ */
+static void event_pool_charge_failure_changes_nothing(struct kunit *test)
+{
+	const u32 n = UH_EVCHUNK_EVENTS + 1;
+	u64 *h = kunit_kcalloc(test, n, sizeof(*h), GFP_KERNEL);
+	struct uheap *u = test->priv;
+	unsigned long filled;
+	long base, charged;
+	u64 fins;
+	u32 i;
+
+	KUNIT_ASSERT_NOT_NULL(test, h);
+	base = rooted_objects(test, u, h, n);
+	for (i = 0; i < UH_EVCHUNK_EVENTS; i++)
+		KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[i], i + 1), 0);
+	KUNIT_ASSERT_EQ(test, list_len(&u->ev_full), 1U);
+	filled = leave_room(test, u, UH_EVCHUNK_COST - 8);
+	charged = atomic_long_read(&u->charged);
+	fins = stats(test, u)->finalizers_set;
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[n - 1], 99), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), charged);
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 1U);
+	KUNIT_EXPECT_EQ(test, list_len(&u->armed), UH_EVCHUNK_EVENTS);
+	KUNIT_EXPECT_EQ(test, stats(test, u)->finalizers_set, fins);
+	check_pool(test, u, base);
+	/* A free record, and no room for the core's record. */
+	KUNIT_ASSERT_EQ(test, do_fin_clear(u, h[0]), 0);
+	while (!spanheap_charge(u->heap, 8))
+		filled += 8;
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[n - 1], 99), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, list_len(&u->armed), UH_EVCHUNK_EVENTS - 1);
+	KUNIT_EXPECT_EQ(test, stats(test, u)->finalizers_set, fins - 1);
+	check_pool(test, u, base);
+	spanheap_uncharge(u->heap, filled);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[n - 1], 99), 0);
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 1U);
+	KUNIT_EXPECT_EQ(test, list_len(&u->ev_full), 1U);
+	check_pool(test, u, base);
+}
+
+/* The seq numbers of u->events, oldest first, into @seq; how many. */
+static u32 queued_seqs(struct uheap *u, u64 *seq, u32 max)
+{
+	struct uh_event *ev;
+	u32 n = 0;
+
+	spin_lock(&u->ev_lock);
+	list_for_each_entry(ev, &u->events, node)
+		if (n < max)
+			seq[n++] = ev->ev.seq;
+	spin_unlock(&u->ev_lock);
+	return n;
+}
+
+/*
+ * read()'s runs: two readers take runs of the queue; the second copies
+ * one event out and the first none, so the queue is the first run, the
+ * second's rest, then what neither took, in their order.  A read() into
+ * an unwritable buffer takes nothing; reading all gives every record
+ * back to the pool.
+ */
+static void event_runs_put_back_in_order(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	u64 h[6], seq[8], now[8];
+	struct uh_event *a, *b;
+	long base;
+	u32 i;
+
+	for (i = 0; i < 6; i++)
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h[i]), 0);
+	base = atomic_long_read(&u->charged);
+	for (i = 0; i < 6; i++)
+		KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[i], i + 1), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_ASSERT_EQ(test, u->nevents, 6U);
+	KUNIT_ASSERT_EQ(test, queued_seqs(u, seq, 8), 6U);
+	KUNIT_EXPECT_EQ(test, uheap_read(u, (char __user *)-PAGE_SIZE,
+					 3 * sizeof(struct spanheap_event), true),
+			(ssize_t)-EFAULT);
+	KUNIT_ASSERT_EQ(test, queued_seqs(u, now, 8), 6U);
+	for (i = 0; i < 6; i++)
+		KUNIT_EXPECT_EQ(test, now[i], seq[i]);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->reading));
+
+	KUNIT_ASSERT_EQ(test, uheap_events_take(u, &a, 2), 2U);
+	KUNIT_ASSERT_EQ(test, uheap_events_take(u, &b, 3), 3U);
+	KUNIT_EXPECT_EQ(test, a->ev.seq, seq[0]);
+	KUNIT_EXPECT_EQ(test, b->ev.seq, seq[2]);
+	KUNIT_EXPECT_EQ(test, u->nevents, 1U);
+	KUNIT_EXPECT_EQ(test, list_len(&u->reading), 5U);
+	check_pool(test, u, base);
+	uheap_events_done(u, b, 1, 3);
+	KUNIT_EXPECT_EQ(test, u->nevents, 3U);
+	KUNIT_EXPECT_EQ(test, u->nread, 1ULL);
+	uheap_events_done(u, a, 0, 2);
+	KUNIT_EXPECT_EQ(test, u->nevents, 5U);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->reading));
+	KUNIT_ASSERT_EQ(test, queued_seqs(u, now, 8), 5U);
+	KUNIT_EXPECT_EQ(test, now[0], seq[0]);
+	KUNIT_EXPECT_EQ(test, now[1], seq[1]);
+	KUNIT_EXPECT_EQ(test, now[2], seq[3]);
+	KUNIT_EXPECT_EQ(test, now[3], seq[4]);
+	KUNIT_EXPECT_EQ(test, now[4], seq[5]);
+	check_pool(test, u, base);
+
+	KUNIT_ASSERT_EQ(test, uheap_events_take(u, &a, 8), 5U);
+	uheap_events_done(u, a, 5, 5);
+	KUNIT_EXPECT_EQ(test, u->nevents, 0U);
+	KUNIT_EXPECT_EQ(test, u->nread, 6ULL);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->events));
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->reading));
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 1U);	/* the spare */
+	check_pool(test, u, base);
+}
+
+/* ---- user memory: argument structs and read() against faults ---- */
+
+/*
+ * Two pages of the test's user address space, the second unmapped, so
+ * that a copy running into it faults; unmapped again by
+ * user_pages_put().  The userspace build maps the process's own.  The
+ * kernel's KUnit (6.1) runs each case in a kthread, which has no user
+ * address space: there the case is skipped, and the VM tiers' ioctl
+ * selftests and fuzzer cover these copies on the device.
+ */
+static char __user *user_pages(struct kunit *test)
+{
+	unsigned long addr;
+
+#ifdef __KERNEL__
+	if (!current->mm)
+		kunit_skip(test, "no user address space");
+#endif
+	addr = vm_mmap(NULL, 0, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	if (IS_ERR_VALUE(addr))
+		kunit_skip(test, "vm_mmap: %ld", (long)addr);
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr + PAGE_SIZE, PAGE_SIZE), 0);
+	return (char __user *)addr;
+}
+
+static void user_pages_put(char __user *p)
+{
+	vm_munmap((unsigned long)p, PAGE_SIZE);
+}
+
+/* uheap_ioctl() of @cmd on a copy of @k (@n bytes) put at @p. */
+static long user_ioctl(struct uheap *u, unsigned int cmd, char __user *p,
+		       const void *k, size_t n)
+{
+	size_t room = PAGE_SIZE - ((unsigned long)p & (PAGE_SIZE - 1));
+
+	if (copy_to_user(p, k, min(n, room)))
+		return -EBADF;
+	return uheap_ioctl(u, cmd, p);
+}
+
+/*
+ * Argument structs and batch arrays in user memory, copied 8 bytes at a
+ * time when aligned (the ordinary way when not): they come in and go
+ * back whole; one running into an unmapped page fails with -EFAULT
+ * and nothing runs.
+ */
+static void ioctl_user_copies(struct kunit *test)
+{
+	struct spanheap_alloc a = {
+		.size = sizeof(a), .kind = SPANHEAP_KIND_DATA, .length = 8,
+		.flags = SPANHEAP_ALLOC_ROOTED,
+	};
+	struct spanheap_batch b = { .size = sizeof(b), .count = 2 };
+	char __user *page = user_pages(test), *end = page + PAGE_SIZE;
+	struct spanheap_finalizer f = { .size = sizeof(f), .token = 5 };
+	struct uheap *u = test->priv;
+	struct spanheap_op ops[2];
+	struct spanheap_alloc out;
+	u32 n = u->nentries, i;
+
+	/* Aligned, and not: the same result, written back whole. */
+	for (i = 0; i < 2; i++) {
+		KUNIT_ASSERT_EQ(test, user_ioctl(u, SPANHEAP_IOC_ALLOC, page + 4 * i,
+						 &a, sizeof(a)), 0);
+		KUNIT_ASSERT_EQ(test, copy_from_user(&out, page + 4 * i, sizeof(out)), 0);
+		KUNIT_EXPECT_EQ(test, out.size, (u32)sizeof(out));
+		KUNIT_EXPECT_EQ(test, out.kind, (u32)SPANHEAP_KIND_DATA);
+		KUNIT_EXPECT_EQ(test, out.length, 8ULL);
+		KUNIT_EXPECT_EQ(test, idx_of(out.handle), n + 1 + i);
+		KUNIT_EXPECT_NOT_NULL(test, entry_obj(u, out.handle));
+	}
+	f.handle = out.handle;
+	KUNIT_EXPECT_EQ(test, user_ioctl(u, SPANHEAP_IOC_FINALIZER, page, &f, sizeof(f)), 0);
+	/* The last 8 bytes in the unmapped page. */
+	KUNIT_EXPECT_EQ(test, user_ioctl(u, SPANHEAP_IOC_ALLOC, end - sizeof(a) + 8,
+					 &a, sizeof(a)), -EFAULT);
+	KUNIT_EXPECT_EQ(test, u->nentries, n + 2);
+
+	/* A batch of two ALLOCs: the array comes in and goes back whole. */
+	ops[0] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, SPANHEAP_ALLOC_ROOTED);
+	ops[1] = ops[0];
+	KUNIT_ASSERT_EQ(test, copy_to_user(page + 512, ops, sizeof(ops)), 0);
+	b.op_size = sizeof(ops[0]);
+	b.ops = (u64)(unsigned long)(page + 512);
+	KUNIT_ASSERT_EQ(test, user_ioctl(u, SPANHEAP_IOC_BATCH, page, &b, sizeof(b)), 0);
+	KUNIT_ASSERT_EQ(test, copy_from_user(&b, page, sizeof(b)), 0);
+	KUNIT_EXPECT_EQ(test, b.done, 2U);
+	KUNIT_ASSERT_EQ(test, copy_from_user(ops, page + 512, sizeof(ops)), 0);
+	KUNIT_EXPECT_EQ(test, idx_of(ops[0].alloc.handle), n + 3);
+	KUNIT_EXPECT_EQ(test, idx_of(ops[1].alloc.handle), n + 4);
+	KUNIT_EXPECT_EQ(test, u->nentries, n + 4);
+	/* The array's last op running into the unmapped page: none runs. */
+	ops[0] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, SPANHEAP_ALLOC_ROOTED);
+	ops[1] = ops[0];
+	KUNIT_ASSERT_EQ(test, copy_to_user(end - sizeof(ops) + 8, ops, sizeof(ops) - 8), 0);
+	b = (struct spanheap_batch){ .size = sizeof(b), .count = 2, .op_size = sizeof(ops[0]),
+				     .ops = (u64)(unsigned long)(end - sizeof(ops) + 8) };
+	KUNIT_EXPECT_EQ(test, user_ioctl(u, SPANHEAP_IOC_BATCH, page, &b, sizeof(b)), -EFAULT);
+	KUNIT_EXPECT_EQ(test, u->nentries, n + 4);
+	user_pages_put(page);
+}
+
+/*
+ * read() into a buffer that runs into an unmapped page: the records
+ * that fit whole are read, the next ones stay queued in their order;
+ * a buffer that starts there is -EFAULT, with nothing taken.
+ */
+static void read_stops_at_the_fault(struct kunit *test)
+{
+	const size_t ev = sizeof(struct spanheap_event);
+	char __user *page = user_pages(test), *end = page + PAGE_SIZE;
+	struct uheap *u = test->priv;
+	struct spanheap_event got[4];
+	u64 h[4], seq[4], now[4];
+	u32 i;
+
+	for (i = 0; i < 4; i++) {
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8, 0, &h[i]), 0);
+		KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[i], i + 1), 0);
+	}
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	KUNIT_ASSERT_EQ(test, queued_seqs(u, seq, 4), 4U);
+	KUNIT_EXPECT_EQ(test, uheap_read(u, end, 4 * ev, true), (ssize_t)-EFAULT);
+	KUNIT_EXPECT_EQ(test, u->nevents, 4U);
+	/* Two whole records, 8 bytes of the third. */
+	KUNIT_EXPECT_EQ(test, uheap_read(u, end - 2 * ev - 8, 4 * ev, true),
+			(ssize_t)(2 * ev));
+	KUNIT_ASSERT_EQ(test, copy_from_user(got, end - 2 * ev - 8, 2 * ev), 0);
+	for (i = 0; i < 2; i++) {
+		KUNIT_EXPECT_EQ(test, got[i].seq, seq[i]);
+		KUNIT_EXPECT_EQ(test, got[i].event_len, (u32)ev);
+		KUNIT_EXPECT_EQ(test, got[i].type, SPANHEAP_EVENT_FINALIZER);
+	}
+	KUNIT_EXPECT_EQ(test, u->nread, 2ULL);
+	KUNIT_ASSERT_EQ(test, queued_seqs(u, now, 4), 2U);
+	KUNIT_EXPECT_EQ(test, now[0], seq[2]);
+	KUNIT_EXPECT_EQ(test, now[1], seq[3]);
+	KUNIT_EXPECT_EQ(test, uheap_read(u, page, 4 * ev, true), (ssize_t)(2 * ev));
+	KUNIT_ASSERT_EQ(test, copy_from_user(got, page, 2 * ev), 0);
+	KUNIT_EXPECT_EQ(test, got[0].seq, seq[2]);
+	KUNIT_EXPECT_EQ(test, got[1].seq, seq[3]);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->reading));
+	user_pages_put(page);
+}
+
 static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(token_is_never_scanned),
 	KUNIT_CASE(handle_space_retires),
@@ -1586,11 +2001,17 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(reclaim_skips_only_fully_rooted_table),
 	KUNIT_CASE(table_insert_cursor_and_leaf_charge),
 	KUNIT_CASE(books_exact_under_random_ops),
+	KUNIT_CASE(table_free_slot_is_no_entry),
 	KUNIT_CASE(table_grows_across_leaves),
 	KUNIT_CASE(table_index_wraps),
 	KUNIT_CASE(table_leaf_failure_changes_nothing),
 	KUNIT_CASE(table_frees_empty_leaves),
 	KUNIT_CASE(root_scan_visits_exactly_rooted),
+	KUNIT_CASE(event_pool_grows_and_shrinks),
+	KUNIT_CASE(event_pool_charge_failure_changes_nothing),
+	KUNIT_CASE(event_runs_put_back_in_order),
+	KUNIT_CASE(ioctl_user_copies),
+	KUNIT_CASE(read_stops_at_the_fault),
 	KUNIT_CASE(cleanup_event_comes_once),
 	KUNIT_CASE(cleanup_cycle_is_collected),
 	KUNIT_CASE(cleanup_stopped_never_comes),

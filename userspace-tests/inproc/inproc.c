@@ -108,3 +108,8 @@ bool shp_inproc_fail_pending(void)
 {
 	return __atomic_load_n(&shim_fail_alloc_countdown, __ATOMIC_RELAXED) > 0;
 }
+
+void shp_inproc_set_event_queue_max(unsigned int max)
+{
+	WRITE_ONCE(shp_dev_event_queue_max, max);
+}

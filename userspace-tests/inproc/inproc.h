@@ -11,5 +11,7 @@ void shp_inproc_fail_nth(unsigned long n);
 void shp_inproc_fail_any(unsigned long n);
 /* Is the process-wide failure still to come? */
 bool shp_inproc_fail_pending(void);
+/* chardev.c's event_queue_max parameter: the cap SET_PARAMS may ask for. */
+void shp_inproc_set_event_queue_max(unsigned int max);
 
 #endif

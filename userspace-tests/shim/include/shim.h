@@ -268,6 +268,10 @@ static inline void list_del_init(struct list_head *e) { __list_del_entry(e); INI
 static inline void list_move(struct list_head *e, struct list_head *h) { __list_del_entry(e); list_add(e, h); }
 static inline void list_move_tail(struct list_head *e, struct list_head *h) { __list_del_entry(e); list_add_tail(e, h); }
 static inline bool list_empty(const struct list_head *h) { return h->next == h; }
+static inline bool list_is_singular(const struct list_head *h)
+{
+	return !list_empty(h) && h->next == h->prev;
+}
 static inline void list_splice_init(struct list_head *list, struct list_head *head)
 {
 	if (!list_empty(list)) {
@@ -286,6 +290,8 @@ static inline void list_splice_init(struct list_head *list, struct list_head *he
 #define list_first_entry_or_null(h, type, member) \
 	(list_empty(h) ? NULL : list_first_entry(h, type, member))
 #define list_next_entry(pos, member) list_entry((pos)->member.next, typeof(*(pos)), member)
+#define list_for_each(pos, head)					\
+	for (pos = (head)->next; pos != (head); pos = pos->next)
 #define list_for_each_entry(pos, head, member)				\
 	for (pos = list_first_entry(head, typeof(*pos), member);	\
 	     &pos->member != (head); pos = list_next_entry(pos, member))

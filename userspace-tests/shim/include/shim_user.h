@@ -41,6 +41,29 @@ int copy_struct_from_user(void *dst, size_t ksize, const void __user *src, size_
 	copy_to_user((ptr), &__pu_v, sizeof(__pu_v)) ? -EFAULT : 0;	\
 })
 
+/*
+ * A user access window: each unsafe_put_user() is a put_user() of its
+ * own, a fault jumps to @label, so a window cut short by a fault has
+ * written what the kernel's would have.
+ */
+static inline bool user_write_access_begin(void __user *ptr, size_t len)
+{
+	return (unsigned long)ptr < TASK_SIZE_MAX && len <= TASK_SIZE_MAX - (unsigned long)ptr;
+}
+
+#define user_write_access_end()		do { } while (0)
+#define unsafe_put_user(x, ptr, label) do {				\
+	if (put_user(x, ptr))						\
+		goto label;						\
+} while (0)
+#define user_read_access_begin(ptr, len) \
+	user_write_access_begin((void __user *)(ptr), len)
+#define user_read_access_end()		do { } while (0)
+#define unsafe_get_user(x, ptr, label) do {				\
+	if (get_user(x, ptr))						\
+		goto label;						\
+} while (0)
+
 /* ---- iov_iter: one user range ---- */
 #define READ			0
 #define WRITE			1
