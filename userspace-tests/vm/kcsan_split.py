@@ -26,6 +26,14 @@ PCPU_SUM = (re.compile(r'race at unknown origin, with read to 0x[0-9a-f]+ '
                        r'of 4 bytes by task \d+ on cpu \d+:$'),
             'per_cpu_sum() of read_count races this_cpu_inc/dec by design '
             '(percpu-rwsem.c)')
+# The mutex's optimistic-spin queue (kernel/locking/osq_lock.c, 6.1):
+# osq_unlock() reads a node's next with a plain load while a new waiter's
+# osq_lock() links itself in with a marked store; the lock word itself is
+# an atomic, and upstream later annotated these accesses.  Seen under two
+# fuzzer threads contending for one file's mutex.
+OSQ = 'unannotated node link of the mutex spin queue (osq_lock.c)'
+OSQ_LINK = (re.compile(r'^(write \(marked\)|read) to 0x[0-9a-f]+ of 8 bytes '
+                       r'by task \d+ on cpu \d+:$'), OSQ)
 KNOWN_BENIGN = {
     # percpu-rwsem's writer sums the per-CPU read_count with plain reads
     # (per_cpu_sum() in kernel/locking/percpu-rwsem.c) while readers
@@ -34,6 +42,8 @@ KNOWN_BENIGN = {
     # stop_world() is a percpu_down_write(), so every stop can trip it.
     'percpu_down_write': PCPU_SUM,
     'readers_active_check': PCPU_SUM,
+    'osq_lock': OSQ_LINK,
+    'osq_unlock': OSQ_LINK,
 }
 
 TS = re.compile(r'^\[ *\d+\.\d+\] ?')
