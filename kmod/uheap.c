@@ -1022,6 +1022,28 @@ static bool batch_cmd(unsigned int cmd)
 	return false;
 }
 
+static_assert(sizeof(struct spanheap_alloc) % 8 == 0 &&
+	      sizeof(struct spanheap_ref) % 8 == 0 &&
+	      sizeof(struct spanheap_root) % 8 == 0 &&
+	      sizeof(struct spanheap_finalizer) % 8 == 0 &&
+	      sizeof(struct spanheap_cleanup) % 8 == 0 &&
+	      sizeof(struct spanheap_weakref) % 8 == 0);
+
+/*
+ * Are the words of @op's union past its command's struct (@size bytes,
+ * a multiple of 8) zero?  Word by word: memchr_inv() of a few bytes is
+ * mostly its setup.
+ */
+static bool op_tail_zero(const struct spanheap_op *op, size_t size)
+{
+	u64 any = 0;
+	size_t i;
+
+	for (i = size / 8; i < ARRAY_SIZE(op->raw); i++)
+		any |= op->raw[i];
+	return !any;
+}
+
 /*
  * The parts of the ops that are the batch's own, checked before any
  * op runs; each command's struct is checked by its handler as it runs.
@@ -1037,8 +1059,7 @@ static long batch_check(const struct spanheap_op *ops, u32 count)
 	for (i = 0; i < count; i++)
 		if (!batch_cmd(ops[i].cmd) || ops[i].error || ops[i].flags ||
 		    ops[i].reserved || ops[i].size != arg_size(ops[i].cmd) ||
-		    memchr_inv((const u8 *)&ops[i].raw + ops[i].size, 0,
-			       sizeof(ops[i].raw) - ops[i].size))
+		    !op_tail_zero(&ops[i], ops[i].size))
 			return -EINVAL;
 	return 0;
 }
@@ -1063,7 +1084,7 @@ static void op_args(union uheap_args *a, const struct spanheap_op *op)
  */
 static u32 batch_run(struct uheap *u, struct spanheap_op *ops, u32 count)
 {
-	union uheap_args a;
+	union uheap_args a __uninitialized;	/* as in uheap_ioctl() */
 	u32 i = 0, end;
 
 	while (i < count) {
@@ -1104,7 +1125,7 @@ void uheap_batch_settle(struct uheap *u, struct spanheap_op *ops, u32 done,
 			bool ok)
 {
 	struct mem_cgroup *memcg = shp_memcg_enter(u->heap);
-	union uheap_args a;
+	union uheap_args a __uninitialized;	/* as in uheap_ioctl() */
 	u32 i, j;
 
 	for (i = 0; i < done; i += UH_BATCH_CHUNK) {
@@ -1288,10 +1309,17 @@ static long stats_ioctl(struct uheap *u, u32 usize, void __user *arg)
  */
 long uheap_ioctl(struct uheap *u, unsigned int cmd, void __user *arg)
 {
-	struct iov_iter iter, *data = NULL;
+	/*
+	 * Not zeroed on entry under CONFIG_INIT_STACK_ALL_ZERO (Debian's):
+	 * @a is the largest command's struct, and every call, even one
+	 * returning -ENOTTY, paid for clearing it; only what copy_in()
+	 * filled is read.
+	 */
+	struct iov_iter iter __uninitialized;
+	struct iov_iter *data = NULL;
+	union uheap_args a __uninitialized;
+	struct iovec iov __uninitialized;
 	struct mem_cgroup *memcg;
-	union uheap_args a;
-	struct iovec iov;
 	size_t ksize;
 	u32 usize;
 	long ret;

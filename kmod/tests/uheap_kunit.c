@@ -932,7 +932,7 @@ static void batch_bad_input_runs_nothing(struct kunit *test)
 	unsigned int i, j;
 	u32 done = 77;
 
-	for (i = 0; i < ARRAY_SIZE(bad_cmds) + 7; i++) {
+	for (i = 0; i < ARRAY_SIZE(bad_cmds) + 8; i++) {
 		ops[0] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0,
 			     SPANHEAP_ALLOC_ROOTED);
 		ops[1] = ops[0];
@@ -954,7 +954,12 @@ static void batch_bad_input_runs_nothing(struct kunit *test)
 			ops[1].size = 0;
 		else if (j == 5)	/* past ALLOC's 32 bytes: must be 0 */
 			ops[1].raw[4] = 1;
-		else
+		else if (j == 6) {	/* the first word past FINALIZER's 24 */
+			memset(ops[1].raw, 0, sizeof(ops[1].raw));
+			ops[1].cmd = SPANHEAP_IOC_FINALIZER;
+			ops[1].size = sizeof(ops[1].fin);
+			ops[1].raw[3] = 1;
+		} else
 			ops[1].size = sizeof(ops[1].alloc) - 1;
 		KUNIT_EXPECT_EQ_MSG(test, uheap_batch(u, ops, 2, &done), -EINVAL,
 				    "case %u", i);

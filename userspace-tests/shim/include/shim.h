@@ -47,6 +47,8 @@ typedef unsigned int gfp_t;
 #define noinline		__attribute__((__noinline__))
 #define __must_check		__attribute__((__warn_unused_result__))
 #define __maybe_unused		__attribute__((__unused__))
+/* Only -ftrivial-auto-var-init (CONFIG_INIT_STACK_ALL_ZERO) reads it. */
+#define __uninitialized		__attribute__((__uninitialized__))
 #define __printf(a, b)		__attribute__((format(printf, a, b)))
 #define __rcu
 #define __percpu
