@@ -22,7 +22,9 @@
  * them are timed.  A round's events exceed the default event_queue_max
  * (4096): bench-vm.sh loads spanheap.ko with event_queue_max=1048576.
  *
- * Usage: spanheap_ioctl_bench (exit 1 and a "SPANHEAP-FAIL" line on error)
+ * Usage: spanheap_ioctl_bench [BENCH] (exit 1 and a "SPANHEAP-FAIL" line
+ * on error): all four, or only the one named (its BENCH name, or "none"
+ * for none; for tcg-prof.sh, which counts what one of them executes).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -181,12 +183,12 @@ static double bench_events(struct spanheap_event *ev)
 	return t / ((double)EV_ROUND * EV_ROUNDS);
 }
 
-static void report(const char *name, double (*fn)(void))
+static void report(const char *name, double (*fn)(void), int reps)
 {
 	double best = 0, x;
 	int i;
 
-	for (i = 0; i < REPS; i++) {
+	for (i = 0; i < reps; i++) {
 		x = fn();
 		if (!i || x < best)
 			best = x;
@@ -202,17 +204,29 @@ static double bench_events_rep(void)
 	return bench_events(evbuf);
 }
 
-int main(void)
+static const struct {
+	const char *name;
+	double (*fn)(void);
+	int reps;	/* events_read_1m: 2^20 events per run, one run */
+} benches[] = {
+	{ "ioctl_noop",			bench_noop,		REPS },
+	{ "ioctl_alloc_fin",		bench_alloc_fin,	REPS },
+	{ "ioctl_alloc_fin_batch64",	bench_alloc_fin_batch,	REPS },
+	{ "events_read_1m",		bench_events_rep,	1 },
+};
+
+int main(int argc, char **argv)
 {
+	const char *only = argc > 1 ? argv[1] : NULL;
+	size_t i;
+
 	evbuf = malloc(EV_BUF * sizeof(*evbuf));
 	if (!evbuf)
 		fail("malloc");
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	report("ioctl_noop", bench_noop);
-	report("ioctl_alloc_fin", bench_alloc_fin);
-	report("ioctl_alloc_fin_batch64", bench_alloc_fin_batch);
-	/* 2^20 events per run: one run is the measurement. */
-	printf("BENCH events_read_1m spanheap %.1f ns\n", bench_events_rep());
+	for (i = 0; i < sizeof(benches) / sizeof(benches[0]); i++)
+		if (!only || !strcmp(only, benches[i].name))
+			report(benches[i].name, benches[i].fn, benches[i].reps);
 	free(evbuf);
 	return 0;
 }

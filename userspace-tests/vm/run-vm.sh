@@ -6,7 +6,8 @@
 # Usage: run-vm.sh --kernel <bzImage> --module-dir <dir with *.ko> --script <file>
 #                  --log <console log> [--extra <src>[:<guest path>]]...
 #                  [--timeout <s>] [--mem 1G] [--smp 2] [--cpu max]
-#                  [--append <kernel args>] [--verbose] [--interactive]
+#                  [--append <kernel args>] [--plugin <file.so,args>]
+#                  [--verbose] [--interactive]
 # Guest: *.ko copied to /mods (the cwd of the fragment); an --extra without a
 # guest path lands in /opt/<name>; /proc, /sys, /sys/kernel/debug, /dev mounted.
 # The guest prints `SPANHEAP-VM-DONE rc=<n>` after the fragment, then reboots.
@@ -20,7 +21,7 @@ set -euo pipefail
 
 usage() { sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2; }
 
-kernel='' moddir='' script='' log='' append=''
+kernel='' moddir='' script='' log='' append='' plugin=()
 timeout_s=300 mem=1G smp=2 cpu=max verbose=${SPANHEAP_VERBOSE:-0} interactive=0
 extras=()
 while [ $# -gt 0 ]; do
@@ -35,6 +36,7 @@ while [ $# -gt 0 ]; do
 	--smp) smp=$2; shift ;;
 	--cpu) cpu=$2; shift ;;
 	--append) append=$2; shift ;;
+	--plugin) plugin=(-plugin "$2"); shift ;;
 	--verbose) verbose=1 ;;
 	--interactive) interactive=1 ;;
 	-h | --help) usage ;;
@@ -91,7 +93,7 @@ chmod +x "$root/init"
 serial=(-monitor none -serial stdio)
 [ "$interactive" = 0 ] || serial=(-serial mon:stdio)
 qemu=(qemu-system-x86_64 -machine q35 -accel tcg -cpu "$cpu" -m "$mem" -smp "$smp"
-	-nographic "${serial[@]}" -no-reboot
+	-nographic "${serial[@]}" -no-reboot "${plugin[@]+"${plugin[@]}"}"
 	-kernel "$kernel" -initrd "$work/initrd.cpio"
 	-append "console=ttyS0 panic=-1 loglevel=7 printk.time=1 kmemleak=on $append")
 mkdir -p "$(dirname "$log")"
