@@ -15,7 +15,8 @@
  * (of size n, else of all) of implementation <impl>, spanheap or
  * spanheap_nozero (both when not given): for run.sh --only alloc_free.
  * "bench-spanheap alloc n" prints only alloc_<n>, "bench-spanheap tree"
- * only gc_live_tree_1m: for profiling.
+ * only gc_live_tree_1m, "bench-spanheap register" only the *_register_1m
+ * lines: for profiling.
  */
 #include <unistd.h>
 #include <shim.h>
@@ -186,8 +187,12 @@ int main(int argc, char **argv)
 		bench_gc_tree();
 		return 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "register")) {
+		bench_gc_register();
+		return 0;
+	}
 	if ((only_alloc && !alloc_size) || (!zeroed && !nozero)) {
-		fprintf(stderr, "usage: %s [alloc <n> | alloc_free [spanheap|spanheap_nozero [n]] | tree]\n",
+		fprintf(stderr, "usage: %s [alloc <n> | alloc_free [spanheap|spanheap_nozero [n]] | tree | register]\n",
 			argv[0]);
 		return 2;
 	}
