@@ -218,6 +218,7 @@ void uheap_destroy(struct uheap *u)
 	uheap_events_free(u);
 	xa_destroy(&u->cleanups);
 	uh_tab_free(&u->tab);
+	kfree(u->batch_spare);
 	ida_free(&uh_tags, u->tag);
 	kfree(u);
 }
@@ -1189,6 +1190,30 @@ long uheap_batch(struct uheap *u, struct spanheap_op *ops, u32 count,
 }
 
 /*
+ * The array of a batch of @count ops: a batch of up to a page of ops
+ * takes the file's spare page, or a new one that stays the spare once
+ * the call is done.  (An allocation is zeroed under init_on_alloc, as
+ * in Debian's kernel: 3.5 KiB for 64 ops, then overwritten.)
+ */
+#define UH_BATCH_SPARE_OPS	(PAGE_SIZE / sizeof(struct spanheap_op))
+
+static struct spanheap_op *batch_ops_get(struct uheap *u, u32 count)
+{
+	struct spanheap_op *ops;
+
+	if (count > UH_BATCH_SPARE_OPS)
+		return kvmalloc((size_t)count * sizeof(*ops), SHP_GFP);
+	ops = xchg(&u->batch_spare, NULL);
+	return ops ?: kmalloc(PAGE_SIZE, SHP_GFP);
+}
+
+static void batch_ops_put(struct uheap *u, struct spanheap_op *ops, u32 count)
+{
+	if (count > UH_BATCH_SPARE_OPS || cmpxchg(&u->batch_spare, NULL, ops))
+		kvfree(ops);
+}
+
+/*
  * The ioctl: @b was copied in (and found writable) by uheap_ioctl().
  * The array is copied in whole (charged to the opener's memcg, as what
  * the ops allocate), checked writable like a single command's struct,
@@ -1214,7 +1239,7 @@ static long batch_ioctl(struct uheap *u, struct spanheap_batch *b,
 		return -E2BIG;
 	bytes = (size_t)b->count * sizeof(*ops);
 	memcg = shp_memcg_enter(u->heap);
-	ops = kvmalloc(bytes, SHP_GFP);
+	ops = batch_ops_get(u, b->count);
 	if (!ops) {
 		shp_memcg_exit(memcg);
 		return -ENOMEM;
@@ -1232,7 +1257,7 @@ static long batch_ioctl(struct uheap *u, struct spanheap_batch *b,
 	      -EFAULT : 0;
 	uheap_batch_settle(u, ops, done, !ret);
 out:
-	kvfree(ops);
+	batch_ops_put(u, ops, b->count);
 	return ret;
 }
 

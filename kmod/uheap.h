@@ -257,6 +257,8 @@ static_assert(sizeof(struct uh_evchunk) <= 4096 &&
  * @nrun: events delivered by the finalizer worker
  * @ncleanrun: events delivered by cleanups
  * @wq: readers and pollers
+ * @batch_spare: a free array of UH_BATCH_SPARE_OPS ops for BATCH, or
+ *	NULL; taken and given back with xchg()/cmpxchg()
  */
 struct uheap {
 	struct spanheap *heap;
@@ -293,6 +295,7 @@ struct uheap {
 	u64 nrun;
 	u64 ncleanrun;
 	wait_queue_head_t wq;
+	struct spanheap_op *batch_spare;
 };
 
 /* One SPANHEAP_IOC_* argument, copied in; every member starts with size. */

@@ -1902,7 +1902,7 @@ static long user_ioctl(struct uheap *u, unsigned int cmd, char __user *p,
  * Argument structs and batch arrays in user memory, copied 8 bytes at a
  * time when aligned (the ordinary way when not): they come in and go
  * back whole; one running into an unmapped page fails with -EFAULT
- * and nothing runs.
+ * and nothing runs.  A small batch's array is the file's spare page.
  */
 static void ioctl_user_copies(struct kunit *test)
 {
@@ -1914,7 +1914,7 @@ static void ioctl_user_copies(struct kunit *test)
 	char __user *page = user_pages(test), *end = page + PAGE_SIZE;
 	struct spanheap_finalizer f = { .size = sizeof(f), .token = 5 };
 	struct uheap *u = test->priv;
-	struct spanheap_op ops[2];
+	struct spanheap_op ops[2], *spare;
 	struct spanheap_alloc out;
 	u32 n = u->nentries, i;
 
@@ -1949,6 +1949,9 @@ static void ioctl_user_copies(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, idx_of(ops[0].alloc.handle), n + 3);
 	KUNIT_EXPECT_EQ(test, idx_of(ops[1].alloc.handle), n + 4);
 	KUNIT_EXPECT_EQ(test, u->nentries, n + 4);
+	/* The array's page stays the file's spare, and is used again. */
+	spare = u->batch_spare;
+	KUNIT_EXPECT_NOT_NULL(test, spare);
 	/* The array's last op running into the unmapped page: none runs. */
 	ops[0] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, SPANHEAP_ALLOC_ROOTED);
 	ops[1] = ops[0];
@@ -1957,6 +1960,7 @@ static void ioctl_user_copies(struct kunit *test)
 				     .ops = (u64)(unsigned long)(end - sizeof(ops) + 8) };
 	KUNIT_EXPECT_EQ(test, user_ioctl(u, SPANHEAP_IOC_BATCH, page, &b, sizeof(b)), -EFAULT);
 	KUNIT_EXPECT_EQ(test, u->nentries, n + 4);
+	KUNIT_EXPECT_PTR_EQ(test, u->batch_spare, spare);
 	user_pages_put(page);
 }
 
