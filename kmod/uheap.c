@@ -62,11 +62,20 @@ static void entry_erase(struct uheap *u, u32 idx, struct uh_entry *e)
 	uh_tab_erase(u, idx, e);
 }
 
-/* Is @e's object still the one it names?  Context: section, u->lock. */
+/*
+ * Is @e's object still the one it names?  A rooted entry's is: the root
+ * scan marks it, so no cycle frees it (and no sweep reuses it) while
+ * the entry stays rooted, which takes u->lock to change.  Only the
+ * others are looked up, a pagemap lookup and a sweep check that the
+ * command (FINALIZER, CLEANUP, ...) would then do again.
+ * Context: section, u->lock.
+ */
 static bool entry_live(struct uheap *u, struct uh_entry *e)
 {
 	shp_assert_in_section(u->heap);
 	lockdep_assert_held(&u->lock);
+	if (e->rooted)
+		return true;
 	return shp_object_live(u->heap, e->obj) &&
 	       hdr(e->obj)->handle == e->handle;
 }
