@@ -108,7 +108,7 @@ build/vm-bin/spanheapctl: $(UAPI_DEPS)
 build/vm-bin/spanheap_ioctl_bench: $(UAPI_DEPS)
 	@$(DEPS) demo
 	@mkdir -p $(@D)
-	$(UAPI_CC) -o $@ $(UAPI_SRC)/ioctl_bench.c $(LIBSPANHEAP)
+	$(UAPI_CC) -o $@ $(UAPI_SRC)/ioctl_bench.c $(UAPI_SRC)/ioctl_loops.c $(LIBSPANHEAP)
 
 FORCE:
 

@@ -23,27 +23,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "libspanheap.h"
+#include "ioctl_loops.h"
 #include "inproc.h"
 #include "testutil.h"
 
 #define PROF_OBJECTS	(1 << 14)
-#define BATCH		64
 #define EV_BUF		4096
 
 static void fail(const char *what, int err)
 {
 	fprintf(stderr, "ioctl-prof: %s: %d\n", what, err);
 	exit(1);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 static int open_heap(void)
@@ -65,43 +56,20 @@ static int open_heap(void)
 
 noinline void prof_alloc_fin(int fd, int n)
 {
-	int i, ret;
+	const char *what;
+	int ret = ioctl_loop_alloc_fin(fd, n, &what);
 
-	for (i = 0; i < n; i++) {
-		struct spanheap_alloc a = {
-			.size = sizeof(a), .flags = SPANHEAP_ALLOC_ROOTED,
-			.kind = SPANHEAP_KIND_DATA, .length = 8,
-		};
-		struct spanheap_finalizer f = { .size = sizeof(f), .token = i + 1 };
-
-		ret = shp_ioctl(fd, SPANHEAP_IOC_ALLOC, &a);
-		if (ret)
-			fail("ALLOC", ret);
-		f.handle = a.handle;
-		ret = shp_ioctl(fd, SPANHEAP_IOC_FINALIZER, &f);
-		if (ret)
-			fail("FINALIZER", ret);
-	}
+	if (ret)
+		fail(what, ret);
 }
 
 noinline void prof_batch(int fd, int n, uint32_t flags)
 {
-	struct spanheap_op ops[BATCH];
-	uint32_t done;
-	int i, j, ret;
+	const char *what;
+	int ret = ioctl_loop_alloc_fin_batched(fd, n, flags, &what);
 
-	for (i = 0; i < n; i += BATCH) {
-		for (j = 0; j < BATCH; j++)
-			shp_op_alloc(&ops[j], SPANHEAP_KIND_DATA, 8, flags);
-		ret = shp_batch(fd, ops, BATCH, &done);
-		if (ret || done != BATCH)
-			fail("BATCH ALLOC", ret ? ret : (int)done);
-		for (j = 0; j < BATCH; j++)
-			shp_op_finalizer(&ops[j], ops[j].alloc.handle, i + j + 1, 0);
-		ret = shp_batch(fd, ops, BATCH, &done);
-		if (ret || done != BATCH)
-			fail("BATCH FINALIZER", ret ? ret : (int)done);
-	}
+	if (ret)
+		fail(what, ret);
 }
 
 noinline long prof_events_read(int fd, struct spanheap_event *ev,
@@ -123,7 +91,7 @@ static void phase(const char *name)
 {
 	static struct spanheap_event ev[EV_BUF];
 	int fd = open_heap(), ret;
-	double t = now_ns();
+	double t = ioctl_now_ns();
 
 	if (!strcmp(name, "alloc_fin")) {
 		prof_alloc_fin(fd, PROF_OBJECTS);
@@ -134,13 +102,13 @@ static void phase(const char *name)
 		ret = shp_gc(fd, SPANHEAP_GC_WAIT, NULL);
 		if (ret)
 			fail("GC", ret);
-		t = now_ns();
+		t = ioctl_now_ns();
 		if (prof_events_read(fd, ev, PROF_OBJECTS) != PROF_OBJECTS)
 			fail("events", 0);
 	} else {
 		fail(name, -1);
 	}
-	t = now_ns() - t;
+	t = ioctl_now_ns() - t;
 	printf("%s: %d objects, %.1f ns each\n", name, PROF_OBJECTS,
 	       t / PROF_OBJECTS);
 	shp_close(fd);

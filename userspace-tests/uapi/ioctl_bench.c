@@ -33,15 +33,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 #include "libspanheap.h"
+#include "ioctl_loops.h"
 #include "testutil.h"
 
 #define REPS		5
 #define NOOPS		(1 << 18)
 #define OBJECTS		(1 << 16)
-#define BATCH		64
 #define EV_ROUND	(1 << 16)
 #define EV_ROUNDS	16
 #define EV_BUF		4096
@@ -56,14 +55,6 @@ static _Noreturn __printf(1, 2) void fail(const char *fmt, ...)
 	va_end(ap);
 	printf("\n");
 	exit(1);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 static int open_heap(void)
@@ -92,57 +83,37 @@ static double bench_noop(void)
 	if (ioctl(fd, _IOWR(SPANHEAP_IOC_MAGIC, 0, struct spanheap_alloc), &a) != -1 ||
 	    errno != ENOTTY)
 		fail("noop: not ENOTTY (%d)", errno);
-	t = now_ns();
+	t = ioctl_now_ns();
 	for (i = 0; i < NOOPS; i++)
 		ioctl(fd, _IOWR(SPANHEAP_IOC_MAGIC, 0, struct spanheap_alloc), &a);
-	t = now_ns() - t;
+	t = ioctl_now_ns() - t;
 	close(fd);
 	return t / NOOPS;
 }
 
 static double bench_alloc_fin(void)
 {
-	int fd = open_heap(), i;
+	int fd = open_heap(), ret;
+	const char *what;
 	double t;
 
-	t = now_ns();
-	for (i = 0; i < OBJECTS; i++) {
-		struct spanheap_alloc a = {
-			.size = sizeof(a), .flags = SPANHEAP_ALLOC_ROOTED,
-			.kind = SPANHEAP_KIND_DATA, .length = 8,
-		};
-		struct spanheap_finalizer f = { .size = sizeof(f), .token = i + 1 };
-
-		if (ioctl(fd, SPANHEAP_IOC_ALLOC, &a))
-			fail("ALLOC %d: %d", i, errno);
-		f.handle = a.handle;
-		if (ioctl(fd, SPANHEAP_IOC_FINALIZER, &f))
-			fail("FINALIZER %d: %d", i, errno);
-	}
-	t = now_ns() - t;
+	t = ioctl_now_ns();
+	ret = ioctl_loop_alloc_fin(fd, OBJECTS, &what);
+	t = ioctl_now_ns() - t;
+	if (ret)
+		fail("%s: %d", what, ret);
 	close(fd);
 	return t / OBJECTS;
 }
 
-/* @n objects with finalizers in batches of BATCH: 2 calls per batch. */
+/* @n objects with finalizers in batches (ioctl_loop_alloc_fin_batched()). */
 static void alloc_fin_batched(int fd, int n, uint32_t flags)
 {
-	struct spanheap_op ops[BATCH];
-	uint32_t done;
-	int i, j, ret;
+	const char *what;
+	int ret = ioctl_loop_alloc_fin_batched(fd, n, flags, &what);
 
-	for (i = 0; i < n; i += BATCH) {
-		for (j = 0; j < BATCH; j++)
-			shp_op_alloc(&ops[j], SPANHEAP_KIND_DATA, 8, flags);
-		ret = shp_batch(fd, ops, BATCH, &done);
-		if (ret || done != BATCH)
-			fail("BATCH ALLOC: %d, done %u", ret, done);
-		for (j = 0; j < BATCH; j++)
-			shp_op_finalizer(&ops[j], ops[j].alloc.handle, i + j + 1, 0);
-		ret = shp_batch(fd, ops, BATCH, &done);
-		if (ret || done != BATCH)
-			fail("BATCH FINALIZER: %d, done %u", ret, done);
-	}
+	if (ret)
+		fail("%s: %d", what, ret);
 }
 
 static double bench_alloc_fin_batch(void)
@@ -150,9 +121,9 @@ static double bench_alloc_fin_batch(void)
 	int fd = open_heap();
 	double t;
 
-	t = now_ns();
+	t = ioctl_now_ns();
 	alloc_fin_batched(fd, OBJECTS, SPANHEAP_ALLOC_ROOTED);
-	t = now_ns() - t;
+	t = ioctl_now_ns() - t;
 	close(fd);
 	return t / OBJECTS;
 }
@@ -170,9 +141,9 @@ static double bench_events(struct spanheap_event *ev)
 		if (ret)
 			fail("GC: %d", ret);
 		for (got = 0; got < EV_ROUND; got += n / sizeof(*ev)) {
-			t0 = now_ns();
+			t0 = ioctl_now_ns();
 			n = read(fd, ev, EV_BUF * sizeof(*ev));
-			t += now_ns() - t0;
+			t += ioctl_now_ns() - t0;
 			if (n <= 0)
 				fail("read: %zd (%d) after %ld events", n, errno, got);
 		}
