@@ -13,6 +13,8 @@
 #                     mimalloc, Boehm GC and Go
 #   make bench-alloc  only the malloc+free loops, RUNS (9) runs in a row
 #   make bench-vm     in-kernel benchmarks (SLUB, xarray, maple tree peers)
+#   make tcg-prof     guest kernel instructions per object of one ioctl
+#                     benchmark (BENCH, default ioctl_alloc_fin), by function
 #   make bench-report bench (and bench-vm with BENCH_VM=1), then build/bench/report.md
 #                     with tables against peers and bars, and gnuplot plots
 #   make demo         boot Debian's kernel in QEMU and show the module working
@@ -26,7 +28,7 @@ KDIR	?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) $(DEBIAN_KD
 DEPS	:= $(REPO)/scripts/deps.sh
 VM	:= $(REPO)/userspace-tests/vm
 
-.PHONY: all modules check check-user fuzz fuzz-merge coverage check-vm check-kcsan check-stock check-dkms bench bench-alloc bench-vm bench-report demo shell clean uapi-tools \
+.PHONY: all modules check check-user fuzz fuzz-merge coverage check-vm check-kcsan check-stock check-dkms bench bench-alloc bench-vm tcg-prof bench-report demo shell clean uapi-tools \
 	lib install uninstall dkms-source
 
 # Userspace side of /dev/spanheap, static (the QEMU guests are busybox only):
@@ -154,6 +156,11 @@ bench-vm:
 	@$(DEPS) stock
 	@$(MAKE) --no-print-directory build/vm-bin/spanheap_ioctl_bench >/dev/null
 	$(VM)/bench-vm.sh $(REPO)
+
+BENCH ?= ioctl_alloc_fin
+tcg-prof:
+	@$(DEPS) stock
+	$(VM)/tcg-prof/tcg-prof.sh $(REPO) $(BENCH)
 
 # bench-report: make bench (BENCH_VM=1: and bench-vm; not VM=1, VM is the
 # vm/ directory above), their stdout kept in build/bench/{bench,bench-vm}.log,
