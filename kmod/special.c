@@ -244,7 +244,10 @@ int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp
 	sp->next = *link;
 	*link = sp;
 	shp_special_account(s, sp, 1);
-	shp_special_update_bits(s, idx);
+	/* shp_special_update_bits() without the walk: one record more. */
+	__set_bit(idx, shp_special_bits(s));
+	if (sp->kind == SPANHEAP_SPECIAL_FINALIZER)
+		__set_bit(idx, shp_fin_bits(s));
 	return 0;
 }
 
