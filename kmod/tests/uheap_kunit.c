@@ -1965,6 +1965,65 @@ static void ioctl_user_copies(struct kunit *test)
 }
 
 /*
+ * A small batch after a full page of ops, in the file's spare array: only
+ * its own ops go back (up to the failed one), never a byte of the
+ * earlier batch's left in the page past them.
+ */
+static void batch_spare_keeps_no_stale_ops(struct kunit *test)
+{
+	const u32 full = PAGE_SIZE / sizeof(struct spanheap_op);
+	char __user *arr = user_pages(test), *bp = user_pages(test);
+	struct spanheap_batch b = { .size = sizeof(b), .op_size = sizeof(struct spanheap_op) };
+	struct spanheap_op ops[3], got[3];
+	struct uheap *u = test->priv;
+	u32 i;
+
+	/* A page of ALLOCs fills the spare with handles and sizes. */
+	ops[0] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, 0);
+	for (i = 0; i < full; i++)
+		KUNIT_ASSERT_EQ(test, copy_to_user(arr + i * sizeof(ops[0]), &ops[0],
+						   sizeof(ops[0])), 0);
+	b.count = full;
+	b.ops = (u64)(unsigned long)arr;
+	KUNIT_ASSERT_EQ(test, user_ioctl(u, SPANHEAP_IOC_BATCH, bp, &b, sizeof(b)), 0);
+	KUNIT_ASSERT_EQ(test, copy_from_user(&b, bp, sizeof(b)), 0);
+	KUNIT_ASSERT_EQ(test, b.done, full);
+	KUNIT_ASSERT_NOT_NULL(test, u->batch_spare);
+
+	/* Two that succeed: the third op's place stays as it was. */
+	memset(ops, 0x5a, sizeof(ops));
+	ops[0] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, 0);
+	ops[1] = ops[0];
+	KUNIT_ASSERT_EQ(test, copy_to_user(arr, ops, sizeof(ops)), 0);
+	b = (struct spanheap_batch){ .size = sizeof(b), .count = 2,
+				     .op_size = sizeof(ops[0]),
+				     .ops = (u64)(unsigned long)arr };
+	KUNIT_ASSERT_EQ(test, user_ioctl(u, SPANHEAP_IOC_BATCH, bp, &b, sizeof(b)), 0);
+	KUNIT_ASSERT_EQ(test, copy_from_user(&b, bp, sizeof(b)), 0);
+	KUNIT_EXPECT_EQ(test, b.done, 2U);
+	KUNIT_ASSERT_EQ(test, copy_from_user(got, arr, sizeof(got)), 0);
+	KUNIT_EXPECT_EQ(test, got[0].error, 0);
+	KUNIT_EXPECT_NE(test, got[1].alloc.handle, got[0].alloc.handle);
+	KUNIT_EXPECT_EQ(test, memcmp(&got[2], &ops[2], sizeof(ops[2])), 0);
+
+	/* The first fails: it alone comes back, with its error. */
+	ops[0] = bop(SPANHEAP_IOC_ROOT, 0, 0, 0, 0);
+	ops[1] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, 0);
+	KUNIT_ASSERT_EQ(test, copy_to_user(arr, ops, sizeof(ops)), 0);
+	b = (struct spanheap_batch){ .size = sizeof(b), .count = 2,
+				     .op_size = sizeof(ops[0]),
+				     .ops = (u64)(unsigned long)arr };
+	KUNIT_ASSERT_EQ(test, user_ioctl(u, SPANHEAP_IOC_BATCH, bp, &b, sizeof(b)), 0);
+	KUNIT_ASSERT_EQ(test, copy_from_user(&b, bp, sizeof(b)), 0);
+	KUNIT_EXPECT_EQ(test, b.done, 0U);
+	KUNIT_ASSERT_EQ(test, copy_from_user(got, arr, sizeof(got)), 0);
+	KUNIT_EXPECT_NE(test, got[0].error, 0);
+	KUNIT_EXPECT_EQ(test, memcmp(&got[1], &ops[1], 2 * sizeof(ops[1])), 0);
+	user_pages_put(bp);
+	user_pages_put(arr);
+}
+
+/*
  * read() into a buffer that runs into an unmapped page: the records
  * that fit whole are read, the next ones stay queued in their order;
  * a buffer that starts there is -EFAULT, with nothing taken.
@@ -2029,6 +2088,7 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(event_pool_charge_failure_changes_nothing),
 	KUNIT_CASE(event_runs_put_back_in_order),
 	KUNIT_CASE(ioctl_user_copies),
+	KUNIT_CASE(batch_spare_keeps_no_stale_ops),
 	KUNIT_CASE(read_stops_at_the_fault),
 	KUNIT_CASE(cleanup_event_comes_once),
 	KUNIT_CASE(cleanup_cycle_is_collected),
