@@ -1015,6 +1015,73 @@ static void batch_undo_keeps_root_across_cycle(struct kunit *test)
 }
 
 /*
+ * entry_live() takes a rooted entry's object as live without a lookup:
+ * check that it is, for every rooted entry of @u.
+ */
+static void expect_rooted_live(struct kunit *test, struct uheap *u)
+{
+	struct uh_entry *e;
+	u32 idx;
+
+	spanheap_enter(u->heap);
+	mutex_lock(&u->lock);
+	for (idx = 0; (e = uh_tab_next(&u->tab, &idx)); idx++) {
+		if (!e->rooted)
+			continue;
+		KUNIT_EXPECT_EQ_MSG(test, shp_object_live(u->heap, e->obj), true,
+				    "index %u", idx);
+		if (shp_object_live(u->heap, e->obj))
+			KUNIT_EXPECT_EQ(test, ((struct uh_header *)e->obj)->handle,
+					e->handle);
+	}
+	mutex_unlock(&u->lock);
+	spanheap_exit(u->heap);
+}
+
+/*
+ * Roots taken back in any order around cycles: while an entry is rooted
+ * (an UNROOT or ROOT not settled, a WEAK_GET's root) its object stays
+ * allocated and its own; once it is not, a cycle collects it and the
+ * handle is -ESTALE, never taken as live.
+ */
+static void rooted_entry_object_stays_live(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	struct spanheap_op root, unroot, wget;
+	u32 done;
+	u64 h, w;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	w = weak_make(test, u, h);
+	/* A ROOT left unsettled while two UNROOTs settle: no root is left. */
+	root = bop(SPANHEAP_IOC_ROOT, h, 0, 0, 0);
+	KUNIT_ASSERT_EQ(test, uheap_batch_run(u, &root, 1, &done), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h, 0), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h, 0), 0);
+	/* A WEAK_GET's root, and an UNROOT of it left unsettled. */
+	wget = bop(SPANHEAP_IOC_WEAK_GET, w, 0, 0, SPANHEAP_WEAK_ROOT);
+	KUNIT_ASSERT_EQ(test, uheap_batch_run(u, &wget, 1, &done), 0);
+	KUNIT_ASSERT_EQ(test, done, 1U);
+	unroot = bop(SPANHEAP_IOC_UNROOT, h, 0, 0, 0);
+	KUNIT_ASSERT_EQ(test, uheap_batch_run(u, &unroot, 1, &done), 0);
+	KUNIT_ASSERT_EQ(test, done, 1U);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	expect_rooted_live(test, u);
+	/* The UNROOT settles: no root at all, then the stale ROOT's undo. */
+	uheap_batch_settle(u, &unroot, 1, true);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	expect_rooted_live(test, u);
+	uheap_batch_settle(u, &root, 1, false);
+	uheap_batch_settle(u, &wget, 1, true);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	expect_rooted_live(test, u);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_ROOT, h, 0), -ESTALE);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w, SPANHEAP_WEAK_ROOT), 0ULL);
+	KUNIT_EXPECT_EQ(test, u->nroots, 0ULL);
+}
+
+/*
  * An op is checked by the single command's handler: alone or in a
  * batch, the same bad input is the same error, and changes nothing.
  */
@@ -2107,6 +2174,7 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(batch_bad_input_runs_nothing),
 	KUNIT_CASE(batch_op_errors_match_single),
 	KUNIT_CASE(batch_undo_keeps_root_across_cycle),
+	KUNIT_CASE(rooted_entry_object_stays_live),
 	{}
 };
 
