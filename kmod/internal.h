@@ -417,14 +417,6 @@ struct shp_gray {
 
 #define SHP_GRAY_ENTRIES	8192
 
-/*
- * Spans the mark remembers, by page index modulo this.  One (the last
- * span hit): eight, for a tree's parents and children, measured slower
- * on an idle machine for a list (10.5 to 12.9 ms for 1M nodes), and no
- * faster for the tree.
- */
-#define SHP_MARK_HINTS		1
-
 /* Most mark workers a heap has (module parameter's cap). */
 #define SHP_MAX_MARK_WORKERS	16
 
@@ -667,8 +659,9 @@ struct shp_pause {
  * @gray: mark stack, allocated on first collection
  * @ngray: entries on @gray
  * @gray_overflow: an object was marked but could not be pushed
- * @mark_hint: per page index modulo SHP_MARK_HINTS, the span of the last
- *	pointer marked there (this heap's, or the empty span)
+ * @mark_hint: the span of the last pointer marked (this heap's, or the
+ *	empty span).  One: eight indexed by page, for a tree's parents and
+ *	children, measured slower for a list and no faster for the tree
  * @nmark_workers: workers of a parallel drain (1: serial), fixed at creation
  * @mark_par: parallel mark state (mark.c), made with @gray if
  *	@nmark_workers > 1 (NULL without memory: the mark is serial)
@@ -733,7 +726,7 @@ struct spanheap {
 	struct shp_gray *gray;
 	unsigned int ngray;
 	bool gray_overflow;
-	struct shp_span *mark_hint[SHP_MARK_HINTS];
+	struct shp_span *mark_hint;
 	unsigned int nmark_workers;
 	struct shp_mark_par *mark_par;
 	u64 mark_overflows;

@@ -58,6 +58,92 @@
 #define MARK_RCU_BATCH	1024
 
 /*
+ * The span of the last pointer that hit (heap->mark_hint, or a worker's
+ * hint), with the immutable fields a scan needs copied out, so the scan
+ * loops keep them in registers: the pushes' stores would otherwise make
+ * the compiler reload them for every word.  @limit is 0 for
+ * shp_empty_span, which then never hits.
+ */
+struct mark_hint {
+	struct shp_span *s;
+	unsigned long base, limit, elemsize;
+	unsigned long *alloc, *mark;
+	u32 divmul;
+	bool noscan;
+};
+
+static __always_inline void hint_set(struct mark_hint *h, struct shp_span *s)
+{
+	h->s = s;
+	h->base = s->base;
+	h->limit = (unsigned long)s->nelems * s->elemsize;
+	h->elemsize = s->elemsize;
+	h->alloc = shp_alloc_bits(s);
+	h->mark = shp_mark_bits(s);
+	h->divmul = s->divmul;
+	h->noscan = SHP_SPC_NOSCAN(s->spc);
+}
+
+/*
+ * The span of @heap holding @v, a value in the heap's arena that is not
+ * in the hint's objects; or NULL.  Our own spans on lists cannot go away
+ * while the world is stopped, so the span found may become the hint.
+ */
+static noinline struct shp_span *mark_lookup(struct spanheap *heap,
+					     unsigned long v)
+{
+	struct shp_span *s = shp_pagemap_lookup((void *)v);
+
+	/*
+	 * A dead span (a kept one) is not cached: the scavenger may
+	 * release it while the world is stopped, and the hint outlives
+	 * this RCU section.
+	 */
+	if (!s || s->heap != heap || READ_ONCE(s->state) == SHP_SPAN_DEAD)
+		return NULL;
+	return s;
+}
+
+/*
+ * Is @v a pointer into an allocated object of @heap?  If so, Return:
+ * true, with the object's span made the hint @h and its index in *@idx.
+ * Objects tend to point near each other (a list to the next object, a
+ * tree's nodes to their siblings), so the pagemap is rarely needed; and
+ * words outside [@lo, @lo + @extent) are rejected before it.  Large
+ * spans have divmul 0: index 0 for any offset below their limit.
+ */
+static __always_inline bool mark_find(struct spanheap *heap,
+				      struct mark_hint *h, unsigned long v,
+				      unsigned long lo, unsigned long extent,
+				      unsigned int *idx)
+{
+	unsigned long off;
+	struct shp_span *s;
+
+	if (v - lo >= extent)
+		return false;
+	off = v - h->base;
+	if (unlikely(off >= h->limit)) {
+		s = mark_lookup(heap, v);
+		if (!s)
+			return false;
+		hint_set(h, s);
+		off = v - h->base;
+		if (off >= h->limit)
+			return false;
+	}
+	*idx = ((u64)off * h->divmul) >> 32;
+	return test_bit(*idx, h->alloc);
+}
+
+/* The serial gray stack, in locals while a drain runs (heap->gray). */
+struct mark_stack {
+	struct shp_gray *g;
+	unsigned int n;
+	bool overflow;
+};
+
+/*
  * A pushed object's first line is prefetched at once (Boehm's mark_from
  * prefetches each candidate it pushes): the last pushed is scanned next,
  * after the rest of the current object, and its siblings soon after
@@ -65,85 +151,77 @@
  * from 14.5-15.6 to 12.5-13.7 ms on an idle machine; the list, whose
  * one push is taken at once, did not move.
  */
-static void gray_push(struct spanheap *heap, unsigned long base, unsigned long len)
+static __always_inline void gray_push(struct mark_stack *st,
+				      unsigned long base, unsigned long len)
 {
-	if (heap->ngray == SHP_GRAY_ENTRIES) {
-		heap->gray_overflow = true;
+	if (unlikely(st->n == SHP_GRAY_ENTRIES)) {
+		st->overflow = true;
 		return;
 	}
 	prefetch((void *)base);
-	heap->gray[heap->ngray].base = base;
-	heap->gray[heap->ngray].len = len;
-	heap->ngray++;
+	st->g[st->n].base = base;
+	st->g[st->n].len = len;
+	st->n++;
 }
 
-/* Mark object @idx of @s and queue it for scanning if it may hold pointers. */
-static __always_inline void mark_push(struct spanheap *heap, struct shp_span *s,
-				      unsigned int idx)
+/* Mark object @idx of the hint's span and queue it if it may hold pointers. */
+static __always_inline void mark_push(struct mark_stack *st,
+				      struct mark_hint *h, unsigned int idx)
 {
-	if (__test_and_set_bit(idx, shp_mark_bits(s)))
+	if (__test_and_set_bit(idx, h->mark))
 		return;
-	if (!SHP_SPC_NOSCAN(s->spc))
-		gray_push(heap, s->base + idx * s->elemsize, s->elemsize);
+	if (!h->noscan)
+		gray_push(st, h->base + idx * h->elemsize, h->elemsize);
 }
 
-/*
- * The span of @heap holding an allocated object @v points into, with the
- * object's index in *@idx; or NULL.  @hints remember the span of the
- * last hit per page index modulo SHP_MARK_HINTS: objects tend to point
- * near each other (a list to the next object, a tree's nodes to the
- * pages of their parents and children), and our own spans on lists
- * cannot go away while the world is stopped, so a hit skips the pagemap.
- */
-static __always_inline struct shp_span *mark_find(struct spanheap *heap,
-						  struct shp_span **hints,
-						  unsigned long v,
-						  unsigned long lo,
-						  unsigned long extent,
-						  unsigned int *idx)
+/* Mark from every aligned word of [@base, @base + @len). */
+static __always_inline void scan_serial(struct spanheap *heap,
+					struct mark_hint *h,
+					struct mark_stack *st,
+					unsigned long base, unsigned long len,
+					unsigned long lo, unsigned long extent)
 {
-	struct shp_span **hint = &hints[(v >> PAGE_SHIFT) % SHP_MARK_HINTS];
-	struct shp_span *s = *hint;
-	unsigned long off = v - s->base;
+	const unsigned long *w = (const unsigned long *)base;
+	const unsigned long *end = w + len / sizeof(long);
+	unsigned int idx;
 
-	if (unlikely(off >= s->bytes)) {
-		if (v - lo >= extent)
-			return NULL;
-		s = shp_pagemap_lookup((void *)v);
-		/*
-		 * A dead span (a kept one) is not cached: the scavenger
-		 * may release it while the world is stopped, and the hint
-		 * outlives this RCU section.
-		 */
-		if (!s || s->heap != heap || READ_ONCE(s->state) == SHP_SPAN_DEAD)
-			return NULL;
-		*hint = s;
-		off = v - s->base;
-	}
-	if (off >= s->nelems * s->elemsize)
-		return NULL;
-	*idx = s->divmul ? ((u64)off * s->divmul) >> 32 : 0;
-	return test_bit(*idx, shp_alloc_bits(s)) ? s : NULL;
+	for (; w < end; w++)
+		if (mark_find(heap, h, *w, lo, extent, &idx))
+			mark_push(st, h, idx);
 }
 
-static void mark_hints_reset(struct shp_span **hints)
+/* Load the serial marker's state from @heap. */
+static __always_inline void serial_get(struct spanheap *heap,
+				       struct mark_hint *h,
+				       struct mark_stack *st)
 {
-	unsigned int i;
+	hint_set(h, heap->mark_hint);
+	st->g = heap->gray;
+	st->n = heap->ngray;
+	st->overflow = false;
+}
 
-	for (i = 0; i < SHP_MARK_HINTS; i++)
-		hints[i] = &shp_empty_span;
+/* Store it back. */
+static __always_inline void serial_put(struct spanheap *heap,
+				       struct mark_hint *h,
+				       struct mark_stack *st)
+{
+	heap->mark_hint = h->s;
+	heap->ngray = st->n;
+	if (st->overflow)
+		heap->gray_overflow = true;
 }
 
 /* Mark the object @v points into, if it is an allocated object of @heap. */
-static __always_inline void mark_word(struct spanheap *heap, unsigned long v,
-				      unsigned long lo, unsigned long extent)
+static void mark_word(struct spanheap *heap, unsigned long v)
 {
-	struct shp_span *s;
-	unsigned int idx;
+	struct mark_stack st;
+	struct mark_hint h;
 
-	s = mark_find(heap, heap->mark_hint, v, lo, extent, &idx);
-	if (s)
-		mark_push(heap, s, idx);
+	serial_get(heap, &h, &st);
+	scan_serial(heap, &h, &st, (unsigned long)&v, sizeof(v),
+		    heap->arena_lo, heap->arena_hi - heap->arena_lo);
+	serial_put(heap, &h, &st);
 }
 
 /**
@@ -157,14 +235,14 @@ static __always_inline void mark_word(struct spanheap *heap, unsigned long v,
 void shp_scan_range(struct spanheap *heap, unsigned long base,
 		    unsigned long len)
 {
-	const unsigned long *w = (const unsigned long *)base;
-	unsigned long i, n = len / sizeof(long);
-	/* Loaded once: the pushes' stores would make the compiler reload them. */
-	unsigned long lo = heap->arena_lo, extent = heap->arena_hi - lo;
+	struct mark_stack st;
+	struct mark_hint h;
 
 	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "scan without rcu_read_lock()");
-	for (i = 0; i < n; i++)
-		mark_word(heap, w[i], lo, extent);
+	serial_get(heap, &h, &st);
+	scan_serial(heap, &h, &st, base, len, heap->arena_lo,
+		    heap->arena_hi - heap->arena_lo);
+	serial_put(heap, &h, &st);
 }
 
 /*
@@ -218,7 +296,7 @@ struct shp_wbuf {
  * struct shp_mark_worker - one parallel mark worker's own state
  * @work: on shp_mark_wq (unused for worker 0, the cycle's task)
  * @heap: its heap
- * @hint: spans of its last pointers marked (as heap->mark_hint)
+ * @hint: span of its last pointer marked (as heap->mark_hint)
  * @b1: buffer pushed to and popped from; never NULL
  * @b2: spare buffer, swapped with @b1 when that fills or empties
  * @seed: worker 0 only: the gray stack the drain started with
@@ -227,7 +305,7 @@ struct shp_wbuf {
 struct shp_mark_worker {
 	struct work_struct work;
 	struct spanheap *heap;
-	struct shp_span *hint[SHP_MARK_HINTS];
+	struct shp_span *hint;
 	struct shp_wbuf *b1, *b2;
 	struct shp_gray *seed;
 	unsigned int nseed;
@@ -333,34 +411,28 @@ static __always_inline bool wbuf_pop(struct shp_mark_worker *w,
 	return false;
 }
 
-/* mark_word() for worker @w: other workers mark the same bitmaps. */
-static __always_inline void par_mark_word(struct shp_mark_worker *w,
-					  unsigned long v, unsigned long lo,
-					  unsigned long extent)
-{
-	unsigned long *mark;
-	struct shp_span *s;
-	unsigned int idx;
-
-	s = mark_find(w->heap, w->hint, v, lo, extent, &idx);
-	if (!s)
-		return;
-	mark = shp_mark_bits(s);
-	if (test_bit(idx, mark) || test_and_set_bit(idx, mark))
-		return;
-	if (!SHP_SPC_NOSCAN(s->spc))
-		wbuf_push(w, s->base + idx * s->elemsize, s->elemsize);
-}
-
-static void par_scan_range(struct shp_mark_worker *w, unsigned long base,
-			   unsigned long len)
+/*
+ * scan_serial() for worker @w: other workers mark the same bitmaps.  The
+ * bit is tested before the atomic: an object reached twice costs a load.
+ */
+static __always_inline void scan_par(struct shp_mark_worker *w,
+				     struct spanheap *heap,
+				     struct mark_hint *h,
+				     unsigned long base, unsigned long len,
+				     unsigned long lo, unsigned long extent)
 {
 	const unsigned long *p = (const unsigned long *)base;
-	unsigned long i, n = len / sizeof(long);
-	unsigned long lo = w->heap->arena_lo, extent = w->heap->arena_hi - lo;
+	const unsigned long *end = p + len / sizeof(long);
+	unsigned int idx;
 
-	for (i = 0; i < n; i++)
-		par_mark_word(w, p[i], lo, extent);
+	for (; p < end; p++) {
+		if (!mark_find(heap, h, *p, lo, extent, &idx))
+			continue;
+		if (test_bit(idx, h->mark) || test_and_set_bit(idx, h->mark))
+			continue;
+		if (!h->noscan)
+			wbuf_push(w, h->base + idx * h->elemsize, h->elemsize);
+	}
 }
 
 /*
@@ -453,12 +525,18 @@ static bool get_full(struct shp_mark_worker *w)
 /* Scan gray objects until this drain is done.  Context: may cond_resched(). */
 static void par_drain(struct shp_mark_worker *w)
 {
-	struct shp_mark_par *par = w->heap->mark_par;
+	struct spanheap *heap = w->heap;
+	struct shp_mark_par *par = heap->mark_par;
 	struct mark_ring r = { .head = 0, .n = 0 };
+	unsigned long lo, extent;
+	struct mark_hint h;
 	unsigned int batch;
 	struct shp_gray g;
 
+	hint_set(&h, w->hint);
 	for (;;) {
+		lo = heap->arena_lo;
+		extent = heap->arena_hi - lo;
 		rcu_read_lock();
 		for (batch = 0; batch < MARK_RCU_BATCH; batch++) {
 			while (r.n < MARK_PREFETCH && wbuf_pop(w, &g))
@@ -468,14 +546,15 @@ static void par_drain(struct shp_mark_worker *w)
 			if (unlikely(READ_ONCE(par->nwait)) && !READ_ONCE(par->full))
 				balance(w);
 			g = ring_take(&r);
-			par_scan_range(w, g.base, g.len);
+			scan_par(w, heap, &h, g.base, g.len, lo, extent);
 		}
 		rcu_read_unlock();
 		if (batch == MARK_RCU_BATCH)
 			cond_resched();
 		else if (!get_full(w))
-			return;
+			break;
 	}
+	w->hint = h.s;
 }
 
 static void mark_workfn(struct work_struct *work)
@@ -513,11 +592,11 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
 		w->b2 = &par->bufs[2 * i + 1];
 		w->b1->n = 0;
 		w->b2->n = 0;
-		mark_hints_reset(w->hint);
+		w->hint = &shp_empty_span;
 		w->nseed = 0;
 	}
 	w = &par->w[0];
-	memcpy(w->hint, heap->mark_hint, sizeof(w->hint));
+	w->hint = heap->mark_hint;
 	w->seed = heap->gray;
 	w->nseed = heap->ngray;
 	heap->ngray = 0;
@@ -531,7 +610,7 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
 	/* Unstarted workers are dropped; started ones have seen done. */
 	for (i = 1; i < n; i++)
 		cancel_work_sync(&par->w[i].work);
-	memcpy(heap->mark_hint, w->hint, sizeof(heap->mark_hint));
+	heap->mark_hint = w->hint;
 	heap->mark_par_drains++;
 	heap->mark_par_helped += par->njoined > 1;
 	if (par->overflow)
@@ -550,33 +629,41 @@ void shp_mark_drain(struct spanheap *heap)
 {
 	struct mark_ring r = { .head = 0, .n = 0 };
 	unsigned int batch, n = 1;
+	unsigned long lo, extent;
+	struct mark_stack st;
+	struct mark_hint h;
 	struct shp_gray g;
 
 	if (heap->mark_par)
 		n = min(heap->nmark_workers, heap->mark_par->max_workers);
-	while (heap->ngray || r.n) {
+	serial_get(heap, &h, &st);
+	while (st.n || r.n) {
+		lo = heap->arena_lo;
+		extent = heap->arena_hi - lo;
 		rcu_read_lock();
 		for (batch = 0; batch < MARK_RCU_BATCH; batch++) {
-			if (n > 1 && heap->ngray >= SHP_MARK_PAR_MIN)
+			if (n > 1 && st.n >= SHP_MARK_PAR_MIN)
 				break;
-			while (r.n < MARK_PREFETCH && heap->ngray)
-				ring_put(&r, heap->gray[--heap->ngray]);
+			while (r.n < MARK_PREFETCH && st.n)
+				ring_put(&r, st.g[--st.n]);
 			if (!r.n)
 				break;
 			g = ring_take(&r);
-			shp_scan_range(heap, g.base, g.len);
+			scan_serial(heap, &h, &st, g.base, g.len, lo, extent);
 		}
 		rcu_read_unlock();
-		if (n > 1 && heap->ngray >= SHP_MARK_PAR_MIN) {
+		if (n > 1 && st.n >= SHP_MARK_PAR_MIN) {
 			while (r.n) {
 				g = ring_take(&r);
-				gray_push(heap, g.base, g.len);
+				gray_push(&st, g.base, g.len);
 			}
+			serial_put(heap, &h, &st);
 			mark_drain_par(heap, n);
 			return;
 		}
 		cond_resched();
 	}
+	serial_put(heap, &h, &st);
 }
 
 /**
@@ -683,9 +770,22 @@ void shp_mark_reset(struct spanheap *heap)
 {
 	shp_assert_world_stopped(heap);
 	shp_visit_spans(heap, clear_span_marks, NULL);
-	mark_hints_reset(heap->mark_hint);
+	heap->mark_hint = &shp_empty_span;
 	heap->ngray = 0;
 	heap->gray_overflow = false;
+}
+
+/* Mark object @idx of @s and queue it for scanning if it may hold pointers. */
+static void mark_obj(struct spanheap *heap, struct shp_span *s, unsigned int idx)
+{
+	struct mark_stack st = { .g = heap->gray, .n = heap->ngray };
+
+	if (__test_and_set_bit(idx, shp_mark_bits(s)) || SHP_SPC_NOSCAN(s->spc))
+		return;
+	gray_push(&st, s->base + idx * s->elemsize, s->elemsize);
+	heap->ngray = st.n;
+	if (st.overflow)
+		heap->gray_overflow = true;
 }
 
 /* Pinned objects are roots. */
@@ -703,7 +803,7 @@ static void mark_span_pins(struct spanheap *heap, struct shp_span *s,
 			idx = w * BITS_PER_LONG + __ffs(todo);
 			for (sp = s->specials[idx]; sp; sp = sp->next)
 				if (sp->kind == SPANHEAP_SPECIAL_PIN)
-					mark_push(heap, s, idx);
+					mark_obj(heap, s, idx);
 		}
 		if (heap->ngray > SHP_GRAY_ENTRIES / 2)
 			shp_mark_drain(heap);
@@ -800,8 +900,7 @@ void spanheap_mark_root(struct spanheap *heap, const void *ptr)
 		return;
 	}
 	rcu_read_lock();
-	mark_word(heap, (unsigned long)ptr, heap->arena_lo,
-		  heap->arena_hi - heap->arena_lo);
+	mark_word(heap, (unsigned long)ptr);
 	rcu_read_unlock();
 }
 EXPORT_SYMBOL_GPL(spanheap_mark_root);

@@ -43,5 +43,6 @@ static inline void bench_keep(const void *p)
 /* gc_bench.c, for spanheap_bench.c */
 void bench_gc(void);
 void bench_gc_tree(void);
+void bench_gc_list(void);
 
 #endif

@@ -186,8 +186,12 @@ int main(int argc, char **argv)
 		bench_gc_tree();
 		return 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "list")) {
+		bench_gc_list();
+		return 0;
+	}
 	if ((only_alloc && !alloc_size) || (!zeroed && !nozero)) {
-		fprintf(stderr, "usage: %s [alloc <n> | alloc_free [spanheap|spanheap_nozero [n]] | tree]\n",
+		fprintf(stderr, "usage: %s [alloc <n> | alloc_free [spanheap|spanheap_nozero [n]] | tree | list]\n",
 			argv[0]);
 		return 2;
 	}
