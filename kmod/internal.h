@@ -159,6 +159,9 @@ struct shp_cpu_cache;
  * @nwords: bitmap words; immutable
  * @spc: span class; immutable
  * @state: enum shp_span_state; changes under the central (or heap) lock
+ * @mark_gen: the heap's mark generation that numbered @mark_off (0: none)
+ * @mark_off: index of the mark byte of object 0 in the heap's parallel
+ *	mark bytes (mark.c); both are written by shp_mark_reset()
  * @owner: cache owning the span when SHP_SPAN_CACHED
  * @alloc_cache: free objects of word @cache_word not yet handed out (owner)
  * @cache_base: address of the first object of @cache_word (owner)
@@ -193,6 +196,8 @@ struct shp_span {
 	u8 nwords;
 	u8 spc;
 	u8 state;
+	u16 mark_gen;
+	u32 mark_off;
 	struct shp_cpu_cache *owner;
 	union {
 		struct {
@@ -668,6 +673,7 @@ struct shp_pause {
  * @mark_overflows: marks whose stack overflowed (for tests)
  * @mark_par_drains: drains done in parallel (for tests)
  * @mark_par_helped: of those, drains another worker joined
+ * @mark_byte_drains: of those, drains that marked with mark bytes
  * @live_bytes: bytes marked by the last cycle
  * @live_objects: objects marked by the last cycle (tiny blocks count once)
  * @weak_at_mark: weak records when the last cycle marked (for gctrace)
@@ -732,6 +738,7 @@ struct spanheap {
 	u64 mark_overflows;
 	u64 mark_par_drains;
 	u64 mark_par_helped;
+	u64 mark_byte_drains;
 	u64 live_bytes;
 	u64 live_objects;
 	u64 weak_at_mark;

@@ -30,8 +30,16 @@
  * publishes one on the shared full list in exchange for an empty one,
  * and while a worker waits and that list is empty, the others publish
  * their spare buffer, a share of the seed or half of their buffer
- * (balance()).  Mark bits are set with test_and_set_bit(), so an object
- * is scanned by one worker only.  The buffers are preallocated (struct
+ * (balance()).  Workers mark with mark bytes (Boehm's, under parallel
+ * marking): a plain byte store instead of test_and_set_bit(), whose
+ * locked operation bounded two workers.  Two workers may both find an
+ * object unmarked and both scan it, which costs time only.  Every span
+ * numbered by shp_mark_reset() (mark_off, mark_gen) has a byte per
+ * object in one array of the heap's, made with the mark stack; the
+ * drain folds the bytes into the mark bits and zeroes them before it
+ * returns, so nothing else ever reads them.  A span not numbered, or a
+ * heap without memory (or limit) for the bytes, is marked with
+ * test_and_set_bit(), tested first.  The buffers are preallocated (struct
  * shp_mark_par): with none free, a worker marks without pushing and
  * sets the overflow flag, which the rescan of shp_mark_complete() covers
  * as it does for the serial stack.  Termination (Go's work.nwait): a
@@ -68,12 +76,18 @@ struct mark_hint {
 	struct shp_span *s;
 	unsigned long base, limit, elemsize;
 	unsigned long *alloc, *mark;
+	u8 *bytes;
 	u32 divmul;
 	bool noscan;
 };
 
-static __always_inline void hint_set(struct mark_hint *h, struct shp_span *s)
+static u8 *span_mark_bytes(struct shp_mark_par *par, struct shp_span *s);
+
+/* @par: NULL for the serial mark, else the parallel state (@h->bytes). */
+static __always_inline void hint_set(struct mark_hint *h, struct shp_span *s,
+				     struct shp_mark_par *par)
 {
+	h->bytes = par ? span_mark_bytes(par, s) : NULL;
 	h->s = s;
 	h->base = s->base;
 	h->limit = (unsigned long)s->nelems * s->elemsize;
@@ -113,6 +127,7 @@ static noinline struct shp_span *mark_lookup(struct spanheap *heap,
  * spans have divmul 0: index 0 for any offset below their limit.
  */
 static __always_inline bool mark_find(struct spanheap *heap,
+				      struct shp_mark_par *par,
 				      struct mark_hint *h, unsigned long v,
 				      unsigned long lo, unsigned long extent,
 				      unsigned int *idx)
@@ -127,7 +142,7 @@ static __always_inline bool mark_find(struct spanheap *heap,
 		s = mark_lookup(heap, v);
 		if (!s)
 			return false;
-		hint_set(h, s);
+		hint_set(h, s, par);
 		off = v - h->base;
 		if (off >= h->limit)
 			return false;
@@ -186,7 +201,7 @@ static __always_inline void scan_serial(struct spanheap *heap,
 	unsigned int idx;
 
 	for (; w < end; w++)
-		if (mark_find(heap, h, *w, lo, extent, &idx))
+		if (mark_find(heap, NULL, h, *w, lo, extent, &idx))
 			mark_push(st, h, idx);
 }
 
@@ -195,7 +210,7 @@ static __always_inline void serial_get(struct spanheap *heap,
 				       struct mark_hint *h,
 				       struct mark_stack *st)
 {
-	hint_set(h, heap->mark_hint);
+	hint_set(h, heap->mark_hint, NULL);
 	st->g = heap->gray;
 	st->n = heap->ngray;
 	st->overflow = false;
@@ -320,6 +335,11 @@ struct shp_mark_worker {
  * @free: empty buffers
  * @njoined: workers that joined this drain, worker 0 included
  * @overflow: a worker marked an object it could not push (written once)
+ * @gen: mark generation of the last shp_mark_reset(), never 0
+ * @bytes: the mark bytes, all zero outside a parallel drain; or NULL
+ * @bytes_len: size of @bytes (charged)
+ * @bytes_used: of which numbered by the last shp_mark_reset(); 0 if they
+ *	did not fit (then no span has mark bytes)
  * @max_workers: workers it has buffers for
  * @nbufs: entries of @bufs
  * @w: the workers
@@ -333,6 +353,9 @@ struct shp_mark_par {
 	struct shp_wbuf *free;
 	unsigned int njoined;
 	bool overflow;
+	u16 gen;
+	u8 *bytes;
+	unsigned long bytes_len, bytes_used;
 	unsigned int max_workers, nbufs;
 	struct shp_mark_worker w[SHP_MAX_MARK_WORKERS];
 	struct shp_wbuf bufs[];
@@ -412,11 +435,14 @@ static __always_inline bool wbuf_pop(struct shp_mark_worker *w,
 }
 
 /*
- * scan_serial() for worker @w: other workers mark the same bitmaps.  The
- * bit is tested before the atomic: an object reached twice costs a load.
+ * scan_serial() for worker @w: other workers mark the same spans.  Set
+ * bits are from serial drains, which the bytes do not repeat; without
+ * bytes the bit is tested before the atomic (an object reached twice
+ * costs a load).
  */
 static __always_inline void scan_par(struct shp_mark_worker *w,
 				     struct spanheap *heap,
+				     struct shp_mark_par *par,
 				     struct mark_hint *h,
 				     unsigned long base, unsigned long len,
 				     unsigned long lo, unsigned long extent)
@@ -426,10 +452,17 @@ static __always_inline void scan_par(struct shp_mark_worker *w,
 	unsigned int idx;
 
 	for (; p < end; p++) {
-		if (!mark_find(heap, h, *p, lo, extent, &idx))
+		if (!mark_find(heap, par, h, *p, lo, extent, &idx))
 			continue;
-		if (test_bit(idx, h->mark) || test_and_set_bit(idx, h->mark))
+		if (test_bit(idx, h->mark))
 			continue;
+		if (likely(h->bytes)) {
+			if (READ_ONCE(h->bytes[idx]))
+				continue;
+			WRITE_ONCE(h->bytes[idx], 1);
+		} else if (test_and_set_bit(idx, h->mark)) {
+			continue;
+		}
 		if (!h->noscan)
 			wbuf_push(w, h->base + idx * h->elemsize, h->elemsize);
 	}
@@ -533,7 +566,7 @@ static void par_drain(struct shp_mark_worker *w)
 	unsigned int batch;
 	struct shp_gray g;
 
-	hint_set(&h, w->hint);
+	hint_set(&h, w->hint, par);
 	for (;;) {
 		lo = heap->arena_lo;
 		extent = heap->arena_hi - lo;
@@ -546,7 +579,7 @@ static void par_drain(struct shp_mark_worker *w)
 			if (unlikely(READ_ONCE(par->nwait)) && !READ_ONCE(par->full))
 				balance(w);
 			g = ring_take(&r);
-			scan_par(w, heap, &h, g.base, g.len, lo, extent);
+			scan_par(w, heap, par, &h, g.base, g.len, lo, extent);
 		}
 		rcu_read_unlock();
 		if (batch == MARK_RCU_BATCH)
@@ -570,6 +603,60 @@ static void mark_workfn(struct work_struct *work)
 	par->njoined++;
 	spin_unlock(&par->lock);
 	par_drain(w);
+}
+
+/*
+ * The mark bytes of @s, if the last shp_mark_reset() numbered it; else
+ * NULL.  @s is a span of the heap, not dead.
+ */
+static u8 *span_mark_bytes(struct shp_mark_par *par, struct shp_span *s)
+{
+	if (s->mark_gen != par->gen || s->mark_off >= par->bytes_used)
+		return NULL;
+	return par->bytes + s->mark_off;
+}
+
+/*
+ * Mark bytes a span takes: a multiple of 8, so that each span's start
+ * at an aligned u64 and fold_span_bytes() reads 8 at a time.
+ */
+static unsigned long span_nbytes(struct shp_span *s)
+{
+	return ALIGN((unsigned long)s->nelems, 8);
+}
+
+/*
+ * Each byte of @x is 0 or 1: gather them into bits 0 to 7.  Byte k,
+ * at bit 8k, times 2^(56 - 7k) lands on bit 56 + k; the other products
+ * fall on distinct bits below 56 or past 63, so nothing carries.
+ */
+static inline unsigned long gather_bytes(u64 x)
+{
+	return (x * 0x0102040810204080ULL) >> 56;
+}
+
+/*
+ * Fold @s's mark bytes into its mark bits and zero them.  After the
+ * workers are done, so the bytes are read plainly.
+ */
+static void fold_span_bytes(struct spanheap *heap, struct shp_span *s,
+			    void *unused)
+{
+	u8 *b = span_mark_bytes(heap->mark_par, s);
+	unsigned long *mark = shp_mark_bits(s);
+	unsigned int i, n;
+	u64 x;
+
+	if (!b)
+		return;
+	n = span_nbytes(s);
+	for (i = 0; i < n; i += 8) {
+		x = *(u64 *)(b + i);
+		if (!x)
+			continue;
+		mark[i / BITS_PER_LONG] |= gather_bytes(x) << (i % BITS_PER_LONG);
+		*(u64 *)(b + i) = 0;
+	}
 }
 
 /* Drain heap->gray with @n workers. */
@@ -613,6 +700,10 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
 	heap->mark_hint = w->hint;
 	heap->mark_par_drains++;
 	heap->mark_par_helped += par->njoined > 1;
+	if (par->bytes_used) {
+		shp_visit_spans(heap, fold_span_bytes, NULL);
+		heap->mark_byte_drains++;
+	}
 	if (par->overflow)
 		heap->gray_overflow = true;
 }
@@ -711,15 +802,60 @@ static void mark_par_get(struct spanheap *heap)
 	heap->mark_par = par;
 }
 
+static void mark_bytes_put(struct spanheap *heap)
+{
+	struct shp_mark_par *par = heap->mark_par;
+
+	if (!par->bytes)
+		return;
+	kvfree(par->bytes);
+	shp_meta_uncharge(heap, par->bytes_len);
+	par->bytes = NULL;
+	par->bytes_len = 0;
+	par->bytes_used = 0;
+}
+
+static void count_span_bytes(struct spanheap *heap, struct shp_span *s,
+			     void *arg)
+{
+	*(unsigned long *)arg += span_nbytes(s);
+}
+
+/*
+ * Size the mark bytes for the heap's spans, a quarter more for growth:
+ * remade when they do not fit or are over 4 times too large.  Charged
+ * within the limit: without them, parallel drains use test_and_set_bit().
+ */
+static void mark_bytes_get(struct spanheap *heap)
+{
+	struct shp_mark_par *par = heap->mark_par;
+	unsigned long need = 0, len;
+
+	shp_visit_spans(heap, count_span_bytes, &need);
+	if (need <= par->bytes_len && need >= par->bytes_len / 4)
+		return;
+	mark_bytes_put(heap);
+	len = need + need / 4;
+	if (len > U32_MAX || !shp_meta_charge(heap, len, false))
+		return;
+	par->bytes = kvzalloc(len, SHP_GFP);
+	if (!par->bytes) {
+		shp_meta_uncharge(heap, len);
+		return;
+	}
+	par->bytes_len = len;
+}
+
 /**
  * shp_mark_stack_get() - make the mark stack if the heap has none yet
  * @heap: heap
  *
  * Made on first use and kept, with the parallel mark state if the heap
  * has several mark workers.  They are charged past the limit: a heap at
- * its limit must still be able to collect.
+ * its limit must still be able to collect.  The parallel state's mark
+ * bytes are sized for the heap's spans each time, within the limit.
  *
- * Context: process context, heap->gc_lock held.
+ * Context: process context, heap->gc_lock held, the world stopped.
  * Return: false if there is no memory for the stack.
  */
 bool shp_mark_stack_get(struct spanheap *heap)
@@ -733,6 +869,8 @@ bool shp_mark_stack_get(struct spanheap *heap)
 	}
 	if (heap->nmark_workers > 1 && !heap->mark_par)
 		mark_par_get(heap);
+	if (heap->mark_par)
+		mark_bytes_get(heap);
 	return true;
 }
 
@@ -745,6 +883,7 @@ bool shp_mark_stack_get(struct spanheap *heap)
 void shp_mark_stack_put(struct spanheap *heap)
 {
 	if (heap->mark_par) {
+		mark_bytes_put(heap);
 		shp_meta_uncharge(heap, mark_par_bytes(heap->mark_par->nbufs));
 		kvfree(heap->mark_par);
 		heap->mark_par = NULL;
@@ -756,10 +895,16 @@ void shp_mark_stack_put(struct spanheap *heap)
 	shp_meta_uncharge(heap, SHP_GRAY_BYTES);
 }
 
+/* Clear @s's marks; number its mark bytes from *@next, if not NULL. */
 static void clear_span_marks(struct spanheap *heap, struct shp_span *s,
-			     void *unused)
+			     void *next)
 {
 	memset(shp_mark_bits(s), 0, s->nwords * sizeof(long));
+	if (!next)
+		return;
+	s->mark_gen = heap->mark_par->gen;
+	s->mark_off = *(unsigned long *)next;
+	*(unsigned long *)next += span_nbytes(s);
 }
 
 /**
@@ -768,8 +913,19 @@ static void clear_span_marks(struct spanheap *heap, struct shp_span *s,
  */
 void shp_mark_reset(struct spanheap *heap)
 {
+	struct shp_mark_par *par = heap->mark_par;
+	unsigned long next = 0;
+
 	shp_assert_world_stopped(heap);
-	shp_visit_spans(heap, clear_span_marks, NULL);
+	if (!par) {
+		shp_visit_spans(heap, clear_span_marks, NULL);
+	} else {
+		/* Spans numbered by an older reset have another generation. */
+		if (!++par->gen)
+			par->gen = 1;
+		shp_visit_spans(heap, clear_span_marks, &next);
+		par->bytes_used = par->bytes && next <= par->bytes_len ? next : 0;
+	}
 	heap->mark_hint = &shp_empty_span;
 	heap->ngray = 0;
 	heap->gray_overflow = false;
