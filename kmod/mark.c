@@ -335,7 +335,9 @@ struct shp_mark_worker {
  * @free: empty buffers
  * @njoined: workers that joined this drain, worker 0 included
  * @overflow: a worker marked an object it could not push (written once)
- * @gen: mark generation of the last shp_mark_reset(), never 0
+ * @gen: mark generation of the last shp_mark_reset(), never 0; this and
+ *	the @bytes fields are written with the world stopped and no worker
+ *	running, and read-only during a drain
  * @bytes: the mark bytes, all zero outside a parallel drain; or NULL
  * @bytes_len: size of @bytes (charged)
  * @bytes_used: of which numbered by the last shp_mark_reset(); 0 if they
@@ -836,7 +838,7 @@ static void mark_bytes_get(struct spanheap *heap)
 		return;
 	mark_bytes_put(heap);
 	len = need + need / 4;
-	if (len > U32_MAX || !shp_meta_charge(heap, len, false))
+	if (!len || len > U32_MAX || !shp_meta_charge(heap, len, false))
 		return;
 	par->bytes = kvzalloc(len, SHP_GFP);
 	if (!par->bytes) {
