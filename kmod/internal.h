@@ -159,6 +159,9 @@ struct shp_cpu_cache;
  * @nwords: bitmap words; immutable
  * @spc: span class; immutable
  * @state: enum shp_span_state; changes under the central (or heap) lock
+ * @mark_gen: the heap's mark generation that numbered @mark_off (0: none)
+ * @mark_off: index of the mark byte of object 0 in the heap's parallel
+ *	mark bytes (mark.c); both are written by shp_mark_reset()
  * @owner: cache owning the span when SHP_SPAN_CACHED
  * @alloc_cache: free objects of word @cache_word not yet handed out (owner)
  * @cache_base: address of the first object of @cache_word (owner)
@@ -193,6 +196,8 @@ struct shp_span {
 	u8 nwords;
 	u8 spc;
 	u8 state;
+	u16 mark_gen;
+	u32 mark_off;
 	struct shp_cpu_cache *owner;
 	union {
 		struct {
@@ -416,14 +421,6 @@ struct shp_gray {
 };
 
 #define SHP_GRAY_ENTRIES	8192
-
-/*
- * Spans the mark remembers, by page index modulo this.  One (the last
- * span hit): eight, for a tree's parents and children, measured slower
- * on an idle machine for a list (10.5 to 12.9 ms for 1M nodes), and no
- * faster for the tree.
- */
-#define SHP_MARK_HINTS		1
 
 /* Most mark workers a heap has (module parameter's cap). */
 #define SHP_MAX_MARK_WORKERS	16
@@ -667,14 +664,16 @@ struct shp_pause {
  * @gray: mark stack, allocated on first collection
  * @ngray: entries on @gray
  * @gray_overflow: an object was marked but could not be pushed
- * @mark_hint: per page index modulo SHP_MARK_HINTS, the span of the last
- *	pointer marked there (this heap's, or the empty span)
+ * @mark_hint: the span of the last pointer marked (this heap's, or the
+ *	empty span).  One: eight indexed by page, for a tree's parents and
+ *	children, measured slower for a list and no faster for the tree
  * @nmark_workers: workers of a parallel drain (1: serial), fixed at creation
  * @mark_par: parallel mark state (mark.c), made with @gray if
  *	@nmark_workers > 1 (NULL without memory: the mark is serial)
  * @mark_overflows: marks whose stack overflowed (for tests)
  * @mark_par_drains: drains done in parallel (for tests)
  * @mark_par_helped: of those, drains another worker joined
+ * @mark_byte_drains: of those, drains that marked with mark bytes
  * @live_bytes: bytes marked by the last cycle
  * @live_objects: objects marked by the last cycle (tiny blocks count once)
  * @weak_at_mark: weak records when the last cycle marked (for gctrace)
@@ -733,12 +732,13 @@ struct spanheap {
 	struct shp_gray *gray;
 	unsigned int ngray;
 	bool gray_overflow;
-	struct shp_span *mark_hint[SHP_MARK_HINTS];
+	struct shp_span *mark_hint;
 	unsigned int nmark_workers;
 	struct shp_mark_par *mark_par;
 	u64 mark_overflows;
 	u64 mark_par_drains;
 	u64 mark_par_helped;
+	u64 mark_byte_drains;
 	u64 live_bytes;
 	u64 live_objects;
 	u64 weak_at_mark;

@@ -30,8 +30,16 @@
  * publishes one on the shared full list in exchange for an empty one,
  * and while a worker waits and that list is empty, the others publish
  * their spare buffer, a share of the seed or half of their buffer
- * (balance()).  Mark bits are set with test_and_set_bit(), so an object
- * is scanned by one worker only.  The buffers are preallocated (struct
+ * (balance()).  Workers mark with mark bytes (Boehm's, under parallel
+ * marking): a plain byte store instead of test_and_set_bit(), whose
+ * locked operation bounded two workers.  Two workers may both find an
+ * object unmarked and both scan it, which costs time only.  Every span
+ * numbered by shp_mark_reset() (mark_off, mark_gen) has a byte per
+ * object in one array of the heap's, made with the mark stack; the
+ * drain folds the bytes into the mark bits and zeroes them before it
+ * returns, so nothing else ever reads them.  A span not numbered, or a
+ * heap without memory (or limit) for the bytes, is marked with
+ * test_and_set_bit(), tested first.  The buffers are preallocated (struct
  * shp_mark_par): with none free, a worker marks without pushing and
  * sets the overflow flag, which the rescan of shp_mark_complete() covers
  * as it does for the serial stack.  Termination (Go's work.nwait): a
@@ -58,6 +66,99 @@
 #define MARK_RCU_BATCH	1024
 
 /*
+ * The span of the last pointer that hit (heap->mark_hint, or a worker's
+ * hint), with the immutable fields a scan needs copied out, so the scan
+ * loops keep them in registers: the pushes' stores would otherwise make
+ * the compiler reload them for every word.  @limit is 0 for
+ * shp_empty_span, which then never hits.
+ */
+struct mark_hint {
+	struct shp_span *s;
+	unsigned long base, limit, elemsize;
+	unsigned long *alloc, *mark;
+	u8 *bytes;
+	u32 divmul;
+	bool noscan;
+};
+
+static u8 *span_mark_bytes(struct shp_mark_par *par, struct shp_span *s);
+
+/* @par: NULL for the serial mark, else the parallel state (@h->bytes). */
+static __always_inline void hint_set(struct mark_hint *h, struct shp_span *s,
+				     struct shp_mark_par *par)
+{
+	h->bytes = par ? span_mark_bytes(par, s) : NULL;
+	h->s = s;
+	h->base = s->base;
+	h->limit = (unsigned long)s->nelems * s->elemsize;
+	h->elemsize = s->elemsize;
+	h->alloc = shp_alloc_bits(s);
+	h->mark = shp_mark_bits(s);
+	h->divmul = s->divmul;
+	h->noscan = SHP_SPC_NOSCAN(s->spc);
+}
+
+/*
+ * The span of @heap holding @v, a value in the heap's arena that is not
+ * in the hint's objects; or NULL.  Our own spans on lists cannot go away
+ * while the world is stopped, so the span found may become the hint.
+ */
+static noinline struct shp_span *mark_lookup(struct spanheap *heap,
+					     unsigned long v)
+{
+	struct shp_span *s = shp_pagemap_lookup((void *)v);
+
+	/*
+	 * A dead span (a kept one) is not cached: the scavenger may
+	 * release it while the world is stopped, and the hint outlives
+	 * this RCU section.
+	 */
+	if (!s || s->heap != heap || READ_ONCE(s->state) == SHP_SPAN_DEAD)
+		return NULL;
+	return s;
+}
+
+/*
+ * Is @v a pointer into an allocated object of @heap?  If so, Return:
+ * true, with the object's span made the hint @h and its index in *@idx.
+ * Objects tend to point near each other (a list to the next object, a
+ * tree's nodes to their siblings), so the pagemap is rarely needed; and
+ * words outside [@lo, @lo + @extent) are rejected before it.  Large
+ * spans have divmul 0: index 0 for any offset below their limit.
+ */
+static __always_inline bool mark_find(struct spanheap *heap,
+				      struct shp_mark_par *par,
+				      struct mark_hint *h, unsigned long v,
+				      unsigned long lo, unsigned long extent,
+				      unsigned int *idx)
+{
+	unsigned long off;
+	struct shp_span *s;
+
+	if (v - lo >= extent)
+		return false;
+	off = v - h->base;
+	if (unlikely(off >= h->limit)) {
+		s = mark_lookup(heap, v);
+		if (!s)
+			return false;
+		hint_set(h, s, par);
+		off = v - h->base;
+		if (off >= h->limit)
+			return false;
+	}
+	*idx = ((u64)off * h->divmul) >> 32;
+	return test_bit(*idx, h->alloc);
+}
+
+/* The serial gray stack, in locals while a drain runs (heap->gray). */
+struct mark_stack {
+	struct shp_gray *g;
+	unsigned int n;
+	bool overflow;
+};
+
+/*
  * A pushed object's first line is prefetched at once (Boehm's mark_from
  * prefetches each candidate it pushes): the last pushed is scanned next,
  * after the rest of the current object, and its siblings soon after
@@ -65,85 +166,77 @@
  * from 14.5-15.6 to 12.5-13.7 ms on an idle machine; the list, whose
  * one push is taken at once, did not move.
  */
-static void gray_push(struct spanheap *heap, unsigned long base, unsigned long len)
+static __always_inline void gray_push(struct mark_stack *st,
+				      unsigned long base, unsigned long len)
 {
-	if (heap->ngray == SHP_GRAY_ENTRIES) {
-		heap->gray_overflow = true;
+	if (unlikely(st->n == SHP_GRAY_ENTRIES)) {
+		st->overflow = true;
 		return;
 	}
 	prefetch((void *)base);
-	heap->gray[heap->ngray].base = base;
-	heap->gray[heap->ngray].len = len;
-	heap->ngray++;
+	st->g[st->n].base = base;
+	st->g[st->n].len = len;
+	st->n++;
 }
 
-/* Mark object @idx of @s and queue it for scanning if it may hold pointers. */
-static __always_inline void mark_push(struct spanheap *heap, struct shp_span *s,
-				      unsigned int idx)
+/* Mark object @idx of the hint's span and queue it if it may hold pointers. */
+static __always_inline void mark_push(struct mark_stack *st,
+				      struct mark_hint *h, unsigned int idx)
 {
-	if (__test_and_set_bit(idx, shp_mark_bits(s)))
+	if (__test_and_set_bit(idx, h->mark))
 		return;
-	if (!SHP_SPC_NOSCAN(s->spc))
-		gray_push(heap, s->base + idx * s->elemsize, s->elemsize);
+	if (!h->noscan)
+		gray_push(st, h->base + idx * h->elemsize, h->elemsize);
 }
 
-/*
- * The span of @heap holding an allocated object @v points into, with the
- * object's index in *@idx; or NULL.  @hints remember the span of the
- * last hit per page index modulo SHP_MARK_HINTS: objects tend to point
- * near each other (a list to the next object, a tree's nodes to the
- * pages of their parents and children), and our own spans on lists
- * cannot go away while the world is stopped, so a hit skips the pagemap.
- */
-static __always_inline struct shp_span *mark_find(struct spanheap *heap,
-						  struct shp_span **hints,
-						  unsigned long v,
-						  unsigned long lo,
-						  unsigned long extent,
-						  unsigned int *idx)
+/* Mark from every aligned word of [@base, @base + @len). */
+static __always_inline void scan_serial(struct spanheap *heap,
+					struct mark_hint *h,
+					struct mark_stack *st,
+					unsigned long base, unsigned long len,
+					unsigned long lo, unsigned long extent)
 {
-	struct shp_span **hint = &hints[(v >> PAGE_SHIFT) % SHP_MARK_HINTS];
-	struct shp_span *s = *hint;
-	unsigned long off = v - s->base;
+	const unsigned long *w = (const unsigned long *)base;
+	const unsigned long *end = w + len / sizeof(long);
+	unsigned int idx;
 
-	if (unlikely(off >= s->bytes)) {
-		if (v - lo >= extent)
-			return NULL;
-		s = shp_pagemap_lookup((void *)v);
-		/*
-		 * A dead span (a kept one) is not cached: the scavenger
-		 * may release it while the world is stopped, and the hint
-		 * outlives this RCU section.
-		 */
-		if (!s || s->heap != heap || READ_ONCE(s->state) == SHP_SPAN_DEAD)
-			return NULL;
-		*hint = s;
-		off = v - s->base;
-	}
-	if (off >= s->nelems * s->elemsize)
-		return NULL;
-	*idx = s->divmul ? ((u64)off * s->divmul) >> 32 : 0;
-	return test_bit(*idx, shp_alloc_bits(s)) ? s : NULL;
+	for (; w < end; w++)
+		if (mark_find(heap, NULL, h, *w, lo, extent, &idx))
+			mark_push(st, h, idx);
 }
 
-static void mark_hints_reset(struct shp_span **hints)
+/* Load the serial marker's state from @heap. */
+static __always_inline void serial_get(struct spanheap *heap,
+				       struct mark_hint *h,
+				       struct mark_stack *st)
 {
-	unsigned int i;
+	hint_set(h, heap->mark_hint, NULL);
+	st->g = heap->gray;
+	st->n = heap->ngray;
+	st->overflow = false;
+}
 
-	for (i = 0; i < SHP_MARK_HINTS; i++)
-		hints[i] = &shp_empty_span;
+/* Store it back. */
+static __always_inline void serial_put(struct spanheap *heap,
+				       struct mark_hint *h,
+				       struct mark_stack *st)
+{
+	heap->mark_hint = h->s;
+	heap->ngray = st->n;
+	if (st->overflow)
+		heap->gray_overflow = true;
 }
 
 /* Mark the object @v points into, if it is an allocated object of @heap. */
-static __always_inline void mark_word(struct spanheap *heap, unsigned long v,
-				      unsigned long lo, unsigned long extent)
+static void mark_word(struct spanheap *heap, unsigned long v)
 {
-	struct shp_span *s;
-	unsigned int idx;
+	struct mark_stack st;
+	struct mark_hint h;
 
-	s = mark_find(heap, heap->mark_hint, v, lo, extent, &idx);
-	if (s)
-		mark_push(heap, s, idx);
+	serial_get(heap, &h, &st);
+	scan_serial(heap, &h, &st, (unsigned long)&v, sizeof(v),
+		    heap->arena_lo, heap->arena_hi - heap->arena_lo);
+	serial_put(heap, &h, &st);
 }
 
 /**
@@ -157,14 +250,14 @@ static __always_inline void mark_word(struct spanheap *heap, unsigned long v,
 void shp_scan_range(struct spanheap *heap, unsigned long base,
 		    unsigned long len)
 {
-	const unsigned long *w = (const unsigned long *)base;
-	unsigned long i, n = len / sizeof(long);
-	/* Loaded once: the pushes' stores would make the compiler reload them. */
-	unsigned long lo = heap->arena_lo, extent = heap->arena_hi - lo;
+	struct mark_stack st;
+	struct mark_hint h;
 
 	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "scan without rcu_read_lock()");
-	for (i = 0; i < n; i++)
-		mark_word(heap, w[i], lo, extent);
+	serial_get(heap, &h, &st);
+	scan_serial(heap, &h, &st, base, len, heap->arena_lo,
+		    heap->arena_hi - heap->arena_lo);
+	serial_put(heap, &h, &st);
 }
 
 /*
@@ -218,7 +311,7 @@ struct shp_wbuf {
  * struct shp_mark_worker - one parallel mark worker's own state
  * @work: on shp_mark_wq (unused for worker 0, the cycle's task)
  * @heap: its heap
- * @hint: spans of its last pointers marked (as heap->mark_hint)
+ * @hint: span of its last pointer marked (as heap->mark_hint)
  * @b1: buffer pushed to and popped from; never NULL
  * @b2: spare buffer, swapped with @b1 when that fills or empties
  * @seed: worker 0 only: the gray stack the drain started with
@@ -227,7 +320,7 @@ struct shp_wbuf {
 struct shp_mark_worker {
 	struct work_struct work;
 	struct spanheap *heap;
-	struct shp_span *hint[SHP_MARK_HINTS];
+	struct shp_span *hint;
 	struct shp_wbuf *b1, *b2;
 	struct shp_gray *seed;
 	unsigned int nseed;
@@ -242,6 +335,13 @@ struct shp_mark_worker {
  * @free: empty buffers
  * @njoined: workers that joined this drain, worker 0 included
  * @overflow: a worker marked an object it could not push (written once)
+ * @gen: mark generation of the last shp_mark_reset(), never 0; this and
+ *	the @bytes fields are written with the world stopped and no worker
+ *	running, and read-only during a drain
+ * @bytes: the mark bytes, all zero outside a parallel drain; or NULL
+ * @bytes_len: size of @bytes (charged)
+ * @bytes_used: of which numbered by the last shp_mark_reset(); 0 if they
+ *	did not fit (then no span has mark bytes)
  * @max_workers: workers it has buffers for
  * @nbufs: entries of @bufs
  * @w: the workers
@@ -255,6 +355,9 @@ struct shp_mark_par {
 	struct shp_wbuf *free;
 	unsigned int njoined;
 	bool overflow;
+	u16 gen;
+	u8 *bytes;
+	unsigned long bytes_len, bytes_used;
 	unsigned int max_workers, nbufs;
 	struct shp_mark_worker w[SHP_MAX_MARK_WORKERS];
 	struct shp_wbuf bufs[];
@@ -333,34 +436,38 @@ static __always_inline bool wbuf_pop(struct shp_mark_worker *w,
 	return false;
 }
 
-/* mark_word() for worker @w: other workers mark the same bitmaps. */
-static __always_inline void par_mark_word(struct shp_mark_worker *w,
-					  unsigned long v, unsigned long lo,
-					  unsigned long extent)
-{
-	unsigned long *mark;
-	struct shp_span *s;
-	unsigned int idx;
-
-	s = mark_find(w->heap, w->hint, v, lo, extent, &idx);
-	if (!s)
-		return;
-	mark = shp_mark_bits(s);
-	if (test_bit(idx, mark) || test_and_set_bit(idx, mark))
-		return;
-	if (!SHP_SPC_NOSCAN(s->spc))
-		wbuf_push(w, s->base + idx * s->elemsize, s->elemsize);
-}
-
-static void par_scan_range(struct shp_mark_worker *w, unsigned long base,
-			   unsigned long len)
+/*
+ * scan_serial() for worker @w: other workers mark the same spans.  Set
+ * bits are from serial drains, which the bytes do not repeat; without
+ * bytes the bit is tested before the atomic (an object reached twice
+ * costs a load).
+ */
+static __always_inline void scan_par(struct shp_mark_worker *w,
+				     struct spanheap *heap,
+				     struct shp_mark_par *par,
+				     struct mark_hint *h,
+				     unsigned long base, unsigned long len,
+				     unsigned long lo, unsigned long extent)
 {
 	const unsigned long *p = (const unsigned long *)base;
-	unsigned long i, n = len / sizeof(long);
-	unsigned long lo = w->heap->arena_lo, extent = w->heap->arena_hi - lo;
+	const unsigned long *end = p + len / sizeof(long);
+	unsigned int idx;
 
-	for (i = 0; i < n; i++)
-		par_mark_word(w, p[i], lo, extent);
+	for (; p < end; p++) {
+		if (!mark_find(heap, par, h, *p, lo, extent, &idx))
+			continue;
+		if (test_bit(idx, h->mark))
+			continue;
+		if (likely(h->bytes)) {
+			if (READ_ONCE(h->bytes[idx]))
+				continue;
+			WRITE_ONCE(h->bytes[idx], 1);
+		} else if (test_and_set_bit(idx, h->mark)) {
+			continue;
+		}
+		if (!h->noscan)
+			wbuf_push(w, h->base + idx * h->elemsize, h->elemsize);
+	}
 }
 
 /*
@@ -453,12 +560,18 @@ static bool get_full(struct shp_mark_worker *w)
 /* Scan gray objects until this drain is done.  Context: may cond_resched(). */
 static void par_drain(struct shp_mark_worker *w)
 {
-	struct shp_mark_par *par = w->heap->mark_par;
+	struct spanheap *heap = w->heap;
+	struct shp_mark_par *par = heap->mark_par;
 	struct mark_ring r = { .head = 0, .n = 0 };
+	unsigned long lo, extent;
+	struct mark_hint h;
 	unsigned int batch;
 	struct shp_gray g;
 
+	hint_set(&h, w->hint, par);
 	for (;;) {
+		lo = heap->arena_lo;
+		extent = heap->arena_hi - lo;
 		rcu_read_lock();
 		for (batch = 0; batch < MARK_RCU_BATCH; batch++) {
 			while (r.n < MARK_PREFETCH && wbuf_pop(w, &g))
@@ -468,14 +581,15 @@ static void par_drain(struct shp_mark_worker *w)
 			if (unlikely(READ_ONCE(par->nwait)) && !READ_ONCE(par->full))
 				balance(w);
 			g = ring_take(&r);
-			par_scan_range(w, g.base, g.len);
+			scan_par(w, heap, par, &h, g.base, g.len, lo, extent);
 		}
 		rcu_read_unlock();
 		if (batch == MARK_RCU_BATCH)
 			cond_resched();
 		else if (!get_full(w))
-			return;
+			break;
 	}
+	w->hint = h.s;
 }
 
 static void mark_workfn(struct work_struct *work)
@@ -491,6 +605,60 @@ static void mark_workfn(struct work_struct *work)
 	par->njoined++;
 	spin_unlock(&par->lock);
 	par_drain(w);
+}
+
+/*
+ * The mark bytes of @s, if the last shp_mark_reset() numbered it; else
+ * NULL.  @s is a span of the heap, not dead.
+ */
+static u8 *span_mark_bytes(struct shp_mark_par *par, struct shp_span *s)
+{
+	if (s->mark_gen != par->gen || s->mark_off >= par->bytes_used)
+		return NULL;
+	return par->bytes + s->mark_off;
+}
+
+/*
+ * Mark bytes a span takes: a multiple of 8, so that each span's start
+ * at an aligned u64 and fold_span_bytes() reads 8 at a time.
+ */
+static unsigned long span_nbytes(struct shp_span *s)
+{
+	return ALIGN((unsigned long)s->nelems, 8);
+}
+
+/*
+ * Each byte of @x is 0 or 1: gather them into bits 0 to 7.  Byte k,
+ * at bit 8k, times 2^(56 - 7k) lands on bit 56 + k; the other products
+ * fall on distinct bits below 56 or past 63, so nothing carries.
+ */
+static inline unsigned long gather_bytes(u64 x)
+{
+	return (x * 0x0102040810204080ULL) >> 56;
+}
+
+/*
+ * Fold @s's mark bytes into its mark bits and zero them.  After the
+ * workers are done, so the bytes are read plainly.
+ */
+static void fold_span_bytes(struct spanheap *heap, struct shp_span *s,
+			    void *unused)
+{
+	u8 *b = span_mark_bytes(heap->mark_par, s);
+	unsigned long *mark = shp_mark_bits(s);
+	unsigned int i, n;
+	u64 x;
+
+	if (!b)
+		return;
+	n = span_nbytes(s);
+	for (i = 0; i < n; i += 8) {
+		x = *(u64 *)(b + i);
+		if (!x)
+			continue;
+		mark[i / BITS_PER_LONG] |= gather_bytes(x) << (i % BITS_PER_LONG);
+		*(u64 *)(b + i) = 0;
+	}
 }
 
 /* Drain heap->gray with @n workers. */
@@ -513,11 +681,11 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
 		w->b2 = &par->bufs[2 * i + 1];
 		w->b1->n = 0;
 		w->b2->n = 0;
-		mark_hints_reset(w->hint);
+		w->hint = &shp_empty_span;
 		w->nseed = 0;
 	}
 	w = &par->w[0];
-	memcpy(w->hint, heap->mark_hint, sizeof(w->hint));
+	w->hint = heap->mark_hint;
 	w->seed = heap->gray;
 	w->nseed = heap->ngray;
 	heap->ngray = 0;
@@ -531,9 +699,13 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
 	/* Unstarted workers are dropped; started ones have seen done. */
 	for (i = 1; i < n; i++)
 		cancel_work_sync(&par->w[i].work);
-	memcpy(heap->mark_hint, w->hint, sizeof(heap->mark_hint));
+	heap->mark_hint = w->hint;
 	heap->mark_par_drains++;
 	heap->mark_par_helped += par->njoined > 1;
+	if (par->bytes_used) {
+		shp_visit_spans(heap, fold_span_bytes, NULL);
+		heap->mark_byte_drains++;
+	}
 	if (par->overflow)
 		heap->gray_overflow = true;
 }
@@ -550,33 +722,41 @@ void shp_mark_drain(struct spanheap *heap)
 {
 	struct mark_ring r = { .head = 0, .n = 0 };
 	unsigned int batch, n = 1;
+	unsigned long lo, extent;
+	struct mark_stack st;
+	struct mark_hint h;
 	struct shp_gray g;
 
 	if (heap->mark_par)
 		n = min(heap->nmark_workers, heap->mark_par->max_workers);
-	while (heap->ngray || r.n) {
+	serial_get(heap, &h, &st);
+	while (st.n || r.n) {
+		lo = heap->arena_lo;
+		extent = heap->arena_hi - lo;
 		rcu_read_lock();
 		for (batch = 0; batch < MARK_RCU_BATCH; batch++) {
-			if (n > 1 && heap->ngray >= SHP_MARK_PAR_MIN)
+			if (n > 1 && st.n >= SHP_MARK_PAR_MIN)
 				break;
-			while (r.n < MARK_PREFETCH && heap->ngray)
-				ring_put(&r, heap->gray[--heap->ngray]);
+			while (r.n < MARK_PREFETCH && st.n)
+				ring_put(&r, st.g[--st.n]);
 			if (!r.n)
 				break;
 			g = ring_take(&r);
-			shp_scan_range(heap, g.base, g.len);
+			scan_serial(heap, &h, &st, g.base, g.len, lo, extent);
 		}
 		rcu_read_unlock();
-		if (n > 1 && heap->ngray >= SHP_MARK_PAR_MIN) {
+		if (n > 1 && st.n >= SHP_MARK_PAR_MIN) {
 			while (r.n) {
 				g = ring_take(&r);
-				gray_push(heap, g.base, g.len);
+				gray_push(&st, g.base, g.len);
 			}
+			serial_put(heap, &h, &st);
 			mark_drain_par(heap, n);
 			return;
 		}
 		cond_resched();
 	}
+	serial_put(heap, &h, &st);
 }
 
 /**
@@ -624,15 +804,60 @@ static void mark_par_get(struct spanheap *heap)
 	heap->mark_par = par;
 }
 
+static void mark_bytes_put(struct spanheap *heap)
+{
+	struct shp_mark_par *par = heap->mark_par;
+
+	if (!par->bytes)
+		return;
+	kvfree(par->bytes);
+	shp_meta_uncharge(heap, par->bytes_len);
+	par->bytes = NULL;
+	par->bytes_len = 0;
+	par->bytes_used = 0;
+}
+
+static void count_span_bytes(struct spanheap *heap, struct shp_span *s,
+			     void *arg)
+{
+	*(unsigned long *)arg += span_nbytes(s);
+}
+
+/*
+ * Size the mark bytes for the heap's spans, a quarter more for growth:
+ * remade when they do not fit or are over 4 times too large.  Charged
+ * within the limit: without them, parallel drains use test_and_set_bit().
+ */
+static void mark_bytes_get(struct spanheap *heap)
+{
+	struct shp_mark_par *par = heap->mark_par;
+	unsigned long need = 0, len;
+
+	shp_visit_spans(heap, count_span_bytes, &need);
+	if (need <= par->bytes_len && need >= par->bytes_len / 4)
+		return;
+	mark_bytes_put(heap);
+	len = need + need / 4;
+	if (!len || len > U32_MAX || !shp_meta_charge(heap, len, false))
+		return;
+	par->bytes = kvzalloc(len, SHP_GFP);
+	if (!par->bytes) {
+		shp_meta_uncharge(heap, len);
+		return;
+	}
+	par->bytes_len = len;
+}
+
 /**
  * shp_mark_stack_get() - make the mark stack if the heap has none yet
  * @heap: heap
  *
  * Made on first use and kept, with the parallel mark state if the heap
  * has several mark workers.  They are charged past the limit: a heap at
- * its limit must still be able to collect.
+ * its limit must still be able to collect.  The parallel state's mark
+ * bytes are sized for the heap's spans each time, within the limit.
  *
- * Context: process context, heap->gc_lock held.
+ * Context: process context, heap->gc_lock held, the world stopped.
  * Return: false if there is no memory for the stack.
  */
 bool shp_mark_stack_get(struct spanheap *heap)
@@ -646,6 +871,8 @@ bool shp_mark_stack_get(struct spanheap *heap)
 	}
 	if (heap->nmark_workers > 1 && !heap->mark_par)
 		mark_par_get(heap);
+	if (heap->mark_par)
+		mark_bytes_get(heap);
 	return true;
 }
 
@@ -658,6 +885,7 @@ bool shp_mark_stack_get(struct spanheap *heap)
 void shp_mark_stack_put(struct spanheap *heap)
 {
 	if (heap->mark_par) {
+		mark_bytes_put(heap);
 		shp_meta_uncharge(heap, mark_par_bytes(heap->mark_par->nbufs));
 		kvfree(heap->mark_par);
 		heap->mark_par = NULL;
@@ -669,10 +897,16 @@ void shp_mark_stack_put(struct spanheap *heap)
 	shp_meta_uncharge(heap, SHP_GRAY_BYTES);
 }
 
+/* Clear @s's marks; number its mark bytes from *@next, if not NULL. */
 static void clear_span_marks(struct spanheap *heap, struct shp_span *s,
-			     void *unused)
+			     void *next)
 {
 	memset(shp_mark_bits(s), 0, s->nwords * sizeof(long));
+	if (!next)
+		return;
+	s->mark_gen = heap->mark_par->gen;
+	s->mark_off = *(unsigned long *)next;
+	*(unsigned long *)next += span_nbytes(s);
 }
 
 /**
@@ -681,11 +915,35 @@ static void clear_span_marks(struct spanheap *heap, struct shp_span *s,
  */
 void shp_mark_reset(struct spanheap *heap)
 {
+	struct shp_mark_par *par = heap->mark_par;
+	unsigned long next = 0;
+
 	shp_assert_world_stopped(heap);
-	shp_visit_spans(heap, clear_span_marks, NULL);
-	mark_hints_reset(heap->mark_hint);
+	if (!par) {
+		shp_visit_spans(heap, clear_span_marks, NULL);
+	} else {
+		/* Spans numbered by an older reset have another generation. */
+		if (!++par->gen)
+			par->gen = 1;
+		shp_visit_spans(heap, clear_span_marks, &next);
+		par->bytes_used = par->bytes && next <= par->bytes_len ? next : 0;
+	}
+	heap->mark_hint = &shp_empty_span;
 	heap->ngray = 0;
 	heap->gray_overflow = false;
+}
+
+/* Mark object @idx of @s and queue it for scanning if it may hold pointers. */
+static void mark_obj(struct spanheap *heap, struct shp_span *s, unsigned int idx)
+{
+	struct mark_stack st = { .g = heap->gray, .n = heap->ngray };
+
+	if (__test_and_set_bit(idx, shp_mark_bits(s)) || SHP_SPC_NOSCAN(s->spc))
+		return;
+	gray_push(&st, s->base + idx * s->elemsize, s->elemsize);
+	heap->ngray = st.n;
+	if (st.overflow)
+		heap->gray_overflow = true;
 }
 
 /* Pinned objects are roots. */
@@ -703,7 +961,7 @@ static void mark_span_pins(struct spanheap *heap, struct shp_span *s,
 			idx = w * BITS_PER_LONG + __ffs(todo);
 			for (sp = s->specials[idx]; sp; sp = sp->next)
 				if (sp->kind == SPANHEAP_SPECIAL_PIN)
-					mark_push(heap, s, idx);
+					mark_obj(heap, s, idx);
 		}
 		if (heap->ngray > SHP_GRAY_ENTRIES / 2)
 			shp_mark_drain(heap);
@@ -800,8 +1058,7 @@ void spanheap_mark_root(struct spanheap *heap, const void *ptr)
 		return;
 	}
 	rcu_read_lock();
-	mark_word(heap, (unsigned long)ptr, heap->arena_lo,
-		  heap->arena_hi - heap->arena_lo);
+	mark_word(heap, (unsigned long)ptr);
 	rcu_read_unlock();
 }
 EXPORT_SYMBOL_GPL(spanheap_mark_root);

@@ -3,7 +3,8 @@
  * KUnit: the parallel mark.  One graph (a wide tree with interior
  * pointers, a list, rings, finalizable objects, garbage, and an object
  * wide enough to overflow every mark stack) is marked serially and with
- * 2 and 4 workers; each mark must set exactly the expected bits.  Then
+ * 2 and 4 workers, with mark bytes and (at the heap's limit) without;
+ * each mark must set exactly the expected bits.  Then
  * mutators allocate wide structures between back-to-back cycles that
  * mark them in parallel (a TSan suite too).
  */
@@ -215,7 +216,7 @@ static void mark_parallel_same_set(struct kunit *test)
 	struct mgraph *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
 	unsigned long nlive = 0, total;
 	unsigned int r, i, wrong, par_overflows = 0;
-	u64 overflows, drains;
+	u64 overflows, drains, byte_drains;
 
 	KUNIT_ASSERT_NOT_NULL(test, g);
 	mk_graph_init(test, g);
@@ -225,6 +226,7 @@ static void mark_parallel_same_set(struct kunit *test)
 	for (r = 0; r < ARRAY_SIZE(workers); r++) {
 		overflows = g->heap->mark_overflows;
 		drains = g->heap->mark_par_drains;
+		byte_drains = g->heap->mark_byte_drains;
 		total = mk_mark(test, g, workers[r]);
 		for (i = 0, wrong = 0; i < g->n; i++)
 			wrong += g->marked[i] != g->live[i];
@@ -236,6 +238,9 @@ static void mark_parallel_same_set(struct kunit *test)
 		KUNIT_EXPECT_LE(test, g->heap->mark_overflows, overflows + 1);
 		if (workers[r] > 1) {
 			KUNIT_EXPECT_GT(test, g->heap->mark_par_drains, drains);
+			/* No limit: the workers mark with bytes. */
+			KUNIT_EXPECT_EQ(test, g->heap->mark_byte_drains - byte_drains,
+					g->heap->mark_par_drains - drains);
 			par_overflows += g->heap->mark_overflows - overflows;
 		} else {
 			/* MK_WIDE gray objects at once overflow the stack. */
@@ -283,6 +288,52 @@ static void mark_parallel_same_set(struct kunit *test)
 	}
 	rcu_read_unlock();
 	KUNIT_EXPECT_EQ(test, wrong, 0);
+	mk_graph_exit(g);
+}
+
+/*
+ * At the heap's limit there is no room for mark bytes: the workers set
+ * the mark bits atomically, to the same set; with room again, the next
+ * mark has bytes.  Without the wide object: no overflow rescan, which
+ * would mark serially what the workers lose.
+ */
+static void mark_bytes_within_limit(struct kunit *test)
+{
+	struct mgraph *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	unsigned long nlive = 0, total;
+	unsigned int r, i, wrong;
+	u64 drains, byte_drains, overflows;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	mk_graph_init(test, g);
+	mk_build(test, g);
+	g->roots[0] = NULL;
+	for (i = 0; i <= 2 * MK_WIDE; i++)
+		g->live[i] = false;
+	for (i = 0; i < g->n; i++)
+		nlive += g->live[i];
+	spanheap_read_stats(g->heap, st);
+	spanheap_set_limit(g->heap, st->bytes_reserved + st->bytes_meta);
+	for (r = 0; r < 3; r++) {
+		if (r == 2)
+			spanheap_set_limit(g->heap, 0);
+		drains = g->heap->mark_par_drains;
+		byte_drains = g->heap->mark_byte_drains;
+		overflows = g->heap->mark_overflows;
+		total = mk_mark(test, g, 4);
+		for (i = 0, wrong = 0; i < g->n; i++)
+			wrong += g->marked[i] != g->live[i];
+		KUNIT_EXPECT_EQ(test, wrong, 0);
+		KUNIT_EXPECT_EQ(test, total, nlive);
+		KUNIT_EXPECT_GT(test, g->heap->mark_par_drains, drains);
+		KUNIT_EXPECT_EQ(test, g->heap->mark_overflows, overflows);
+		if (r < 2)
+			KUNIT_EXPECT_EQ(test, g->heap->mark_byte_drains, byte_drains);
+		else
+			KUNIT_EXPECT_GT(test, g->heap->mark_byte_drains, byte_drains);
+	}
 	mk_graph_exit(g);
 }
 
@@ -436,6 +487,7 @@ static void mark_parallel_mutators(struct kunit *test)
 
 static struct kunit_case mark_cases[] = {
 	KUNIT_CASE(mark_parallel_same_set),
+	KUNIT_CASE(mark_bytes_within_limit),
 	KUNIT_CASE(mark_parallel_mutators),
 	{}
 };

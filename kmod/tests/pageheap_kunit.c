@@ -609,7 +609,7 @@ static void kept_span_not_in_mark_hint(struct kunit *test)
 	shp_scavenge(heap, jiffies + 2 * FAR, false);
 	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 0);
 	rcu_barrier();
-	/* The next batch: the same hint slot (SHP_MARK_HINTS is per page). */
+	/* The next batch: the hint would be the kept span. */
 	rcu_read_lock();
 	shp_scan_range(heap, (unsigned long)&v, sizeof(v));
 	rcu_read_unlock();

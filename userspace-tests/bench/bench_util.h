@@ -44,5 +44,6 @@ static inline void bench_keep(const void *p)
 void bench_gc(void);
 void bench_gc_tree(void);
 void bench_gc_register(void);
+void bench_gc_list(void);
 
 #endif

@@ -297,6 +297,12 @@ void bench_gc_tree(void)
 	bench_tree("spanheap_2w", 2);
 }
 
+/* gc_live_list_1m alone ("bench-spanheap list"), for profiling. */
+void bench_gc_list(void)
+{
+	bench_live("gc_live_list_1m", N, false, false);
+}
+
 /* The *_register_1m and weak_make_1m lines alone ("bench-spanheap register"). */
 void bench_gc_register(void)
 {

@@ -15,8 +15,8 @@
  * (of size n, else of all) of implementation <impl>, spanheap or
  * spanheap_nozero (both when not given): for run.sh --only alloc_free.
  * "bench-spanheap alloc n" prints only alloc_<n>, "bench-spanheap tree"
- * only gc_live_tree_1m, "bench-spanheap register" only the *_register_1m
- * lines: for profiling.
+ * only gc_live_tree_1m, "bench-spanheap list" only gc_live_list_1m,
+ * "bench-spanheap register" only the *_register_1m lines: for profiling.
  */
 #include <unistd.h>
 #include <shim.h>
@@ -191,8 +191,12 @@ int main(int argc, char **argv)
 		bench_gc_register();
 		return 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "list")) {
+		bench_gc_list();
+		return 0;
+	}
 	if ((only_alloc && !alloc_size) || (!zeroed && !nozero)) {
-		fprintf(stderr, "usage: %s [alloc <n> | alloc_free [spanheap|spanheap_nozero [n]] | tree | register]\n",
+		fprintf(stderr, "usage: %s [alloc <n> | alloc_free [spanheap|spanheap_nozero [n]] | tree | list | register]\n",
 			argv[0]);
 		return 2;
 	}
