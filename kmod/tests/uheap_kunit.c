@@ -2032,6 +2032,25 @@ static void ioctl_user_copies(struct kunit *test)
 }
 
 /*
+ * BATCH of the @count ops at @arr, its struct at @bp; *@done as written
+ * back.  Returns the call's result, -EBADF if the struct cannot be read.
+ */
+static long user_batch(struct uheap *u, char __user *bp, char __user *arr,
+		       u32 count, u32 *done)
+{
+	struct spanheap_batch b = {
+		.size = sizeof(b), .count = count,
+		.op_size = sizeof(struct spanheap_op), .ops = (u64)(unsigned long)arr,
+	};
+	long ret = user_ioctl(u, SPANHEAP_IOC_BATCH, bp, &b, sizeof(b));
+
+	if (!ret && copy_from_user(&b, bp, sizeof(b)))
+		ret = -EBADF;
+	*done = b.done;
+	return ret;
+}
+
+/*
  * A small batch after a full page of ops, in the file's spare array: only
  * its own ops go back (up to the failed one), never a byte of the
  * earlier batch's left in the page past them.
@@ -2040,21 +2059,17 @@ static void batch_spare_keeps_no_stale_ops(struct kunit *test)
 {
 	const u32 full = PAGE_SIZE / sizeof(struct spanheap_op);
 	char __user *arr = user_pages(test), *bp = user_pages(test);
-	struct spanheap_batch b = { .size = sizeof(b), .op_size = sizeof(struct spanheap_op) };
 	struct spanheap_op ops[3], got[3];
 	struct uheap *u = test->priv;
-	u32 i;
+	u32 i, done;
 
 	/* A page of ALLOCs fills the spare with handles and sizes. */
 	ops[0] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, 0);
 	for (i = 0; i < full; i++)
 		KUNIT_ASSERT_EQ(test, copy_to_user(arr + i * sizeof(ops[0]), &ops[0],
 						   sizeof(ops[0])), 0);
-	b.count = full;
-	b.ops = (u64)(unsigned long)arr;
-	KUNIT_ASSERT_EQ(test, user_ioctl(u, SPANHEAP_IOC_BATCH, bp, &b, sizeof(b)), 0);
-	KUNIT_ASSERT_EQ(test, copy_from_user(&b, bp, sizeof(b)), 0);
-	KUNIT_ASSERT_EQ(test, b.done, full);
+	KUNIT_ASSERT_EQ(test, user_batch(u, bp, arr, full, &done), 0);
+	KUNIT_ASSERT_EQ(test, done, full);
 	KUNIT_ASSERT_NOT_NULL(test, u->batch_spare);
 
 	/* Two that succeed: the third op's place stays as it was. */
@@ -2062,12 +2077,8 @@ static void batch_spare_keeps_no_stale_ops(struct kunit *test)
 	ops[0] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, 0);
 	ops[1] = ops[0];
 	KUNIT_ASSERT_EQ(test, copy_to_user(arr, ops, sizeof(ops)), 0);
-	b = (struct spanheap_batch){ .size = sizeof(b), .count = 2,
-				     .op_size = sizeof(ops[0]),
-				     .ops = (u64)(unsigned long)arr };
-	KUNIT_ASSERT_EQ(test, user_ioctl(u, SPANHEAP_IOC_BATCH, bp, &b, sizeof(b)), 0);
-	KUNIT_ASSERT_EQ(test, copy_from_user(&b, bp, sizeof(b)), 0);
-	KUNIT_EXPECT_EQ(test, b.done, 2U);
+	KUNIT_ASSERT_EQ(test, user_batch(u, bp, arr, 2, &done), 0);
+	KUNIT_EXPECT_EQ(test, done, 2U);
 	KUNIT_ASSERT_EQ(test, copy_from_user(got, arr, sizeof(got)), 0);
 	KUNIT_EXPECT_EQ(test, got[0].error, 0);
 	KUNIT_EXPECT_NE(test, got[1].alloc.handle, got[0].alloc.handle);
@@ -2077,12 +2088,8 @@ static void batch_spare_keeps_no_stale_ops(struct kunit *test)
 	ops[0] = bop(SPANHEAP_IOC_ROOT, 0, 0, 0, 0);
 	ops[1] = bop(SPANHEAP_IOC_ALLOC, SPANHEAP_KIND_DATA, 8, 0, 0);
 	KUNIT_ASSERT_EQ(test, copy_to_user(arr, ops, sizeof(ops)), 0);
-	b = (struct spanheap_batch){ .size = sizeof(b), .count = 2,
-				     .op_size = sizeof(ops[0]),
-				     .ops = (u64)(unsigned long)arr };
-	KUNIT_ASSERT_EQ(test, user_ioctl(u, SPANHEAP_IOC_BATCH, bp, &b, sizeof(b)), 0);
-	KUNIT_ASSERT_EQ(test, copy_from_user(&b, bp, sizeof(b)), 0);
-	KUNIT_EXPECT_EQ(test, b.done, 0U);
+	KUNIT_ASSERT_EQ(test, user_batch(u, bp, arr, 2, &done), 0);
+	KUNIT_EXPECT_EQ(test, done, 0U);
 	KUNIT_ASSERT_EQ(test, copy_from_user(got, arr, sizeof(got)), 0);
 	KUNIT_EXPECT_NE(test, got[0].error, 0);
 	KUNIT_EXPECT_EQ(test, memcmp(&got[1], &ops[1], 2 * sizeof(ops[1])), 0);
