@@ -205,6 +205,16 @@ static __always_inline void scan_serial(struct spanheap *heap,
 			mark_push(st, h, idx);
 }
 
+/* scan_serial() against the whole arena range of @heap. */
+static __always_inline void scan_arena(struct spanheap *heap,
+				       struct mark_hint *h,
+				       struct mark_stack *st,
+				       unsigned long base, unsigned long len)
+{
+	scan_serial(heap, h, st, base, len, heap->arena_lo,
+		    heap->arena_hi - heap->arena_lo);
+}
+
 /* Load the serial marker's state from @heap. */
 static __always_inline void serial_get(struct spanheap *heap,
 				       struct mark_hint *h,
@@ -255,8 +265,7 @@ void shp_scan_range(struct spanheap *heap, unsigned long base,
 
 	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "scan without rcu_read_lock()");
 	serial_get(heap, &h, &st);
-	scan_serial(heap, &h, &st, base, len, heap->arena_lo,
-		    heap->arena_hi - heap->arena_lo);
+	scan_arena(heap, &h, &st, base, len);
 	serial_put(heap, &h, &st);
 }
 
@@ -970,18 +979,19 @@ static void mark_span_pins(struct spanheap *heap, struct shp_span *s,
 
 /*
  * Scan the arguments of an object's cleanups: they are roots.  Context:
- * rcu_read_lock() held.
+ * rcu_read_lock() held, the serial marker's state in @h and @st.
  */
-static void scan_cleanup_args(struct spanheap *heap, struct shp_span *s,
+static void scan_cleanup_args(struct spanheap *heap, struct mark_hint *h,
+			      struct mark_stack *st, struct shp_span *s,
 			      unsigned int idx)
 {
 	struct shp_special *sp;
 
 	for (sp = s->specials[idx]; sp; sp = sp->next)
 		if (sp->kind == SPANHEAP_SPECIAL_CLEANUP)
-			shp_scan_range(heap, (unsigned long)
-				       &container_of(sp, struct shp_special_cleanup, sp)->arg,
-				       sizeof(void *));
+			scan_arena(heap, h, st, (unsigned long)
+				   &container_of(sp, struct shp_special_cleanup, sp)->arg,
+				   sizeof(void *));
 }
 
 /*
@@ -992,6 +1002,8 @@ static void scan_cleanup_args(struct spanheap *heap, struct shp_span *s,
 static void mark_span_cleanup_args(struct spanheap *heap, struct shp_span *s,
 				   void *unused)
 {
+	struct mark_stack st;
+	struct mark_hint h;
 	unsigned long todo;
 	unsigned int w;
 
@@ -1004,8 +1016,11 @@ static void mark_span_cleanup_args(struct spanheap *heap, struct shp_span *s,
 		for (; todo; todo &= todo - 1)
 			prefetch(s->specials[w * BITS_PER_LONG + __ffs(todo)]);
 		rcu_read_lock();
+		serial_get(heap, &h, &st);
 		for (todo = shp_special_bits(s)[w]; todo; todo &= todo - 1)
-			scan_cleanup_args(heap, s, w * BITS_PER_LONG + __ffs(todo));
+			scan_cleanup_args(heap, &h, &st, s,
+					  w * BITS_PER_LONG + __ffs(todo));
+		serial_put(heap, &h, &st);
 		rcu_read_unlock();
 		if (heap->ngray > SHP_GRAY_ENTRIES / 2)
 			shp_mark_drain(heap);
@@ -1021,6 +1036,8 @@ static void mark_span_finalizer_referents(struct spanheap *heap,
 					  struct shp_span *s, void *unused)
 {
 	unsigned long *fin = shp_fin_bits(s), *mark = shp_mark_bits(s), todo;
+	struct mark_stack st;
+	struct mark_hint h;
 	unsigned int w, idx;
 
 	if (!s->nspecials || SHP_SPC_NOSCAN(s->spc))
@@ -1030,10 +1047,13 @@ static void mark_span_finalizer_referents(struct spanheap *heap,
 		if (!todo)
 			continue;
 		rcu_read_lock();
+		serial_get(heap, &h, &st);
 		for (; todo; todo &= todo - 1) {
 			idx = w * BITS_PER_LONG + __ffs(todo);
-			shp_scan_range(heap, s->base + idx * s->elemsize, s->elemsize);
+			scan_arena(heap, &h, &st, s->base + idx * s->elemsize,
+				   s->elemsize);
 		}
+		serial_put(heap, &h, &st);
 		rcu_read_unlock();
 		if (heap->ngray > SHP_GRAY_ENTRIES / 2)
 			shp_mark_drain(heap);
@@ -1148,6 +1168,8 @@ static void find_cycles_in_span(struct spanheap *heap, struct shp_span *s,
 {
 	bool scan = !SHP_SPC_NOSCAN(s->spc);
 	struct cycle_walk *cw = arg;
+	struct mark_stack st;
+	struct mark_hint h;
 	unsigned int idx;
 	bool fin;
 
@@ -1160,9 +1182,12 @@ static void find_cycles_in_span(struct spanheap *heap, struct shp_span *s,
 		fin = scan && test_bit(idx, shp_fin_bits(s));
 		shp_mark_reset(heap);
 		rcu_read_lock();
+		serial_get(heap, &h, &st);
 		if (fin)
-			shp_scan_range(heap, s->base + idx * s->elemsize, s->elemsize);
-		scan_cleanup_args(heap, s, idx);
+			scan_arena(heap, &h, &st, s->base + idx * s->elemsize,
+				   s->elemsize);
+		scan_cleanup_args(heap, &h, &st, s, idx);
+		serial_put(heap, &h, &st);
 		rcu_read_unlock();
 		shp_mark_drain(heap);
 		if (test_bit(idx, shp_mark_bits(s))) {

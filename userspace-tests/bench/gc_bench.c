@@ -303,6 +303,13 @@ void bench_gc_list(void)
 	bench_live("gc_live_list_1m", N, false, false);
 }
 
+/* The gc_dead_*_1m lines alone ("bench-spanheap dead"), for profiling. */
+void bench_gc_dead(void)
+{
+	bench_dead("gc_dead_fin_1m", false);
+	bench_dead("gc_dead_cleanup_1m", true);
+}
+
 /* The *_register_1m and weak_make_1m lines alone ("bench-spanheap register"). */
 void bench_gc_register(void)
 {
@@ -323,6 +330,5 @@ void bench_gc(void)
 	bench_live("gc_live_weak_1m", N, false, true);
 	bench_gc_tree();
 	bench_pause();
-	bench_dead("gc_dead_fin_1m", false);
-	bench_dead("gc_dead_cleanup_1m", true);
+	bench_gc_dead();
 }
