@@ -127,13 +127,6 @@ void shp_queue_cleanups(struct spanheap *heap, struct shp_cleanup_batches *due)
 	memset(due, 0, sizeof(*due));
 }
 
-/* An entry's object and context are roots; its function is not scanned. */
-static void mark_entry(struct spanheap *heap, struct shp_queue_entry *e)
-{
-	shp_scan_range(heap, (unsigned long)&e->obj, sizeof(e->obj));
-	shp_scan_range(heap, (unsigned long)&e->ctx, sizeof(e->ctx));
-}
-
 /* The arguments of a chain of cleanup records are roots. */
 static void mark_cleanups(struct spanheap *heap, struct shp_special *sp)
 {
@@ -143,14 +136,18 @@ static void mark_cleanups(struct spanheap *heap, struct shp_special *sp)
 			       sizeof(void *));
 }
 
+/*
+ * Each entry's object and context are roots.  A block's entries are
+ * scanned as one range: the function between them is code, whose
+ * address is never inside one of the heap's arenas.
+ */
 static void mark_runq(struct spanheap *heap, struct shp_runq *q)
 {
 	struct shp_finblock *b;
-	unsigned int i;
 
 	for (b = q->q; b; b = b->next)
-		for (i = 0; i < b->cnt; i++)
-			mark_entry(heap, &b->fin[i]);
+		shp_scan_range(heap, (unsigned long)b->fin,
+			       b->cnt * sizeof(b->fin[0]));
 }
 
 /**
