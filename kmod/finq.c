@@ -127,15 +127,6 @@ void shp_queue_cleanups(struct spanheap *heap, struct shp_cleanup_batches *due)
 	memset(due, 0, sizeof(*due));
 }
 
-/* The arguments of a chain of cleanup records are roots. */
-static void mark_cleanups(struct spanheap *heap, struct shp_special *sp)
-{
-	for (; sp; sp = sp->next)
-		shp_scan_range(heap, (unsigned long)
-			       &container_of(sp, struct shp_special_cleanup, sp)->arg,
-			       sizeof(void *));
-}
-
 /*
  * Each entry's object and context are roots.  A block's entries are
  * scanned as one range: the function between them is code, whose
@@ -169,12 +160,12 @@ void shp_mark_finq(struct spanheap *heap)
 	rcu_read_lock();
 	mark_runq(heap, &heap->finq);
 	for (b = heap->cleanq.q.first; b; b = b->next_batch)
-		mark_cleanups(heap, &b->sp);
+		shp_scan_cleanup_chain(heap, &b->sp);
 	for (i = 0; i < heap->ncleanup_workers; i++) {
 		struct shp_cleanup_worker *w = &heap->cleanup_workers[i];
 
 		/* Pairs with the worker's release once a cleanup returned. */
-		mark_cleanups(heap, smp_load_acquire(&w->running));
+		shp_scan_cleanup_chain(heap, smp_load_acquire(&w->running));
 	}
 	rcu_read_unlock();
 	spin_unlock(&heap->fin_lock);

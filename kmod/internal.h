@@ -955,6 +955,7 @@ void shp_mark_stack_put(struct spanheap *heap);
 void shp_mark_reset(struct spanheap *heap);
 void shp_scan_range(struct spanheap *heap, unsigned long base,
 		    unsigned long len);
+void shp_scan_cleanup_chain(struct spanheap *heap, struct shp_special *sp);
 void shp_mark_drain(struct spanheap *heap);
 void shp_mark_workers_init(struct spanheap *heap);
 void shp_mark_specials(struct spanheap *heap);

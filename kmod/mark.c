@@ -978,20 +978,45 @@ static void mark_span_pins(struct spanheap *heap, struct shp_span *s,
 }
 
 /*
- * Scan the arguments of an object's cleanups: they are roots.  Context:
- * rcu_read_lock() held, the serial marker's state in @h and @st.
+ * Scan the arguments of the cleanups on a chain of records: they are
+ * roots.  Context: rcu_read_lock() held, the serial marker's state in
+ * @h and @st.
  */
-static void scan_cleanup_args(struct spanheap *heap, struct mark_hint *h,
-			      struct mark_stack *st, struct shp_span *s,
-			      unsigned int idx)
+static void scan_cleanup_chain(struct spanheap *heap, struct mark_hint *h,
+			       struct mark_stack *st, struct shp_special *sp)
 {
-	struct shp_special *sp;
-
-	for (sp = s->specials[idx]; sp; sp = sp->next)
+	for (; sp; sp = sp->next)
 		if (sp->kind == SPANHEAP_SPECIAL_CLEANUP)
 			scan_arena(heap, h, st, (unsigned long)
 				   &container_of(sp, struct shp_special_cleanup, sp)->arg,
 				   sizeof(void *));
+}
+
+/* The same for an object's records. */
+static void scan_cleanup_args(struct spanheap *heap, struct mark_hint *h,
+			      struct mark_stack *st, struct shp_span *s,
+			      unsigned int idx)
+{
+	scan_cleanup_chain(heap, h, st, s->specials[idx]);
+}
+
+/**
+ * shp_scan_cleanup_chain() - mark from the arguments of chained cleanups
+ * @heap: heap
+ * @sp: first record of a chain (linked by ->next); records of other
+ *	kinds on it are skipped
+ *
+ * Context: rcu_read_lock() held.
+ */
+void shp_scan_cleanup_chain(struct spanheap *heap, struct shp_special *sp)
+{
+	struct mark_stack st;
+	struct mark_hint h;
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "scan without rcu_read_lock()");
+	serial_get(heap, &h, &st);
+	scan_cleanup_chain(heap, &h, &st, sp);
+	serial_put(heap, &h, &st);
 }
 
 /*

@@ -310,6 +310,65 @@ static void arg_keeps_alive(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, reported, (void *)c);
 }
 
+/* More than every worker can take: some stay queued while they run. */
+#define NHELD	((SHP_MAX_CLEANUP_WORKERS + 1) * SHP_CLEANUP_BATCH)
+
+/* Each argument is a node whose next[0] is the gate (not a heap pointer). */
+static void held_cleanup(struct spanheap *heap, void *arg)
+{
+	struct gate *g = (struct gate *)((struct node *)arg)->next[0];
+
+	complete(&g->started);
+	wait_for_completion_timeout(&g->release, 20 * HZ);
+	atomic_inc(&g->ran);
+}
+
+/*
+ * Queued cleanups' arguments, and those of the batch a worker is
+ * running, are roots until each cleanup returns: a cycle while every
+ * worker is held in its first cleanup frees none of them.
+ */
+static void queued_args_are_roots(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct gate *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	struct node **args = kunit_kcalloc(test, NHELD, sizeof(*args), GFP_KERNEL);
+	unsigned long queued;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	KUNIT_ASSERT_NOT_NULL(test, args);
+	init_completion(&g->started);
+	init_completion(&g->release);
+	spanheap_enter(heap);
+	for (i = 0; i < NHELD; i++) {
+		args[i] = node(test, i);
+		args[i]->next[0] = (struct node *)g;
+		KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, node(test, i),
+							   held_cleanup, args[i]), 0);
+	}
+	spanheap_exit(heap);
+	spanheap_collect(heap);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&g->started, 20 * HZ), 0);
+	spin_lock(&heap->fin_lock);
+	queued = heap->cleanq.q.n;
+	spin_unlock(&heap->fin_lock);
+	KUNIT_EXPECT_GT(test, queued, 0);
+	spanheap_collect(heap);
+	spanheap_enter(heap);
+	for (i = 0; i < NHELD; i++)
+		KUNIT_EXPECT_TRUE(test, shp_object_live(heap, args[i]));
+	spanheap_exit(heap);
+	complete_all(&g->release);
+	spanheap_wait_cleanups(heap);
+	KUNIT_EXPECT_EQ(test, atomic_read(&g->ran), NHELD);
+	collect_and_wait(heap);
+	spanheap_enter(heap);
+	for (i = 0; i < NHELD; i++)
+		KUNIT_EXPECT_FALSE(test, shp_object_live(heap, args[i]));
+	spanheap_exit(heap);
+}
+
 struct pair {
 	struct completion started[2];
 	atomic_t ok;
@@ -584,6 +643,7 @@ static struct kunit_case cleanup_cases[] = {
 	KUNIT_CASE(stop_after_queueing),
 	KUNIT_CASE(after_finalizer),
 	KUNIT_CASE(arg_keeps_alive),
+	KUNIT_CASE(queued_args_are_roots),
 	KUNIT_CASE(parallel_workers),
 	KUNIT_CASE(ids_unique_across_tasks),
 	KUNIT_CASE(default_worker_count),
