@@ -313,14 +313,10 @@ static void arg_keeps_alive(struct kunit *test)
 /* More than every worker can take: some stay queued while they run. */
 #define NHELD	((SHP_MAX_CLEANUP_WORKERS + 1) * SHP_CLEANUP_BATCH)
 
-/* Each argument is a node whose next[0] is the gate (not a heap pointer). */
+/* gated_cleanup() of the gate in next[0] of its node (not a heap pointer). */
 static void held_cleanup(struct spanheap *heap, void *arg)
 {
-	struct gate *g = (struct gate *)((struct node *)arg)->next[0];
-
-	complete(&g->started);
-	wait_for_completion_timeout(&g->release, 20 * HZ);
-	atomic_inc(&g->ran);
+	gated_cleanup(heap, ((struct node *)arg)->next[0]);
 }
 
 /*
