@@ -19,6 +19,37 @@ static bool span_bad(struct shp_span *s, bool bad, const char *what)
 	return bad;
 }
 
+/*
+ * Each object's summary bits (special: it has records; fin: one is a
+ * finalizer) and the span's counts agree with the records on its lists.
+ */
+static bool specials_bad(struct shp_span *s)
+{
+	unsigned int idx, k, n = 0, nkind[SPANHEAP_NR_SPECIAL_KINDS] = { 0 };
+	struct shp_special *sp;
+	bool fin, bad = false;
+
+	spin_lock(&s->speciallock);
+	for (idx = 0; idx < s->nelems && !bad; idx++) {
+		fin = false;
+		for (sp = s->specials ? s->specials[idx] : NULL; sp; sp = sp->next) {
+			nkind[sp->kind]++;
+			n++;
+			fin |= sp->kind == SPANHEAP_SPECIAL_FINALIZER;
+		}
+		bad = span_bad(s, test_bit(idx, shp_special_bits(s)) !=
+				  (s->specials && s->specials[idx]),
+			       "special bit not in step with the records") ||
+		      span_bad(s, test_bit(idx, shp_fin_bits(s)) != fin,
+			       "finalizer bit not in step with the records");
+	}
+	bad = bad || span_bad(s, n != s->nspecials, "records miscounted");
+	for (k = 0; k < SPANHEAP_NR_SPECIAL_KINDS && !bad; k++)
+		bad = span_bad(s, nkind[k] != s->nkind[k], "records of a kind miscounted");
+	spin_unlock(&s->speciallock);
+	return bad;
+}
+
 /* Returns the span's allocated objects, or -EUCLEAN. */
 static int check_span(struct spanheap *heap, struct shp_span *s,
 		      unsigned int spc, u64 *objects, long *bytes)
@@ -39,6 +70,8 @@ static int check_span(struct spanheap *heap, struct shp_span *s,
 	if (s->nelems % 64 &&
 	    span_bad(s, alloc[s->nwords - 1] & ~GENMASK_ULL(s->nelems % 64 - 1, 0),
 		     "allocation bit past the last object"))
+		return -EUCLEAN;
+	if (specials_bad(s))
 		return -EUCLEAN;
 	*objects += nalloc - atomic_read(&s->nremote);
 	*bytes += s->bytes;

@@ -123,6 +123,52 @@ static void span_corruption_caught(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
 }
 
+static void nop_fin(struct spanheap *heap, void *obj, void *ctx)
+{
+}
+
+static void nop_cleanup(struct spanheap *heap, void *arg)
+{
+}
+
+/* Each object's summary bits, and the span's counts, against its records. */
+static void specials_corruption_caught(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	unsigned int ia, ib, ifree;
+	struct shp_span *s;
+	void *a, *b;
+
+	spanheap_enter(heap);
+	migrate_disable();
+	a = spanheap_alloc(heap, 48, 0);
+	b = spanheap_alloc(heap, 48, 0);
+	migrate_enable();
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, a, nop_fin, NULL), 0);
+	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, b, nop_cleanup, NULL), 0);
+	spanheap_exit(heap);
+	s = span_of(a);
+	KUNIT_ASSERT_PTR_EQ(test, span_of(b), s);
+	ia = (a - (void *)s->base) / s->elemsize;
+	ib = (b - (void *)s->base) / s->elemsize;
+	ifree = s->nelems - 1;
+	KUNIT_ASSERT_FALSE(test, test_bit(ifree, shp_alloc_bits(s)));
+	KUNIT_ASSERT_EQ(test, shp_heap_check(heap), 0);
+
+	/* A special bit without records, and records without their bit. */
+	EXPECT_CAUGHT(test, heap, shp_special_bits(s)[ifree / 64], BIT(ifree % 64));
+	EXPECT_CAUGHT(test, heap, shp_special_bits(s)[ib / 64], -BIT(ib % 64));
+	/* A finalizer bit without a finalizer, and a finalizer without it. */
+	EXPECT_CAUGHT(test, heap, shp_fin_bits(s)[ib / 64], BIT(ib % 64));
+	EXPECT_CAUGHT(test, heap, shp_fin_bits(s)[ia / 64], -BIT(ia % 64));
+	/* The span's counts. */
+	EXPECT_CAUGHT(test, heap, s->nspecials, 1);
+	EXPECT_CAUGHT(test, heap, s->nkind[SPANHEAP_SPECIAL_CLEANUP], 1);
+	EXPECT_CAUGHT(test, heap, s->nkind[SPANHEAP_SPECIAL_FINALIZER], -1);
+}
+
 /* Full and large spans. */
 static void full_and_large_corruption_caught(struct kunit *test)
 {
@@ -194,6 +240,7 @@ static void unswept_corruption_caught(struct kunit *test)
 
 static struct kunit_case check_cases[] = {
 	KUNIT_CASE(span_corruption_caught),
+	KUNIT_CASE(specials_corruption_caught),
 	KUNIT_CASE(full_and_large_corruption_caught),
 	KUNIT_CASE(unswept_corruption_caught),
 	{}
