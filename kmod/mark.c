@@ -1003,16 +1003,19 @@ static void scan_cleanup_args(struct spanheap *heap, struct mark_hint *h,
 /**
  * shp_scan_cleanup_chain() - mark from the arguments of chained cleanups
  * @heap: heap
- * @sp: first record of a chain (linked by ->next); records of other
- *	kinds on it are skipped
+ * @sp: first record of a chain (linked by ->next) on the heap's cleanup
+ *	queue or a worker's running chain; records of other kinds on it
+ *	are skipped
  *
- * Context: rcu_read_lock() held.
+ * Context: heap->fin_lock held (no record of the chain is freed while
+ * it is walked) and rcu_read_lock() held.
  */
 void shp_scan_cleanup_chain(struct spanheap *heap, struct shp_special *sp)
 {
 	struct mark_stack st;
 	struct mark_hint h;
 
+	lockdep_assert_held(&heap->fin_lock);
 	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "scan without rcu_read_lock()");
 	serial_get(heap, &h, &st);
 	scan_cleanup_chain(heap, &h, &st, sp);

@@ -322,24 +322,29 @@ static void held_cleanup(struct spanheap *heap, void *arg)
 /*
  * Queued cleanups' arguments, and those of the batch a worker is
  * running, are roots until each cleanup returns: a cycle while every
- * worker is held in its first cleanup frees none of them.
+ * worker is held in its first cleanup frees none of them, nor what
+ * they reference.
  */
 static void queued_args_are_roots(struct kunit *test)
 {
 	struct spanheap *heap = test->priv;
 	struct gate *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
 	struct node **args = kunit_kcalloc(test, NHELD, sizeof(*args), GFP_KERNEL);
+	struct node **kids = kunit_kcalloc(test, NHELD, sizeof(*kids), GFP_KERNEL);
 	unsigned long queued;
 	unsigned int i;
 
 	KUNIT_ASSERT_NOT_NULL(test, g);
 	KUNIT_ASSERT_NOT_NULL(test, args);
+	KUNIT_ASSERT_NOT_NULL(test, kids);
 	init_completion(&g->started);
 	init_completion(&g->release);
 	spanheap_enter(heap);
 	for (i = 0; i < NHELD; i++) {
 		args[i] = node(test, i);
 		args[i]->next[0] = (struct node *)g;
+		kids[i] = node(test, NHELD + i);
+		args[i]->next[1] = kids[i];
 		KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, node(test, i),
 							   held_cleanup, args[i]), 0);
 	}
@@ -352,16 +357,20 @@ static void queued_args_are_roots(struct kunit *test)
 	KUNIT_EXPECT_GT(test, queued, 0);
 	spanheap_collect(heap);
 	spanheap_enter(heap);
-	for (i = 0; i < NHELD; i++)
+	for (i = 0; i < NHELD; i++) {
 		KUNIT_EXPECT_TRUE(test, shp_object_live(heap, args[i]));
+		KUNIT_EXPECT_TRUE(test, shp_object_live(heap, kids[i]));
+	}
 	spanheap_exit(heap);
 	complete_all(&g->release);
 	spanheap_wait_cleanups(heap);
 	KUNIT_EXPECT_EQ(test, atomic_read(&g->ran), NHELD);
 	collect_and_wait(heap);
 	spanheap_enter(heap);
-	for (i = 0; i < NHELD; i++)
+	for (i = 0; i < NHELD; i++) {
 		KUNIT_EXPECT_FALSE(test, shp_object_live(heap, args[i]));
+		KUNIT_EXPECT_FALSE(test, shp_object_live(heap, kids[i]));
+	}
 	spanheap_exit(heap);
 }
 

@@ -526,6 +526,48 @@ static void destroy_with_queued_finalizers(struct kunit *test)
 	/* Leaks and use-after-free show up under ASan / KASAN / kmemleak. */
 }
 
+static void nop_fin(struct spanheap *heap, void *obj, void *ctx)
+{
+}
+
+/* Entries over two queue blocks: the first full, the second not. */
+#define NQUEUED	(SHP_FINBLOCK_ENTRIES + 2)
+
+/*
+ * Queued finalizers' objects and contexts are roots until they ran
+ * (Go's finq is scanned): queued as a sweep would, each reachable from
+ * its entry alone, all survive a cycle, and the next one after the
+ * worker ran them frees them.
+ */
+static void queued_finalizers_are_roots(struct kunit *test)
+{
+	struct ctx *c = test->priv;
+	struct node **v = kunit_kcalloc(test, 2 * NQUEUED, sizeof(*v), GFP_KERNEL);
+	unsigned int i, n = 0;
+	bool queued = true;
+
+	KUNIT_ASSERT_NOT_NULL(test, v);
+	spanheap_set_gc_percent(c->heap, -1);
+	spanheap_enter(c->heap);
+	for (i = 0; i < 2 * NQUEUED; i++)
+		v[i] = node(test, i, false);
+	spin_lock(&c->heap->fin_lock);
+	for (i = 0; i < NQUEUED; i++)
+		queued &= shp_queue_finalizer(c->heap, v[2 * i], nop_fin, v[2 * i + 1]);
+	spin_unlock(&c->heap->fin_lock);
+	spanheap_exit(c->heap);
+	KUNIT_ASSERT_TRUE(test, queued);
+	spanheap_collect(c->heap);	/* wakes the worker after its mark */
+	for (i = 0; i < 2 * NQUEUED; i++)
+		n += alive(c, v[i]);
+	KUNIT_EXPECT_EQ(test, n, 2 * NQUEUED);
+	spanheap_wait_finalizers(c->heap);
+	collect_and_wait(c);		/* they ran: now nothing holds them */
+	for (i = 0, n = 0; i < 2 * NQUEUED; i++)
+		n += alive(c, v[i]);
+	KUNIT_EXPECT_EQ(test, n, 0);
+}
+
 /*
  * One rooted object pointing to more objects than the mark stack holds:
  * the overflow must be recovered by rescanning, losing nothing.
@@ -972,6 +1014,7 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(pacing_triggers_collection),
 	KUNIT_CASE(memory_limit),
 	KUNIT_CASE(destroy_with_queued_finalizers),
+	KUNIT_CASE(queued_finalizers_are_roots),
 	KUNIT_CASE(mark_stack_overflow_loses_nothing),
 	KUNIT_CASE(gctrace_cycle),
 	KUNIT_CASE(pause_counted),
