@@ -298,7 +298,7 @@ static void cleared_while_queued_is_not_rearmed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, u->nevents, 2);
 	KUNIT_EXPECT_EQ(test, u->ndeferred, 1);
 	KUNIT_EXPECT_EQ(test, u->novercap, 1);
-	KUNIT_EXPECT_EQ(test, list_last_entry(&u->events, struct uh_event, node), taken);
+	KUNIT_EXPECT_PTR_EQ(test, list_last_entry(&u->events, struct uh_event, node), taken);
 	/* Not set again: a new finalizer is accepted. */
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, taken->ev.handle, 3), 0);
 }
@@ -451,7 +451,7 @@ static void cleanup_event_comes_once(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->cleanups_run, 1ULL);
 	KUNIT_EXPECT_EQ(test, st->cleanups_queued, 0ULL);
 	KUNIT_EXPECT_EQ(test, st->events_pending, 1ULL);
-	KUNIT_EXPECT_EQ(test, xa_load(&u->cleanups, id), NULL);
+	KUNIT_EXPECT_NULL(test, xa_load(&u->cleanups, id));
 }
 
 /* Unlike finalizers, cleanups do not keep a cycle: both run. */
