@@ -483,6 +483,30 @@ static void remote_free_drops_records(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_PIN], 0);
 }
 
+static void never_cleans(struct spanheap *heap, void *arg)
+{
+}
+
+/*
+ * An object freed by another task takes no new record while its free is
+ * still posted to the owner (always so in the userspace build, where
+ * each task is a CPU of its own): it is not allocated any more.
+ */
+static void remotely_freed_takes_no_record(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	void *obj = spanheap_alloc(heap, 64, 0);
+
+	KUNIT_ASSERT_NOT_NULL(test, obj);
+	free_from_another_task(test, heap, obj);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, obj, never_runs, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, obj, never_cleans, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_pin(heap, obj), -EINVAL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(spanheap_weak_make(heap, obj)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, obj), -EINVAL);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+}
+
 /* A free in a span this CPU owns, other than the one it used last. */
 static void free_in_owned_span_not_last(struct kunit *test)
 {
@@ -515,6 +539,7 @@ static struct kunit_case alloc_cases[] = {
 	KUNIT_CASE(remote_double_free_rejected),
 	KUNIT_CASE(remote_free_refills_owner),
 	KUNIT_CASE(remote_free_drops_records),
+	KUNIT_CASE(remotely_freed_takes_no_record),
 	KUNIT_CASE(free_in_owned_span_not_last),
 	KUNIT_CASE(exhaustion_returns_null_without_leaks),
 	{}
