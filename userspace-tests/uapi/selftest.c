@@ -497,6 +497,7 @@ TEST_F_TIMEOUT(heap, reserved_flags_commands, TEST_TIMEOUT_S)
 TEST_F_TIMEOUT(heap, bad_sizes_and_ranges, TEST_TIMEOUT_S)
 {
 	uint64_t h = 0, d = obj(SPANHEAP_KIND_DATA, 16), r = obj(SPANHEAP_KIND_REF, 2), v;
+	struct spanheap_rw rw = { .size = sizeof(rw), .flags = 1, .length = 4 };
 	char buf[32];
 
 	ASSERT_NE(0ULL, d);
@@ -513,6 +514,15 @@ TEST_F_TIMEOUT(heap, bad_sizes_and_ranges, TEST_TIMEOUT_S)
 	ASSERT_EQ(-ERANGE, shp_load(fd, r, 2, &v));
 	ASSERT_EQ(-ERANGE, shp_store(fd, r, ~0ULL, d));
 	ASSERT_EQ(0, shp_write(fd, d, 0, buf, 0));			/* empty is fine */
+	/* Unknown flags: refused, and nothing written or read. */
+	memset(buf, 'z', sizeof(buf));
+	rw.handle = d;
+	rw.buf = (uintptr_t)buf;
+	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_WRITE, &rw));
+	ASSERT_EQ(-EINVAL, shp_ioctl(fd, SPANHEAP_IOC_READ, &rw));
+	ASSERT_EQ('z', buf[0]);
+	ASSERT_EQ(0, shp_read(fd, d, 0, buf, 4));
+	ASSERT_EQ(0, buf[0]);
 }
 
 /* DATA/REF misuse */
