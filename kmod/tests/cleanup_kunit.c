@@ -319,6 +319,21 @@ static void held_cleanup(struct spanheap *heap, void *arg)
 	gated_cleanup(heap, ((struct node *)arg)->next[0]);
 }
 
+/* Are the arguments, and the child each references, all @live? */
+static void expect_held_live(struct kunit *test, struct node **args,
+			     struct node **kids, bool live)
+{
+	struct spanheap *heap = test->priv;
+	unsigned int i;
+
+	spanheap_enter(heap);
+	for (i = 0; i < NHELD; i++) {
+		KUNIT_EXPECT_EQ(test, shp_object_live(heap, args[i]), live);
+		KUNIT_EXPECT_EQ(test, shp_object_live(heap, kids[i]), live);
+	}
+	spanheap_exit(heap);
+}
+
 /*
  * Queued cleanups' arguments, and those of the batch a worker is
  * running, are roots until each cleanup returns: a cycle while every
@@ -356,22 +371,12 @@ static void queued_args_are_roots(struct kunit *test)
 	spin_unlock(&heap->fin_lock);
 	KUNIT_EXPECT_GT(test, queued, 0);
 	spanheap_collect(heap);
-	spanheap_enter(heap);
-	for (i = 0; i < NHELD; i++) {
-		KUNIT_EXPECT_TRUE(test, shp_object_live(heap, args[i]));
-		KUNIT_EXPECT_TRUE(test, shp_object_live(heap, kids[i]));
-	}
-	spanheap_exit(heap);
+	expect_held_live(test, args, kids, true);
 	complete_all(&g->release);
 	spanheap_wait_cleanups(heap);
 	KUNIT_EXPECT_EQ(test, atomic_read(&g->ran), NHELD);
 	collect_and_wait(heap);
-	spanheap_enter(heap);
-	for (i = 0; i < NHELD; i++) {
-		KUNIT_EXPECT_FALSE(test, shp_object_live(heap, args[i]));
-		KUNIT_EXPECT_FALSE(test, shp_object_live(heap, kids[i]));
-	}
-	spanheap_exit(heap);
+	expect_held_live(test, args, kids, false);
 }
 
 struct pair {
