@@ -71,7 +71,15 @@
  * loops keep them in registers: the pushes' stores would otherwise make
  * the compiler reload them for every word.  @limit is 0 for
  * shp_empty_span, which then never hits.
+ *
+ * @prev holds earlier hints, tried before the pagemap, each replaced in
+ * turn: a tree's levels sit in different spans, so near its leaves a
+ * depth-first walk's targets cycle through three or four spans (the
+ * levels of a subtree).  They are held for as long as the hint, by the
+ * same argument (mark_lookup()).
  */
+#define MARK_PREV_HINTS	3
+
 struct mark_hint {
 	struct shp_span *s;
 	unsigned long base, limit, elemsize;
@@ -79,6 +87,11 @@ struct mark_hint {
 	u8 *bytes;
 	u32 divmul;
 	bool noscan;
+	unsigned int victim;
+	struct {
+		struct shp_span *s;
+		unsigned long base, limit;
+	} prev[MARK_PREV_HINTS];
 };
 
 static u8 *span_mark_bytes(struct shp_mark_par *par, struct shp_span *s);
@@ -96,6 +109,21 @@ static __always_inline void hint_set(struct mark_hint *h, struct shp_span *s,
 	h->mark = shp_mark_bits(s);
 	h->divmul = s->divmul;
 	h->noscan = SHP_SPC_NOSCAN(s->spc);
+}
+
+/* Start scanning with @s as the hint and no previous ones. */
+static __always_inline void hint_init(struct mark_hint *h, struct shp_span *s,
+				      struct shp_mark_par *par)
+{
+	unsigned int i;
+
+	hint_set(h, s, par);
+	h->victim = 0;
+	for (i = 0; i < MARK_PREV_HINTS; i++) {
+		h->prev[i].s = &shp_empty_span;
+		h->prev[i].base = 0;
+		h->prev[i].limit = 0;
+	}
 }
 
 /*
@@ -119,6 +147,37 @@ static noinline struct shp_span *mark_lookup(struct spanheap *heap,
 }
 
 /*
+ * @v missed the hint: make the span holding it the hint, from @h->prev
+ * or the pagemap, the old hint taking its place in @h->prev.
+ * Return: false if @v is in no span of @heap.
+ */
+static __always_inline bool hint_move(struct spanheap *heap,
+				      struct shp_mark_par *par,
+				      struct mark_hint *h, unsigned long v)
+{
+	struct shp_span *s;
+	unsigned int i;
+
+	for (i = 0; i < MARK_PREV_HINTS; i++)
+		if (v - h->prev[i].base < h->prev[i].limit)
+			break;
+	if (i < MARK_PREV_HINTS) {
+		s = h->prev[i].s;
+	} else {
+		s = mark_lookup(heap, v);
+		if (!s)
+			return false;
+		i = h->victim;
+		h->victim = (i + 1) % MARK_PREV_HINTS;
+	}
+	h->prev[i].s = h->s;
+	h->prev[i].base = h->base;
+	h->prev[i].limit = h->limit;
+	hint_set(h, s, par);
+	return true;
+}
+
+/*
  * Is @v a pointer into an allocated object of @heap?  If so, Return:
  * true, with the object's span made the hint @h and its index in *@idx.
  * Objects tend to point near each other (a list to the next object, a
@@ -133,16 +192,13 @@ static __always_inline bool mark_find(struct spanheap *heap,
 				      unsigned int *idx)
 {
 	unsigned long off;
-	struct shp_span *s;
 
 	if (v - lo >= extent)
 		return false;
 	off = v - h->base;
 	if (unlikely(off >= h->limit)) {
-		s = mark_lookup(heap, v);
-		if (!s)
+		if (!hint_move(heap, par, h, v))
 			return false;
-		hint_set(h, s, par);
 		off = v - h->base;
 		if (off >= h->limit)
 			return false;
@@ -164,7 +220,9 @@ struct mark_stack {
  * after the rest of the current object, and its siblings soon after
  * when near the leaves of a tree.  gc_live_tree_1m with one worker went
  * from 14.5-15.6 to 12.5-13.7 ms on an idle machine; the list, whose
- * one push is taken at once, did not move.
+ * one push is taken at once, did not move.  Popping objects a few scans
+ * ahead, fetched again meanwhile, made both slower: the drains pop and
+ * scan at once.
  */
 static __always_inline void gray_push(struct mark_stack *st,
 				      unsigned long base, unsigned long len)
@@ -220,7 +278,7 @@ static __always_inline void serial_get(struct spanheap *heap,
 				       struct mark_hint *h,
 				       struct mark_stack *st)
 {
-	hint_set(h, heap->mark_hint, NULL);
+	hint_init(h, heap->mark_hint, NULL);
 	st->g = heap->gray;
 	st->n = heap->ngray;
 	st->overflow = false;
@@ -267,37 +325,6 @@ void shp_scan_range(struct spanheap *heap, unsigned long base,
 	serial_get(heap, &h, &st);
 	scan_arena(heap, &h, &st, base, len);
 	serial_put(heap, &h, &st);
-}
-
-/*
- * Gray objects are taken off the stack MARK_PREFETCH scans before they
- * are scanned, their first line prefetched meanwhile (on top of the
- * prefetch at push).  The marked set does not depend on order.  Measured
- * on an idle machine, fetching 8 ahead made both the list (from 10.5 to
- * 13.5 ms for 1M nodes) and the tree of gc_live_tree_1m slower than not
- * fetching ahead: the hardware prefetcher already follows the heap's
- * sequential allocation, so the ring holds one object.
- */
-#define MARK_PREFETCH	1
-
-struct mark_ring {
-	struct shp_gray g[MARK_PREFETCH];
-	unsigned int head, n;
-};
-
-static __always_inline void ring_put(struct mark_ring *r, struct shp_gray g)
-{
-	prefetch((void *)g.base);
-	r->g[(r->head + r->n++) % MARK_PREFETCH] = g;
-}
-
-static __always_inline struct shp_gray ring_take(struct mark_ring *r)
-{
-	struct shp_gray g = r->g[r->head];
-
-	r->head = (r->head + 1) % MARK_PREFETCH;
-	r->n--;
-	return g;
 }
 
 /* Gray objects worth handing to other workers (see the top of the file). */
@@ -411,28 +438,51 @@ static noinline void wbuf_push_slow(struct shp_mark_worker *w,
 	w->b1->n++;
 }
 
-static __always_inline void wbuf_push(struct shp_mark_worker *w,
-				      unsigned long base, unsigned long len)
-{
-	struct shp_wbuf *b = w->b1;
+/*
+ * A worker's @b1 and its count, in locals while it scans: the mark
+ * bytes' stores are char stores, which would otherwise make the
+ * compiler reload both for every push.  Only the worker touches its own
+ * buffers; @b1's count in memory is stale until top_put(), which every
+ * function taking @w's buffers (the slow paths, balance(), get_full())
+ * is preceded by.
+ */
+struct wbuf_top {
+	struct shp_wbuf *b;
+	unsigned int n;
+};
 
-	prefetch((void *)base);	/* as gray_push() */
-	if (unlikely(b->n == SHP_WBUF_ENTRIES)) {
-		wbuf_push_slow(w, base, len);
-		return;
-	}
-	b->g[b->n].base = base;
-	b->g[b->n].len = len;
-	b->n++;
+static __always_inline void top_get(struct shp_mark_worker *w,
+				    struct wbuf_top *t)
+{
+	t->b = w->b1;
+	t->n = t->b->n;
 }
 
-static __always_inline bool wbuf_pop(struct shp_mark_worker *w,
-				     struct shp_gray *g)
+static __always_inline void top_put(struct shp_mark_worker *w,
+				    struct wbuf_top *t)
 {
-	if (likely(w->b1->n)) {
-		*g = w->b1->g[--w->b1->n];
-		return true;
+	t->b->n = t->n;
+}
+
+static __always_inline void wbuf_push(struct shp_mark_worker *w,
+				      struct wbuf_top *t,
+				      unsigned long base, unsigned long len)
+{
+	prefetch((void *)base);	/* as gray_push() */
+	if (unlikely(t->n == SHP_WBUF_ENTRIES)) {
+		top_put(w, t);
+		wbuf_push_slow(w, base, len);
+		top_get(w, t);
+		return;
 	}
+	t->b->g[t->n].base = base;
+	t->b->g[t->n].len = len;
+	t->n++;
+}
+
+static noinline bool wbuf_pop_slow(struct shp_mark_worker *w,
+				   struct shp_gray *g)
+{
 	if (w->b2->n) {
 		swap(w->b1, w->b2);
 		*g = w->b1->g[--w->b1->n];
@@ -445,6 +495,21 @@ static __always_inline bool wbuf_pop(struct shp_mark_worker *w,
 	return false;
 }
 
+static __always_inline bool wbuf_pop(struct shp_mark_worker *w,
+				     struct wbuf_top *t, struct shp_gray *g)
+{
+	bool ret;
+
+	if (likely(t->n)) {
+		*g = t->b->g[--t->n];
+		return true;
+	}
+	top_put(w, t);
+	ret = wbuf_pop_slow(w, g);
+	top_get(w, t);
+	return ret;
+}
+
 /*
  * scan_serial() for worker @w: other workers mark the same spans.  Set
  * bits are from serial drains, which the bytes do not repeat; without
@@ -452,6 +517,7 @@ static __always_inline bool wbuf_pop(struct shp_mark_worker *w,
  * costs a load).
  */
 static __always_inline void scan_par(struct shp_mark_worker *w,
+				     struct wbuf_top *t,
 				     struct spanheap *heap,
 				     struct shp_mark_par *par,
 				     struct mark_hint *h,
@@ -475,7 +541,7 @@ static __always_inline void scan_par(struct shp_mark_worker *w,
 			continue;
 		}
 		if (!h->noscan)
-			wbuf_push(w, h->base + idx * h->elemsize, h->elemsize);
+			wbuf_push(w, t, h->base + idx * h->elemsize, h->elemsize);
 	}
 }
 
@@ -571,33 +637,39 @@ static void par_drain(struct shp_mark_worker *w)
 {
 	struct spanheap *heap = w->heap;
 	struct shp_mark_par *par = heap->mark_par;
-	struct mark_ring r = { .head = 0, .n = 0 };
 	unsigned long lo, extent;
+	struct wbuf_top top;
 	struct mark_hint h;
 	unsigned int batch;
 	struct shp_gray g;
+	bool more;
 
-	hint_set(&h, w->hint, par);
+	hint_init(&h, w->hint, par);
+	top_get(w, &top);
 	for (;;) {
 		lo = heap->arena_lo;
 		extent = heap->arena_hi - lo;
 		rcu_read_lock();
-		for (batch = 0; batch < MARK_RCU_BATCH; batch++) {
-			while (r.n < MARK_PREFETCH && wbuf_pop(w, &g))
-				ring_put(&r, g);
-			if (!r.n)
-				break;
-			if (unlikely(READ_ONCE(par->nwait)) && !READ_ONCE(par->full))
+		for (batch = 0; batch < MARK_RCU_BATCH && wbuf_pop(w, &top, &g); batch++) {
+			if (unlikely(READ_ONCE(par->nwait)) && !READ_ONCE(par->full)) {
+				top_put(w, &top);
 				balance(w);
-			g = ring_take(&r);
-			scan_par(w, heap, par, &h, g.base, g.len, lo, extent);
+				top_get(w, &top);
+			}
+			scan_par(w, &top, heap, par, &h, g.base, g.len, lo, extent);
 		}
 		rcu_read_unlock();
-		if (batch == MARK_RCU_BATCH)
+		if (batch == MARK_RCU_BATCH) {
 			cond_resched();
-		else if (!get_full(w))
+			continue;
+		}
+		top_put(w, &top);
+		more = get_full(w);
+		top_get(w, &top);
+		if (!more)
 			break;
 	}
+	top_put(w, &top);
 	w->hint = h.s;
 }
 
@@ -729,8 +801,7 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
  */
 void shp_mark_drain(struct spanheap *heap)
 {
-	struct mark_ring r = { .head = 0, .n = 0 };
-	unsigned int batch, n = 1;
+	unsigned int batch, n = 1, par_min = UINT_MAX;
 	unsigned long lo, extent;
 	struct mark_stack st;
 	struct mark_hint h;
@@ -738,27 +809,20 @@ void shp_mark_drain(struct spanheap *heap)
 
 	if (heap->mark_par)
 		n = min(heap->nmark_workers, heap->mark_par->max_workers);
+	if (n > 1)
+		par_min = SHP_MARK_PAR_MIN;
 	serial_get(heap, &h, &st);
-	while (st.n || r.n) {
+	while (st.n) {
 		lo = heap->arena_lo;
 		extent = heap->arena_hi - lo;
 		rcu_read_lock();
-		for (batch = 0; batch < MARK_RCU_BATCH; batch++) {
-			if (n > 1 && st.n >= SHP_MARK_PAR_MIN)
-				break;
-			while (r.n < MARK_PREFETCH && st.n)
-				ring_put(&r, st.g[--st.n]);
-			if (!r.n)
-				break;
-			g = ring_take(&r);
+		/* st.n - 1 < par_min - 1: gray objects, but not enough to share */
+		for (batch = 0; batch < MARK_RCU_BATCH && st.n - 1 < par_min - 1; batch++) {
+			g = st.g[--st.n];
 			scan_serial(heap, &h, &st, g.base, g.len, lo, extent);
 		}
 		rcu_read_unlock();
-		if (n > 1 && st.n >= SHP_MARK_PAR_MIN) {
-			while (r.n) {
-				g = ring_take(&r);
-				gray_push(&st, g.base, g.len);
-			}
+		if (st.n >= par_min) {
 			serial_put(heap, &h, &st);
 			mark_drain_par(heap, n);
 			return;

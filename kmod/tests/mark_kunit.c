@@ -337,6 +337,90 @@ static void mark_bytes_within_limit(struct kunit *test)
 	mk_graph_exit(g);
 }
 
+#define MH_SIZE		48	/* objects of a class whose spans end in waste */
+#define MH_SPANS	5	/* more than the mark's hint and its 3 previous */
+#define MH_OBJS		(8 * 256)
+
+/* The objects of up to MH_SPANS spans, grouped by span. */
+struct mh_spans {
+	struct shp_span *s[MH_SPANS];
+	unsigned int n, nobj[MH_SPANS], used[MH_SPANS];
+	unsigned int obj[MH_SPANS][MH_OBJS];	/* indexes in g->obj */
+};
+
+/*
+ * A list whose links go from span to span in a pseudo-random order
+ * among five, so the mark's hint moves to its previous ones and back,
+ * and to spans evicted from them; every node also holds a word into a
+ * freed object and one just past the last object of a span, neither of
+ * which marks anything.  Serial and parallel marks set exactly the
+ * list's bits.
+ */
+static void mark_hints_rotate(struct kunit *test)
+{
+	struct mgraph *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	struct mh_spans *sp = kunit_kzalloc(test, sizeof(*sp), GFP_KERNEL);
+	unsigned long nlive = 0, total, *node, *list = NULL, tail;
+	unsigned int i, j, r, idx, wrong, rnd = 1, nfree = 0;
+	void *freed[MH_SPANS];
+	struct shp_span *s;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	KUNIT_ASSERT_NOT_NULL(test, sp);
+	mk_graph_init(test, g);
+	spanheap_enter(g->heap);
+	for (i = 0; i < MH_OBJS; i++)
+		mk_add(test, g, MH_SIZE, false);
+	rcu_read_lock();
+	for (i = 0; i < g->n; i++) {
+		s = shp_find_object(g->heap, g->obj[i], &idx);
+		for (j = 0; j < sp->n && sp->s[j] != s; j++)
+			;
+		if (j == sp->n && sp->n < MH_SPANS)
+			sp->s[sp->n++] = s;
+		if (j < sp->n)
+			sp->obj[j][sp->nobj[j]++] = i;
+	}
+	rcu_read_unlock();
+	KUNIT_ASSERT_EQ(test, sp->n, MH_SPANS);
+	s = sp->s[0];
+	tail = s->base + (unsigned long)s->nelems * s->elemsize;
+	KUNIT_ASSERT_LT(test, tail, s->base + s->bytes);
+	/* The last object of each span is freed; its words point into it. */
+	for (j = 0; j < MH_SPANS; j++) {
+		KUNIT_ASSERT_GT(test, sp->nobj[j], 2U);
+		i = sp->obj[j][--sp->nobj[j]];
+		freed[j] = g->obj[i];
+		KUNIT_ASSERT_EQ(test, spanheap_free(g->heap, freed[j]), 0);
+	}
+	for (;;) {
+		rnd = rnd * 1103515245 + 12345;
+		j = (rnd >> 16) % MH_SPANS;
+		for (r = 0; r < MH_SPANS && sp->used[j] == sp->nobj[j]; r++)
+			j = (j + 1) % MH_SPANS;
+		if (r == MH_SPANS)
+			break;
+		i = sp->obj[j][sp->used[j]++];
+		node = g->obj[i];
+		node[0] = (unsigned long)list;
+		node[1] = (unsigned long)freed[nfree++ % MH_SPANS] + 8;
+		node[2] = tail;
+		list = node;
+		g->live[i] = true;
+		nlive++;
+	}
+	g->roots[2] = list;
+	spanheap_exit(g->heap);
+	for (r = 0; r < 2; r++) {
+		total = mk_mark(test, g, r + 1);
+		for (i = 0, wrong = 0; i < g->n; i++)
+			wrong += g->marked[i] != g->live[i];
+		KUNIT_EXPECT_EQ(test, wrong, 0);
+		KUNIT_EXPECT_EQ(test, total, nlive);
+	}
+	mk_graph_exit(g);
+}
+
 #define MS_MS		1000
 #define MS_THREADS	2
 #define MS_ROOTS	8
@@ -488,6 +572,7 @@ static void mark_parallel_mutators(struct kunit *test)
 static struct kunit_case mark_cases[] = {
 	KUNIT_CASE(mark_parallel_same_set),
 	KUNIT_CASE(mark_bytes_within_limit),
+	KUNIT_CASE(mark_hints_rotate),
 	KUNIT_CASE(mark_parallel_mutators),
 	{}
 };
