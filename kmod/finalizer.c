@@ -48,6 +48,50 @@ void shp_fin_workfn(struct work_struct *work)
 	shp_memcg_exit(memcg);
 }
 
+/*
+ * Has object @idx of @s a finalizer at @off?  The fin bit summarises
+ * the object's records at any offset, so a clear bit answers without
+ * the lock.  Checked before a new record is allocated, so that a second
+ * finalizer is refused with -EEXIST however little memory is left; one
+ * set meanwhile is still refused by shp_special_add().
+ */
+static bool finalizer_at(struct shp_span *s, unsigned int idx,
+			 unsigned int off)
+{
+	bool found;
+
+	if (!test_bit(idx, shp_fin_bits(s)))
+		return false;
+	spin_lock(&s->speciallock);
+	found = shp_special_find(s, idx, off, SPANHEAP_SPECIAL_FINALIZER);
+	spin_unlock(&s->speciallock);
+	return found;
+}
+
+/**
+ * shp_finalizer_check() - may a finalizer be set at an object?
+ * @heap: heap
+ * @obj: as for spanheap_set_finalizer()
+ *
+ * For callers that allocate before spanheap_set_finalizer() (the ioctl
+ * path arms its event record first): the errors it would return
+ * whatever memory is left.
+ *
+ * Context: inside a mutator section.
+ * Return: 0; -EFAULT, -EINVAL or -EEXIST as spanheap_set_finalizer().
+ */
+int shp_finalizer_check(struct spanheap *heap, void *obj)
+{
+	unsigned int idx, off;
+	struct shp_span *s;
+
+	shp_assert_in_section(heap);
+	s = shp_special_target(heap, obj, &idx, &off, SHP_IN_TINY);
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	return finalizer_at(s, idx, off) ? -EEXIST : 0;
+}
+
 /**
  * spanheap_set_finalizer() - set or remove an object's finalizer
  * @heap: heap
@@ -66,7 +110,7 @@ void shp_fin_workfn(struct work_struct *work)
  * Context: process context, inside a mutator section; may sleep.
  * Return: 0; -EFAULT if @obj is not in @heap; -EINVAL if it is not the
  * start of an allocated object or a byte of a tiny block; -EEXIST if a
- * finalizer is already set at @obj;
+ * finalizer is already set at @obj (found before anything is allocated);
  * -ENOMEM.  Removing when none is set returns 0.  Nothing changes on
  * error.
  */
@@ -84,6 +128,8 @@ int spanheap_set_finalizer(struct spanheap *heap, void *obj,
 	if (IS_ERR(s))
 		return PTR_ERR(s);
 	if (fn) {
+		if (finalizer_at(s, idx, off))
+			return -EEXIST;
 		sp = shp_special_alloc(heap, SPANHEAP_SPECIAL_FINALIZER);
 		if (!sp)
 			return -ENOMEM;

@@ -1040,6 +1040,7 @@ struct shp_span *shp_find_swept_object(struct spanheap *heap, const void *p,
 struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
 				    unsigned int *idx, unsigned int *offset,
 				    enum shp_interior interior);
+int shp_finalizer_check(struct spanheap *heap, void *obj);
 void shp_finish_sweep(struct spanheap *heap);
 void shp_sweep_workfn(struct work_struct *work);
 

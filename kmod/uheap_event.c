@@ -338,6 +338,9 @@ int uheap_fin_set(struct uheap *u, void *obj, u64 token)
 
 	shp_assert_in_section(u->heap);
 	lockdep_assert_held(&u->lock);
+	ret = shp_finalizer_check(u->heap, obj);
+	if (ret)
+		return ret;
 	/* Armed first: the worker may move it as soon as the finalizer is set. */
 	ev = event_arm(u, SPANHEAP_EVENT_FINALIZER, token, h->handle, obj);
 	if (!ev)

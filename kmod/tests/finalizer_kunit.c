@@ -748,7 +748,8 @@ static void take_finalizer_returns_context(struct kunit *test)
 
 /*
  * At the heap's limit, records and owner charges are refused with
- * -ENOMEM and nothing changes; raising the limit makes them work.
+ * -ENOMEM and nothing changes, but a second finalizer is still refused
+ * with -EEXIST; raising the limit makes them work.
  */
 static void records_refused_at_limit(struct kunit *test)
 {
@@ -769,10 +770,14 @@ static void records_refused_at_limit(struct kunit *test)
 	other = spanheap_alloc(c->heap, 2000, 0);	/* another span, no records */
 	KUNIT_ASSERT_NOT_NULL(test, other);
 	KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, a), 0);	/* a's span: array */
+	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(c->heap, a, log_fin, &c->log), 0);
 	spanheap_read_stats(c->heap, st);
 	spanheap_set_limit(c->heap, st->bytes_reserved + st->bytes_meta);
 	KUNIT_EXPECT_EQ(test, spanheap_pin(c->heap, b), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, b, log_fin, &c->log), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, a, log_fin, &c->log), -EEXIST);
+	KUNIT_EXPECT_EQ(test, shp_finalizer_check(c->heap, a), -EEXIST);
+	KUNIT_EXPECT_EQ(test, shp_finalizer_check(c->heap, b), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_pin(c->heap, other), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, spanheap_charge(c->heap, 1), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, &local), -EFAULT);
@@ -780,7 +785,7 @@ static void records_refused_at_limit(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st2->limit, st->bytes_reserved + st->bytes_meta);
 	KUNIT_EXPECT_EQ(test, st2->bytes_meta, st->bytes_meta);
 	KUNIT_EXPECT_EQ(test, st2->specials[SPANHEAP_SPECIAL_PIN], 1);
-	KUNIT_EXPECT_EQ(test, st2->specials[SPANHEAP_SPECIAL_FINALIZER], 0);
+	KUNIT_EXPECT_EQ(test, st2->specials[SPANHEAP_SPECIAL_FINALIZER], 1);
 
 	spanheap_set_limit(c->heap, 0);
 	KUNIT_EXPECT_EQ(test, spanheap_charge(c->heap, 4096), 0);
@@ -790,6 +795,7 @@ static void records_refused_at_limit(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, spanheap_pin(c->heap, b), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_pin(c->heap, other), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, b, log_fin, &c->log), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, a, NULL, NULL), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, a), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, b), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, other), 0);

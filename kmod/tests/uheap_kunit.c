@@ -1805,7 +1805,8 @@ static void event_pool_grows_and_shrinks(struct kunit *test)
 /*
  * At the limit: a FINALIZER needing a new chunk fails with -ENOMEM and
  * changes nothing; one that found a free record but not room for the
- * core's finalizer record gives the record back.  With room, the same
+ * core's finalizer record gives the record back.  A FINALIZER on an
+ * object that has one is -EEXIST either way.  With room, the same
  * FINALIZER succeeds, in the free record.
  */
 static void event_pool_charge_failure_changes_nothing(struct kunit *test)
@@ -1827,6 +1828,7 @@ static void event_pool_charge_failure_changes_nothing(struct kunit *test)
 	charged = atomic_long_read(&u->charged);
 	fins = stats(test, u)->finalizers_set;
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[n - 1], 99), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[1], 99), -EEXIST);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), charged);
 	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 1U);
 	KUNIT_EXPECT_EQ(test, list_len(&u->armed), UH_EVCHUNK_EVENTS);
@@ -1837,6 +1839,7 @@ static void event_pool_charge_failure_changes_nothing(struct kunit *test)
 	while (!spanheap_charge(u->heap, 8))
 		filled += 8;
 	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[n - 1], 99), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[1], 99), -EEXIST);
 	KUNIT_EXPECT_EQ(test, list_len(&u->armed), UH_EVCHUNK_EVENTS - 1);
 	KUNIT_EXPECT_EQ(test, stats(test, u)->finalizers_set, fins - 1);
 	check_pool(test, u, base);
