@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit: the parallel mark.  One graph (a wide tree with interior
- * pointers, a list, rings, finalizable objects, garbage, and an object
- * wide enough to overflow every mark stack) is marked serially and with
- * 2 and 4 workers, with mark bytes and (at the heap's limit) without;
- * each mark must set exactly the expected bits.  Then
- * mutators allocate wide structures between back-to-back cycles that
- * mark them in parallel (a TSan suite too).
+ * pointers and 24-byte objects, a list, rings, finalizable objects,
+ * garbage, and an object wide enough to overflow every mark stack) is
+ * marked serially and with 2 and 4 workers, with mark bytes and (at the
+ * heap's limit) without; each mark must set exactly the expected bits.
+ * Then mutators allocate wide structures between back-to-back cycles
+ * that mark them in parallel (a TSan suite too).
  */
 #include <kunit/test.h>
 #include <linux/completion.h>
@@ -21,7 +21,7 @@
 #define MK_LIST		2000
 #define MK_RING		100
 #define MK_WIDE		(8 * SHP_GRAY_ENTRIES)
-#define MK_MAX_OBJS	(MK_SUBTREES * MK_SUBTREE + MK_LIST + 4 * MK_RING + \
+#define MK_MAX_OBJS	(MK_SUBTREES * (MK_SUBTREE + 2) + MK_LIST + 4 * MK_RING + \
 			 2 * MK_WIDE + 64)
 #define MK_NROOTS	5
 
@@ -106,8 +106,15 @@ static void mk_build(struct kunit *test, struct mgraph *g)
 	}
 	g->roots[0] = wide;
 	fan = mk_add(test, g, MK_SUBTREES * sizeof(void *), true);
-	for (i = 0; i < MK_SUBTREES; i++)
+	for (i = 0; i < MK_SUBTREES; i++) {
+		void **odd;
+
 		fan[i] = mk_tree(test, g, MK_SUBTREE, true);
+		/* Three words, the pointer in the last: every word is scanned. */
+		odd = mk_add(test, g, 3 * sizeof(void *), true);
+		odd[2] = mk_add(test, g, sizeof(struct mnode), true);
+		((struct mnode *)fan[i])->id = (unsigned long)odd;
+	}
 	g->roots[1] = fan;
 	for (i = 0; i < MK_LIST; i++) {
 		n = mk_add(test, g, sizeof(*n), true);
