@@ -75,7 +75,7 @@ static bool finalizer_at(struct shp_span *s, unsigned int idx,
  *
  * For callers that allocate before spanheap_set_finalizer() (the ioctl
  * path arms its event record first): the errors it would return
- * whatever memory is left.
+ * whatever memory is left.  Allocates nothing itself.
  *
  * Context: inside a mutator section.
  * Return: 0; -EFAULT, -EINVAL or -EEXIST as spanheap_set_finalizer().
@@ -86,7 +86,8 @@ int shp_finalizer_check(struct spanheap *heap, void *obj)
 	struct shp_span *s;
 
 	shp_assert_in_section(heap);
-	s = shp_special_target(heap, obj, &idx, &off, SHP_IN_TINY);
+	/* Allocates nothing: a span without a specials array has no finalizer. */
+	s = shp_find_swept(heap, obj, &idx, &off, SHP_IN_TINY);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
 	return finalizer_at(s, idx, off) ? -EEXIST : 0;

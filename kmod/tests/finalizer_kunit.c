@@ -778,6 +778,7 @@ static void records_refused_at_limit(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, a, log_fin, &c->log), -EEXIST);
 	KUNIT_EXPECT_EQ(test, shp_finalizer_check(c->heap, a), -EEXIST);
 	KUNIT_EXPECT_EQ(test, shp_finalizer_check(c->heap, b), 0);
+	KUNIT_EXPECT_EQ(test, shp_finalizer_check(c->heap, other), 0);	/* no array made */
 	KUNIT_EXPECT_EQ(test, spanheap_pin(c->heap, other), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, spanheap_charge(c->heap, 1), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, &local), -EFAULT);
