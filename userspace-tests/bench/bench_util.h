@@ -45,6 +45,7 @@ void bench_gc(void);
 void bench_gc_tree(void);
 void bench_gc_register(void);
 void bench_gc_list(void);
+void bench_gc_weak(void);
 void bench_gc_dead(void);
 
 #endif

@@ -303,6 +303,12 @@ void bench_gc_list(void)
 	bench_live("gc_live_list_1m", N, false, false);
 }
 
+/* gc_live_weak_1m alone ("bench-spanheap weak"), for profiling. */
+void bench_gc_weak(void)
+{
+	bench_live("gc_live_weak_1m", N, false, true);
+}
+
 /* The gc_dead_*_1m lines alone ("bench-spanheap dead"), for profiling. */
 void bench_gc_dead(void)
 {
@@ -327,7 +333,7 @@ void bench_gc(void)
 	bench_live("gc_live_fin_100k", 100000, true, false);
 	bench_live("gc_live_fin_1m", N, true, false);
 	bench_live("gc_live_fin_4m", 4 * N, true, false);
-	bench_live("gc_live_weak_1m", N, false, true);
+	bench_gc_weak();
 	bench_gc_tree();
 	bench_pause();
 	bench_gc_dead();

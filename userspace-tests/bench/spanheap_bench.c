@@ -16,6 +16,7 @@
  * spanheap_nozero (both when not given): for run.sh --only alloc_free.
  * "bench-spanheap alloc n" prints only alloc_<n>, "bench-spanheap tree"
  * only gc_live_tree_1m, "bench-spanheap list" only gc_live_list_1m,
+ * "bench-spanheap weak" only gc_live_weak_1m,
  * "bench-spanheap register" only the *_register_1m lines, "bench-spanheap
  * dead" only the gc_dead_*_1m lines: for profiling.
  */
@@ -196,12 +197,16 @@ int main(int argc, char **argv)
 		bench_gc_list();
 		return 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "weak")) {
+		bench_gc_weak();
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "dead")) {
 		bench_gc_dead();
 		return 0;
 	}
 	if ((only_alloc && !alloc_size) || (!zeroed && !nozero)) {
-		fprintf(stderr, "usage: %s [alloc <n> | alloc_free [spanheap|spanheap_nozero [n]] | tree | list | register | dead]\n",
+		fprintf(stderr, "usage: %s [alloc <n> | alloc_free [spanheap|spanheap_nozero [n]] | tree | list | weak | register | dead]\n",
 			argv[0]);
 		return 2;
 	}
