@@ -19,7 +19,7 @@ plots="alloc_free_by_size alloc_gc_by_size gc_live_by_heap gc_live_per_object fi
 . "$(dirname "${BASH_SOURCE[0]}")/../ktap-lib.sh"
 
 echo "KTAP version 1"
-echo "1..13"
+echo "1..14"
 
 out=$("$gen" -o "$tmp/r" --vm "$data/bench-vm.log" --commit test --load "0.50 0.40 0.30" \
 	--date 2026-01-01 "$data/bench.log" 2>&1)
@@ -64,6 +64,15 @@ result bench_report_best_peer $? "$(grep -F '| alloc_free_4096 |' "$md")"
 grep -qxF '| commit | test |' "$md" && grep -qxF '| load average at start | 0.50 0.40 0.30 |' "$md" &&
 grep -qF '| bench-vm | ran' "$md" && grep -qE '^[|] machine [|] [0-9]+ CPUs, ' "$md"
 result bench_report_header $? "$(sed -n 1,12p "$md")"
+
+# run.sh's per-CPU probes, start and end, land in the header.
+{ echo '# cpu probe (start): cpu0 284 ms cpu1 253 ms'; cat "$data/bench.log"
+  echo '# cpu probe (end): cpu0 476 ms cpu1 293 ms'; } >"$tmp/probed.log"
+"$gen" -o "$tmp/p" --commit test "$tmp/probed.log" >/dev/null 2>&1
+grep -qxF '| per-CPU probe (same loop on each CPU) | start: cpu0 284 ms cpu1 253 ms; end: cpu0 476 ms cpu1 293 ms |' \
+	"$tmp/p/report.md" &&
+grep -qxF '| per-CPU probe (same loop on each CPU) | not in the log |' "$md"
+result bench_report_cpu_probe $? "$(grep -F 'probe' "$tmp/p/report.md" "$md")"
 
 miss=
 for p in $plots; do

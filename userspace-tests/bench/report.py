@@ -82,6 +82,7 @@ class Figures:
         self.fig = OrderedDict()   # (bench, impl) -> (value, unit, note)
         self.ratios = []           # dicts: text, value, bar, met (None: no bar), source
         self.notes = []            # other "# ..." lines worth keeping
+        self.probes = []           # run.sh's per-CPU speed probes
 
     def read(self, path, source):
         n = 0
@@ -125,6 +126,10 @@ class Figures:
                         met = not above and float(x) <= bar
                     self.ratios.append(dict(text=lhs, value=float(x), bar=bar, met=met,
                                             source=source, missing=False))
+                    continue
+                m = re.match(r'^# cpu probe \((\w+)\): (.*)$', line)
+                if m:
+                    self.probes.append('%s: %s' % m.groups())
                     continue
                 if re.match(r'^# \S+ .*(costs|in \d+ of \d+ runs)', line):
                     self.notes.append(line[2:])
@@ -457,6 +462,8 @@ def main():
           '| commit | %s |' % md_escape(commit(args)),
           '| machine | %s CPUs, %s |' % (ncpu, md_escape(cpu)),
           '| load average at start | %s |' % load,
+          '| per-CPU probe (same loop on each CPU) | %s |' % (
+              md_escape('; '.join(F.probes)) if F.probes else 'not in the log'),
           '| bench-vm | %s |' % ('ran (in-kernel figures below)' if args.vm
                                  else 'not run (make bench-report BENCH_VM=1 runs it)'),
           '| inputs | %s |' % ', '.join(os.path.basename(x) for x in (args.bench, args.vm) if x),

@@ -22,6 +22,22 @@ fastest() {
 }
 fast_peers="jemalloc tcmalloc mimalloc"
 
+# cpu_probe <when>: ms for the same integer loop pinned to each online
+# CPU.  A cloud machine's vCPUs can differ by half for minutes (load on
+# the host, no steal time shown): a figure taken on the slow one is
+# slow, and two mark workers wait for it.
+cpu_probe() {
+	local c t0 t1 line="# cpu probe ($1):"
+
+	for ((c = 0; c < $(nproc); c++)); do
+		t0=$(date +%s%N)
+		taskset -c "$c" awk 'BEGIN { for (i = 0; i < 3000000; i++) s += i }'
+		t1=$(date +%s%N)
+		line+=" cpu$c $(((t1 - t0) / 1000000)) ms"
+	done
+	echo "$line"
+}
+
 if [ "${2-}" = --only ]; then
 	[ "${3-}" = alloc_free ] || { echo "usage: $0 <repo> [--only alloc_free [runs]]" >&2; exit 2; }
 	runs=${4:-9}
@@ -49,8 +65,10 @@ if [ "${2-}" = --only ]; then
 fi
 
 {
+	cpu_probe start
 	"$repo/build/user/bench-spanheap"
 	"$repo/userspace-tests/bench/peers/run-peers.sh" "$out"
+	cpu_probe end
 } | tee "$out/bench.txt"
 
 # ratio <bench> <impl> <peer bench> <peer> <bar, or none>; <peer> may be
