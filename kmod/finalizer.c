@@ -75,9 +75,11 @@ static bool finalizer_at(struct shp_span *s, unsigned int idx,
  *
  * For callers that allocate before spanheap_set_finalizer() (the ioctl
  * path arms its event record first): the errors it would return
- * whatever memory is left.  Allocates nothing itself.
+ * whatever memory is left.  Allocates nothing, not even the span's
+ * records array (an object without one has no finalizer), so a caller
+ * failing next has changed nothing.
  *
- * Context: inside a mutator section.
+ * Context: inside a mutator section, no spinlock held.
  * Return: 0; -EFAULT, -EINVAL or -EEXIST as spanheap_set_finalizer().
  */
 int shp_finalizer_check(struct spanheap *heap, void *obj)

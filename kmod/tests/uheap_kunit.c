@@ -1850,6 +1850,45 @@ static void event_pool_charge_failure_changes_nothing(struct kunit *test)
 	check_pool(test, u, base);
 }
 
+/*
+ * A FINALIZER refused for its event record (no room for a chunk) on an
+ * object whose span has no records yet leaves that span without a
+ * records array: the check for an existing finalizer allocates nothing.
+ */
+static void event_pool_failure_makes_no_array(struct kunit *test)
+{
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	const u32 n = UH_EVCHUNK_EVENTS;
+	u64 *h = kunit_kcalloc(test, n, sizeof(*h), GFP_KERNEL);
+	struct uheap *u = test->priv;
+	unsigned long filled;
+	u64 big, meta;
+	long charged;
+	u32 i;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	KUNIT_ASSERT_NOT_NULL(test, h);
+	rooted_objects(test, u, h, n);
+	/* A large object: its own span, no records array. */
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 2 * SPANHEAP_MAX_SMALL_SIZE,
+				       SPANHEAP_ALLOC_ROOTED, &big), 0);
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, h[i], i + 1), 0);
+	KUNIT_ASSERT_EQ(test, list_len(&u->ev_full), 1U);
+	filled = leave_room(test, u, UH_EVCHUNK_COST - 8);
+	charged = atomic_long_read(&u->charged);
+	spanheap_read_stats(u->heap, st);
+	meta = st->bytes_meta;
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, big, 99), -ENOMEM);
+	spanheap_read_stats(u->heap, st);
+	KUNIT_EXPECT_EQ(test, st->bytes_meta, meta);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), charged);
+	KUNIT_EXPECT_EQ(test, u->ev_nchunks, 1U);
+	spanheap_uncharge(u->heap, filled);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, big, 99), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_FINALIZER, big, 98), -EEXIST);
+}
+
 /* The seq numbers of u->events, oldest first, into @seq; how many. */
 static u32 queued_seqs(struct uheap *u, u64 *seq, u32 max)
 {
@@ -2163,6 +2202,7 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(root_scan_visits_exactly_rooted),
 	KUNIT_CASE(event_pool_grows_and_shrinks),
 	KUNIT_CASE(event_pool_charge_failure_changes_nothing),
+	KUNIT_CASE(event_pool_failure_makes_no_array),
 	KUNIT_CASE(event_runs_put_back_in_order),
 	KUNIT_CASE(ioctl_user_copies),
 	KUNIT_CASE(batch_spare_keeps_no_stale_ops),
