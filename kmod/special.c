@@ -160,6 +160,22 @@ static size_t specials_bytes(struct shp_span *s)
 	return s->nelems * sizeof(*s->specials);
 }
 
+/*
+ * Set or clear an object's fin bit.  finalizer_at() reads the fin bits
+ * without speciallock, so each word is stored whole (WRITE_ONCE());
+ * every writer holds the lock, so the read half needs no marking.
+ */
+static void fin_bit_assign(struct shp_span *s, unsigned int idx, bool fin)
+{
+	unsigned long *w = shp_fin_bits(s) + BIT_WORD(idx);
+
+	lockdep_assert_held(&s->speciallock);
+	if (fin)
+		WRITE_ONCE(*w, *w | BIT_MASK(idx));
+	else
+		WRITE_ONCE(*w, *w & ~BIT_MASK(idx));
+}
+
 /**
  * shp_special_update_bits() - recompute an object's summary bits
  * @s: span
@@ -181,10 +197,7 @@ void shp_special_update_bits(struct shp_span *s, unsigned int idx)
 		__set_bit(idx, shp_special_bits(s));
 	else
 		__clear_bit(idx, shp_special_bits(s));
-	if (fin)
-		__set_bit(idx, shp_fin_bits(s));
-	else
-		__clear_bit(idx, shp_fin_bits(s));
+	fin_bit_assign(s, idx, fin);
 }
 
 /**
@@ -247,7 +260,7 @@ int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp
 	/* shp_special_update_bits() without the walk: one record more. */
 	__set_bit(idx, shp_special_bits(s));
 	if (sp->kind == SPANHEAP_SPECIAL_FINALIZER)
-		__set_bit(idx, shp_fin_bits(s));
+		fin_bit_assign(s, idx, true);
 	return 0;
 }
 

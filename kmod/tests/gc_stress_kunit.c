@@ -11,6 +11,9 @@
  * node that a root still holds; and after the roots are cleared and a
  * few cycles run, every node that had a finalizer was finalized exactly
  * once, none other was, and the heap is empty and consistent.
+ *
+ * Also: two threads set and remove finalizers of neighbouring objects,
+ * whose fin bits share words read without the span's lock.
  */
 #include <kunit/test.h>
 #include <linux/completion.h>
@@ -243,8 +246,100 @@ static void gc_stress_finalizers_exact(struct kunit *test)
 	spanheap_destroy(g->heap);
 }
 
+#define FW_OBJS		64
+#define FW_ROUNDS	2000
+
+struct fin_words;
+
+struct fw_thread {
+	struct fin_words *fw;
+	unsigned int self;
+	struct completion done;
+};
+
+struct fin_words {
+	struct spanheap *heap;
+	void *obj[FW_OBJS];
+	atomic_long_t errors;
+	struct fw_thread t[2];
+};
+
+static void fw_fin(struct spanheap *heap, void *obj, void *arg)
+{
+}
+
+/*
+ * One of two threads: set, set again (-EEXIST) and remove the finalizer
+ * of every other object, the two threads' objects sharing fin-bit words.
+ */
+static int fin_words_thread(void *arg)
+{
+	struct fw_thread *t = arg;
+	struct fin_words *fw = t->fw;
+	unsigned int r, i;
+
+	for (r = 0; r < FW_ROUNDS; r++) {
+		spanheap_enter(fw->heap);
+		for (i = t->self; i < FW_OBJS; i += 2) {
+			if (spanheap_set_finalizer(fw->heap, fw->obj[i], fw_fin, NULL) ||
+			    spanheap_set_finalizer(fw->heap, fw->obj[i], fw_fin, NULL) != -EEXIST ||
+			    spanheap_set_finalizer(fw->heap, fw->obj[i], NULL, NULL))
+				atomic_long_inc(&fw->errors);
+		}
+		spanheap_exit(fw->heap);
+		cond_resched();
+	}
+	kthread_complete_and_exit(&t->done, 0);
+}
+
+/*
+ * Two threads set and remove finalizers on neighbouring objects of one
+ * span: a second finalizer is found (-EEXIST) from the fin bit without
+ * the lock while the other thread's add and remove rewrite that word.
+ * Every call returns what the thread's own history says; TSan and KCSAN
+ * see the unlocked read against the locked writes.
+ */
+static void finalizer_eexist_shares_words(struct kunit *test)
+{
+	struct fin_words *fw = kunit_kzalloc(test, sizeof(*fw), GFP_KERNEL);
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	struct task_struct *task;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, fw);
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	fw->heap = spanheap_create("kunit-finwords", 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(fw->heap));
+	spanheap_set_gc_percent(fw->heap, -1);	/* no cycle: nothing is finalized */
+	spanheap_enter(fw->heap);
+	migrate_disable();	/* one CPU's cache: one span */
+	for (i = 0; i < FW_OBJS; i++)
+		fw->obj[i] = spanheap_alloc(fw->heap, sizeof(struct snode), 0);
+	migrate_enable();
+	spanheap_exit(fw->heap);
+	for (i = 0; i < FW_OBJS; i++)
+		KUNIT_ASSERT_NOT_NULL(test, fw->obj[i]);
+	for (i = 0; i < 2; i++) {
+		fw->t[i].fw = fw;
+		fw->t[i].self = i;
+		init_completion(&fw->t[i].done);
+		task = kthread_run(fin_words_thread, &fw->t[i], "spanheap-finw/%u", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	}
+	for (i = 0; i < 2; i++)
+		KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&fw->t[i].done,
+				msecs_to_jiffies(120000)), 0UL);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&fw->errors), 0);
+	spanheap_read_stats(fw->heap, st);
+	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_FINALIZER], 0);
+	spanheap_drain(fw->heap);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(fw->heap), 0);
+	spanheap_destroy(fw->heap);
+}
+
 static struct kunit_case gc_stress_cases[] = {
 	KUNIT_CASE(gc_stress_finalizers_exact),
+	KUNIT_CASE(finalizer_eexist_shares_words),
 	{}
 };
 
