@@ -12,10 +12,10 @@
  *
  * The cycle (cycle.c) marks roots in this order: root slots and the
  * owner's roots (roots.c), queued finalizers (finq.c: their objects must
- * survive until they run), pinned objects, then the referents, but not
- * the objects themselves, of every object with a finalizer (Go's
- * markrootSpans; the last two are shp_mark_specials(), which also marks
- * from cleanup arguments).  That last step
+ * survive until they run), then, span by span in one pass
+ * (shp_mark_specials(), Go's markrootSpans), pinned objects, cleanup
+ * arguments and the referents, but not the objects themselves, of every
+ * object with a finalizer.  That last step
  * is what orders finalizers: if A -> B and both have one, B is marked
  * through A and only A is finalized this cycle; and an object on a
  * cycle through itself marks itself, so it is never finalized
@@ -894,23 +894,16 @@ static void mark_bytes_put(struct spanheap *heap)
 	par->bytes_used = 0;
 }
 
-static void count_span_bytes(struct spanheap *heap, struct shp_span *s,
-			     void *arg)
-{
-	*(unsigned long *)arg += span_nbytes(s);
-}
-
 /*
- * Size the mark bytes for the heap's spans, a quarter more for growth:
+ * Size the mark bytes for @need of them, a quarter more for growth:
  * remade when they do not fit or are over 4 times too large.  Charged
  * within the limit: without them, parallel drains use test_and_set_bit().
  */
-static void mark_bytes_get(struct spanheap *heap)
+static void mark_bytes_get(struct spanheap *heap, unsigned long need)
 {
 	struct shp_mark_par *par = heap->mark_par;
-	unsigned long need = 0, len;
+	unsigned long len;
 
-	shp_visit_spans(heap, count_span_bytes, &need);
 	if (need <= par->bytes_len && need >= par->bytes_len / 4)
 		return;
 	mark_bytes_put(heap);
@@ -932,7 +925,7 @@ static void mark_bytes_get(struct spanheap *heap)
  * Made on first use and kept, with the parallel mark state if the heap
  * has several mark workers.  They are charged past the limit: a heap at
  * its limit must still be able to collect.  The parallel state's mark
- * bytes are sized for the heap's spans each time, within the limit.
+ * bytes are sized for the heap's spans by each shp_mark_reset().
  *
  * Context: process context, heap->gc_lock held, the world stopped.
  * Return: false if there is no memory for the stack.
@@ -948,8 +941,6 @@ bool shp_mark_stack_get(struct spanheap *heap)
 	}
 	if (heap->nmark_workers > 1 && !heap->mark_par)
 		mark_par_get(heap);
-	if (heap->mark_par)
-		mark_bytes_get(heap);
 	return true;
 }
 
@@ -989,6 +980,11 @@ static void clear_span_marks(struct spanheap *heap, struct shp_span *s,
 /**
  * shp_mark_reset() - start a mark: no object marked, the stack empty
  * @heap: heap, drained and fully swept, with a mark stack
+ *
+ * With the parallel state, the same pass over the spans numbers their
+ * mark bytes, and the bytes are then sized for them.
+ *
+ * Context: process context, the world stopped; may allocate.
  */
 void shp_mark_reset(struct spanheap *heap)
 {
@@ -1003,6 +999,7 @@ void shp_mark_reset(struct spanheap *heap)
 		if (!++par->gen)
 			par->gen = 1;
 		shp_visit_spans(heap, clear_span_marks, &next);
+		mark_bytes_get(heap, next);
 		par->bytes_used = par->bytes && next <= par->bytes_len ? next : 0;
 	}
 	heap->mark_hint = &shp_empty_span;
@@ -1024,8 +1021,7 @@ static void mark_obj(struct spanheap *heap, struct shp_span *s, unsigned int idx
 }
 
 /* Pinned objects are roots. */
-static void mark_span_pins(struct spanheap *heap, struct shp_span *s,
-			   void *unused)
+static void mark_span_pins(struct spanheap *heap, struct shp_span *s)
 {
 	struct shp_special *sp;
 	unsigned long todo;
@@ -1095,8 +1091,7 @@ void shp_scan_cleanup_chain(struct spanheap *heap, struct shp_special *sp)
  * first records of a word's objects are fetched before they are read:
  * each is a cache miss otherwise.
  */
-static void mark_span_cleanup_args(struct spanheap *heap, struct shp_span *s,
-				   void *unused)
+static void mark_span_cleanup_args(struct spanheap *heap, struct shp_span *s)
 {
 	struct mark_stack st;
 	struct mark_hint h;
@@ -1129,14 +1124,14 @@ static void mark_span_cleanup_args(struct spanheap *heap, struct shp_span *s,
  * here, and a fully live heap costs one bitmap pass per span.
  */
 static void mark_span_finalizer_referents(struct spanheap *heap,
-					  struct shp_span *s, void *unused)
+					  struct shp_span *s)
 {
 	unsigned long *fin = shp_fin_bits(s), *mark = shp_mark_bits(s), todo;
 	struct mark_stack st;
 	struct mark_hint h;
 	unsigned int w, idx;
 
-	if (!s->nspecials || SHP_SPC_NOSCAN(s->spc))
+	if (SHP_SPC_NOSCAN(s->spc))
 		return;
 	for (w = 0; w < s->nwords; w++) {
 		todo = fin[w] & ~mark[w];
@@ -1179,21 +1174,36 @@ void spanheap_mark_root(struct spanheap *heap, const void *ptr)
 }
 EXPORT_SYMBOL_GPL(spanheap_mark_root);
 
+/*
+ * One span's records, in one visit: each pass over the spans misses the
+ * cache on every span struct once they are scattered.  A finalizable
+ * object that a later span's pin or cleanup reaches has its referents
+ * scanned twice, which costs time only: the marked set is the same.
+ */
+static void mark_span_specials(struct spanheap *heap, struct shp_span *s,
+			       void *unused)
+{
+	if (!s->nspecials)
+		return;
+	mark_span_pins(heap, s);
+	mark_span_cleanup_args(heap, s);
+	mark_span_finalizer_referents(heap, s);
+}
+
 /**
  * shp_mark_specials() - mark from the special records
  * @heap: heap whose other roots are marked and drained
  *
- * Pinned objects and cleanup arguments are roots; then objects with a
+ * Pinned objects and cleanup arguments are roots; objects with a
  * finalizer root their referents but not themselves.  Weak handles mark
  * nothing.
+ *
+ * Context: the world stopped; may cond_resched().
  */
 void shp_mark_specials(struct spanheap *heap)
 {
 	shp_assert_world_stopped(heap);
-	shp_visit_spans(heap, mark_span_pins, NULL);
-	shp_visit_spans(heap, mark_span_cleanup_args, NULL);
-	shp_mark_drain(heap);
-	shp_visit_spans(heap, mark_span_finalizer_referents, NULL);
+	shp_visit_spans(heap, mark_span_specials, NULL);
 	shp_mark_drain(heap);
 }
 

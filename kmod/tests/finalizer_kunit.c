@@ -403,6 +403,52 @@ static void roots_and_pins_are_never_finalized(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, logged(c), 2);
 }
 
+/*
+ * A pinned object holding the head of a chain of two finalizable nodes,
+ * its span visited before the chain's (16 bytes) and after it (256):
+ * the records of all spans are taken in one pass, so the chain's first
+ * node may have its referents scanned before the pin reaches it.  While
+ * pinned nothing is finalized; unpinned, the chain goes in order.
+ */
+static void pin_reaches_finalizers_in_any_span_order(struct kunit *test)
+{
+	static const size_t pin_sizes[] = { 16, 256 };
+	struct ctx *c = test->priv;
+	struct node *x, *y;
+	unsigned int i;
+	void **pin;
+
+	for (i = 0; i < ARRAY_SIZE(pin_sizes); i++) {
+		spin_lock(&c->log.lock);
+		c->log.n = 0;
+		spin_unlock(&c->log.lock);
+		spanheap_enter(c->heap);
+		pin = spanheap_alloc(c->heap, pin_sizes[i], 0);
+		KUNIT_ASSERT_NOT_NULL(test, pin);
+		x = node(test, 2 * i + 1, true);
+		y = node(test, 2 * i + 2, true);
+		x->next[0] = y;
+		pin[0] = x;
+		KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, pin), 0);
+		x = NULL;
+		y = NULL;
+		spanheap_exit(c->heap);
+		collect_and_wait(c);
+		collect_and_wait(c);
+		KUNIT_EXPECT_EQ(test, logged(c), 0);
+
+		spanheap_enter(c->heap);
+		KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, pin), 0);
+		spanheap_exit(c->heap);
+		collect_and_wait(c);
+		KUNIT_ASSERT_EQ(test, logged(c), 1);
+		KUNIT_EXPECT_EQ(test, c->log.ids[0], 2 * i + 1);
+		collect_and_wait(c);
+		KUNIT_ASSERT_EQ(test, logged(c), 2);
+		KUNIT_EXPECT_EQ(test, c->log.ids[1], 2 * i + 2);
+	}
+}
+
 /* Objects allocated after a cycle's mark, before its sweep, survive it. */
 static void allocated_during_cycle_survive(struct kunit *test)
 {
@@ -1016,6 +1062,7 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(interior_pointers_keep_alive),
 	KUNIT_CASE(noscan_does_not_keep_alive),
 	KUNIT_CASE(roots_and_pins_are_never_finalized),
+	KUNIT_CASE(pin_reaches_finalizers_in_any_span_order),
 	KUNIT_CASE(allocated_during_cycle_survive),
 	KUNIT_CASE(finalizer_runs_once_in_worker),
 	KUNIT_CASE(pacing_triggers_collection),

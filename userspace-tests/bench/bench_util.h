@@ -47,5 +47,6 @@ void bench_gc_register(void);
 void bench_gc_list(void);
 void bench_gc_weak(void);
 void bench_gc_dead(void);
+void bench_gc_scaling(void);
 
 #endif

@@ -201,12 +201,16 @@ int main(int argc, char **argv)
 		bench_gc_weak();
 		return 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "scaling")) {
+		bench_gc_scaling();
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "dead")) {
 		bench_gc_dead();
 		return 0;
 	}
 	if ((only_alloc && !alloc_size) || (!zeroed && !nozero)) {
-		fprintf(stderr, "usage: %s [alloc <n> | alloc_free [spanheap|spanheap_nozero [n]] | tree | list | weak | register | dead]\n",
+		fprintf(stderr, "usage: %s [alloc <n> | alloc_free [spanheap|spanheap_nozero [n]] | tree | list | scaling | weak | register | dead]\n",
 			argv[0]);
 		return 2;
 	}
