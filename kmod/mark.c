@@ -378,6 +378,8 @@ struct shp_mark_worker {
  * @bytes_len: size of @bytes (charged)
  * @bytes_used: of which numbered by the last shp_mark_reset(); 0 if they
  *	did not fit (then no span has mark bytes)
+ * @bytes_failed: making them failed since the world stopped: not tried
+ *	again before the next stop (shp_mark_find_cycles() resets per record)
  * @max_workers: workers it has buffers for
  * @nbufs: entries of @bufs
  * @w: the workers
@@ -394,6 +396,7 @@ struct shp_mark_par {
 	u16 gen;
 	u8 *bytes;
 	unsigned long bytes_len, bytes_used;
+	bool bytes_failed;
 	unsigned int max_workers, nbufs;
 	struct shp_mark_worker w[SHP_MAX_MARK_WORKERS];
 	struct shp_wbuf bufs[];
@@ -904,10 +907,12 @@ static void mark_bytes_get(struct spanheap *heap, unsigned long need)
 	struct shp_mark_par *par = heap->mark_par;
 	unsigned long len;
 
-	if (need <= par->bytes_len && need >= par->bytes_len / 4)
+	if ((need <= par->bytes_len && need >= par->bytes_len / 4) ||
+	    par->bytes_failed)
 		return;
 	mark_bytes_put(heap);
 	len = need + need / 4;
+	par->bytes_failed = true;
 	if (!len || len > U32_MAX || !shp_meta_charge(heap, len, false))
 		return;
 	par->bytes = kvzalloc(len, SHP_GFP);
@@ -916,6 +921,7 @@ static void mark_bytes_get(struct spanheap *heap, unsigned long need)
 		return;
 	}
 	par->bytes_len = len;
+	par->bytes_failed = false;
 }
 
 /**
@@ -941,6 +947,8 @@ bool shp_mark_stack_get(struct spanheap *heap)
 	}
 	if (heap->nmark_workers > 1 && !heap->mark_par)
 		mark_par_get(heap);
+	if (heap->mark_par)
+		heap->mark_par->bytes_failed = false;
 	return true;
 }
 

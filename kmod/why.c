@@ -3,11 +3,12 @@
  * Why is this alive?  The path by which the collector reaches an object.
  *
  * A breadth-first walk of the heap from the roots, with the world
- * stopped, in the order the mark takes them (mark.c): root slots, the
+ * stopped, by the mark's kinds of root (mark.c): root slots, the
  * owner's roots, queued finalizers and cleanups, pins, cleanup
  * arguments; then, for what those leave unreached, the referents of
  * every object with a finalizer (Go's "finalizer referents are
- * marked").  Each root kind is walked to the end before the next is
+ * marked").  The mark takes the last three span by span in one pass;
+ * the set it marks is the same.  Each root kind is walked to the end before the next is
  * added: the path names the first kind that keeps the target (a root
  * slot that keeps it for good, not a queued finalizer about to drain).
  * Every object reached is a node remembering the node it was reached

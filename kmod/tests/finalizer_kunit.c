@@ -403,49 +403,79 @@ static void roots_and_pins_are_never_finalized(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, logged(c), 2);
 }
 
-/*
- * A pinned object holding the head of a chain of two finalizable nodes,
- * its span visited before the chain's (16 bytes) and after it (256):
- * the records of all spans are taken in one pass, so the chain's first
- * node may have its referents scanned before the pin reaches it.  While
- * pinned nothing is finalized; unpinned, the chain goes in order.
- */
-static void pin_reaches_finalizers_in_any_span_order(struct kunit *test)
+static void cleanup_nop(struct spanheap *heap, void *arg)
 {
-	static const size_t pin_sizes[] = { 16, 256 };
+}
+
+/*
+ * A chain X -> Y of two finalizable nodes (ids @id, @id + 1) kept by a
+ * holder of @size bytes: pinned, or rooted with a cleanup whose argument
+ * is X.  While held nothing is finalized; let go, X goes, then Y.
+ */
+static void holder_keeps_chain(struct kunit *test, size_t size, bool cleanup,
+			       unsigned long id)
+{
 	struct ctx *c = test->priv;
+	void **holder, *root = NULL;
 	struct node *x, *y;
-	unsigned int i;
-	void **pin;
 
-	for (i = 0; i < ARRAY_SIZE(pin_sizes); i++) {
-		spin_lock(&c->log.lock);
-		c->log.n = 0;
-		spin_unlock(&c->log.lock);
-		spanheap_enter(c->heap);
-		pin = spanheap_alloc(c->heap, pin_sizes[i], 0);
-		KUNIT_ASSERT_NOT_NULL(test, pin);
-		x = node(test, 2 * i + 1, true);
-		y = node(test, 2 * i + 2, true);
-		x->next[0] = y;
-		pin[0] = x;
-		KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, pin), 0);
-		x = NULL;
-		y = NULL;
-		spanheap_exit(c->heap);
+	spin_lock(&c->log.lock);
+	c->log.n = 0;
+	spin_unlock(&c->log.lock);
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(c->heap, &root), 0);
+	spanheap_enter(c->heap);
+	holder = spanheap_alloc(c->heap, size, 0);
+	KUNIT_ASSERT_NOT_NULL(test, holder);
+	x = node(test, id, true);
+	y = node(test, id + 1, true);
+	x->next[0] = y;
+	if (cleanup) {
+		root = holder;
+		KUNIT_ASSERT_GT(test, spanheap_add_cleanup(c->heap, holder, cleanup_nop, x), 0);
+	} else {
+		holder[0] = x;
+		KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, holder), 0);
+	}
+	x = NULL;
+	y = NULL;
+	spanheap_exit(c->heap);
+	collect_and_wait(c);
+	collect_and_wait(c);
+	KUNIT_EXPECT_EQ(test, logged(c), 0);
+
+	if (cleanup) {
+		/* Its cleanup queued, then run: X is unreachable after. */
+		spanheap_root_remove(c->heap, &root);
 		collect_and_wait(c);
-		collect_and_wait(c);
+		spanheap_wait_cleanups(c->heap);
 		KUNIT_EXPECT_EQ(test, logged(c), 0);
-
+	} else {
+		spanheap_root_remove(c->heap, &root);
 		spanheap_enter(c->heap);
-		KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, pin), 0);
+		KUNIT_EXPECT_EQ(test, spanheap_unpin(c->heap, holder), 0);
 		spanheap_exit(c->heap);
-		collect_and_wait(c);
-		KUNIT_ASSERT_EQ(test, logged(c), 1);
-		KUNIT_EXPECT_EQ(test, c->log.ids[0], 2 * i + 1);
-		collect_and_wait(c);
-		KUNIT_ASSERT_EQ(test, logged(c), 2);
-		KUNIT_EXPECT_EQ(test, c->log.ids[1], 2 * i + 2);
+	}
+	collect_and_wait(c);
+	KUNIT_ASSERT_EQ(test, logged(c), 1);
+	KUNIT_EXPECT_EQ(test, c->log.ids[0], id);
+	collect_and_wait(c);
+	KUNIT_ASSERT_EQ(test, logged(c), 2);
+	KUNIT_EXPECT_EQ(test, c->log.ids[1], id + 1);
+}
+
+/*
+ * The mark takes every span's records in one pass, so X may have its
+ * referents scanned before its holder's record reaches it: holders of
+ * 16 and 256 bytes sit in spans visited before and after the nodes'.
+ */
+static void holders_keep_finalizers_in_any_span_order(struct kunit *test)
+{
+	static const size_t sizes[] = { 16, 256 };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		holder_keeps_chain(test, sizes[i], false, 10 * i + 1);
+		holder_keeps_chain(test, sizes[i], true, 10 * i + 5);
 	}
 }
 
@@ -1062,7 +1092,7 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(interior_pointers_keep_alive),
 	KUNIT_CASE(noscan_does_not_keep_alive),
 	KUNIT_CASE(roots_and_pins_are_never_finalized),
-	KUNIT_CASE(pin_reaches_finalizers_in_any_span_order),
+	KUNIT_CASE(holders_keep_finalizers_in_any_span_order),
 	KUNIT_CASE(allocated_during_cycle_survive),
 	KUNIT_CASE(finalizer_runs_once_in_worker),
 	KUNIT_CASE(pacing_triggers_collection),

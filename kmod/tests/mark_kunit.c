@@ -344,6 +344,50 @@ static void mark_bytes_within_limit(struct kunit *test)
 	mk_graph_exit(g);
 }
 
+/*
+ * The mark bytes follow the heap: grown by half, the heap no longer fits
+ * the bytes the last mark sized, so the next mark makes them again
+ * (without them the workers would set the bits atomically).
+ */
+static void mark_bytes_follow_growth(struct kunit *test)
+{
+	struct mgraph *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	unsigned long nlive = 0, total;
+	unsigned int r, i, wrong, extra;
+	u64 drains, byte_drains;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	mk_graph_init(test, g);
+	mk_build(test, g);
+	g->roots[0] = NULL;	/* no overflow: its rescan marks serially */
+	for (i = 0; i <= 2 * MK_WIDE; i++)
+		g->live[i] = false;
+	for (i = 0; i < g->n; i++)
+		nlive += g->live[i];
+	for (r = 0; r < 2; r++) {
+		if (r) {
+			/* Unreachable, so the set to mark is the same. */
+			extra = g->n / 2;
+			spanheap_enter(g->heap);
+			for (i = 0; i < extra; i++)
+				KUNIT_ASSERT_NOT_NULL(test, spanheap_alloc(g->heap,
+						sizeof(struct mnode), 0));
+			spanheap_exit(g->heap);
+		}
+		drains = g->heap->mark_par_drains;
+		byte_drains = g->heap->mark_byte_drains;
+		total = mk_mark(test, g, 4);
+		for (i = 0, wrong = 0; i < g->n; i++)
+			wrong += g->marked[i] != g->live[i];
+		KUNIT_EXPECT_EQ(test, wrong, 0);
+		KUNIT_EXPECT_EQ(test, total, nlive);
+		KUNIT_EXPECT_GT(test, g->heap->mark_par_drains, drains);
+		KUNIT_EXPECT_EQ(test, g->heap->mark_byte_drains - byte_drains,
+				g->heap->mark_par_drains - drains);
+	}
+	mk_graph_exit(g);
+}
+
 #define MH_SIZE		48	/* objects of a class whose spans end in waste */
 #define MH_SPANS	5	/* more than the mark's hint and its 3 previous */
 #define MH_OBJS		(8 * 256)
@@ -579,6 +623,7 @@ static void mark_parallel_mutators(struct kunit *test)
 static struct kunit_case mark_cases[] = {
 	KUNIT_CASE(mark_parallel_same_set),
 	KUNIT_CASE(mark_bytes_within_limit),
+	KUNIT_CASE(mark_bytes_follow_growth),
 	KUNIT_CASE(mark_hints_rotate),
 	KUNIT_CASE(mark_parallel_mutators),
 	{}
