@@ -77,16 +77,18 @@
  * depth-first walk's targets cycle through three or four spans (the
  * levels of a subtree).  They are held for as long as the hint, by the
  * same argument (mark_lookup()).
+ *
+ * @scan_len is the object size, or 0 for a NOSCAN span, whose objects
+ * are marked but never pushed: one register for both.
  */
 #define MARK_PREV_HINTS	3
 
 struct mark_hint {
 	struct shp_span *s;
-	unsigned long base, limit, elemsize;
+	unsigned long base, limit, scan_len;
 	unsigned long *alloc, *mark;
 	u8 *bytes;
 	u32 divmul;
-	bool noscan;
 	unsigned int victim;
 	struct {
 		struct shp_span *s;
@@ -104,11 +106,10 @@ static __always_inline void hint_set(struct mark_hint *h, struct shp_span *s,
 	h->s = s;
 	h->base = s->base;
 	h->limit = (unsigned long)s->nelems * s->elemsize;
-	h->elemsize = s->elemsize;
+	h->scan_len = SHP_SPC_NOSCAN(s->spc) ? 0 : s->elemsize;
 	h->alloc = shp_alloc_bits(s);
 	h->mark = shp_mark_bits(s);
 	h->divmul = s->divmul;
-	h->noscan = SHP_SPC_NOSCAN(s->spc);
 }
 
 /* Start scanning with @s as the hint and no previous ones. */
@@ -243,8 +244,8 @@ static __always_inline void mark_push(struct mark_stack *st,
 {
 	if (__test_and_set_bit(idx, h->mark))
 		return;
-	if (!h->noscan)
-		gray_push(st, h->base + idx * h->elemsize, h->elemsize);
+	if (h->scan_len)
+		gray_push(st, h->base + idx * h->scan_len, h->scan_len);
 }
 
 /* Mark from every aligned word of [@base, @base + @len). */
@@ -547,8 +548,8 @@ static __always_inline void scan_par(struct shp_mark_worker *w,
 		} else if (test_and_set_bit(idx, h->mark)) {
 			continue;
 		}
-		if (!h->noscan)
-			wbuf_push(w, t, h->base + idx * h->elemsize, h->elemsize);
+		if (h->scan_len)
+			wbuf_push(w, t, h->base + idx * h->scan_len, h->scan_len);
 	}
 }
 
