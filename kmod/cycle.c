@@ -323,7 +323,7 @@ static int why_stopped(struct spanheap *heap, const void *obj, const char *id,
  * @arg: passed to @report
  *
  * A diagnostic: stops the world for a breadth-first walk of the heap
- * from the roots in the mark's order, each kind walked to the end before
+ * from the roots by the mark's kinds of root, each walked to the end before
  * the next is added: the path comes from the first kind that reaches
  * @obj and is a shortest one among that kind's (see kmod/why.c).  A
  * finalizable object reachable only from its own finalizer's referents

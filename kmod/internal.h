@@ -674,6 +674,7 @@ struct shp_pause {
  * @mark_par_drains: drains done in parallel (for tests)
  * @mark_par_helped: of those, drains another worker joined
  * @mark_byte_drains: of those, drains that marked with mark bytes
+ * @mark_bytes_made: times the mark bytes were (re)made (for tests)
  * @live_bytes: bytes marked by the last cycle
  * @live_objects: objects marked by the last cycle (tiny blocks count once)
  * @weak_at_mark: weak records when the last cycle marked (for gctrace)
@@ -739,6 +740,7 @@ struct spanheap {
 	u64 mark_par_drains;
 	u64 mark_par_helped;
 	u64 mark_byte_drains;
+	u64 mark_bytes_made;
 	u64 live_bytes;
 	u64 live_objects;
 	u64 weak_at_mark;

@@ -35,7 +35,7 @@
  * locked operation bounded two workers.  Two workers may both find an
  * object unmarked and both scan it, which costs time only.  Every span
  * numbered by shp_mark_reset() (mark_off, mark_gen) has a byte per
- * object in one array of the heap's, made with the mark stack; the
+ * object in one array of the heap's, sized by each shp_mark_reset(); the
  * drain folds the bytes into the mark bits and zeroes them before it
  * returns, so nothing else ever reads them.  A span not numbered, or a
  * heap without memory (or limit) for the bytes, is marked with
@@ -380,7 +380,8 @@ struct shp_mark_worker {
  * @bytes_used: of which numbered by the last shp_mark_reset(); 0 if they
  *	did not fit (then no span has mark bytes)
  * @bytes_failed: making them failed since the world stopped: not tried
- *	again before the next stop (shp_mark_find_cycles() resets per record)
+ *	again before the next stop (shp_mark_find_cycles() calls
+ *	shp_mark_reset() per record); cleared by shp_mark_stack_get()
  * @max_workers: workers it has buffers for
  * @nbufs: entries of @bufs
  * @w: the workers
@@ -805,7 +806,8 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
  *
  * In parallel once there are enough of them (see the top of the file).
  *
- * Context: rcu_read_lock() NOT held; may cond_resched().
+ * Context: rcu_read_lock() NOT held; may sleep (a parallel drain waits
+ * for its workers).
  */
 void shp_mark_drain(struct spanheap *heap)
 {
@@ -902,27 +904,32 @@ static void mark_bytes_put(struct spanheap *heap)
  * Size the mark bytes for @need of them, a quarter more for growth:
  * remade when they do not fit or are over 4 times too large.  Charged
  * within the limit: without them, parallel drains use test_and_set_bit().
+ * A failure is not retried before the next stop (@bytes_failed).
  */
 static void mark_bytes_get(struct spanheap *heap, unsigned long need)
 {
 	struct shp_mark_par *par = heap->mark_par;
 	unsigned long len;
 
-	if ((need <= par->bytes_len && need >= par->bytes_len / 4) ||
-	    par->bytes_failed)
+	if (par->bytes_failed ||
+	    (need <= par->bytes_len && need >= par->bytes_len / 4))
 		return;
 	mark_bytes_put(heap);
 	len = need + need / 4;
-	par->bytes_failed = true;
-	if (!len || len > U32_MAX || !shp_meta_charge(heap, len, false))
+	if (!len || len > U32_MAX)
 		return;
+	if (!shp_meta_charge(heap, len, false)) {
+		par->bytes_failed = true;
+		return;
+	}
 	par->bytes = kvzalloc(len, SHP_GFP);
 	if (!par->bytes) {
 		shp_meta_uncharge(heap, len);
+		par->bytes_failed = true;
 		return;
 	}
+	heap->mark_bytes_made++;
 	par->bytes_len = len;
-	par->bytes_failed = false;
 }
 
 /**
@@ -932,7 +939,8 @@ static void mark_bytes_get(struct spanheap *heap, unsigned long need)
  * Made on first use and kept, with the parallel mark state if the heap
  * has several mark workers.  They are charged past the limit: a heap at
  * its limit must still be able to collect.  The parallel state's mark
- * bytes are sized for the heap's spans by each shp_mark_reset().
+ * bytes are sized for the heap's spans by each shp_mark_reset(); a stop
+ * of the world begins here, so a failure to make them may be retried.
  *
  * Context: process context, heap->gc_lock held, the world stopped.
  * Return: false if there is no memory for the stack.
@@ -1140,7 +1148,7 @@ static void mark_span_finalizer_referents(struct spanheap *heap,
 	struct mark_hint h;
 	unsigned int w, idx;
 
-	if (SHP_SPC_NOSCAN(s->spc))
+	if (!s->nkind[SPANHEAP_SPECIAL_FINALIZER] || SHP_SPC_NOSCAN(s->spc))
 		return;
 	for (w = 0; w < s->nwords; w++) {
 		todo = fin[w] & ~mark[w];
@@ -1185,9 +1193,11 @@ EXPORT_SYMBOL_GPL(spanheap_mark_root);
 
 /*
  * One span's records, in one visit: each pass over the spans misses the
- * cache on every span struct once they are scattered.  A finalizable
- * object that a later span's pin or cleanup reaches has its referents
- * scanned twice, which costs time only: the marked set is the same.
+ * cache on every span struct once they are scattered.  Nothing is
+ * drained between the kinds of record, so a finalizable object that a
+ * pin or cleanup argument reaches (through objects not yet scanned, or
+ * from a later span) may have its referents scanned before it is
+ * marked and scanned again: time only, the marked set is the same.
  */
 static void mark_span_specials(struct spanheap *heap, struct shp_span *s,
 			       void *unused)
@@ -1207,7 +1217,7 @@ static void mark_span_specials(struct spanheap *heap, struct shp_span *s,
  * finalizer root their referents but not themselves.  Weak handles mark
  * nothing.
  *
- * Context: the world stopped; may cond_resched().
+ * Context: the world stopped; may sleep (shp_mark_drain()).
  */
 void shp_mark_specials(struct spanheap *heap)
 {

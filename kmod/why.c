@@ -8,9 +8,10 @@
  * arguments; then, for what those leave unreached, the referents of
  * every object with a finalizer (Go's "finalizer referents are
  * marked").  The mark takes the last three span by span in one pass;
- * the set it marks is the same.  Each root kind is walked to the end before the next is
- * added: the path names the first kind that keeps the target (a root
- * slot that keeps it for good, not a queued finalizer about to drain).
+ * the set it marks is the same.  Each root kind is walked to the end
+ * before the next is added: the path names the first kind that keeps
+ * the target (a root slot that keeps it for good, not a queued
+ * finalizer about to drain).
  * Every object reached is a node remembering the node it was reached
  * from and the offset of the word followed, so the first time the
  * target is reached, the parents spell a shortest path of that kind.
@@ -269,7 +270,7 @@ static void why_drain(struct shp_why *w)
 	}
 }
 
-/* Every root but the finalizer referents, in the mark's order. */
+/* Every root but the finalizer referents, by the mark's kinds of root. */
 static void why_roots(struct shp_why *w)
 {
 	struct spanheap *heap = w->heap;

@@ -378,27 +378,29 @@ static void mark_bytes_within_limit(struct kunit *test)
 static void mark_bytes_follow_growth(struct kunit *test)
 {
 	struct mgraph *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
-	unsigned int i, extra;
+	unsigned int i, extra, failed = 0;
+	u64 drains, byte_drains, made;
 	unsigned long nlive;
-	u64 drains;
 
 	KUNIT_ASSERT_NOT_NULL(test, g);
 	mk_graph_init(test, g);
 	mk_build(test, g);
 	nlive = mk_drop_wide(g);
 	drains = g->heap->mark_par_drains;
-	KUNIT_EXPECT_EQ(test, mk_mark_par_bytes(test, g, nlive),
-			g->heap->mark_par_drains - drains);
+	byte_drains = mk_mark_par_bytes(test, g, nlive);
+	KUNIT_EXPECT_EQ(test, byte_drains, g->heap->mark_par_drains - drains);
 	/* Unreachable, so the set to mark is the same. */
 	extra = g->n / 2;
 	spanheap_enter(g->heap);
 	for (i = 0; i < extra; i++)
-		KUNIT_ASSERT_NOT_NULL(test, spanheap_alloc(g->heap,
-							   sizeof(struct mnode), 0));
+		failed += !spanheap_alloc(g->heap, sizeof(struct mnode), 0);
 	spanheap_exit(g->heap);
+	KUNIT_ASSERT_EQ(test, failed, 0);
+	made = g->heap->mark_bytes_made;
 	drains = g->heap->mark_par_drains;
-	KUNIT_EXPECT_EQ(test, mk_mark_par_bytes(test, g, nlive),
-			g->heap->mark_par_drains - drains);
+	byte_drains = mk_mark_par_bytes(test, g, nlive);
+	KUNIT_EXPECT_EQ(test, byte_drains, g->heap->mark_par_drains - drains);
+	KUNIT_EXPECT_EQ(test, g->heap->mark_bytes_made, made + 1);
 	mk_graph_exit(g);
 }
 
