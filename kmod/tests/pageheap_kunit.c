@@ -444,23 +444,26 @@ static void kept_spans_scavenged(struct kunit *test)
 {
 	struct spanheap *heap = test->priv;
 	u8 *p = alloc(test, OBJ);
+	unsigned long now;
 
 	heap->pages.max_kept = shp_kept_large_spans;
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
 	burst(test);
+	/* One clock for every pass: a tick between two would shift the delay. */
+	now = jiffies;
 	/* The burst's first allocation took p's span back. */
 	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 2 * SHP_ARENA_BYTES / OBJ);
 	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, 0);
 	/* Keeping armed the scavenger (its delay is FAR: not run yet). */
 	KUNIT_EXPECT_TRUE(test, heap->pages.armed);
 	/* The first pass sees them kept from now on: all stay. */
-	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, jiffies + 2 * FAR, false), 0);
+	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, now + 2 * FAR, false), 0);
 	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 2 * SHP_ARENA_BYTES / OBJ);
 	/* Within the delay of that: all stay. */
-	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, jiffies + 2 * FAR + FAR - 1, false), 0);
+	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, now + 2 * FAR + FAR - 1, false), 0);
 	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 2 * SHP_ARENA_BYTES / OBJ);
 	/* Past it: released, their arenas idle inside the call, then freed. */
-	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, jiffies + 5 * FAR, false),
+	KUNIT_EXPECT_EQ(test, shp_scavenge(heap, now + 5 * FAR, false),
 			2 * SHP_ARENA_BYTES);
 	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 0);
 	KUNIT_EXPECT_EQ(test, heap->pages.kept_bytes, 0);
