@@ -442,8 +442,8 @@ static void central_cache(struct shp_cpu_cache *c, struct shp_span *s)
 	list_del_init(&s->list);
 	s->next_word = 0;
 	shp_span_load_cache(s);
-	/* Release: spanheap_read_stats() reads the span without a lock. */
-	smp_store_release(&c->alloc[s->spc], s);
+	/* Stats read it under the lock, the owner alone without. */
+	WRITE_ONCE(c->alloc[s->spc], s);
 }
 
 /**
@@ -595,8 +595,9 @@ void spanheap_drain(struct spanheap *heap)
 
 			if (s == &shp_empty_span)
 				continue;
-			WRITE_ONCE(c->alloc[spc], &shp_empty_span);
+			/* Under the lock: see count_class() in stats.c. */
 			spin_lock(&heap->central[spc].lock);
+			WRITE_ONCE(c->alloc[spc], &shp_empty_span);
 			shp_central_uncache(heap, s);
 			spin_unlock(&heap->central[spc].lock);
 		}

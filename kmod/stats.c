@@ -9,9 +9,10 @@
 #include "internal.h"
 
 /*
- * Specials and objects of one span into @st; racy for cached spans, and
- * for slotted large ones, whose owner revives them (their class
- * included) without a lock.
+ * Specials and objects of one span into @st; racy only against
+ * allocation and free: by the span's owning cache, and for slotted large
+ * spans, by the CPU that revives them (their class included) without a
+ * lock.
  */
 static void count_span(struct shp_span *s, struct spanheap_stats *st)
 {
@@ -31,10 +32,40 @@ static void count_list(struct list_head *spans, struct spanheap_stats *st)
 		count_span(s, st);
 }
 
+/*
+ * The spans of one class, cached and central.  A span moves between a
+ * cache and the central lists only under its class's lock, so holding
+ * it counts each span once, even while a cycle drains the caches or
+ * another CPU's cache takes a span.
+ */
+static void count_class(struct spanheap *heap, unsigned int spc,
+			struct spanheap_stats *st)
+{
+	struct shp_central *ct = &heap->central[spc];
+	int cpu;
+
+	lockdep_assert_held(&ct->lock);
+	for_each_possible_cpu(cpu) {
+		struct shp_span *s = READ_ONCE(per_cpu_ptr(heap->cpu, cpu)->alloc[spc]);
+
+		if (s != &shp_empty_span)
+			count_span(s, st);
+	}
+	count_list(&ct->partial, st);
+	count_list(&ct->full, st);
+	count_list(&ct->unswept, st);
+	st->classes[SHP_SPC_CLASS(spc)].spans += ct->nspans;
+	st->frees += ct->nswept;
+}
+
 /**
  * spanheap_read_stats() - take a snapshot of a heap's counters
  * @heap: heap
  * @st: filled in
+ *
+ * Each span is counted once, whatever cycles and cache refills run
+ * meanwhile; only allocations and frees running meanwhile may be seen
+ * or not.
  *
  * Context: any context that may take a spinlock.
  */
@@ -44,31 +75,16 @@ void spanheap_read_stats(struct spanheap *heap, struct spanheap_stats *st)
 	int cpu;
 
 	memset(st, 0, sizeof(*st));
-	rcu_read_lock();	/* cached spans may be released meanwhile */
 	for_each_possible_cpu(cpu) {
 		struct shp_cpu_cache *c = per_cpu_ptr(heap->cpu, cpu);
 
-		for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
-			/* Acquire: pairs with central_cache()'s release. */
-			struct shp_span *s = smp_load_acquire(&c->alloc[spc]);
-
-			if (s != &shp_empty_span)
-				count_span(s, st);
-		}
 		st->allocs += local_read(&c->allocs);
 		st->frees += local_read(&c->frees);
 	}
-	rcu_read_unlock();
 	for (spc = 0; spc < SHP_NR_SPAN_CLASSES; spc++) {
-		struct shp_central *ct = &heap->central[spc];
-
-		spin_lock(&ct->lock);
-		count_list(&ct->partial, st);
-		count_list(&ct->full, st);
-		count_list(&ct->unswept, st);
-		st->classes[SHP_SPC_CLASS(spc)].spans += ct->nspans;
-		st->frees += ct->nswept;
-		spin_unlock(&ct->lock);
+		spin_lock(&heap->central[spc].lock);
+		count_class(heap, spc, st);
+		spin_unlock(&heap->central[spc].lock);
 	}
 	spin_lock(&heap->lock);
 	count_list(&heap->large, st);

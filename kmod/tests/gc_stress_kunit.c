@@ -337,9 +337,150 @@ static void finalizer_eexist_shares_words(struct kunit *test)
 	spanheap_destroy(fw->heap);
 }
 
+#define SX_NODES	4096
+#define SX_MS		1000
+
+struct stats_exact;
+
+struct sx_thread {
+	struct stats_exact *sx;
+	struct completion done;
+};
+
+struct stats_exact {
+	struct spanheap *heap;
+	unsigned long deadline;
+	void *head;		/* a root: a chain of SX_NODES nodes */
+	atomic_long_t churned;
+	struct sx_thread t[GS_MAX_THREADS];
+	struct completion cycles_done;
+};
+
+/*
+ * Allocate a node and free it again, on one CPU: its cache takes a
+ * partial span from the central lists (after each cycle drained it) and
+ * the count is never more than one above the chain's.
+ */
+static int sx_churn_thread(void *arg)
+{
+	struct sx_thread *t = arg;
+	struct stats_exact *sx = t->sx;
+	unsigned long n = 0;
+	void *obj;
+
+	while (time_before(jiffies, sx->deadline)) {
+		spanheap_enter(sx->heap);
+		migrate_disable();	/* a local free: no remote posting */
+		obj = spanheap_alloc(sx->heap, sizeof(struct snode), 0);
+		if (obj && !spanheap_free(sx->heap, obj))
+			n++;
+		migrate_enable();
+		spanheap_exit(sx->heap);
+		cond_resched();
+	}
+	atomic_long_add(n, &sx->churned);
+	kthread_complete_and_exit(&t->done, 0);
+}
+
+static int sx_cycle_thread(void *arg)
+{
+	struct stats_exact *sx = arg;
+
+	while (time_before(jiffies, sx->deadline)) {
+		spanheap_collect(sx->heap);
+		cond_resched();
+	}
+	kthread_complete_and_exit(&sx->cycles_done, 0);
+}
+
+/*
+ * STATS counts each object once while cycles drain the caches and other
+ * CPUs' caches take spans back: a chain of SX_NODES rooted nodes, each
+ * span also holding freed room, is read as between SX_NODES and
+ * SX_NODES plus one per churning thread, never a cached span's objects
+ * fewer or more.
+ */
+static void stats_exact_while_spans_move(struct kunit *test)
+{
+	struct stats_exact *sx = kunit_kzalloc(test, sizeof(*sx), GFP_KERNEL);
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	unsigned long reads = 0, wrong = 0, last_wrong = 0, cycles;
+	unsigned int i, nthreads = clamp(num_online_cpus(), 2u, GS_MAX_THREADS);
+	struct task_struct *task;
+	struct snode *n;
+
+	KUNIT_ASSERT_NOT_NULL(test, sx);
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	sx->heap = spanheap_create("kunit-statsexact", 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(sx->heap));
+	spanheap_set_gc_percent(sx->heap, -1);	/* only the cycle thread's cycles */
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(sx->heap, &sx->head), 0);
+	/* Every other node joins the chain: the first cycle leaves spans half full. */
+	spanheap_enter(sx->heap);
+	for (i = 0; i < 2 * SX_NODES; i++) {
+		n = spanheap_alloc(sx->heap, sizeof(*n), 0);
+		if (!n)
+			break;
+		if (i & 1)
+			continue;
+		n->link = sx->head;
+		WRITE_ONCE(sx->head, n);
+	}
+	spanheap_exit(sx->heap);
+	KUNIT_ASSERT_EQ(test, i, 2 * SX_NODES);
+	spanheap_collect(sx->heap);
+	spanheap_read_stats(sx->heap, st);
+	KUNIT_ASSERT_EQ(test, st->objects_in_use, SX_NODES);
+	cycles = st->collections;
+
+	sx->deadline = jiffies + msecs_to_jiffies(SX_MS);
+	init_completion(&sx->cycles_done);
+	for (i = 0; i < nthreads; i++) {
+		sx->t[i].sx = sx;
+		init_completion(&sx->t[i].done);
+		task = kthread_run(sx_churn_thread, &sx->t[i], "spanheap-sx/%u", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	}
+	task = kthread_run(sx_cycle_thread, sx, "spanheap-sx-gc");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	while (time_before(jiffies, sx->deadline)) {
+		spanheap_read_stats(sx->heap, st);
+		reads++;
+		if (st->objects_in_use < SX_NODES ||
+		    st->objects_in_use > SX_NODES + nthreads) {
+			wrong++;
+			last_wrong = st->objects_in_use;
+		}
+		cond_resched();
+	}
+	for (i = 0; i < nthreads; i++)
+		KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&sx->t[i].done,
+				msecs_to_jiffies(SX_MS + 120000)), 0UL);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&sx->cycles_done,
+			msecs_to_jiffies(SX_MS + 120000)), 0UL);
+	spanheap_read_stats(sx->heap, st);
+	if (wrong)
+		KUNIT_FAIL(test, "%lu of %lu reads wrong, the last %lu objects",
+			   wrong, reads, last_wrong);
+	KUNIT_EXPECT_EQ(test, st->objects_in_use, SX_NODES);
+	/* The race ran: cycles drained caches that churning refilled. */
+	KUNIT_EXPECT_GT(test, st->collections, cycles + 1);
+	KUNIT_EXPECT_GT(test, atomic_long_read(&sx->churned), 0L);
+	kunit_info(test, "%lu reads, %llu cycles, %ld nodes churned\n", reads,
+		   st->collections - cycles, atomic_long_read(&sx->churned));
+	spanheap_root_remove(sx->heap, &sx->head);
+	spanheap_collect(sx->heap);
+	spanheap_read_stats(sx->heap, st);
+	KUNIT_EXPECT_EQ(test, st->objects_in_use, 0);
+	spanheap_drain(sx->heap);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(sx->heap), 0);
+	spanheap_destroy(sx->heap);
+}
+
 static struct kunit_case gc_stress_cases[] = {
 	KUNIT_CASE(gc_stress_finalizers_exact),
 	KUNIT_CASE(finalizer_eexist_shares_words),
+	KUNIT_CASE(stats_exact_while_spans_move),
 	{}
 };
 

@@ -1071,9 +1071,9 @@ static void check_stats(struct mfile *f, bool quiescent, uint64_t extra_roots)
 		FAIL("STATS events_read %llu, model %llu",
 		     (unsigned long long)st.events_read, (unsigned long long)f->events_read);
 	/*
-	 * Per-span counts are summed without stopping the world: a span
-	 * moving between a CPU cache and a central list meanwhile may count
-	 * twice, so finalizers_set and objects are checked at quiescence only.
+	 * Per-span counts are summed without stopping the world: another
+	 * thread's allocations and frees change them meanwhile, so
+	 * finalizers_set and objects are checked at quiescence only.
 	 */
 	if (!quiescent)
 		return;
