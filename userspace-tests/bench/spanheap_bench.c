@@ -170,6 +170,19 @@ static void pairs(struct spanheap *heap, size_t size, long n, bool nozero)
 	       nozero ? "spanheap_nozero" : "spanheap", bench_median(v, ROUNDS));
 }
 
+/* The collector's benchmarks one group at a time, for profiling. */
+static const struct {
+	const char *name;
+	void (*run)(void);
+} gc_modes[] = {
+	{ "tree", bench_gc_tree },
+	{ "register", bench_gc_register },
+	{ "list", bench_gc_list },
+	{ "weak", bench_gc_weak },
+	{ "scaling", bench_gc_scaling },
+	{ "dead", bench_gc_dead },
+};
+
 int main(int argc, char **argv)
 {
 	bool only_pairs = argc > 1 && !strcmp(argv[1], "alloc_free");
@@ -185,31 +198,14 @@ int main(int argc, char **argv)
 	unsigned int s;
 	int r;
 
-	if (argc > 1 && !strcmp(argv[1], "tree")) {
-		bench_gc_tree();
-		return 0;
+	for (s = 0; argc > 1 && s < ARRAY_SIZE(gc_modes); s++) {
+		if (!strcmp(argv[1], gc_modes[s].name)) {
+			gc_modes[s].run();
+			return 0;
+		}
 	}
-	if (argc > 1 && !strcmp(argv[1], "register")) {
-		bench_gc_register();
-		return 0;
-	}
-	if (argc > 1 && !strcmp(argv[1], "list")) {
-		bench_gc_list();
-		return 0;
-	}
-	if (argc > 1 && !strcmp(argv[1], "weak")) {
-		bench_gc_weak();
-		return 0;
-	}
-	if (argc > 1 && !strcmp(argv[1], "scaling")) {
-		bench_gc_scaling();
-		return 0;
-	}
-	if (argc > 1 && !strcmp(argv[1], "dead")) {
-		bench_gc_dead();
-		return 0;
-	}
-	if ((only_alloc && !alloc_size) || (!zeroed && !nozero)) {
+	if ((argc > 1 && !only_pairs && !only_alloc) || (only_alloc && !alloc_size) ||
+	    (!zeroed && !nozero)) {
 		fprintf(stderr, "usage: %s [alloc <n> | alloc_free [spanheap|spanheap_nozero [n]] | tree | list | scaling | weak | register | dead]\n",
 			argv[0]);
 		return 2;
