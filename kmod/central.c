@@ -442,7 +442,7 @@ static void central_cache(struct shp_cpu_cache *c, struct shp_span *s)
 	list_del_init(&s->list);
 	s->next_word = 0;
 	shp_span_load_cache(s);
-	/* Stats read it under the lock, the owner alone without. */
+	/* Read by others under the lock (or with the heap quiescent). */
 	WRITE_ONCE(c->alloc[s->spc], s);
 }
 

@@ -9,10 +9,9 @@
 #include "internal.h"
 
 /*
- * Specials and objects of one span into @st; racy only against
- * allocation and free: by the span's owning cache, and for slotted large
- * spans, by the CPU that revives them (their class included) without a
- * lock.
+ * Specials and objects of one span into @st; racy against allocation
+ * and free by the span's owning cache, and for slotted large spans by
+ * the CPU that revives them (their class included), without a lock.
  */
 static void count_span(struct shp_span *s, struct spanheap_stats *st)
 {
@@ -63,9 +62,9 @@ static void count_class(struct spanheap *heap, unsigned int spc,
  * @heap: heap
  * @st: filled in
  *
- * Each span is counted once, whatever cycles and cache refills run
- * meanwhile; only allocations and frees running meanwhile may be seen
- * or not.
+ * Each span is counted once, whatever cycles, drains and cache refills
+ * run meanwhile; allocations, frees and sweeping running meanwhile may
+ * be seen or not.
  *
  * Context: any context that may take a spinlock.
  */

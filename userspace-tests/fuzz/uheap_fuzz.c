@@ -1072,7 +1072,7 @@ static void check_stats(struct mfile *f, bool quiescent, uint64_t extra_roots)
 		     (unsigned long long)st.events_read, (unsigned long long)f->events_read);
 	/*
 	 * Per-span counts are summed without stopping the world: another
-	 * thread's allocations and frees change them meanwhile, so
+	 * thread's allocations and frees, and sweeping, change them, so
 	 * finalizers_set and objects are checked at quiescence only.
 	 */
 	if (!quiescent)
