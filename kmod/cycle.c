@@ -75,16 +75,16 @@ static void set_next_gc(struct spanheap *heap)
 }
 
 /*
- * Stop the world: one cycle at a time, no sweeper, no section; then
- * finish the previous cycle's sweep and drain the caches, so every span
- * is on a central list or heap->large and swept.  @t_stopped is when
- * the last section ended; the wait for it began at @t_stopping.  The
- * caller restarts the world (sections, then gc_lock) whatever this
+ * Stop the world: no sweeper, no section; then finish the previous
+ * cycle's sweep and drain the caches, so every span is on a central
+ * list or heap->large and swept.  @t_stopped is when the last section
+ * ended; the wait for it began at @t_stopping.  The caller holds
+ * gc_lock (one cycle at a time) and restarts the world whatever this
  * returns.  Return: the mark stack exists (else nothing may be marked).
  */
 static bool stop_world(struct spanheap *heap, u64 *t_stopping, u64 *t_stopped)
 {
-	mutex_lock(&heap->gc_lock);
+	lockdep_assert_held(&heap->gc_lock);
 	/* The sweeper must not sweep spans of the cycle being marked. */
 	cancel_work_sync(&heap->sweep_work);
 	*t_stopping = ktime_get_ns();
@@ -98,7 +98,6 @@ static bool stop_world(struct spanheap *heap, u64 *t_stopping, u64 *t_stopped)
 static void start_world(struct spanheap *heap)
 {
 	percpu_up_write(&heap->sections);
-	mutex_unlock(&heap->gc_lock);
 }
 
 /**
@@ -166,18 +165,8 @@ static void gctrace(struct spanheap *heap, u64 before, const u64 q0[3])
 			    heap->pause.stop_last_ns / 1000);
 }
 
-/**
- * shp_collect() - one collection cycle
- * @heap: heap
- * @sweep_now: sweep every span before returning, else leave it to the
- *	background sweeper and to lazy sweeping
- *
- * Without memory for a mark stack the cycle is skipped and nothing
- * changes.
- *
- * Context: process context outside any section of @heap; may sleep.
- */
-void shp_collect(struct spanheap *heap, bool sweep_now)
+/* One cycle, as shp_collect() describes.  Context: heap->gc_lock held. */
+static void collect_locked(struct spanheap *heap, bool sweep_now)
 {
 	struct mem_cgroup *memcg = shp_memcg_enter(heap);
 	u64 t_stopping, t0, t_stw, before, queued[3] = { 0, 0, 0 };
@@ -192,7 +181,7 @@ void shp_collect(struct spanheap *heap, bool sweep_now)
 		mark_cycle(heap);
 	}
 	t_stw = ktime_get_ns() - t0;
-	percpu_up_write(&heap->sections);
+	start_world(heap);
 	if (marked) {
 		record_pause(heap, t0 - t_stopping, t_stw);
 		if (sweep_now)
@@ -203,8 +192,25 @@ void shp_collect(struct spanheap *heap, bool sweep_now)
 		if (READ_ONCE(shp_gctrace))
 			gctrace(heap, before, queued);
 	}
-	mutex_unlock(&heap->gc_lock);
 	shp_memcg_exit(memcg);
+}
+
+/**
+ * shp_collect() - one collection cycle
+ * @heap: heap
+ * @sweep_now: sweep every span before returning, else leave it to the
+ *	background sweeper and to lazy sweeping
+ *
+ * Without memory for a mark stack the cycle is skipped and nothing
+ * changes.
+ *
+ * Context: process context outside any section of @heap; may sleep.
+ */
+void shp_collect(struct spanheap *heap, bool sweep_now)
+{
+	mutex_lock(&heap->gc_lock);
+	collect_locked(heap, sweep_now);
+	mutex_unlock(&heap->gc_lock);
 }
 
 /**
@@ -224,10 +230,42 @@ void spanheap_collect(struct spanheap *heap)
 }
 EXPORT_SYMBOL_GPL(spanheap_collect);
 
-/* A paced cycle, run by heap->gc_work; sweeping is left to the sweeper. */
+/*
+ * The pacer's trigger (Go's gcTrigger of kind heap): the heap grew past
+ * its goal.  Past, not to: a sweep keeps empty spans up to the goal
+ * (central_empty()), and a heap swept down to it needs no cycle.
+ */
+static bool pacer_trigger_met(struct spanheap *heap)
+{
+	return READ_ONCE(heap->gc_percent) >= 0 &&
+	       shp_heap_in_use(heap) > (long)READ_ONCE(heap->next_gc);
+}
+
+/*
+ * A paced cycle, run by heap->gc_work; sweeping is left to the sweeper.
+ * As Go's gcStart does, it first finishes the last cycle's sweep while
+ * the trigger holds (the world running), then tests the trigger again
+ * once no other cycle can start: a cycle that ran since the work was
+ * queued (an explicit one, or this work's previous run) has usually
+ * met the goal, and one more would stop the world for nothing.  A
+ * cycle asked for by a failed allocation runs regardless.
+ */
 void shp_gc_workfn(struct work_struct *work)
 {
-	shp_collect(container_of(work, struct spanheap, gc_work), false);
+	struct spanheap *heap = container_of(work, struct spanheap, gc_work);
+	struct mem_cgroup *memcg = shp_memcg_enter(heap);	/* the sweep's too */
+	bool at_limit;
+
+	mutex_lock(&heap->gc_lock);
+	at_limit = READ_ONCE(heap->gc_at_limit);
+	if (at_limit)
+		WRITE_ONCE(heap->gc_at_limit, false);
+	else if (pacer_trigger_met(heap))
+		shp_finish_sweep(heap);
+	if (at_limit || pacer_trigger_met(heap))
+		collect_locked(heap, false);
+	mutex_unlock(&heap->gc_lock);
+	shp_memcg_exit(memcg);
 }
 
 /**
@@ -238,8 +276,7 @@ void shp_gc_workfn(struct work_struct *work)
  */
 void shp_gc_maybe_trigger(struct spanheap *heap)
 {
-	if (READ_ONCE(heap->gc_percent) >= 0 &&
-	    shp_heap_in_use(heap) >= (long)READ_ONCE(heap->next_gc))
+	if (pacer_trigger_met(heap))
 		shp_heap_queue_work(heap, shp_wq, &heap->gc_work);
 }
 
@@ -284,9 +321,11 @@ int spanheap_finalizer_cycles(struct spanheap *heap,
 	int found = -ENOMEM;
 	u64 t_stopping, t_stopped;	/* a diagnostic's stop is no cycle's pause */
 
+	mutex_lock(&heap->gc_lock);
 	if (stop_world(heap, &t_stopping, &t_stopped))
 		found = shp_mark_find_cycles(heap, report, arg);
 	start_world(heap);
+	mutex_unlock(&heap->gc_lock);
 	shp_memcg_exit(memcg);
 	return found;
 }
@@ -304,10 +343,12 @@ static int why_stopped(struct spanheap *heap, const void *obj, const char *id,
 	u64 t_stopping, t_stopped;
 	int ret;
 
+	mutex_lock(&heap->gc_lock);
 	stop_world(heap, &t_stopping, &t_stopped);
 	ret = obj ? shp_why_find(heap, obj, report, arg) :
 		    shp_why_hashed(heap, id, report, arg);
 	start_world(heap);
+	mutex_unlock(&heap->gc_lock);
 	shp_memcg_exit(memcg);
 	return ret;
 }

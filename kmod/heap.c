@@ -272,6 +272,7 @@ static noinline void *alloc_slow(struct spanheap *heap, unsigned int spc,
 		}
 		if (!s) {
 			/* Still none: have a cycle run as soon as sections allow. */
+			WRITE_ONCE(heap->gc_at_limit, true);
 			shp_heap_queue_work(heap, shp_wq, &heap->gc_work);
 			return NULL;
 		}

@@ -693,6 +693,8 @@ struct shp_pause {
  * @ncleanup_workers: entries of @cleanup_workers in use, fixed at creation
  * @cleanup_workers: the parallel cleanup workers
  * @gc_work: a paced background collection
+ * @gc_at_limit: an allocation failed at the limit and queued @gc_work:
+ *	that cycle runs whatever the pacer says (cleared under @gc_lock)
  * @sweep_work: the background sweeper
  * @owner: for the user of the heap (the /dev/spanheap file that owns it)
  * @root_scan: the owner's extra roots, called by every mark (may be NULL)
@@ -759,6 +761,7 @@ struct spanheap {
 	unsigned int ncleanup_workers;
 	struct shp_cleanup_worker cleanup_workers[SHP_MAX_CLEANUP_WORKERS];
 	struct work_struct gc_work;
+	bool gc_at_limit;
 	struct work_struct sweep_work;
 	void *owner;
 	spanheap_root_scan_t root_scan;

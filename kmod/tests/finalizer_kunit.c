@@ -551,6 +551,82 @@ static void pacing_triggers_collection(struct kunit *test)
 	KUNIT_EXPECT_LT(test, st->objects_in_use, 2 * SHP_GC_MIN_HEAP / 1024);
 }
 
+/*
+ * A paced cycle tests its trigger again when it can start (Go's
+ * gcStart): queued while another cycle held gc_lock, it runs if the
+ * heap is still past the goal and does not if pacing was turned off
+ * meanwhile.  (memory_limit: one a failed allocation asked for runs
+ * with pacing off.)
+ */
+static void paced_cycle_retests_trigger(struct kunit *test)
+{
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	static const int percent_at_start[] = { 100, -1 };
+	struct spanheap *heap;
+	unsigned long bytes;
+	unsigned int i, busy;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	for (i = 0; i < ARRAY_SIZE(percent_at_start); i++) {
+		heap = spanheap_create("kunit-fin-retest", 0);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+		spanheap_set_gc_percent(heap, 100);
+		mutex_lock(&heap->gc_lock);	/* as a cycle in progress does */
+		spanheap_enter(heap);
+		for (bytes = 0; bytes < 2 * SHP_GC_MIN_HEAP; bytes += 1024)
+			if (!spanheap_alloc(heap, 1024, 0))
+				break;
+		spanheap_exit(heap);
+		busy = work_busy(&heap->gc_work);	/* queued, or waiting for us */
+		spanheap_set_gc_percent(heap, percent_at_start[i]);
+		mutex_unlock(&heap->gc_lock);
+		flush_work(&heap->gc_work);
+		spanheap_read_stats(heap, st);
+		KUNIT_EXPECT_EQ(test, bytes, 2 * SHP_GC_MIN_HEAP);
+		KUNIT_EXPECT_NE(test, busy, 0);
+		KUNIT_EXPECT_EQ(test, st->collections, percent_at_start[i] < 0 ? 0 : 1);
+		flush_work(&heap->sweep_work);
+		spanheap_destroy(heap);
+	}
+}
+
+/*
+ * A paced cycle first sweeps what the last cycle left unswept (Go's
+ * gcStart): here that gives the garbage's spans back, the heap falls to
+ * its goal, and no second cycle runs.
+ */
+static void paced_cycle_sweeps_first(struct kunit *test)
+{
+	struct spanheap *heap = spanheap_create("kunit-fin-sweep1st", 0);
+	unsigned long bytes;
+	s64 cycles;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	spanheap_set_gc_percent(heap, -1);
+	spanheap_enter(heap);
+	for (bytes = 0; bytes < 2 * SHP_GC_MIN_HEAP; bytes += 1024)
+		if (!spanheap_alloc(heap, 1024, 0))
+			break;
+	spanheap_exit(heap);
+	KUNIT_EXPECT_EQ(test, bytes, 2 * SHP_GC_MIN_HEAP);
+	/* All garbage, nothing swept: the cycle queues no sweeper while "dying". */
+	spin_lock(&heap->fin_lock);
+	heap->dying = true;
+	spin_unlock(&heap->fin_lock);
+	shp_collect(heap, false);
+	spin_lock(&heap->fin_lock);
+	heap->dying = false;
+	spin_unlock(&heap->fin_lock);
+	spanheap_set_gc_percent(heap, 100);
+	KUNIT_EXPECT_GT(test, shp_heap_in_use(heap), (long)heap->next_gc);
+	cycles = atomic64_read(&heap->collections);
+	shp_heap_queue_work(heap, shp_wq, &heap->gc_work);
+	flush_work(&heap->gc_work);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), cycles);
+	KUNIT_EXPECT_LE(test, shp_heap_in_use(heap), (long)heap->next_gc);
+	spanheap_destroy(heap);
+}
+
 /* At the limit allocation fails, queues a cycle, and works again after it. */
 static void memory_limit(struct kunit *test)
 {
@@ -1098,6 +1174,8 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(allocated_during_cycle_survive),
 	KUNIT_CASE(finalizer_runs_once_in_worker),
 	KUNIT_CASE(pacing_triggers_collection),
+	KUNIT_CASE(paced_cycle_retests_trigger),
+	KUNIT_CASE(paced_cycle_sweeps_first),
 	KUNIT_CASE(memory_limit),
 	KUNIT_CASE(destroy_with_queued_finalizers),
 	KUNIT_CASE(queued_finalizers_are_roots),

@@ -135,6 +135,19 @@ bool work_pending(struct work_struct *w)
 	return p;
 }
 
+unsigned int work_busy(struct work_struct *w)
+{
+	struct workqueue_struct *wq = __atomic_load_n(&w->wq, __ATOMIC_ACQUIRE);
+	unsigned int busy;
+
+	if (!wq)
+		return 0;
+	pthread_mutex_lock(&wq->lock);
+	busy = (w->pending ? WORK_BUSY_PENDING : 0) | (w->running ? WORK_BUSY_RUNNING : 0);
+	pthread_mutex_unlock(&wq->lock);
+	return busy;
+}
+
 /*
  * The timer thread of delayed work: it sleeps until the earliest armed
  * item is due and queues it.  Items are queued under timer_lock, so

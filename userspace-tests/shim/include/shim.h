@@ -582,6 +582,9 @@ bool queue_work(struct workqueue_struct *wq, struct work_struct *work);
 bool cancel_work_sync(struct work_struct *work);
 bool flush_work(struct work_struct *work);
 bool work_pending(struct work_struct *work);
+#define WORK_BUSY_PENDING	1
+#define WORK_BUSY_RUNNING	2
+unsigned int work_busy(struct work_struct *work);
 
 /*
  * Delayed work: one timer thread (shim_wq.c) queues each item on its
