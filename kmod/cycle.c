@@ -172,6 +172,8 @@ static void collect_locked(struct spanheap *heap, bool sweep_now)
 	u64 t_stopping, t0, t_stw, before, queued[3] = { 0, 0, 0 };
 	bool marked;
 
+	/* This cycle answers every failure at the limit so far. */
+	WRITE_ONCE(heap->gc_at_limit, false);
 	marked = stop_world(heap, &t_stopping, &t0);
 	before = atomic_long_read(&heap->reserved);
 	if (marked) {
@@ -242,13 +244,14 @@ static bool pacer_trigger_met(struct spanheap *heap)
 }
 
 /*
- * A paced cycle, run by heap->gc_work; sweeping is left to the sweeper.
- * As Go's gcStart does, it first finishes the last cycle's sweep while
- * the trigger holds (the world running), then tests the trigger again
- * once no other cycle can start: a cycle that ran since the work was
- * queued (an explicit one, or this work's previous run) has usually
- * met the goal, and one more would stop the world for nothing.  A
- * cycle asked for by a failed allocation runs regardless.
+ * A paced cycle, run by heap->gc_work; its own sweep is left to the
+ * sweeper.  As Go's gcStart does, if the trigger holds it first
+ * finishes the last cycle's sweep (the world running; Go re-tests per
+ * span), then tests the trigger again once no other cycle can start: a
+ * cycle that ran since the work was queued (an explicit one, or this
+ * work's previous run) has usually met the goal, and one more would
+ * stop the world for nothing.  A cycle asked for by an allocation that
+ * failed at the limit runs regardless.
  */
 void shp_gc_workfn(struct work_struct *work)
 {
@@ -257,10 +260,8 @@ void shp_gc_workfn(struct work_struct *work)
 	bool at_limit;
 
 	mutex_lock(&heap->gc_lock);
-	at_limit = READ_ONCE(heap->gc_at_limit);
-	if (at_limit)
-		WRITE_ONCE(heap->gc_at_limit, false);
-	else if (pacer_trigger_met(heap))
+	at_limit = READ_ONCE(heap->gc_at_limit);	/* cleared by the cycle */
+	if (!at_limit && pacer_trigger_met(heap))
 		shp_finish_sweep(heap);
 	if (at_limit || pacer_trigger_met(heap))
 		collect_locked(heap, false);

@@ -678,7 +678,7 @@ struct shp_pause {
  * @live_bytes: bytes marked by the last cycle
  * @live_objects: objects marked by the last cycle (tiny blocks count once)
  * @weak_at_mark: weak records when the last cycle marked (for gctrace)
- * @next_gc: pacer's trigger on @reserved
+ * @next_gc: the pacer's goal: a cycle starts once shp_heap_in_use() passes it
  * @gc_percent: GOGC; negative turns pacing off
  * @collections: completed cycles
  * @pause: the cycles' stop-the-world times, written under @gc_lock

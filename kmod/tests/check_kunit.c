@@ -207,10 +207,6 @@ static void full_and_large_corruption_caught(struct kunit *test)
 	EXPECT_CAUGHT(test, heap, heap->pages.nonempty, 1);
 }
 
-static void sweep_held_back(struct work_struct *work)
-{
-}
-
 /* Spans a cycle left unswept are checked on their own list. */
 static void unswept_corruption_caught(struct kunit *test)
 {
@@ -224,11 +220,7 @@ static void unswept_corruption_caught(struct kunit *test)
 	spanheap_exit(heap);
 	KUNIT_ASSERT_NOT_NULL(test, root);
 	s = span_of(root);
-	/* A cycle whose background sweep is a no-op (pacing is off). */
-	INIT_WORK(&heap->sweep_work, sweep_held_back);
-	shp_collect(heap, false);
-	flush_work(&heap->sweep_work);
-	INIT_WORK(&heap->sweep_work, shp_sweep_workfn);
+	test_collect_unswept(heap);
 	KUNIT_ASSERT_NE(test, READ_ONCE(s->sweepgen), heap->sweepgen);
 
 	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);

@@ -609,14 +609,7 @@ static void paced_cycle_sweeps_first(struct kunit *test)
 			break;
 	spanheap_exit(heap);
 	KUNIT_EXPECT_EQ(test, bytes, 2 * SHP_GC_MIN_HEAP);
-	/* All garbage, nothing swept: the cycle queues no sweeper while "dying". */
-	spin_lock(&heap->fin_lock);
-	heap->dying = true;
-	spin_unlock(&heap->fin_lock);
-	shp_collect(heap, false);
-	spin_lock(&heap->fin_lock);
-	heap->dying = false;
-	spin_unlock(&heap->fin_lock);
+	test_collect_unswept(heap);		/* all garbage, nothing swept */
 	spanheap_set_gc_percent(heap, 100);
 	KUNIT_EXPECT_GT(test, shp_heap_in_use(heap), (long)heap->next_gc);
 	cycles = atomic64_read(&heap->collections);
@@ -650,6 +643,43 @@ static void memory_limit(struct kunit *test)
 	spanheap_enter(heap);
 	KUNIT_EXPECT_NOT_NULL(test, spanheap_alloc(heap, 1024, 0));
 	spanheap_exit(heap);
+	spanheap_destroy(heap);
+}
+
+static struct completion gc_gate;
+
+/* heap->gc_work held back until the case opens the gate. */
+static void gc_work_gated(struct work_struct *work)
+{
+	wait_for_completion(&gc_gate);
+	shp_gc_workfn(work);
+}
+
+/*
+ * An allocation failing at the limit queues a cycle that runs whatever
+ * the pacer says, unless a cycle ran in between: an explicit collection
+ * answers the failure, and the queued one does not stop the world again.
+ */
+static void explicit_cycle_answers_limit_failure(struct kunit *test)
+{
+	struct spanheap *heap = spanheap_create("kunit-fin-limit2", 1 << 20);
+	unsigned int n = 0;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	spanheap_set_gc_percent(heap, -1);
+	init_completion(&gc_gate);
+	INIT_WORK(&heap->gc_work, gc_work_gated);
+	spanheap_enter(heap);
+	while (spanheap_alloc(heap, 1024, 0) && n < 4096)
+		n++;
+	spanheap_exit(heap);
+	KUNIT_EXPECT_LT(test, n, 4096);		/* it failed, so queued the work */
+	KUNIT_EXPECT_NE(test, work_busy(&heap->gc_work), 0);
+	spanheap_collect(heap);
+	complete(&gc_gate);
+	flush_work(&heap->gc_work);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), 1);
+	INIT_WORK(&heap->gc_work, shp_gc_workfn);
 	spanheap_destroy(heap);
 }
 
@@ -1177,6 +1207,7 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(paced_cycle_retests_trigger),
 	KUNIT_CASE(paced_cycle_sweeps_first),
 	KUNIT_CASE(memory_limit),
+	KUNIT_CASE(explicit_cycle_answers_limit_failure),
 	KUNIT_CASE(destroy_with_queued_finalizers),
 	KUNIT_CASE(queued_finalizers_are_roots),
 	KUNIT_CASE(mark_stack_overflow_loses_nothing),

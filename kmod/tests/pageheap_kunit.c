@@ -254,10 +254,6 @@ static void reused_run_is_zeroed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, fence), 0);
 }
 
-static void sweep_held_back(struct work_struct *work)
-{
-}
-
 /*
  * A dead large object's run is reused by the next large allocation even
  * though no sweep has run yet: the allocation sweeps the large spans
@@ -271,11 +267,7 @@ static void dead_run_reclaimed_before_growth(struct kunit *test)
 
 	migrate_enable();
 	spanheap_exit(heap);
-	flush_work(&heap->sweep_work);
-	INIT_WORK(&heap->sweep_work, sweep_held_back);
-	shp_collect(heap, false);	/* nothing roots p */
-	flush_work(&heap->sweep_work);
-	INIT_WORK(&heap->sweep_work, shp_sweep_workfn);
+	test_collect_unswept(heap);	/* nothing roots p */
 	spanheap_enter(heap);
 	migrate_disable();
 	KUNIT_EXPECT_NE(test, READ_ONCE(heap->large_sweepgen), READ_ONCE(heap->sweepgen));

@@ -4,7 +4,7 @@
  * background sweeper, a free, a lookup or a record operation sweeps the
  * span it touches first, and sweeping may release the span under it.
  * To hold the sweep back, the cycle queues a no-op in the sweeper's
- * place (see collect_unswept()).
+ * place (see test_collect_unswept()).
  */
 #include <kunit/test.h>
 #include <linux/slab.h>
@@ -34,24 +34,6 @@ static bool span_unswept(struct spanheap *heap, const void *obj)
 		  READ_ONCE(s->sweepgen) != READ_ONCE(heap->sweepgen);
 	rcu_read_unlock();
 	return unswept;
-}
-
-static void sweep_held_back(struct work_struct *work)
-{
-}
-
-/*
- * A cycle without its sweep: shp_collect(heap, false) queues the
- * background sweeper, whose work item runs a no-op meanwhile.  Nothing
- * else queues it here (pacing is off), and it is idle when swapped.
- */
-static void collect_unswept(struct spanheap *heap)
-{
-	flush_work(&heap->sweep_work);
-	INIT_WORK(&heap->sweep_work, sweep_held_back);
-	shp_collect(heap, false);
-	flush_work(&heap->sweep_work);
-	INIT_WORK(&heap->sweep_work, shp_sweep_workfn);
 }
 
 static struct shp_span *span_of(const void *obj)
@@ -101,7 +83,7 @@ static void free_sweeps_first(struct kunit *test)
 		if (span_of(small[i]) != span_of(small[0]))
 			other = small[i];
 	KUNIT_ASSERT_NOT_NULL(test, other);
-	collect_unswept(heap);
+	test_collect_unswept(heap);
 	KUNIT_ASSERT_TRUE(test, span_unswept(heap, small[0]));
 	KUNIT_ASSERT_TRUE(test, span_unswept(heap, other));
 	KUNIT_ASSERT_TRUE(test, span_unswept(heap, dead));
@@ -203,7 +185,7 @@ static void lazily_queued_finalizers_dropped_by_destroy(struct kunit *test)
 		KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, objs[i], count_fin, ran), 0);
 	}
 	spanheap_exit(heap);
-	collect_unswept(heap);
+	test_collect_unswept(heap);
 	for (i = 0; i < ARRAY_SIZE(objs); i++)
 		KUNIT_EXPECT_TRUE(test, span_unswept(heap, objs[i]));
 	spanheap_enter(heap);
@@ -240,7 +222,7 @@ static void queued_finalizers_are_roots(struct kunit *test)
 		KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, objs[i], count_fin, ran), 0);
 	}
 	spanheap_exit(heap);
-	collect_unswept(heap);
+	test_collect_unswept(heap);
 	spanheap_enter(heap);
 	KUNIT_EXPECT_TRUE(test, shp_object_live(heap, objs[0]));	/* queues both */
 	spanheap_exit(heap);
@@ -288,7 +270,7 @@ static void alloc_sweeps_for_room(struct kunit *test)
 	}
 	spanheap_exit(heap);
 	root = objs[0];
-	collect_unswept(heap);
+	test_collect_unswept(heap);
 	reserved = atomic_long_read(&heap->reserved);
 	for (i = 0; i < n; i++)
 		KUNIT_ASSERT_TRUE(test, span_unswept(heap, objs[i]));

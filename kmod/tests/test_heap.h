@@ -9,6 +9,7 @@
 #include <kunit/test.h>
 #include <linux/err.h>
 #include <linux/sched.h>
+#include <linux/workqueue.h>
 #include "../internal.h"
 
 /* Cases run inside a section, on one CPU (they reason about its cache). */
@@ -24,6 +25,25 @@ static inline struct spanheap *test_heap_new(const char *name)
 	if (!IS_ERR(heap))
 		spanheap_set_gc_percent(heap, -1);
 	return heap;
+}
+
+static inline void test_sweep_held_back(struct work_struct *work)
+{
+}
+
+/*
+ * A cycle without its sweep: shp_collect(heap, false) queues the
+ * background sweeper, whose work item runs a no-op meanwhile.  The
+ * caller has pacing off, so nothing else queues it, and it is idle when
+ * swapped.
+ */
+static inline void test_collect_unswept(struct spanheap *heap)
+{
+	flush_work(&heap->sweep_work);
+	INIT_WORK(&heap->sweep_work, test_sweep_held_back);
+	shp_collect(heap, false);
+	flush_work(&heap->sweep_work);
+	INIT_WORK(&heap->sweep_work, shp_sweep_workfn);
 }
 
 /* Suite init: test->priv is the case's heap. */
