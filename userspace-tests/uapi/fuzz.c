@@ -1755,6 +1755,16 @@ static void op_cleanup_stop(struct slice *s)
 			fail(s, "cleanup-stop", "CLEANUP_STOP: -ESTALE, the object always reachable");
 		return;
 	}
+	if (ret == -ENOENT && !c->may_run) {
+		/*
+		 * Another thread may have read the event of a finalizable
+		 * object that held this one: the kernel let both go, and a
+		 * cycle queued the cleanup, before our inbox said so.
+		 */
+		settle(s);
+		if (!c->used)	/* its event was in the inbox */
+			return;
+	}
 	if (ret == -ENOENT && c->may_run)
 		return;
 	if (ret) {
