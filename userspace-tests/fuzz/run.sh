@@ -132,7 +132,11 @@ merge)
 esac
 echo "    1..$n"
 if ls "$work/artifacts" | grep -q .; then
-	echo "    # inputs that failed (keep them in userspace-tests/fuzz/regressions/):"
-	ls "$work/artifacts" | sed 's/^/    #   /'
+	# Base64 too: a CI log outlives the build directory that held them.
+	echo "    # inputs that failed (keep them in userspace-tests/fuzz/regressions/;"
+	echo "    # from a log: echo <base64> | base64 -d > userspace-tests/fuzz/regressions/<name>):"
+	for f in "$work/artifacts"/*; do
+		echo "    #   ${f##*/} $(base64 -w0 "$f")"
+	done
 fi
 exit $bad
