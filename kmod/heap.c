@@ -189,42 +189,75 @@ static __always_inline void *span_take(struct shp_span *s)
 	return cache ? span_take_bit(s, cache) : NULL;
 }
 
+/*
+ * Nothing more fits under the limit, even swept: have a cycle run as
+ * soon as every section has closed, whatever the pacer says.
+ */
+static void grow_failed(struct spanheap *heap)
+{
+	WRITE_ONCE(heap->gc_at_limit, true);
+	shp_heap_queue_work(heap, shp_wq, &heap->gc_work);
+}
+
+/*
+ * A large span for @size bytes, its object allocated (zeroed if @zero):
+ * this CPU's last freed span, else a dead or kept one, else a new one,
+ * and at the limit the same again after sweeping every span (freed small
+ * spans give their pages back).  Return: the span, or NULL.
+ */
+static struct shp_span *large_span_get(struct spanheap *heap, size_t size,
+				       unsigned int spc, bool zero)
+{
+	unsigned long bytes = PAGE_ALIGN(size);
+	struct shp_span *s = shp_large_slot_take(heap, bytes, spc);
+	bool swept = false;
+
+	for (;;) {
+		if (!s) {
+			shp_sweep_large_all(heap);
+			s = shp_large_reuse(heap, bytes, spc);
+		}
+		if (s) {
+			if (zero)
+				memset((void *)s->base, 0, s->bytes);
+			return s;
+		}
+		s = shp_span_new(heap, spc, size, zero);
+		if (s) {
+			__set_bit(0, shp_alloc_bits(s));
+			s->nalloc = 1;
+			shp_large_add(heap, s);
+			return s;	/* allocated zeroed unless NOZERO */
+		}
+		if (swept)
+			return NULL;
+		shp_finish_sweep(heap);
+		swept = true;
+	}
+}
+
 /* A span of its own, of class 0; NOSCAN like any other span class. */
 static noinline void *alloc_large(struct spanheap *heap, size_t size,
 				  unsigned int flags)
 {
 	unsigned int spc = SHP_SPC(0, !!(flags & SPANHEAP_NOSCAN));
-	bool zero = !(flags & SPANHEAP_NOZERO);
-	struct shp_span *s;
+	size_t limit = READ_ONCE(heap->limit);
 	struct shp_cpu_cache *c;
+	struct shp_span *s;
 
-	if (size > (size_t)INT_MAX)
+	/* One that can never fit fails with nothing swept or queued. */
+	if (size > (size_t)INT_MAX || (limit && PAGE_ALIGN(size) > limit))
 		return NULL;
-	/* This CPU's last freed span, else dead and kept ones, before the heap grows. */
-	s = shp_large_slot_take(heap, PAGE_ALIGN(size), spc);
+	s = large_span_get(heap, size, spc, !(flags & SPANHEAP_NOZERO));
 	if (!s) {
-		shp_sweep_large_all(heap);
-		s = shp_large_reuse(heap, PAGE_ALIGN(size), spc);
-	}
-	if (s) {
-		if (zero)
-			memset((void *)s->base, 0, s->bytes);
-		goto out;
-	}
-	s = shp_span_new(heap, spc, size, zero);
-	if (!s) {
-		shp_gc_maybe_trigger(heap);
+		grow_failed(heap);
 		return NULL;
 	}
-	__set_bit(0, shp_alloc_bits(s));
-	s->nalloc = 1;
-	shp_large_add(heap, s);
-out:
 	shp_gc_maybe_trigger(heap);
 	c = get_cpu_ptr(heap->cpu);
 	local_inc(&c->allocs);
 	put_cpu_ptr(heap->cpu);
-	return (void *)s->base;		/* allocated zeroed unless NOZERO */
+	return (void *)s->base;
 }
 
 /* Refill from the owned span's next word, else from the central lists. */
@@ -271,9 +304,7 @@ static noinline void *alloc_slow(struct spanheap *heap, unsigned int spc,
 			continue;
 		}
 		if (!s) {
-			/* Still none: have a cycle run as soon as sections allow. */
-			WRITE_ONCE(heap->gc_at_limit, true);
-			shp_heap_queue_work(heap, shp_wq, &heap->gc_work);
+			grow_failed(heap);
 			return NULL;
 		}
 		shp_gc_maybe_trigger(heap);
@@ -386,8 +417,9 @@ static noinline void *alloc_nozero(struct spanheap *heap, size_t size,
  * without the flag in the same memory is zeroed as always.
  *
  * When a new span would exceed the heap's limit, the unswept spans are
- * swept first; if that frees nothing of this class, a collection is
- * queued (it runs once every section has closed) and NULL is returned.
+ * swept first; if that frees no room, a collection is queued (it runs
+ * once every section has closed, whatever the pacer says) and NULL is
+ * returned.  A large object bigger than the limit itself fails at once.
  * A new span may also start a paced collection (GOGC).
  *
  * Context: process context inside a mutator section; may sleep (only

@@ -646,6 +646,34 @@ static void memory_limit(struct kunit *test)
 	spanheap_destroy(heap);
 }
 
+/*
+ * As memory_limit, with large objects: a failure at the limit has a
+ * cycle run with pacing off; one bigger than the limit fails at once.
+ */
+static void memory_limit_large(struct kunit *test)
+{
+	struct spanheap *heap = spanheap_create("kunit-fin-limit3", 1 << 20);
+	unsigned int n = 0;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	spanheap_set_gc_percent(heap, -1);
+	spanheap_enter(heap);
+	while (spanheap_alloc(heap, 64 << 10, 0) && n < 64)
+		n++;
+	spanheap_exit(heap);
+	KUNIT_EXPECT_GT(test, n, 0);
+	KUNIT_EXPECT_LT(test, n, 16);
+	flush_work(&heap->gc_work);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), 1);
+	spanheap_enter(heap);
+	KUNIT_EXPECT_NOT_NULL(test, spanheap_alloc(heap, 64 << 10, 0));
+	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 2 << 20, 0));
+	spanheap_exit(heap);
+	KUNIT_EXPECT_EQ(test, work_busy(&heap->gc_work), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), 1);
+	spanheap_destroy(heap);
+}
+
 static struct completion gc_gate;
 
 /* heap->gc_work held back until the case opens the gate. */
@@ -1207,6 +1235,7 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(paced_cycle_retests_trigger),
 	KUNIT_CASE(paced_cycle_sweeps_first),
 	KUNIT_CASE(memory_limit),
+	KUNIT_CASE(memory_limit_large),
 	KUNIT_CASE(explicit_cycle_answers_limit_failure),
 	KUNIT_CASE(destroy_with_queued_finalizers),
 	KUNIT_CASE(queued_finalizers_are_roots),
