@@ -667,7 +667,39 @@ static void memory_limit_large(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), 1);
 	spanheap_enter(heap);
 	KUNIT_EXPECT_NOT_NULL(test, spanheap_alloc(heap, 64 << 10, 0));
-	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 2 << 20, 0));
+	/* Can never fit beside the metadata: */
+	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, (1 << 20) - PAGE_SIZE, 0));
+	spanheap_exit(heap);
+	KUNIT_EXPECT_EQ(test, work_busy(&heap->gc_work), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), 1);
+	spanheap_destroy(heap);
+}
+
+/*
+ * A large object that does not fit at the limit sweeps the small spans
+ * too, whose garbage gives its pages back (none kept for the pacer,
+ * whose goal is above this limit), and then fits: no cycle needed.
+ */
+static void large_at_limit_sweeps_small_garbage(struct kunit *test)
+{
+	struct spanheap *heap = spanheap_create("kunit-fin-limit4", 2 << 20);
+	unsigned int n = 0;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	spanheap_set_gc_percent(heap, -1);
+	spanheap_enter(heap);
+	while (atomic_long_read(&heap->reserved) + atomic_long_read(&heap->meta) +
+	       (64 << 10) <= 2 << 20 && n < 4096) {
+		if (!spanheap_alloc(heap, 1024, 0))
+			break;
+		n++;
+	}
+	spanheap_exit(heap);
+	KUNIT_ASSERT_GT(test, n, 256U);
+	KUNIT_ASSERT_EQ(test, work_busy(&heap->gc_work), 0);	/* none failed */
+	test_collect_unswept(heap);		/* all garbage, nothing swept */
+	spanheap_enter(heap);
+	KUNIT_EXPECT_NOT_NULL(test, spanheap_alloc(heap, 64 << 10, 0));
 	spanheap_exit(heap);
 	KUNIT_EXPECT_EQ(test, work_busy(&heap->gc_work), 0);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), 1);
@@ -1236,6 +1268,7 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(paced_cycle_sweeps_first),
 	KUNIT_CASE(memory_limit),
 	KUNIT_CASE(memory_limit_large),
+	KUNIT_CASE(large_at_limit_sweeps_small_garbage),
 	KUNIT_CASE(explicit_cycle_answers_limit_failure),
 	KUNIT_CASE(destroy_with_queued_finalizers),
 	KUNIT_CASE(queued_finalizers_are_roots),

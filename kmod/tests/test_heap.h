@@ -72,8 +72,9 @@ static inline void test_heap_exit(struct kunit *test, unsigned int flags)
 		migrate_enable();
 		spanheap_exit(heap);
 	}
-	/* A failure at the limit queued a cycle, which drains too. */
+	/* A failure at the limit queued a cycle, which drains and sweeps too. */
 	flush_work(&heap->gc_work);
+	flush_work(&heap->sweep_work);
 	if (flags & TEST_HEAP_CHECK) {
 		spanheap_drain(heap);
 		KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
