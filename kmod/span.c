@@ -9,9 +9,11 @@
  * behind that cursor are found again when the span runs dry and is
  * rescanned from word 0.
  */
+#include <linux/cache.h>
 #include <linux/mm.h>
 #include <linux/gfp.h>
 #include <linux/jiffies.h>
+#include <linux/prefetch.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include "internal.h"
@@ -334,6 +336,26 @@ struct shp_span *shp_find_object(struct spanheap *heap, const void *p,
 	return s;
 }
 
+/*
+ * Span structs are scattered, and a list walk misses the cache on each:
+ * the next one (its header, its list node and the bitmaps after it) is
+ * fetched while @fn works on this one.
+ */
+static __always_inline void visit_list(struct spanheap *heap,
+				       struct list_head *head,
+				       shp_span_visitor_t fn, void *arg)
+{
+	struct shp_span *s, *n;
+
+	list_for_each_entry(s, head, list) {
+		n = list_next_entry(s, list);
+		prefetch(n);
+		prefetch(&n->list);
+		prefetch((char *)&n->list + L1_CACHE_BYTES);
+		fn(heap, s, arg);
+	}
+}
+
 /**
  * shp_visit_spans() - call @fn on every span of a heap on a list
  * @heap: heap, its caches drained (cached spans are not visited)
@@ -348,20 +370,15 @@ struct shp_span *shp_find_object(struct spanheap *heap, const void *p,
  */
 void shp_visit_spans(struct spanheap *heap, shp_span_visitor_t fn, void *arg)
 {
-	struct shp_span *s;
 	unsigned int spc;
 
 	shp_assert_world_stopped(heap);
 	for_each_small_spc(spc) {
 		struct shp_central *ct = &heap->central[spc];
 
-		list_for_each_entry(s, &ct->partial, list)
-			fn(heap, s, arg);
-		list_for_each_entry(s, &ct->full, list)
-			fn(heap, s, arg);
-		list_for_each_entry(s, &ct->unswept, list)
-			fn(heap, s, arg);
+		visit_list(heap, &ct->partial, fn, arg);
+		visit_list(heap, &ct->full, fn, arg);
+		visit_list(heap, &ct->unswept, fn, arg);
 	}
-	list_for_each_entry(s, &heap->large, list)
-		fn(heap, s, arg);
+	visit_list(heap, &heap->large, fn, arg);
 }

@@ -59,6 +59,7 @@ typedef unsigned int gfp_t;
 #define __read_mostly
 #define ____cacheline_aligned_in_smp	__attribute__((__aligned__(64)))
 #define ____cacheline_aligned		__attribute__((__aligned__(64)))
+#define L1_CACHE_BYTES			64
 #define likely(x)		__builtin_expect(!!(x), 1)
 #define unlikely(x)		__builtin_expect(!!(x), 0)
 #define barrier()		__asm__ __volatile__("" ::: "memory")
