@@ -620,54 +620,57 @@ static void paced_cycle_sweeps_first(struct kunit *test)
 	spanheap_destroy(heap);
 }
 
+/*
+ * Fill @heap (limit 1 MiB, pacing off) with unrooted @size objects until
+ * one fails at the limit; that failure must have a cycle run, after
+ * which an object fits again.  Return: how many fitted at first.
+ */
+static unsigned int fill_to_limit(struct kunit *test, struct spanheap *heap,
+				  size_t size)
+{
+	unsigned int n = 0;
+
+	spanheap_enter(heap);
+	while (spanheap_alloc(heap, size, 0) && n < 4096)
+		n++;
+	spanheap_exit(heap);
+	KUNIT_EXPECT_LT(test, n, 4096U);
+	flush_work(&heap->gc_work);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), 1);
+	KUNIT_EXPECT_LE(test, atomic_long_read(&heap->reserved), 1L << 20);
+	spanheap_enter(heap);
+	KUNIT_EXPECT_NOT_NULL(test, spanheap_alloc(heap, size, 0));
+	spanheap_exit(heap);
+	return n;
+}
+
 /* At the limit allocation fails, queues a cycle, and works again after it. */
 static void memory_limit(struct kunit *test)
 {
 	struct spanheap *heap = spanheap_create("kunit-fin-limit", 1 << 20);
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
-	unsigned int n = 0;
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
 	KUNIT_ASSERT_NOT_NULL(test, st);
 	spanheap_set_gc_percent(heap, -1);
 	spanheap_read_stats(heap, st);	/* its own structures count too */
-	spanheap_enter(heap);
-	while (spanheap_alloc(heap, 1024, 0) && n < 4096)
-		n++;
-	spanheap_exit(heap);
-	KUNIT_EXPECT_EQ(test, n, ((1 << 20) - st->bytes_meta) / 8192 * 8);
-	flush_work(&heap->gc_work);
-	spanheap_read_stats(heap, st);
-	KUNIT_EXPECT_EQ(test, st->collections, 1);
-	KUNIT_EXPECT_LE(test, st->bytes_reserved, 1 << 20);
-	spanheap_enter(heap);
-	KUNIT_EXPECT_NOT_NULL(test, spanheap_alloc(heap, 1024, 0));
-	spanheap_exit(heap);
+	KUNIT_EXPECT_EQ(test, fill_to_limit(test, heap, 1024),
+			((1 << 20) - st->bytes_meta) / 8192 * 8);
 	spanheap_destroy(heap);
 }
 
 /*
- * As memory_limit, with large objects: a failure at the limit has a
- * cycle run with pacing off; one bigger than the limit fails at once.
+ * As memory_limit, with large objects; and one that cannot fit beside
+ * the metadata fails at once, with no cycle.
  */
 static void memory_limit_large(struct kunit *test)
 {
 	struct spanheap *heap = spanheap_create("kunit-fin-limit3", 1 << 20);
-	unsigned int n = 0;
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
 	spanheap_set_gc_percent(heap, -1);
+	KUNIT_EXPECT_GT(test, fill_to_limit(test, heap, 64 << 10), 0U);
 	spanheap_enter(heap);
-	while (spanheap_alloc(heap, 64 << 10, 0) && n < 64)
-		n++;
-	spanheap_exit(heap);
-	KUNIT_EXPECT_GT(test, n, 0);
-	KUNIT_EXPECT_LT(test, n, 16);
-	flush_work(&heap->gc_work);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), 1);
-	spanheap_enter(heap);
-	KUNIT_EXPECT_NOT_NULL(test, spanheap_alloc(heap, 64 << 10, 0));
-	/* Can never fit beside the metadata: */
 	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, (1 << 20) - PAGE_SIZE, 0));
 	spanheap_exit(heap);
 	KUNIT_EXPECT_EQ(test, work_busy(&heap->gc_work), 0);
