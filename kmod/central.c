@@ -38,20 +38,22 @@ static void central_file(struct shp_central *ct, struct shp_span *s)
  * An empty central span is kept for reuse up to SHP_KEEP_EMPTY_SPANS per
  * class, or, after a sweep, while the heap is within the pacer's goal
  * (like Go's page heap: keep what the heap will reuse before the next
- * cycle); otherwise it is returned to the page allocator.  Not for the
- * pacer under a limit: the goal is at least SHP_GC_MIN_HEAP, and what
- * one class kept there would be refused to other classes and to large
- * objects.
+ * cycle); otherwise it is returned to the page allocator.  Under a
+ * limit, for the pacer only while the heap holds at most half of it: the
+ * goal is at least SHP_GC_MIN_HEAP, and what one class kept near the
+ * limit would be refused to other classes and to large objects.
  */
 static void central_empty(struct shp_central *ct, struct shp_span *s,
 			  bool keep_for_pacer)
 {
 	struct spanheap *heap = s->heap;
+	long reserved = atomic_long_read(&heap->reserved);
+	size_t limit = READ_ONCE(heap->limit);
 
 	lockdep_assert_held(&ct->lock);
 	if (ct->nempty < SHP_KEEP_EMPTY_SPANS ||
-	    (keep_for_pacer && !READ_ONCE(heap->limit) &&
-	     atomic_long_read(&heap->reserved) <= (long)READ_ONCE(heap->next_gc))) {
+	    (keep_for_pacer && reserved <= (long)READ_ONCE(heap->next_gc) &&
+	     (!limit || reserved + atomic_long_read(&heap->meta) <= (long)(limit / 2)))) {
 		ct->nempty++;
 		return;
 	}
@@ -66,8 +68,8 @@ static void central_empty(struct shp_central *ct, struct shp_span *s,
  * @s: span taken off its unswept list, s->nalloc exact
  *
  * The span goes to the partial or full list.  An empty one is kept
- * while its class keeps fewer than SHP_KEEP_EMPTY_SPANS or the heap,
- * without a limit, is within the pacer's goal, and released otherwise.
+ * while its class keeps fewer than SHP_KEEP_EMPTY_SPANS or the heap is
+ * within the pacer's goal (and half its limit), and released otherwise.
  *
  * Context: central lock of @s held.
  */

@@ -245,10 +245,12 @@ static noinline void *alloc_large(struct spanheap *heap, size_t size,
 	struct shp_cpu_cache *c;
 	struct shp_span *s;
 
-	if (size > (size_t)INT_MAX)
-		return NULL;
-	/* Nor beside the metadata, which no cycle shrinks: nothing swept or queued. */
-	if (limit && PAGE_ALIGN(size) + atomic_long_read(&heap->meta) > limit)
+	/*
+	 * Never to fit, even beside only the heap's fixed metadata (cycles
+	 * free records and owner charges): nothing swept or queued.
+	 */
+	if (size > (size_t)INT_MAX ||
+	    (limit && PAGE_ALIGN(size) + SHP_HEAP_FIXED_BYTES > limit))
 		return NULL;
 	s = large_span_get(heap, size, spc, !(flags & SPANHEAP_NOZERO));
 	if (!s) {
@@ -421,8 +423,8 @@ static noinline void *alloc_nozero(struct spanheap *heap, size_t size,
  * When a new span would exceed the heap's limit, the unswept spans are
  * swept first; if that frees no room, a collection is queued (it runs
  * once every section has closed, whatever the pacer says) and NULL is
- * returned.  A large object that cannot fit beside the heap's metadata
- * fails at once.
+ * returned.  A large object that cannot fit even beside the heap's
+ * fixed metadata fails at once.
  * A new span may also start a paced collection (GOGC).
  *
  * Context: process context inside a mutator section; may sleep (only

@@ -338,8 +338,8 @@ struct shp_span *shp_find_object(struct spanheap *heap, const void *p,
 
 /*
  * Span structs are scattered, and a list walk misses the cache on each:
- * the next one (its header, its list node and the bitmaps after it) is
- * fetched while @fn works on this one.
+ * the next one's first line, its list node and the bitmaps after that
+ * are fetched while @fn works on this one.
  */
 static __always_inline void visit_list(struct spanheap *heap,
 				       struct list_head *head,

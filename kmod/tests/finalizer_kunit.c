@@ -628,13 +628,13 @@ static void paced_cycle_sweeps_first(struct kunit *test)
 static unsigned int fill_to_limit(struct kunit *test, struct spanheap *heap,
 				  size_t size)
 {
-	unsigned int n = 0;
+	unsigned int n = 0, most = (1 << 20) / size;
 
 	spanheap_enter(heap);
-	while (spanheap_alloc(heap, size, 0) && n < 4096)
+	while (n < most && spanheap_alloc(heap, size, 0))
 		n++;
 	spanheap_exit(heap);
-	KUNIT_EXPECT_LT(test, n, 4096U);
+	KUNIT_EXPECT_LT(test, n, most);	/* the metadata counts too */
 	flush_work(&heap->gc_work);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), 1);
 	KUNIT_EXPECT_LE(test, atomic_long_read(&heap->reserved), 1L << 20);
@@ -660,8 +660,8 @@ static void memory_limit(struct kunit *test)
 }
 
 /*
- * As memory_limit, with large objects; and one that cannot fit beside
- * the metadata fails at once, with no cycle.
+ * As memory_limit, with large objects; and one that cannot fit even
+ * beside the heap's fixed metadata fails at once, with no cycle.
  */
 static void memory_limit_large(struct kunit *test)
 {
@@ -671,10 +671,48 @@ static void memory_limit_large(struct kunit *test)
 	spanheap_set_gc_percent(heap, -1);
 	KUNIT_EXPECT_GT(test, fill_to_limit(test, heap, 64 << 10), 0U);
 	spanheap_enter(heap);
-	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, (1 << 20) - PAGE_SIZE, 0));
+	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 1 << 20, 0));
 	spanheap_exit(heap);
 	KUNIT_EXPECT_EQ(test, work_busy(&heap->gc_work), 0);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), 1);
+	spanheap_destroy(heap);
+}
+
+#define OWNER_CHARGE	(600 << 10)
+
+static void uncharge_owner(struct spanheap *heap, void *arg)
+{
+	spanheap_uncharge(heap, (unsigned long)arg);
+}
+
+/*
+ * Metadata a cycle frees counts against the limit until then: a large
+ * object that fits only beside less of it fails, has a cycle run, and
+ * fits once the cleanup that gives back an owner's charge has run.
+ */
+static void large_at_limit_after_uncharging_cleanup(struct kunit *test)
+{
+	struct spanheap *heap = spanheap_create("kunit-fin-limit5", 1 << 20);
+	void *obj;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	spanheap_set_gc_percent(heap, -1);
+	KUNIT_ASSERT_EQ(test, spanheap_charge(heap, OWNER_CHARGE), 0);
+	spanheap_enter(heap);
+	obj = spanheap_alloc(heap, 64, 0);
+	KUNIT_ASSERT_NOT_NULL(test, obj);
+	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, obj, uncharge_owner,
+						   (void *)(unsigned long)OWNER_CHARGE), 0LL);
+	obj = NULL;
+	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 512 << 10, 0));
+	spanheap_exit(heap);
+	flush_work(&heap->gc_work);
+	flush_work(&heap->sweep_work);		/* which queues the cleanup */
+	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), 1);
+	spanheap_wait_cleanups(heap);
+	spanheap_enter(heap);
+	KUNIT_EXPECT_NOT_NULL(test, spanheap_alloc(heap, 512 << 10, 0));
+	spanheap_exit(heap);
 	spanheap_destroy(heap);
 }
 
@@ -1272,6 +1310,7 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(memory_limit),
 	KUNIT_CASE(memory_limit_large),
 	KUNIT_CASE(large_at_limit_sweeps_small_garbage),
+	KUNIT_CASE(large_at_limit_after_uncharging_cleanup),
 	KUNIT_CASE(explicit_cycle_answers_limit_failure),
 	KUNIT_CASE(destroy_with_queued_finalizers),
 	KUNIT_CASE(queued_finalizers_are_roots),
