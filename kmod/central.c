@@ -34,33 +34,67 @@ static void central_file(struct shp_central *ct, struct shp_span *s)
 		list_move(&s->list, &ct->partial);
 }
 
+/* Unlink @s, an empty central span, and give it back.  Context: ct->lock. */
+static void central_release(struct shp_central *ct, struct shp_span *s)
+{
+	lockdep_assert_held(&ct->lock);
+	list_del_init(&s->list);
+	ct->nspans--;
+	shp_special_free_all(s);
+	shp_span_release(s);
+}
+
 /*
  * An empty central span is kept for reuse up to SHP_KEEP_EMPTY_SPANS per
  * class, or, after a sweep, while the heap is within the pacer's goal
  * (like Go's page heap: keep what the heap will reuse before the next
- * cycle); otherwise it is returned to the page allocator.  Under a
- * limit, for the pacer only while the heap holds at most half of it: the
- * goal is at least SHP_GC_MIN_HEAP, and what one class kept near the
- * limit would be refused to other classes and to large objects.
+ * cycle); otherwise it is returned to the page allocator.  At the limit,
+ * shp_central_release_empty() gives back what the pacer kept.
  */
 static void central_empty(struct shp_central *ct, struct shp_span *s,
 			  bool keep_for_pacer)
 {
 	struct spanheap *heap = s->heap;
-	long reserved = atomic_long_read(&heap->reserved);
-	size_t limit = READ_ONCE(heap->limit);
 
 	lockdep_assert_held(&ct->lock);
 	if (ct->nempty < SHP_KEEP_EMPTY_SPANS ||
-	    (keep_for_pacer && reserved <= (long)READ_ONCE(heap->next_gc) &&
-	     (!limit || reserved + atomic_long_read(&heap->meta) <= (long)(limit / 2)))) {
+	    (keep_for_pacer &&
+	     atomic_long_read(&heap->reserved) <= (long)READ_ONCE(heap->next_gc))) {
 		ct->nempty++;
 		return;
 	}
-	list_del_init(&s->list);
-	ct->nspans--;
-	shp_special_free_all(s);
-	shp_span_release(s);
+	central_release(ct, s);
+}
+
+/**
+ * shp_central_release_empty() - give back the empty spans kept for reuse
+ * @heap: heap that cannot grow
+ *
+ * Each class keeps SHP_KEEP_EMPTY_SPANS; the empty spans kept beyond
+ * that for the pacer go back to the page allocator, so that other
+ * classes and large objects may use the room.
+ *
+ * Context: process context, no spinlock held.
+ */
+void shp_central_release_empty(struct spanheap *heap)
+{
+	struct shp_span *s, *tmp;
+	unsigned int spc;
+
+	for_each_small_spc(spc) {
+		struct shp_central *ct = &heap->central[spc];
+
+		spin_lock(&ct->lock);
+		list_for_each_entry_safe(s, tmp, &ct->partial, list) {
+			if (ct->nempty <= SHP_KEEP_EMPTY_SPANS)
+				break;
+			if (s->nalloc)
+				continue;
+			ct->nempty--;
+			central_release(ct, s);
+		}
+		spin_unlock(&ct->lock);
+	}
 }
 
 /**
@@ -69,7 +103,7 @@ static void central_empty(struct shp_central *ct, struct shp_span *s,
  *
  * The span goes to the partial or full list.  An empty one is kept
  * while its class keeps fewer than SHP_KEEP_EMPTY_SPANS or the heap is
- * within the pacer's goal (and half its limit), and released otherwise.
+ * within the pacer's goal, and released otherwise.
  *
  * Context: central lock of @s held.
  */

@@ -190,8 +190,18 @@ static __always_inline void *span_take(struct shp_span *s)
 }
 
 /*
- * Nothing more fits under the limit, even swept: have a cycle run as
- * soon as every section has closed, whatever the pacer says.
+ * Nothing fits under the limit: sweep what is unswept and give back the
+ * empty spans kept for the pacer, then the caller tries again.
+ */
+static void make_room(struct spanheap *heap)
+{
+	shp_finish_sweep(heap);
+	shp_central_release_empty(heap);
+}
+
+/*
+ * Nothing more fits under the limit, even after make_room(): have a
+ * cycle run as soon as every section has closed, whatever the pacer says.
  */
 static void grow_failed(struct spanheap *heap)
 {
@@ -202,8 +212,8 @@ static void grow_failed(struct spanheap *heap)
 /*
  * A large span for @size bytes, its object allocated (zeroed if @zero):
  * this CPU's last freed span, else a dead or kept one, else a new one,
- * and at the limit the same again after sweeping every span (freed small
- * spans give their pages back).  Return: the span, or NULL.
+ * and at the limit the same again after make_room() (freed and kept
+ * small spans give their pages back).  Return: the span, or NULL.
  */
 static struct shp_span *large_span_get(struct spanheap *heap, size_t size,
 				       unsigned int spc, bool zero)
@@ -231,7 +241,7 @@ static struct shp_span *large_span_get(struct spanheap *heap, size_t size,
 		}
 		if (swept)
 			return NULL;
-		shp_finish_sweep(heap);
+		make_room(heap);
 		swept = true;
 	}
 }
@@ -303,7 +313,7 @@ static noinline void *alloc_slow(struct spanheap *heap, unsigned int spc,
 		s = shp_span_new(heap, spc, 0, false);
 		if (!s && !swept) {
 			/* At the limit: sweeping may free room in this class. */
-			shp_finish_sweep(heap);
+			make_room(heap);
 			swept = true;
 			continue;
 		}
@@ -421,7 +431,8 @@ static noinline void *alloc_nozero(struct spanheap *heap, size_t size,
  * without the flag in the same memory is zeroed as always.
  *
  * When a new span would exceed the heap's limit, the unswept spans are
- * swept first; if that frees no room, a collection is queued (it runs
+ * swept first and the empty spans kept for reuse given back; if that
+ * frees no room, a collection is queued (it runs
  * once every section has closed, whatever the pacer says) and NULL is
  * returned.  A large object that cannot fit even beside the heap's
  * fixed metadata fails at once.

@@ -717,34 +717,43 @@ static void large_at_limit_after_uncharging_cleanup(struct kunit *test)
 }
 
 /*
- * A large object that does not fit at the limit sweeps the small spans
- * too, whose garbage gives its pages back (none kept for the pacer,
- * whose goal is above this limit), and then fits: no cycle needed.
+ * A large object that does not fit at the limit makes room: it sweeps
+ * the small spans, whose garbage gives its pages back, and gives back
+ * the empty spans a sweep kept for the pacer (whose goal is above this
+ * limit); then it fits, and no cycle is needed.  Once with the garbage
+ * left unswept, once swept and kept.
  */
-static void large_at_limit_sweeps_small_garbage(struct kunit *test)
+static void large_at_limit_makes_room(struct kunit *test)
 {
-	struct spanheap *heap = spanheap_create("kunit-fin-limit4", 2 << 20);
-	unsigned int n = 0;
+	unsigned int n, swept;
+	struct spanheap *heap;
 
-	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
-	spanheap_set_gc_percent(heap, -1);
-	spanheap_enter(heap);
-	while (atomic_long_read(&heap->reserved) + atomic_long_read(&heap->meta) +
-	       (64 << 10) <= 2 << 20 && n < 4096) {
-		if (!spanheap_alloc(heap, 1024, 0))
-			break;
-		n++;
+	for (swept = 0; swept < 2; swept++) {
+		heap = spanheap_create("kunit-fin-limit4", 2 << 20);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+		spanheap_set_gc_percent(heap, -1);
+		spanheap_enter(heap);
+		for (n = 0; n < 4096; n++) {
+			if (atomic_long_read(&heap->reserved) + atomic_long_read(&heap->meta) +
+			    (64 << 10) > 2 << 20 || !spanheap_alloc(heap, 1024, 0))
+				break;
+		}
+		spanheap_exit(heap);
+		KUNIT_ASSERT_GT(test, n, 256U);
+		KUNIT_ASSERT_EQ(test, work_busy(&heap->gc_work), 0);	/* none failed */
+		if (swept)
+			spanheap_collect(heap);	/* the empty spans stay */
+		else
+			test_collect_unswept(heap);
+		KUNIT_EXPECT_GT(test, atomic_long_read(&heap->reserved) +
+				atomic_long_read(&heap->meta) + (64 << 10), 2L << 20);
+		spanheap_enter(heap);
+		KUNIT_EXPECT_NOT_NULL(test, spanheap_alloc(heap, 64 << 10, 0));
+		spanheap_exit(heap);
+		KUNIT_EXPECT_EQ(test, work_busy(&heap->gc_work), 0);
+		KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), 1);
+		spanheap_destroy(heap);
 	}
-	spanheap_exit(heap);
-	KUNIT_ASSERT_GT(test, n, 256U);
-	KUNIT_ASSERT_EQ(test, work_busy(&heap->gc_work), 0);	/* none failed */
-	test_collect_unswept(heap);		/* all garbage, nothing swept */
-	spanheap_enter(heap);
-	KUNIT_EXPECT_NOT_NULL(test, spanheap_alloc(heap, 64 << 10, 0));
-	spanheap_exit(heap);
-	KUNIT_EXPECT_EQ(test, work_busy(&heap->gc_work), 0);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), 1);
-	spanheap_destroy(heap);
 }
 
 static struct completion gc_gate;
@@ -1309,7 +1318,7 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(paced_cycle_sweeps_first),
 	KUNIT_CASE(memory_limit),
 	KUNIT_CASE(memory_limit_large),
-	KUNIT_CASE(large_at_limit_sweeps_small_garbage),
+	KUNIT_CASE(large_at_limit_makes_room),
 	KUNIT_CASE(large_at_limit_after_uncharging_cleanup),
 	KUNIT_CASE(explicit_cycle_answers_limit_failure),
 	KUNIT_CASE(destroy_with_queued_finalizers),
