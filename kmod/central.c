@@ -74,16 +74,16 @@ static void central_empty(struct shp_central *ct, struct shp_span *s,
  * that for the pacer go back to the page allocator, so that other
  * classes and large objects may use the room.
  *
- * Context: process context, no spinlock held.
+ * Context: process context, no spinlock held; may sleep.
  */
 void shp_central_release_empty(struct spanheap *heap)
 {
+	unsigned int spc, n = 0;
 	struct shp_span *s, *tmp;
-	unsigned int spc;
 
 	for_each_small_spc(spc) {
 		struct shp_central *ct = &heap->central[spc];
-
+again:
 		spin_lock(&ct->lock);
 		list_for_each_entry_safe(s, tmp, &ct->partial, list) {
 			if (ct->nempty <= SHP_KEEP_EMPTY_SPANS)
@@ -92,6 +92,12 @@ void shp_central_release_empty(struct spanheap *heap)
 				continue;
 			ct->nempty--;
 			central_release(ct, s);
+			if (!(++n % 64)) {
+				/* A goal's worth may be kept: let others in. */
+				spin_unlock(&ct->lock);
+				cond_resched();
+				goto again;
+			}
 		}
 		spin_unlock(&ct->lock);
 	}

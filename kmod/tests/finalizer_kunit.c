@@ -717,6 +717,24 @@ static void large_at_limit_after_uncharging_cleanup(struct kunit *test)
 }
 
 /*
+ * Unrooted 1 KiB objects in @heap (pacing off) until @room more bytes
+ * would pass @limit.  Return: how many.
+ */
+static unsigned int fill_below_limit(struct spanheap *heap, long limit, long room)
+{
+	unsigned int n;
+
+	spanheap_enter(heap);
+	for (n = 0; n < 4096; n++) {
+		if (atomic_long_read(&heap->reserved) + atomic_long_read(&heap->meta) +
+		    room > limit || !spanheap_alloc(heap, 1024, 0))
+			break;
+	}
+	spanheap_exit(heap);
+	return n;
+}
+
+/*
  * A large object that does not fit at the limit makes room: it sweeps
  * the small spans, whose garbage gives its pages back, and gives back
  * the empty spans a sweep kept for the pacer (whose goal is above this
@@ -725,21 +743,14 @@ static void large_at_limit_after_uncharging_cleanup(struct kunit *test)
  */
 static void large_at_limit_makes_room(struct kunit *test)
 {
-	unsigned int n, swept;
 	struct spanheap *heap;
+	unsigned int swept;
 
 	for (swept = 0; swept < 2; swept++) {
 		heap = spanheap_create("kunit-fin-limit4", 2 << 20);
 		KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
 		spanheap_set_gc_percent(heap, -1);
-		spanheap_enter(heap);
-		for (n = 0; n < 4096; n++) {
-			if (atomic_long_read(&heap->reserved) + atomic_long_read(&heap->meta) +
-			    (64 << 10) > 2 << 20 || !spanheap_alloc(heap, 1024, 0))
-				break;
-		}
-		spanheap_exit(heap);
-		KUNIT_ASSERT_GT(test, n, 256U);
+		KUNIT_ASSERT_GT(test, fill_below_limit(heap, 2 << 20, 64 << 10), 256U);
 		KUNIT_ASSERT_EQ(test, work_busy(&heap->gc_work), 0);	/* none failed */
 		if (swept)
 			spanheap_collect(heap);	/* the empty spans stay */
@@ -754,6 +765,22 @@ static void large_at_limit_makes_room(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, atomic64_read(&heap->collections), 1);
 		spanheap_destroy(heap);
 	}
+}
+
+/* The same kept empty spans never stand in the way of an owner's charge. */
+static void charge_at_limit_gives_back_kept_spans(struct kunit *test)
+{
+	struct spanheap *heap = spanheap_create("kunit-fin-limit6", 2 << 20);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	spanheap_set_gc_percent(heap, -1);
+	KUNIT_ASSERT_GT(test, fill_below_limit(heap, 2 << 20, 256 << 10), 256U);
+	spanheap_collect(heap);
+	KUNIT_EXPECT_GT(test, atomic_long_read(&heap->reserved) +
+			atomic_long_read(&heap->meta) + (256 << 10), 2L << 20);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, 256 << 10), 0);
+	spanheap_uncharge(heap, 256 << 10);
+	spanheap_destroy(heap);
 }
 
 static struct completion gc_gate;
@@ -1319,6 +1346,7 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(memory_limit),
 	KUNIT_CASE(memory_limit_large),
 	KUNIT_CASE(large_at_limit_makes_room),
+	KUNIT_CASE(charge_at_limit_gives_back_kept_spans),
 	KUNIT_CASE(large_at_limit_after_uncharging_cleanup),
 	KUNIT_CASE(explicit_cycle_answers_limit_failure),
 	KUNIT_CASE(destroy_with_queued_finalizers),
