@@ -670,15 +670,19 @@ bool shp_object_live(struct spanheap *heap, void *obj)
  * @bytes: size of something allocated for the heap's owner (a table, a
  *	record), so that what a heap's user causes is capped in one place
  *
- * At the limit, the heap's idle memory (kept large spans, idle arenas)
- * is given back at once and the charge tried once more: memory the heap
- * holds for reuse never stands in the way of its owner's.
+ * At the limit, the heap's idle memory (kept large spans, idle arenas,
+ * then the empty small spans kept for reuse) is given back at once and
+ * the charge tried again: memory the heap holds for reuse never stands
+ * in the way of its owner's.
  *
  * Context: process context, may sleep; no spinlock held.
  * Return: 0, or -ENOMEM (nothing charged) if the limit would be passed.
  */
 int spanheap_charge(struct spanheap *heap, size_t bytes)
 {
+	if (shp_meta_charge_reclaim(heap, bytes))
+		return 0;
+	shp_central_release_empty(heap);
 	return shp_meta_charge_reclaim(heap, bytes) ? 0 : -ENOMEM;
 }
 EXPORT_SYMBOL_GPL(spanheap_charge);

@@ -68,11 +68,11 @@ bool shp_meta_charge(struct spanheap *heap, long bytes, bool force)
  * @heap: heap
  * @bytes: size of what is being allocated for it
  *
- * At the limit, the heap's empty small spans kept for reuse
- * (shp_central_release_empty()), kept large spans and idle arenas
- * (shp_scavenge()) are given back and the charge is tried once more:
- * memory the heap holds for reuse never stands in the way of its
- * records or of its owner's charges.
+ * At the limit, the heap's kept large spans and idle arenas are given
+ * back (shp_scavenge()) and the charge is tried once more: memory the
+ * heap's page heap holds for reuse never stands in the way of its records
+ * or of its owner's charges (spanheap_charge() also gives back the empty
+ * small spans kept for reuse; records do not yet, see collector.rst).
  *
  * Context: process context, may sleep; no spinlock held.
  * Return: false, with nothing charged, if the limit would still be passed.
@@ -82,7 +82,6 @@ bool shp_meta_charge_reclaim(struct spanheap *heap, long bytes)
 	might_sleep();
 	if (shp_meta_charge(heap, bytes, false))
 		return true;
-	shp_central_release_empty(heap);
 	shp_scavenge(heap, jiffies, true);
 	return shp_meta_charge(heap, bytes, false);
 }
