@@ -432,10 +432,9 @@ static noinline void *alloc_nozero(struct spanheap *heap, size_t size,
  *
  * When a new span would exceed the heap's limit, the unswept spans are
  * swept first and the empty spans kept for reuse given back; if that
- * frees no room, a collection is queued (it runs
- * once every section has closed, whatever the pacer says) and NULL is
- * returned.  A large object that cannot fit even beside the heap's
- * fixed metadata fails at once.
+ * frees no room, a collection is queued (it runs once every section has
+ * closed, whatever the pacer says) and NULL is returned.  A large object
+ * that cannot fit even beside the heap's fixed metadata fails at once.
  * A new span may also start a paced collection (GOGC).
  *
  * Context: process context inside a mutator section; may sleep (only
