@@ -45,12 +45,16 @@
  * as it does for the serial stack.  Termination (Go's work.nwait): a
  * worker with no work waits on the full list (polling, then sleeping
  * between polls, as Go's getfull); when every worker that
- * joined waits, nothing is gray anywhere and the drain is done.  Workers
- * that start after that leave at once, and worker 0 cancels the items
- * not yet picked up, so it never waits for a workqueue thread that is
- * slow to come; it does wait (cancel_work_sync()) for an item a kworker
- * already took, until that kworker runs and leaves.  A drain with fewer gray
- * objects (a list, short phases) stays serial, with plain bit ops.
+ * joined waits, nothing is gray anywhere and the drain is done.  Worker
+ * 0 then waits only for the workers that joined to leave (@nexited), and
+ * cancels the items not yet picked up (cancel_work(), which does not
+ * wait): a workqueue thread slow to come, or one that took an item but
+ * has not joined, costs the cycle nothing.  Such a late item finds the
+ * drain done and leaves, or joins a later drain, whose set-up is
+ * published under the lock that joining takes; the state it touches
+ * lives until the heap is destroyed, which waits for every item
+ * (shp_mark_stack_put()).  A drain with fewer gray objects (a list,
+ * short phases) stays serial, with plain bit ops.
  *
  * Context for all of this file: heap->sections held for writing (by
  * the cycle's task, on behalf of the mark workers it waits for).
@@ -334,6 +338,8 @@ void shp_scan_range(struct spanheap *heap, unsigned long base,
 #define SHP_WBUF_ENTRIES	128
 /* Polls of the full list before a waiting worker sleeps between them (Go's getfull). */
 #define MARK_SPINS		256
+/* Objects a worker scans between looks at whether another waits for work. */
+#define MARK_BALANCE_EVERY	16
 /* Buffers to share, beyond the two each worker holds. */
 #define SHP_MARK_SHARED_WBUFS	32
 
@@ -370,7 +376,10 @@ struct shp_mark_worker {
  * @nwait: workers waiting for a buffer (read unlocked by balance())
  * @done: set when every joined worker waits: the drain is over
  * @free: empty buffers
+ * @nworkers: workers this drain has buffers for (w[0] to w[@nworkers - 1])
  * @njoined: workers that joined this drain, worker 0 included
+ * @nexited: of those, workers other than 0 that have left it (written
+ *	with release under @lock, read with acquire by worker 0)
  * @overflow: a worker marked an object it could not push (written once)
  * @gen: mark generation of the last shp_mark_reset(), never 0; this and
  *	the @bytes fields are written with the world stopped and no worker
@@ -393,7 +402,7 @@ struct shp_mark_par {
 	unsigned int nwait;
 	bool done;
 	struct shp_wbuf *free;
-	unsigned int njoined;
+	unsigned int nworkers, njoined, nexited;
 	bool overflow;
 	u16 gen;
 	u8 *bytes;
@@ -660,7 +669,8 @@ static void par_drain(struct shp_mark_worker *w)
 		extent = heap->arena_hi - lo;
 		rcu_read_lock();
 		for (batch = 0; batch < MARK_RCU_BATCH && wbuf_pop(w, &top, &g); batch++) {
-			if (unlikely(READ_ONCE(par->nwait)) && !READ_ONCE(par->full)) {
+			if (!(batch % MARK_BALANCE_EVERY) && unlikely(READ_ONCE(par->nwait)) &&
+			    !READ_ONCE(par->full)) {
 				top_put(w, &top);
 				balance(w);
 				top_get(w, &top);
@@ -682,19 +692,51 @@ static void par_drain(struct shp_mark_worker *w)
 	w->hint = h.s;
 }
 
-static void mark_workfn(struct work_struct *work)
+/**
+ * shp_mark_workfn() - a parallel mark worker: join the open drain, if any
+ * @work: &shp_mark_worker.work of a heap's parallel state
+ *
+ * Context: a workqueue thread (shp_mark_wq).
+ */
+void shp_mark_workfn(struct work_struct *work)
 {
 	struct shp_mark_worker *w = container_of(work, struct shp_mark_worker, work);
 	struct shp_mark_par *par = w->heap->mark_par;
 
 	spin_lock(&par->lock);
-	if (par->done) {
+	/* Done, or a later drain with fewer workers, whose buffers are not ours. */
+	if (par->done || w - par->w >= par->nworkers) {
 		spin_unlock(&par->lock);
 		return;
 	}
 	par->njoined++;
 	spin_unlock(&par->lock);
 	par_drain(w);
+	spin_lock(&par->lock);
+	/*
+	 * Release, for wait_workers_left(): the last touch of the drain's
+	 * state by this worker; worker 0 may reset it next.
+	 */
+	smp_store_release(&par->nexited, par->nexited + 1);
+	spin_unlock(&par->lock);
+}
+
+/*
+ * Worker 0, the drain done: wait until the other workers that joined
+ * have left it.  They have seen @done or are about to (polling, as in
+ * get_full()).
+ */
+static void wait_workers_left(struct shp_mark_par *par)
+{
+	unsigned int spins;
+
+	/* Acquire: pairs with shp_mark_workfn()'s release of @nexited. */
+	for (spins = 0; smp_load_acquire(&par->nexited) + 1 != par->njoined; spins++) {
+		if (spins < MARK_SPINS)
+			cpu_relax();
+		else
+			usleep_range(10, 20);
+	}
 }
 
 /*
@@ -787,15 +829,20 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
 	w->nseed = heap->ngray;
 	heap->ngray = 0;
 	par->nwait = 0;
-	par->njoined = 1;
-	par->done = false;
 	par->overflow = false;
+	/* Open the drain: a late item of an earlier one may join it now. */
+	spin_lock(&par->lock);
+	par->nworkers = n;
+	par->njoined = 1;
+	par->nexited = 0;
+	par->done = false;
+	spin_unlock(&par->lock);
 	for (i = 1; i < n; i++)
 		queue_work(shp_mark_wq, &par->w[i].work);
 	par_drain(w);
-	/* Unstarted workers are dropped; started ones have seen done. */
 	for (i = 1; i < n; i++)
-		cancel_work_sync(&par->w[i].work);
+		cancel_work(&par->w[i].work);
+	wait_workers_left(par);
 	heap->mark_hint = w->hint;
 	heap->mark_par_drains++;
 	heap->mark_par_helped += par->njoined > 1;
@@ -889,7 +936,7 @@ static void mark_par_get(struct spanheap *heap)
 	par->nbufs = nbufs;
 	for (i = 0; i < SHP_MAX_MARK_WORKERS; i++) {
 		par->w[i].heap = heap;
-		INIT_WORK(&par->w[i].work, mark_workfn);
+		INIT_WORK(&par->w[i].work, shp_mark_workfn);
 	}
 	heap->mark_par = par;
 }
@@ -969,14 +1016,34 @@ bool shp_mark_stack_get(struct spanheap *heap)
 }
 
 /**
+ * shp_mark_worker_work() - the work item of a parallel mark worker, for tests
+ * @heap: heap
+ * @i: worker, 1 to SHP_MAX_MARK_WORKERS - 1 (0 is the cycle's task)
+ *
+ * Context: any; the heap's parallel state exists (a parallel mark ran).
+ * Return: the item, or NULL if @i is out of range or there is no state.
+ */
+struct work_struct *shp_mark_worker_work(struct spanheap *heap, unsigned int i)
+{
+	if (!heap->mark_par || !i || i >= SHP_MAX_MARK_WORKERS)
+		return NULL;
+	return &heap->mark_par->w[i].work;
+}
+
+/**
  * shp_mark_stack_put() - free the mark stack
  * @heap: heap being destroyed
  *
- * Context: process context.
+ * Context: process context; sleeps until no mark work item of the heap runs.
  */
 void shp_mark_stack_put(struct spanheap *heap)
 {
+	unsigned int i;
+
 	if (heap->mark_par) {
+		/* A late item of the last drain may still be on its way out. */
+		for (i = 0; i < SHP_MAX_MARK_WORKERS; i++)
+			cancel_work_sync(&heap->mark_par->w[i].work);
 		mark_bytes_put(heap);
 		shp_meta_uncharge(heap, mark_par_bytes(heap->mark_par->nbufs));
 		kvfree(heap->mark_par);

@@ -636,12 +636,91 @@ static void mark_parallel_mutators(struct kunit *test)
 	spanheap_destroy(m->heap);
 }
 
+static struct completion mk_gate, mk_gate_entered;
+static bool mk_gated_done;
+
+/* Worker 1's item, held in its workqueue thread until the gate opens (or 1 s). */
+static void mk_work_gated(struct work_struct *work)
+{
+	complete(&mk_gate_entered);
+	wait_for_completion_timeout(&mk_gate, msecs_to_jiffies(1000));
+	shp_mark_workfn(work);
+	WRITE_ONCE(mk_gated_done, true);
+}
+
+/* Queue @work, gated, and wait until a workqueue thread has taken it. */
+static void mk_queue_gated(struct kunit *test, struct work_struct *work)
+{
+	init_completion(&mk_gate);
+	init_completion(&mk_gate_entered);
+	WRITE_ONCE(mk_gated_done, false);
+	queue_work(shp_mark_wq, work);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&mk_gate_entered,
+			msecs_to_jiffies(10000)), 0UL);
+}
+
+/* Mark with 2 workers; expect exactly the @nlive objects marked. */
+static void mk_expect_marked(struct kunit *test, struct mgraph *g,
+			     unsigned long nlive)
+{
+	unsigned long total = mk_mark(test, g, 2);
+	unsigned int i, wrong;
+
+	for (i = 0, wrong = 0; i < g->n; i++)
+		wrong += g->marked[i] != g->live[i];
+	KUNIT_EXPECT_EQ(test, wrong, 0);
+	KUNIT_EXPECT_EQ(test, total, nlive);
+}
+
+/*
+ * A worker's item that a workqueue thread took but that has not joined
+ * holds up no drain and takes part in none; let through, it finds the
+ * drain done and leaves; and destroying the heap waits for it.
+ */
+static void mark_late_worker(struct kunit *test)
+{
+	struct mgraph *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	struct work_struct *work;
+	unsigned long nlive;
+	u64 drains, helped;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	mk_graph_init(test, g);
+	mk_build(test, g);
+	nlive = mk_drop_wide(g);
+	mk_expect_marked(test, g, nlive);	/* makes the parallel state */
+	work = shp_mark_worker_work(g->heap, 1);
+	KUNIT_ASSERT_NOT_NULL(test, work);
+	INIT_WORK(work, mk_work_gated);
+
+	mk_queue_gated(test, work);
+	drains = g->heap->mark_par_drains;
+	helped = g->heap->mark_par_helped;
+	mk_expect_marked(test, g, nlive);
+	KUNIT_EXPECT_GT(test, g->heap->mark_par_drains, drains);
+	KUNIT_EXPECT_EQ(test, g->heap->mark_par_helped, helped);
+	KUNIT_EXPECT_FALSE(test, READ_ONCE(mk_gated_done));
+
+	complete_all(&mk_gate);
+	flush_work(work);
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(mk_gated_done));
+	KUNIT_EXPECT_EQ(test, g->heap->mark_par_helped, helped);
+	/* The gate stays open: the item may join this mark. */
+	mk_expect_marked(test, g, nlive);
+	flush_work(work);
+
+	mk_queue_gated(test, work);
+	mk_graph_exit(g);
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(mk_gated_done));
+}
+
 static struct kunit_case mark_cases[] = {
 	KUNIT_CASE(mark_parallel_same_set),
 	KUNIT_CASE(mark_bytes_within_limit),
 	KUNIT_CASE(mark_bytes_follow_growth),
 	KUNIT_CASE(mark_hints_rotate),
 	KUNIT_CASE(mark_parallel_mutators),
+	KUNIT_CASE(mark_late_worker),
 	{}
 };
 

@@ -4,6 +4,7 @@
 #include <shim.h>
 #include <malloc.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 #include <sched.h>
@@ -51,10 +52,18 @@ int shim_cpu_slow(void)
 	return i;
 }
 
-void shim_usleep(unsigned long us)
+/*
+ * Sleeps @min us, woken at most @max - @min later: the thread's timer
+ * slack (50 us by default) would otherwise add to every short sleep.
+ */
+void shim_usleep_range(unsigned long min, unsigned long max)
 {
-	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = us % 1000000 * 1000 };
+	static __thread unsigned long slack_ns;
+	unsigned long slack = (max > min ? max - min : 0) * 1000;
+	struct timespec ts = { .tv_sec = min / 1000000, .tv_nsec = min % 1000000 * 1000 };
 
+	if (slack != slack_ns && !prctl(PR_SET_TIMERSLACK, slack ? slack : 1))
+		slack_ns = slack;
 	nanosleep(&ts, NULL);
 }
 

@@ -37,7 +37,6 @@ static void *worker(void *arg)
 		if (w->pending)		/* queued again while running */
 			list_add_tail(&w->entry, &wq->queue);
 		pthread_cond_broadcast(&wq->idle);
-		pthread_cond_broadcast(&wq->more);
 	}
 	pthread_mutex_unlock(&wq->lock);
 	return NULL;
@@ -92,7 +91,7 @@ bool queue_work(struct workqueue_struct *wq, struct work_struct *w)
 	return queued;
 }
 
-static bool wait_work(struct work_struct *w, bool cancel)
+static bool wait_work(struct work_struct *w, bool cancel, bool sync)
 {
 	struct workqueue_struct *wq = __atomic_load_n(&w->wq, __ATOMIC_ACQUIRE);
 	bool was = false;
@@ -106,7 +105,7 @@ static bool wait_work(struct work_struct *w, bool cancel)
 		if (!list_empty(&w->entry))
 			list_del_init(&w->entry);
 	}
-	while (w->running || (!cancel && w->pending))
+	while (sync && (w->running || (!cancel && w->pending)))
 		pthread_cond_wait(&wq->idle, &wq->lock);
 	pthread_mutex_unlock(&wq->lock);
 	return was;
@@ -114,12 +113,20 @@ static bool wait_work(struct work_struct *w, bool cancel)
 
 bool cancel_work_sync(struct work_struct *w)
 {
-	return wait_work(w, true);
+	return wait_work(w, true, true);
+}
+
+/* As the kernel's, it takes no lock for an item that is not pending. */
+bool cancel_work(struct work_struct *w)
+{
+	if (!__atomic_load_n(&w->pending, __ATOMIC_ACQUIRE))
+		return false;
+	return wait_work(w, true, false);
 }
 
 bool flush_work(struct work_struct *w)
 {
-	return wait_work(w, false);
+	return wait_work(w, false, true);
 }
 
 bool work_pending(struct work_struct *w)

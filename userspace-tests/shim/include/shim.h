@@ -164,9 +164,8 @@ extern int shim_warnings;
 /* A fatal signal ends the process before the check could see it. */
 #define fatal_signal_pending(p)	((void)(p), false)
 #define cpu_relax()		__builtin_ia32_pause()
-/* Sleeps @min microseconds; the kernel's may sleep up to @max. */
-void shim_usleep(unsigned long us);
-#define usleep_range(min, max)	do { might_sleep(); shim_usleep(min); } while (0)
+void shim_usleep_range(unsigned long min, unsigned long max);
+#define usleep_range(min, max)	do { might_sleep(); shim_usleep_range(min, max); } while (0)
 #define might_sleep_if(c)	do { } while (0)
 #define lockdep_assert_irqs_enabled()	do { } while (0)
 
@@ -581,6 +580,7 @@ struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags, in
 void destroy_workqueue(struct workqueue_struct *wq);
 bool queue_work(struct workqueue_struct *wq, struct work_struct *work);
 bool cancel_work_sync(struct work_struct *work);
+bool cancel_work(struct work_struct *work);
 bool flush_work(struct work_struct *work);
 bool work_pending(struct work_struct *work);
 #define WORK_BUSY_PENDING	1
