@@ -72,11 +72,12 @@ static void central_empty(struct shp_central *ct, struct shp_span *s,
  *
  * Each class keeps SHP_KEEP_EMPTY_SPANS; the empty spans kept beyond
  * that for the pacer go back to the page allocator, so that other
- * classes and large objects may use the room.
+ * classes, large objects and metadata may use the room.
  *
  * Context: process context, no spinlock held; may sleep.
+ * Return: true if any span was given back.
  */
-void shp_central_release_empty(struct spanheap *heap)
+bool shp_central_release_empty(struct spanheap *heap)
 {
 	unsigned int spc, n = 0;
 	struct shp_span *s, *tmp;
@@ -101,6 +102,7 @@ again:
 		}
 		spin_unlock(&ct->lock);
 	}
+	return n;
 }
 
 /**

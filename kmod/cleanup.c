@@ -158,7 +158,7 @@ s64 spanheap_add_cleanup(struct spanheap *heap, void *ptr,
 	s = shp_special_target(heap, ptr, &idx, &off, SHP_ANYWHERE);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
-	sp = shp_special_alloc(heap, SPANHEAP_SPECIAL_CLEANUP);
+	sp = shp_special_new(heap, SPANHEAP_SPECIAL_CLEANUP);
 	if (!sp)
 		return -ENOMEM;
 	c = container_of(sp, struct shp_special_cleanup, sp);

@@ -133,7 +133,7 @@ int spanheap_set_finalizer(struct spanheap *heap, void *obj,
 	if (fn) {
 		if (finalizer_at(s, idx, off))
 			return -EEXIST;
-		sp = shp_special_alloc(heap, SPANHEAP_SPECIAL_FINALIZER);
+		sp = shp_special_new(heap, SPANHEAP_SPECIAL_FINALIZER);
 		if (!sp)
 			return -ENOMEM;
 		f = container_of(sp, struct shp_special_finalizer, sp);

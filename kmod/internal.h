@@ -49,7 +49,8 @@
  *   weak.c                 weak handles
  *   cycle.c                mutator sections, the cycle, pacing, gctrace
  *   roots.c                root slots, the owner's root scan, pins
- *   sweep.c                sweeping; lookups that sweep first
+ *   sweep.c                sweeping; lookups that sweep first; room for
+ *                          the records of the objects they find
  *   central.c              central lists, drain, large spans
  *   finq.c                 the queues of finalizers and cleanups found dead
  *   mark.c                 marking (serial or parallel), the mark stack,
@@ -1004,7 +1005,7 @@ int shp_central_free(struct spanheap *heap, struct shp_span *s,
 void shp_central_file_swept(struct shp_span *s);
 void shp_central_unsweep_all(struct spanheap *heap);
 void shp_central_release_all(struct spanheap *heap);
-void shp_central_release_empty(struct spanheap *heap);
+bool shp_central_release_empty(struct spanheap *heap);
 void shp_large_add(struct spanheap *heap, struct shp_span *s);
 void shp_large_release(struct spanheap *heap, struct shp_span *s);
 struct shp_span *shp_large_reuse(struct spanheap *heap, unsigned long bytes,
@@ -1048,6 +1049,7 @@ struct shp_span *shp_find_swept_object(struct spanheap *heap, const void *p,
 struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
 				    unsigned int *idx, unsigned int *offset,
 				    enum shp_interior interior);
+struct shp_special *shp_special_new(struct spanheap *heap, unsigned int kind);
 int shp_finalizer_check(struct spanheap *heap, void *obj);
 void shp_finish_sweep(struct spanheap *heap);
 void shp_sweep_workfn(struct work_struct *work);

@@ -137,7 +137,7 @@ int spanheap_pin(struct spanheap *heap, void *obj)
 		if (sp || fresh)
 			break;
 		spin_unlock(&s->speciallock);
-		sp = shp_special_alloc(heap, SPANHEAP_SPECIAL_PIN);
+		sp = shp_special_new(heap, SPANHEAP_SPECIAL_PIN);
 		if (!sp)
 			return -ENOMEM;
 		fresh = container_of(sp, struct shp_special_pin, sp);

@@ -309,7 +309,10 @@ struct shp_span *shp_find_swept_object(struct spanheap *heap, const void *p,
  * @offset: if not NULL, set to @obj's offset inside the object
  * @interior: as for shp_find_swept()
  *
- * shp_find_swept(), then makes sure the span has a specials array.
+ * shp_find_swept(), then makes sure the span has a specials array.  As
+ * for spanheap_charge(), memory held for reuse never stands in the way:
+ * refused at the limit, the array is tried again once the empty spans
+ * kept for reuse are given back (shp_central_release_empty()).
  *
  * Context: process context, inside a mutator section, no spinlock held.
  * Return: the span, or an ERR_PTR: -EFAULT outside the heap, -EINVAL not
@@ -325,7 +328,29 @@ struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
 	if (IS_ERR(s))
 		return s;
 	ret = shp_special_prepare(heap, s);
+	if (ret == -ENOMEM && shp_central_release_empty(heap))
+		ret = shp_special_prepare(heap, s);
 	return ret ? ERR_PTR(ret) : s;
+}
+
+/**
+ * shp_special_new() - a special record for an object shp_special_target() found
+ * @heap: heap
+ * @kind: enum spanheap_special_kind
+ *
+ * shp_special_alloc(), tried again, if it fails, once the empty spans
+ * kept for reuse are given back, as shp_special_target() does.
+ *
+ * Context: process context, no spinlock held; may sleep.
+ * Return: the record with @kind set, or NULL.
+ */
+struct shp_special *shp_special_new(struct spanheap *heap, unsigned int kind)
+{
+	struct shp_special *sp = shp_special_alloc(heap, kind);
+
+	if (!sp && shp_central_release_empty(heap))
+		sp = shp_special_alloc(heap, kind);
+	return sp;
 }
 
 /* Sweep one span of @spc; returns false when none was left unswept. */

@@ -76,7 +76,7 @@ struct spanheap_weak *spanheap_weak_make(struct spanheap *heap, void *ptr)
 	w = weak_get(heap, s, idx, off, NULL, NULL);
 	if (w)
 		return w;
-	sp = shp_special_alloc(heap, SPANHEAP_SPECIAL_WEAK);
+	sp = shp_special_new(heap, SPANHEAP_SPECIAL_WEAK);
 	cell = kmalloc(sizeof(*cell), SHP_GFP);
 	if (!sp || !cell) {
 		kfree(cell);

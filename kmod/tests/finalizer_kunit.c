@@ -783,6 +783,91 @@ static void charge_at_limit_gives_back_kept_spans(struct kunit *test)
 	spanheap_destroy(heap);
 }
 
+static void nop_fin(struct spanheap *heap, void *obj, void *ctx)
+{
+}
+
+/*
+ * Fill a 2 MiB heap with garbage, collect (its empty spans are kept for
+ * the pacer) and charge the room left.  Return: the bytes charged.
+ */
+static long at_limit_beside_kept_spans(struct kunit *test, struct spanheap *heap)
+{
+	long room;
+
+	KUNIT_ASSERT_GT(test, fill_below_limit(heap, 2 << 20, 256 << 10), 64U);
+	spanheap_collect(heap);
+	room = (2L << 20) - atomic_long_read(&heap->reserved) -
+	       atomic_long_read(&heap->meta);
+	KUNIT_ASSERT_GE(test, room, 0L);
+	KUNIT_ASSERT_EQ(test, spanheap_charge(heap, room), 0);
+	return room;
+}
+
+/*
+ * Nor do they stand in the way of special records: at the limit, each
+ * kind is made after the kept spans are given back, the first with its
+ * span's specials array.
+ */
+static void records_at_limit_give_back_kept_spans(struct kunit *test)
+{
+	struct spanheap *heap = spanheap_create("kunit-fin-limit7", 2 << 20);
+	struct spanheap_weak *weak;
+	void **t = NULL;
+	long room;
+	s64 id;
+	int i;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	spanheap_set_gc_percent(heap, -1);
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, (void **)&t), 0);
+	spanheap_enter(heap);
+	t = spanheap_alloc(heap, 4 * sizeof(void *), 0);
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	for (i = 0; i < 4; i++) {
+		t[i] = spanheap_alloc(heap, 64, SPANHEAP_NOSCAN);
+		KUNIT_ASSERT_NOT_NULL(test, t[i]);
+	}
+	spanheap_exit(heap);
+
+	room = at_limit_beside_kept_spans(test, heap);
+	spanheap_enter(heap);
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, t[0], nop_fin, NULL), 0);
+	spanheap_exit(heap);
+	spanheap_uncharge(heap, room);
+
+	room = at_limit_beside_kept_spans(test, heap);
+	spanheap_enter(heap);
+	id = spanheap_add_cleanup(heap, t[1], cleanup_nop, NULL);
+	KUNIT_EXPECT_GT(test, id, 0LL);
+	spanheap_exit(heap);
+	spanheap_uncharge(heap, room);
+
+	room = at_limit_beside_kept_spans(test, heap);
+	spanheap_enter(heap);
+	weak = spanheap_weak_make(heap, t[2]);
+	KUNIT_EXPECT_FALSE(test, IS_ERR(weak));
+	spanheap_exit(heap);
+	spanheap_uncharge(heap, room);
+
+	room = at_limit_beside_kept_spans(test, heap);
+	spanheap_enter(heap);
+	KUNIT_EXPECT_EQ(test, spanheap_pin(heap, t[3]), 0);
+	spanheap_exit(heap);
+	spanheap_uncharge(heap, room);
+
+	spanheap_enter(heap);
+	spanheap_set_finalizer(heap, t[0], NULL, NULL);
+	if (id > 0)
+		spanheap_stop_cleanup(heap, t[1], id);
+	if (!IS_ERR(weak))
+		spanheap_weak_put(heap, weak);
+	spanheap_unpin(heap, t[3]);
+	spanheap_exit(heap);
+	spanheap_root_remove(heap, (void **)&t);
+	spanheap_destroy(heap);
+}
+
 static struct completion gc_gate;
 
 /* heap->gc_work held back until the case opens the gate. */
@@ -845,10 +930,6 @@ static void destroy_with_queued_finalizers(struct kunit *test)
 	spanheap_destroy(heap);		/* some may have run, the rest drop */
 	KUNIT_EXPECT_LE(test, logged(c), 500);
 	/* Leaks and use-after-free show up under ASan / KASAN / kmemleak. */
-}
-
-static void nop_fin(struct spanheap *heap, void *obj, void *ctx)
-{
 }
 
 /* Entries over two queue blocks: the first full, the second not. */
@@ -1347,6 +1428,7 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(memory_limit_large),
 	KUNIT_CASE(large_at_limit_makes_room),
 	KUNIT_CASE(charge_at_limit_gives_back_kept_spans),
+	KUNIT_CASE(records_at_limit_give_back_kept_spans),
 	KUNIT_CASE(large_at_limit_after_uncharging_cleanup),
 	KUNIT_CASE(explicit_cycle_answers_limit_failure),
 	KUNIT_CASE(destroy_with_queued_finalizers),
