@@ -75,9 +75,8 @@ static void central_empty(struct shp_central *ct, struct shp_span *s,
  * classes, large objects and metadata may use the room.
  *
  * Context: process context, no spinlock held; may sleep.
- * Return: true if any span was given back.
  */
-bool shp_central_release_empty(struct spanheap *heap)
+void shp_central_release_empty(struct spanheap *heap)
 {
 	unsigned int spc, n = 0;
 	struct shp_span *s, *tmp;
@@ -102,7 +101,6 @@ again:
 		}
 		spin_unlock(&ct->lock);
 	}
-	return n;
 }
 
 /**

@@ -127,7 +127,9 @@ int spanheap_set_finalizer(struct spanheap *heap, void *obj,
 	int ret = 0;
 
 	shp_assert_in_section(heap);
-	s = shp_special_target(heap, obj, &idx, &off, SHP_IN_TINY);
+	/* A removal needs no specials array: none means nothing to remove. */
+	s = fn ? shp_special_target(heap, obj, &idx, &off, SHP_IN_TINY) :
+		 shp_find_swept(heap, obj, &idx, &off, SHP_IN_TINY);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
 	if (fn) {

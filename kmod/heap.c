@@ -681,9 +681,8 @@ int spanheap_charge(struct spanheap *heap, size_t bytes)
 {
 	if (shp_meta_charge_reclaim(heap, bytes))
 		return 0;
-	if (shp_central_release_empty(heap) && shp_meta_charge_reclaim(heap, bytes))
-		return 0;
-	return -ENOMEM;
+	shp_central_release_empty(heap);
+	return shp_meta_charge_reclaim(heap, bytes) ? 0 : -ENOMEM;
 }
 EXPORT_SYMBOL_GPL(spanheap_charge);
 

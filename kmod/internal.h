@@ -1005,7 +1005,7 @@ int shp_central_free(struct spanheap *heap, struct shp_span *s,
 void shp_central_file_swept(struct shp_span *s);
 void shp_central_unsweep_all(struct spanheap *heap);
 void shp_central_release_all(struct spanheap *heap);
-bool shp_central_release_empty(struct spanheap *heap);
+void shp_central_release_empty(struct spanheap *heap);
 void shp_large_add(struct spanheap *heap, struct shp_span *s);
 void shp_large_release(struct spanheap *heap, struct shp_span *s);
 struct shp_span *shp_large_reuse(struct spanheap *heap, unsigned long bytes,

@@ -338,8 +338,6 @@ void shp_scan_range(struct spanheap *heap, unsigned long base,
 #define SHP_WBUF_ENTRIES	128
 /* Polls of the full list before a waiting worker sleeps between them (Go's getfull). */
 #define MARK_SPINS		256
-/* Objects a worker scans between looks at whether another waits for work. */
-#define MARK_BALANCE_EVERY	16
 /* Buffers to share, beyond the two each worker holds. */
 #define SHP_MARK_SHARED_WBUFS	32
 
@@ -669,8 +667,7 @@ static void par_drain(struct shp_mark_worker *w)
 		extent = heap->arena_hi - lo;
 		rcu_read_lock();
 		for (batch = 0; batch < MARK_RCU_BATCH && wbuf_pop(w, &top, &g); batch++) {
-			if (!(batch % MARK_BALANCE_EVERY) && unlikely(READ_ONCE(par->nwait)) &&
-			    !READ_ONCE(par->full)) {
+			if (unlikely(READ_ONCE(par->nwait)) && !READ_ONCE(par->full)) {
 				top_put(w, &top);
 				balance(w);
 				top_get(w, &top);

@@ -173,7 +173,7 @@ int spanheap_unpin(struct spanheap *heap, void *obj)
 	int ret = -EINVAL;
 
 	shp_assert_in_section(heap);
-	s = shp_special_target(heap, obj, &idx, NULL, SHP_AT_START);
+	s = shp_find_swept(heap, obj, &idx, NULL, SHP_AT_START);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
 	spin_lock(&s->speciallock);

@@ -328,8 +328,11 @@ struct shp_span *shp_special_target(struct spanheap *heap, const void *obj,
 	if (IS_ERR(s))
 		return s;
 	ret = shp_special_prepare(heap, s);
-	if (ret == -ENOMEM && shp_central_release_empty(heap))
+	if (ret == -ENOMEM) {
+		/* Another task's release may have made the room: try anyway. */
+		shp_central_release_empty(heap);
 		ret = shp_special_prepare(heap, s);
+	}
 	return ret ? ERR_PTR(ret) : s;
 }
 
@@ -348,8 +351,10 @@ struct shp_special *shp_special_new(struct spanheap *heap, unsigned int kind)
 {
 	struct shp_special *sp = shp_special_alloc(heap, kind);
 
-	if (!sp && shp_central_release_empty(heap))
+	if (!sp) {
+		shp_central_release_empty(heap);
 		sp = shp_special_alloc(heap, kind);
+	}
 	return sp;
 }
 

@@ -807,14 +807,15 @@ static long at_limit_beside_kept_spans(struct kunit *test, struct spanheap *heap
 /*
  * Nor do they stand in the way of special records: at the limit, each
  * kind is made after the kept spans are given back, the first with its
- * span's specials array.
+ * span's specials array.  Removing a record that is not there needs no
+ * array, so gives back nothing.
  */
 static void records_at_limit_give_back_kept_spans(struct kunit *test)
 {
 	struct spanheap *heap = spanheap_create("kunit-fin-limit7", 2 << 20);
 	struct spanheap_weak *weak;
-	void **t = NULL;
-	long room;
+	static void **t;	/* a root slot outlives a failed case's heap */
+	long room, reserved, meta;
 	s64 id;
 	int i;
 
@@ -831,7 +832,14 @@ static void records_at_limit_give_back_kept_spans(struct kunit *test)
 	spanheap_exit(heap);
 
 	room = at_limit_beside_kept_spans(test, heap);
+	reserved = atomic_long_read(&heap->reserved);
+	meta = atomic_long_read(&heap->meta);
 	spanheap_enter(heap);
+	/* Removing what is not there makes no specials array, frees nothing. */
+	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, t[0], NULL, NULL), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_unpin(heap, t[3]), -EINVAL);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&heap->meta), meta);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&heap->reserved), reserved);
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, t[0], nop_fin, NULL), 0);
 	spanheap_exit(heap);
 	spanheap_uncharge(heap, room);

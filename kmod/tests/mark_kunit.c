@@ -639,18 +639,25 @@ static void mark_parallel_mutators(struct kunit *test)
 static struct completion mk_gate, mk_gate_entered;
 static bool mk_gated_done;
 
-/* Worker 1's item, held in its workqueue thread until the gate opens (or 1 s). */
+static unsigned int mk_gate_ms;
+
+/*
+ * Worker 1's item, held in its workqueue thread until the gate opens or
+ * mk_gate_ms pass.
+ */
 static void mk_work_gated(struct work_struct *work)
 {
 	complete(&mk_gate_entered);
-	wait_for_completion_timeout(&mk_gate, msecs_to_jiffies(1000));
+	wait_for_completion_timeout(&mk_gate, msecs_to_jiffies(mk_gate_ms));
 	shp_mark_workfn(work);
 	WRITE_ONCE(mk_gated_done, true);
 }
 
-/* Queue @work, gated, and wait until a workqueue thread has taken it. */
-static void mk_queue_gated(struct kunit *test, struct work_struct *work)
+/* Queue @work, gated for @ms, and wait until a workqueue thread has taken it. */
+static void mk_queue_gated(struct kunit *test, struct work_struct *work,
+			   unsigned int ms)
 {
+	mk_gate_ms = ms;
 	init_completion(&mk_gate);
 	init_completion(&mk_gate_entered);
 	WRITE_ONCE(mk_gated_done, false);
@@ -691,9 +698,10 @@ static void mark_late_worker(struct kunit *test)
 	mk_expect_marked(test, g, nlive);	/* makes the parallel state */
 	work = shp_mark_worker_work(g->heap, 1);
 	KUNIT_ASSERT_NOT_NULL(test, work);
+	cancel_work_sync(work);		/* it may still be on its way out */
 	INIT_WORK(work, mk_work_gated);
 
-	mk_queue_gated(test, work);
+	mk_queue_gated(test, work, 60000);
 	drains = g->heap->mark_par_drains;
 	helped = g->heap->mark_par_helped;
 	mk_expect_marked(test, g, nlive);
@@ -709,7 +717,8 @@ static void mark_late_worker(struct kunit *test)
 	mk_expect_marked(test, g, nlive);
 	flush_work(work);
 
-	mk_queue_gated(test, work);
+	/* Held for a second: the destroy gets to it first, and must wait. */
+	mk_queue_gated(test, work, 1000);
 	mk_graph_exit(g);
 	KUNIT_EXPECT_TRUE(test, READ_ONCE(mk_gated_done));
 }

@@ -58,7 +58,7 @@ int shim_cpu_slow(void)
  */
 void shim_usleep_range(unsigned long min, unsigned long max)
 {
-	static __thread unsigned long slack_ns;
+	static __thread unsigned long slack_ns = ULONG_MAX;	/* glibc's 50 us */
 	unsigned long slack = (max > min ? max - min : 0) * 1000;
 	struct timespec ts = { .tv_sec = min / 1000000, .tv_nsec = min % 1000000 * 1000 };
 

@@ -15,6 +15,12 @@ struct workqueue_struct {
 	pthread_t threads[];
 };
 
+/* Under wq->lock; atomic, as cancel_work() reads it without the lock. */
+static void set_pending(struct work_struct *w, bool pending)
+{
+	__atomic_store_n(&w->pending, pending, __ATOMIC_RELAXED);
+}
+
 static void *worker(void *arg)
 {
 	struct workqueue_struct *wq = arg;
@@ -28,7 +34,7 @@ static void *worker(void *arg)
 			break;
 		w = list_first_entry(&wq->queue, struct work_struct, entry);
 		list_del_init(&w->entry);
-		w->pending = false;
+		set_pending(w, false);
 		w->running = true;
 		pthread_mutex_unlock(&wq->lock);
 		w->func(w);
@@ -80,7 +86,7 @@ bool queue_work(struct workqueue_struct *wq, struct work_struct *w)
 	pthread_mutex_lock(&wq->lock);
 	__atomic_store_n(&w->wq, wq, __ATOMIC_RELEASE);
 	if (!w->pending) {
-		w->pending = true;
+		set_pending(w, true);
 		queued = true;
 		if (!w->running) {
 			list_add_tail(&w->entry, &wq->queue);
@@ -101,7 +107,7 @@ static bool wait_work(struct work_struct *w, bool cancel, bool sync)
 	pthread_mutex_lock(&wq->lock);
 	if (cancel && w->pending) {
 		was = true;
-		w->pending = false;
+		set_pending(w, false);
 		if (!list_empty(&w->entry))
 			list_del_init(&w->entry);
 	}
@@ -116,10 +122,13 @@ bool cancel_work_sync(struct work_struct *w)
 	return wait_work(w, true, true);
 }
 
-/* As the kernel's, it takes no lock for an item that is not pending. */
+/*
+ * As the kernel's, it takes no lock for an item that is not pending: a
+ * cancel racing a queue_work() may miss it either way.
+ */
 bool cancel_work(struct work_struct *w)
 {
-	if (!__atomic_load_n(&w->pending, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&w->pending, __ATOMIC_RELAXED))
 		return false;
 	return wait_work(w, true, false);
 }
