@@ -4,7 +4,6 @@
 #include <shim.h>
 #include <malloc.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 #include <sched.h>
@@ -52,18 +51,10 @@ int shim_cpu_slow(void)
 	return i;
 }
 
-/*
- * Sleeps @min us, woken at most @max - @min later: the thread's timer
- * slack (50 us by default) would otherwise add to every short sleep.
- */
-void shim_usleep_range(unsigned long min, unsigned long max)
+void shim_usleep(unsigned long us)
 {
-	static __thread unsigned long slack_ns = ULONG_MAX;	/* glibc's 50 us */
-	unsigned long slack = (max > min ? max - min : 0) * 1000;
-	struct timespec ts = { .tv_sec = min / 1000000, .tv_nsec = min % 1000000 * 1000 };
+	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = us % 1000000 * 1000 };
 
-	if (slack != slack_ns && !prctl(PR_SET_TIMERSLACK, slack ? slack : 1))
-		slack_ns = slack;
 	nanosleep(&ts, NULL);
 }
 

@@ -164,8 +164,9 @@ extern int shim_warnings;
 /* A fatal signal ends the process before the check could see it. */
 #define fatal_signal_pending(p)	((void)(p), false)
 #define cpu_relax()		__builtin_ia32_pause()
-void shim_usleep_range(unsigned long min, unsigned long max);
-#define usleep_range(min, max)	do { might_sleep(); shim_usleep_range(min, max); } while (0)
+/* Sleeps @min microseconds; the kernel's may sleep up to @max. */
+void shim_usleep(unsigned long us);
+#define usleep_range(min, max)	do { might_sleep(); shim_usleep(min); } while (0)
 #define might_sleep_if(c)	do { } while (0)
 #define lockdep_assert_irqs_enabled()	do { } while (0)
 
