@@ -315,6 +315,19 @@ static unsigned long mk_drop_wide(struct mgraph *g)
 	return nlive;
 }
 
+/* Mark with @workers; expect exactly the @nlive expected objects marked. */
+static void mk_expect_marked(struct kunit *test, struct mgraph *g,
+			     unsigned long nlive, unsigned int workers)
+{
+	unsigned long total = mk_mark(test, g, workers);
+	unsigned int i, wrong;
+
+	for (i = 0, wrong = 0; i < g->n; i++)
+		wrong += g->marked[i] != g->live[i];
+	KUNIT_EXPECT_EQ(test, wrong, 0);
+	KUNIT_EXPECT_EQ(test, total, nlive);
+}
+
 /*
  * Mark with 4 workers, in parallel, exactly the @nlive expected objects.
  * Return: the parallel drains that had mark bytes.
@@ -324,13 +337,8 @@ static u64 mk_mark_par_bytes(struct kunit *test, struct mgraph *g,
 {
 	u64 drains = g->heap->mark_par_drains;
 	u64 byte_drains = g->heap->mark_byte_drains;
-	unsigned long total = mk_mark(test, g, 4);
-	unsigned int i, wrong;
 
-	for (i = 0, wrong = 0; i < g->n; i++)
-		wrong += g->marked[i] != g->live[i];
-	KUNIT_EXPECT_EQ(test, wrong, 0);
-	KUNIT_EXPECT_EQ(test, total, nlive);
+	mk_expect_marked(test, g, nlive, 4);
 	KUNIT_EXPECT_GT(test, g->heap->mark_par_drains, drains);
 	return g->heap->mark_byte_drains - byte_drains;
 }
@@ -666,19 +674,6 @@ static void mk_queue_gated(struct kunit *test, struct work_struct *work,
 			msecs_to_jiffies(10000)), 0UL);
 }
 
-/* Mark with 2 workers; expect exactly the @nlive objects marked. */
-static void mk_expect_marked(struct kunit *test, struct mgraph *g,
-			     unsigned long nlive)
-{
-	unsigned long total = mk_mark(test, g, 2);
-	unsigned int i, wrong;
-
-	for (i = 0, wrong = 0; i < g->n; i++)
-		wrong += g->marked[i] != g->live[i];
-	KUNIT_EXPECT_EQ(test, wrong, 0);
-	KUNIT_EXPECT_EQ(test, total, nlive);
-}
-
 /*
  * A worker's item that a workqueue thread took but that has not joined
  * holds up no drain and takes part in none; let through, it finds the
@@ -695,7 +690,7 @@ static void mark_late_worker(struct kunit *test)
 	mk_graph_init(test, g);
 	mk_build(test, g);
 	nlive = mk_drop_wide(g);
-	mk_expect_marked(test, g, nlive);	/* makes the parallel state */
+	mk_expect_marked(test, g, nlive, 2);	/* makes the parallel state */
 	work = shp_mark_worker_work(g->heap, 1);
 	KUNIT_ASSERT_NOT_NULL(test, work);
 	cancel_work_sync(work);		/* it may still be on its way out */
@@ -704,7 +699,7 @@ static void mark_late_worker(struct kunit *test)
 	mk_queue_gated(test, work, 60000);
 	drains = g->heap->mark_par_drains;
 	helped = g->heap->mark_par_helped;
-	mk_expect_marked(test, g, nlive);
+	mk_expect_marked(test, g, nlive, 2);
 	KUNIT_EXPECT_GT(test, g->heap->mark_par_drains, drains);
 	KUNIT_EXPECT_EQ(test, g->heap->mark_par_helped, helped);
 	KUNIT_EXPECT_FALSE(test, READ_ONCE(mk_gated_done));
@@ -714,7 +709,7 @@ static void mark_late_worker(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, READ_ONCE(mk_gated_done));
 	KUNIT_EXPECT_EQ(test, g->heap->mark_par_helped, helped);
 	/* The gate stays open: the item may join this mark. */
-	mk_expect_marked(test, g, nlive);
+	mk_expect_marked(test, g, nlive, 2);
 	flush_work(work);
 
 	/* Held for a second: the destroy gets to it first, and must wait. */
