@@ -71,8 +71,9 @@ bool shp_meta_charge(struct spanheap *heap, long bytes, bool force)
  * At the limit, the heap's kept large spans and idle arenas are given
  * back (shp_scavenge()) and the charge is tried once more: memory the
  * heap's page heap holds for reuse never stands in the way of its records
- * or of its owner's charges (spanheap_charge() also gives back the empty
- * small spans kept for reuse; records do not yet, see collector.rst).
+ * or of its owner's charges.  The empty small spans kept for reuse are
+ * given back by the callers, above central.c in the map: spanheap_charge(),
+ * shp_special_target() and shp_special_new().
  *
  * Context: process context, may sleep; no spinlock held.
  * Return: false, with nothing charged, if the limit would still be passed.
