@@ -131,7 +131,7 @@ class Figures:
                 if m:
                     self.probes.append('%s: %s' % m.groups())
                     continue
-                if re.match(r'^# \S+ .*(costs|in \d+ of \d+ runs)', line):
+                if re.match(r'^# \S+ .*(costs|in \d+ of \d+ runs|round \d+ of \d+:)', line):
                     self.notes.append(line[2:])
         return n
 

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # run.sh <repo>: run spanheap's userspace benchmarks and the peers (glibc,
 # jemalloc, tcmalloc, mimalloc, Boehm GC, Go) in one run; print every
-# BENCH line, then the ratios the issues set as bars.
+# BENCH line, then the ratios the issues set as bars.  gc_live_tree_1m,
+# whose bars compare programs, is the median of TREE_ROUNDS (5) rounds
+# that run spanheap, Boehm and Go in turn.
 # run.sh <repo> --only alloc_free [runs]: only the 32-byte malloc+free
 # loops of spanheap, glibc and the three preloaded allocators, <runs> (9)
 # times in a row; one line per run, then how many runs met each bar.
@@ -64,10 +66,50 @@ if [ "${2-}" = --only ]; then
 	exit 0
 fi
 
+# tree_rounds <rounds>: gc_live_tree_1m of spanheap (1 and 2 workers),
+# Boehm and Go, in turn <rounds> times; a line per round, then each one's
+# median as its BENCH line.  This machine's speed drifts by up to 1.7x
+# within minutes: figures of programs run minutes apart compare the
+# drift as much as the programs, so these are taken side by side.
+tree_rounds() {
+	local r f=$out/tree-rounds.txt
+
+	: >"$f"
+	for ((r = 1; r <= $1; r++)); do
+		{
+			"$repo/build/user/bench-spanheap" tree
+			"$repo/userspace-tests/bench/peers/run-peers.sh" --only tree "$out"
+		} | grep '^BENCH gc_live_tree_1m ' | sed "s/^/$r /" >>"$f"
+	done
+	awk -v n="$1" '
+		{ v[$4] = v[$4] " " $5; round[$1] = round[$1] sprintf(", %s %s ms", $4, $5) }
+		END {
+			for (r = 1; r <= n; r++)
+				printf "# gc_live_tree_1m round %d of %d:%s\n", r, n, substr(round[r], 2)
+			split("spanheap_1w spanheap_2w boehm go", impls, " ")
+			for (i = 1; i <= 4; i++) {
+				k = split(v[impls[i]], x, " ")
+				if (k != n) {
+					printf "tree_rounds: %d of %d figures from %s\n", k, n, impls[i] > "/dev/stderr"
+					exit 1
+				}
+				# insertion sort, then the median
+				for (a = 2; a <= k; a++)
+					for (b = a; b > 1 && x[b - 1] + 0 > x[b] + 0; b--) {
+						t = x[b]; x[b] = x[b - 1]; x[b - 1] = t
+					}
+				m = k % 2 ? x[(k + 1) / 2] : (x[k / 2] + x[k / 2 + 1]) / 2
+				printf "BENCH gc_live_tree_1m %s %.2f ms\n", impls[i], m
+			}
+		}' "$f"
+}
+
 {
 	cpu_probe start
-	"$repo/build/user/bench-spanheap"
+	# Its gc_live_tree_1m lines come from tree_rounds.
+	"$repo/build/user/bench-spanheap" | grep -v '^BENCH gc_live_tree_1m '
 	"$repo/userspace-tests/bench/peers/run-peers.sh" "$out"
+	tree_rounds "${TREE_ROUNDS:-5}"
 	cpu_probe end
 } | tee "$out/bench.txt"
 

@@ -4,10 +4,14 @@
 # Build and run the peer benchmarks (glibc malloc, Boehm GC, Go runtime),
 # and glibc_bench again under jemalloc, tcmalloc (gperftools' minimal
 # build) and mimalloc, loaded with LD_PRELOAD.
-# Usage: run-peers.sh [--only alloc_free[_<n>]] [outdir]   (default: <repo>/build/bench)
+# Usage: run-peers.sh [--only alloc_free[_<n>]|--only tree] [outdir]
+#   (default outdir: <repo>/build/bench)
 #   --only alloc_free: only the malloc+free loops (glibc and the three
 #   preloaded allocators); alloc_free_<n>: only those of n bytes, as
 #   run.sh --only alloc_free repeats them.
+#   --only tree: only gc_live_tree_1m of Boehm (two markers) and Go
+#   (GOMAXPROCS=2), which run.sh runs in turn with spanheap's; without
+#   --only, everything but these.
 # stdout: only "BENCH <benchmark> <implementation> <value> <unit>" lines;
 # diagnostics go to stderr.  Exits non-zero if a build or a run fails, or
 # if one of the preloaded allocators is not installed.
@@ -18,7 +22,8 @@ if [ "$1" = --only ]; then
 	case $2 in
 	alloc_free) ;;
 	alloc_free_[0-9]*) size=${2#alloc_free_} ;;
-	*) echo "run-peers: --only takes alloc_free or alloc_free_<n>" >&2; exit 2 ;;
+	tree) ;;
+	*) echo "run-peers: --only takes alloc_free, alloc_free_<n> or tree" >&2; exit 2 ;;
 	esac
 	only=$2
 	shift 2
@@ -54,15 +59,6 @@ jemalloc=$(find_lib libjemalloc.so.2 libjemalloc2) || exit 1
 tcmalloc=$(find_lib libtcmalloc_minimal.so.4 libtcmalloc-minimal4) || exit 1
 mimalloc=$(find_lib libmimalloc.so.2 libmimalloc2.0) || exit 1
 
-echo "run-peers: building into $out" >&2
-$CC $CFLAGS -o "$out/glibc_bench" "$here/glibc_bench.c" >&2 || exit 1
-if [ -z "$only" ]; then
-	$CC $CFLAGS -o "$out/boehm_bench" "$here/boehm_bench.c" -lgc >&2 || exit 1
-	$CC $CFLAGS -DBOEHM_PARALLEL_MARK -o "$out/boehm_bench_par" "$here/boehm_bench.c" \
-		-lgc >&2 || exit 1
-	go build -o "$out/go_bench" "$here/go_bench.go" >&2 || exit 1
-fi
-
 rc=0
 # run <name> <command>...: its BENCH lines to stdout, the rest to $out/<name>.out
 run() {
@@ -72,6 +68,33 @@ run() {
 	"$@" >"$out/$name.out" || { echo "run-peers: $name failed" >&2; rc=1; }
 	grep '^BENCH ' "$out/$name.out"
 }
+
+# build <binary> <source> <command>...: build unless newer than its source
+build() {
+	bin=$1 src=$2
+	shift 2
+	[ "$bin" -nt "$src" ] || "$@" >&2 || exit 1
+}
+
+echo "run-peers: building into $out" >&2
+if [ "$only" != tree ]; then
+	$CC $CFLAGS -o "$out/glibc_bench" "$here/glibc_bench.c" >&2 || exit 1
+fi
+if [ -z "$only" ] || [ "$only" = tree ]; then
+	build "$out/boehm_bench_par" "$here/boehm_bench.c" \
+		$CC $CFLAGS -DBOEHM_PARALLEL_MARK -o "$out/boehm_bench_par" "$here/boehm_bench.c" -lgc
+	build "$out/go_bench" "$here/go_bench.go" go build -o "$out/go_bench" "$here/go_bench.go"
+fi
+if [ "$only" = tree ]; then
+	# gc_live_tree_1m: two markers each (spanheap_2w is two mark workers).
+	run boehm_tree env GC_MARKERS=2 "$out/boehm_bench_par" --tree
+	run go_tree env GOMAXPROCS=2 "$out/go_bench" tree
+	exit $rc
+fi
+if [ -z "$only" ]; then
+	$CC $CFLAGS -o "$out/boehm_bench" "$here/boehm_bench.c" -lgc >&2 || exit 1
+fi
+
 run glibc_bench "$out/glibc_bench" glibc $size
 # The same malloc+free loop under each, its lines relabelled by argv[1].
 for pl in "jemalloc=$jemalloc" "tcmalloc=$tcmalloc" "mimalloc=$mimalloc"; do
@@ -83,8 +106,5 @@ done
 if [ -z "$only" ]; then
 	run boehm_bench "$out/boehm_bench"
 	run go_bench "$out/go_bench"
-	# gc_live_tree_1m: two markers each (spanheap_2w is two mark workers).
-	run boehm_tree env GC_MARKERS=2 "$out/boehm_bench_par" --tree
-	run go_tree env GOMAXPROCS=2 "$out/go_bench" tree
 fi
 exit $rc
