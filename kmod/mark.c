@@ -767,10 +767,32 @@ static inline unsigned long gather_bytes(u64 x)
 }
 
 /*
- * Fold @s's mark bytes into its mark bits and zero them.  After the
- * workers are done, so the bytes are read plainly.  A mark word is
- * gathered in a register from its 64 bytes and stored once: an OR into
- * memory per 8 bytes chained each load on the store before it.
+ * 64 mark bytes, each 0 or 1, as the bits of one u64.  Or-ing their
+ * k'th 8 shifted by k puts object 8k + j's byte at bit 8j + k: an 8x8
+ * bit matrix, whose transpose (three delta swaps, Hacker's Delight 7-3)
+ * puts it at bit 8k + j.  Half the instructions of gather_bytes() per
+ * 8 bytes, which the fold of a 1M-object tree spent 130-245 us in.
+ */
+static inline u64 gather_64_bytes(const u64 *w)
+{
+	u64 x = w[0] | w[1] << 1 | w[2] << 2 | w[3] << 3 |
+		w[4] << 4 | w[5] << 5 | w[6] << 6 | w[7] << 7;
+	u64 t;
+
+	t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAULL;
+	x ^= t ^ (t << 7);
+	t = (x ^ (x >> 14)) & 0x0000CCCC0000CCCCULL;
+	x ^= t ^ (t << 14);
+	t = (x ^ (x >> 28)) & 0x00000000F0F0F0F0ULL;
+	return x ^ t ^ (t << 28);
+}
+
+/*
+ * Fold @s's mark bytes into its mark bits; mark_drain_par() zeroes all
+ * the bytes at once after.  After the workers are done, so the bytes
+ * are read plainly.  A mark word is gathered in a register and stored
+ * once: an OR into memory per 8 bytes chained each load on the store
+ * before it.
  */
 static void fold_span_bytes(struct spanheap *heap, struct shp_span *s,
 			    void *unused)
@@ -778,19 +800,17 @@ static void fold_span_bytes(struct spanheap *heap, struct shp_span *s,
 	u8 *b = span_mark_bytes(heap->mark_par, s);
 	unsigned long *mark = shp_mark_bits(s), bits;
 	unsigned int i, j, n;
-	u64 x;
 
 	if (!b)
 		return;
 	n = span_nbytes(s);
 	for (i = 0; i < n; i += BITS_PER_LONG) {
-		bits = 0;
-		for (j = i; j < min(i + BITS_PER_LONG, n); j += 8) {
-			x = *(u64 *)(b + j);
-			if (!x)
-				continue;
-			bits |= gather_bytes(x) << (j - i);
-			*(u64 *)(b + j) = 0;
+		if (BITS_PER_LONG == 64 && i + 64 <= n) {
+			bits = gather_64_bytes((const u64 *)(b + i));
+		} else {
+			bits = 0;
+			for (j = i; j < min(i + BITS_PER_LONG, n); j += 8)
+				bits |= gather_bytes(*(u64 *)(b + j)) << (j - i);
 		}
 		if (bits)
 			mark[i / BITS_PER_LONG] |= bits;
@@ -845,6 +865,7 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
 	heap->mark_par_helped += par->njoined > 1;
 	if (par->bytes_used) {
 		shp_visit_spans(heap, fold_span_bytes, NULL);
+		memset(par->bytes, 0, par->bytes_used);
 		heap->mark_byte_drains++;
 	}
 	if (par->overflow)
