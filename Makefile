@@ -10,7 +10,8 @@
 #   make fuzz         libFuzzer on the ioctl dispatcher, FUZZ_SECONDS (default 120)
 #   make coverage     line/branch coverage of kmod/*.c under the userspace suites
 #   make bench        userspace benchmarks against glibc, jemalloc, tcmalloc,
-#                     mimalloc, Boehm GC and Go
+#                     mimalloc, Boehm GC and Go (medians of BENCH_ROUNDS (3)
+#                     rounds; gc_live_tree_1m of TREE_ROUNDS (5))
 #   make bench-alloc  only the malloc+free loops, RUNS (9) runs in a row
 #   make bench-vm     in-kernel benchmarks (SLUB, xarray, maple tree peers)
 #   make tcg-prof     guest kernel instructions per object of one ioctl

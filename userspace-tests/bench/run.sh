@@ -2,9 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # run.sh <repo>: run spanheap's userspace benchmarks and the peers (glibc,
 # jemalloc, tcmalloc, mimalloc, Boehm GC, Go) in one run; print every
-# BENCH line, then the ratios the issues set as bars.  gc_live_tree_1m,
-# whose bars compare programs, is the median of TREE_ROUNDS (5) rounds
-# that run spanheap, Boehm and Go in turn.
+# BENCH line, then the ratios the issues set as bars.  Each figure is a
+# median over rounds (see main_rounds below).
 # run.sh <repo> --only alloc_free [runs]: only the 32-byte malloc+free
 # loops of spanheap, glibc and the three preloaded allocators, <runs> (9)
 # times in a row; one line per run, then how many runs met each bar.
@@ -66,11 +65,59 @@ if [ "${2-}" = --only ]; then
 	exit 0
 fi
 
-# tree_rounds <rounds>: gc_live_tree_1m of spanheap (1 and 2 workers),
-# Boehm and Go, in turn <rounds> times; a line per round, then each one's
-# median as its BENCH line.  This machine's speed drifts by up to 1.7x
-# within minutes: figures of programs run minutes apart compare the
-# drift as much as the programs, so these are taken side by side.
+# medians <rounds> <file>: <file> holds "<round> BENCH <bench> <impl>
+# <value> <unit> [note]" lines; print each (bench, impl)'s median over
+# the rounds as its BENCH line, in the order first seen.  Fails if one
+# was missing from a round.
+medians() {
+	awk -v n="$1" '
+		{
+			k = $3 " " $4
+			if (!(k in cnt)) { order[++nk] = k; rest[k] = $6; for (i = 7; i <= NF; i++) rest[k] = rest[k] " " $i }
+			v[k, ++cnt[k]] = $5
+		}
+		END {
+			for (j = 1; j <= nk; j++) {
+				k = order[j]
+				if (cnt[k] != n) {
+					printf "run.sh: %s: %d of %d rounds\n", k, cnt[k], n > "/dev/stderr"
+					bad = 1
+					continue
+				}
+				for (a = 1; a <= n; a++)
+					x[a] = v[k, a]
+				for (a = 2; a <= n; a++)	# insertion sort
+					for (b = a; b > 1 && x[b - 1] + 0 > x[b] + 0; b--) {
+						t = x[b]; x[b] = x[b - 1]; x[b - 1] = t
+					}
+				# As printed (an odd count), else the mean of the middle two
+				m = n % 2 ? x[(n + 1) / 2] : sprintf("%.2f", (x[n / 2] + x[n / 2 + 1]) / 2)
+				printf "BENCH %s %s %s\n", k, m, rest[k]
+			}
+			exit bad
+		}' "$2"
+}
+
+# This machine's speed drifts by up to 1.7x within minutes, so a figure
+# taken minutes after another compares the drift as much as the
+# programs.  Every figure is the median of BENCH_ROUNDS (3) rounds of
+# the whole run, spanheap then the peers; gc_live_tree_1m, whose bars
+# are closest, that of TREE_ROUNDS (5) rounds of spanheap, Boehm and Go
+# in turn, seconds apart, with a line per round.
+main_rounds() {
+	local r f=$out/main-rounds.txt
+
+	: >"$f"
+	for ((r = 1; r <= $1; r++)); do
+		cpu_probe "round$r"
+		{
+			"$repo/build/user/bench-spanheap"
+			"$repo/userspace-tests/bench/peers/run-peers.sh" "$out"
+		} | grep '^BENCH ' | grep -v '^BENCH gc_live_tree_1m ' | sed "s/^/$r /" >>"$f"
+	done
+	medians "$1" "$f"
+}
+
 tree_rounds() {
 	local r f=$out/tree-rounds.txt
 
@@ -81,34 +128,17 @@ tree_rounds() {
 			"$repo/userspace-tests/bench/peers/run-peers.sh" --only tree "$out"
 		} | grep '^BENCH gc_live_tree_1m ' | sed "s/^/$r /" >>"$f"
 	done
-	awk -v n="$1" '
-		{ v[$4] = v[$4] " " $5; round[$1] = round[$1] sprintf(", %s %s ms", $4, $5) }
+	awk -v n="$1" '{ round[$1] = round[$1] sprintf(", %s %s ms", $4, $5) }
 		END {
 			for (r = 1; r <= n; r++)
 				printf "# gc_live_tree_1m round %d of %d:%s\n", r, n, substr(round[r], 2)
-			split("spanheap_1w spanheap_2w boehm go", impls, " ")
-			for (i = 1; i <= 4; i++) {
-				k = split(v[impls[i]], x, " ")
-				if (k != n) {
-					printf "tree_rounds: %d of %d figures from %s\n", k, n, impls[i] > "/dev/stderr"
-					exit 1
-				}
-				# insertion sort, then the median
-				for (a = 2; a <= k; a++)
-					for (b = a; b > 1 && x[b - 1] + 0 > x[b] + 0; b--) {
-						t = x[b]; x[b] = x[b - 1]; x[b - 1] = t
-					}
-				m = k % 2 ? x[(k + 1) / 2] : (x[k / 2] + x[k / 2 + 1]) / 2
-				printf "BENCH gc_live_tree_1m %s %.2f ms\n", impls[i], m
-			}
 		}' "$f"
+	medians "$1" "$f"
 }
 
 {
 	cpu_probe start
-	# Its gc_live_tree_1m lines come from tree_rounds.
-	"$repo/build/user/bench-spanheap" | grep -v '^BENCH gc_live_tree_1m '
-	"$repo/userspace-tests/bench/peers/run-peers.sh" "$out"
+	main_rounds "${BENCH_ROUNDS:-3}"
 	tree_rounds "${TREE_ROUNDS:-5}"
 	cpu_probe end
 } | tee "$out/bench.txt"
