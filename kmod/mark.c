@@ -59,6 +59,7 @@
  * Context for all of this file: heap->sections held for writing (by
  * the cycle's task, on behalf of the mark workers it waits for).
  */
+#include <asm/byteorder.h>
 #include <linux/delay.h>
 #include <linux/mm.h>
 #include <linux/prefetch.h>
@@ -773,10 +774,12 @@ static inline unsigned long gather_bytes(u64 x)
  * puts it at bit 8k + j.  Half the instructions of gather_bytes() per
  * 8 bytes, which the fold of a 1M-object tree spent 130-245 us in.
  */
-static inline u64 gather_64_bytes(const u64 *w)
+static inline u64 gather_64_bytes(const __le64 *w)
 {
-	u64 x = w[0] | w[1] << 1 | w[2] << 2 | w[3] << 3 |
-		w[4] << 4 | w[5] << 5 | w[6] << 6 | w[7] << 7;
+	u64 x = le64_to_cpu(w[0]) | le64_to_cpu(w[1]) << 1 |
+		le64_to_cpu(w[2]) << 2 | le64_to_cpu(w[3]) << 3 |
+		le64_to_cpu(w[4]) << 4 | le64_to_cpu(w[5]) << 5 |
+		le64_to_cpu(w[6]) << 6 | le64_to_cpu(w[7]) << 7;
 	u64 t;
 
 	t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAULL;
@@ -790,9 +793,10 @@ static inline u64 gather_64_bytes(const u64 *w)
 /*
  * Fold @s's mark bytes into its mark bits; mark_drain_par() zeroes all
  * the bytes at once after.  After the workers are done, so the bytes
- * are read plainly.  A mark word is gathered in a register and stored
- * once: an OR into memory per 8 bytes chained each load on the store
- * before it.
+ * are read plainly, 8 at a time as little-endian words (byte 0 the
+ * lowest, whatever the CPU).  A mark word is gathered in a register and
+ * stored once: an OR into memory per 8 bytes chained each load on the
+ * store before it.
  */
 static void fold_span_bytes(struct spanheap *heap, struct shp_span *s,
 			    void *unused)
@@ -806,11 +810,11 @@ static void fold_span_bytes(struct spanheap *heap, struct shp_span *s,
 	n = span_nbytes(s);
 	for (i = 0; i < n; i += BITS_PER_LONG) {
 		if (BITS_PER_LONG == 64 && i + 64 <= n) {
-			bits = gather_64_bytes((const u64 *)(b + i));
+			bits = gather_64_bytes((const __le64 *)(b + i));
 		} else {
 			bits = 0;
 			for (j = i; j < min(i + BITS_PER_LONG, n); j += 8)
-				bits |= gather_bytes(*(u64 *)(b + j)) << (j - i);
+				bits |= gather_bytes(le64_to_cpu(*(const __le64 *)(b + j))) << (j - i);
 		}
 		if (bits)
 			mark[i / BITS_PER_LONG] |= bits;

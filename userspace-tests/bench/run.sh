@@ -67,32 +67,43 @@ fi
 
 # medians <rounds> <file>: <file> holds "<round> BENCH <bench> <impl>
 # <value> <unit> [note]" lines; print each (bench, impl)'s median over
-# the rounds as its BENCH line, in the order first seen.  Fails if one
-# was missing from a round.
+# the rounds as its BENCH line, in the order first seen, with the unit
+# and note of the round that gave it.  Fails unless each was printed
+# exactly once in every round 1 to <rounds>.
 medians() {
 	awk -v n="$1" '
 		{
 			k = $3 " " $4
-			if (!(k in cnt)) { order[++nk] = k; rest[k] = $6; for (i = 7; i <= NF; i++) rest[k] = rest[k] " " $i }
-			v[k, ++cnt[k]] = $5
+			if ((k, $1) in v || $1 < 1 || $1 > n) {
+				printf "run.sh: %s: round %s twice or out of range\n", k, $1 > "/dev/stderr"
+				bad = 1
+			}
+			if (!(k in cnt))
+				order[++nk] = k
+			cnt[k]++
+			v[k, $1] = $5
+			rest[k, $1] = $6
+			for (i = 7; i <= NF; i++)
+				rest[k, $1] = rest[k, $1] " " $i
 		}
 		END {
 			for (j = 1; j <= nk; j++) {
 				k = order[j]
 				if (cnt[k] != n) {
-					printf "run.sh: %s: %d of %d rounds\n", k, cnt[k], n > "/dev/stderr"
+					printf "run.sh: %s: in %d of %d rounds\n", k, cnt[k], n > "/dev/stderr"
 					bad = 1
 					continue
 				}
 				for (a = 1; a <= n; a++)
-					x[a] = v[k, a]
-				for (a = 2; a <= n; a++)	# insertion sort
-					for (b = a; b > 1 && x[b - 1] + 0 > x[b] + 0; b--) {
-						t = x[b]; x[b] = x[b - 1]; x[b - 1] = t
+					r[a] = a
+				for (a = 2; a <= n; a++)	# insertion sort of the rounds by value
+					for (b = a; b > 1 && v[k, r[b - 1]] + 0 > v[k, r[b]] + 0; b--) {
+						t = r[b]; r[b] = r[b - 1]; r[b - 1] = t
 					}
 				# As printed (an odd count), else the mean of the middle two
-				m = n % 2 ? x[(n + 1) / 2] : sprintf("%.2f", (x[n / 2] + x[n / 2 + 1]) / 2)
-				printf "BENCH %s %s %s\n", k, m, rest[k]
+				mid = r[int((n + 1) / 2)]
+				m = n % 2 ? v[k, mid] : sprintf("%.2f", (v[k, r[n / 2]] + v[k, r[n / 2 + 1]]) / 2)
+				printf "BENCH %s %s %s\n", k, m, rest[k, mid]
 			}
 			exit bad
 		}' "$2"
@@ -113,20 +124,27 @@ main_rounds() {
 		{
 			"$repo/build/user/bench-spanheap"
 			"$repo/userspace-tests/bench/peers/run-peers.sh" "$out"
-		} | grep '^BENCH ' | grep -v '^BENCH gc_live_tree_1m ' | sed "s/^/$r /" >>"$f"
+		} | grep '^BENCH ' | grep -v '^BENCH gc_live_tree_1m ' | sed "s/^/$r /" >>"$f" ||
+			{ echo "run.sh: round $r failed (the rounds so far: $f)" >&2; return 1; }
 	done
 	medians "$1" "$f"
 }
 
+# Odd rounds run spanheap first, even ones the peers: drift within a
+# round does not always fall on the same program.
 tree_rounds() {
 	local r f=$out/tree-rounds.txt
+	local -a sh=("$repo/build/user/bench-spanheap" tree)
+	local -a peers=("$repo/userspace-tests/bench/peers/run-peers.sh" --only tree "$out")
 
 	: >"$f"
 	for ((r = 1; r <= $1; r++)); do
-		{
-			"$repo/build/user/bench-spanheap" tree
-			"$repo/userspace-tests/bench/peers/run-peers.sh" --only tree "$out"
-		} | grep '^BENCH gc_live_tree_1m ' | sed "s/^/$r /" >>"$f"
+		if ((r % 2)); then
+			{ "${sh[@]}"; "${peers[@]}"; }
+		else
+			{ "${peers[@]}"; "${sh[@]}"; }
+		fi | grep '^BENCH gc_live_tree_1m ' | sed "s/^/$r /" >>"$f" ||
+			{ echo "run.sh: tree round $r failed (the rounds so far: $f)" >&2; return 1; }
 	done
 	awk -v n="$1" '{ round[$1] = round[$1] sprintf(", %s %s ms", $4, $5) }
 		END {
@@ -136,10 +154,13 @@ tree_rounds() {
 	medians "$1" "$f"
 }
 
+bench_rounds=${BENCH_ROUNDS:-3} tree_rounds=${TREE_ROUNDS:-5}
+[[ $bench_rounds =~ ^[1-9][0-9]*$ && $tree_rounds =~ ^[1-9][0-9]*$ ]] ||
+	{ echo "run.sh: BENCH_ROUNDS and TREE_ROUNDS must be at least 1" >&2; exit 2; }
 {
 	cpu_probe start
-	main_rounds "${BENCH_ROUNDS:-3}"
-	tree_rounds "${TREE_ROUNDS:-5}"
+	main_rounds "$bench_rounds"
+	tree_rounds "$tree_rounds"
 	cpu_probe end
 } | tee "$out/bench.txt"
 
@@ -190,7 +211,7 @@ ratio alloc_free_4096 spanheap alloc_free_4096 glibc 1.0
 ratio alloc_free_4096 spanheap alloc_free_4096 glibc_calloc none
 ratio alloc_free_4096 spanheap_nozero alloc_free_4096 glibc 1.0
 ratio alloc_65536 spanheap alloc_65536 boehm 0.5
-grep '^BENCH large_burst_' "$out/bench.txt" | sed 's/^BENCH/#/'
+{ grep '^BENCH large_burst_' "$out/bench.txt" || true; } | sed 's/^BENCH/#/'
 ratio alloc_32 spanheap alloc_32 boehm 0.5
 ratio finalizer_register_1m spanheap finalizer_register_1m go 0.2
 ratio finalizer_register_1m spanheap finalizer_register_1m boehm 0.5

@@ -10,8 +10,9 @@
 #   preloaded allocators); alloc_free_<n>: only those of n bytes, as
 #   run.sh --only alloc_free repeats them.
 #   --only tree: only gc_live_tree_1m of Boehm (two markers) and Go
-#   (GOMAXPROCS=2), which run.sh runs in turn with spanheap's; without
-#   --only, everything but these.
+#   (GOMAXPROCS=2), which run.sh runs in turn with spanheap's, with the
+#   programs the last full run built (built first if missing); without
+#   --only, everything but these, every program built afresh.
 # stdout: only "BENCH <benchmark> <implementation> <value> <unit>" lines;
 # diagnostics go to stderr.  Exits non-zero if a build or a run fails, or
 # if one of the preloaded allocators is not installed.
@@ -55,9 +56,11 @@ export GOCACHE=${GOCACHE:-$out/gocache}
 [ -n "$HOME" ] || export GOPATH=${GOPATH:-$out/gopath}
 
 # The preloaded allocators (name soname package), checked before building.
-jemalloc=$(find_lib libjemalloc.so.2 libjemalloc2) || exit 1
-tcmalloc=$(find_lib libtcmalloc_minimal.so.4 libtcmalloc-minimal4) || exit 1
-mimalloc=$(find_lib libmimalloc.so.2 libmimalloc2.0) || exit 1
+if [ "$only" != tree ]; then
+	jemalloc=$(find_lib libjemalloc.so.2 libjemalloc2) || exit 1
+	tcmalloc=$(find_lib libtcmalloc_minimal.so.4 libtcmalloc-minimal4) || exit 1
+	mimalloc=$(find_lib libmimalloc.so.2 libmimalloc2.0) || exit 1
+fi
 
 rc=0
 # run <name> <command>...: its BENCH lines to stdout, the rest to $out/<name>.out
@@ -69,11 +72,12 @@ run() {
 	grep '^BENCH ' "$out/$name.out"
 }
 
-# build <binary> <source> <command>...: build unless newer than its source
+# build <binary> <command>...: build it (with --only tree, only if missing)
 build() {
-	bin=$1 src=$2
-	shift 2
-	[ "$bin" -nt "$src" ] || "$@" >&2 || exit 1
+	bin=$1
+	shift
+	[ "$only" = tree ] && [ -x "$bin" ] && return
+	"$@" >&2 || exit 1
 }
 
 echo "run-peers: building into $out" >&2
@@ -81,9 +85,9 @@ if [ "$only" != tree ]; then
 	$CC $CFLAGS -o "$out/glibc_bench" "$here/glibc_bench.c" >&2 || exit 1
 fi
 if [ -z "$only" ] || [ "$only" = tree ]; then
-	build "$out/boehm_bench_par" "$here/boehm_bench.c" \
+	build "$out/boehm_bench_par" \
 		$CC $CFLAGS -DBOEHM_PARALLEL_MARK -o "$out/boehm_bench_par" "$here/boehm_bench.c" -lgc
-	build "$out/go_bench" "$here/go_bench.go" go build -o "$out/go_bench" "$here/go_bench.go"
+	build "$out/go_bench" go build -o "$out/go_bench" "$here/go_bench.go"
 fi
 if [ "$only" = tree ]; then
 	# gc_live_tree_1m: two markers each (spanheap_2w is two mark workers).

@@ -24,6 +24,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <assert.h>
+#include <endian.h>
 
 /* ---- types and compiler ---- */
 typedef uint8_t u8;
@@ -41,6 +42,9 @@ typedef u64 __u64;
 typedef s32 __s32;
 typedef s64 __s64;
 typedef unsigned int gfp_t;
+typedef u64 __le64;
+#define __force
+#define le64_to_cpu(x)		((u64)le64toh((__force u64)(x)))
 
 #undef __always_inline
 #define __always_inline		inline __attribute__((__always_inline__))
