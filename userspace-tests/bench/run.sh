@@ -154,13 +154,13 @@ tree_rounds() {
 	medians "$1" "$f"
 }
 
-bench_rounds=${BENCH_ROUNDS:-3} tree_rounds=${TREE_ROUNDS:-5}
-[[ $bench_rounds =~ ^[1-9][0-9]*$ && $tree_rounds =~ ^[1-9][0-9]*$ ]] ||
+nbench=${BENCH_ROUNDS:-3} ntree=${TREE_ROUNDS:-5}
+[[ $nbench =~ ^[1-9][0-9]*$ && $ntree =~ ^[1-9][0-9]*$ ]] ||
 	{ echo "run.sh: BENCH_ROUNDS and TREE_ROUNDS must be at least 1" >&2; exit 2; }
 {
 	cpu_probe start
-	main_rounds "$bench_rounds"
-	tree_rounds "$tree_rounds"
+	main_rounds "$nbench"
+	tree_rounds "$ntree"
 	cpu_probe end
 } | tee "$out/bench.txt"
 
