@@ -72,32 +72,32 @@ run() {
 	grep '^BENCH ' "$out/$name.out"
 }
 
-# build <binary> <command>...: build it (with --only tree, only if missing)
-build() {
-	bin=$1
-	shift
-	[ "$only" = tree ] && [ -x "$bin" ] && return
-	"$@" >&2 || exit 1
+build_boehm_par() {
+	$CC $CFLAGS -DBOEHM_PARALLEL_MARK -o "$out/boehm_bench_par" "$here/boehm_bench.c" \
+		-lgc >&2 || exit 1
+}
+build_go() {
+	go build -o "$out/go_bench" "$here/go_bench.go" >&2 || exit 1
 }
 
 echo "run-peers: building into $out" >&2
-if [ "$only" != tree ]; then
-	$CC $CFLAGS -o "$out/glibc_bench" "$here/glibc_bench.c" >&2 || exit 1
-fi
-if [ -z "$only" ] || [ "$only" = tree ]; then
-	build "$out/boehm_bench_par" \
-		$CC $CFLAGS -DBOEHM_PARALLEL_MARK -o "$out/boehm_bench_par" "$here/boehm_bench.c" -lgc
-	build "$out/go_bench" go build -o "$out/go_bench" "$here/go_bench.go"
-fi
-if [ "$only" = tree ]; then
+case $only in
+tree)
+	# The programs of the last full run; built only if missing.
+	[ -x "$out/boehm_bench_par" ] || build_boehm_par
+	[ -x "$out/go_bench" ] || build_go
 	# gc_live_tree_1m: two markers each (spanheap_2w is two mark workers).
 	run boehm_tree env GC_MARKERS=2 "$out/boehm_bench_par" --tree
 	run go_tree env GOMAXPROCS=2 "$out/go_bench" tree
 	exit $rc
-fi
-if [ -z "$only" ]; then
+	;;
+'')
 	$CC $CFLAGS -o "$out/boehm_bench" "$here/boehm_bench.c" -lgc >&2 || exit 1
-fi
+	build_boehm_par
+	build_go
+	;;
+esac
+$CC $CFLAGS -o "$out/glibc_bench" "$here/glibc_bench.c" >&2 || exit 1
 
 run glibc_bench "$out/glibc_bench" glibc $size
 # The same malloc+free loop under each, its lines relabelled by argv[1].
