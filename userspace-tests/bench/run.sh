@@ -39,17 +39,34 @@ cpu_probe() {
 	echo "$line"
 }
 
+# in_order <round> <first> <second>: run the two functions, <first>
+# first in odd rounds and <second> first in even ones, so that drift
+# within a round does not always fall on the same program; fail if
+# either does.
+in_order() {
+	if (($1 % 2)); then
+		"$2" && "$3"
+	else
+		"$3" && "$2"
+	fi
+}
+spanheap_pairs() {
+	"$repo/build/user/bench-spanheap" alloc_free spanheap 32 &&
+		"$repo/build/user/bench-spanheap" alloc_free spanheap_nozero 32
+}
+peers_pairs() { "$repo/userspace-tests/bench/peers/run-peers.sh" --only alloc_free_32 "$out"; }
+spanheap_all() { "$repo/build/user/bench-spanheap"; }
+peers_all() { "$repo/userspace-tests/bench/peers/run-peers.sh" "$out"; }
+spanheap_tree() { "$repo/build/user/bench-spanheap" tree; }
+peers_tree() { "$repo/userspace-tests/bench/peers/run-peers.sh" --only tree "$out"; }
+
 if [ "${2-}" = --only ]; then
 	[ "${3-}" = alloc_free ] || { echo "usage: $0 <repo> [--only alloc_free [runs]]" >&2; exit 2; }
 	runs=${4:-9}
 	ok_glibc=0 ok_fast=0
 	for ((r = 1; r <= runs; r++)); do
 		f=$out/alloc_free-run$r.txt
-		{
-			"$repo/build/user/bench-spanheap" alloc_free spanheap 32
-			"$repo/build/user/bench-spanheap" alloc_free spanheap_nozero 32
-			"$repo/userspace-tests/bench/peers/run-peers.sh" --only alloc_free_32 "$out"
-		} >"$f"
+		in_order "$r" spanheap_pairs peers_pairs >"$f"
 		read -r _ _ _ sh _ < <(grep '^BENCH alloc_free_32 spanheap ' "$f")
 		read -r _ _ _ nz _ < <(grep '^BENCH alloc_free_32 spanheap_nozero ' "$f")
 		read -r _ _ _ gl _ < <(grep '^BENCH alloc_free_32 glibc ' "$f")
@@ -112,38 +129,30 @@ medians() {
 # This machine's speed drifts by up to 1.7x within minutes, so a figure
 # taken minutes after another compares the drift as much as the
 # programs.  Every figure is the median of BENCH_ROUNDS (3) rounds of
-# the whole run, spanheap then the peers; gc_live_tree_1m, whose bars
-# are closest, that of TREE_ROUNDS (5) rounds of spanheap, Boehm and Go
-# in turn, seconds apart, with a line per round.
+# the whole run, spanheap and the peers in turn (in_order());
+# gc_live_tree_1m, whose bars are closest, that of TREE_ROUNDS (5)
+# rounds of spanheap, Boehm and Go, seconds apart, with a line per
+# round.
 main_rounds() {
 	local r f=$out/main-rounds.txt
 
 	: >"$f"
 	for ((r = 1; r <= $1; r++)); do
 		cpu_probe "round$r"
-		{
-			"$repo/build/user/bench-spanheap"
-			"$repo/userspace-tests/bench/peers/run-peers.sh" "$out"
-		} | grep '^BENCH ' | grep -v '^BENCH gc_live_tree_1m ' | sed "s/^/$r /" >>"$f" ||
+		in_order "$r" spanheap_all peers_all |
+			grep '^BENCH ' | grep -v '^BENCH gc_live_tree_1m ' | sed "s/^/$r /" >>"$f" ||
 			{ echo "run.sh: round $r failed (the rounds so far: $f)" >&2; return 1; }
 	done
 	medians "$1" "$f"
 }
 
-# Odd rounds run spanheap first, even ones the peers: drift within a
-# round does not always fall on the same program.
 tree_rounds() {
 	local r f=$out/tree-rounds.txt
-	local -a sh=("$repo/build/user/bench-spanheap" tree)
-	local -a peers=("$repo/userspace-tests/bench/peers/run-peers.sh" --only tree "$out")
 
 	: >"$f"
 	for ((r = 1; r <= $1; r++)); do
-		if ((r % 2)); then
-			{ "${sh[@]}"; "${peers[@]}"; }
-		else
-			{ "${peers[@]}"; "${sh[@]}"; }
-		fi | grep '^BENCH gc_live_tree_1m ' | sed "s/^/$r /" >>"$f" ||
+		in_order "$r" spanheap_tree peers_tree |
+			grep '^BENCH gc_live_tree_1m ' | sed "s/^/$r /" >>"$f" ||
 			{ echo "run.sh: tree round $r failed (the rounds so far: $f)" >&2; return 1; }
 	done
 	awk -v n="$1" '{ round[$1] = round[$1] sprintf(", %s %s ms", $4, $5) }
