@@ -821,8 +821,12 @@ static void fold_span_bytes(struct spanheap *heap, struct shp_span *s,
 	}
 }
 
-/* Drain heap->gray with @n workers. */
-static void mark_drain_par(struct spanheap *heap, unsigned int n)
+/*
+ * Give workers 0 to @n - 1 their two empty buffers, the rest to the free
+ * list, and open a drain of @n workers that worker 0 (the caller) has
+ * joined, with heap->gray as worker 0's seed.
+ */
+static void drain_open(struct spanheap *heap, unsigned int n)
 {
 	struct shp_mark_par *par = heap->mark_par;
 	struct shp_mark_worker *w;
@@ -858,6 +862,16 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
 	par->nexited = 0;
 	par->done = false;
 	spin_unlock(&par->lock);
+}
+
+/* Drain heap->gray with @n workers. */
+static void mark_drain_par(struct spanheap *heap, unsigned int n)
+{
+	struct shp_mark_par *par = heap->mark_par;
+	struct shp_mark_worker *w = &par->w[0];
+	unsigned int i;
+
+	drain_open(heap, n);
 	for (i = 1; i < n; i++)
 		queue_work(shp_mark_wq, &par->w[i].work);
 	par_drain(w);
@@ -1050,6 +1064,52 @@ struct work_struct *shp_mark_worker_work(struct spanheap *heap, unsigned int i)
 	if (!heap->mark_par || !i || i >= SHP_MAX_MARK_WORKERS)
 		return NULL;
 	return &heap->mark_par->w[i].work;
+}
+
+/**
+ * shp_mark_offer_late_item() - for tests: does a drain admit a late item?
+ * @heap: heap whose parallel state exists (a parallel mark ran)
+ * @n: workers of the drain, 2 to the workers the state has buffers for
+ * @i: worker whose item comes late, 1 to SHP_MAX_MARK_WORKERS - 1
+ *
+ * Opens a drain of @n workers as mark_drain_par() does, with nothing
+ * gray and worker 0 waiting (as it is once its own work is gone), runs
+ * worker @i's item function in this task, and closes the drain.  An
+ * item admitted finds no work, ends the drain and leaves; one refused
+ * leaves at once.  Every item is cancelled first, so no real one joins.
+ *
+ * Context: process context, outside any section of @heap; may sleep.
+ * Takes heap->gc_lock, so no cycle runs meanwhile.
+ * Return: 1 if the item joined, 0 if it was refused, -EINVAL if @heap
+ * has no parallel state or @n or @i is out of range.
+ */
+int shp_mark_offer_late_item(struct spanheap *heap, unsigned int n,
+			     unsigned int i)
+{
+	struct shp_mark_par *par;
+	unsigned int k;
+	int joined = -EINVAL;
+
+	mutex_lock(&heap->gc_lock);
+	par = heap->mark_par;
+	if (!par || n < 2 || n > par->max_workers || !i ||
+	    i >= SHP_MAX_MARK_WORKERS || heap->ngray)
+		goto out;
+	for (k = 0; k < SHP_MAX_MARK_WORKERS; k++)
+		cancel_work_sync(&par->w[k].work);
+	drain_open(heap, n);
+	spin_lock(&par->lock);
+	par->nwait = 1;
+	spin_unlock(&par->lock);
+	shp_mark_workfn(&par->w[i].work);
+	spin_lock(&par->lock);
+	joined = par->njoined > 1;
+	par->done = true;
+	par->nwait = 0;
+	spin_unlock(&par->lock);
+out:
+	mutex_unlock(&heap->gc_lock);
+	return joined;
 }
 
 /**

@@ -718,6 +718,39 @@ static void mark_late_worker(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, READ_ONCE(mk_gated_done));
 }
 
+/*
+ * A late item of an earlier drain with more workers joins no drain that
+ * has no buffers for it: a drain of 2 admits worker 1's item, not
+ * worker 2's or 3's, whose buffers it hands out as shared ones.
+ */
+static void mark_late_worker_fewer(struct kunit *test)
+{
+	struct mgraph *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	unsigned long nlive;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	mk_graph_init(test, g);
+	mk_build(test, g);
+	nlive = mk_drop_wide(g);
+	mk_expect_marked(test, g, nlive, 4);	/* state for 4 workers */
+
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 2, 1), 1);
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 2, 2), 0);
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 2, 3), 0);
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 3, 2), 1);
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 3, 3), 0);
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 4, 3), 1);
+	/* Drains the state cannot have, and worker 0 (the cycle's task). */
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 1, 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 5, 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 2, 0), -EINVAL);
+
+	/* The state is whole after: marks with 2 and 4 workers, the same set. */
+	mk_expect_marked(test, g, nlive, 2);
+	mk_expect_marked(test, g, nlive, 4);
+	mk_graph_exit(g);
+}
+
 static struct kunit_case mark_cases[] = {
 	KUNIT_CASE(mark_parallel_same_set),
 	KUNIT_CASE(mark_bytes_within_limit),
@@ -725,6 +758,7 @@ static struct kunit_case mark_cases[] = {
 	KUNIT_CASE(mark_hints_rotate),
 	KUNIT_CASE(mark_parallel_mutators),
 	KUNIT_CASE(mark_late_worker),
+	KUNIT_CASE(mark_late_worker_fewer),
 	{}
 };
 
