@@ -35,8 +35,9 @@
  * locked operation bounded two workers.  Two workers may both find an
  * object unmarked and both scan it, which costs time only.  Every span
  * numbered by shp_mark_reset() (mark_off, mark_gen) has a byte per
- * object in one array of the heap's, sized by each shp_mark_reset(); the
- * drain folds the bytes into the mark bits and zeroes them before it
+ * object in one array of the heap's, sized for them by the first
+ * parallel drain after that reset (a mark that stays serial makes none);
+ * the drain folds the bytes into the mark bits and zeroes them before it
  * returns, so nothing else ever reads them.  A span not numbered, or a
  * heap without memory (or limit) for the bytes, is marked with
  * test_and_set_bit(), tested first.  The buffers are preallocated (struct
@@ -385,8 +386,10 @@ struct shp_mark_worker {
  *	running, and read-only during a drain
  * @bytes: the mark bytes, all zero outside a parallel drain; or NULL
  * @bytes_len: size of @bytes (charged)
- * @bytes_used: of which numbered by the last shp_mark_reset(); 0 if they
- *	did not fit (then no span has mark bytes)
+ * @bytes_need: bytes the spans numbered by the last shp_mark_reset() take
+ * @bytes_used: of which numbered by the last shp_mark_reset(); 0 until
+ *	the first parallel drain after it makes them (mark_bytes_ready()),
+ *	and if they did not fit (then no span has mark bytes)
  * @bytes_failed: making them failed since the world stopped: not tried
  *	again before the next stop (shp_mark_find_cycles() calls
  *	shp_mark_reset() per record); cleared by shp_mark_stack_get()
@@ -405,7 +408,7 @@ struct shp_mark_par {
 	bool overflow;
 	u16 gen;
 	u8 *bytes;
-	unsigned long bytes_len, bytes_used;
+	unsigned long bytes_len, bytes_need, bytes_used;
 	bool bytes_failed;
 	unsigned int max_workers, nbufs;
 	struct shp_mark_worker w[SHP_MAX_MARK_WORKERS];
@@ -864,6 +867,8 @@ static void drain_open(struct spanheap *heap, unsigned int n)
 	spin_unlock(&par->lock);
 }
 
+static void mark_bytes_ready(struct spanheap *heap);
+
 /* Drain heap->gray with @n workers. */
 static void mark_drain_par(struct spanheap *heap, unsigned int n)
 {
@@ -871,6 +876,8 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
 	struct shp_mark_worker *w = &par->w[0];
 	unsigned int i;
 
+	if (!par->bytes_used)
+		mark_bytes_ready(heap);
 	drain_open(heap, n);
 	for (i = 1; i < n; i++)
 		queue_work(shp_mark_wq, &par->w[i].work);
@@ -990,6 +997,12 @@ static void mark_bytes_put(struct spanheap *heap)
 	par->bytes_used = 0;
 }
 
+/* Would the mark bytes made do for @need of them? */
+static bool mark_bytes_fit(struct shp_mark_par *par, unsigned long need)
+{
+	return need <= par->bytes_len && need >= par->bytes_len / 4;
+}
+
 /*
  * Size the mark bytes for @need of them, a quarter more for growth:
  * remade when they do not fit or are over 4 times too large.  Charged
@@ -1001,8 +1014,7 @@ static void mark_bytes_get(struct spanheap *heap, unsigned long need)
 	struct shp_mark_par *par = heap->mark_par;
 	unsigned long len;
 
-	if (par->bytes_failed ||
-	    (need <= par->bytes_len && need >= par->bytes_len / 4))
+	if (par->bytes_failed || mark_bytes_fit(par, need))
 		return;
 	mark_bytes_put(heap);
 	len = need + need / 4;
@@ -1020,6 +1032,20 @@ static void mark_bytes_get(struct spanheap *heap, unsigned long need)
 	}
 	heap->mark_bytes_made++;
 	par->bytes_len = len;
+}
+
+/*
+ * Make the mark bytes of the spans the last shp_mark_reset() numbered,
+ * before the first parallel drain after it opens: a mark of a list or of
+ * a dead heap, which stays serial, neither charges nor clears them.
+ */
+static void mark_bytes_ready(struct spanheap *heap)
+{
+	struct shp_mark_par *par = heap->mark_par;
+
+	mark_bytes_get(heap, par->bytes_need);
+	par->bytes_used = par->bytes && par->bytes_need <= par->bytes_len ?
+			  par->bytes_need : 0;
 }
 
 /**
@@ -1155,9 +1181,11 @@ static void clear_span_marks(struct spanheap *heap, struct shp_span *s,
  * @heap: heap, drained and fully swept, with a mark stack
  *
  * With the parallel state, the same pass over the spans numbers their
- * mark bytes, and the bytes are then sized for them.
+ * mark bytes.  The bytes are made by the first parallel drain that
+ * follows (a mark of a list, or of nothing, has none); bytes that would
+ * not do for these spans are freed here.
  *
- * Context: process context, the world stopped; may allocate.
+ * Context: process context, the world stopped.
  */
 void shp_mark_reset(struct spanheap *heap)
 {
@@ -1172,8 +1200,10 @@ void shp_mark_reset(struct spanheap *heap)
 		if (!++par->gen)
 			par->gen = 1;
 		shp_visit_spans(heap, clear_span_marks, &next);
-		mark_bytes_get(heap, next);
-		par->bytes_used = par->bytes && next <= par->bytes_len ? next : 0;
+		par->bytes_need = next;
+		par->bytes_used = 0;
+		if (!mark_bytes_fit(par, next))
+			mark_bytes_put(heap);
 	}
 	heap->mark_hint = &shp_empty_span;
 	heap->ngray = 0;

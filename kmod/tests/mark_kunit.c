@@ -412,6 +412,68 @@ static void mark_bytes_follow_growth(struct kunit *test)
 	mk_graph_exit(g);
 }
 
+#define MB_FAN		256	/* gray at once: past SHP_MARK_PAR_MIN */
+
+/* Set the expected liveness of the fan and its leaves, objects @f to @f + MB_FAN. */
+static void mb_fan_live(struct mgraph *g, unsigned int f, bool live)
+{
+	unsigned int i;
+
+	for (i = f; i <= f + MB_FAN; i++)
+		g->live[i] = live;
+}
+
+/*
+ * Mark bytes are made by the first parallel drain of a mark, not by its
+ * reset: marks of a list stay serial and make none; a fan's leaves,
+ * gray at once, are drained in parallel, with bytes made once and kept
+ * through serial marks after.
+ */
+static void mark_bytes_only_when_parallel(struct kunit *test)
+{
+	struct mgraph *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	struct mnode *list = NULL, *node;
+	unsigned int i, f;
+	u64 byte_drains;
+	void **fan;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	mk_graph_init(test, g);
+	spanheap_enter(g->heap);
+	for (i = 0; i < MK_LIST; i++) {
+		node = mk_add(test, g, sizeof(*node), true);
+		node->a = list;
+		list = node;
+	}
+	f = g->n;
+	fan = mk_add(test, g, MB_FAN * sizeof(void *), false);
+	for (i = 0; i < MB_FAN; i++)
+		fan[i] = mk_add(test, g, sizeof(*node), false);
+	spanheap_exit(g->heap);
+	g->roots[0] = list;
+
+	mk_expect_marked(test, g, MK_LIST, 4);
+	mk_expect_marked(test, g, MK_LIST, 4);
+	KUNIT_EXPECT_EQ(test, g->heap->mark_par_drains, 0);
+	KUNIT_EXPECT_EQ(test, g->heap->mark_bytes_made, 0);
+
+	g->roots[1] = fan;
+	mb_fan_live(g, f, true);
+	byte_drains = mk_mark_par_bytes(test, g, MK_LIST + MB_FAN + 1);
+	KUNIT_EXPECT_GT(test, byte_drains, 0);
+	KUNIT_EXPECT_EQ(test, g->heap->mark_bytes_made, 1);
+
+	g->roots[1] = NULL;
+	mb_fan_live(g, f, false);
+	mk_expect_marked(test, g, MK_LIST, 4);
+	g->roots[1] = fan;
+	mb_fan_live(g, f, true);
+	byte_drains = mk_mark_par_bytes(test, g, MK_LIST + MB_FAN + 1);
+	KUNIT_EXPECT_GT(test, byte_drains, 0);
+	KUNIT_EXPECT_EQ(test, g->heap->mark_bytes_made, 1);
+	mk_graph_exit(g);
+}
+
 #define MH_SIZE		48	/* objects of a class whose spans end in waste */
 #define MH_SPANS	5	/* more than the mark's hint and its 3 previous */
 #define MH_OBJS		(8 * 256)
@@ -755,6 +817,7 @@ static struct kunit_case mark_cases[] = {
 	KUNIT_CASE(mark_parallel_same_set),
 	KUNIT_CASE(mark_bytes_within_limit),
 	KUNIT_CASE(mark_bytes_follow_growth),
+	KUNIT_CASE(mark_bytes_only_when_parallel),
 	KUNIT_CASE(mark_hints_rotate),
 	KUNIT_CASE(mark_parallel_mutators),
 	KUNIT_CASE(mark_late_worker),
