@@ -160,6 +160,9 @@ struct shp_cpu_cache;
  * @nwords: bitmap words; immutable
  * @spc: span class; immutable
  * @state: enum shp_span_state; changes under the central (or heap) lock
+ * @cleanup_roots: a cleanup of the span may have its argument in the
+ *	heap's arena (a root for the mark); cleared with the span's last
+ *	cleanup.  Under @speciallock
  * @mark_gen: the heap's mark generation that numbered @mark_off (0: none)
  * @mark_off: index of the mark byte of object 0 in the heap's parallel
  *	mark bytes (mark.c); both are written by shp_mark_reset()
@@ -197,6 +200,7 @@ struct shp_span {
 	u8 nwords;
 	u8 spc;
 	u8 state;
+	bool cleanup_roots;
 	u16 mark_gen;
 	u32 mark_off;
 	struct shp_cpu_cache *owner;
@@ -843,6 +847,18 @@ static inline void shp_heap_queue_work(struct spanheap *heap,
 #define SHP_GC_MIN_HEAP		(4UL << 20)
 
 extern struct shp_span shp_empty_span;
+
+/*
+ * Is @v in [arena_lo, arena_hi)?  If not, it points into no object of
+ * @heap that exists now: a span joins the arena before any of its
+ * objects is allocated (shp_span_new()).  Context: any.
+ */
+static inline bool shp_in_arena(struct spanheap *heap, unsigned long v)
+{
+	unsigned long lo = READ_ONCE(heap->arena_lo);
+
+	return v - lo < READ_ONCE(heap->arena_hi) - lo;
+}
 
 /**
  * shp_over_limit() - would @now bytes of @counter pass the heap's limit?

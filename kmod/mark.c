@@ -1290,9 +1290,10 @@ void shp_scan_cleanup_chain(struct spanheap *heap, struct shp_special *sp)
 }
 
 /*
- * Cleanup arguments are roots (Go marks the cleanup's closure).  The
- * first records of a word's objects are fetched before they are read:
- * each is a cache miss otherwise.
+ * Cleanup arguments are roots (Go marks the cleanup's closure), unless
+ * none of the span's was in the arena (cleanup_roots).  The first
+ * records of a word's objects are fetched before they are read: each is
+ * a cache miss otherwise.
  */
 static void mark_span_cleanup_args(struct spanheap *heap, struct shp_span *s)
 {
@@ -1301,7 +1302,7 @@ static void mark_span_cleanup_args(struct spanheap *heap, struct shp_span *s)
 	unsigned long todo;
 	unsigned int w;
 
-	if (!s->nkind[SPANHEAP_SPECIAL_CLEANUP])
+	if (!s->cleanup_roots)
 		return;
 	for (w = 0; w < s->nwords; w++) {
 		todo = shp_special_bits(s)[w];

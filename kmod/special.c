@@ -229,6 +229,8 @@ void shp_special_account_kind(struct shp_span *s, unsigned int kind, int delta)
 	lockdep_assert_held(&s->speciallock);
 	WRITE_ONCE(s->nspecials, s->nspecials + delta);
 	WRITE_ONCE(s->nkind[kind], s->nkind[kind] + delta);
+	if (kind == SPANHEAP_SPECIAL_CLEANUP && !s->nkind[kind])
+		s->cleanup_roots = false;
 }
 
 /**

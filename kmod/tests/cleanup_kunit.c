@@ -310,6 +310,71 @@ static void arg_keeps_alive(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, reported, (void *)c);
 }
 
+static atomic_t null_arg_runs;
+
+static void count_null_arg(struct spanheap *heap, void *arg)
+{
+	atomic_inc(&null_arg_runs);
+}
+
+/* Does the span of @obj hold a cleanup whose argument the mark reads? */
+static bool span_has_cleanup_roots(struct spanheap *heap, void *obj)
+{
+	struct shp_span *s;
+	unsigned int idx;
+	bool roots;
+
+	rcu_read_lock();
+	s = shp_find_object(heap, obj, &idx);
+	roots = s && READ_ONCE(s->cleanup_roots);
+	rcu_read_unlock();
+	return roots;
+}
+
+/*
+ * The mark reads the cleanups of a span only if one had its argument in
+ * the heap's arena (NULL is not): such an argument stays a root while
+ * cleanups without one come and go beside it.
+ */
+static void arg_root_beside_null_args(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct node *a, *b, *root = NULL;
+	s64 null1, with_b, null2;
+
+	atomic_set(&null_arg_runs, 0);
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, (void **)&root), 0);
+	spanheap_enter(heap);
+	a = node(test, 1);
+	b = node(test, 2);	/* reachable only as a cleanup's argument */
+	root = a;
+	null1 = spanheap_add_cleanup(heap, a, count_null_arg, NULL);
+	KUNIT_ASSERT_GT(test, null1, 0);
+	KUNIT_EXPECT_FALSE(test, span_has_cleanup_roots(heap, a));
+	with_b = spanheap_add_cleanup(heap, a, count_cleanup, b);
+	KUNIT_ASSERT_GT(test, with_b, 0);
+	KUNIT_EXPECT_TRUE(test, span_has_cleanup_roots(heap, a));
+	KUNIT_EXPECT_EQ(test, spanheap_stop_cleanup(heap, a, null1), 0);
+	spanheap_exit(heap);
+
+	collect_and_wait(heap);
+	KUNIT_EXPECT_TRUE(test, alive(heap, b));
+
+	spanheap_enter(heap);
+	null2 = spanheap_add_cleanup(heap, a, count_null_arg, NULL);
+	KUNIT_ASSERT_GT(test, null2, 0);
+	KUNIT_EXPECT_EQ(test, spanheap_stop_cleanup(heap, a, with_b), 0);
+	spanheap_exit(heap);
+	collect_and_wait(heap);
+	KUNIT_EXPECT_FALSE(test, alive(heap, b));
+
+	WRITE_ONCE(root, NULL);
+	collect_and_wait(heap);
+	KUNIT_EXPECT_FALSE(test, alive(heap, a));
+	KUNIT_EXPECT_EQ(test, atomic_read(&null_arg_runs), 1);
+	spanheap_root_remove(heap, (void **)&root);
+}
+
 /* More than every worker can take: some stay queued while they run. */
 #define NHELD	((SHP_MAX_CLEANUP_WORKERS + 1) * SHP_CLEANUP_BATCH)
 
@@ -653,6 +718,7 @@ static struct kunit_case cleanup_cases[] = {
 	KUNIT_CASE(stop_after_queueing),
 	KUNIT_CASE(after_finalizer),
 	KUNIT_CASE(arg_keeps_alive),
+	KUNIT_CASE(arg_root_beside_null_args),
 	KUNIT_CASE(queued_args_are_roots),
 	KUNIT_CASE(parallel_workers),
 	KUNIT_CASE(ids_unique_across_tasks),
