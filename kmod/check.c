@@ -19,15 +19,25 @@ static bool span_bad(struct shp_span *s, bool bad, const char *what)
 	return bad;
 }
 
+/* A cleanup record whose argument the mark must read? */
+static bool cleanup_is_root(struct shp_special *sp)
+{
+	return sp->kind == SPANHEAP_SPECIAL_CLEANUP &&
+	       shp_cleanup_arg_may_point(container_of(sp, struct shp_special_cleanup,
+						      sp)->arg);
+}
+
 /*
  * Each object's summary bits (special: it has records; fin: one is a
- * finalizer) and the span's counts agree with the records on its lists.
+ * finalizer) and the span's counts agree with the records on its lists;
+ * cleanup_roots is set if a cleanup's argument may point into an object,
+ * and clear without cleanups.
  */
 static bool specials_bad(struct shp_span *s)
 {
 	unsigned int idx, k, n = 0, nkind[SPANHEAP_NR_SPECIAL_KINDS] = { 0 };
+	bool fin, bad = false, roots = false;
 	struct shp_special *sp;
-	bool fin, bad = false;
 
 	spin_lock(&s->speciallock);
 	for (idx = 0; idx < s->nelems && !bad; idx++) {
@@ -36,6 +46,7 @@ static bool specials_bad(struct shp_span *s)
 			nkind[sp->kind]++;
 			n++;
 			fin |= sp->kind == SPANHEAP_SPECIAL_FINALIZER;
+			roots |= cleanup_is_root(sp);
 		}
 		bad = span_bad(s, test_bit(idx, shp_special_bits(s)) !=
 				  (s->specials && s->specials[idx]),
@@ -43,7 +54,11 @@ static bool specials_bad(struct shp_span *s)
 		      span_bad(s, test_bit(idx, shp_fin_bits(s)) != fin,
 			       "finalizer bit not in step with the records");
 	}
-	bad = bad || span_bad(s, n != s->nspecials, "records miscounted");
+	bad = bad || span_bad(s, n != s->nspecials, "records miscounted") ||
+	      span_bad(s, roots && !s->cleanup_roots,
+		       "a cleanup argument may point into an object, cleanup_roots clear") ||
+	      span_bad(s, !nkind[SPANHEAP_SPECIAL_CLEANUP] && s->cleanup_roots,
+		       "cleanup_roots set without cleanups");
 	for (k = 0; k < SPANHEAP_NR_SPECIAL_KINDS && !bad; k++)
 		bad = span_bad(s, nkind[k] != s->nkind[k], "records of a kind miscounted");
 	spin_unlock(&s->speciallock);

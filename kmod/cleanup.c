@@ -9,10 +9,10 @@
  * queues the cleanup and frees the object at once, and the cleanup gets
  * its argument.  The argument is a root while the record exists, so a
  * cleanup whose argument reaches its own object never runs (reported by
- * spanheap_finalizer_cycles()).  An argument outside the heap's arena
- * when added (NULL, an id, memory of the caller's) points to no object:
- * the mark reads the cleanups of a span only if one had its argument
- * inside (shp_span.cleanup_roots), not one record per object.  An object with a finalizer keeps its
+ * spanheap_finalizer_cycles()).  An argument below PAGE_SIZE (NULL, a
+ * small id) points to no object: the mark reads the cleanups of a span
+ * only if one has another argument (shp_span.cleanup_roots), not one
+ * record per object.  An object with a finalizer keeps its
  * cleanups until it was finalized and found unreachable again.
  *
  * Each heap has ncleanup_workers work items on the unbound
@@ -171,7 +171,7 @@ s64 spanheap_add_cleanup(struct spanheap *heap, void *ptr,
 	sp->offset = off;
 	spin_lock(&s->speciallock);
 	ret = shp_special_add(s, idx, sp);
-	if (!ret && shp_in_arena(heap, (unsigned long)arg))
+	if (!ret && shp_cleanup_arg_may_point(arg))
 		s->cleanup_roots = true;
 	spin_unlock(&s->speciallock);
 	if (WARN_ON_ONCE(ret)) {	/* cleanups never clash */

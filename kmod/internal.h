@@ -160,9 +160,9 @@ struct shp_cpu_cache;
  * @nwords: bitmap words; immutable
  * @spc: span class; immutable
  * @state: enum shp_span_state; changes under the central (or heap) lock
- * @cleanup_roots: a cleanup of the span may have its argument in the
- *	heap's arena (a root for the mark); cleared with the span's last
- *	cleanup.  Under @speciallock
+ * @cleanup_roots: a cleanup of the span has an argument that may point
+ *	into an object (shp_cleanup_arg_may_point(); a root for the mark);
+ *	cleared with the span's last cleanup.  Under @speciallock
  * @mark_gen: the heap's mark generation that numbered @mark_off (0: none)
  * @mark_off: index of the mark byte of object 0 in the heap's parallel
  *	mark bytes (mark.c); both are written by shp_mark_reset()
@@ -849,15 +849,14 @@ static inline void shp_heap_queue_work(struct spanheap *heap,
 extern struct shp_span shp_empty_span;
 
 /*
- * Is @v in [arena_lo, arena_hi)?  If not, it points into no object of
- * @heap that exists now: a span joins the arena before any of its
- * objects is allocated (shp_span_new()).  Context: any.
+ * May @arg, a cleanup's argument, point into an object?  Not if it is
+ * below PAGE_SIZE (NULL, a small number): no object is ever there.  A
+ * test against the heap's arena would need its bounds as of the
+ * object's allocation, which a lockless read need not see.
  */
-static inline bool shp_in_arena(struct spanheap *heap, unsigned long v)
+static inline bool shp_cleanup_arg_may_point(const void *arg)
 {
-	unsigned long lo = READ_ONCE(heap->arena_lo);
-
-	return v - lo < READ_ONCE(heap->arena_hi) - lo;
+	return (unsigned long)arg >= PAGE_SIZE;
 }
 
 /**

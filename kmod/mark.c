@@ -8,7 +8,9 @@
  * when it is full the object is marked but not pushed and
  * gray_overflow is set; once the stack drains, marked SCAN objects are
  * rescanned until no overflow happens (each pass marks more, so this
- * ends).  Nothing is allocated and nothing recurses while marking.
+ * ends).  Nothing recurses while marking, and nothing is allocated but
+ * the mark bytes of a parallel drain (below), without which it marks
+ * all the same.
  *
  * The cycle (cycle.c) marks roots in this order: root slots and the
  * owner's roots (roots.c), queued finalizers (finq.c: their objects must
@@ -903,8 +905,8 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
  *
  * In parallel once there are enough of them (see the top of the file).
  *
- * Context: rcu_read_lock() NOT held; may sleep (a parallel drain waits
- * for its workers).
+ * Context: rcu_read_lock() NOT held; may allocate and sleep (a parallel
+ * drain makes its mark bytes and waits for its workers).
  */
 void shp_mark_drain(struct spanheap *heap)
 {
@@ -1055,8 +1057,9 @@ static void mark_bytes_ready(struct spanheap *heap)
  * Made on first use and kept, with the parallel mark state if the heap
  * has several mark workers.  They are charged past the limit: a heap at
  * its limit must still be able to collect.  The parallel state's mark
- * bytes are sized for the heap's spans by each shp_mark_reset(); a stop
- * of the world begins here, so a failure to make them may be retried.
+ * bytes are sized for the heap's spans by the first parallel drain after
+ * each shp_mark_reset(); a stop of the world begins here, so a failure to
+ * make them may be retried.
  *
  * Context: process context, heap->gc_lock held, the world stopped.
  * Return: false if there is no memory for the stack.
@@ -1105,7 +1108,7 @@ struct work_struct *shp_mark_worker_work(struct spanheap *heap, unsigned int i)
  * leaves at once.  Every item is cancelled first, so no real one joins.
  *
  * Context: process context, outside any section of @heap; may sleep.
- * Takes heap->gc_lock, so no cycle runs meanwhile.
+ * Takes heap->gc_lock and stops the world, as a cycle does.
  * Return: 1 if the item joined, 0 if it was refused, -EINVAL if @heap
  * has no parallel state or @n or @i is out of range.
  */
@@ -1123,6 +1126,8 @@ int shp_mark_offer_late_item(struct spanheap *heap, unsigned int n,
 		goto out;
 	for (k = 0; k < SHP_MAX_MARK_WORKERS; k++)
 		cancel_work_sync(&par->w[k].work);
+	percpu_down_write(&heap->sections);	/* a drain reads the arena bounds */
+	heap->mark_hint = &shp_empty_span;	/* may be gone since the last mark */
 	drain_open(heap, n);
 	spin_lock(&par->lock);
 	par->nwait = 1;
@@ -1133,6 +1138,7 @@ int shp_mark_offer_late_item(struct spanheap *heap, unsigned int n,
 	par->done = true;
 	par->nwait = 0;
 	spin_unlock(&par->lock);
+	percpu_up_write(&heap->sections);
 out:
 	mutex_unlock(&heap->gc_lock);
 	return joined;
@@ -1291,7 +1297,7 @@ void shp_scan_cleanup_chain(struct spanheap *heap, struct shp_special *sp)
 
 /*
  * Cleanup arguments are roots (Go marks the cleanup's closure), unless
- * none of the span's was in the arena (cleanup_roots).  The first
+ * none of the span's may point into an object (cleanup_roots).  The first
  * records of a word's objects are fetched before they are read: each is
  * a cache miss otherwise.
  */

@@ -90,7 +90,7 @@ static unsigned long why_find(struct spanheap *heap, unsigned long v,
 	unsigned long off;
 	unsigned int idx;
 
-	if (!shp_in_arena(heap, v))
+	if (v - heap->arena_lo >= heap->arena_hi - heap->arena_lo)
 		return 0;
 	s = shp_pagemap_lookup((void *)v);
 	if (!s || s->heap != heap)

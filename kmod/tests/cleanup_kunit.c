@@ -332,9 +332,10 @@ static bool span_has_cleanup_roots(struct spanheap *heap, void *obj)
 }
 
 /*
- * The mark reads the cleanups of a span only if one had its argument in
- * the heap's arena (NULL is not): such an argument stays a root while
- * cleanups without one come and go beside it.
+ * The mark reads the cleanups of a span only if one has an argument that
+ * may point into an object (not NULL or a small id): such an argument
+ * stays a root while cleanups without one come and go beside it, and the
+ * span is read again for nothing only until its last cleanup goes.
  */
 static void arg_root_beside_null_args(struct kunit *test)
 {
@@ -361,12 +362,22 @@ static void arg_root_beside_null_args(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, alive(heap, b));
 
 	spanheap_enter(heap);
-	null2 = spanheap_add_cleanup(heap, a, count_null_arg, NULL);
+	null2 = spanheap_add_cleanup(heap, a, count_null_arg, (void *)42);
 	KUNIT_ASSERT_GT(test, null2, 0);
 	KUNIT_EXPECT_EQ(test, spanheap_stop_cleanup(heap, a, with_b), 0);
 	spanheap_exit(heap);
 	collect_and_wait(heap);
 	KUNIT_EXPECT_FALSE(test, alive(heap, b));
+	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
+
+	/* Its last cleanup gone, a's span is not read for them any more. */
+	spanheap_enter(heap);
+	KUNIT_EXPECT_EQ(test, spanheap_stop_cleanup(heap, a, null2), 0);
+	KUNIT_EXPECT_FALSE(test, span_has_cleanup_roots(heap, a));
+	null2 = spanheap_add_cleanup(heap, a, count_null_arg, NULL);
+	KUNIT_ASSERT_GT(test, null2, 0);
+	KUNIT_EXPECT_FALSE(test, span_has_cleanup_roots(heap, a));
+	spanheap_exit(heap);
 
 	WRITE_ONCE(root, NULL);
 	collect_and_wait(heap);
