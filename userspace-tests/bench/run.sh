@@ -50,11 +50,17 @@ in_order() {
 		"$3" && "$2"
 	fi
 }
+# The runs of make bench-alloc pin both sides to one CPU (BENCH_ALLOC_CPU,
+# 0): their loops are single-threaded, and a vCPU can run half as fast
+# as the other for minutes, so a side landing on the slow one would set
+# the two vCPUs against each other rather than the allocators.
 spanheap_pairs() {
-	"$repo/build/user/bench-spanheap" alloc_free spanheap 32 &&
-		"$repo/build/user/bench-spanheap" alloc_free spanheap_nozero 32
+	taskset -c "$pair_cpu" "$repo/build/user/bench-spanheap" alloc_free spanheap 32 &&
+		taskset -c "$pair_cpu" "$repo/build/user/bench-spanheap" alloc_free spanheap_nozero 32
 }
-peers_pairs() { "$repo/userspace-tests/bench/peers/run-peers.sh" --only alloc_free_32 "$out"; }
+peers_pairs() {
+	taskset -c "$pair_cpu" "$repo/userspace-tests/bench/peers/run-peers.sh" --only alloc_free_32 "$out"
+}
 spanheap_all() { "$repo/build/user/bench-spanheap"; }
 peers_all() { "$repo/userspace-tests/bench/peers/run-peers.sh" "$out"; }
 spanheap_tree() { "$repo/build/user/bench-spanheap" tree; }
@@ -62,7 +68,9 @@ peers_tree() { "$repo/userspace-tests/bench/peers/run-peers.sh" --only tree "$ou
 
 if [ "${2-}" = --only ]; then
 	[ "${3-}" = alloc_free ] || { echo "usage: $0 <repo> [--only alloc_free [runs]]" >&2; exit 2; }
-	runs=${4:-9}
+	runs=${4:-9} pair_cpu=${BENCH_ALLOC_CPU:-0}
+	[[ $pair_cpu =~ ^[0-9]+$ ]] && ((pair_cpu < $(nproc))) ||
+		{ echo "run.sh: BENCH_ALLOC_CPU must be an online CPU below $(nproc)" >&2; exit 2; }
 	ok_glibc=0 ok_fast=0
 	for ((r = 1; r <= runs; r++)); do
 		f=$out/alloc_free-run$r.txt
@@ -75,7 +83,7 @@ if [ "${2-}" = --only ]; then
 				   'BEGIN { printf "%.2f %.2f\n", s / g, s / f }')
 		awk -v x="$rg" 'BEGIN { exit !(x <= 1.0) }' && ok_glibc=$((ok_glibc + 1))
 		awk -v x="$rf" 'BEGIN { exit !(x <= 1.2) }' && ok_fast=$((ok_fast + 1))
-		echo "# run $r/$runs: alloc_free_32 spanheap $sh ns, glibc $gl ns ($rg), fastest $who $fa ns ($rf), spanheap_nozero $nz ns; load $(cut -d' ' -f1 /proc/loadavg)"
+		echo "# run $r/$runs: alloc_free_32 spanheap $sh ns, glibc $gl ns ($rg), fastest $who $fa ns ($rf), spanheap_nozero $nz ns; cpu $pair_cpu, load $(cut -d' ' -f1 /proc/loadavg)"
 	done
 	echo "# alloc_free_32 spanheap / glibc <= 1.0 in $ok_glibc of $runs runs"
 	echo "# alloc_free_32 spanheap / fastest of ${fast_peers// /,} <= 1.2 in $ok_fast of $runs runs"
