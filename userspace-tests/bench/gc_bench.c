@@ -8,7 +8,8 @@
  *                          gc_live_*_per_object: ns per node, for every size
  *   gc_live_tree_1m        ms per full collection of 1M live nodes in a
  *                          wide tree (1024 binary subtrees), marked by one
- *                          worker (spanheap_1w) and by two (spanheap_2w)
+ *                          worker (spanheap_1w_cpu<n> on CPU n, spanheap_1w
+ *                          at their mean rate) and by two (spanheap_2w)
  *   gc_dead_fin_1m         ms for the cycle finding 1M dead finalizable
  *                          objects plus running all their finalizers
  *   cleanup_register_1m    ns per spanheap_add_cleanup on 1M live 32 B objects
@@ -19,6 +20,8 @@
  *   gc_live_weak_1m        gc_live_list_1m with a weak handle on every node
  *   gc_pause_live_1m       us the world is stopped by a cycle of that list
  */
+#define _GNU_SOURCE		/* sched_setaffinity() */
+#include <sched.h>
 #include <shim.h>
 #include "spanheap.h"
 #include "internal.h"	/* shp_mark_workers, the mark_workers parameter */
@@ -206,26 +209,101 @@ static void bench_pause(void)
 }
 
 #define TREE_SUBTREES	1024
+#define TREE_RUNS	7
+#define TREE_MAX_CPUS	8
 
 struct tnode {
 	struct tnode *left, *right;
 	unsigned long payload[2];
 };
 
+/* One timed collection of @heap, marked by @workers (1: serial). */
+static double collect_with(struct spanheap *heap, unsigned int workers)
+{
+	u64 t0;
+
+	/* Between cycles, nothing else running: the count a drain reads. */
+	heap->nmark_workers = workers;
+	t0 = ktime_get_ns();
+	spanheap_collect(heap);
+	return ms_since(t0);
+}
+
+/* Run this thread on @cpu alone, or (@cpu < 0) on every CPU of @all. */
+static void pin_to(int cpu, const cpu_set_t *all)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	if (cpu >= 0)
+		CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), cpu >= 0 ? &one : all)) {
+		perror("gc_bench: sched_setaffinity");
+		exit(1);
+	}
+}
+
 /*
- * N live nodes: a root array of TREE_SUBTREES pointers, each to a
- * complete binary tree allocated breadth first, marked by @workers.
+ * The tree's cycles: one worker on each CPU we may use in turn, then two
+ * workers (anywhere), TREE_RUNS times, the two-worker cycle first in odd
+ * runs; @v[0] gets the one-worker times by CPU (TREE_RUNS each, those
+ * on @cpus[k] from @v[0] + k * TREE_RUNS), @v[1] the two-worker ones.
+ * Return: the number of CPUs, at most TREE_MAX_CPUS, put in @cpus.
  */
-static void bench_tree(const char *impl, unsigned int workers)
+static int tree_cycles(struct spanheap *heap, double **v, int *cpus)
+{
+	int ncpus = 0, cpu, r, k;
+	cpu_set_t all;
+
+	if (sched_getaffinity(0, sizeof(all), &all)) {
+		perror("gc_bench: sched_getaffinity");
+		exit(1);
+	}
+	for (cpu = 0; cpu < CPU_SETSIZE && ncpus < TREE_MAX_CPUS; cpu++)
+		if (CPU_ISSET(cpu, &all))
+			cpus[ncpus++] = cpu;
+	collect_with(heap, 1);		/* warm up both */
+	collect_with(heap, 2);
+	for (r = 0; r < TREE_RUNS; r++) {
+		if (r & 1)
+			v[1][r] = collect_with(heap, 2);
+		for (k = 0; k < ncpus; k++) {
+			pin_to(cpus[k], &all);
+			v[0][k * TREE_RUNS + r] = collect_with(heap, 1);
+		}
+		pin_to(-1, &all);
+		if (!(r & 1))
+			v[1][r] = collect_with(heap, 2);
+	}
+	return ncpus;
+}
+
+/*
+ * gc_live_tree_1m: N live nodes, a root array of TREE_SUBTREES pointers,
+ * each to a complete binary tree allocated breadth first.  One heap made
+ * for two mark workers, its cycles marked by one and by two in turn, so
+ * that both figures come from the same minutes of this machine, whose
+ * speed drifts.  Its CPUs' speeds differ too (by up to 1.6 times in a
+ * minute): one worker is timed on each (spanheap_1w_cpu<n>), and
+ * spanheap_1w is the harmonic mean of their medians, the time of one
+ * worker at the CPUs' mean rate.
+ * Two workers at best halve that time, whatever the CPUs' speeds; timed
+ * on the faster CPU alone, the bar (0.6) was out of reach when the other
+ * was 1.5 times slower, and on the slower one it was met by any code.
+ */
+void bench_gc_tree(void)
 {
 	long per = (N - 1) / TREE_SUBTREES, i, t;
 	struct tnode **nodes = malloc(per * sizeof(*nodes));
+	double one[TREE_MAX_CPUS * TREE_RUNS], two[TREE_RUNS];
+	double *v[2] = { one, two }, rate = 0, med;
 	unsigned int old = shp_mark_workers;
 	struct spanheap *heap;
 	void *root = NULL;
+	int cpus[TREE_MAX_CPUS], ncpus, k;
 	void **fan;
 
-	shp_mark_workers = workers;
+	shp_mark_workers = 2;
 	heap = spanheap_create("bench-tree", 0);
 	shp_mark_workers = old;
 	spanheap_set_gc_percent(heap, -1);
@@ -244,7 +322,14 @@ static void bench_tree(const char *impl, unsigned int workers)
 	}
 	root = fan;
 	spanheap_exit(heap);
-	printf("BENCH gc_live_tree_1m %s %.2f ms\n", impl, collect_median(heap));
+	ncpus = tree_cycles(heap, v, cpus);
+	for (k = 0; k < ncpus; k++) {
+		med = bench_median(one + k * TREE_RUNS, TREE_RUNS);
+		printf("BENCH gc_live_tree_1m spanheap_1w_cpu%d %.2f ms\n", cpus[k], med);
+		rate += 1 / med;
+	}
+	printf("BENCH gc_live_tree_1m spanheap_1w %.2f ms\n", ncpus / rate);
+	printf("BENCH gc_live_tree_1m spanheap_2w %.2f ms\n", bench_median(two, TREE_RUNS));
 	spanheap_root_remove(heap, &root);
 	spanheap_destroy(heap);
 	free(nodes);
@@ -288,13 +373,6 @@ static void bench_dead(const char *name, bool cleanup)
 		spanheap_destroy(heap);
 	}
 	printf("BENCH %s spanheap %.2f ms\n", name, bench_median(v, RUNS));
-}
-
-/* gc_live_tree_1m alone ("bench-spanheap tree"), for profiling. */
-void bench_gc_tree(void)
-{
-	bench_tree("spanheap_1w", 1);
-	bench_tree("spanheap_2w", 2);
 }
 
 /* gc_live_list_1m alone ("bench-spanheap list"), for profiling. */
