@@ -61,7 +61,7 @@ spanheap_pairs() {
 peers_pairs() {
 	taskset -c "$pair_cpu" "$repo/userspace-tests/bench/peers/run-peers.sh" --only alloc_free_32 "$out"
 }
-spanheap_all() { "$repo/build/user/bench-spanheap"; }
+spanheap_all() { "$repo/build/user/bench-spanheap" && "$repo/build/user/bench-spanheap" scaling; }
 peers_all() { "$repo/userspace-tests/bench/peers/run-peers.sh" "$out"; }
 spanheap_tree() { "$repo/build/user/bench-spanheap" tree; }
 peers_tree() { "$repo/userspace-tests/bench/peers/run-peers.sh" --only tree "$out"; }

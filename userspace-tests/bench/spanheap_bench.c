@@ -14,11 +14,13 @@
  * "bench-spanheap alloc_free [impl [n]]" prints only the alloc_free lines
  * (of size n, else of all) of implementation <impl>, spanheap or
  * spanheap_nozero (both when not given): for run.sh --only alloc_free.
- * "bench-spanheap alloc n" prints only alloc_<n>, "bench-spanheap tree"
- * only gc_live_tree_1m, "bench-spanheap list" only gc_live_list_1m,
- * "bench-spanheap weak" only gc_live_weak_1m,
+ * "bench-spanheap alloc n" prints only alloc_<n>, "bench-spanheap list"
+ * only gc_live_list_1m, "bench-spanheap weak" only gc_live_weak_1m,
  * "bench-spanheap register" only the *_register_1m lines, "bench-spanheap
- * dead" only the gc_dead_*_1m lines: for profiling.
+ * dead" only the gc_dead_*_1m lines: for profiling.  gc_live_tree_1m,
+ * and the gc_live_{list,fin}_{100k,1m,4m} and gc_live_weak_1m lines, come
+ * only from "bench-spanheap tree" and "bench-spanheap scaling", each in a
+ * process of its own (gc_bench.c says why).
  */
 #include <unistd.h>
 #include <shim.h>
