@@ -27,11 +27,23 @@
 /*
  * A span's sweep: cleanup records found due, queued at once, and the
  * records unlinked, by kind, counted out of the span at once.
+ * @fin_locked: heap->fin_lock taken, by the first finalizer due; held
+ * to the end of the span, so the finalizer worker cannot run a
+ * finalizer before the sweep has cleared its object's weak handles.
  */
 struct sweep_due {
 	struct shp_cleanup_batches cleanups;
 	unsigned int gone[SPANHEAP_NR_SPECIAL_KINDS];
+	bool fin_locked;
 };
+
+static void due_fin_lock(struct spanheap *heap, struct sweep_due *due)
+{
+	if (due->fin_locked)
+		return;
+	spin_lock(&heap->fin_lock);
+	due->fin_locked = true;
+}
 
 /* Unlinked @sp: a cleanup goes on @due's batches, anything else is freed. */
 static void sweep_unlinked(struct spanheap *heap, struct shp_special *sp,
@@ -81,6 +93,7 @@ static bool sweep_object_specials(struct spanheap *heap, struct shp_span *s,
 			struct shp_special_finalizer *f =
 				container_of(sp, struct shp_special_finalizer, sp);
 
+			due_fin_lock(heap, due);
 			if (!shp_queue_finalizer(heap, (void *)(base + sp->offset),
 						 f->fn, f->ctx)) {
 				link = &sp->next;
@@ -107,8 +120,10 @@ static void prefetch_word_specials(struct shp_span *s, unsigned int w,
 }
 
 /*
- * heap->fin_lock is held across the span only if it has finalizers to
- * queue; cleanup records are gathered and queued with one lock round.
+ * heap->fin_lock is taken only if the span has a finalizer to queue or
+ * cleanups due: a span whose objects with records all live (most of
+ * them, in a heap that keeps its objects) takes its own lock only.
+ * Cleanup records are gathered and queued with one lock round.
  */
 static void sweep_specials(struct spanheap *heap, struct shp_span *s)
 {
@@ -116,14 +131,10 @@ static void sweep_specials(struct spanheap *heap, struct shp_span *s)
 	struct sweep_due due = { };
 	unsigned long todo;
 	unsigned int w, k;
-	bool fin;
 
 	if (!s->nspecials)
 		return;
 	spin_lock(&s->speciallock);
-	fin = s->nkind[SPANHEAP_SPECIAL_FINALIZER];
-	if (fin)
-		spin_lock(&heap->fin_lock);
 	/*
 	 * Only unmarked objects with records need work.  Their first records
 	 * are fetched before they are read: each is a cache miss otherwise.
@@ -139,12 +150,10 @@ static void sweep_specials(struct spanheap *heap, struct shp_span *s)
 		if (due.gone[k])
 			shp_special_account_kind(s, k, -due.gone[k]);
 	if (due.cleanups.n) {
-		if (!fin)
-			spin_lock(&heap->fin_lock);
+		due_fin_lock(heap, &due);
 		shp_queue_cleanups(heap, &due.cleanups);
-		fin = true;
 	}
-	if (fin)
+	if (due.fin_locked)
 		spin_unlock(&heap->fin_lock);
 	spin_unlock(&s->speciallock);
 }
