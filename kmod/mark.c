@@ -30,9 +30,9 @@
  * keeps two work buffers (Go's wbuf1/wbuf2) and worker 0 also the rest
  * of the gray stack (its seed); a worker whose buffers are full
  * publishes one on the shared full list in exchange for an empty one,
- * and while a worker waits and that list is empty, the others publish
- * their spare buffer, a share of the seed or half of their buffer
- * (balance()).  Workers mark with mark bytes (Boehm's, under parallel
+ * and whenever that list is empty, a worker with work to spare publishes
+ * its spare buffer, a share of the seed or half of its buffer
+ * (balance()), so work waits there before anyone needs it.  Workers mark with mark bytes (Boehm's, under parallel
  * marking): a plain byte store instead of test_and_set_bit(), whose
  * locked operation bounded two workers.  Two workers may both find an
  * object unmarked and both scan it, which costs time only.  Every span
@@ -72,6 +72,9 @@
 
 /* Lookups of foreign pointers may see spans of other heaps being freed. */
 #define MARK_RCU_BATCH	1024
+
+/* A worker's buffer with no more gray objects than this is not shared. */
+#define MARK_BALANCE_MIN	4
 
 /*
  * The span of the last pointer that hit (heap->mark_hint, or a worker's
@@ -375,7 +378,7 @@ struct shp_mark_worker {
  * struct shp_mark_par - a heap's parallel mark state, made with its mark stack
  * @lock: protects the fields up to @overflow; a leaf
  * @full: non-empty buffers any worker may take (read unlocked to wait)
- * @nwait: workers waiting for a buffer (read unlocked by balance())
+ * @nwait: workers waiting for a buffer (read unlocked by par_drain())
  * @done: set when every joined worker waits: the drain is over
  * @free: empty buffers
  * @nworkers: workers this drain has buffers for (w[0] to w[@nworkers - 1])
@@ -568,9 +571,13 @@ static __always_inline void scan_par(struct shp_mark_worker *w,
 }
 
 /*
- * A worker waits and the full list is empty: publish the spare buffer,
- * else a share of the seed, else the older half of @b1 (the larger
- * subtrees of a depth-first walk), as Go's gcWork.balance().
+ * The full list is empty: publish the spare buffer, else a share of the
+ * seed, else the older half of @b1 (the larger subtrees of a depth-first
+ * walk) if it has more than MARK_BALANCE_MIN, as Go's gcWork.balance().
+ * par_drain() calls it whenever the list is empty and @b1 has that many
+ * (Go's gcDrain: "if work.full == 0 { gcw.balance() }"), and when a
+ * worker waits: a worker that runs out then finds work at once, even
+ * while the one that has it is off its vCPU.
  */
 static noinline void balance(struct shp_mark_worker *w)
 {
@@ -584,7 +591,7 @@ static noinline void balance(struct shp_mark_worker *w)
 			w->b2 = e;
 		return;
 	}
-	if (!w->nseed && b1->n <= 4)
+	if (!w->nseed && b1->n <= MARK_BALANCE_MIN)
 		return;
 	spin_lock(&par->lock);
 	e = par->free;
@@ -673,7 +680,8 @@ static void par_drain(struct shp_mark_worker *w)
 		extent = heap->arena_hi - lo;
 		rcu_read_lock();
 		for (batch = 0; batch < MARK_RCU_BATCH && wbuf_pop(w, &top, &g); batch++) {
-			if (unlikely(READ_ONCE(par->nwait)) && !READ_ONCE(par->full)) {
+			if (unlikely(!READ_ONCE(par->full)) &&
+			    (top.n > MARK_BALANCE_MIN || READ_ONCE(par->nwait))) {
 				top_put(w, &top);
 				balance(w);
 				top_get(w, &top);
