@@ -313,8 +313,9 @@ static void shp_finq_wake_locked(struct spanheap *heap)
  *
  * As shp_finq_wake(), but leaves the finalizer worker alone: the sweep
  * calls this as it goes, and the finalizer worker would contend with it
- * for heap->fin_lock (held across a span with finalizers), while the
- * sweep queues a span's cleanups with one short hold of the lock.
+ * for heap->fin_lock (held from a span's first finalizer due to the end
+ * of the span), while the sweep queues a span's cleanups with one short
+ * hold of the lock.
  *
  * Context: any context that may take a spinlock.
  */

@@ -672,7 +672,8 @@ struct shp_pause {
  * @mark_hint: the span of the last pointer marked (this heap's, or the
  *	empty span).  One: eight indexed by page, for a tree's parents and
  *	children, measured slower for a list and no faster for the tree
- * @nmark_workers: workers of a parallel drain (1: serial), fixed at creation
+ * @nmark_workers: workers of a parallel drain (1: serial), set at creation;
+ *	tests and benchmarks change it only between cycles
  * @mark_par: parallel mark state (mark.c), made with @gray if
  *	@nmark_workers > 1 (NULL without memory: the mark is serial)
  * @mark_overflows: marks whose stack overflowed (for tests)

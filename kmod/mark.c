@@ -32,8 +32,9 @@
  * publishes one on the shared full list in exchange for an empty one,
  * and whenever that list is empty, a worker with work to spare publishes
  * its spare buffer, a share of the seed or half of its buffer
- * (balance()), so work waits there before anyone needs it.  Workers mark with mark bytes (Boehm's, under parallel
- * marking): a plain byte store instead of test_and_set_bit(), whose
+ * (balance()), so work waits there before anyone needs it.  Workers
+ * mark with mark bytes (Boehm's, under parallel marking): a plain byte
+ * store instead of test_and_set_bit(), whose
  * locked operation bounded two workers.  Two workers may both find an
  * object unmarked and both scan it, which costs time only.  Every span
  * numbered by shp_mark_reset() (mark_off, mark_gen) has a byte per
@@ -594,7 +595,8 @@ static noinline void balance(struct shp_mark_worker *w)
 	if (!w->nseed && b1->n <= MARK_BALANCE_MIN)
 		return;
 	spin_lock(&par->lock);
-	e = par->free;
+	/* Another worker published first: keep the free buffers for overflow. */
+	e = par->full && !par->nwait ? NULL : par->free;
 	if (e) {
 		par->free = e->next;
 		if (w->nseed) {
