@@ -6,6 +6,8 @@
  *   gc_live_fin_1m         the same with a finalizer on every node
  *   gc_live_{list,fin}_{100k,4m}  the same with 100k and 4M nodes, and
  *                          gc_live_*_per_object: ns per node, for every size
+ *   gc_live_list_1m_reused gc_live_list_1m in a process whose earlier
+ *                          heaps were destroyed (see bench_gc())
  *   gc_live_tree_1m        ms per full collection of 1M live nodes in a
  *                          wide tree (1024 binary subtrees), marked by one
  *                          worker (spanheap_1w_cpu<n> on CPU n, spanheap_1w
@@ -193,9 +195,16 @@ static void list_done(struct spanheap *heap, void **root,
 static void bench_live(const char *name, long n, bool fin, bool with_weak)
 {
 	struct spanheap_weak **weak = with_weak ? malloc(n * sizeof(*weak)) : NULL;
+	struct spanheap *heap;
 	void *root = NULL;
-	struct spanheap *heap = make_list(&root, n, fin, weak);
-	double ms = collect_median(heap);
+	double ms;
+
+	if (with_weak && !weak) {
+		fprintf(stderr, "gc_bench: no memory for the weak handles\n");
+		exit(1);
+	}
+	heap = make_list(&root, n, fin, weak);
+	ms = collect_median(heap);
 
 	printf("BENCH %s spanheap %.2f ms\n", name, ms);
 	if (!with_weak)
@@ -245,6 +254,10 @@ void bench_gc_scaling(void)
 	for (k = 0; k < NLISTS; k++) {
 		weak[k] = live_lists[k].weak ?
 			  malloc(live_lists[k].n * sizeof(*weak[k])) : NULL;
+		if (live_lists[k].weak && !weak[k]) {
+			fprintf(stderr, "gc_bench: no memory for the weak handles\n");
+			exit(1);
+		}
 		heap[k] = make_list(&root[k], live_lists[k].n, live_lists[k].fin,
 				    weak[k]);
 	}
@@ -291,7 +304,7 @@ static void bench_pause(void)
 
 #define TREE_SUBTREES	1024
 #define TREE_RUNS	7
-#define TREE_MAX_CPUS	8
+#define TREE_CPUS	2
 
 struct tnode {
 	struct tnode *left, *right;
@@ -310,53 +323,75 @@ static double collect_with(struct spanheap *heap, unsigned int workers)
 	return ms_since(t0);
 }
 
-/* Run this thread on @cpu alone, or (@cpu < 0) on every CPU of @all. */
-static void pin_to(int cpu, const cpu_set_t *all)
+static void set_affinity(const cpu_set_t *set)
 {
-	cpu_set_t one;
-
-	CPU_ZERO(&one);
-	if (cpu >= 0)
-		CPU_SET(cpu, &one);
-	if (sched_setaffinity(0, sizeof(one), cpu >= 0 ? &one : all)) {
+	if (sched_setaffinity(0, sizeof(*set), set)) {
 		perror("gc_bench: sched_setaffinity");
 		exit(1);
 	}
 }
 
-/*
- * The tree's cycles: one worker on each CPU we may use in turn, then two
- * workers (anywhere), TREE_RUNS times, the two-worker cycle first in odd
- * runs; @v[0] gets the one-worker times by CPU (TREE_RUNS each, those
- * on @cpus[k] from @v[0] + k * TREE_RUNS), @v[1] the two-worker ones.
- * Return: the number of CPUs, at most TREE_MAX_CPUS, put in @cpus.
- */
-static int tree_cycles(struct spanheap *heap, double **v, int *cpus)
+/* Run this thread on @cpu alone. */
+static void pin_to(int cpu)
 {
-	int ncpus = 0, cpu, r, k;
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	set_affinity(&one);
+}
+
+/*
+ * Confine this process to the first TREE_CPUS CPUs it may use, put in
+ * @cpus (the same one twice on a machine with one), before the heap's
+ * mark workers are made: they inherit the set.  Two workers then run on
+ * the CPUs the one-worker cycles are timed on, not on others.
+ */
+static void tree_cpus_get(int *cpus, cpu_set_t *pair)
+{
+	int n = 0, cpu;
 	cpu_set_t all;
 
 	if (sched_getaffinity(0, sizeof(all), &all)) {
 		perror("gc_bench: sched_getaffinity");
 		exit(1);
 	}
-	for (cpu = 0; cpu < CPU_SETSIZE && ncpus < TREE_MAX_CPUS; cpu++)
-		if (CPU_ISSET(cpu, &all))
-			cpus[ncpus++] = cpu;
+	CPU_ZERO(pair);
+	for (cpu = 0; cpu < CPU_SETSIZE && n < TREE_CPUS; cpu++)
+		if (CPU_ISSET(cpu, &all)) {
+			cpus[n++] = cpu;
+			CPU_SET(cpu, pair);
+		}
+	for (; n < TREE_CPUS; n++)
+		cpus[n] = cpus[0];
+	set_affinity(pair);
+}
+
+/*
+ * The tree's cycles, TREE_RUNS turns: one worker pinned to each of
+ * @cpus, the order rotating, then two workers free on @pair.  Worker 0
+ * (this thread) starts where it was last pinned, which the rotation
+ * alternates; pinned there for the whole cycle, two workers took 0.59
+ * of one against 0.55 free, the other worker's wake-up queued behind it.
+ * @v[0] gets the one-worker times (those on @cpus[k] from @v[0] + k *
+ * TREE_RUNS), @v[1] the two-worker ones.
+ */
+static void tree_cycles(struct spanheap *heap, double **v, const int *cpus,
+			const cpu_set_t *pair)
+{
+	int r, j, k;
+
 	collect_with(heap, 1);		/* warm up both */
 	collect_with(heap, 2);
 	for (r = 0; r < TREE_RUNS; r++) {
-		if (r & 1)
-			v[1][r] = collect_with(heap, 2);
-		for (k = 0; k < ncpus; k++) {
-			pin_to(cpus[k], &all);
+		for (j = 0; j < TREE_CPUS; j++) {
+			k = (j + r) % TREE_CPUS;
+			pin_to(cpus[k]);
 			v[0][k * TREE_RUNS + r] = collect_with(heap, 1);
 		}
-		pin_to(-1, &all);
-		if (!(r & 1))
-			v[1][r] = collect_with(heap, 2);
+		set_affinity(pair);
+		v[1][r] = collect_with(heap, 2);
 	}
-	return ncpus;
 }
 
 /*
@@ -364,26 +399,32 @@ static int tree_cycles(struct spanheap *heap, double **v, int *cpus)
  * each to a complete binary tree allocated breadth first.  One heap made
  * for two mark workers, its cycles marked by one and by two in turn, so
  * that both figures come from the same minutes of this machine, whose
- * speed drifts.  Its CPUs' speeds differ too (by up to 1.6 times in a
- * minute): one worker is timed on each (spanheap_1w_cpu<n>), and
+ * speed drifts.  The two CPUs' speeds differ too (by up to 1.6 times in
+ * a minute): one worker is timed on each (spanheap_1w_cpu<n>), and
  * spanheap_1w is the harmonic mean of their medians, the time of one
- * worker at the CPUs' mean rate.
- * Two workers at best halve that time, whatever the CPUs' speeds; timed
- * on the faster CPU alone, the bar (0.6) was out of reach when the other
- * was 1.5 times slower, and on the slower one it was met by any code.
+ * worker at the two CPUs' mean rate.  Two workers on those two CPUs at
+ * best halve that time, whatever their speeds; timed on the faster CPU
+ * alone, the bar (0.6) was out of reach when the other was 1.5 times
+ * slower, and on the slower one it was met by any code.
  */
 void bench_gc_tree(void)
 {
 	long per = (N - 1) / TREE_SUBTREES, i, t;
 	struct tnode **nodes = malloc(per * sizeof(*nodes));
-	double one[TREE_MAX_CPUS * TREE_RUNS], two[TREE_RUNS];
+	double one[TREE_CPUS * TREE_RUNS], two[TREE_RUNS];
 	double *v[2] = { one, two }, rate = 0, med;
 	unsigned int old = shp_mark_workers;
+	int cpus[TREE_CPUS], k;
 	struct spanheap *heap;
 	void *root = NULL;
-	int cpus[TREE_MAX_CPUS], ncpus, k;
+	cpu_set_t pair;
 	void **fan;
 
+	if (!nodes) {
+		fprintf(stderr, "gc_bench: no memory for the tree\n");
+		exit(1);
+	}
+	tree_cpus_get(cpus, &pair);
 	shp_mark_workers = 2;
 	heap = spanheap_create("bench-tree", 0);
 	shp_mark_workers = old;
@@ -403,13 +444,16 @@ void bench_gc_tree(void)
 	}
 	root = fan;
 	spanheap_exit(heap);
-	ncpus = tree_cycles(heap, v, cpus);
-	for (k = 0; k < ncpus; k++) {
+	tree_cycles(heap, v, cpus, &pair);
+	for (k = 0; k < TREE_CPUS; k++) {
 		med = bench_median(one + k * TREE_RUNS, TREE_RUNS);
+		if (k && cpus[k] == cpus[0])
+			continue;	/* one CPU: its line once */
 		printf("BENCH gc_live_tree_1m spanheap_1w_cpu%d %.2f ms\n", cpus[k], med);
-		rate += 1 / med;
 	}
-	printf("BENCH gc_live_tree_1m spanheap_1w %.2f ms\n", ncpus / rate);
+	for (k = 0; k < TREE_CPUS; k++)
+		rate += 1 / bench_median(one + k * TREE_RUNS, TREE_RUNS);
+	printf("BENCH gc_live_tree_1m spanheap_1w %.2f ms\n", TREE_CPUS / rate);
 	printf("BENCH gc_live_tree_1m spanheap_2w %.2f ms\n", bench_median(two, TREE_RUNS));
 	spanheap_root_remove(heap, &root);
 	spanheap_destroy(heap);
@@ -486,10 +530,14 @@ void bench_gc_register(void)
 /*
  * All but the tree and the live lists, which run.sh times in processes
  * of their own ("bench-spanheap tree", "bench-spanheap scaling").
+ * gc_live_list_1m_reused is the list made after the register
+ * benchmarks' fifteen heaps of 1M objects were destroyed, as a heap of
+ * a long-lived module is: no bar, for comparison with the fresh list.
  */
 void bench_gc(void)
 {
 	bench_gc_register();
+	bench_live("gc_live_list_1m_reused", N, false, false);
 	bench_pause();
 	bench_gc_dead();
 }

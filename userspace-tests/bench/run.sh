@@ -6,7 +6,8 @@
 # median over rounds (see main_rounds below).
 # run.sh <repo> --only alloc_free [runs]: only the 32-byte malloc+free
 # loops of spanheap, glibc and the three preloaded allocators, <runs> (9)
-# times in a row; one line per run, then how many runs met each bar.
+# times in a row, each run the lowest of BENCH_ALLOC_ROUNDS (3) rounds;
+# one line per run, then how many runs met each bar.
 set -euo pipefail
 repo=$1
 out=$repo/build/bench
@@ -50,53 +51,14 @@ in_order() {
 		"$3" && "$2"
 	fi
 }
-# The runs of make bench-alloc pin both sides to one CPU (BENCH_ALLOC_CPU,
-# 0): their loops are single-threaded, and a vCPU can run half as fast
-# as the other for minutes, so a side landing on the slow one would set
-# the two vCPUs against each other rather than the allocators.
-spanheap_pairs() {
-	taskset -c "$pair_cpu" "$repo/build/user/bench-spanheap" alloc_free spanheap 32 &&
-		taskset -c "$pair_cpu" "$repo/build/user/bench-spanheap" alloc_free spanheap_nozero 32
-}
-peers_pairs() {
-	taskset -c "$pair_cpu" "$repo/userspace-tests/bench/peers/run-peers.sh" --only alloc_free_32 "$out"
-}
-spanheap_all() { "$repo/build/user/bench-spanheap" && "$repo/build/user/bench-spanheap" scaling; }
-peers_all() { "$repo/userspace-tests/bench/peers/run-peers.sh" "$out"; }
-spanheap_tree() { "$repo/build/user/bench-spanheap" tree; }
-peers_tree() { "$repo/userspace-tests/bench/peers/run-peers.sh" --only tree "$out"; }
-
-if [ "${2-}" = --only ]; then
-	[ "${3-}" = alloc_free ] || { echo "usage: $0 <repo> [--only alloc_free [runs]]" >&2; exit 2; }
-	runs=${4:-9} pair_cpu=${BENCH_ALLOC_CPU:-0}
-	[[ $pair_cpu =~ ^[0-9]+$ ]] && ((pair_cpu < $(nproc))) ||
-		{ echo "run.sh: BENCH_ALLOC_CPU must be an online CPU below $(nproc)" >&2; exit 2; }
-	ok_glibc=0 ok_fast=0
-	for ((r = 1; r <= runs; r++)); do
-		f=$out/alloc_free-run$r.txt
-		in_order "$r" spanheap_pairs peers_pairs >"$f"
-		read -r _ _ _ sh _ < <(grep '^BENCH alloc_free_32 spanheap ' "$f")
-		read -r _ _ _ nz _ < <(grep '^BENCH alloc_free_32 spanheap_nozero ' "$f")
-		read -r _ _ _ gl _ < <(grep '^BENCH alloc_free_32 glibc ' "$f")
-		read -r who fa < <(fastest "$f" alloc_free_32 $fast_peers)
-		read -r rg rf < <(awk -v s="$sh" -v g="$gl" -v f="$fa" \
-				   'BEGIN { printf "%.2f %.2f\n", s / g, s / f }')
-		awk -v x="$rg" 'BEGIN { exit !(x <= 1.0) }' && ok_glibc=$((ok_glibc + 1))
-		awk -v x="$rf" 'BEGIN { exit !(x <= 1.2) }' && ok_fast=$((ok_fast + 1))
-		echo "# run $r/$runs: alloc_free_32 spanheap $sh ns, glibc $gl ns ($rg), fastest $who $fa ns ($rf), spanheap_nozero $nz ns; cpu $pair_cpu, load $(cut -d' ' -f1 /proc/loadavg)"
-	done
-	echo "# alloc_free_32 spanheap / glibc <= 1.0 in $ok_glibc of $runs runs"
-	echo "# alloc_free_32 spanheap / fastest of ${fast_peers// /,} <= 1.2 in $ok_fast of $runs runs"
-	exit 0
-fi
-
-# medians <rounds> <file>: <file> holds "<round> BENCH <bench> <impl>
-# <value> <unit> [note]" lines; print each (bench, impl)'s median over
-# the rounds as its BENCH line, in the order first seen, with the unit
-# and note of the round that gave it.  Fails unless each was printed
-# exactly once in every round 1 to <rounds>.
+# medians <rounds> <file> [min]: <file> holds "<round> BENCH <bench>
+# <impl> <value> <unit> [note]" lines; print each (bench, impl)'s median
+# (or with "min", its lowest figure) over the rounds as its BENCH line,
+# in the order first seen, with the unit and note of the round that gave
+# it.  Fails unless each was printed exactly once in every round 1 to
+# <rounds>.
 medians() {
-	awk -v n="$1" '
+	awk -v n="$1" -v lowest="${3:-}" '
 		{
 			k = $3 " " $4
 			if ((k, $1) in v || $1 < 1 || $1 > n) {
@@ -128,11 +90,66 @@ medians() {
 				# As printed (an odd count), else the mean of the middle two
 				mid = r[int((n + 1) / 2)]
 				m = n % 2 ? v[k, mid] : sprintf("%.2f", (v[k, r[n / 2]] + v[k, r[n / 2 + 1]]) / 2)
+				if (lowest == "min") {
+					mid = r[1]
+					m = v[k, mid]
+				}
 				printf "BENCH %s %s %s\n", k, m, rest[k, mid]
 			}
 			exit bad
 		}' "$2"
 }
+
+# The runs of make bench-alloc pin both sides to one CPU (BENCH_ALLOC_CPU,
+# 0): their loops are single-threaded, and a vCPU can run half as fast
+# as the other for minutes, so a side landing on the slow one would set
+# the two vCPUs against each other rather than the allocators.
+spanheap_pairs() {
+	taskset -c "$pair_cpu" "$repo/build/user/bench-spanheap" alloc_free spanheap 32 &&
+		taskset -c "$pair_cpu" "$repo/build/user/bench-spanheap" alloc_free spanheap_nozero 32
+}
+peers_pairs() {
+	taskset -c "$pair_cpu" "$repo/userspace-tests/bench/peers/run-peers.sh" --only alloc_free_32 "$out"
+}
+spanheap_all() { "$repo/build/user/bench-spanheap" && "$repo/build/user/bench-spanheap" scaling; }
+peers_all() { "$repo/userspace-tests/bench/peers/run-peers.sh" "$out"; }
+spanheap_tree() { "$repo/build/user/bench-spanheap" tree; }
+peers_tree() { "$repo/userspace-tests/bench/peers/run-peers.sh" --only tree "$out"; }
+
+if [ "${2-}" = --only ]; then
+	[ "${3-}" = alloc_free ] || { echo "usage: $0 <repo> [--only alloc_free [runs]]" >&2; exit 2; }
+	runs=${4:-9} pair_cpu=${BENCH_ALLOC_CPU:-0} inner=${BENCH_ALLOC_ROUNDS:-3}
+	[[ $pair_cpu =~ ^[0-9]+$ ]] && ((pair_cpu < $(nproc))) ||
+		{ echo "run.sh: BENCH_ALLOC_CPU must be an online CPU below $(nproc)" >&2; exit 2; }
+	[[ $runs =~ ^[1-9][0-9]*$ && $inner =~ ^[1-9][0-9]*$ ]] ||
+		{ echo "run.sh: the runs and BENCH_ALLOC_ROUNDS must be at least 1" >&2; exit 2; }
+	ok_glibc=0 ok_fast=0
+	for ((r = 1; r <= runs; r++)); do
+		# A run's figures: the lowest of <inner> rounds, the two sides
+		# taking turns.  A slow spell of this machine lasts seconds and
+		# only ever adds time: each side's quickest round is the one it
+		# had to itself, and a median of three still fell on a spell.
+		f=$out/alloc_free-run$r.txt raw=$out/alloc_free-run$r-rounds.txt
+		: >"$raw"
+		for ((k = 1; k <= inner; k++)); do
+			in_order $((r + k - 1)) spanheap_pairs peers_pairs |
+				{ grep '^BENCH ' || true; } | sed "s/^/$k /" >>"$raw"
+		done
+		medians "$inner" "$raw" min >"$f"
+		read -r _ _ _ sh _ < <(grep '^BENCH alloc_free_32 spanheap ' "$f")
+		read -r _ _ _ nz _ < <(grep '^BENCH alloc_free_32 spanheap_nozero ' "$f")
+		read -r _ _ _ gl _ < <(grep '^BENCH alloc_free_32 glibc ' "$f")
+		read -r who fa < <(fastest "$f" alloc_free_32 $fast_peers)
+		read -r rg rf < <(awk -v s="$sh" -v g="$gl" -v f="$fa" \
+				   'BEGIN { printf "%.2f %.2f\n", s / g, s / f }')
+		awk -v x="$rg" 'BEGIN { exit !(x <= 1.0) }' && ok_glibc=$((ok_glibc + 1))
+		awk -v x="$rf" 'BEGIN { exit !(x <= 1.2) }' && ok_fast=$((ok_fast + 1))
+		echo "# run $r/$runs: alloc_free_32 spanheap $sh ns, glibc $gl ns ($rg), fastest $who $fa ns ($rf), spanheap_nozero $nz ns; lowest of $inner rounds, cpu $pair_cpu, load $(cut -d' ' -f1 /proc/loadavg)"
+	done
+	echo "# alloc_free_32 spanheap / glibc <= 1.0 in $ok_glibc of $runs runs"
+	echo "# alloc_free_32 spanheap / fastest of ${fast_peers// /,} <= 1.2 in $ok_fast of $runs runs"
+	exit 0
+fi
 
 # This machine's speed drifts by up to 1.7x within minutes, so a figure
 # taken minutes after another compares the drift as much as the
@@ -240,6 +257,7 @@ ratio gc_dead_cleanup_1m spanheap gc_dead_fin_1m go 0.3
 ratio weak_make_1m spanheap weak_make_1m boehm 0.5
 ratio gc_live_weak_1m spanheap gc_live_list_1m spanheap 1.3
 ratio gc_pause_live_1m spanheap gc_pause_live_1m go none
+ratio gc_live_list_1m_reused spanheap gc_live_list_1m spanheap none
 ratio gc_live_list_4m_per_object spanheap gc_live_list_100k_per_object spanheap 1.3
 ratio gc_live_fin_4m_per_object spanheap gc_live_fin_100k_per_object spanheap 1.3
 ratio gc_live_tree_1m spanheap_2w gc_live_tree_1m spanheap_1w 0.6

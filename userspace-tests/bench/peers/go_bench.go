@@ -17,6 +17,9 @@
 //	                          tree (1024 binary subtrees); only with the
 //	                          argument "tree" (run-peers.sh sets GOMAXPROCS=2)
 //
+// The live lists' lines (gc_live_*, gc_pause_live_1m) come only with the
+// argument "lists", in a fresh process as spanheap's lists are.
+//
 // Build: go build -o go_bench go_bench.go
 package main
 
@@ -312,13 +315,17 @@ func main() {
 		benchTree()
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "lists" {
+		// In a process of its own, as spanheap's are; 4M last.
+		benchLive(nobj, "1m")
+		benchLive(nobj/10, "100k")
+		benchLive(4*nobj, "4m")
+		return
+	}
 	benchAlloc()
 	benchRegister()
-	benchLive(nobj, "1m")
 	benchDead()
 	// The figures added for the report, after those that have always been
 	// here, so that the heap they leave the runtime does not change those.
 	benchAllocSizes()
-	benchLive(nobj/10, "100k")
-	benchLive(4*nobj, "4m")
 }

@@ -110,5 +110,8 @@ done
 if [ -z "$only" ]; then
 	run boehm_bench "$out/boehm_bench"
 	run go_bench "$out/go_bench"
+	# The live lists in fresh processes, as spanheap's (bench-spanheap scaling).
+	run boehm_lists "$out/boehm_bench" --lists
+	run go_lists "$out/go_bench" lists
 fi
 exit $rc
