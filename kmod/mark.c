@@ -572,13 +572,15 @@ static __always_inline void scan_par(struct shp_mark_worker *w,
 }
 
 /*
- * The full list is empty: publish the spare buffer, else a share of the
- * seed, else the older half of @b1 (the larger subtrees of a depth-first
- * walk) if it has more than MARK_BALANCE_MIN, as Go's gcWork.balance().
- * par_drain() calls it whenever the list is empty and @b1 has that many
- * (Go's gcDrain: "if work.full == 0 { gcw.balance() }"), and when a
- * worker waits: a worker that runs out then finds work at once, even
- * while the one that has it is off its vCPU.
+ * Publish the spare buffer (if full), else a share of the seed, else the
+ * older half of @b1 (the larger subtrees of a depth-first walk) if it
+ * has more than MARK_BALANCE_MIN, as Go's gcWork.balance().  par_drain()
+ * calls it when the full list looks empty and @b1 has that many (Go's
+ * gcDrain: "if work.full == 0 { gcw.balance() }"), or a worker waits: a
+ * worker that runs out then finds work at once, even while the one that
+ * has it is off its vCPU.  A share is published only if the list is
+ * still empty under the lock, or a worker waits; a full spare buffer
+ * always is (it would be traded at the next push anyway).
  */
 static noinline void balance(struct shp_mark_worker *w)
 {

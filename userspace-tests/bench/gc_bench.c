@@ -303,7 +303,7 @@ static void bench_pause(void)
 }
 
 #define TREE_SUBTREES	1024
-#define TREE_RUNS	7
+#define TREE_RUNS	8	/* even: worker 0 starts on each CPU as often */
 #define TREE_CPUS	2
 
 struct tnode {
@@ -342,23 +342,23 @@ static void pin_to(int cpu)
 }
 
 /*
- * Confine this process to the first TREE_CPUS CPUs it may use, put in
- * @cpus (the same one twice on a machine with one), before the heap's
- * mark workers are made: they inherit the set.  Two workers then run on
- * the CPUs the one-worker cycles are timed on, not on others.
+ * Confine this thread to the first TREE_CPUS CPUs it may use, put in
+ * @cpus (the same one twice on a machine with one), and its mask before
+ * in @all.  Called before the process's first spanheap_create(), which
+ * makes the mark workers' threads: they inherit the set, so two workers
+ * run on the CPUs the one-worker cycles are timed on, not on others.
  */
-static void tree_cpus_get(int *cpus, cpu_set_t *pair)
+static void tree_cpus_get(int *cpus, cpu_set_t *pair, cpu_set_t *all)
 {
 	int n = 0, cpu;
-	cpu_set_t all;
 
-	if (sched_getaffinity(0, sizeof(all), &all)) {
+	if (sched_getaffinity(0, sizeof(*all), all)) {
 		perror("gc_bench: sched_getaffinity");
 		exit(1);
 	}
 	CPU_ZERO(pair);
 	for (cpu = 0; cpu < CPU_SETSIZE && n < TREE_CPUS; cpu++)
-		if (CPU_ISSET(cpu, &all)) {
+		if (CPU_ISSET(cpu, all)) {
 			cpus[n++] = cpu;
 			CPU_SET(cpu, pair);
 		}
@@ -371,7 +371,7 @@ static void tree_cpus_get(int *cpus, cpu_set_t *pair)
  * The tree's cycles, TREE_RUNS turns: one worker pinned to each of
  * @cpus, the order rotating, then two workers free on @pair.  Worker 0
  * (this thread) starts where it was last pinned, which the rotation
- * alternates; pinned there for the whole cycle, two workers took 0.59
+ * alternates (on each CPU TREE_RUNS / 2 times); pinned there for the whole cycle, two workers took 0.59
  * of one against 0.55 free, the other worker's wake-up queued behind it.
  * @v[0] gets the one-worker times (those on @cpus[k] from @v[0] + k *
  * TREE_RUNS), @v[1] the two-worker ones.
@@ -417,14 +417,14 @@ void bench_gc_tree(void)
 	int cpus[TREE_CPUS], k;
 	struct spanheap *heap;
 	void *root = NULL;
-	cpu_set_t pair;
+	cpu_set_t pair, all;
 	void **fan;
 
 	if (!nodes) {
 		fprintf(stderr, "gc_bench: no memory for the tree\n");
 		exit(1);
 	}
-	tree_cpus_get(cpus, &pair);
+	tree_cpus_get(cpus, &pair, &all);
 	shp_mark_workers = 2;
 	heap = spanheap_create("bench-tree", 0);
 	shp_mark_workers = old;
@@ -457,6 +457,7 @@ void bench_gc_tree(void)
 	printf("BENCH gc_live_tree_1m spanheap_2w %.2f ms\n", bench_median(two, TREE_RUNS));
 	spanheap_root_remove(heap, &root);
 	spanheap_destroy(heap);
+	set_affinity(&all);
 	free(nodes);
 }
 
@@ -530,9 +531,10 @@ void bench_gc_register(void)
 /*
  * All but the tree and the live lists, which run.sh times in processes
  * of their own ("bench-spanheap tree", "bench-spanheap scaling").
- * gc_live_list_1m_reused is the list made after the register
- * benchmarks' fifteen heaps of 1M objects were destroyed, as a heap of
- * a long-lived module is: no bar, for comparison with the fresh list.
+ * gc_live_list_1m_reused is the list made after the earlier benchmarks'
+ * heaps were destroyed (the pairs', each allocation size's, the large
+ * burst's and the register benchmarks' fifteen of 1M objects), as a heap
+ * of a long-lived module is: no bar, for comparison with the fresh list.
  */
 void bench_gc(void)
 {

@@ -58,6 +58,10 @@ in_order() {
 # it.  Fails unless each was printed exactly once in every round 1 to
 # <rounds>.
 medians() {
+	case ${3:-} in
+	'' | min) ;;
+	*) echo "run.sh: medians: unknown mode $3" >&2; return 2 ;;
+	esac
 	awk -v n="$1" -v lowest="${3:-}" '
 		{
 			k = $3 " " $4
@@ -123,7 +127,7 @@ if [ "${2-}" = --only ]; then
 		{ echo "run.sh: BENCH_ALLOC_CPU must be an online CPU below $(nproc)" >&2; exit 2; }
 	[[ $runs =~ ^[1-9][0-9]*$ && $inner =~ ^[1-9][0-9]*$ ]] ||
 		{ echo "run.sh: the runs and BENCH_ALLOC_ROUNDS must be at least 1" >&2; exit 2; }
-	ok_glibc=0 ok_fast=0
+	ok_glibc=0 ok_fast=0 med_glibc=0 med_fast=0
 	for ((r = 1; r <= runs; r++)); do
 		# A run's figures: the lowest of <inner> rounds, the two sides
 		# taking turns.  A slow spell of this machine lasts seconds and
@@ -136,6 +140,14 @@ if [ "${2-}" = --only ]; then
 				{ grep '^BENCH ' || true; } | sed "s/^/$k /" >>"$raw"
 		done
 		medians "$inner" "$raw" min >"$f"
+		medians "$inner" "$raw" >"$f.medians"
+		read -r _ _ _ msh _ < <(grep '^BENCH alloc_free_32 spanheap ' "$f.medians")
+		read -r _ _ _ mgl _ < <(grep '^BENCH alloc_free_32 glibc ' "$f.medians")
+		read -r _ mfa < <(fastest "$f.medians" alloc_free_32 $fast_peers)
+		read -r mrg mrf < <(awk -v s="$msh" -v g="$mgl" -v f="$mfa" \
+				     'BEGIN { printf "%.2f %.2f\n", s / g, s / f }')
+		awk -v x="$mrg" 'BEGIN { exit !(x <= 1.0) }' && med_glibc=$((med_glibc + 1))
+		awk -v x="$mrf" 'BEGIN { exit !(x <= 1.2) }' && med_fast=$((med_fast + 1))
 		read -r _ _ _ sh _ < <(grep '^BENCH alloc_free_32 spanheap ' "$f")
 		read -r _ _ _ nz _ < <(grep '^BENCH alloc_free_32 spanheap_nozero ' "$f")
 		read -r _ _ _ gl _ < <(grep '^BENCH alloc_free_32 glibc ' "$f")
@@ -144,10 +156,10 @@ if [ "${2-}" = --only ]; then
 				   'BEGIN { printf "%.2f %.2f\n", s / g, s / f }')
 		awk -v x="$rg" 'BEGIN { exit !(x <= 1.0) }' && ok_glibc=$((ok_glibc + 1))
 		awk -v x="$rf" 'BEGIN { exit !(x <= 1.2) }' && ok_fast=$((ok_fast + 1))
-		echo "# run $r/$runs: alloc_free_32 spanheap $sh ns, glibc $gl ns ($rg), fastest $who $fa ns ($rf), spanheap_nozero $nz ns; lowest of $inner rounds, cpu $pair_cpu, load $(cut -d' ' -f1 /proc/loadavg)"
+		echo "# run $r/$runs: alloc_free_32 spanheap $sh ns, glibc $gl ns ($rg), fastest $who $fa ns ($rf), spanheap_nozero $nz ns; lowest of $inner rounds (medians: $mrg, $mrf), cpu $pair_cpu, load $(cut -d' ' -f1 /proc/loadavg)"
 	done
-	echo "# alloc_free_32 spanheap / glibc <= 1.0 in $ok_glibc of $runs runs"
-	echo "# alloc_free_32 spanheap / fastest of ${fast_peers// /,} <= 1.2 in $ok_fast of $runs runs"
+	echo "# alloc_free_32 spanheap / glibc <= 1.0 in $ok_glibc of $runs runs ($med_glibc with the rounds' medians)"
+	echo "# alloc_free_32 spanheap / fastest of ${fast_peers// /,} <= 1.2 in $ok_fast of $runs runs ($med_fast with the rounds' medians)"
 	exit 0
 fi
 
