@@ -104,6 +104,18 @@ medians() {
 		}' "$2"
 }
 
+# pair_ratios <file>: "<spanheap> <nozero> <glibc> <fastest peer> <its
+# figure> <spanheap/glibc> <spanheap/fastest>" from its alloc_free_32 lines.
+pair_ratios() {
+	local sh nz gl who fa
+
+	read -r _ _ _ sh _ < <(grep '^BENCH alloc_free_32 spanheap ' "$1")
+	read -r _ _ _ nz _ < <(grep '^BENCH alloc_free_32 spanheap_nozero ' "$1")
+	read -r _ _ _ gl _ < <(grep '^BENCH alloc_free_32 glibc ' "$1")
+	read -r who fa < <(fastest "$1" alloc_free_32 $fast_peers)
+	awk -v s="$sh" -v n="$nz" -v g="$gl" -v w="$who" -v f="$fa" \
+		'BEGIN { printf "%s %s %s %s %s %.2f %.2f\n", s, n, g, w, f, s / g, s / f }'
+}
 # The runs of make bench-alloc pin both sides to one CPU (BENCH_ALLOC_CPU,
 # 0): their loops are single-threaded, and a vCPU can run half as fast
 # as the other for minutes, so a side landing on the slow one would set
@@ -141,19 +153,10 @@ if [ "${2-}" = --only ]; then
 		done
 		medians "$inner" "$raw" min >"$f"
 		medians "$inner" "$raw" >"$f.medians"
-		read -r _ _ _ msh _ < <(grep '^BENCH alloc_free_32 spanheap ' "$f.medians")
-		read -r _ _ _ mgl _ < <(grep '^BENCH alloc_free_32 glibc ' "$f.medians")
-		read -r _ mfa < <(fastest "$f.medians" alloc_free_32 $fast_peers)
-		read -r mrg mrf < <(awk -v s="$msh" -v g="$mgl" -v f="$mfa" \
-				     'BEGIN { printf "%.2f %.2f\n", s / g, s / f }')
+		read -r _ _ _ _ _ mrg mrf < <(pair_ratios "$f.medians")
 		awk -v x="$mrg" 'BEGIN { exit !(x <= 1.0) }' && med_glibc=$((med_glibc + 1))
 		awk -v x="$mrf" 'BEGIN { exit !(x <= 1.2) }' && med_fast=$((med_fast + 1))
-		read -r _ _ _ sh _ < <(grep '^BENCH alloc_free_32 spanheap ' "$f")
-		read -r _ _ _ nz _ < <(grep '^BENCH alloc_free_32 spanheap_nozero ' "$f")
-		read -r _ _ _ gl _ < <(grep '^BENCH alloc_free_32 glibc ' "$f")
-		read -r who fa < <(fastest "$f" alloc_free_32 $fast_peers)
-		read -r rg rf < <(awk -v s="$sh" -v g="$gl" -v f="$fa" \
-				   'BEGIN { printf "%.2f %.2f\n", s / g, s / f }')
+		read -r sh nz gl who fa rg rf < <(pair_ratios "$f")
 		awk -v x="$rg" 'BEGIN { exit !(x <= 1.0) }' && ok_glibc=$((ok_glibc + 1))
 		awk -v x="$rf" 'BEGIN { exit !(x <= 1.2) }' && ok_fast=$((ok_fast + 1))
 		echo "# run $r/$runs: alloc_free_32 spanheap $sh ns, glibc $gl ns ($rg), fastest $who $fa ns ($rf), spanheap_nozero $nz ns; lowest of $inner rounds (medians: $mrg, $mrf), cpu $pair_cpu, load $(cut -d' ' -f1 /proc/loadavg)"
