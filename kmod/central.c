@@ -74,7 +74,9 @@ static void central_empty(struct shp_central *ct, struct shp_span *s,
  * that for the pacer go back to the page allocator, so that other
  * classes, large objects and metadata may use the room.
  *
- * Context: process context, no spinlock held; may sleep.
+ * Context: process context, no spinlock held; may sleep.  Inside a
+ * section of @heap or with heap->gc_lock held: a stopped world's walkers
+ * (shp_visit_spans()) read the lists without their locks.
  */
 void shp_central_release_empty(struct spanheap *heap)
 {

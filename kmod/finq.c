@@ -179,7 +179,8 @@ void shp_mark_finq(struct spanheap *heap)
  * @max: room in @e
  *
  * The entries' objects stop being roots: the caller holds a section
- * until it is done with them.
+ * until it is done with them.  A dying heap's queue gives nothing: its
+ * finalizers are dropped, not run (spanheap_destroy()).
  *
  * Context: the finalizer worker, inside a section of @heap.
  * Return: the number of entries taken.
@@ -191,7 +192,7 @@ unsigned int shp_finq_pop(struct spanheap *heap, struct shp_queue_entry *e,
 
 	shp_assert_in_section(heap);
 	spin_lock(&heap->fin_lock);
-	while (n < max && runq_pop(&heap->finq, &e[n]))
+	while (n < max && !heap->dying && runq_pop(&heap->finq, &e[n]))
 		n++;
 	spin_unlock(&heap->fin_lock);
 	return n;

@@ -94,8 +94,10 @@ EXPORT_SYMBOL_GPL(spanheap_create);
  * spanheap_destroy() - free a heap and every object in it
  * @heap: heap; no other call on it may run or follow
  *
- * Running finalizers and cleanups are waited for; those still queued are
- * dropped without running (their objects are freed with the heap).
+ * Running finalizers and cleanups are waited for, with the rest of the
+ * batch their worker took (up to 32 finalizers, a worker's share of
+ * cleanups); those still queued are dropped without running (their
+ * objects are freed with the heap).
  * Paced collections and the background sweeper are cancelled.  Weak
  * handles read NULL from here on; every reference to them must have been
  * dropped (spanheap_weak_put()) before.
@@ -672,16 +674,29 @@ bool shp_object_live(struct spanheap *heap, void *obj)
  * At the limit, the heap's idle memory (kept large spans, idle arenas,
  * then the empty small spans kept for reuse) is given back at once and
  * the charge tried again: memory the heap holds for reuse never stands
- * in the way of its owner's.
+ * in the way of its owner's.  The empty spans are given back only while
+ * no collection or stopped-world walk (spanheap_finalizer_cycles(),
+ * spanheap_why()) runs: those read the span lists without their locks.
  *
  * Context: process context, may sleep; no spinlock held.
- * Return: 0, or -ENOMEM (nothing charged) if the limit would be passed.
+ * Return: 0, or -ENOMEM (nothing charged) if the limit would be passed
+ * or @bytes exceeds LONG_MAX.
  */
 int spanheap_charge(struct spanheap *heap, size_t bytes)
 {
+	if (bytes > LONG_MAX)
+		return -ENOMEM;
 	if (shp_meta_charge_reclaim(heap, bytes))
 		return 0;
-	shp_central_release_empty(heap);
+	/*
+	 * A caller outside any section may run beside a stopped world.  Its
+	 * walkers all hold gc_lock; inside a section, waiting for it could
+	 * wait for a cycle that waits for us.
+	 */
+	if (mutex_trylock(&heap->gc_lock)) {
+		shp_central_release_empty(heap);
+		mutex_unlock(&heap->gc_lock);
+	}
 	return shp_meta_charge_reclaim(heap, bytes) ? 0 : -ENOMEM;
 }
 EXPORT_SYMBOL_GPL(spanheap_charge);

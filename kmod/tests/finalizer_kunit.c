@@ -10,6 +10,10 @@
  * and runs cycles with collect_and_wait().
  */
 #include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
 #include <linux/slab.h>
 #include <linux/err.h>
 #include <linux/sched.h>
@@ -788,6 +792,118 @@ static void nop_fin(struct spanheap *heap, void *obj, void *ctx)
 }
 
 /*
+ * A charge too big to fit anywhere: refused, nothing counted, the limit
+ * still enforced (a size_t above LONG_MAX once went negative in the
+ * count and took the limit off).
+ */
+static void charge_beyond_long_max_refused(struct kunit *test)
+{
+	struct spanheap *heap = spanheap_create("kunit-fin-charge-big", 1 << 20);
+	long meta;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	meta = atomic_long_read(&heap->meta);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, (size_t)LONG_MAX + 1), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, SIZE_MAX), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&heap->meta), meta);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, 2 << 20), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, PAGE_SIZE), 0);
+	spanheap_uncharge(heap, PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&heap->meta), meta);
+	spanheap_destroy(heap);
+}
+
+/* A second task charging while spanheap_finalizer_cycles() walks. */
+struct walk_charge {
+	struct kunit *test;
+	struct spanheap *heap;
+	struct shp_central *ct;
+	struct completion go, done;
+	unsigned int reports, nempty_before, nempty_after;
+	bool timed_out;
+	int charged;
+};
+
+static int walk_charger(void *arg)
+{
+	struct walk_charge *wc = arg;
+
+	wait_for_completion(&wc->go);
+	wc->nempty_before = READ_ONCE(wc->ct->nempty);
+	/* Outside any section, as a cleanup may charge. */
+	wc->charged = spanheap_charge(wc->heap, 64 << 10);
+	wc->nempty_after = READ_ONCE(wc->ct->nempty);
+	rcu_barrier();		/* whatever was given back is freed by now */
+	complete_all(&wc->done);	/* the report and the case both wait */
+	return 0;
+}
+
+/* The first report, the walk half done: let the charger run to its end. */
+static void walk_charge_report(void *arg, void *obj)
+{
+	struct walk_charge *wc = arg;
+
+	if (wc->reports++)
+		return;
+	complete(&wc->go);
+	if (!wait_for_completion_timeout(&wc->done, 10 * HZ))
+		wc->timed_out = true;
+}
+
+/*
+ * The stopped world's walkers read the span lists without their locks:
+ * a charge at the limit from outside any section must not give back the
+ * empty spans kept for reuse under spanheap_finalizer_cycles()'s walk
+ * (it did, and the walk went on into freed spans).  Refused meanwhile,
+ * the same charge succeeds once the walk is over.
+ */
+static void charge_beside_cycles_walk(struct kunit *test)
+{
+	struct walk_charge *wc = kunit_kzalloc(test, sizeof(*wc), GFP_KERNEL);
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	struct task_struct *task;
+	void **x;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, wc);
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	wc->test = test;
+	wc->heap = test_heap_new("kunit-fin-walk-charge");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(wc->heap));
+	wc->ct = &wc->heap->central[SHP_SPC(shp_size_to_class(1024), 0)];
+	init_completion(&wc->go);
+	init_completion(&wc->done);
+	spanheap_enter(wc->heap);
+	x = spanheap_alloc(wc->heap, 64, 0);
+	KUNIT_ASSERT_NOT_NULL(test, x);
+	x[0] = x;		/* finalizable and reachable from itself */
+	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(wc->heap, x, nop_fin, NULL), 0);
+	for (i = 0; i < 400; i++)
+		KUNIT_ASSERT_NOT_NULL(test, spanheap_alloc(wc->heap, 1024, 0));
+	spanheap_exit(wc->heap);
+	spanheap_collect(wc->heap);	/* their spans: empty, kept */
+	KUNIT_ASSERT_GT(test, wc->ct->nempty, SHP_KEEP_EMPTY_SPANS + 8);
+	spanheap_read_stats(wc->heap, st);
+	spanheap_set_limit(wc->heap, st->bytes_reserved + st->bytes_meta + PAGE_SIZE);
+
+	task = kthread_run(walk_charger, wc, "spanheap-walk-charge");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	KUNIT_EXPECT_EQ(test, spanheap_finalizer_cycles(wc->heap, walk_charge_report, wc), 1);
+	complete(&wc->go);	/* if the walk never reported */
+	wait_for_completion(&wc->done);
+	KUNIT_EXPECT_FALSE(test, wc->timed_out);
+	KUNIT_EXPECT_EQ(test, wc->reports, 1U);
+	KUNIT_EXPECT_EQ(test, wc->charged, -ENOMEM);
+	KUNIT_EXPECT_EQ(test, wc->nempty_after, wc->nempty_before);
+
+	KUNIT_EXPECT_EQ(test, spanheap_charge(wc->heap, 64 << 10), 0);
+	KUNIT_EXPECT_LE(test, wc->ct->nempty, SHP_KEEP_EMPTY_SPANS);
+	spanheap_uncharge(wc->heap, 64 << 10);
+	spanheap_set_limit(wc->heap, 0);
+	spanheap_destroy(wc->heap);
+}
+
+/*
  * Fill a 2 MiB heap with garbage, collect (its empty spans are kept for
  * the pacer) and charge the room left.  Return: the bytes charged.
  */
@@ -938,6 +1054,57 @@ static void destroy_with_queued_finalizers(struct kunit *test)
 	spanheap_destroy(heap);		/* some may have run, the rest drop */
 	KUNIT_EXPECT_LE(test, logged(c), 500);
 	/* Leaks and use-after-free show up under ASan / KASAN / kmemleak. */
+}
+
+/* The first finalizer to run waits until its heap is being destroyed. */
+struct dying_wait {
+	struct spanheap *heap;
+	atomic_t ran;
+	bool saw_dying;
+	struct completion first;
+};
+
+static void fin_until_dying(struct spanheap *heap, void *obj, void *arg)
+{
+	struct dying_wait *dw = arg;
+	unsigned long deadline = jiffies + 10 * HZ;
+
+	if (atomic_inc_return(&dw->ran) != 1)
+		return;
+	complete(&dw->first);
+	while (!READ_ONCE(heap->dying) && time_before(jiffies, deadline))
+		usleep_range(100, 200);
+	dw->saw_dying = READ_ONCE(heap->dying);
+}
+
+/*
+ * A finalizer worker already running when the heap is destroyed finishes
+ * its batch and stops: the rest of the queue is dropped, as documented
+ * and as cleanups are (it used to run the whole queue).
+ */
+static void destroy_stops_running_finalizer_worker(struct kunit *test)
+{
+	struct dying_wait *dw = kunit_kzalloc(test, sizeof(*dw), GFP_KERNEL);
+	struct spanheap *heap = test_heap_new("kunit-fin-destroy-run");
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, dw);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	init_completion(&dw->first);
+	spanheap_enter(heap);
+	for (i = 0; i < 500; i++) {
+		struct node *n = spanheap_alloc(heap, sizeof(*n), 0);
+
+		KUNIT_ASSERT_NOT_NULL(test, n);
+		KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, n, fin_until_dying, dw), 0);
+	}
+	spanheap_exit(heap);
+	spanheap_collect(heap);		/* all 500 due at once */
+	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&dw->first, 10 * HZ), 0UL);
+	spanheap_destroy(heap);
+	KUNIT_EXPECT_TRUE(test, dw->saw_dying);
+	KUNIT_EXPECT_GE(test, atomic_read(&dw->ran), 1);
+	KUNIT_EXPECT_LE(test, atomic_read(&dw->ran), 32);
 }
 
 /* Entries over two queue blocks: the first full, the second not. */
@@ -1436,10 +1603,13 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(memory_limit_large),
 	KUNIT_CASE(large_at_limit_makes_room),
 	KUNIT_CASE(charge_at_limit_gives_back_kept_spans),
+	KUNIT_CASE(charge_beyond_long_max_refused),
+	KUNIT_CASE(charge_beside_cycles_walk),
 	KUNIT_CASE(records_at_limit_give_back_kept_spans),
 	KUNIT_CASE(large_at_limit_after_uncharging_cleanup),
 	KUNIT_CASE(explicit_cycle_answers_limit_failure),
 	KUNIT_CASE(destroy_with_queued_finalizers),
+	KUNIT_CASE(destroy_stops_running_finalizer_worker),
 	KUNIT_CASE(queued_finalizers_are_roots),
 	KUNIT_CASE(mark_stack_overflow_loses_nothing),
 	KUNIT_CASE(gctrace_cycle),

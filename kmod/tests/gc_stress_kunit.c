@@ -502,10 +502,110 @@ out:
 	kfree(sx);
 }
 
+/*
+ * Charges at the limit from outside any section against the stopped
+ * world's walks: a thread charges and uncharges back to back while the
+ * case refills the empty spans kept for reuse and runs
+ * spanheap_finalizer_cycles(), whose walk reads the span lists without
+ * their locks.  A charge gives those spans back only when no walk runs,
+ * so every walk finds its self-referencing finalizable objects and the
+ * heap stays consistent; a span given back under a walk is a
+ * use-after-free for the sanitizers and KASAN.
+ */
+#define CW_ROUNDS	40
+#define CW_CYCLIC	16
+
+struct charge_walk {
+	struct spanheap *heap;
+	bool stop;
+	atomic_long_t charged, refused;
+	struct completion done;
+};
+
+static void cw_fin(struct spanheap *heap, void *obj, void *arg)
+{
+}
+
+static int cw_charge_thread(void *arg)
+{
+	struct charge_walk *cw = arg;
+
+	while (!READ_ONCE(cw->stop)) {
+		if (!spanheap_charge(cw->heap, 64 << 10)) {
+			atomic_long_inc(&cw->charged);
+			spanheap_uncharge(cw->heap, 64 << 10);
+		} else {
+			atomic_long_inc(&cw->refused);
+		}
+		cond_resched();
+	}
+	complete(&cw->done);
+	return 0;
+}
+
+static void charge_beside_walks(struct kunit *test)
+{
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	struct task_struct *task;
+	struct charge_walk *cw;
+	unsigned int r, i;
+	long cycles;
+	void **x;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	/* Not kunit-managed: a thread that never stops must not see it freed. */
+	cw = kzalloc(sizeof(*cw), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cw);
+	cw->heap = spanheap_create("kunit-chargewalk", 0);	/* paced */
+	KUNIT_ASSERT_FALSE(test, IS_ERR(cw->heap));
+	init_completion(&cw->done);
+	spanheap_enter(cw->heap);
+	for (i = 0; i < CW_CYCLIC; i++) {
+		x = spanheap_alloc(cw->heap, 64, 0);
+		KUNIT_ASSERT_NOT_NULL(test, x);
+		x[0] = x;
+		KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(cw->heap, x, cw_fin, NULL), 0);
+	}
+	spanheap_exit(cw->heap);
+	task = kthread_run(cw_charge_thread, cw, "spanheap-cw");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	for (r = 0; r < CW_ROUNDS; r++) {
+		spanheap_set_limit(cw->heap, 0);
+		spanheap_enter(cw->heap);
+		for (i = 0; i < 400; i++)
+			spanheap_alloc(cw->heap, 1024, 0);
+		spanheap_exit(cw->heap);
+		spanheap_collect(cw->heap);
+		spanheap_read_stats(cw->heap, st);
+		spanheap_set_limit(cw->heap, st->bytes_reserved + st->bytes_meta + PAGE_SIZE);
+		cycles = spanheap_finalizer_cycles(cw->heap, NULL, NULL);
+		if (cycles != CW_CYCLIC) {
+			KUNIT_FAIL(test, "round %u: %ld cycles reported, not %u", r,
+				   cycles, CW_CYCLIC);
+			break;
+		}
+	}
+	WRITE_ONCE(cw->stop, true);
+	if (!wait_for_completion_timeout(&cw->done, 120 * HZ)) {
+		KUNIT_FAIL(test, "the charging thread did not stop: heap left");
+		return;
+	}
+	KUNIT_EXPECT_GT(test, atomic_long_read(&cw->charged) +
+			atomic_long_read(&cw->refused), 0L);
+	kunit_info(test, "%ld charges, %ld refused\n", atomic_long_read(&cw->charged),
+		   atomic_long_read(&cw->refused));
+	spanheap_set_limit(cw->heap, 0);
+	spanheap_drain(cw->heap);
+	KUNIT_EXPECT_EQ(test, shp_heap_check(cw->heap), 0);
+	spanheap_destroy(cw->heap);
+	kfree(cw);
+}
+
 static struct kunit_case gc_stress_cases[] = {
 	KUNIT_CASE(gc_stress_finalizers_exact),
 	KUNIT_CASE(finalizer_eexist_shares_words),
 	KUNIT_CASE(stats_exact_while_spans_move),
+	KUNIT_CASE(charge_beside_walks),
 	{}
 };
 
