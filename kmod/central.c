@@ -9,7 +9,10 @@
  *
  * Small spans' lists change under central[spc].lock, large spans' under
  * heap->lock; what runs with the world stopped (shp_central_unsweep_all(),
- * drain) or on a dying heap takes them in turn.  Central lists and sweep.c call each other: a class with
+ * drain) or on a dying heap takes them in turn.  The stopped world's
+ * walkers (shp_visit_spans()) take none, so the one change made from
+ * outside any section, shp_central_release_empty() for spanheap_charge(),
+ * waits out heap->world_stopped.  Central lists and sweep.c call each other: a class with
  * no swept partial span sweeps one before handing it out (Go's
  * mcentral.cacheSpan), and a swept span is filed here.
  */
@@ -74,9 +77,12 @@ static void central_empty(struct shp_central *ct, struct shp_span *s,
  * that for the pacer go back to the page allocator, so that other
  * classes, large objects and metadata may use the room.
  *
- * Context: process context, no spinlock held; may sleep.  Inside a
- * section of @heap or with heap->gc_lock held: a stopped world's walkers
- * (shp_visit_spans()) read the lists without their locks.
+ * A caller outside any section may run while the world is stopped, and
+ * then gives back nothing: the stopped world's walkers (shp_visit_spans())
+ * read the lists without their locks.  Inside a section the world never
+ * is.
+ *
+ * Context: process context, no spinlock held; may sleep.
  */
 void shp_central_release_empty(struct spanheap *heap)
 {
@@ -88,7 +94,9 @@ void shp_central_release_empty(struct spanheap *heap)
 again:
 		spin_lock(&ct->lock);
 		list_for_each_entry_safe(s, tmp, &ct->partial, list) {
-			if (ct->nempty <= SHP_KEEP_EMPTY_SPANS)
+			/* Acquire: the last walk's reads came before us. */
+			if (smp_load_acquire(&heap->world_stopped) ||
+			    ct->nempty <= SHP_KEEP_EMPTY_SPANS)
 				break;
 			if (s->nalloc)
 				continue;
@@ -102,6 +110,35 @@ again:
 			}
 		}
 		spin_unlock(&ct->lock);
+	}
+}
+
+/**
+ * shp_central_world_stopped() - tell the central lists the world stops or restarts
+ * @heap: heap
+ * @stopped: true once the last section has ended, false before the
+ *	world restarts
+ *
+ * Once stopping returns, no shp_central_release_empty() by a task outside
+ * any section is still changing a list, nor will one until the restart.
+ *
+ * Context: heap->gc_lock and heap->sections (for writing) held.
+ */
+void shp_central_world_stopped(struct spanheap *heap, bool stopped)
+{
+	unsigned int spc;
+
+	lockdep_assert_held(&heap->gc_lock);
+	if (!stopped) {
+		/* Release: the walks' reads before any later give-back. */
+		smp_store_release(&heap->world_stopped, false);
+		return;
+	}
+	WRITE_ONCE(heap->world_stopped, true);
+	/* A give-back that took a list's lock first has let it go. */
+	for_each_small_spc(spc) {
+		spin_lock(&heap->central[spc].lock);
+		spin_unlock(&heap->central[spc].lock);
 	}
 }
 

@@ -90,6 +90,7 @@ static bool stop_world(struct spanheap *heap, u64 *t_stopping, u64 *t_stopped)
 	*t_stopping = ktime_get_ns();
 	percpu_down_write(&heap->sections);
 	*t_stopped = ktime_get_ns();
+	shp_central_world_stopped(heap, true);
 	shp_finish_sweep(heap);
 	spanheap_drain(heap);
 	return shp_mark_stack_get(heap);
@@ -97,6 +98,7 @@ static bool stop_world(struct spanheap *heap, u64 *t_stopping, u64 *t_stopped)
 
 static void start_world(struct spanheap *heap)
 {
+	shp_central_world_stopped(heap, false);
 	percpu_up_write(&heap->sections);
 }
 

@@ -674,29 +674,24 @@ bool shp_object_live(struct spanheap *heap, void *obj)
  * At the limit, the heap's idle memory (kept large spans, idle arenas,
  * then the empty small spans kept for reuse) is given back at once and
  * the charge tried again: memory the heap holds for reuse never stands
- * in the way of its owner's.  The empty spans are given back only while
- * no collection or stopped-world walk (spanheap_finalizer_cycles(),
- * spanheap_why()) runs: those read the span lists without their locks.
+ * in the way of its owner's.  Outside any section, the empty spans are
+ * not given back while the world is stopped (a cycle, or the walks of
+ * spanheap_finalizer_cycles() and spanheap_why()).
  *
  * Context: process context, may sleep; no spinlock held.
- * Return: 0, or -ENOMEM (nothing charged) if the limit would be passed
- * or @bytes exceeds LONG_MAX.
+ * Return: 0, or -ENOMEM (nothing charged) if the limit would be passed,
+ * @bytes exceeds the limit or LONG_MAX, or the count would wrap.
  */
 int spanheap_charge(struct spanheap *heap, size_t bytes)
 {
-	if (bytes > LONG_MAX)
+	size_t limit = READ_ONCE(heap->limit);
+
+	/* Never to fit: refused before the count could wrap. */
+	if (bytes > LONG_MAX || (limit && bytes > limit))
 		return -ENOMEM;
 	if (shp_meta_charge_reclaim(heap, bytes))
 		return 0;
-	/*
-	 * A caller outside any section may run beside a stopped world.  Its
-	 * walkers all hold gc_lock; inside a section, waiting for it could
-	 * wait for a cycle that waits for us.
-	 */
-	if (mutex_trylock(&heap->gc_lock)) {
-		shp_central_release_empty(heap);
-		mutex_unlock(&heap->gc_lock);
-	}
+	shp_central_release_empty(heap);
 	return shp_meta_charge_reclaim(heap, bytes) ? 0 : -ENOMEM;
 }
 EXPORT_SYMBOL_GPL(spanheap_charge);

@@ -659,6 +659,9 @@ struct shp_pause {
  * @debugfs_why: the object id last written to its why file (debugfs.c)
  * @sections: mutator sections hold it for reading, a collection for writing
  * @gc_lock: one collection at a time
+ * @world_stopped: set by stop_world() (with @gc_lock, @sections held for
+ *	writing) and cleared before the world restarts; read under a central
+ *	lock by shp_central_release_empty()
  * @sweepgen: advanced by every cycle; spans with another value are unswept
  * @arena_lo: lowest span address ever, to reject non-pointers cheaply
  * @arena_hi: highest span end ever
@@ -733,6 +736,7 @@ struct spanheap {
 
 	struct percpu_rw_semaphore sections;
 	struct mutex gc_lock;
+	bool world_stopped;
 	u32 sweepgen;
 	unsigned long arena_lo, arena_hi;
 	spinlock_t roots_lock;
@@ -1024,6 +1028,7 @@ void shp_central_file_swept(struct shp_span *s);
 void shp_central_unsweep_all(struct spanheap *heap);
 void shp_central_release_all(struct spanheap *heap);
 void shp_central_release_empty(struct spanheap *heap);
+void shp_central_world_stopped(struct spanheap *heap, bool stopped);
 void shp_large_add(struct spanheap *heap, struct shp_span *s);
 void shp_large_release(struct spanheap *heap, struct shp_span *s);
 struct shp_span *shp_large_reuse(struct spanheap *heap, unsigned long bytes,

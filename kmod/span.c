@@ -49,14 +49,17 @@ static void span_pages_free(void *addr, unsigned long bytes)
  * spinlock).  Free runs of arenas in use do count: nothing frees them.
  *
  * Context: any.
- * Return: false, with nothing charged, if the limit would be passed.
+ * Return: false, with nothing charged, if the limit would be passed or
+ * the count would wrap (unless @force).
  */
 bool shp_meta_charge(struct spanheap *heap, long bytes, bool force)
 {
 	long now = atomic_long_add_return(bytes, &heap->meta);
 
-	if (!force && shp_over_limit(heap, now - READ_ONCE(heap->pages.idle_arena_bytes),
-				     &heap->reserved)) {
+	/* now < 0: the count wrapped (an owner's absurd charge). */
+	if (!force && (now < 0 ||
+		       shp_over_limit(heap, now - READ_ONCE(heap->pages.idle_arena_bytes),
+				      &heap->reserved))) {
 		atomic_long_sub(bytes, &heap->meta);
 		return false;
 	}

@@ -792,24 +792,37 @@ static void nop_fin(struct spanheap *heap, void *obj, void *ctx)
 }
 
 /*
- * A charge too big to fit anywhere: refused, nothing counted, the limit
- * still enforced (a size_t above LONG_MAX once went negative in the
- * count and took the limit off).
+ * A charge that cannot fit is refused with nothing counted and the limit
+ * still enforced: above the limit, above LONG_MAX, or one that would wrap
+ * the count on a heap without a limit (a size_t above LONG_MAX once went
+ * negative in the count and took the limit off).
  */
-static void charge_beyond_long_max_refused(struct kunit *test)
+static void charge_that_cannot_fit_refused(struct kunit *test)
 {
 	struct spanheap *heap = spanheap_create("kunit-fin-charge-big", 1 << 20);
+	struct spanheap *nolimit = spanheap_create("kunit-fin-charge-big2", 0);
 	long meta;
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	KUNIT_ASSERT_FALSE(test, IS_ERR(nolimit));
 	meta = atomic_long_read(&heap->meta);
 	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, (size_t)LONG_MAX + 1), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, SIZE_MAX), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&heap->meta), meta);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, LONG_MAX), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, 2 << 20), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&heap->meta), meta);
 	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, PAGE_SIZE), 0);
 	spanheap_uncharge(heap, PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&heap->meta), meta);
+
+	/* No limit: counted as asked, but never past LONG_MAX. */
+	meta = atomic_long_read(&nolimit->meta);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(nolimit, LONG_MAX - meta), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_charge(nolimit, PAGE_SIZE), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nolimit->meta), LONG_MAX);
+	spanheap_uncharge(nolimit, LONG_MAX - meta);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nolimit->meta), meta);
+	spanheap_destroy(nolimit);
 	spanheap_destroy(heap);
 }
 
@@ -1054,6 +1067,70 @@ static void destroy_with_queued_finalizers(struct kunit *test)
 	spanheap_destroy(heap);		/* some may have run, the rest drop */
 	KUNIT_EXPECT_LE(test, logged(c), 500);
 	/* Leaks and use-after-free show up under ASan / KASAN / kmemleak. */
+}
+
+/* A cycle that holds gc_lock and waits for the case's section to end. */
+struct pending_cycle {
+	struct spanheap *heap;
+	struct completion done;
+};
+
+static int pending_cycle_thread(void *arg)
+{
+	struct pending_cycle *pc = arg;
+
+	spanheap_collect(pc->heap);
+	complete(&pc->done);
+	return 0;
+}
+
+/*
+ * Inside a section the world cannot stop, so a charge at the limit gives
+ * back the kept empty spans even while a cycle holds gc_lock and waits
+ * for that section (a fix that took gc_lock with a trylock refused it).
+ */
+static void charge_in_section_beside_pending_cycle(struct kunit *test)
+{
+	struct pending_cycle *pc = kunit_kzalloc(test, sizeof(*pc), GFP_KERNEL);
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	unsigned long deadline = jiffies + 10 * HZ;
+	struct shp_central *ct;
+	struct task_struct *task;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, pc);
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	pc->heap = test_heap_new("kunit-fin-pending-charge");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(pc->heap));
+	init_completion(&pc->done);
+	ct = &pc->heap->central[SHP_SPC(shp_size_to_class(1024), 0)];
+	spanheap_enter(pc->heap);
+	for (i = 0; i < 400; i++)
+		KUNIT_ASSERT_NOT_NULL(test, spanheap_alloc(pc->heap, 1024, 0));
+	spanheap_exit(pc->heap);
+	spanheap_collect(pc->heap);
+	KUNIT_ASSERT_GT(test, ct->nempty, SHP_KEEP_EMPTY_SPANS + 8);
+	spanheap_read_stats(pc->heap, st);
+	spanheap_set_limit(pc->heap, st->bytes_reserved + st->bytes_meta + PAGE_SIZE);
+
+	spanheap_enter(pc->heap);
+	task = kthread_run(pending_cycle_thread, pc, "spanheap-pending");
+	if (IS_ERR(task)) {
+		spanheap_exit(pc->heap);
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(task));
+		goto out;
+	}
+	while (!mutex_is_locked(&pc->heap->gc_lock) && time_before(jiffies, deadline))
+		usleep_range(100, 200);
+	KUNIT_EXPECT_TRUE(test, mutex_is_locked(&pc->heap->gc_lock));
+	KUNIT_EXPECT_EQ(test, spanheap_charge(pc->heap, 64 << 10), 0);
+	KUNIT_EXPECT_LE(test, ct->nempty, SHP_KEEP_EMPTY_SPANS);
+	spanheap_exit(pc->heap);
+	wait_for_completion(&pc->done);
+	spanheap_uncharge(pc->heap, 64 << 10);
+out:
+	spanheap_set_limit(pc->heap, 0);
+	spanheap_destroy(pc->heap);
 }
 
 /* The first finalizer to run waits until its heap is being destroyed. */
@@ -1603,8 +1680,9 @@ static struct kunit_case fin_cases[] = {
 	KUNIT_CASE(memory_limit_large),
 	KUNIT_CASE(large_at_limit_makes_room),
 	KUNIT_CASE(charge_at_limit_gives_back_kept_spans),
-	KUNIT_CASE(charge_beyond_long_max_refused),
+	KUNIT_CASE(charge_that_cannot_fit_refused),
 	KUNIT_CASE(charge_beside_cycles_walk),
+	KUNIT_CASE(charge_in_section_beside_pending_cycle),
 	KUNIT_CASE(records_at_limit_give_back_kept_spans),
 	KUNIT_CASE(large_at_limit_after_uncharging_cleanup),
 	KUNIT_CASE(explicit_cycle_answers_limit_failure),

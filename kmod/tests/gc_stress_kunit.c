@@ -504,22 +504,23 @@ out:
 
 /*
  * Charges at the limit from outside any section against the stopped
- * world's walks: a thread charges and uncharges back to back while the
- * case refills the empty spans kept for reuse and runs
- * spanheap_finalizer_cycles(), whose walk reads the span lists without
- * their locks.  A charge gives those spans back only when no walk runs,
- * so every walk finds its self-referencing finalizable objects and the
- * heap stays consistent; a span given back under a walk is a
- * use-after-free for the sanitizers and KASAN.
+ * world's walks: each round refills the empty spans kept for reuse, sets
+ * the limit just above what is held, and runs spanheap_finalizer_cycles()
+ * (whose walk reads the span lists without their locks) while a thread
+ * charges after a delay that differs from round to round, so that its
+ * give-back lands before, during or after the walk.  Pacing is on.  A
+ * span given back under a walk is a use-after-free for the sanitizers
+ * and KASAN; every walk must find the self-referencing finalizable
+ * objects, and the heap stay consistent.
  */
-#define CW_ROUNDS	40
+#define CW_ROUNDS	48
 #define CW_CYCLIC	16
 
 struct charge_walk {
 	struct spanheap *heap;
 	bool stop;
 	atomic_long_t charged, refused;
-	struct completion done;
+	struct completion go, charged_round, done;
 };
 
 static void cw_fin(struct spanheap *heap, void *obj, void *arg)
@@ -529,15 +530,20 @@ static void cw_fin(struct spanheap *heap, void *obj, void *arg)
 static int cw_charge_thread(void *arg)
 {
 	struct charge_walk *cw = arg;
+	unsigned int r, spin;
 
-	while (!READ_ONCE(cw->stop)) {
+	for (r = 0; ; r++) {
+		if (!wait_for_completion_timeout(&cw->go, 60 * HZ) || READ_ONCE(cw->stop))
+			break;
+		for (spin = 0; spin < (r % 8) * 64; spin++)
+			cond_resched();
 		if (!spanheap_charge(cw->heap, 64 << 10)) {
 			atomic_long_inc(&cw->charged);
 			spanheap_uncharge(cw->heap, 64 << 10);
 		} else {
 			atomic_long_inc(&cw->refused);
 		}
-		cond_resched();
+		complete(&cw->charged_round);
 	}
 	complete(&cw->done);
 	return 0;
@@ -558,6 +564,8 @@ static void charge_beside_walks(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, cw);
 	cw->heap = spanheap_create("kunit-chargewalk", 0);	/* paced */
 	KUNIT_ASSERT_FALSE(test, IS_ERR(cw->heap));
+	init_completion(&cw->go);
+	init_completion(&cw->charged_round);
 	init_completion(&cw->done);
 	spanheap_enter(cw->heap);
 	for (i = 0; i < CW_CYCLIC; i++) {
@@ -578,7 +586,12 @@ static void charge_beside_walks(struct kunit *test)
 		spanheap_collect(cw->heap);
 		spanheap_read_stats(cw->heap, st);
 		spanheap_set_limit(cw->heap, st->bytes_reserved + st->bytes_meta + PAGE_SIZE);
+		complete(&cw->go);
 		cycles = spanheap_finalizer_cycles(cw->heap, NULL, NULL);
+		if (!wait_for_completion_timeout(&cw->charged_round, 60 * HZ)) {
+			KUNIT_FAIL(test, "round %u: the charge did not return", r);
+			break;
+		}
 		if (cycles != CW_CYCLIC) {
 			KUNIT_FAIL(test, "round %u: %ld cycles reported, not %u", r,
 				   cycles, CW_CYCLIC);
@@ -586,12 +599,13 @@ static void charge_beside_walks(struct kunit *test)
 		}
 	}
 	WRITE_ONCE(cw->stop, true);
+	complete(&cw->go);
 	if (!wait_for_completion_timeout(&cw->done, 120 * HZ)) {
 		KUNIT_FAIL(test, "the charging thread did not stop: heap left");
 		return;
 	}
-	KUNIT_EXPECT_GT(test, atomic_long_read(&cw->charged) +
-			atomic_long_read(&cw->refused), 0L);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&cw->charged) +
+			atomic_long_read(&cw->refused), (long)r);
 	kunit_info(test, "%ld charges, %ld refused\n", atomic_long_read(&cw->charged),
 		   atomic_long_read(&cw->refused));
 	spanheap_set_limit(cw->heap, 0);

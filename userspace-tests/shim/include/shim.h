@@ -378,6 +378,7 @@ static inline void mutex_init(struct mutex *m) { m->l = (struct shim_lock)__SHIM
 #define mutex_trylock(m)	shim_trylock(&(m)->l)
 #define mutex_unlock(m)		shim_unlock(&(m)->l)
 #define mutex_destroy(m)	do { } while (0)
+#define mutex_is_locked(m)	__atomic_load_n(&(m)->l.held, __ATOMIC_RELAXED)
 #define lockdep_is_held(l)	_Generic((l),				\
 	spinlock_t *: shim_spin_held((spinlock_t *)(l)),		\
 	struct mutex *: shim_lock_held((struct shim_lock *)(l)))
