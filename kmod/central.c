@@ -665,8 +665,9 @@ int shp_central_free(struct spanheap *heap, struct shp_span *s,
  *
  * Context: process context; no allocation or free on @heap may run
  * concurrently (the caches of other CPUs are touched), nor a cycle,
- * which drains too: inside a section none can start; outside, pacing
- * or a failure at the limit may have queued one.
+ * which drains too, nor spanheap_finalizer_cycles() or spanheap_why(),
+ * which stop the world as a cycle does: inside a section none can
+ * start; outside, pacing or a failure at the limit may have queued one.
  */
 void spanheap_drain(struct spanheap *heap)
 {

@@ -11,6 +11,7 @@
  */
 #include <linux/cache.h>
 #include <linux/mm.h>
+#include <linux/overflow.h>
 #include <linux/gfp.h>
 #include <linux/jiffies.h>
 #include <linux/prefetch.h>
@@ -50,16 +51,28 @@ static void span_pages_free(void *addr, unsigned long bytes)
  *
  * Context: any.
  * Return: false, with nothing charged, if the limit would be passed or
- * the count would wrap (unless @force).
+ * the count would pass LONG_MAX (unless @force).
  */
 bool shp_meta_charge(struct spanheap *heap, long bytes, bool force)
 {
-	long now = atomic_long_add_return(bytes, &heap->meta);
+	long old, now;
 
-	/* now < 0: the count wrapped (an owner's absurd charge). */
-	if (!force && (now < 0 ||
-		       shp_over_limit(heap, now - READ_ONCE(heap->pages.idle_arena_bytes),
-				      &heap->reserved))) {
+	if (force) {
+		atomic_long_add(bytes, &heap->meta);
+		return true;
+	}
+	/*
+	 * Added first, then checked (and undone), as shp_reserve() does, so
+	 * that of two racing charges at least one sees both.  The add never
+	 * wraps: an owner may charge absurd sizes, concurrently.
+	 */
+	old = atomic_long_read(&heap->meta);
+	do {
+		if (check_add_overflow(old, bytes, &now))
+			return false;
+	} while (!atomic_long_try_cmpxchg(&heap->meta, &old, now));
+	if (shp_over_limit(heap, now - READ_ONCE(heap->pages.idle_arena_bytes),
+			   &heap->reserved)) {
 		atomic_long_sub(bytes, &heap->meta);
 		return false;
 	}
@@ -369,15 +382,18 @@ static __always_inline void visit_list(struct spanheap *heap,
  *
  * Visits the partial, full and unswept lists of every small span class,
  * then the large spans.  Takes no lock: the lists must not change, so
- * the world is stopped (no section, no sweeper, no cycle).
+ * the world is stopped (no section, no sweeper, no cycle) and the central
+ * lists know it (shp_central_world_stopped()).
  *
- * Context: heap->sections held for writing.
+ * Context: heap->sections held for writing, heap->world_stopped set.
  */
 void shp_visit_spans(struct spanheap *heap, shp_span_visitor_t fn, void *arg)
 {
 	unsigned int spc;
 
 	shp_assert_world_stopped(heap);
+	/* Else a charge outside any section could give spans back under us. */
+	WARN_ON_ONCE(!READ_ONCE(heap->world_stopped));
 	for_each_small_spc(spc) {
 		struct shp_central *ct = &heap->central[spc];
 

@@ -797,6 +797,15 @@ static void nop_fin(struct spanheap *heap, void *obj, void *ctx)
  * the count on a heap without a limit (a size_t above LONG_MAX once went
  * negative in the count and took the limit off).
  */
+static void expect_refused(struct kunit *test, struct spanheap *heap, size_t bytes)
+{
+	int ret = spanheap_charge(heap, bytes);
+
+	KUNIT_EXPECT_EQ_MSG(test, ret, -ENOMEM, "charge of %zu", bytes);
+	if (!ret)	/* so that destroy finds the count as it should */
+		spanheap_uncharge(heap, bytes);
+}
+
 static void charge_that_cannot_fit_refused(struct kunit *test)
 {
 	struct spanheap *heap = spanheap_create("kunit-fin-charge-big", 1 << 20);
@@ -806,10 +815,10 @@ static void charge_that_cannot_fit_refused(struct kunit *test)
 	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
 	KUNIT_ASSERT_FALSE(test, IS_ERR(nolimit));
 	meta = atomic_long_read(&heap->meta);
-	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, (size_t)LONG_MAX + 1), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, SIZE_MAX), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, LONG_MAX), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, 2 << 20), -ENOMEM);
+	expect_refused(test, heap, (size_t)LONG_MAX + 1);
+	expect_refused(test, heap, SIZE_MAX);
+	expect_refused(test, heap, LONG_MAX);
+	expect_refused(test, heap, 2 << 20);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&heap->meta), meta);
 	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, PAGE_SIZE), 0);
 	spanheap_uncharge(heap, PAGE_SIZE);
@@ -817,8 +826,8 @@ static void charge_that_cannot_fit_refused(struct kunit *test)
 
 	/* No limit: counted as asked, but never past LONG_MAX. */
 	meta = atomic_long_read(&nolimit->meta);
-	KUNIT_EXPECT_EQ(test, spanheap_charge(nolimit, LONG_MAX - meta), 0);
-	KUNIT_EXPECT_EQ(test, spanheap_charge(nolimit, PAGE_SIZE), -ENOMEM);
+	KUNIT_ASSERT_EQ(test, spanheap_charge(nolimit, LONG_MAX - meta), 0);
+	expect_refused(test, nolimit, PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&nolimit->meta), LONG_MAX);
 	spanheap_uncharge(nolimit, LONG_MAX - meta);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&nolimit->meta), meta);
@@ -875,8 +884,8 @@ static void charge_beside_cycles_walk(struct kunit *test)
 	struct walk_charge *wc = kunit_kzalloc(test, sizeof(*wc), GFP_KERNEL);
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 	struct task_struct *task;
+	int i, fin = -EINVAL;
 	void **x;
-	int i;
 
 	KUNIT_ASSERT_NOT_NULL(test, wc);
 	KUNIT_ASSERT_NOT_NULL(test, st);
@@ -888,12 +897,16 @@ static void charge_beside_cycles_walk(struct kunit *test)
 	init_completion(&wc->done);
 	spanheap_enter(wc->heap);
 	x = spanheap_alloc(wc->heap, 64, 0);
-	KUNIT_ASSERT_NOT_NULL(test, x);
-	x[0] = x;		/* finalizable and reachable from itself */
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(wc->heap, x, nop_fin, NULL), 0);
-	for (i = 0; i < 400; i++)
-		KUNIT_ASSERT_NOT_NULL(test, spanheap_alloc(wc->heap, 1024, 0));
+	if (x) {
+		x[0] = x;	/* finalizable and reachable from itself */
+		fin = spanheap_set_finalizer(wc->heap, x, nop_fin, NULL);
+	}
+	for (i = 0; i < 400 && spanheap_alloc(wc->heap, 1024, 0); i++)
+		;
 	spanheap_exit(wc->heap);
+	KUNIT_ASSERT_NOT_NULL(test, x);
+	KUNIT_ASSERT_EQ(test, fin, 0);
+	KUNIT_ASSERT_EQ(test, i, 400);
 	spanheap_collect(wc->heap);	/* their spans: empty, kept */
 	KUNIT_ASSERT_GT(test, wc->ct->nempty, SHP_KEEP_EMPTY_SPANS + 8);
 	spanheap_read_stats(wc->heap, st);
@@ -1105,9 +1118,10 @@ static void charge_in_section_beside_pending_cycle(struct kunit *test)
 	init_completion(&pc->done);
 	ct = &pc->heap->central[SHP_SPC(shp_size_to_class(1024), 0)];
 	spanheap_enter(pc->heap);
-	for (i = 0; i < 400; i++)
-		KUNIT_ASSERT_NOT_NULL(test, spanheap_alloc(pc->heap, 1024, 0));
+	for (i = 0; i < 400 && spanheap_alloc(pc->heap, 1024, 0); i++)
+		;
 	spanheap_exit(pc->heap);
+	KUNIT_ASSERT_EQ(test, i, 400);
 	spanheap_collect(pc->heap);
 	KUNIT_ASSERT_GT(test, ct->nempty, SHP_KEEP_EMPTY_SPANS + 8);
 	spanheap_read_stats(pc->heap, st);

@@ -168,6 +168,7 @@ static unsigned long mk_mark(struct kunit *test, struct mgraph *g,
 	mutex_lock(&heap->gc_lock);
 	cancel_work_sync(&heap->sweep_work);
 	percpu_down_write(&heap->sections);
+	shp_central_world_stopped(heap, true);	/* as stop_world() */
 	shp_finish_sweep(heap);
 	spanheap_drain(heap);
 	stack = shp_mark_stack_get(heap);
@@ -182,6 +183,7 @@ static unsigned long mk_mark(struct kunit *test, struct mgraph *g,
 		rcu_read_unlock();
 		shp_visit_spans(heap, count_marks, &total);
 	}
+	shp_central_world_stopped(heap, false);
 	percpu_up_write(&heap->sections);
 	mutex_unlock(&heap->gc_lock);
 	KUNIT_ASSERT_TRUE(test, stack);

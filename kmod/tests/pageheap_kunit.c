@@ -592,6 +592,7 @@ static void kept_span_not_in_mark_hint(struct kunit *test)
 	mutex_lock(&heap->gc_lock);
 	cancel_work_sync(&heap->sweep_work);
 	percpu_down_write(&heap->sections);
+	shp_central_world_stopped(heap, true);	/* as stop_world() */
 	shp_finish_sweep(heap);
 	spanheap_drain(heap);
 	KUNIT_EXPECT_TRUE(test, shp_mark_stack_get(heap));
@@ -609,6 +610,7 @@ static void kept_span_not_in_mark_hint(struct kunit *test)
 	shp_scan_range(heap, (unsigned long)&v, sizeof(v));
 	rcu_read_unlock();
 	KUNIT_EXPECT_EQ(test, heap->ngray, 0);
+	shp_central_world_stopped(heap, false);
 	percpu_up_write(&heap->sections);
 	mutex_unlock(&heap->gc_lock);
 	spanheap_enter(heap);

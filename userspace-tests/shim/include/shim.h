@@ -240,7 +240,8 @@ static inline t pfx##_inc_return(pfx##_t *v) { return pfx##_add_return(1, v); } 
 static inline t pfx##_dec_return(pfx##_t *v) { return pfx##_sub_return(1, v); } \
 static inline bool pfx##_dec_and_test(pfx##_t *v) { return pfx##_sub_return(1, v) == 0; } \
 static inline t pfx##_xchg(pfx##_t *v, t i) { return __atomic_exchange_n(&v->counter, i, __ATOMIC_SEQ_CST); } \
-static inline t pfx##_cmpxchg(pfx##_t *v, t o, t n) { __atomic_compare_exchange_n(&v->counter, &o, n, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); return o; }
+static inline t pfx##_cmpxchg(pfx##_t *v, t o, t n) { __atomic_compare_exchange_n(&v->counter, &o, n, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); return o; } \
+static inline bool pfx##_try_cmpxchg(pfx##_t *v, t *o, t n) { return __atomic_compare_exchange_n(&v->counter, o, n, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); }
 __SHIM_ATOMIC(atomic, int)
 __SHIM_ATOMIC(atomic_long, long)
 __SHIM_ATOMIC(atomic64, s64)
