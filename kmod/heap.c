@@ -680,7 +680,8 @@ bool shp_object_live(struct spanheap *heap, void *obj)
  *
  * Context: process context, may sleep; no spinlock held.
  * Return: 0, or -ENOMEM (nothing charged) if the limit would be passed,
- * @bytes exceeds the limit or LONG_MAX, or the count would wrap.
+ * @bytes exceeds the limit or LONG_MAX, or the heap's count of charges
+ * would pass LONG_MAX / 2 (SHP_META_CHARGE_MAX).
  */
 int spanheap_charge(struct spanheap *heap, size_t bytes)
 {

@@ -139,6 +139,12 @@
  * sweeping also keeps what the pacer expects to be reused (central.c).
  */
 #define SHP_KEEP_EMPTY_SPANS	1
+/*
+ * The most that charges which may fail (owners', records') bring
+ * heap->meta to: the forced ones (mark stack, queue blocks; bounded by
+ * memory) go past it without wrapping the count.
+ */
+#define SHP_META_CHARGE_MAX	(LONG_MAX / 2)
 
 enum shp_span_state {
 	SHP_SPAN_DEAD,		/* not (or no longer) in the heap */
@@ -878,7 +884,9 @@ static inline bool shp_over_limit(struct spanheap *heap, long now,
 {
 	size_t limit = READ_ONCE(heap->limit);
 
-	return limit && now + atomic_long_read(other) > (long)limit;
+	/* Above LONG_MAX a limit is no limit (the counts stay below it). */
+	return limit && now + atomic_long_read(other) >
+		(long)min_t(size_t, limit, LONG_MAX);
 }
 
 /**

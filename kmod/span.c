@@ -51,7 +51,7 @@ static void span_pages_free(void *addr, unsigned long bytes)
  *
  * Context: any.
  * Return: false, with nothing charged, if the limit would be passed or
- * the count would pass LONG_MAX (unless @force).
+ * the count would pass SHP_META_CHARGE_MAX (unless @force).
  */
 bool shp_meta_charge(struct spanheap *heap, long bytes, bool force)
 {
@@ -63,12 +63,14 @@ bool shp_meta_charge(struct spanheap *heap, long bytes, bool force)
 	}
 	/*
 	 * Added first, then checked (and undone), as shp_reserve() does, so
-	 * that of two racing charges at least one sees both.  The add never
-	 * wraps: an owner may charge absurd sizes, concurrently.
+	 * that of two racing charges at least one sees both.  An owner may
+	 * charge absurd sizes, concurrently: the add stops at
+	 * SHP_META_CHARGE_MAX, which leaves the forced charges (bounded by
+	 * memory) room to never wrap the count.
 	 */
 	old = atomic_long_read(&heap->meta);
 	do {
-		if (check_add_overflow(old, bytes, &now))
+		if (check_add_overflow(old, bytes, &now) || now > SHP_META_CHARGE_MAX)
 			return false;
 	} while (!atomic_long_try_cmpxchg(&heap->meta, &old, now));
 	if (shp_over_limit(heap, now - READ_ONCE(heap->pages.idle_arena_bytes),

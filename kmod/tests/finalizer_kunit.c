@@ -824,14 +824,30 @@ static void charge_that_cannot_fit_refused(struct kunit *test)
 	spanheap_uncharge(heap, PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&heap->meta), meta);
 
-	/* No limit: counted as asked, but never past LONG_MAX. */
+	/*
+	 * No limit: counted as asked up to SHP_META_CHARGE_MAX, beyond which
+	 * only the heap's own forced charges go, without wrapping.
+	 */
 	meta = atomic_long_read(&nolimit->meta);
-	KUNIT_ASSERT_EQ(test, spanheap_charge(nolimit, LONG_MAX - meta), 0);
+	KUNIT_ASSERT_EQ(test, spanheap_charge(nolimit, SHP_META_CHARGE_MAX - meta), 0);
 	expect_refused(test, nolimit, PAGE_SIZE);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&nolimit->meta), LONG_MAX);
-	spanheap_uncharge(nolimit, LONG_MAX - meta);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&nolimit->meta), SHP_META_CHARGE_MAX);
+	KUNIT_EXPECT_TRUE(test, shp_meta_charge(nolimit, PAGE_SIZE, true));
+	KUNIT_EXPECT_GT(test, atomic_long_read(&nolimit->meta), SHP_META_CHARGE_MAX);
+	shp_meta_uncharge(nolimit, PAGE_SIZE);
+	spanheap_uncharge(nolimit, SHP_META_CHARGE_MAX - meta);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&nolimit->meta), meta);
 	spanheap_destroy(nolimit);
+	spanheap_destroy(heap);
+
+	/* A limit above LONG_MAX is no limit, not a negative one. */
+	heap = spanheap_create("kunit-fin-charge-big3", SIZE_MAX);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
+	KUNIT_EXPECT_EQ(test, spanheap_charge(heap, PAGE_SIZE), 0);
+	spanheap_uncharge(heap, PAGE_SIZE);
+	spanheap_enter(heap);
+	KUNIT_EXPECT_NOT_NULL(test, spanheap_alloc(heap, 64, 0));
+	spanheap_exit(heap);
 	spanheap_destroy(heap);
 }
 
@@ -884,7 +900,7 @@ static void charge_beside_cycles_walk(struct kunit *test)
 	struct walk_charge *wc = kunit_kzalloc(test, sizeof(*wc), GFP_KERNEL);
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 	struct task_struct *task;
-	int i, fin = -EINVAL;
+	int i, ret, fin = -EINVAL;
 	void **x;
 
 	KUNIT_ASSERT_NOT_NULL(test, wc);
@@ -921,10 +937,14 @@ static void charge_beside_cycles_walk(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, wc->reports, 1U);
 	KUNIT_EXPECT_EQ(test, wc->charged, -ENOMEM);
 	KUNIT_EXPECT_EQ(test, wc->nempty_after, wc->nempty_before);
+	if (!wc->charged)
+		spanheap_uncharge(wc->heap, 64 << 10);
 
-	KUNIT_EXPECT_EQ(test, spanheap_charge(wc->heap, 64 << 10), 0);
+	ret = spanheap_charge(wc->heap, 64 << 10);
+	KUNIT_EXPECT_EQ(test, ret, 0);
 	KUNIT_EXPECT_LE(test, wc->ct->nempty, SHP_KEEP_EMPTY_SPANS);
-	spanheap_uncharge(wc->heap, 64 << 10);
+	if (!ret)
+		spanheap_uncharge(wc->heap, 64 << 10);
 	spanheap_set_limit(wc->heap, 0);
 	spanheap_destroy(wc->heap);
 }
@@ -1109,7 +1129,7 @@ static void charge_in_section_beside_pending_cycle(struct kunit *test)
 	unsigned long deadline = jiffies + 10 * HZ;
 	struct shp_central *ct;
 	struct task_struct *task;
-	int i;
+	int i, ret;
 
 	KUNIT_ASSERT_NOT_NULL(test, pc);
 	KUNIT_ASSERT_NOT_NULL(test, st);
@@ -1137,11 +1157,13 @@ static void charge_in_section_beside_pending_cycle(struct kunit *test)
 	while (!mutex_is_locked(&pc->heap->gc_lock) && time_before(jiffies, deadline))
 		usleep_range(100, 200);
 	KUNIT_EXPECT_TRUE(test, mutex_is_locked(&pc->heap->gc_lock));
-	KUNIT_EXPECT_EQ(test, spanheap_charge(pc->heap, 64 << 10), 0);
+	ret = spanheap_charge(pc->heap, 64 << 10);
+	KUNIT_EXPECT_EQ(test, ret, 0);
 	KUNIT_EXPECT_LE(test, ct->nempty, SHP_KEEP_EMPTY_SPANS);
 	spanheap_exit(pc->heap);
 	wait_for_completion(&pc->done);
-	spanheap_uncharge(pc->heap, 64 << 10);
+	if (!ret)
+		spanheap_uncharge(pc->heap, 64 << 10);
 out:
 	spanheap_set_limit(pc->heap, 0);
 	spanheap_destroy(pc->heap);
