@@ -900,33 +900,19 @@ static void charge_beside_cycles_walk(struct kunit *test)
 	struct walk_charge *wc = kunit_kzalloc(test, sizeof(*wc), GFP_KERNEL);
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 	struct task_struct *task;
-	int i, ret, fin = -EINVAL;
-	void **x;
+	int ret;
 
 	KUNIT_ASSERT_NOT_NULL(test, wc);
 	KUNIT_ASSERT_NOT_NULL(test, st);
 	wc->test = test;
 	wc->heap = test_heap_new("kunit-fin-walk-charge");
 	KUNIT_ASSERT_FALSE(test, IS_ERR(wc->heap));
-	wc->ct = &wc->heap->central[SHP_SPC(shp_size_to_class(1024), 0)];
 	init_completion(&wc->go);
 	init_completion(&wc->done);
-	spanheap_enter(wc->heap);
-	x = spanheap_alloc(wc->heap, 64, 0);
-	if (x) {
-		x[0] = x;	/* finalizable and reachable from itself */
-		fin = spanheap_set_finalizer(wc->heap, x, nop_fin, NULL);
-	}
-	for (i = 0; i < 400 && spanheap_alloc(wc->heap, 1024, 0); i++)
-		;
-	spanheap_exit(wc->heap);
-	KUNIT_ASSERT_NOT_NULL(test, x);
-	KUNIT_ASSERT_EQ(test, fin, 0);
-	KUNIT_ASSERT_EQ(test, i, 400);
-	spanheap_collect(wc->heap);	/* their spans: empty, kept */
+	KUNIT_ASSERT_EQ(test, test_self_cycles(wc->heap, 1, nop_fin), 1U);
+	wc->ct = test_kept_spans_at_limit(wc->heap, st);
+	KUNIT_ASSERT_NOT_NULL(test, wc->ct);
 	KUNIT_ASSERT_GT(test, wc->ct->nempty, SHP_KEEP_EMPTY_SPANS + 8);
-	spanheap_read_stats(wc->heap, st);
-	spanheap_set_limit(wc->heap, st->bytes_reserved + st->bytes_meta + PAGE_SIZE);
 
 	task = kthread_run(walk_charger, wc, "spanheap-walk-charge");
 	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
@@ -1129,23 +1115,16 @@ static void charge_in_section_beside_pending_cycle(struct kunit *test)
 	unsigned long deadline = jiffies + 10 * HZ;
 	struct shp_central *ct;
 	struct task_struct *task;
-	int i, ret;
+	int ret;
 
 	KUNIT_ASSERT_NOT_NULL(test, pc);
 	KUNIT_ASSERT_NOT_NULL(test, st);
 	pc->heap = test_heap_new("kunit-fin-pending-charge");
 	KUNIT_ASSERT_FALSE(test, IS_ERR(pc->heap));
 	init_completion(&pc->done);
-	ct = &pc->heap->central[SHP_SPC(shp_size_to_class(1024), 0)];
-	spanheap_enter(pc->heap);
-	for (i = 0; i < 400 && spanheap_alloc(pc->heap, 1024, 0); i++)
-		;
-	spanheap_exit(pc->heap);
-	KUNIT_ASSERT_EQ(test, i, 400);
-	spanheap_collect(pc->heap);
+	ct = test_kept_spans_at_limit(pc->heap, st);
+	KUNIT_ASSERT_NOT_NULL(test, ct);
 	KUNIT_ASSERT_GT(test, ct->nempty, SHP_KEEP_EMPTY_SPANS + 8);
-	spanheap_read_stats(pc->heap, st);
-	spanheap_set_limit(pc->heap, st->bytes_reserved + st->bytes_meta + PAGE_SIZE);
 
 	spanheap_enter(pc->heap);
 	task = kthread_run(pending_cycle_thread, pc, "spanheap-pending");

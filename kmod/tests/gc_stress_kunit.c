@@ -21,7 +21,7 @@
 #include <linux/kthread.h>
 #include <linux/slab.h>
 #include <linux/err.h>
-#include "../internal.h"
+#include "test_heap.h"
 
 #define GS_MS		1500
 #define GS_ROOTS	16
@@ -554,9 +554,8 @@ static void charge_beside_walks(struct kunit *test)
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 	struct task_struct *task;
 	struct charge_walk *cw;
-	unsigned int r, i;
+	unsigned int r;
 	long cycles;
-	void **x;
 
 	KUNIT_ASSERT_NOT_NULL(test, st);
 	/* Not kunit-managed: a thread that never stops must not see it freed. */
@@ -567,28 +566,14 @@ static void charge_beside_walks(struct kunit *test)
 	init_completion(&cw->go);
 	init_completion(&cw->charged_round);
 	init_completion(&cw->done);
-	spanheap_enter(cw->heap);
-	for (i = 0; i < CW_CYCLIC; i++) {
-		x = spanheap_alloc(cw->heap, 64, 0);
-		if (!x)
-			break;
-		x[0] = x;
-		if (spanheap_set_finalizer(cw->heap, x, cw_fin, NULL))
-			break;
-	}
-	spanheap_exit(cw->heap);
-	KUNIT_ASSERT_EQ(test, i, CW_CYCLIC);
+	KUNIT_ASSERT_EQ(test, test_self_cycles(cw->heap, CW_CYCLIC, cw_fin), CW_CYCLIC);
 	task = kthread_run(cw_charge_thread, cw, "spanheap-cw");
 	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
 	for (r = 0; r < CW_ROUNDS; r++) {
-		spanheap_set_limit(cw->heap, 0);
-		spanheap_enter(cw->heap);
-		for (i = 0; i < 400; i++)
-			spanheap_alloc(cw->heap, 1024, 0);
-		spanheap_exit(cw->heap);
-		spanheap_collect(cw->heap);
-		spanheap_read_stats(cw->heap, st);
-		spanheap_set_limit(cw->heap, st->bytes_reserved + st->bytes_meta + PAGE_SIZE);
+		if (!test_kept_spans_at_limit(cw->heap, st)) {
+			KUNIT_FAIL(test, "round %u: allocation failed", r);
+			break;
+		}
 		complete(&cw->go);
 		cycles = spanheap_finalizer_cycles(cw->heap, NULL, NULL);
 		if (!wait_for_completion_timeout(&cw->charged_round, 60 * HZ)) {

@@ -82,4 +82,53 @@ static inline void test_heap_exit(struct kunit *test, unsigned int flags)
 	spanheap_destroy(heap);
 }
 
+/*
+ * @n finalizable objects of @heap, each reachable from itself (so never
+ * finalized: spanheap_finalizer_cycles() reports each).
+ * Return: how many were made.
+ */
+static inline unsigned int test_self_cycles(struct spanheap *heap, unsigned int n,
+					    spanheap_finalizer_t fn)
+{
+	unsigned int i;
+	void **x;
+
+	spanheap_enter(heap);
+	for (i = 0; i < n; i++) {
+		x = spanheap_alloc(heap, 64, 0);
+		if (!x)
+			break;
+		x[0] = x;
+		if (spanheap_set_finalizer(heap, x, fn, NULL))
+			break;
+	}
+	spanheap_exit(heap);
+	return i;
+}
+
+/*
+ * Leave @heap at its limit beside empty spans kept for reuse: 400
+ * garbage objects of 1024 bytes made and collected (their spans emptied
+ * and kept), then the limit set a page above what the heap holds (@st
+ * is read for it).  Return: the central lists of that class, or NULL if
+ * the objects could not be made.
+ */
+static inline struct shp_central *test_kept_spans_at_limit(struct spanheap *heap,
+							   struct spanheap_stats *st)
+{
+	unsigned int i;
+
+	spanheap_set_limit(heap, 0);
+	spanheap_enter(heap);
+	for (i = 0; i < 400 && spanheap_alloc(heap, 1024, 0); i++)
+		;
+	spanheap_exit(heap);
+	if (i < 400)
+		return NULL;
+	spanheap_collect(heap);
+	spanheap_read_stats(heap, st);
+	spanheap_set_limit(heap, st->bytes_reserved + st->bytes_meta + PAGE_SIZE);
+	return &heap->central[SHP_SPC(shp_size_to_class(1024), 0)];
+}
+
 #endif /* _SPANHEAP_TEST_HEAP_H */
