@@ -112,11 +112,13 @@ static void start_world(struct spanheap *heap)
  */
 void shp_mark_heap(struct spanheap *heap)
 {
+	shp_mark_workers_wake(heap);
 	shp_mark_reset(heap);
 	shp_mark_roots(heap);
 	shp_mark_finq(heap);
 	shp_mark_specials(heap);
 	shp_mark_complete(heap);
+	shp_mark_workers_release(heap);
 }
 
 /* Steps 3 to 5 of a cycle, with the world stopped. */

@@ -688,6 +688,7 @@ struct shp_pause {
  * @mark_overflows: marks whose stack overflowed (for tests)
  * @mark_par_drains: drains done in parallel (for tests)
  * @mark_par_helped: of those, drains another worker joined
+ * @mark_early_wakes: marks that woke their workers before the first drain
  * @mark_byte_drains: of those, drains that marked with mark bytes
  * @mark_bytes_made: times the mark bytes were (re)made (for tests)
  * @live_bytes: bytes marked by the last cycle
@@ -757,6 +758,7 @@ struct spanheap {
 	u64 mark_overflows;
 	u64 mark_par_drains;
 	u64 mark_par_helped;
+	u64 mark_early_wakes;
 	u64 mark_byte_drains;
 	u64 mark_bytes_made;
 	u64 live_bytes;
@@ -991,6 +993,8 @@ void shp_scan_range(struct spanheap *heap, unsigned long base,
 		    unsigned long len);
 void shp_scan_cleanup_chain(struct spanheap *heap, struct shp_special *sp);
 void shp_mark_drain(struct spanheap *heap);
+void shp_mark_workers_wake(struct spanheap *heap);
+void shp_mark_workers_release(struct spanheap *heap);
 void shp_mark_workfn(struct work_struct *work);
 struct work_struct *shp_mark_worker_work(struct spanheap *heap, unsigned int i);
 int shp_mark_offer_late_item(struct spanheap *heap, unsigned int n,

@@ -346,6 +346,8 @@ void shp_scan_range(struct spanheap *heap, unsigned long base,
 #define SHP_WBUF_ENTRIES	128
 /* Polls of the full list before a waiting worker sleeps between them (Go's getfull). */
 #define MARK_SPINS		256
+/* Polls for the drain to open by a worker woken early, before it sleeps between them. */
+#define MARK_EARLY_SPINS	4096
 /* Buffers to share, beyond the two each worker holds. */
 #define SHP_MARK_SHARED_WBUFS	32
 
@@ -380,9 +382,16 @@ struct shp_mark_worker {
  * @lock: protects the fields up to @overflow; a leaf
  * @full: non-empty buffers any worker may take (read unlocked to wait)
  * @nwait: workers waiting for a buffer (read unlocked by par_drain())
- * @done: set when every joined worker waits: the drain is over
+ * @done: set when every joined worker waits: the drain is over (written
+ *	with WRITE_ONCE, polled unlocked)
+ * @opening: a mark woke its workers before its first drain
+ *	(shp_mark_workers_wake()); they wait for a drain to admit them
+ *	until shp_mark_workers_release() clears it
+ * @wake_early: a drain ran in parallel since the last wake: the next mark
+ *	wakes its workers before its first drain
  * @free: empty buffers
- * @nworkers: workers this drain has buffers for (w[0] to w[@nworkers - 1])
+ * @nworkers: workers this drain has buffers for (w[0] to w[@nworkers - 1];
+ *	written with WRITE_ONCE, polled unlocked)
  * @njoined: workers that joined this drain, worker 0 included
  * @nexited: of those, workers other than 0 that have left it (written
  *	with release under @lock, read with acquire by worker 0)
@@ -409,6 +418,8 @@ struct shp_mark_par {
 	struct shp_wbuf *full;
 	unsigned int nwait;
 	bool done;
+	bool opening;
+	bool wake_early;
 	struct shp_wbuf *free;
 	unsigned int nworkers, njoined, nexited;
 	bool overflow;
@@ -420,6 +431,19 @@ struct shp_mark_par {
 	struct shp_mark_worker w[SHP_MAX_MARK_WORKERS];
 	struct shp_wbuf bufs[];
 };
+
+/*
+ * One poll of a waiting worker: spin for the first @spin polls, then
+ * sleep between them, so that the worker with work, or the cycle's task,
+ * may have this CPU.
+ */
+static void poll_pause(unsigned int polls, unsigned int spin)
+{
+	if (polls < spin)
+		cpu_relax();
+	else
+		usleep_range(10, 20);
+}
 
 /*
  * Put @b (full) on the full list; Return: an empty buffer to use
@@ -654,13 +678,8 @@ static bool get_full(struct shp_mark_worker *w)
 			return false;
 		}
 		spin_unlock(&par->lock);
-		/* Spin a little, then sleep: the worker with work may need this CPU. */
-		for (spins = 0; !READ_ONCE(par->full) && !READ_ONCE(par->done); spins++) {
-			if (spins < MARK_SPINS)
-				cpu_relax();
-			else
-				usleep_range(10, 20);
-		}
+		for (spins = 0; !READ_ONCE(par->full) && !READ_ONCE(par->done); spins++)
+			poll_pause(spins, MARK_SPINS);
 		spin_lock(&par->lock);
 	}
 }
@@ -707,9 +726,22 @@ static void par_drain(struct shp_mark_worker *w)
 	w->hint = h.s;
 }
 
+/*
+ * Does the open drain admit worker @i?  Not when done, nor a later
+ * drain with fewer workers, whose buffers are not @i's.  Read unlocked
+ * to poll, under @par->lock to join.
+ */
+static bool drain_admits(struct shp_mark_par *par, unsigned int i)
+{
+	return !READ_ONCE(par->done) && i < READ_ONCE(par->nworkers);
+}
+
 /**
  * shp_mark_workfn() - a parallel mark worker: join the open drain, if any
  * @work: &shp_mark_worker.work of a heap's parallel state
+ *
+ * Woken early by a mark (shp_mark_workers_wake()), it waits for that
+ * mark's first drain to admit it, or for the mark to end.
  *
  * Context: a workqueue thread (shp_mark_wq).
  */
@@ -717,10 +749,16 @@ void shp_mark_workfn(struct work_struct *work)
 {
 	struct shp_mark_worker *w = container_of(work, struct shp_mark_worker, work);
 	struct shp_mark_par *par = w->heap->mark_par;
+	unsigned int i = w - par->w, polls = 0;
 
 	spin_lock(&par->lock);
-	/* Done, or a later drain with fewer workers, whose buffers are not ours. */
-	if (par->done || w - par->w >= par->nworkers) {
+	while (!drain_admits(par, i) && par->opening) {
+		spin_unlock(&par->lock);
+		for (; READ_ONCE(par->opening) && !drain_admits(par, i); polls++)
+			poll_pause(polls, MARK_EARLY_SPINS);
+		spin_lock(&par->lock);
+	}
+	if (!drain_admits(par, i)) {
 		spin_unlock(&par->lock);
 		return;
 	}
@@ -746,12 +784,8 @@ static void wait_workers_left(struct shp_mark_par *par)
 	unsigned int spins;
 
 	/* Acquire: pairs with shp_mark_workfn()'s release of @nexited. */
-	for (spins = 0; smp_load_acquire(&par->nexited) + 1 != par->njoined; spins++) {
-		if (spins < MARK_SPINS)
-			cpu_relax();
-		else
-			usleep_range(10, 20);
-	}
+	for (spins = 0; smp_load_acquire(&par->nexited) + 1 != par->njoined; spins++)
+		poll_pause(spins, MARK_SPINS);
 }
 
 /*
@@ -874,10 +908,10 @@ static void drain_open(struct spanheap *heap, unsigned int n)
 	par->overflow = false;
 	/* Open the drain: a late item of an earlier one may join it now. */
 	spin_lock(&par->lock);
-	par->nworkers = n;
+	WRITE_ONCE(par->nworkers, n);
 	par->njoined = 1;
 	par->nexited = 0;
-	par->done = false;
+	WRITE_ONCE(par->done, false);
 	spin_unlock(&par->lock);
 }
 
@@ -902,6 +936,7 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
 	heap->mark_hint = w->hint;
 	heap->mark_par_drains++;
 	heap->mark_par_helped += par->njoined > 1;
+	par->wake_early = true;
 	if (par->bytes_used) {
 		shp_visit_spans(heap, fold_span_bytes, NULL);
 		memset(par->bytes, 0, par->bytes_used);
@@ -951,6 +986,64 @@ void shp_mark_drain(struct spanheap *heap)
 		cond_resched();
 	}
 	serial_put(heap, &h, &st);
+}
+
+/**
+ * shp_mark_workers_wake() - queue the mark workers before a mark's first drain
+ * @heap: heap about to be marked
+ *
+ * If a drain ran in parallel since the last wake, this mark is likely to
+ * have one too: its workers are queued now, before the mark's set-up
+ * (reset, roots), and wait for the drain to open (shp_mark_workfn()),
+ * instead of being queued when it opens.  A workqueue thread took
+ * 100-150 us to start on this machine's vCPUs, a twentieth of a
+ * two-worker cycle of gc_live_tree_1m.  shp_mark_workers_release() must
+ * follow before the world restarts.
+ *
+ * Context: the world stopped, heap->gc_lock held.
+ */
+void shp_mark_workers_wake(struct spanheap *heap)
+{
+	struct shp_mark_par *par = heap->mark_par;
+	unsigned int i, n;
+
+	lockdep_assert_held(&heap->gc_lock);
+	if (!par || !par->wake_early)
+		return;
+	n = min(heap->nmark_workers, par->max_workers);
+	if (n < 2)
+		return;
+	par->wake_early = false;
+	spin_lock(&par->lock);
+	WRITE_ONCE(par->opening, true);
+	spin_unlock(&par->lock);
+	for (i = 1; i < n; i++)
+		queue_work(shp_mark_wq, &par->w[i].work);
+	heap->mark_early_wakes++;
+}
+
+/**
+ * shp_mark_workers_release() - let workers woken early go
+ * @heap: heap whose mark is complete
+ *
+ * A worker still waiting for a drain leaves; one not yet started is
+ * cancelled (without waiting, as after a drain).
+ *
+ * Context: the world stopped, heap->gc_lock held.
+ */
+void shp_mark_workers_release(struct spanheap *heap)
+{
+	struct shp_mark_par *par = heap->mark_par;
+	unsigned int i;
+
+	lockdep_assert_held(&heap->gc_lock);
+	if (!par || !READ_ONCE(par->opening))
+		return;
+	spin_lock(&par->lock);
+	WRITE_ONCE(par->opening, false);
+	spin_unlock(&par->lock);
+	for (i = 1; i < par->max_workers; i++)
+		cancel_work(&par->w[i].work);
 }
 
 /**
@@ -1147,7 +1240,7 @@ int shp_mark_offer_late_item(struct spanheap *heap, unsigned int n,
 	shp_mark_workfn(&par->w[i].work);
 	spin_lock(&par->lock);
 	joined = par->njoined > 1;
-	par->done = true;
+	WRITE_ONCE(par->done, true);
 	par->nwait = 0;
 	spin_unlock(&par->lock);
 	percpu_up_write(&heap->sections);

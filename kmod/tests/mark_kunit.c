@@ -10,6 +10,7 @@
  */
 #include <kunit/test.h>
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/slab.h>
@@ -815,6 +816,88 @@ static void mark_late_worker_fewer(struct kunit *test)
 	mk_graph_exit(g);
 }
 
+static atomic_t mk_started, mk_finished;
+
+/* Worker 1's item, counting its runs in and out. */
+static void mk_work_counted(struct work_struct *work)
+{
+	atomic_inc(&mk_started);
+	shp_mark_workfn(work);
+	atomic_inc(&mk_finished);
+}
+
+/* Wait, at most 10 s, until @work is neither queued nor running. */
+static bool mk_item_idle(struct work_struct *work)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(10000);
+
+	while (work_pending(work) ||
+	       atomic_read(&mk_started) != atomic_read(&mk_finished)) {
+		if (time_after(jiffies, deadline))
+			return false;
+		usleep_range(1000, 2000);
+	}
+	return true;
+}
+
+/*
+ * A mark after one that drained in parallel queues its workers before
+ * its first drain (shp_mark_workers_wake()) and marks the same set.  A
+ * mark woken early that has no parallel drain lets its workers go when
+ * it ends: none waits on; and the mark after it is not woken early.
+ */
+static void mark_workers_woken_early(struct kunit *test)
+{
+	struct mgraph *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	struct work_struct *work;
+	unsigned long nlive;
+	unsigned int i, r;
+	u64 wakes, drains;
+	bool idle;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	mk_graph_init(test, g);
+	mk_build(test, g);
+	nlive = mk_drop_wide(g);
+	mk_expect_marked(test, g, nlive, 2);	/* a parallel drain */
+	KUNIT_ASSERT_GT(test, g->heap->mark_par_drains, 0);
+	work = shp_mark_worker_work(g->heap, 1);
+	KUNIT_ASSERT_NOT_NULL(test, work);
+	cancel_work_sync(work);
+	INIT_WORK(work, mk_work_counted);
+	atomic_set(&mk_started, 0);
+	atomic_set(&mk_finished, 0);
+
+	for (r = 0; r < 3; r++) {
+		wakes = g->heap->mark_early_wakes;
+		drains = g->heap->mark_par_drains;
+		mk_expect_marked(test, g, nlive, 2);
+		KUNIT_EXPECT_EQ(test, g->heap->mark_early_wakes, wakes + 1);
+		KUNIT_EXPECT_GT(test, g->heap->mark_par_drains, drains);
+	}
+
+	/* Nothing rooted: the finalizers' referents alone stay serial. */
+	for (i = 0; i < MK_NROOTS; i++)
+		g->roots[i] = NULL;
+	KUNIT_EXPECT_TRUE(test, mk_item_idle(work));
+	wakes = g->heap->mark_early_wakes;
+	drains = g->heap->mark_par_drains;
+	mk_mark(test, g, 2);
+	KUNIT_EXPECT_EQ(test, g->heap->mark_early_wakes, wakes + 1);
+	KUNIT_EXPECT_EQ(test, g->heap->mark_par_drains, drains);
+	idle = mk_item_idle(work);
+	KUNIT_EXPECT_TRUE(test, idle);
+	if (!idle) {
+		/* Let it go, so that the destroy below does not wait forever. */
+		mutex_lock(&g->heap->gc_lock);
+		shp_mark_workers_release(g->heap);
+		mutex_unlock(&g->heap->gc_lock);
+	}
+	mk_mark(test, g, 2);
+	KUNIT_EXPECT_EQ(test, g->heap->mark_early_wakes, wakes + 1);
+	mk_graph_exit(g);
+}
+
 static struct kunit_case mark_cases[] = {
 	KUNIT_CASE(mark_parallel_same_set),
 	KUNIT_CASE(mark_bytes_within_limit),
@@ -824,6 +907,7 @@ static struct kunit_case mark_cases[] = {
 	KUNIT_CASE(mark_parallel_mutators),
 	KUNIT_CASE(mark_late_worker),
 	KUNIT_CASE(mark_late_worker_fewer),
+	KUNIT_CASE(mark_workers_woken_early),
 	{}
 };
 
