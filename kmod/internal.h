@@ -999,6 +999,8 @@ void shp_mark_workfn(struct work_struct *work);
 struct work_struct *shp_mark_worker_work(struct spanheap *heap, unsigned int i);
 int shp_mark_offer_late_item(struct spanheap *heap, unsigned int n,
 			     unsigned int i);
+int shp_mark_offer_early_item(struct spanheap *heap, unsigned int n,
+			      unsigned int i);
 void shp_mark_workers_init(struct spanheap *heap);
 void shp_mark_specials(struct spanheap *heap);
 void shp_mark_complete(struct spanheap *heap);

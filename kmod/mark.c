@@ -60,11 +60,18 @@
  * (shp_mark_stack_put()).  A drain with fewer gray objects (a list,
  * short phases) stays serial, with plain bit ops.
  *
+ * Early wake.  A mark after one that drained in parallel queues its
+ * workers before its reset (shp_mark_workers_wake()): a workqueue
+ * thread takes 100-150 us to start on a vCPU, which worker 0 would
+ * otherwise mark alone.  They wait for a drain to admit them while
+ * par->opening is set, and leave once the mark clears it.
+ *
  * Context for all of this file: heap->sections held for writing (by
  * the cycle's task, on behalf of the mark workers it waits for).
  */
 #include <asm/byteorder.h>
 #include <linux/delay.h>
+#include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/prefetch.h>
 #include <linux/sched.h>
@@ -346,8 +353,14 @@ void shp_scan_range(struct spanheap *heap, unsigned long base,
 #define SHP_WBUF_ENTRIES	128
 /* Polls of the full list before a waiting worker sleeps between them (Go's getfull). */
 #define MARK_SPINS		256
-/* Polls for the drain to open by a worker woken early, before it sleeps between them. */
+/*
+ * A worker woken early polls for a drain this many times, then sleeps
+ * between polls, 10 us at first, twice as long after each, up to
+ * MARK_EARLY_SLEEP_MAX_US: a mark that stays serial for long (a big
+ * reset, a list) costs it few wake-ups.
+ */
 #define MARK_EARLY_SPINS	4096
+#define MARK_EARLY_SLEEP_MAX_US	320
 /* Buffers to share, beyond the two each worker holds. */
 #define SHP_MARK_SHARED_WBUFS	32
 
@@ -389,6 +402,7 @@ struct shp_mark_worker {
  *	until shp_mark_workers_release() clears it
  * @wake_early: a drain ran in parallel since the last wake: the next mark
  *	wakes its workers before its first drain
+ * @nwait_open: items of workers woken early waiting for a drain (for tests)
  * @free: empty buffers
  * @nworkers: workers this drain has buffers for (w[0] to w[@nworkers - 1];
  *	written with WRITE_ONCE, polled unlocked)
@@ -398,7 +412,8 @@ struct shp_mark_worker {
  * @overflow: a worker marked an object it could not push (written once)
  * @gen: mark generation of the last shp_mark_reset(), never 0; this and
  *	the @bytes fields are written with the world stopped and no worker
- *	running, and read-only during a drain
+ *	joined (workers woken early read them only once admitted), and
+ *	read-only during a drain
  * @bytes: the mark bytes, all zero outside a parallel drain; or NULL
  * @bytes_len: size of @bytes (charged)
  * @bytes_need: bytes the spans numbered by the last shp_mark_reset() take
@@ -420,6 +435,7 @@ struct shp_mark_par {
 	bool done;
 	bool opening;
 	bool wake_early;
+	unsigned int nwait_open;
 	struct shp_wbuf *free;
 	unsigned int nworkers, njoined, nexited;
 	bool overflow;
@@ -736,12 +752,37 @@ static bool drain_admits(struct shp_mark_par *par, unsigned int i)
 	return !READ_ONCE(par->done) && i < READ_ONCE(par->nworkers);
 }
 
+/*
+ * Worker @i, woken early: wait, unlocked, until a drain admits it or the
+ * mark clears @par->opening.  Context: @par->lock held; dropped meanwhile.
+ */
+static void wait_drain_open(struct shp_mark_par *par, unsigned int i)
+{
+	unsigned int polls = 0, us = 10;
+
+	lockdep_assert_held(&par->lock);
+	par->nwait_open++;
+	while (!drain_admits(par, i) && par->opening) {
+		spin_unlock(&par->lock);
+		for (; READ_ONCE(par->opening) && !drain_admits(par, i); polls++) {
+			if (polls < MARK_EARLY_SPINS) {
+				cpu_relax();
+				continue;
+			}
+			usleep_range(us, 2 * us);
+			us = min(2 * us, MARK_EARLY_SLEEP_MAX_US);
+		}
+		spin_lock(&par->lock);
+	}
+	par->nwait_open--;
+}
+
 /**
  * shp_mark_workfn() - a parallel mark worker: join the open drain, if any
  * @work: &shp_mark_worker.work of a heap's parallel state
  *
- * Woken early by a mark (shp_mark_workers_wake()), it waits for that
- * mark's first drain to admit it, or for the mark to end.
+ * Woken early by a mark (shp_mark_workers_wake()), it waits for a drain
+ * of that mark to admit it, or for the mark to end.
  *
  * Context: a workqueue thread (shp_mark_wq).
  */
@@ -749,15 +790,11 @@ void shp_mark_workfn(struct work_struct *work)
 {
 	struct shp_mark_worker *w = container_of(work, struct shp_mark_worker, work);
 	struct shp_mark_par *par = w->heap->mark_par;
-	unsigned int i = w - par->w, polls = 0;
+	unsigned int i = w - par->w;
 
 	spin_lock(&par->lock);
-	while (!drain_admits(par, i) && par->opening) {
-		spin_unlock(&par->lock);
-		for (; READ_ONCE(par->opening) && !drain_admits(par, i); polls++)
-			poll_pause(polls, MARK_EARLY_SPINS);
-		spin_lock(&par->lock);
-	}
+	if (!drain_admits(par, i) && par->opening)
+		wait_drain_open(par, i);
 	if (!drain_admits(par, i)) {
 		spin_unlock(&par->lock);
 		return;
@@ -1247,6 +1284,97 @@ int shp_mark_offer_late_item(struct spanheap *heap, unsigned int n,
 out:
 	mutex_unlock(&heap->gc_lock);
 	return joined;
+}
+
+/* Poll, at most 10 s, until @cond holds; Return: whether it did. */
+#define mark_poll_until(cond) ({					\
+	unsigned long __deadline = jiffies + 10 * HZ;			\
+	bool __ok;							\
+									\
+	while (!(__ok = (cond)) && time_before(jiffies, __deadline))	\
+		usleep_range(1000, 2000);				\
+	__ok;								\
+})
+
+/* *@v, one of @par's counts, read under @par->lock. */
+static unsigned int par_count(struct shp_mark_par *par, unsigned int *v)
+{
+	unsigned int n;
+
+	spin_lock(&par->lock);
+	n = *v;
+	spin_unlock(&par->lock);
+	return n;
+}
+
+/**
+ * shp_mark_offer_early_item() - for tests: does a drain admit an item woken early?
+ * @heap: heap whose parallel state exists (a parallel mark ran)
+ * @n: workers of the drain, 2 to the workers the state has buffers for
+ * @i: worker whose item is woken early, 1 to SHP_MAX_MARK_WORKERS - 1
+ *
+ * Wakes worker @i's item as shp_mark_workers_wake() does, waits until it
+ * waits for a drain, then opens one of @n workers as
+ * shp_mark_offer_late_item() does (nothing gray, worker 0 waiting).
+ * Where the drain has buffers for @i, waits for the item to join; then
+ * ends the wake, as the end of a mark does, and waits until the item
+ * has left.  An item admitted finds no work, ends the drain and leaves;
+ * one refused leaves when the wake ends.
+ *
+ * Context: process context, outside any section of @heap; may sleep.
+ * Takes heap->gc_lock and stops the world, as a cycle does.
+ * Return: 1 if the item joined while woken, 0 if it did not join,
+ * -EBUSY if it joined only once the wake had ended (it did not while
+ * woken), -EINVAL as shp_mark_offer_late_item(), -ETIMEDOUT if within
+ * 10 s it did not start waiting, or did not leave.
+ */
+int shp_mark_offer_early_item(struct spanheap *heap, unsigned int n,
+			      unsigned int i)
+{
+	struct shp_mark_par *par;
+	struct work_struct *work;
+	int ret = -EINVAL;
+	bool waited, joined = false;
+	unsigned int k;
+
+	mutex_lock(&heap->gc_lock);
+	par = heap->mark_par;
+	if (!par || n < 2 || n > par->max_workers || !i ||
+	    i >= SHP_MAX_MARK_WORKERS || heap->ngray)
+		goto out;
+	for (k = 0; k < SHP_MAX_MARK_WORKERS; k++)
+		cancel_work_sync(&par->w[k].work);
+	work = &par->w[i].work;
+	percpu_down_write(&heap->sections);
+	heap->mark_hint = &shp_empty_span;
+	spin_lock(&par->lock);
+	WRITE_ONCE(par->opening, true);
+	spin_unlock(&par->lock);
+	queue_work(shp_mark_wq, work);
+	waited = mark_poll_until(par_count(par, &par->nwait_open) == 1);
+	if (waited) {
+		drain_open(heap, n);
+		spin_lock(&par->lock);
+		par->nwait = 1;
+		spin_unlock(&par->lock);
+		if (i < n)
+			joined = mark_poll_until(par_count(par, &par->njoined) > 1);
+	}
+	spin_lock(&par->lock);
+	WRITE_ONCE(par->opening, false);
+	spin_unlock(&par->lock);
+	ret = -ETIMEDOUT;
+	if (waited && mark_poll_until(!work_busy(work))) {
+		spin_lock(&par->lock);
+		ret = joined ? 1 : par->njoined > 1 ? -EBUSY : 0;
+		WRITE_ONCE(par->done, true);
+		par->nwait = 0;
+		spin_unlock(&par->lock);
+	}
+	percpu_up_write(&heap->sections);
+out:
+	mutex_unlock(&heap->gc_lock);
+	return ret;
 }
 
 /**

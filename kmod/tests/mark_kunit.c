@@ -6,7 +6,9 @@
  * marked serially and with 2 and 4 workers, with mark bytes and (at the
  * heap's limit) without; each mark must set exactly the expected bits.
  * Then mutators allocate wide structures between back-to-back cycles
- * that mark them in parallel (a TSan suite too).
+ * that mark them in parallel (a TSan suite too).  Late work items, and
+ * workers woken before a mark's first drain, join only drains that
+ * have buffers for them, and never outlast their mark or heap.
  */
 #include <kunit/test.h>
 #include <linux/completion.h>
@@ -816,23 +818,12 @@ static void mark_late_worker_fewer(struct kunit *test)
 	mk_graph_exit(g);
 }
 
-static atomic_t mk_started, mk_finished;
-
-/* Worker 1's item, counting its runs in and out. */
-static void mk_work_counted(struct work_struct *work)
-{
-	atomic_inc(&mk_started);
-	shp_mark_workfn(work);
-	atomic_inc(&mk_finished);
-}
-
 /* Wait, at most 10 s, until @work is neither queued nor running. */
 static bool mk_item_idle(struct work_struct *work)
 {
 	unsigned long deadline = jiffies + msecs_to_jiffies(10000);
 
-	while (work_pending(work) ||
-	       atomic_read(&mk_started) != atomic_read(&mk_finished)) {
+	while (work_busy(work)) {
 		if (time_after(jiffies, deadline))
 			return false;
 		usleep_range(1000, 2000);
@@ -863,10 +854,6 @@ static void mark_workers_woken_early(struct kunit *test)
 	KUNIT_ASSERT_GT(test, g->heap->mark_par_drains, 0);
 	work = shp_mark_worker_work(g->heap, 1);
 	KUNIT_ASSERT_NOT_NULL(test, work);
-	cancel_work_sync(work);
-	INIT_WORK(work, mk_work_counted);
-	atomic_set(&mk_started, 0);
-	atomic_set(&mk_finished, 0);
 
 	for (r = 0; r < 3; r++) {
 		wakes = g->heap->mark_early_wakes;
@@ -898,6 +885,37 @@ static void mark_workers_woken_early(struct kunit *test)
 	mk_graph_exit(g);
 }
 
+/*
+ * An item woken before a drain opens waits for it, and joins it only if
+ * it has buffers for it: a drain of 2 admits worker 1's, not worker 2's
+ * or 3's, which leave when the wake ends.
+ */
+static void mark_early_item_waits(struct kunit *test)
+{
+	struct mgraph *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	unsigned long nlive;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	mk_graph_init(test, g);
+	mk_build(test, g);
+	nlive = mk_drop_wide(g);
+	mk_expect_marked(test, g, nlive, 4);	/* state for 4 workers */
+
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 2, 1), 1);
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 2, 2), 0);
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 2, 3), 0);
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 3, 2), 1);
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 4, 3), 1);
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 1, 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 5, 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 2, 0), -EINVAL);
+
+	/* The state is whole after: marks with 2 and 4 workers, the same set. */
+	mk_expect_marked(test, g, nlive, 2);
+	mk_expect_marked(test, g, nlive, 4);
+	mk_graph_exit(g);
+}
+
 static struct kunit_case mark_cases[] = {
 	KUNIT_CASE(mark_parallel_same_set),
 	KUNIT_CASE(mark_bytes_within_limit),
@@ -908,6 +926,7 @@ static struct kunit_case mark_cases[] = {
 	KUNIT_CASE(mark_late_worker),
 	KUNIT_CASE(mark_late_worker_fewer),
 	KUNIT_CASE(mark_workers_woken_early),
+	KUNIT_CASE(mark_early_item_waits),
 	{}
 };
 
