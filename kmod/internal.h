@@ -1001,6 +1001,7 @@ int shp_mark_offer_late_item(struct spanheap *heap, unsigned int n,
 			     unsigned int i);
 int shp_mark_offer_early_item(struct spanheap *heap, unsigned int n,
 			      unsigned int i);
+unsigned int shp_mark_early_waiters(struct spanheap *heap);
 void shp_mark_workers_init(struct spanheap *heap);
 void shp_mark_specials(struct spanheap *heap);
 void shp_mark_complete(struct spanheap *heap);

@@ -355,12 +355,12 @@ void shp_scan_range(struct spanheap *heap, unsigned long base,
 #define MARK_SPINS		256
 /*
  * A worker woken early polls for a drain this many times, then sleeps
- * between polls, 10 us at first, twice as long after each, up to
- * MARK_EARLY_SLEEP_MAX_US: a mark that stays serial for long (a big
- * reset, a list) costs it few wake-ups.
+ * between polls, 10-15 us at first, twice as long after each, up to
+ * 80-120 us: a mark that stays serial for long (a big reset, a list)
+ * costs it fewer wake-ups, and a drain opening then waits at most that.
  */
 #define MARK_EARLY_SPINS	4096
-#define MARK_EARLY_SLEEP_MAX_US	320
+#define MARK_EARLY_SLEEP_MAX_US	80
 /* Buffers to share, beyond the two each worker holds. */
 #define SHP_MARK_SHARED_WBUFS	32
 
@@ -769,7 +769,7 @@ static void wait_drain_open(struct shp_mark_par *par, unsigned int i)
 				cpu_relax();
 				continue;
 			}
-			usleep_range(us, 2 * us);
+			usleep_range(us, us + us / 2);
 			us = min(2 * us, MARK_EARLY_SLEEP_MAX_US);
 		}
 		spin_lock(&par->lock);
@@ -782,7 +782,8 @@ static void wait_drain_open(struct shp_mark_par *par, unsigned int i)
  * @work: &shp_mark_worker.work of a heap's parallel state
  *
  * Woken early by a mark (shp_mark_workers_wake()), it waits for a drain
- * of that mark to admit it, or for the mark to end.
+ * to admit it, or for the wake to end (shp_mark_workers_release()); a
+ * waiter yet to see a release may carry on into the next mark's wake.
  *
  * Context: a workqueue thread (shp_mark_wq).
  */
@@ -1025,6 +1026,14 @@ void shp_mark_drain(struct spanheap *heap)
 	serial_put(heap, &h, &st);
 }
 
+/* Set or clear @par->opening, which waiters poll unlocked. */
+static void opening_set(struct shp_mark_par *par, bool on)
+{
+	spin_lock(&par->lock);
+	WRITE_ONCE(par->opening, on);
+	spin_unlock(&par->lock);
+}
+
 /**
  * shp_mark_workers_wake() - queue the mark workers before a mark's first drain
  * @heap: heap about to be marked
@@ -1051,9 +1060,7 @@ void shp_mark_workers_wake(struct spanheap *heap)
 	if (n < 2)
 		return;
 	par->wake_early = false;
-	spin_lock(&par->lock);
-	WRITE_ONCE(par->opening, true);
-	spin_unlock(&par->lock);
+	opening_set(par, true);
 	for (i = 1; i < n; i++)
 		queue_work(shp_mark_wq, &par->w[i].work);
 	heap->mark_early_wakes++;
@@ -1076,9 +1083,7 @@ void shp_mark_workers_release(struct spanheap *heap)
 	lockdep_assert_held(&heap->gc_lock);
 	if (!par || !READ_ONCE(par->opening))
 		return;
-	spin_lock(&par->lock);
-	WRITE_ONCE(par->opening, false);
-	spin_unlock(&par->lock);
+	opening_set(par, false);
 	for (i = 1; i < par->max_workers; i++)
 		cancel_work(&par->w[i].work);
 }
@@ -1286,9 +1291,9 @@ out:
 	return joined;
 }
 
-/* Poll, at most 10 s, until @cond holds; Return: whether it did. */
-#define mark_poll_until(cond) ({					\
-	unsigned long __deadline = jiffies + 10 * HZ;			\
+/* Poll, at most @ms, until @cond holds; Return: whether it did. */
+#define mark_poll_until(cond, ms) ({					\
+	unsigned long __deadline = jiffies + msecs_to_jiffies(ms);	\
 	bool __ok;							\
 									\
 	while (!(__ok = (cond)) && time_before(jiffies, __deadline))	\
@@ -1308,6 +1313,18 @@ static unsigned int par_count(struct shp_mark_par *par, unsigned int *v)
 }
 
 /**
+ * shp_mark_early_waiters() - for tests: items woken early now waiting for a drain
+ * @heap: heap
+ *
+ * Context: any.
+ * Return: the count, 0 without parallel state.
+ */
+unsigned int shp_mark_early_waiters(struct spanheap *heap)
+{
+	return heap->mark_par ? par_count(heap->mark_par, &heap->mark_par->nwait_open) : 0;
+}
+
+/**
  * shp_mark_offer_early_item() - for tests: does a drain admit an item woken early?
  * @heap: heap whose parallel state exists (a parallel mark ran)
  * @n: workers of the drain, 2 to the workers the state has buffers for
@@ -1316,25 +1333,25 @@ static unsigned int par_count(struct shp_mark_par *par, unsigned int *v)
  * Wakes worker @i's item as shp_mark_workers_wake() does, waits until it
  * waits for a drain, then opens one of @n workers as
  * shp_mark_offer_late_item() does (nothing gray, worker 0 waiting).
- * Where the drain has buffers for @i, waits for the item to join; then
- * ends the wake, as the end of a mark does, and waits until the item
- * has left.  An item admitted finds no work, ends the drain and leaves;
- * one refused leaves when the wake ends.
+ * Where the drain has buffers for @i, waits up to 10 s for the item to
+ * join; where it has not, 20 ms for the item to leave, which it must
+ * not.  Then ends the drain and the wake (shp_mark_workers_release())
+ * at once, and waits until the item has left.  An item admitted finds
+ * no work, waits, and leaves with the drain; one refused, with the wake.
  *
  * Context: process context, outside any section of @heap; may sleep.
  * Takes heap->gc_lock and stops the world, as a cycle does.
- * Return: 1 if the item joined while woken, 0 if it did not join,
- * -EBUSY if it joined only once the wake had ended (it did not while
- * woken), -EINVAL as shp_mark_offer_late_item(), -ETIMEDOUT if within
- * 10 s it did not start waiting, or did not leave.
+ * Return: 1 if the item joined, 0 if it did not, -EAGAIN if refused it
+ * left before the wake ended, -EINVAL as shp_mark_offer_late_item(),
+ * -ETIMEDOUT if within 10 s it did not start waiting, or did not leave.
  */
 int shp_mark_offer_early_item(struct spanheap *heap, unsigned int n,
 			      unsigned int i)
 {
 	struct shp_mark_par *par;
 	struct work_struct *work;
+	bool waited, left = false;
 	int ret = -EINVAL;
-	bool waited, joined = false;
 	unsigned int k;
 
 	mutex_lock(&heap->gc_lock);
@@ -1347,30 +1364,28 @@ int shp_mark_offer_early_item(struct spanheap *heap, unsigned int n,
 	work = &par->w[i].work;
 	percpu_down_write(&heap->sections);
 	heap->mark_hint = &shp_empty_span;
-	spin_lock(&par->lock);
-	WRITE_ONCE(par->opening, true);
-	spin_unlock(&par->lock);
+	opening_set(par, true);
 	queue_work(shp_mark_wq, work);
-	waited = mark_poll_until(par_count(par, &par->nwait_open) == 1);
+	waited = mark_poll_until(par_count(par, &par->nwait_open) == 1, 10000);
 	if (waited) {
 		drain_open(heap, n);
 		spin_lock(&par->lock);
 		par->nwait = 1;
 		spin_unlock(&par->lock);
 		if (i < n)
-			joined = mark_poll_until(par_count(par, &par->njoined) > 1);
+			mark_poll_until(par_count(par, &par->njoined) > 1, 10000);
+		else
+			left = mark_poll_until(par_count(par, &par->nwait_open) == 0, 20);
 	}
+	/* End the drain, then the wake: a waiter left now joins nothing. */
 	spin_lock(&par->lock);
-	WRITE_ONCE(par->opening, false);
+	ret = left ? -EAGAIN : par->njoined > 1;
+	WRITE_ONCE(par->done, true);
+	par->nwait = 0;
 	spin_unlock(&par->lock);
-	ret = -ETIMEDOUT;
-	if (waited && mark_poll_until(!work_busy(work))) {
-		spin_lock(&par->lock);
-		ret = joined ? 1 : par->njoined > 1 ? -EBUSY : 0;
-		WRITE_ONCE(par->done, true);
-		par->nwait = 0;
-		spin_unlock(&par->lock);
-	}
+	shp_mark_workers_release(heap);
+	if (!waited || !mark_poll_until(!work_busy(work), 10000))
+		ret = -ETIMEDOUT;
 	percpu_up_write(&heap->sections);
 out:
 	mutex_unlock(&heap->gc_lock);

@@ -833,9 +833,10 @@ static bool mk_item_idle(struct work_struct *work)
 
 /*
  * A mark after one that drained in parallel queues its workers before
- * its first drain (shp_mark_workers_wake()) and marks the same set.  A
- * mark woken early that has no parallel drain lets its workers go when
- * it ends: none waits on; and the mark after it is not woken early.
+ * its first drain (shp_mark_workers_wake()) and marks the same set; the
+ * wake has every worker wait until its release.  A mark woken early that
+ * has no parallel drain lets its workers go when it ends: none waits on;
+ * and the mark after it is not woken early.
  */
 static void mark_workers_woken_early(struct kunit *test)
 {
@@ -843,8 +844,9 @@ static void mark_workers_woken_early(struct kunit *test)
 	struct work_struct *work;
 	unsigned long nlive;
 	unsigned int i, r;
+	unsigned long deadline;
+	bool idle, waiting;
 	u64 wakes, drains;
-	bool idle;
 
 	KUNIT_ASSERT_NOT_NULL(test, g);
 	mk_graph_init(test, g);
@@ -862,6 +864,24 @@ static void mark_workers_woken_early(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, g->heap->mark_early_wakes, wakes + 1);
 		KUNIT_EXPECT_GT(test, g->heap->mark_par_drains, drains);
 	}
+
+	/* The wake queues workers 1 to 3, which wait until the release. */
+	mutex_lock(&g->heap->gc_lock);
+	percpu_down_write(&g->heap->sections);
+	g->heap->nmark_workers = 4;
+	shp_mark_workers_wake(g->heap);
+	deadline = jiffies + msecs_to_jiffies(10000);
+	while (!(waiting = shp_mark_early_waiters(g->heap) == 3) &&
+	       time_before(jiffies, deadline))
+		usleep_range(1000, 2000);
+	shp_mark_workers_release(g->heap);
+	percpu_up_write(&g->heap->sections);
+	mutex_unlock(&g->heap->gc_lock);
+	KUNIT_EXPECT_TRUE(test, waiting);
+	for (i = 1; i < 4; i++)
+		KUNIT_EXPECT_TRUE(test, mk_item_idle(shp_mark_worker_work(g->heap, i)));
+	KUNIT_EXPECT_EQ(test, shp_mark_early_waiters(g->heap), 0);
+	mk_expect_marked(test, g, nlive, 2);	/* parallel again: the next wakes */
 
 	/* Nothing rooted: the finalizers' referents alone stay serial. */
 	for (i = 0; i < MK_NROOTS; i++)
@@ -888,7 +908,7 @@ static void mark_workers_woken_early(struct kunit *test)
 /*
  * An item woken before a drain opens waits for it, and joins it only if
  * it has buffers for it: a drain of 2 admits worker 1's, not worker 2's
- * or 3's, which leave when the wake ends.
+ * or 3's, which wait on and leave when the wake ends.
  */
 static void mark_early_item_waits(struct kunit *test)
 {
