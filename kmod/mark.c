@@ -1242,6 +1242,62 @@ struct work_struct *shp_mark_worker_work(struct spanheap *heap, unsigned int i)
 	return &heap->mark_par->w[i].work;
 }
 
+/*
+ * For the offer functions: take gc_lock and, if @n and @i fit @heap's
+ * parallel state, cancel every item and stop the world.  Return: the
+ * state, or NULL (gc_lock not held) if they do not fit.
+ */
+static struct shp_mark_par *offer_begin(struct spanheap *heap, unsigned int n,
+					unsigned int i)
+{
+	struct shp_mark_par *par;
+	unsigned int k;
+
+	mutex_lock(&heap->gc_lock);
+	par = heap->mark_par;
+	if (!par || n < 2 || n > par->max_workers || !i ||
+	    i >= SHP_MAX_MARK_WORKERS || heap->ngray) {
+		mutex_unlock(&heap->gc_lock);
+		return NULL;
+	}
+	for (k = 0; k < SHP_MAX_MARK_WORKERS; k++)
+		cancel_work_sync(&par->w[k].work);
+	percpu_down_write(&heap->sections);	/* a drain reads the arena bounds */
+	heap->mark_hint = &shp_empty_span;	/* may be gone since the last mark */
+	return par;
+}
+
+/* Open a drain of @n workers as mark_drain_par() does, nothing gray and worker 0 waiting. */
+static void offer_drain_open(struct spanheap *heap, unsigned int n)
+{
+	struct shp_mark_par *par = heap->mark_par;
+
+	drain_open(heap, n);
+	spin_lock(&par->lock);
+	par->nwait = 1;
+	spin_unlock(&par->lock);
+}
+
+/* End it; Return: whether an item joined it. */
+static bool offer_drain_end(struct shp_mark_par *par)
+{
+	bool joined;
+
+	spin_lock(&par->lock);
+	joined = par->njoined > 1;
+	WRITE_ONCE(par->done, true);
+	par->nwait = 0;
+	spin_unlock(&par->lock);
+	return joined;
+}
+
+/* Restart the world and drop gc_lock, after offer_begin(). */
+static void offer_end(struct spanheap *heap)
+{
+	percpu_up_write(&heap->sections);
+	mutex_unlock(&heap->gc_lock);
+}
+
 /**
  * shp_mark_offer_late_item() - for tests: does a drain admit a late item?
  * @heap: heap whose parallel state exists (a parallel mark ran)
@@ -1262,32 +1318,15 @@ struct work_struct *shp_mark_worker_work(struct spanheap *heap, unsigned int i)
 int shp_mark_offer_late_item(struct spanheap *heap, unsigned int n,
 			     unsigned int i)
 {
-	struct shp_mark_par *par;
-	unsigned int k;
-	int joined = -EINVAL;
+	struct shp_mark_par *par = offer_begin(heap, n, i);
+	int joined;
 
-	mutex_lock(&heap->gc_lock);
-	par = heap->mark_par;
-	if (!par || n < 2 || n > par->max_workers || !i ||
-	    i >= SHP_MAX_MARK_WORKERS || heap->ngray)
-		goto out;
-	for (k = 0; k < SHP_MAX_MARK_WORKERS; k++)
-		cancel_work_sync(&par->w[k].work);
-	percpu_down_write(&heap->sections);	/* a drain reads the arena bounds */
-	heap->mark_hint = &shp_empty_span;	/* may be gone since the last mark */
-	drain_open(heap, n);
-	spin_lock(&par->lock);
-	par->nwait = 1;
-	spin_unlock(&par->lock);
+	if (!par)
+		return -EINVAL;
+	offer_drain_open(heap, n);
 	shp_mark_workfn(&par->w[i].work);
-	spin_lock(&par->lock);
-	joined = par->njoined > 1;
-	WRITE_ONCE(par->done, true);
-	par->nwait = 0;
-	spin_unlock(&par->lock);
-	percpu_up_write(&heap->sections);
-out:
-	mutex_unlock(&heap->gc_lock);
+	joined = offer_drain_end(par);
+	offer_end(heap);
 	return joined;
 }
 
@@ -1348,47 +1387,32 @@ unsigned int shp_mark_early_waiters(struct spanheap *heap)
 int shp_mark_offer_early_item(struct spanheap *heap, unsigned int n,
 			      unsigned int i)
 {
-	struct shp_mark_par *par;
+	struct shp_mark_par *par = offer_begin(heap, n, i);
 	struct work_struct *work;
 	bool waited, left = false;
-	int ret = -EINVAL;
-	unsigned int k;
+	int ret;
 
-	mutex_lock(&heap->gc_lock);
-	par = heap->mark_par;
-	if (!par || n < 2 || n > par->max_workers || !i ||
-	    i >= SHP_MAX_MARK_WORKERS || heap->ngray)
-		goto out;
-	for (k = 0; k < SHP_MAX_MARK_WORKERS; k++)
-		cancel_work_sync(&par->w[k].work);
+	if (!par)
+		return -EINVAL;
 	work = &par->w[i].work;
-	percpu_down_write(&heap->sections);
-	heap->mark_hint = &shp_empty_span;
 	opening_set(par, true);
 	queue_work(shp_mark_wq, work);
 	waited = mark_poll_until(par_count(par, &par->nwait_open) == 1, 10000);
 	if (waited) {
-		drain_open(heap, n);
-		spin_lock(&par->lock);
-		par->nwait = 1;
-		spin_unlock(&par->lock);
+		offer_drain_open(heap, n);
 		if (i < n)
 			mark_poll_until(par_count(par, &par->njoined) > 1, 10000);
 		else
 			left = mark_poll_until(par_count(par, &par->nwait_open) == 0, 20);
 	}
 	/* End the drain, then the wake: a waiter left now joins nothing. */
-	spin_lock(&par->lock);
-	ret = left ? -EAGAIN : par->njoined > 1;
-	WRITE_ONCE(par->done, true);
-	par->nwait = 0;
-	spin_unlock(&par->lock);
+	ret = offer_drain_end(par);
+	if (left)
+		ret = -EAGAIN;
 	shp_mark_workers_release(heap);
 	if (!waited || !mark_poll_until(!work_busy(work), 10000))
 		ret = -ETIMEDOUT;
-	percpu_up_write(&heap->sections);
-out:
-	mutex_unlock(&heap->gc_lock);
+	offer_end(heap);
 	return ret;
 }
 

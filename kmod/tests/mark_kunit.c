@@ -785,12 +785,15 @@ static void mark_late_worker(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, READ_ONCE(mk_gated_done));
 }
 
+/* Offers worker i's item to a drain of n workers, as the two functions below. */
+typedef int (*mk_offer_fn)(struct spanheap *heap, unsigned int n, unsigned int i);
+
 /*
- * A late item of an earlier drain with more workers joins no drain that
- * has no buffers for it: a drain of 2 admits worker 1's item, not
- * worker 2's or 3's, whose buffers it hands out as shared ones.
+ * Worker i's item joins a drain of n workers exactly when i < n (the
+ * drain has buffers for it): a drain of 2 admits worker 1's, not worker
+ * 2's or 3's, whose buffers it hands out as shared ones.
  */
-static void mark_late_worker_fewer(struct kunit *test)
+static void mk_offers(struct kunit *test, mk_offer_fn offer)
 {
 	struct mgraph *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
 	unsigned long nlive;
@@ -801,21 +804,37 @@ static void mark_late_worker_fewer(struct kunit *test)
 	nlive = mk_drop_wide(g);
 	mk_expect_marked(test, g, nlive, 4);	/* state for 4 workers */
 
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 2, 1), 1);
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 2, 2), 0);
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 2, 3), 0);
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 3, 2), 1);
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 3, 3), 0);
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 4, 3), 1);
+	KUNIT_EXPECT_EQ(test, offer(g->heap, 2, 1), 1);
+	KUNIT_EXPECT_EQ(test, offer(g->heap, 2, 2), 0);
+	KUNIT_EXPECT_EQ(test, offer(g->heap, 2, 3), 0);
+	KUNIT_EXPECT_EQ(test, offer(g->heap, 3, 2), 1);
+	KUNIT_EXPECT_EQ(test, offer(g->heap, 3, 3), 0);
+	KUNIT_EXPECT_EQ(test, offer(g->heap, 4, 3), 1);
 	/* Drains the state cannot have, and worker 0 (the cycle's task). */
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 1, 1), -EINVAL);
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 5, 1), -EINVAL);
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_late_item(g->heap, 2, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, offer(g->heap, 1, 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, offer(g->heap, 5, 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, offer(g->heap, 2, 0), -EINVAL);
 
 	/* The state is whole after: marks with 2 and 4 workers, the same set. */
 	mk_expect_marked(test, g, nlive, 2);
 	mk_expect_marked(test, g, nlive, 4);
 	mk_graph_exit(g);
+}
+
+/* A late item of an earlier drain with more workers (shp_mark_offer_late_item()). */
+static void mark_late_worker_fewer(struct kunit *test)
+{
+	mk_offers(test, shp_mark_offer_late_item);
+}
+
+/*
+ * An item woken before a drain opens (shp_mark_offer_early_item()): it
+ * waits for the drain; refused, it waits on, and leaves when the wake
+ * ends.
+ */
+static void mark_early_item_waits(struct kunit *test)
+{
+	mk_offers(test, shp_mark_offer_early_item);
 }
 
 /* Wait, at most 10 s, until @work is neither queued nor running. */
@@ -902,37 +921,6 @@ static void mark_workers_woken_early(struct kunit *test)
 	}
 	mk_mark(test, g, 2);
 	KUNIT_EXPECT_EQ(test, g->heap->mark_early_wakes, wakes + 1);
-	mk_graph_exit(g);
-}
-
-/*
- * An item woken before a drain opens waits for it, and joins it only if
- * it has buffers for it: a drain of 2 admits worker 1's, not worker 2's
- * or 3's, which wait on and leave when the wake ends.
- */
-static void mark_early_item_waits(struct kunit *test)
-{
-	struct mgraph *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
-	unsigned long nlive;
-
-	KUNIT_ASSERT_NOT_NULL(test, g);
-	mk_graph_init(test, g);
-	mk_build(test, g);
-	nlive = mk_drop_wide(g);
-	mk_expect_marked(test, g, nlive, 4);	/* state for 4 workers */
-
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 2, 1), 1);
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 2, 2), 0);
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 2, 3), 0);
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 3, 2), 1);
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 4, 3), 1);
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 1, 1), -EINVAL);
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 5, 1), -EINVAL);
-	KUNIT_EXPECT_EQ(test, shp_mark_offer_early_item(g->heap, 2, 0), -EINVAL);
-
-	/* The state is whole after: marks with 2 and 4 workers, the same set. */
-	mk_expect_marked(test, g, nlive, 2);
-	mk_expect_marked(test, g, nlive, 4);
 	mk_graph_exit(g);
 }
 
