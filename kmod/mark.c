@@ -913,9 +913,11 @@ static void fold_span_bytes(struct spanheap *heap, struct shp_span *s,
 /*
  * Give workers 0 to @n - 1 their two empty buffers, the rest to the free
  * list, and open a drain of @n workers that worker 0 (the caller) has
- * joined, with heap->gray as worker 0's seed.
+ * joined, with heap->gray as worker 0's seed and @nwait workers waiting
+ * (1 for the offer functions' worker 0, which has nothing gray).
  */
-static void drain_open(struct spanheap *heap, unsigned int n)
+static void drain_open(struct spanheap *heap, unsigned int n,
+		       unsigned int nwait)
 {
 	struct shp_mark_par *par = heap->mark_par;
 	struct shp_mark_worker *w;
@@ -942,10 +944,10 @@ static void drain_open(struct spanheap *heap, unsigned int n)
 	w->seed = heap->gray;
 	w->nseed = heap->ngray;
 	heap->ngray = 0;
-	par->nwait = 0;
 	par->overflow = false;
 	/* Open the drain: a late item of an earlier one may join it now. */
 	spin_lock(&par->lock);
+	WRITE_ONCE(par->nwait, nwait);
 	WRITE_ONCE(par->nworkers, n);
 	par->njoined = 1;
 	par->nexited = 0;
@@ -964,7 +966,7 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
 
 	if (!par->bytes_used)
 		mark_bytes_ready(heap);
-	drain_open(heap, n);
+	drain_open(heap, n, 0);
 	for (i = 1; i < n; i++)
 		queue_work(shp_mark_wq, &par->w[i].work);
 	par_drain(w);
@@ -1267,16 +1269,6 @@ static struct shp_mark_par *offer_begin(struct spanheap *heap, unsigned int n,
 	return par;
 }
 
-/* Open a drain of @n workers as mark_drain_par() does, nothing gray and worker 0 waiting. */
-static void offer_drain_open(struct spanheap *heap, unsigned int n)
-{
-	struct shp_mark_par *par = heap->mark_par;
-
-	drain_open(heap, n);
-	spin_lock(&par->lock);
-	par->nwait = 1;
-	spin_unlock(&par->lock);
-}
 
 /* End it; Return: whether an item joined it. */
 static bool offer_drain_end(struct shp_mark_par *par)
@@ -1323,7 +1315,7 @@ int shp_mark_offer_late_item(struct spanheap *heap, unsigned int n,
 
 	if (!par)
 		return -EINVAL;
-	offer_drain_open(heap, n);
+	drain_open(heap, n, 1);	/* nothing gray, worker 0 waiting */
 	shp_mark_workfn(&par->w[i].work);
 	joined = offer_drain_end(par);
 	offer_end(heap);
@@ -1355,7 +1347,7 @@ static unsigned int par_count(struct shp_mark_par *par, unsigned int *v)
  * shp_mark_early_waiters() - for tests: items woken early now waiting for a drain
  * @heap: heap
  *
- * Context: any.
+ * Context: any, the heap not being destroyed.
  * Return: the count, 0 without parallel state.
  */
 unsigned int shp_mark_early_waiters(struct spanheap *heap)
@@ -1376,7 +1368,7 @@ unsigned int shp_mark_early_waiters(struct spanheap *heap)
  * join; where it has not, 20 ms for the item to leave, which it must
  * not.  Then ends the drain and the wake (shp_mark_workers_release())
  * at once, and waits until the item has left.  An item admitted finds
- * no work, waits, and leaves with the drain; one refused, with the wake.
+ * no work and ends the drain; one refused leaves with the wake.
  *
  * Context: process context, outside any section of @heap; may sleep.
  * Takes heap->gc_lock and stops the world, as a cycle does.
@@ -1399,7 +1391,7 @@ int shp_mark_offer_early_item(struct spanheap *heap, unsigned int n,
 	queue_work(shp_mark_wq, work);
 	waited = mark_poll_until(par_count(par, &par->nwait_open) == 1, 10000);
 	if (waited) {
-		offer_drain_open(heap, n);
+		drain_open(heap, n, 1);
 		if (i < n)
 			mark_poll_until(par_count(par, &par->njoined) > 1, 10000);
 		else
@@ -1427,6 +1419,9 @@ void shp_mark_stack_put(struct spanheap *heap)
 	unsigned int i;
 
 	if (heap->mark_par) {
+		/* Every mark ends its wake: an item waiting on would hang this. */
+		if (WARN_ON_ONCE(READ_ONCE(heap->mark_par->opening)))
+			opening_set(heap->mark_par, false);
 		/* A late item of the last drain may still be on its way out. */
 		for (i = 0; i < SHP_MAX_MARK_WORKERS; i++)
 			cancel_work_sync(&heap->mark_par->w[i].work);
