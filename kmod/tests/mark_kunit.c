@@ -702,9 +702,12 @@ static void mark_parallel_mutators(struct kunit *test)
 			KUNIT_EXPECT_TRUE(test, fan_intact(m->t[i].roots[r]));
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&m->errors), 0);
 	KUNIT_EXPECT_GT(test, m->heap->mark_par_drains, 0);
-	kunit_info(test, "%llu cycles, %llu parallel drains, %llu helped\n",
+	/* A cycle after one with a parallel drain woke its workers early. */
+	KUNIT_EXPECT_GT(test, m->heap->mark_early_wakes, 0);
+	kunit_info(test, "%llu cycles, %llu parallel drains, %llu helped, %llu woken early\n",
 		   (u64)atomic64_read(&m->heap->collections),
-		   m->heap->mark_par_drains, m->heap->mark_par_helped);
+		   m->heap->mark_par_drains, m->heap->mark_par_helped,
+		   m->heap->mark_early_wakes);
 	for (i = 0; i < MS_THREADS; i++)
 		for (r = 0; r < MS_ROOTS; r++)
 			spanheap_root_remove(m->heap, &m->t[i].roots[r]);
