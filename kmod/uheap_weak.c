@@ -195,19 +195,23 @@ int uheap_weak_drop(struct uheap *u, u64 weak, u64 *count)
  * @handles: set to the weak handles with references
  * @live: set to those whose object was not found unreachable
  *
- * Context: inside a section, u->lock held.
+ * Context: inside a section, u->lock held; may sleep (a walk of every
+ * handle yields the CPU every 1024).
  */
 void uheap_weak_count(struct uheap *u, u64 *handles, u64 *live)
 {
+	unsigned long idx, n = 0;
 	struct uh_weak *w;
-	unsigned long idx;
 
 	shp_assert_in_section(u->heap);
 	lockdep_assert_held(&u->lock);
 	*handles = u->nweak;
 	*live = 0;
-	xa_for_each(&u->wtab, idx, w)
+	xa_for_each(&u->wtab, idx, w) {
 		*live += !!spanheap_weak_value(u->heap, w->cell);
+		if (!(++n % 1024))
+			cond_resched();
+	}
 }
 
 /**
@@ -221,14 +225,14 @@ void uheap_weak_count(struct uheap *u, u64 *handles, u64 *live)
  */
 void uheap_weak_free(struct uheap *u)
 {
+	unsigned long idx, n = 0;
 	struct uh_weak *w;
-	unsigned long idx;
 
 	spanheap_enter(u->heap);
 	xa_for_each(&u->wtab, idx, w) {
 		spanheap_weak_put(u->heap, w->cell);
 		kfree(w);
-		if (!(idx % 1024))
+		if (!(++n % 1024))
 			cond_resched();
 	}
 	spanheap_exit(u->heap);

@@ -714,6 +714,37 @@ static void mark_parallel_mutators(struct kunit *test)
 	spanheap_destroy(m->heap);
 }
 
+/* Wait, at most 10 s, until @work is neither queued nor running. */
+static bool mk_item_idle(struct work_struct *work)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(10000);
+
+	while (work_busy(work)) {
+		if (time_after(jiffies, deadline))
+			return false;
+		usleep_range(1000, 2000);
+	}
+	return true;
+}
+
+/*
+ * Expect @work, an item of @g's workers, to end within 10 s.  If it does
+ * not, end any wake it may wait on, so that the destroy after does not
+ * wait for it forever.
+ */
+static void mk_expect_idle(struct kunit *test, struct mgraph *g,
+			   struct work_struct *work)
+{
+	bool idle = mk_item_idle(work);
+
+	KUNIT_EXPECT_TRUE(test, idle);
+	if (idle)
+		return;
+	mutex_lock(&g->heap->gc_lock);
+	shp_mark_workers_release(g->heap);
+	mutex_unlock(&g->heap->gc_lock);
+}
+
 static struct completion mk_gate, mk_gate_entered;
 static bool mk_gated_done;
 
@@ -775,12 +806,12 @@ static void mark_late_worker(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, READ_ONCE(mk_gated_done));
 
 	complete_all(&mk_gate);
-	flush_work(work);
+	mk_expect_idle(test, g, work);
 	KUNIT_EXPECT_TRUE(test, READ_ONCE(mk_gated_done));
 	KUNIT_EXPECT_EQ(test, g->heap->mark_par_helped, helped);
 	/* The gate stays open: the item may join this mark. */
 	mk_expect_marked(test, g, nlive, 2);
-	flush_work(work);
+	mk_expect_idle(test, g, work);
 
 	/* Held for a second: the destroy gets to it first, and must wait. */
 	mk_queue_gated(test, work, 1000);
@@ -840,19 +871,6 @@ static void mark_early_item_waits(struct kunit *test)
 	mk_offers(test, shp_mark_offer_early_item);
 }
 
-/* Wait, at most 10 s, until @work is neither queued nor running. */
-static bool mk_item_idle(struct work_struct *work)
-{
-	unsigned long deadline = jiffies + msecs_to_jiffies(10000);
-
-	while (work_busy(work)) {
-		if (time_after(jiffies, deadline))
-			return false;
-		usleep_range(1000, 2000);
-	}
-	return true;
-}
-
 /*
  * A mark after one that drained in parallel queues its workers before
  * its first drain (shp_mark_workers_wake()) and marks the same set; the
@@ -867,7 +885,7 @@ static void mark_workers_woken_early(struct kunit *test)
 	unsigned long nlive;
 	unsigned int i, r;
 	unsigned long deadline;
-	bool idle, waiting;
+	bool waiting;
 	u64 wakes, drains;
 
 	KUNIT_ASSERT_NOT_NULL(test, g);
@@ -914,14 +932,7 @@ static void mark_workers_woken_early(struct kunit *test)
 	mk_mark(test, g, 2);
 	KUNIT_EXPECT_EQ(test, g->heap->mark_early_wakes, wakes + 1);
 	KUNIT_EXPECT_EQ(test, g->heap->mark_par_drains, drains);
-	idle = mk_item_idle(work);
-	KUNIT_EXPECT_TRUE(test, idle);
-	if (!idle) {
-		/* Let it go, so that the destroy below does not wait forever. */
-		mutex_lock(&g->heap->gc_lock);
-		shp_mark_workers_release(g->heap);
-		mutex_unlock(&g->heap->gc_lock);
-	}
+	mk_expect_idle(test, g, work);
 	mk_mark(test, g, 2);
 	KUNIT_EXPECT_EQ(test, g->heap->mark_early_wakes, wakes + 1);
 	mk_graph_exit(g);
