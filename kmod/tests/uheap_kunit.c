@@ -1015,6 +1015,72 @@ static void batch_undo_keeps_root_across_cycle(struct kunit *test)
 }
 
 /*
+ * A batch's CLEANUP and WEAK_MAKE whose write-back failed are taken back
+ * (settle_undo()): the cleanup never runs, the weak reference and both
+ * charges are given back, and a weak handle made before keeps its own
+ * reference.  What happened meanwhile stands: a cleanup queued by a
+ * cycle before the undo delivers its event once, and a weak reference
+ * dropped by another call stays dropped.
+ */
+static void batch_undo_takes_back_cleanup_and_weak(struct kunit *test)
+{
+	struct uheap *u = test->priv;
+	struct spanheap_weakref r;
+	struct spanheap_op ops[3];
+	u64 h, h2, id, w0;
+	long before;
+	u32 done;
+
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1,
+				       SPANHEAP_ALLOC_ROOTED, &h2), 0);
+	/* The record pool's spare chunk made, so the charge is exact after. */
+	KUNIT_ASSERT_EQ(test, do_cleanup(u, h, 1, &id), 0);
+	KUNIT_ASSERT_EQ(test, do_stop(u, h, id), 0);
+	w0 = weak_make(test, u, h2);
+	before = atomic_long_read(&u->charged);
+
+	ops[0] = bop(SPANHEAP_IOC_CLEANUP, h, 5, 0, 0);
+	ops[1] = bop(SPANHEAP_IOC_WEAK_MAKE, 0, h, 0, 0);
+	ops[2] = bop(SPANHEAP_IOC_WEAK_MAKE, 0, h2, 0, 0);
+	KUNIT_ASSERT_EQ(test, uheap_batch_run(u, ops, 3, &done), 0);
+	KUNIT_ASSERT_EQ(test, done, 3U);
+	KUNIT_EXPECT_EQ(test, ops[2].weak.weak, w0);
+	KUNIT_EXPECT_EQ(test, ops[2].weak.count, 2ULL);
+	KUNIT_EXPECT_EQ(test, u->nweak, 2U);
+	uheap_batch_settle(u, ops, done, false);
+	KUNIT_EXPECT_EQ(test, do_stop(u, h, ops[0].cleanup.id), -ENOENT);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->armed));
+	KUNIT_EXPECT_EQ(test, weak_get(u, ops[1].weak.weak, 0), U64_MAX);
+	KUNIT_EXPECT_EQ(test, u->nweak, 1U);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), before);
+	KUNIT_ASSERT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_GET, w0, 0, 0, &r), 0);
+	KUNIT_EXPECT_EQ(test, r.handle, h2);
+	KUNIT_EXPECT_EQ(test, r.count, 1ULL);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h, 0), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	spanheap_wait_cleanups(u->heap);
+	KUNIT_EXPECT_EQ(test, events_of(u, SPANHEAP_EVENT_CLEANUP, 5), 0U);
+	KUNIT_EXPECT_EQ(test, u->ncleanrun, 0ULL);
+
+	/* Settled after a cycle queued the cleanup, and after a DROP. */
+	ops[0] = bop(SPANHEAP_IOC_CLEANUP, h2, 6, 0, 0);
+	ops[1] = bop(SPANHEAP_IOC_WEAK_MAKE, 0, h2, 0, 0);
+	KUNIT_ASSERT_EQ(test, uheap_batch_run(u, ops, 2, &done), 0);
+	KUNIT_ASSERT_EQ(test, done, 2U);
+	KUNIT_ASSERT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, w0, 0, 0, &r), 0);
+	KUNIT_EXPECT_EQ(test, r.count, 1ULL);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h2, 0), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	spanheap_wait_cleanups(u->heap);
+	uheap_batch_settle(u, ops, done, false);
+	KUNIT_EXPECT_EQ(test, events_of(u, SPANHEAP_EVENT_CLEANUP, 6), 1U);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w0, 0), U64_MAX);
+	KUNIT_EXPECT_EQ(test, u->nweak, 0U);
+}
+
+/*
  * entry_live() takes a rooted entry's object as live without a lookup:
  * check that it is, for every rooted entry of @u.
  */
@@ -2224,6 +2290,7 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(batch_bad_input_runs_nothing),
 	KUNIT_CASE(batch_op_errors_match_single),
 	KUNIT_CASE(batch_undo_keeps_root_across_cycle),
+	KUNIT_CASE(batch_undo_takes_back_cleanup_and_weak),
 	KUNIT_CASE(rooted_entry_object_stays_live),
 	{}
 };
