@@ -91,6 +91,8 @@ static long weak_new(struct uheap *u, struct spanheap_weak *cell)
 	if ((wrapped && ++u->wepoch > UH_GEN_MASK) ||
 	    (uh_leaf_alone(&u->wtab, idx) && uheap_charge(u, UH_LEAF_COST))) {
 		ret = u->wepoch > UH_GEN_MASK ? -ENOSPC : -ENOMEM;
+		if (!wrapped)
+			u->wnext_idx = idx;	/* nothing changed */
 		xa_erase(&u->wtab, idx);
 		u->nweak--;
 		kfree(w);

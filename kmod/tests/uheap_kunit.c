@@ -684,6 +684,78 @@ static void weak_handle_is_canonical(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, stats(test, u)->weak_live, 2ULL);
 }
 
+/*
+ * WEAK_MAKE fails cleanly: when its xarray leaf cannot be charged
+ * (-ENOMEM: no handle, charge or cursor moved), and once the weak
+ * handles' generation is used up (-ENOSPC for good, as ALLOC's).
+ * Handles made before keep working.
+ */
+static void weak_make_fails_cleanly(struct kunit *test)
+{
+	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	struct uheap *u = test->priv;
+	struct spanheap_weakref r;
+	u64 h, h2, h3, w0, w;
+	long before, cost, meta;
+	unsigned long n = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1,
+				       SPANHEAP_ALLOC_ROOTED, &h), 0);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1,
+				       SPANHEAP_ALLOC_ROOTED, &h2), 0);
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1,
+				       SPANHEAP_ALLOC_ROOTED, &h3), 0);
+	w0 = weak_make(test, u, h);
+	/* What a handle costs in a leaf already charged: core record, entry. */
+	cost = atomic_long_read(&u->heap->meta);
+	weak_make(test, u, h3);
+	cost = atomic_long_read(&u->heap->meta) - cost;
+	KUNIT_ASSERT_GT(test, cost, 0L);
+
+	/* Room for that, not for the new leaf the next handle would start. */
+	mutex_lock(&u->lock);
+	u->wnext_idx = 2 * XA_CHUNK_SIZE;
+	mutex_unlock(&u->lock);
+	spanheap_read_stats(u->heap, st);
+	spanheap_set_limit(u->heap, st->bytes_reserved + st->bytes_meta + (64 << 10));
+	while (!spanheap_charge(u->heap, 8))
+		n++;
+	KUNIT_ASSERT_GT(test, n * 8, (unsigned long)cost);
+	spanheap_uncharge(u->heap, cost);
+	before = atomic_long_read(&u->charged);
+	meta = atomic_long_read(&u->heap->meta);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, 0, h2, 0, &r), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, u->nweak, 2U);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), before);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->heap->meta), meta);
+	KUNIT_EXPECT_EQ(test, u->wnext_idx, 2 * XA_CHUNK_SIZE);
+	spanheap_uncharge(u->heap, n * 8 - cost);
+	w = weak_make(test, u, h2);
+	KUNIT_EXPECT_EQ(test, w & (UH_MAX_ENTRIES - 1), 2 * XA_CHUNK_SIZE);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w, 0), h2);
+
+	/* The last index of the last generation, then none. */
+	mutex_lock(&u->lock);
+	u->wepoch = UH_GEN_MASK;
+	u->wnext_idx = UH_MAX_ENTRIES - 1;
+	mutex_unlock(&u->lock);
+	KUNIT_ASSERT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, w, 0, 0, &r), 0);
+	w = weak_make(test, u, h2);
+	KUNIT_EXPECT_EQ(test, w & (UH_MAX_ENTRIES - 1), UH_MAX_ENTRIES - 1);
+	KUNIT_ASSERT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, w, 0, 0, &r), 0);
+	before = atomic_long_read(&u->charged);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, 0, h2, 0, &r), -ENOSPC);
+	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, 0, h2, 0, &r), -ENOSPC);
+	KUNIT_EXPECT_EQ(test, u->nweak, 2U);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), before);
+	KUNIT_EXPECT_EQ(test, weak_get(u, w0, 0), h);
+	/* An existing handle takes more references still. */
+	KUNIT_ASSERT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, 0, h, 0, &r), 0);
+	KUNIT_EXPECT_EQ(test, r.weak, w0);
+	KUNIT_EXPECT_EQ(test, r.count, 2ULL);
+}
+
 /* Once a cycle found the object unreachable, the weak handle reads 0. */
 static void weak_reads_zero_after_death(struct kunit *test)
 {
@@ -2281,6 +2353,7 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(cleanup_token_keeps_nothing_alive),
 	KUNIT_CASE(cleanup_and_weak_bad_input),
 	KUNIT_CASE(weak_handle_is_canonical),
+	KUNIT_CASE(weak_make_fails_cleanly),
 	KUNIT_CASE(weak_reads_zero_after_death),
 	KUNIT_CASE(weak_zero_while_resurrected),
 	KUNIT_CASE(weak_get_root_keeps_alive),
