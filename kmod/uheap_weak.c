@@ -74,10 +74,10 @@ static void weak_erase(struct uheap *u, u32 idx, struct uh_weak *w)
 /* A new entry for @cell, which it takes over; its index, or -errno. */
 static long weak_new(struct uheap *u, struct spanheap_weak *cell)
 {
+	u32 idx, next = u->wnext_idx, epoch = u->wepoch;
 	struct uh_weak *w;
 	bool wrapped = false;
 	long ret;
-	u32 idx;
 
 	if (u->wepoch > UH_GEN_MASK)
 		return -ENOSPC;			/* retired: every weak handle used */
@@ -91,8 +91,11 @@ static long weak_new(struct uheap *u, struct spanheap_weak *cell)
 	if ((wrapped && ++u->wepoch > UH_GEN_MASK) ||
 	    (uh_leaf_alone(&u->wtab, idx) && uheap_charge(u, UH_LEAF_COST))) {
 		ret = u->wepoch > UH_GEN_MASK ? -ENOSPC : -ENOMEM;
-		if (!wrapped)
-			u->wnext_idx = idx;	/* nothing changed */
+		if (ret == -ENOMEM) {
+			/* Cursor and generation as before; retiring stays. */
+			u->wnext_idx = next;
+			u->wepoch = epoch;
+		}
 		xa_erase(&u->wtab, idx);
 		u->nweak--;
 		kfree(w);

@@ -728,21 +728,21 @@ static bool mk_item_idle(struct work_struct *work)
 }
 
 /*
- * Expect @work, an item of @g's workers, to end within 10 s.  If it does
- * not, end any wake it may wait on, so that the destroy after does not
- * wait for it forever.
+ * Assert that @work, an item of @g's workers, ends within 10 s.  If it
+ * does not, end any wake it may wait on and stop the case there: the
+ * heap is left, not destroyed under an item that may still run.
  */
-static void mk_expect_idle(struct kunit *test, struct mgraph *g,
+static void mk_assert_idle(struct kunit *test, struct mgraph *g,
 			   struct work_struct *work)
 {
 	bool idle = mk_item_idle(work);
 
-	KUNIT_EXPECT_TRUE(test, idle);
-	if (idle)
-		return;
-	mutex_lock(&g->heap->gc_lock);
-	shp_mark_workers_release(g->heap);
-	mutex_unlock(&g->heap->gc_lock);
+	if (!idle) {
+		mutex_lock(&g->heap->gc_lock);
+		shp_mark_workers_release(g->heap);
+		mutex_unlock(&g->heap->gc_lock);
+	}
+	KUNIT_ASSERT_TRUE(test, idle);
 }
 
 static struct completion mk_gate, mk_gate_entered;
@@ -806,12 +806,12 @@ static void mark_late_worker(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, READ_ONCE(mk_gated_done));
 
 	complete_all(&mk_gate);
-	mk_expect_idle(test, g, work);
+	mk_assert_idle(test, g, work);
 	KUNIT_EXPECT_TRUE(test, READ_ONCE(mk_gated_done));
 	KUNIT_EXPECT_EQ(test, g->heap->mark_par_helped, helped);
 	/* The gate stays open: the item may join this mark. */
 	mk_expect_marked(test, g, nlive, 2);
-	mk_expect_idle(test, g, work);
+	mk_assert_idle(test, g, work);
 
 	/* Held for a second: the destroy gets to it first, and must wait. */
 	mk_queue_gated(test, work, 1000);
@@ -932,7 +932,7 @@ static void mark_workers_woken_early(struct kunit *test)
 	mk_mark(test, g, 2);
 	KUNIT_EXPECT_EQ(test, g->heap->mark_early_wakes, wakes + 1);
 	KUNIT_EXPECT_EQ(test, g->heap->mark_par_drains, drains);
-	mk_expect_idle(test, g, work);
+	mk_assert_idle(test, g, work);
 	mk_mark(test, g, 2);
 	KUNIT_EXPECT_EQ(test, g->heap->mark_early_wakes, wakes + 1);
 	mk_graph_exit(g);

@@ -714,17 +714,25 @@ static void weak_make_fails_cleanly(struct kunit *test)
 	KUNIT_ASSERT_GT(test, cost, 0L);
 
 	/* Room for that, not for the new leaf the next handle would start. */
-	mutex_lock(&u->lock);
-	u->wnext_idx = 2 * XA_CHUNK_SIZE;
-	mutex_unlock(&u->lock);
 	spanheap_read_stats(u->heap, st);
 	spanheap_set_limit(u->heap, st->bytes_reserved + st->bytes_meta + (64 << 10));
 	while (!spanheap_charge(u->heap, 8))
 		n++;
 	KUNIT_ASSERT_GT(test, n * 8, (unsigned long)cost);
 	spanheap_uncharge(u->heap, cost);
-	before = atomic_long_read(&u->charged);
+	/* Control: that room makes a handle in a charged leaf, and takes it back. */
 	meta = atomic_long_read(&u->heap->meta);
+	mutex_lock(&u->lock);
+	u->wnext_idx = 5;
+	mutex_unlock(&u->lock);
+	w = weak_make(test, u, h2);
+	KUNIT_EXPECT_EQ(test, w & (UH_MAX_ENTRIES - 1), 5);
+	KUNIT_ASSERT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, w, 0, 0, &r), 0);
+	KUNIT_ASSERT_EQ(test, atomic_long_read(&u->heap->meta), meta);
+	mutex_lock(&u->lock);
+	u->wnext_idx = 2 * XA_CHUNK_SIZE;
+	mutex_unlock(&u->lock);
+	before = atomic_long_read(&u->charged);
 	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, 0, h2, 0, &r), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, u->nweak, 2U);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&u->charged), before);
@@ -754,6 +762,39 @@ static void weak_make_fails_cleanly(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, 0, h, 0, &r), 0);
 	KUNIT_EXPECT_EQ(test, r.weak, w0);
 	KUNIT_EXPECT_EQ(test, r.count, 2ULL);
+}
+
+#define MANY_WEAK	2100	/* past two of the walks' 1024-handle yields */
+
+/*
+ * STATS counts every weak handle, and closing the file frees them: both
+ * walk them all, yielding the CPU on the way, so they must run where
+ * sleeping is allowed (the shim's cond_resched() checks; so does a
+ * kernel with CONFIG_DEBUG_ATOMIC_SLEEP).
+ */
+static void many_weak_handles_counted_and_freed(struct kunit *test)
+{
+	u64 *h = kunit_kcalloc(test, MANY_WEAK, sizeof(*h), GFP_KERNEL);
+	struct uheap *u = test->priv;
+	struct spanheap_stats_v1 *st;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, h);
+	for (i = 0; i < MANY_WEAK; i++) {
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+					       SPANHEAP_ALLOC_ROOTED, &h[i]), 0);
+		weak_make(test, u, h[i]);
+	}
+	st = stats(test, u);
+	KUNIT_EXPECT_EQ(test, st->weak_handles, (u64)MANY_WEAK);
+	KUNIT_EXPECT_EQ(test, st->weak_live, (u64)MANY_WEAK);
+	for (i = 0; i < MANY_WEAK; i += 2)
+		KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h[i], 0), 0);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	st = stats(test, u);
+	KUNIT_EXPECT_EQ(test, st->weak_handles, (u64)MANY_WEAK);
+	KUNIT_EXPECT_EQ(test, st->weak_live, (u64)MANY_WEAK / 2);
+	/* uheap_exit() closes the file with every handle still held. */
 }
 
 /* Once a cycle found the object unreachable, the weak handle reads 0. */
@@ -1150,6 +1191,17 @@ static void batch_undo_takes_back_cleanup_and_weak(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, events_of(u, SPANHEAP_EVENT_CLEANUP, 6), 1U);
 	KUNIT_EXPECT_EQ(test, weak_get(u, w0, 0), U64_MAX);
 	KUNIT_EXPECT_EQ(test, u->nweak, 0U);
+
+	/* Settled while the cleanup the cycle queued may not have run yet. */
+	KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_REF, 1, 0, &h), 0);
+	ops[0] = bop(SPANHEAP_IOC_CLEANUP, h, 7, 0, 0);
+	KUNIT_ASSERT_EQ(test, uheap_batch_run(u, ops, 1, &done), 0);
+	KUNIT_ASSERT_EQ(test, done, 1U);
+	KUNIT_ASSERT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	uheap_batch_settle(u, ops, done, false);
+	spanheap_wait_cleanups(u->heap);
+	KUNIT_EXPECT_EQ(test, events_of(u, SPANHEAP_EVENT_CLEANUP, 7), 1U);
+	KUNIT_EXPECT_TRUE(test, list_empty(&u->armed));
 }
 
 /*
@@ -2354,6 +2406,7 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(cleanup_and_weak_bad_input),
 	KUNIT_CASE(weak_handle_is_canonical),
 	KUNIT_CASE(weak_make_fails_cleanly),
+	KUNIT_CASE(many_weak_handles_counted_and_freed),
 	KUNIT_CASE(weak_reads_zero_after_death),
 	KUNIT_CASE(weak_zero_while_resurrected),
 	KUNIT_CASE(weak_get_root_keeps_alive),
