@@ -684,6 +684,14 @@ static void weak_handle_is_canonical(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, stats(test, u)->weak_live, 2ULL);
 }
 
+/* Where the weak handle table's cyclic allocation resumes. */
+static void weak_cursor_set(struct uheap *u, u32 idx)
+{
+	mutex_lock(&u->lock);
+	u->wnext_idx = idx;
+	mutex_unlock(&u->lock);
+}
+
 /*
  * WEAK_MAKE fails cleanly: when its xarray leaf cannot be charged
  * (-ENOMEM: no handle, charge or cursor moved), and once the weak
@@ -722,16 +730,12 @@ static void weak_make_fails_cleanly(struct kunit *test)
 	spanheap_uncharge(u->heap, cost);
 	/* Control: that room makes a handle in a charged leaf, and takes it back. */
 	meta = atomic_long_read(&u->heap->meta);
-	mutex_lock(&u->lock);
-	u->wnext_idx = 5;
-	mutex_unlock(&u->lock);
+	weak_cursor_set(u, 5);
 	w = weak_make(test, u, h2);
 	KUNIT_EXPECT_EQ(test, w & (UH_MAX_ENTRIES - 1), 5);
 	KUNIT_ASSERT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, w, 0, 0, &r), 0);
 	KUNIT_ASSERT_EQ(test, atomic_long_read(&u->heap->meta), meta);
-	mutex_lock(&u->lock);
-	u->wnext_idx = 2 * XA_CHUNK_SIZE;
-	mutex_unlock(&u->lock);
+	weak_cursor_set(u, 2 * XA_CHUNK_SIZE);
 	before = atomic_long_read(&u->charged);
 	KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_MAKE, 0, h2, 0, &r), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, u->nweak, 2U);
