@@ -563,12 +563,10 @@ static long op_stats(struct uheap *u, struct spanheap_stats_v1 *a)
 	a->gc_pause_max_ns = st->pause_max_ns;
 	a->gc_pause_total_ns = st->pause_total_ns;
 	kfree(st);
-	spanheap_enter(u->heap);
 	mutex_lock(&u->lock);
 	a->roots = u->nroots;
-	uheap_weak_count(u, &a->weak_handles, &a->weak_live);
 	mutex_unlock(&u->lock);
-	spanheap_exit(u->heap);
+	uheap_weak_count(u, &a->weak_handles, &a->weak_live);
 	spin_lock(&u->ev_lock);
 	a->finalizers_run = u->nrun;
 	a->events_pending = u->nevents;

@@ -194,29 +194,46 @@ int uheap_weak_drop(struct uheap *u, u64 weak, u64 *count)
 	return 0;
 }
 
+/* Weak handles STATS looks at per section: a cycle waits for at most that. */
+#define UH_WEAK_COUNT_CHUNK	1024
+
 /**
  * uheap_weak_count() - count weak handles for STATS
  * @u: state
  * @handles: set to the weak handles with references
  * @live: set to those whose object was not found unreachable
  *
- * Context: inside a section, u->lock held; may sleep (a walk of every
- * handle yields the CPU every 1024).
+ * A walk of the table, UH_WEAK_COUNT_CHUNK handles per section and hold
+ * of u->lock, so that a large table keeps neither a collection nor the
+ * file's other commands waiting for all of it.  Under concurrent
+ * commands or cycles both counts are of the handles the walk saw, each
+ * read as it was then: *@live <= *@handles always; with nothing running
+ * meanwhile, they are exact.
+ *
+ * Context: process context, no section held; may sleep.
  */
 void uheap_weak_count(struct uheap *u, u64 *handles, u64 *live)
 {
-	unsigned long idx, n = 0;
+	unsigned long idx = 0;
 	struct uh_weak *w;
+	unsigned int n;
 
-	shp_assert_in_section(u->heap);
-	lockdep_assert_held(&u->lock);
-	*handles = u->nweak;
+	*handles = 0;
 	*live = 0;
-	xa_for_each(&u->wtab, idx, w) {
-		*live += !!spanheap_weak_value(u->heap, w->cell);
-		if (!(++n % 1024))
-			cond_resched();
-	}
+	do {
+		spanheap_enter(u->heap);
+		mutex_lock(&u->lock);
+		for (n = 0; n < UH_WEAK_COUNT_CHUNK; n++, idx++) {
+			w = xa_find(&u->wtab, &idx, ULONG_MAX, XA_PRESENT);
+			if (!w)
+				break;
+			(*handles)++;
+			*live += !!spanheap_weak_value(u->heap, w->cell);
+		}
+		mutex_unlock(&u->lock);
+		spanheap_exit(u->heap);
+		cond_resched();
+	} while (w);
 }
 
 /**

@@ -5,7 +5,9 @@
  * calls or a precise interleaving to reach from userspace.
  */
 #include <kunit/test.h>
+#include <linux/completion.h>
 #include <linux/err.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/sched.h>
@@ -799,6 +801,94 @@ static void many_weak_handles_counted_and_freed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->weak_handles, (u64)MANY_WEAK);
 	KUNIT_EXPECT_EQ(test, st->weak_live, (u64)MANY_WEAK / 2);
 	/* uheap_exit() closes the file with every handle still held. */
+}
+
+#define RACE_WEAK	2112	/* three of STATS's 1024-handle sections; 8 | it */
+
+struct weak_stats_race {
+	struct uheap *u;
+	atomic_t stop, walks, bad;
+	u64 min_handles, min_live;	/* what every walk must see */
+	struct completion started, done;
+};
+
+/* STATS until told to stop, counting walks whose counts are impossible. */
+static int weak_stats_thread(void *arg)
+{
+	struct weak_stats_race *r = arg;
+	struct spanheap_stats_v1 *st = kzalloc(sizeof(*st), GFP_KERNEL);
+
+	while (st && !atomic_read(&r->stop)) {
+		st->size = sizeof(*st);
+		if (uheap_do(r->u, SPANHEAP_IOC_STATS, (union uheap_args *)st, NULL) ||
+		    st->weak_live > st->weak_handles ||
+		    st->weak_handles < r->min_handles || st->weak_live < r->min_live)
+			atomic_inc(&r->bad);
+		if (atomic_inc_return(&r->walks) == 1)
+			complete(&r->started);
+	}
+	if (!st)
+		atomic_inc(&r->bad);
+	kfree(st);
+	complete(&r->started);
+	kthread_complete_and_exit(&r->done, 0);
+}
+
+/*
+ * STATS walks the weak table a section at a time, so commands and cycles
+ * run between its chunks: handles dropped and made again (at new
+ * indices), objects unrooted and collected.  Each walk's counts stay
+ * possible: live <= handles, and neither below what existed throughout.
+ * Quiescent, they are exact.  (Under KASAN, KCSAN and ASan: the walk
+ * must not keep an entry across its unlocked gaps.)
+ */
+static void weak_stats_walk_races_commands_and_cycles(struct kunit *test)
+{
+	struct weak_stats_race *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	u64 *h = kunit_kcalloc(test, RACE_WEAK, sizeof(*h), GFP_KERNEL);
+	u64 *w = kunit_kcalloc(test, RACE_WEAK, sizeof(*w), GFP_KERNEL);
+	struct uheap *u = test->priv;
+	struct spanheap_stats_v1 *st;
+	struct task_struct *t;
+	unsigned int i, round;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	KUNIT_ASSERT_NOT_NULL(test, h);
+	KUNIT_ASSERT_NOT_NULL(test, w);
+	for (i = 0; i < RACE_WEAK; i++) {
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+					       SPANHEAP_ALLOC_ROOTED, &h[i]), 0);
+		w[i] = weak_make(test, u, h[i]);
+	}
+	/* Never dropped: i even or i % 8 < 4; of those, never unrooted: even and >= 4. */
+	r->min_handles = RACE_WEAK - RACE_WEAK / 4;
+	r->min_live = RACE_WEAK / 4;
+	r->u = u;
+	init_completion(&r->started);
+	init_completion(&r->done);
+	t = kthread_run(weak_stats_thread, r, "spanheap-stats");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&r->started, 60 * HZ), 0UL);
+	for (round = 0; round < 4; round++) {
+		/* Odd handles of objects kept live: dropped, then made anew. */
+		for (i = 1; i < RACE_WEAK; i += 2) {
+			if (i % 8 < 4)
+				continue;
+			KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP,
+						      w[i], 0, 0, NULL), 0);
+			w[i] = weak_make(test, u, h[i]);
+		}
+		for (i = round; i < RACE_WEAK; i += 8)
+			KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, h[i], 0), 0);
+		KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+	}
+	atomic_set(&r->stop, 1);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&r->done, 60 * HZ), 0UL);
+	KUNIT_EXPECT_GT(test, atomic_read(&r->walks), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&r->bad), 0);
+	st = stats(test, u);
+	KUNIT_EXPECT_EQ(test, st->weak_handles, (u64)RACE_WEAK);
+	KUNIT_EXPECT_EQ(test, st->weak_live, (u64)RACE_WEAK / 2);
 }
 
 /* Once a cycle found the object unreachable, the weak handle reads 0. */
@@ -2411,6 +2501,7 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(weak_handle_is_canonical),
 	KUNIT_CASE(weak_make_fails_cleanly),
 	KUNIT_CASE(many_weak_handles_counted_and_freed),
+	KUNIT_CASE(weak_stats_walk_races_commands_and_cycles),
 	KUNIT_CASE(weak_reads_zero_after_death),
 	KUNIT_CASE(weak_zero_while_resurrected),
 	KUNIT_CASE(weak_get_root_keeps_alive),
