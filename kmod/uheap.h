@@ -235,6 +235,9 @@ static_assert(sizeof(struct uh_evchunk) <= 4096 &&
  * @wnext_idx: @next_idx of @wtab
  * @wepoch: @epoch of @wtab
  * @nweak: entries in @wtab
+ * @weak_walk_gap: for tests, or NULL: called by uheap_weak_count() between
+ *	its chunks, with no section or lock held
+ * @weak_walk_arg: passed to @weak_walk_gap
  * @cleanups: cleanup id -> its armed struct uh_event; changed under @lock
  * @closing: set under @lock once uheap_destroy() gave back @charged;
  *	a cleanup still running then gives back nothing more
@@ -276,6 +279,8 @@ struct uheap {
 	u32 wnext_idx;
 	u32 wepoch;
 	u32 nweak;
+	void (*weak_walk_gap)(struct uheap *u, void *arg);
+	void *weak_walk_arg;
 	struct xarray cleanups;
 	bool closing;
 	atomic_long_t charged;

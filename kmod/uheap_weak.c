@@ -232,6 +232,8 @@ void uheap_weak_count(struct uheap *u, u64 *handles, u64 *live)
 		}
 		mutex_unlock(&u->lock);
 		spanheap_exit(u->heap);
+		if (w && u->weak_walk_gap)
+			u->weak_walk_gap(u, u->weak_walk_arg);
 		cond_resched();
 	} while (w);
 }

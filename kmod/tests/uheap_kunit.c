@@ -32,7 +32,8 @@ static int uheap_init(struct kunit *test)
 
 static void uheap_exit(struct kunit *test)
 {
-	uheap_destroy(test->priv);
+	if (test->priv)		/* NULL: left to a thread that never ended */
+		uheap_destroy(test->priv);
 }
 
 static long do_alloc(struct uheap *u, u32 kind, u64 len, u32 flags, u64 *h)
@@ -809,6 +810,7 @@ struct weak_stats_race {
 	struct uheap *u;
 	atomic_t stop, walks, bad;
 	u64 min_handles, min_live;	/* what every walk must see */
+	u64 max_handles;		/* what no walk can exceed */
 	struct completion started, done;
 };
 
@@ -822,7 +824,8 @@ static int weak_stats_thread(void *arg)
 		st->size = sizeof(*st);
 		if (uheap_do(r->u, SPANHEAP_IOC_STATS, (union uheap_args *)st, NULL) ||
 		    st->weak_live > st->weak_handles ||
-		    st->weak_handles < r->min_handles || st->weak_live < r->min_live)
+		    st->weak_handles < r->min_handles || st->weak_live < r->min_live ||
+		    st->weak_handles > r->max_handles)
 			atomic_inc(&r->bad);
 		if (atomic_inc_return(&r->walks) == 1)
 			complete(&r->started);
@@ -839,12 +842,13 @@ static int weak_stats_thread(void *arg)
  * run between its chunks: handles dropped and made again (at new
  * indices), objects unrooted and collected.  Each walk's counts stay
  * possible: live <= handles, and neither below what existed throughout.
- * Quiescent, they are exact.  (Under KASAN, KCSAN and ASan: the walk
- * must not keep an entry across its unlocked gaps.)
+ * Quiescent, they are exact.  The concurrent sibling of
+ * weak_stats_walk_gap_lets_commands_run, which places commands in a gap.
  */
 static void weak_stats_walk_races_commands_and_cycles(struct kunit *test)
 {
-	struct weak_stats_race *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	/* Not kunit_kzalloc(): leaked, not freed, if the thread never ends. */
+	struct weak_stats_race *r = kzalloc(sizeof(*r), GFP_KERNEL);
 	u64 *h = kunit_kcalloc(test, RACE_WEAK, sizeof(*h), GFP_KERNEL);
 	u64 *w = kunit_kcalloc(test, RACE_WEAK, sizeof(*w), GFP_KERNEL);
 	struct uheap *u = test->priv;
@@ -860,9 +864,11 @@ static void weak_stats_walk_races_commands_and_cycles(struct kunit *test)
 					       SPANHEAP_ALLOC_ROOTED, &h[i]), 0);
 		w[i] = weak_make(test, u, h[i]);
 	}
-	/* Never dropped: i even or i % 8 < 4; of those, never unrooted: even and >= 4. */
+	/* Never dropped: i even or i % 8 < 4; of those, never unrooted: i % 8 >= 4. */
 	r->min_handles = RACE_WEAK - RACE_WEAK / 4;
 	r->min_live = RACE_WEAK / 4;
+	/* Every handle ever made: the first ones, and one per remake. */
+	r->max_handles = RACE_WEAK + 4 * (RACE_WEAK / 4);
 	r->u = u;
 	init_completion(&r->started);
 	init_completion(&r->done);
@@ -883,12 +889,87 @@ static void weak_stats_walk_races_commands_and_cycles(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
 	}
 	atomic_set(&r->stop, 1);
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&r->done, 60 * HZ), 0UL);
+	if (!wait_for_completion_timeout(&r->done, 60 * HZ)) {
+		/* Leave the file and @r to the thread: no use after free. */
+		test->priv = NULL;
+		KUNIT_FAIL(test, "STATS thread still running after 60 s");
+		return;
+	}
 	KUNIT_EXPECT_GT(test, atomic_read(&r->walks), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&r->bad), 0);
+	kfree(r);
 	st = stats(test, u);
 	KUNIT_EXPECT_EQ(test, st->weak_handles, (u64)RACE_WEAK);
 	KUNIT_EXPECT_EQ(test, st->weak_live, (u64)RACE_WEAK / 2);
+}
+
+/* What weak_stats_walk_gap_lets_commands_run() does in STATS's first gap. */
+struct weak_gap {
+	struct kunit *test;
+	u64 *h, *w;
+	unsigned int gaps;
+};
+
+/*
+ * After the first chunk (weak handles 0 to 1023): drop the last one it
+ * counted, which a walk keeping its entry across the gap would then
+ * read, and the next two it has not; make the first again (a new index,
+ * ahead); kill 100 objects behind and 112 ahead with a cycle, which
+ * waits for every section.  Commands take a section and u->lock, so
+ * each proves the walk holds neither here.
+ */
+static void weak_gap_commands(struct uheap *u, void *arg)
+{
+	struct weak_gap *g = arg;
+	struct kunit *test = g->test;
+	unsigned int i;
+
+	if (g->gaps++)
+		return;
+	for (i = 1023; i <= 1025; i++)
+		KUNIT_EXPECT_EQ(test, do_weak(u, SPANHEAP_IOC_WEAK_DROP, g->w[i],
+					      0, 0, NULL), 0);
+	g->w[1023] = weak_make(test, u, g->h[1023]);
+	for (i = 0; i < RACE_WEAK; i++)
+		if (i < 100 || i >= RACE_WEAK - 112)
+			KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_UNROOT, g->h[i], 0), 0);
+	KUNIT_EXPECT_EQ(test, do_cmd(u, SPANHEAP_IOC_GC, 0, 0), 0);
+}
+
+/*
+ * STATS lets the file's commands and cycles run between its chunks, and
+ * each chunk reads the table as it is then: the first chunk's 1024
+ * handles, all live; then 1088 more less the two dropped ahead, plus
+ * the one made again at a new index, of which 112 are dead.
+ */
+static void weak_stats_walk_gap_lets_commands_run(struct kunit *test)
+{
+	struct weak_gap g = { .test = test };
+	struct uheap *u = test->priv;
+	struct spanheap_stats_v1 *st;
+	unsigned int i;
+
+	g.h = kunit_kcalloc(test, RACE_WEAK, sizeof(*g.h), GFP_KERNEL);
+	g.w = kunit_kcalloc(test, RACE_WEAK, sizeof(*g.w), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, g.h);
+	KUNIT_ASSERT_NOT_NULL(test, g.w);
+	for (i = 0; i < RACE_WEAK; i++) {
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+					       SPANHEAP_ALLOC_ROOTED, &g.h[i]), 0);
+		g.w[i] = weak_make(test, u, g.h[i]);
+		/* A fresh file's weak handles take indices 1, 2, ... */
+		KUNIT_ASSERT_EQ(test, g.w[i] & (UH_MAX_ENTRIES - 1), (u64)i + 1);
+	}
+	u->weak_walk_arg = &g;
+	u->weak_walk_gap = weak_gap_commands;
+	st = stats(test, u);
+	u->weak_walk_gap = NULL;
+	KUNIT_EXPECT_EQ(test, g.gaps, 2U);	/* three chunks */
+	KUNIT_EXPECT_EQ(test, st->weak_handles, 1024ULL + 1088 - 2 + 1);
+	KUNIT_EXPECT_EQ(test, st->weak_live, 1024ULL + 1088 - 2 + 1 - 112);
+	st = stats(test, u);
+	KUNIT_EXPECT_EQ(test, st->weak_handles, (u64)RACE_WEAK - 2);
+	KUNIT_EXPECT_EQ(test, st->weak_live, (u64)RACE_WEAK - 2 - 100 - 112);
 }
 
 /* Once a cycle found the object unreachable, the weak handle reads 0. */
@@ -2502,6 +2583,7 @@ static struct kunit_case uheap_cases[] = {
 	KUNIT_CASE(weak_make_fails_cleanly),
 	KUNIT_CASE(many_weak_handles_counted_and_freed),
 	KUNIT_CASE(weak_stats_walk_races_commands_and_cycles),
+	KUNIT_CASE(weak_stats_walk_gap_lets_commands_run),
 	KUNIT_CASE(weak_reads_zero_after_death),
 	KUNIT_CASE(weak_zero_while_resurrected),
 	KUNIT_CASE(weak_get_root_keeps_alive),
