@@ -880,8 +880,9 @@ static inline u64 gather_64_bytes(const __le64 *w)
 }
 
 /*
- * Fold @s's mark bytes into its mark bits; mark_drain_par() zeroes all
- * the bytes at once after.  After the workers are done, so the bytes
+ * Fold @s's mark bytes into its mark bits and zero them, for the next
+ * drain (all numbered spans are folded, so every byte in use is zeroed;
+ * the rest were never written).  After the workers are done, so the bytes
  * are read plainly, 8 at a time as little-endian words (byte 0 the
  * lowest, whatever the CPU).  A mark word is gathered in a register and
  * stored once: an OR into memory per 8 bytes chained each load on the
@@ -908,6 +909,7 @@ static void fold_span_bytes(struct spanheap *heap, struct shp_span *s,
 		if (bits)
 			mark[i / BITS_PER_LONG] |= bits;
 	}
+	memset(b, 0, n);	/* while in cache: a pass over all cost more */
 }
 
 /*
@@ -979,7 +981,6 @@ static void mark_drain_par(struct spanheap *heap, unsigned int n)
 	par->wake_early = true;
 	if (par->bytes_used) {
 		shp_visit_spans(heap, fold_span_bytes, NULL);
-		memset(par->bytes, 0, par->bytes_used);
 		heap->mark_byte_drains++;
 	}
 	if (par->overflow)
