@@ -771,6 +771,19 @@ static void weak_make_fails_cleanly(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r.count, 2ULL);
 }
 
+/* @n rooted 8-byte DATA objects into @h, a weak handle of each into @w. */
+static void weak_objects(struct kunit *test, struct uheap *u, u64 *h, u64 *w,
+			 unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
+					       SPANHEAP_ALLOC_ROOTED, &h[i]), 0);
+		w[i] = weak_make(test, u, h[i]);
+	}
+}
+
 #define MANY_WEAK	2100	/* past two of the walks' 1024-handle yields */
 
 /*
@@ -782,16 +795,14 @@ static void weak_make_fails_cleanly(struct kunit *test)
 static void many_weak_handles_counted_and_freed(struct kunit *test)
 {
 	u64 *h = kunit_kcalloc(test, MANY_WEAK, sizeof(*h), GFP_KERNEL);
+	u64 *w = kunit_kcalloc(test, MANY_WEAK, sizeof(*w), GFP_KERNEL);
 	struct uheap *u = test->priv;
 	struct spanheap_stats_v1 *st;
 	unsigned int i;
 
 	KUNIT_ASSERT_NOT_NULL(test, h);
-	for (i = 0; i < MANY_WEAK; i++) {
-		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
-					       SPANHEAP_ALLOC_ROOTED, &h[i]), 0);
-		weak_make(test, u, h[i]);
-	}
+	KUNIT_ASSERT_NOT_NULL(test, w);
+	weak_objects(test, u, h, w, MANY_WEAK);
 	st = stats(test, u);
 	KUNIT_EXPECT_EQ(test, st->weak_handles, (u64)MANY_WEAK);
 	KUNIT_EXPECT_EQ(test, st->weak_live, (u64)MANY_WEAK);
@@ -859,11 +870,7 @@ static void weak_stats_walk_races_commands_and_cycles(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, r);
 	KUNIT_ASSERT_NOT_NULL(test, h);
 	KUNIT_ASSERT_NOT_NULL(test, w);
-	for (i = 0; i < RACE_WEAK; i++) {
-		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
-					       SPANHEAP_ALLOC_ROOTED, &h[i]), 0);
-		w[i] = weak_make(test, u, h[i]);
-	}
+	weak_objects(test, u, h, w, RACE_WEAK);
 	/* Never dropped: i even or i % 8 < 4; of those, never unrooted: i % 8 >= 4. */
 	r->min_handles = RACE_WEAK - RACE_WEAK / 4;
 	r->min_live = RACE_WEAK / 4;
@@ -953,13 +960,10 @@ static void weak_stats_walk_gap_lets_commands_run(struct kunit *test)
 	g.w = kunit_kcalloc(test, RACE_WEAK, sizeof(*g.w), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, g.h);
 	KUNIT_ASSERT_NOT_NULL(test, g.w);
-	for (i = 0; i < RACE_WEAK; i++) {
-		KUNIT_ASSERT_EQ(test, do_alloc(u, SPANHEAP_KIND_DATA, 8,
-					       SPANHEAP_ALLOC_ROOTED, &g.h[i]), 0);
-		g.w[i] = weak_make(test, u, g.h[i]);
-		/* A fresh file's weak handles take indices 1, 2, ... */
+	weak_objects(test, u, g.h, g.w, RACE_WEAK);
+	/* A fresh file's weak handles take indices 1, 2, ... */
+	for (i = 0; i < RACE_WEAK; i++)
 		KUNIT_ASSERT_EQ(test, g.w[i] & (UH_MAX_ENTRIES - 1), (u64)i + 1);
-	}
 	u->weak_walk_arg = &g;
 	u->weak_walk_gap = weak_gap_commands;
 	st = stats(test, u);
