@@ -294,19 +294,6 @@ struct spanheap_weak {
 	refcount_t ref;
 };
 
-/**
- * shp_weak_detach() - a weak record is going away: clear its handle
- * @w: the record's handle
- *
- * Context: the span's speciallock held (or the span unreachable).
- */
-static inline void shp_weak_detach(struct spanheap_weak *w)
-{
-	WRITE_ONCE(w->ptr, NULL);
-	if (refcount_dec_and_test(&w->ref))
-		kfree(w);
-}
-
 /*
  * A queued finalizer: its object and context stay roots until the
  * worker ran it.  (A queued cleanup is its record itself, see struct
@@ -464,6 +451,23 @@ static inline unsigned long *shp_fin_bits(struct shp_span *s)
 }
 
 #define SHP_SPAN_BITMAPS	5
+
+/*
+ * Set or clear bit @idx of a span's special or fin bits.  Both are read
+ * without speciallock (finalizer_at(), spanheap_weak_make()), so each
+ * word is stored whole; every writer holds the lock, so the read half
+ * needs no marking.
+ */
+static inline void shp_special_bit_assign(unsigned long *bits,
+					  unsigned int idx, bool on)
+{
+	unsigned long *w = bits + BIT_WORD(idx);
+
+	if (on)
+		WRITE_ONCE(*w, *w | BIT_MASK(idx));
+	else
+		WRITE_ONCE(*w, *w & ~BIT_MASK(idx));
+}
 
 /**
  * struct shp_central - spans of one span class not owned by a cache
@@ -967,6 +971,9 @@ static inline unsigned long shp_run_base(struct shp_run *r)
 int shp_special_caches_get(void);
 void shp_special_caches_put(void);
 struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind);
+struct spanheap_weak *shp_weak_cell_new(void *ptr);
+void shp_weak_cell_free(struct spanheap_weak *w);
+void shp_weak_cell_put(struct spanheap_weak *w);
 void shp_special_free(struct spanheap *heap, struct shp_special *sp);
 void shp_special_free_chain(struct spanheap *heap, struct shp_special *sp);
 int shp_special_prepare(struct spanheap *heap, struct shp_span *s);

@@ -14,7 +14,9 @@
  * order they were added and told apart by their ids.
  *
  * Records come from one kmem_cache per kind, made on first use (see
- * shp_special_caches_get()) and charged to their heap's limit.
+ * shp_special_caches_get()) and charged to their heap's limit.  A weak
+ * record's handle cell, which may outlive the record, has a cache of its
+ * own, made with them.
  *
  * Lists change only under s->speciallock and on a swept span (callers
  * resolve the object with shp_find_swept_object() first), so a sweep
@@ -25,6 +27,7 @@
 #include "internal.h"
 
 static struct kmem_cache *special_cache[SPANHEAP_NR_SPECIAL_KINDS];
+static struct kmem_cache *weak_cell_cache;
 
 static const struct {
 	const char *name;
@@ -50,6 +53,12 @@ int shp_special_caches_get(void)
 {
 	unsigned int k;
 
+	if (!weak_cell_cache)
+		weak_cell_cache = kmem_cache_create("spanheap_weak_handle",
+						    sizeof(struct spanheap_weak),
+						    0, SLAB_ACCOUNT, NULL);
+	if (!weak_cell_cache)
+		return -ENOMEM;
 	for (k = 1; k < SPANHEAP_NR_SPECIAL_KINDS; k++) {
 		if (!special_cache[k])
 			special_cache[k] = kmem_cache_create(special_kinds[k].name,
@@ -74,6 +83,50 @@ void shp_special_caches_put(void)
 		kmem_cache_destroy(special_cache[k]);
 		special_cache[k] = NULL;
 	}
+	kmem_cache_destroy(weak_cell_cache);
+	weak_cell_cache = NULL;
+}
+
+/**
+ * shp_weak_cell_new() - allocate a weak handle's cell
+ * @ptr: the pointer it names
+ *
+ * Context: process context, may sleep.
+ * Return: the cell with two references (its record's and its maker's),
+ * or NULL.
+ */
+struct spanheap_weak *shp_weak_cell_new(void *ptr)
+{
+	struct spanheap_weak *w = kmem_cache_alloc(weak_cell_cache, SHP_GFP);
+
+	if (w) {
+		w->ptr = ptr;
+		refcount_set(&w->ref, 2);
+	}
+	return w;
+}
+
+/**
+ * shp_weak_cell_free() - free a cell nobody else has seen
+ * @w: cell from shp_weak_cell_new(), never linked to a record
+ *
+ * Context: any.
+ */
+void shp_weak_cell_free(struct spanheap_weak *w)
+{
+	kmem_cache_free(weak_cell_cache, w);
+}
+
+/**
+ * shp_weak_cell_put() - drop a reference to a weak handle's cell
+ * @w: cell
+ *
+ * Context: any.
+ */
+void shp_weak_cell_put(struct spanheap_weak *w)
+{
+	if (refcount_dec_and_test(&w->ref))
+		kmem_cache_free(weak_cell_cache, w);
 }
 
 /**
@@ -108,7 +161,7 @@ struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind)
  * A weak record's handle is cleared and loses the record's reference.
  *
  * Context: any; for a weak record that was linked, the speciallock it
- * was linked under is still held (see shp_weak_detach()).
+ * was linked under is still held (cells change only under it, weak.c).
  */
 void shp_special_free(struct spanheap *heap, struct shp_special *sp)
 {
@@ -116,8 +169,11 @@ void shp_special_free(struct spanheap *heap, struct shp_special *sp)
 		struct shp_special_weak *wr =
 			container_of(sp, struct shp_special_weak, sp);
 
-		if (wr->handle)
-			shp_weak_detach(wr->handle);
+		/* The handle reads NULL from now on, and loses our reference. */
+		if (wr->handle) {
+			WRITE_ONCE(wr->handle->ptr, NULL);
+			shp_weak_cell_put(wr->handle);
+		}
 	}
 	shp_meta_uncharge(heap, special_kinds[sp->kind].size);
 	kmem_cache_free(special_cache[sp->kind], sp);
@@ -160,22 +216,6 @@ static size_t specials_bytes(struct shp_span *s)
 	return s->nelems * sizeof(*s->specials);
 }
 
-/*
- * Set or clear an object's fin bit.  finalizer_at() reads the fin bits
- * without speciallock, so each word is stored whole (WRITE_ONCE());
- * every writer holds the lock, so the read half needs no marking.
- */
-static void fin_bit_assign(struct shp_span *s, unsigned int idx, bool fin)
-{
-	unsigned long *w = shp_fin_bits(s) + BIT_WORD(idx);
-
-	lockdep_assert_held(&s->speciallock);
-	if (fin)
-		WRITE_ONCE(*w, *w | BIT_MASK(idx));
-	else
-		WRITE_ONCE(*w, *w & ~BIT_MASK(idx));
-}
-
 /**
  * shp_special_update_bits() - recompute an object's summary bits
  * @s: span
@@ -193,11 +233,8 @@ void shp_special_update_bits(struct shp_span *s, unsigned int idx)
 	lockdep_assert_held(&s->speciallock);
 	for (; cur; cur = cur->next)
 		fin |= cur->kind == SPANHEAP_SPECIAL_FINALIZER;
-	if (*obj_head(s, idx))
-		__set_bit(idx, shp_special_bits(s));
-	else
-		__clear_bit(idx, shp_special_bits(s));
-	fin_bit_assign(s, idx, fin);
+	shp_special_bit_assign(shp_special_bits(s), idx, *obj_head(s, idx));
+	shp_special_bit_assign(shp_fin_bits(s), idx, fin);
 }
 
 /**
@@ -260,9 +297,9 @@ int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp
 	*link = sp;
 	shp_special_account(s, sp, 1);
 	/* shp_special_update_bits() without the walk: one record more. */
-	__set_bit(idx, shp_special_bits(s));
+	shp_special_bit_assign(shp_special_bits(s), idx, true);
 	if (sp->kind == SPANHEAP_SPECIAL_FINALIZER)
-		fin_bit_assign(s, idx, true);
+		shp_special_bit_assign(shp_fin_bits(s), idx, true);
 	return 0;
 }
 

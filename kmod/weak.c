@@ -21,7 +21,6 @@
  */
 #include <linux/err.h>
 #include <linux/export.h>
-#include <linux/slab.h>
 #include "internal.h"
 
 /* The record of (@s, @idx, @off), or a new one; NULL if none could be made. */
@@ -73,22 +72,27 @@ struct spanheap_weak *spanheap_weak_make(struct spanheap *heap, void *ptr)
 	s = shp_special_target(heap, ptr, &idx, &off, SHP_ANYWHERE);
 	if (IS_ERR(s))
 		return ERR_CAST(s);
-	w = weak_get(heap, s, idx, off, NULL, NULL);
-	if (w)
-		return w;
+	/*
+	 * An object without records has no handle: make one without looking
+	 * first.  The bit is a hint; the locked find-or-add below decides.
+	 */
+	if (test_bit(idx, shp_special_bits(s))) {
+		w = weak_get(heap, s, idx, off, NULL, NULL);
+		if (w)
+			return w;
+	}
 	sp = shp_special_new(heap, SPANHEAP_SPECIAL_WEAK);
-	cell = kmalloc(sizeof(*cell), SHP_GFP);
+	cell = shp_weak_cell_new(ptr);
 	if (!sp || !cell) {
-		kfree(cell);
+		if (cell)
+			shp_weak_cell_free(cell);
 		if (sp)
 			shp_special_free(heap, sp);
 		return ERR_PTR(-ENOMEM);
 	}
-	cell->ptr = ptr;
-	refcount_set(&cell->ref, 2);	/* the record's and the caller's */
 	w = weak_get(heap, s, idx, off, sp, cell);
 	if (w != cell) {	/* another task made it meanwhile */
-		kfree(cell);
+		shp_weak_cell_free(cell);
 		shp_special_free(heap, sp);
 	}
 	return w;
@@ -170,7 +174,7 @@ void spanheap_weak_put(struct spanheap *heap, struct spanheap_weak *w)
 		}
 		rcu_read_unlock();
 	}
-	if (!done && refcount_dec_and_test(&w->ref))
-		kfree(w);
+	if (!done)
+		shp_weak_cell_put(w);
 }
 EXPORT_SYMBOL_GPL(spanheap_weak_put);

@@ -278,6 +278,135 @@ static void concurrent_with_collections(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, weak_records(test), 0);
 }
 
+#define TWIN_OBJS	256
+#define TWIN_ROUNDS	64
+
+/*
+ * Two tasks make the handles of the same fresh objects, one from each
+ * end, so that they meet on some object: both see it without records,
+ * both allocate, and the locked find-or-add must give both the one
+ * handle.  The test publishes round r in @round; the thread answers in
+ * @done.
+ */
+struct twin {
+	struct spanheap *heap;
+	struct node *head;			/* root slot */
+	struct node *objs[TWIN_OBJS];		/* reachable from @head */
+	struct spanheap_weak *w[2][TWIN_OBJS];
+	atomic_t round;
+	atomic_t done;
+	bool stop;
+	struct completion exited;
+};
+
+/* Spin until *@v reaches @r or @stop is set; false on a 30 s timeout. */
+static bool twin_wait(atomic_t *v, int r, bool *stop)
+{
+	unsigned long deadline = jiffies + 30 * HZ;
+
+	while (atomic_read_acquire(v) < r && !READ_ONCE(*stop)) {
+		if (time_after(jiffies, deadline))
+			return false;
+		cond_resched();
+	}
+	return !READ_ONCE(*stop);
+}
+
+static int twin_thread(void *arg)
+{
+	struct twin *t = arg;
+	int r, i;
+
+	for (r = 1; r <= TWIN_ROUNDS && twin_wait(&t->round, r, &t->stop); r++) {
+		spanheap_enter(t->heap);
+		for (i = 0; i < TWIN_OBJS; i++)
+			t->w[1][i] = spanheap_weak_make(t->heap, t->objs[i]);
+		spanheap_exit(t->heap);
+		atomic_set_release(&t->done, r);
+	}
+	kthread_complete_and_exit(&t->exited, 0);
+}
+
+/* One round's objects, chained from @t->head; false if out of memory. */
+static bool twin_objects(struct twin *t)
+{
+	struct node *n;
+	int i;
+
+	spanheap_enter(t->heap);
+	WRITE_ONCE(t->head, NULL);
+	for (i = 0; i < TWIN_OBJS; i++) {
+		n = spanheap_alloc(t->heap, sizeof(*n), 0);
+		if (!n)
+			break;
+		n->next[0] = t->head;
+		WRITE_ONCE(t->head, n);
+		t->objs[i] = n;
+	}
+	spanheap_exit(t->heap);
+	return i == TWIN_OBJS;
+}
+
+/* The round's handles: one per object, shared by both tasks. */
+static void twin_check(struct kunit *test, struct twin *t)
+{
+	struct spanheap *heap = t->heap;
+	int i, k, bad = 0;
+
+	spanheap_enter(heap);
+	for (i = 0; i < TWIN_OBJS; i++) {
+		if (IS_ERR(t->w[0][i]) || IS_ERR(t->w[1][i])) {
+			bad++;
+			continue;
+		}
+		if (t->w[0][i] != t->w[1][i] ||
+		    spanheap_weak_value(heap, t->w[0][i]) != t->objs[i])
+			bad++;
+		for (k = 0; k < 2; k++)
+			spanheap_weak_put(heap, t->w[k][i]);
+	}
+	spanheap_exit(heap);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+}
+
+static void concurrent_makes_share_one_handle(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+	struct twin *t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
+	struct task_struct *task;
+	int r, i;
+
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	t->heap = heap;
+	init_completion(&t->exited);
+	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, (void **)&t->head), 0);
+	spanheap_set_gc_percent(heap, 1);	/* paced cycles race the makes */
+	task = kthread_run(twin_thread, t, "spanheap-twin");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	for (r = 1; r <= TWIN_ROUNDS; r++) {
+		if (!twin_objects(t)) {
+			KUNIT_FAIL(test, "round %d: out of memory", r);
+			break;
+		}
+		atomic_set_release(&t->round, r);
+		spanheap_enter(heap);
+		for (i = TWIN_OBJS - 1; i >= 0; i--)
+			t->w[0][i] = spanheap_weak_make(heap, t->objs[i]);
+		spanheap_exit(heap);
+		if (!twin_wait(&t->done, r, &t->stop)) {
+			KUNIT_FAIL(test, "round %d: the thread did not finish", r);
+			break;
+		}
+		twin_check(test, t);
+	}
+	WRITE_ONCE(t->stop, true);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&t->exited, 60 * HZ), 0);
+	spanheap_set_gc_percent(heap, -1);
+	spanheap_root_remove(heap, (void **)&t->head);
+	spanheap_collect(heap);
+	KUNIT_EXPECT_EQ(test, weak_records(test), 0);
+}
+
 static struct kunit_case weak_cases[] = {
 	KUNIT_CASE(canonical_per_object_and_offset),
 	KUNIT_CASE(keeps_nothing_alive),
@@ -285,6 +414,7 @@ static struct kunit_case weak_cases[] = {
 	KUNIT_CASE(cleared_before_resurrection),
 	KUNIT_CASE(free_and_bad_input),
 	KUNIT_CASE(concurrent_with_collections),
+	KUNIT_CASE(concurrent_makes_share_one_handle),
 	{}
 };
 

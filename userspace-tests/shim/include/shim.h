@@ -229,6 +229,8 @@ typedef struct { s64 counter; } atomic64_t;
 #define __SHIM_ATOMIC(pfx, t)						\
 static inline t pfx##_read(const pfx##_t *v) { return __atomic_load_n(&v->counter, __ATOMIC_RELAXED); } \
 static inline void pfx##_set(pfx##_t *v, t i) { __atomic_store_n(&v->counter, i, __ATOMIC_RELAXED); } \
+static inline t pfx##_read_acquire(const pfx##_t *v) { return __atomic_load_n(&v->counter, __ATOMIC_ACQUIRE); } \
+static inline void pfx##_set_release(pfx##_t *v, t i) { __atomic_store_n(&v->counter, i, __ATOMIC_RELEASE); } \
 static inline t pfx##_add_return(t i, pfx##_t *v) { return __atomic_add_fetch(&v->counter, i, __ATOMIC_SEQ_CST); } \
 static inline t pfx##_sub_return(t i, pfx##_t *v) { return __atomic_sub_fetch(&v->counter, i, __ATOMIC_SEQ_CST); } \
 static inline t pfx##_fetch_add(t i, pfx##_t *v) { return __atomic_fetch_add(&v->counter, i, __ATOMIC_SEQ_CST); } \
