@@ -194,7 +194,7 @@ struct shp_cpu_cache;
  * @rcu: frees the span after lookups that may still see it are done
  * @bits: alloc_bits, remote_bits, mark_bits, special_bits (object has a
  *	record), fin_bits (object has a finalizer), @nwords words each;
- *	the last two change under @speciallock
+ *	the last two change under @speciallock (but for large_revive())
  */
 struct shp_span {
 	struct spanheap *heap;
@@ -453,16 +453,19 @@ static inline unsigned long *shp_fin_bits(struct shp_span *s)
 #define SHP_SPAN_BITMAPS	5
 
 /*
- * Set or clear bit @idx of a span's special or fin bits.  Both are read
- * without speciallock (finalizer_at(), spanheap_weak_make()), so each
- * word is stored whole; every writer holds the lock, so the read half
- * needs no marking.
+ * Set or clear bit @idx of @s's special or fin bits.  Some readers test
+ * them without speciallock (finalizer_at(), spanheap_weak_make()), so
+ * each word is stored whole; every writer holds the lock (large_revive()
+ * zeroes a freed large span's words whole, WRITE_ONCE()), so the read
+ * half needs no marking.
  */
-static inline void shp_special_bit_assign(unsigned long *bits,
+static inline void shp_special_bit_assign(struct shp_span *s,
+					  unsigned long *bits,
 					  unsigned int idx, bool on)
 {
 	unsigned long *w = bits + BIT_WORD(idx);
 
+	lockdep_assert_held(&s->speciallock);
 	if (on)
 		WRITE_ONCE(*w, *w | BIT_MASK(idx));
 	else

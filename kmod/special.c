@@ -233,8 +233,8 @@ void shp_special_update_bits(struct shp_span *s, unsigned int idx)
 	lockdep_assert_held(&s->speciallock);
 	for (; cur; cur = cur->next)
 		fin |= cur->kind == SPANHEAP_SPECIAL_FINALIZER;
-	shp_special_bit_assign(shp_special_bits(s), idx, *obj_head(s, idx));
-	shp_special_bit_assign(shp_fin_bits(s), idx, fin);
+	shp_special_bit_assign(s, shp_special_bits(s), idx, *obj_head(s, idx));
+	shp_special_bit_assign(s, shp_fin_bits(s), idx, fin);
 }
 
 /**
@@ -297,9 +297,9 @@ int shp_special_add(struct shp_span *s, unsigned int idx, struct shp_special *sp
 	*link = sp;
 	shp_special_account(s, sp, 1);
 	/* shp_special_update_bits() without the walk: one record more. */
-	shp_special_bit_assign(shp_special_bits(s), idx, true);
+	shp_special_bit_assign(s, shp_special_bits(s), idx, true);
 	if (sp->kind == SPANHEAP_SPECIAL_FINALIZER)
-		shp_special_bit_assign(shp_fin_bits(s), idx, true);
+		shp_special_bit_assign(s, shp_fin_bits(s), idx, true);
 	return 0;
 }
 

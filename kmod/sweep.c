@@ -85,7 +85,7 @@ static bool sweep_object_specials(struct spanheap *heap, struct shp_span *s,
 			sweep_unlinked(heap, sp, due);
 		}
 		/* No record left (and there was no finalizer). */
-		shp_special_bit_assign(shp_special_bits(s), idx, false);
+		shp_special_bit_assign(s, shp_special_bits(s), idx, false);
 		return false;
 	}
 	for (link = &s->specials[idx]; (sp = *link);) {

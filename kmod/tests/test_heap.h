@@ -8,6 +8,7 @@
 #define _SPANHEAP_TEST_HEAP_H
 
 #include <kunit/test.h>
+#include <linux/completion.h>
 #include <linux/err.h>
 #include <linux/sched.h>
 #include <linux/workqueue.h>
@@ -68,6 +69,8 @@ static inline void test_heap_exit(struct kunit *test, unsigned int flags)
 {
 	struct spanheap *heap = test->priv;
 
+	if (!heap)		/* left to a thread that did not finish */
+		return;
 	if (flags & TEST_HEAP_SECTION) {
 		migrate_enable();
 		spanheap_exit(heap);
@@ -80,6 +83,23 @@ static inline void test_heap_exit(struct kunit *test, unsigned int flags)
 		KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
 	}
 	spanheap_destroy(heap);
+}
+
+/*
+ * Wait up to @secs for a case's thread to complete @done.  On a timeout
+ * the case fails and leaves the heap to the thread: test_heap_exit() does
+ * not destroy it, and the caller must not free what the thread uses
+ * (hence kzalloc(), not kunit_kzalloc(), for it).  A leak, not a
+ * use-after-free, if the thread is stuck.
+ */
+static inline bool test_thread_done(struct kunit *test, struct completion *done,
+				    unsigned int secs)
+{
+	if (wait_for_completion_timeout(done, secs * HZ))
+		return true;
+	KUNIT_FAIL(test, "thread not done after %u s: its heap is left to it", secs);
+	test->priv = NULL;
+	return false;
 }
 
 /*

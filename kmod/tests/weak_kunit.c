@@ -253,40 +253,54 @@ static int churn_thread(void *arg)
 static void concurrent_with_collections(struct kunit *test)
 {
 	struct spanheap *heap = test->priv;
-	struct churn *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
 	struct task_struct *t;
+	struct churn *c;
 	int i;
 
+	c = kzalloc(sizeof(*c), GFP_KERNEL);	/* freed once the thread is gone */
 	KUNIT_ASSERT_NOT_NULL(test, c);
 	c->heap = heap;
 	init_completion(&c->done);
 	for (i = 0; i < CHURN_SLOTS; i++)
-		KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, (void **)&c->slots[i]), 0);
+		if (spanheap_root_add(heap, (void **)&c->slots[i]))
+			break;
+	if (i < CHURN_SLOTS) {
+		KUNIT_FAIL(test, "root_add failed");
+		goto out;
+	}
 	spanheap_set_gc_percent(heap, 1);	/* paced cycles too */
 	c->deadline = jiffies + HZ / 2;
 	t = kthread_run(churn_thread, c, "spanheap-weak");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	if (IS_ERR(t)) {
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
+		goto out;
+	}
 	while (time_before(jiffies, c->deadline))
 		spanheap_collect(heap);
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&c->done, 60 * HZ), 0);
+	if (!test_thread_done(test, &c->done, 60))
+		return;
 	spanheap_set_gc_percent(heap, -1);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c->errors), 0);
 	KUNIT_EXPECT_GT(test, atomic_read(&c->reads), 0);
-	for (i = 0; i < CHURN_SLOTS; i++)
+out:
+	while (i-- > 0)
 		spanheap_root_remove(heap, (void **)&c->slots[i]);
+	kfree(c);
 	spanheap_collect(heap);
 	KUNIT_EXPECT_EQ(test, weak_records(test), 0);
 }
 
 #define TWIN_OBJS	256
-#define TWIN_ROUNDS	64
+#define TWIN_ROUNDS	64	/* at least; more until the two ran at once */
 
 /*
  * Two tasks make the handles of the same fresh objects, one from each
  * end, so that they meet on some object: both see it without records,
  * both allocate, and the locked find-or-add must give both the one
- * handle.  The test publishes round r in @round; the thread answers in
- * @done.
+ * handle.  The test publishes round r in @round; the thread says it
+ * started it in @started, which the test waits for, and finished it in
+ * @done.  @made counts the thread's makes, so the test sees whether the
+ * two ran at once.
  */
 struct twin {
 	struct spanheap *heap;
@@ -294,7 +308,9 @@ struct twin {
 	struct node *objs[TWIN_OBJS];		/* reachable from @head */
 	struct spanheap_weak *w[2][TWIN_OBJS];
 	atomic_t round;
+	atomic_t started;
 	atomic_t done;
+	atomic_t made;
 	bool stop;
 	struct completion exited;
 };
@@ -317,10 +333,13 @@ static int twin_thread(void *arg)
 	struct twin *t = arg;
 	int r, i;
 
-	for (r = 1; r <= TWIN_ROUNDS && twin_wait(&t->round, r, &t->stop); r++) {
+	for (r = 1; twin_wait(&t->round, r, &t->stop); r++) {
+		atomic_set_release(&t->started, r);
 		spanheap_enter(t->heap);
-		for (i = 0; i < TWIN_OBJS; i++)
+		for (i = 0; i < TWIN_OBJS; i++) {
 			t->w[1][i] = spanheap_weak_make(t->heap, t->objs[i]);
+			atomic_inc(&t->made);
+		}
 		spanheap_exit(t->heap);
 		atomic_set_release(&t->done, r);
 	}
@@ -333,6 +352,7 @@ static bool twin_objects(struct twin *t)
 	struct node *n;
 	int i;
 
+	memset(t->w, 0, sizeof(t->w));
 	spanheap_enter(t->heap);
 	WRITE_ONCE(t->head, NULL);
 	for (i = 0; i < TWIN_OBJS; i++) {
@@ -347,23 +367,26 @@ static bool twin_objects(struct twin *t)
 	return i == TWIN_OBJS;
 }
 
-/* The round's handles: one per object, shared by both tasks. */
+/*
+ * The round's handles, one per object shared by both tasks; puts every
+ * handle made (a slot the thread did not reach is NULL).
+ */
 static void twin_check(struct kunit *test, struct twin *t)
 {
 	struct spanheap *heap = t->heap;
+	struct spanheap_weak *w;
 	int i, k, bad = 0;
 
 	spanheap_enter(heap);
 	for (i = 0; i < TWIN_OBJS; i++) {
-		if (IS_ERR(t->w[0][i]) || IS_ERR(t->w[1][i])) {
-			bad++;
-			continue;
-		}
-		if (t->w[0][i] != t->w[1][i] ||
+		if (t->w[0][i] != t->w[1][i] || IS_ERR_OR_NULL(t->w[0][i]) ||
 		    spanheap_weak_value(heap, t->w[0][i]) != t->objs[i])
 			bad++;
-		for (k = 0; k < 2; k++)
-			spanheap_weak_put(heap, t->w[k][i]);
+		for (k = 0; k < 2; k++) {
+			w = t->w[k][i];
+			if (!IS_ERR_OR_NULL(w))
+				spanheap_weak_put(heap, w);
+		}
 	}
 	spanheap_exit(heap);
 	KUNIT_EXPECT_EQ(test, bad, 0);
@@ -372,27 +395,47 @@ static void twin_check(struct kunit *test, struct twin *t)
 static void concurrent_makes_share_one_handle(struct kunit *test)
 {
 	struct spanheap *heap = test->priv;
-	struct twin *t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
+	unsigned long deadline = jiffies + 30 * HZ;
+	int r, i, made, overlapped = 0;
 	struct task_struct *task;
-	int r, i;
+	struct twin *t;
 
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs two CPUs for the two tasks to meet");
+	t = kzalloc(sizeof(*t), GFP_KERNEL);	/* freed once the thread is gone */
 	KUNIT_ASSERT_NOT_NULL(test, t);
 	t->heap = heap;
 	init_completion(&t->exited);
-	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, (void **)&t->head), 0);
+	if (spanheap_root_add(heap, (void **)&t->head)) {
+		kfree(t);
+		KUNIT_FAIL(test, "root_add failed");
+		return;
+	}
 	spanheap_set_gc_percent(heap, 1);	/* paced cycles race the makes */
 	task = kthread_run(twin_thread, t, "spanheap-twin");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
-	for (r = 1; r <= TWIN_ROUNDS; r++) {
+	if (IS_ERR(task)) {
+		spanheap_root_remove(heap, (void **)&t->head);
+		kfree(t);
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(task));
+		return;
+	}
+	for (r = 1; r <= TWIN_ROUNDS ||
+		    (!overlapped && time_before(jiffies, deadline)); r++) {
 		if (!twin_objects(t)) {
 			KUNIT_FAIL(test, "round %d: out of memory", r);
 			break;
 		}
 		atomic_set_release(&t->round, r);
+		if (!twin_wait(&t->started, r, &t->stop)) {
+			KUNIT_FAIL(test, "round %d: the thread did not start", r);
+			break;
+		}
+		made = atomic_read(&t->made);
 		spanheap_enter(heap);
 		for (i = TWIN_OBJS - 1; i >= 0; i--)
 			t->w[0][i] = spanheap_weak_make(heap, t->objs[i]);
 		spanheap_exit(heap);
+		overlapped += atomic_read(&t->made) != made;
 		if (!twin_wait(&t->done, r, &t->stop)) {
 			KUNIT_FAIL(test, "round %d: the thread did not finish", r);
 			break;
@@ -400,9 +443,15 @@ static void concurrent_makes_share_one_handle(struct kunit *test)
 		twin_check(test, t);
 	}
 	WRITE_ONCE(t->stop, true);
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&t->exited, 60 * HZ), 0);
+	if (!test_thread_done(test, &t->exited, 60))
+		return;
+	if (atomic_read(&t->round) == r)	/* left: the thread has finished it */
+		twin_check(test, t);
+	/* The race was run: in some round the thread made handles meanwhile. */
+	KUNIT_EXPECT_GT(test, overlapped, 0);
 	spanheap_set_gc_percent(heap, -1);
 	spanheap_root_remove(heap, (void **)&t->head);
+	kfree(t);
 	spanheap_collect(heap);
 	KUNIT_EXPECT_EQ(test, weak_records(test), 0);
 }
