@@ -321,27 +321,36 @@ static int remote_alloc_thread(void *arg)
 static void remote_double_free_rejected(struct kunit *test)
 {
 	struct spanheap *heap = test->priv;
-	struct remote_objs *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 	struct task_struct *t;
+	struct remote_objs *r;
+	void *live, *freed;
 
-	KUNIT_ASSERT_NOT_NULL(test, r);
 	KUNIT_ASSERT_NOT_NULL(test, st);
+	r = kzalloc(sizeof(*r), GFP_KERNEL);	/* freed once the thread is done */
+	KUNIT_ASSERT_NOT_NULL(test, r);
 	r->heap = heap;
 	init_completion(&r->done);
 	t = kthread_run(remote_alloc_thread, r, "spanheap-remote");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&r->done,
-			msecs_to_jiffies(60000)), 0UL);
-	KUNIT_ASSERT_NOT_NULL(test, r->live);
-	KUNIT_ASSERT_NOT_NULL(test, r->freed);
+	if (IS_ERR(t)) {
+		kfree(r);
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
+		return;
+	}
+	if (!test_thread_done_in_section(test, &r->done, 60))
+		return;
+	live = r->live;
+	freed = r->freed;
+	kfree(r);
+	KUNIT_ASSERT_NOT_NULL(test, live);
+	KUNIT_ASSERT_NOT_NULL(test, freed);
 
-	KUNIT_EXPECT_EQ(test, spanheap_free(heap, r->freed), -EINVAL);
-	KUNIT_EXPECT_EQ(test, spanheap_free(heap, r->live), 0);
-	KUNIT_EXPECT_EQ(test, spanheap_free(heap, r->live), -EINVAL);
-	KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, r->live, NULL));
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, freed), -EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, live), 0);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, live), -EINVAL);
+	KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, live, NULL));
 	spanheap_drain(heap);		/* folds the posted free */
-	KUNIT_EXPECT_EQ(test, spanheap_free(heap, r->live), -EINVAL);
+	KUNIT_EXPECT_EQ(test, spanheap_free(heap, live), -EINVAL);
 	spanheap_read_stats(heap, st);
 	KUNIT_EXPECT_EQ(test, st->objects_in_use, 0);
 	KUNIT_EXPECT_EQ(test, st->bad_frees, 3);
@@ -409,22 +418,35 @@ static int remote_free_thread(void *arg)
 	kthread_complete_and_exit(&r->done, 0);
 }
 
-/* Free @obj from another task (a remote free if it runs on another CPU). */
-static void free_from_another_task(struct kunit *test, struct spanheap *heap, void *obj)
+/*
+ * Free @obj from another task (a remote free if it runs on another CPU).
+ * Return: false if the case failed and must return at once.
+ */
+static bool free_from_another_task(struct kunit *test, struct spanheap *heap,
+				   void *obj)
 {
-	struct remote_free *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct remote_free *r = kzalloc(sizeof(*r), GFP_KERNEL);
 	struct task_struct *t;
 
-	KUNIT_ASSERT_NOT_NULL(test, r);
+	if (!r) {
+		KUNIT_FAIL(test, "out of memory");
+		return false;
+	}
 	r->heap = heap;
 	r->obj = obj;
 	r->ret = -1;
 	init_completion(&r->done);
 	t = kthread_run(remote_free_thread, r, "spanheap-remote");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&r->done,
-			msecs_to_jiffies(60000)), 0UL);
+	if (IS_ERR(t)) {
+		kfree(r);
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
+		return false;
+	}
+	if (!test_thread_done_in_section(test, &r->done, 60))
+		return false;	/* @r is left to the thread */
 	KUNIT_EXPECT_EQ(test, r->ret, 0);
+	kfree(r);
+	return true;
 }
 
 /*
@@ -443,7 +465,8 @@ static void remote_free_refills_owner(struct kunit *test)
 		objs[i] = spanheap_alloc(heap, 64, 0);
 		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
 	}
-	free_from_another_task(test, heap, objs[n / 2]);
+	if (!free_from_another_task(test, heap, objs[n / 2]))
+		return;
 	KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, objs[n / 2], NULL));
 	KUNIT_EXPECT_PTR_EQ(test, spanheap_alloc(heap, 64, 0), objs[n / 2]);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&heap->reserved),
@@ -472,7 +495,8 @@ static void remote_free_drops_records(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, obj);
 	KUNIT_ASSERT_EQ(test, spanheap_pin(heap, obj), 0);
 	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, obj, never_runs, NULL), 0);
-	free_from_another_task(test, heap, obj);
+	if (!free_from_another_task(test, heap, obj))
+		return;
 	spanheap_read_stats(heap, st);
 	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_PIN], 0);
 	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_FINALIZER], 0);
@@ -498,7 +522,8 @@ static void remotely_freed_takes_no_record(struct kunit *test)
 	void *obj = spanheap_alloc(heap, 64, 0);
 
 	KUNIT_ASSERT_NOT_NULL(test, obj);
-	free_from_another_task(test, heap, obj);
+	if (!free_from_another_task(test, heap, obj))
+		return;
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, obj, never_runs, NULL), -EINVAL);
 	KUNIT_EXPECT_EQ(test, spanheap_add_cleanup(heap, obj, never_cleans, NULL), -EINVAL);
 	KUNIT_EXPECT_EQ(test, spanheap_pin(heap, obj), -EINVAL);

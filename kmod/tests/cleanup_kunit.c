@@ -568,8 +568,11 @@ static void wait_for_dying(struct spanheap *heap, void *arg)
 	atomic_inc(&g->ran);
 }
 
-/* @n objects, each with cleanup @fn(@arg); garbage once the section ends. */
-static void add_garbage_with_cleanups(struct kunit *test, struct spanheap *heap,
+/*
+ * @n objects, each with cleanup @fn(@arg); garbage once the section ends.
+ * Return: all were made (else the case failed).
+ */
+static bool add_garbage_with_cleanups(struct kunit *test, struct spanheap *heap,
 				      int n, spanheap_cleanup_t fn, void *arg)
 {
 	struct node *a;
@@ -578,10 +581,13 @@ static void add_garbage_with_cleanups(struct kunit *test, struct spanheap *heap,
 	spanheap_enter(heap);
 	for (i = 0; i < n; i++) {
 		a = spanheap_alloc(heap, sizeof(*a), 0);
-		KUNIT_ASSERT_NOT_NULL(test, a);
-		KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, a, fn, arg), 0);
+		if (!a || spanheap_add_cleanup(heap, a, fn, arg) <= 0)
+			break;
 	}
 	spanheap_exit(heap);
+	if (i < n)
+		KUNIT_FAIL(test, "cleanup %d of %d not added", i, n);
+	return i == n;
 }
 
 /*
@@ -603,11 +609,13 @@ static void destroy_with_queued_cleanups(struct kunit *test)
 	WRITE_ONCE(shp_cleanup_workers, old);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
 	init_completion(&g->started);
-	add_garbage_with_cleanups(test, heap, 1, wait_for_dying, g);
-	spanheap_collect(heap);
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&g->started, 20 * HZ), 0);
-	add_garbage_with_cleanups(test, heap, 100, count_cleanup, n);
-	spanheap_collect(heap);		/* queues 100 behind the busy worker */
+	/* No assert from here on: only destroy ends the worker's cleanup. */
+	if (add_garbage_with_cleanups(test, heap, 1, wait_for_dying, g)) {
+		spanheap_collect(heap);
+		KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&g->started, 20 * HZ), 0);
+		if (add_garbage_with_cleanups(test, heap, 100, count_cleanup, n))
+			spanheap_collect(heap);	/* queues 100 behind the busy worker */
+	}
 	spanheap_destroy(heap);
 	KUNIT_EXPECT_EQ(test, atomic_read(&g->ran), 1);
 	KUNIT_EXPECT_EQ(test, atomic_read(n), 0);
@@ -671,6 +679,7 @@ static void destroy_while_cleanup_allocates(struct kunit *test)
 struct ids {
 	struct spanheap *heap;
 	s64 *ids;
+	atomic_t ran;		/* its objects' cleanups run */
 	struct completion done;
 };
 
@@ -686,7 +695,7 @@ static int ids_thread(void *arg)
 	for (i = 0; i < IDS_EACH; i++) {
 		spanheap_enter(r->heap);
 		o = spanheap_alloc(r->heap, sizeof(*o), 0);
-		r->ids[i] = o ? spanheap_add_cleanup(r->heap, o, count_cleanup, r) : -1;
+		r->ids[i] = o ? spanheap_add_cleanup(r->heap, o, count_cleanup, &r->ran) : -1;
 		spanheap_exit(r->heap);
 		cond_resched();
 	}
@@ -697,28 +706,46 @@ static int ids_thread(void *arg)
 /* Ids come from per-CPU blocks: unique and positive across tasks. */
 static void ids_unique_across_tasks(struct kunit *test)
 {
-	struct ids *r = kunit_kcalloc(test, IDS_TASKS, sizeof(*r), GFP_KERNEL);
-	s64 *all = kunit_kcalloc(test, IDS_TASKS * IDS_EACH, sizeof(*all), GFP_KERNEL);
-	int i, j, dup = 0, nonpos = 0;
+	int i, j, started, dup = 0, nonpos = 0;
+	struct task_struct *t;
+	struct ids *r;
+	s64 *all;
 
-	KUNIT_ASSERT_NOT_NULL(test, r);
-	KUNIT_ASSERT_NOT_NULL(test, all);
-	for (i = 0; i < IDS_TASKS; i++) {
-		r[i].heap = test->priv;
-		r[i].ids = all + i * IDS_EACH;
-		init_completion(&r[i].done);
-		KUNIT_ASSERT_FALSE(test, IS_ERR(kthread_run(ids_thread, &r[i],
-							    "spanheap-ids/%d", i)));
+	/* Not kunit-managed: left to the threads if one never ends. */
+	r = kcalloc(IDS_TASKS, sizeof(*r), GFP_KERNEL);
+	all = kcalloc(IDS_TASKS * IDS_EACH, sizeof(*all), GFP_KERNEL);
+	if (!r || !all) {
+		kfree(all);
+		kfree(r);
+		KUNIT_FAIL(test, "out of memory");
+		return;
 	}
-	for (i = 0; i < IDS_TASKS; i++)
-		KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&r[i].done, 60 * HZ), 0);
-	for (i = 0; i < IDS_TASKS * IDS_EACH; i++) {
+	for (started = 0; started < IDS_TASKS; started++) {
+		r[started].heap = test->priv;
+		r[started].ids = all + started * IDS_EACH;
+		init_completion(&r[started].done);
+		t = kthread_run(ids_thread, &r[started], "spanheap-ids/%d", started);
+		if (IS_ERR(t)) {
+			KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
+			break;
+		}
+	}
+	for (i = 0; i < started; i++)
+		if (!test_thread_done(test, &r[i].done, 60))
+			return;
+	for (i = 0; started == IDS_TASKS && i < IDS_TASKS * IDS_EACH; i++) {
 		nonpos += all[i] <= 0;
 		for (j = 0; j < i; j++)
 			dup += all[i] == all[j];
 	}
 	KUNIT_EXPECT_EQ(test, nonpos, 0);
 	KUNIT_EXPECT_EQ(test, dup, 0);
+	/* The objects are garbage: their cleanups run, then @r may go. */
+	collect_and_wait(test->priv);
+	for (i = 0; i < started; i++)
+		KUNIT_EXPECT_EQ(test, atomic_read(&r[i].ran), IDS_EACH);
+	kfree(all);
+	kfree(r);
 }
 
 static struct kunit_case cleanup_cases[] = {

@@ -856,7 +856,7 @@ struct walk_charge {
 	struct kunit *test;
 	struct spanheap *heap;
 	struct shp_central *ct;
-	struct completion go, done;
+	struct completion go, charged_once, done;
 	unsigned int reports, nempty_before, nempty_after;
 	bool timed_out;
 	int charged;
@@ -872,8 +872,8 @@ static int walk_charger(void *arg)
 	wc->charged = spanheap_charge(wc->heap, 64 << 10);
 	wc->nempty_after = READ_ONCE(wc->ct->nempty);
 	rcu_barrier();		/* whatever was given back is freed by now */
-	complete_all(&wc->done);	/* the report and the case both wait */
-	return 0;
+	complete(&wc->charged_once);	/* for the report */
+	kthread_complete_and_exit(&wc->done, 0);
 }
 
 /* The first report, the walk half done: let the charger run to its end. */
@@ -884,7 +884,7 @@ static void walk_charge_report(void *arg, void *obj)
 	if (wc->reports++)
 		return;
 	complete(&wc->go);
-	if (!wait_for_completion_timeout(&wc->done, 10 * HZ))
+	if (!wait_for_completion_timeout(&wc->charged_once, 10 * HZ))
 		wc->timed_out = true;
 }
 
@@ -897,28 +897,39 @@ static void walk_charge_report(void *arg, void *obj)
  */
 static void charge_beside_cycles_walk(struct kunit *test)
 {
-	struct walk_charge *wc = kunit_kzalloc(test, sizeof(*wc), GFP_KERNEL);
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	struct walk_charge *wc;
 	struct task_struct *task;
 	int ret;
 
-	KUNIT_ASSERT_NOT_NULL(test, wc);
 	KUNIT_ASSERT_NOT_NULL(test, st);
+	wc = kzalloc(sizeof(*wc), GFP_KERNEL);	/* freed once the thread is done */
+	KUNIT_ASSERT_NOT_NULL(test, wc);
 	wc->test = test;
 	wc->heap = test_heap_new("kunit-fin-walk-charge");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(wc->heap));
+	if (IS_ERR(wc->heap)) {
+		KUNIT_FAIL(test, "heap: %ld", PTR_ERR(wc->heap));
+		kfree(wc);
+		return;
+	}
 	init_completion(&wc->go);
+	init_completion(&wc->charged_once);
 	init_completion(&wc->done);
-	KUNIT_ASSERT_EQ(test, test_self_cycles(wc->heap, 1, nop_fin), 1U);
+	KUNIT_EXPECT_EQ(test, test_self_cycles(wc->heap, 1, nop_fin), 1U);
 	wc->ct = test_kept_spans_at_limit(wc->heap, st);
-	KUNIT_ASSERT_NOT_NULL(test, wc->ct);
-	KUNIT_ASSERT_GT(test, wc->ct->nempty, SHP_KEEP_EMPTY_SPANS + 8);
-
+	if (!wc->ct || wc->ct->nempty <= SHP_KEEP_EMPTY_SPANS + 8) {
+		KUNIT_FAIL(test, "no empty spans kept at the limit");
+		goto out;
+	}
 	task = kthread_run(walk_charger, wc, "spanheap-walk-charge");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	if (IS_ERR(task)) {
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(task));
+		goto out;
+	}
 	KUNIT_EXPECT_EQ(test, spanheap_finalizer_cycles(wc->heap, walk_charge_report, wc), 1);
 	complete(&wc->go);	/* if the walk never reported */
-	wait_for_completion(&wc->done);
+	if (!test_wait_done(test, &wc->done, 60))
+		return;
 	KUNIT_EXPECT_FALSE(test, wc->timed_out);
 	KUNIT_EXPECT_EQ(test, wc->reports, 1U);
 	KUNIT_EXPECT_EQ(test, wc->charged, -ENOMEM);
@@ -931,8 +942,10 @@ static void charge_beside_cycles_walk(struct kunit *test)
 	KUNIT_EXPECT_LE(test, wc->ct->nempty, SHP_KEEP_EMPTY_SPANS);
 	if (!ret)
 		spanheap_uncharge(wc->heap, 64 << 10);
+out:
 	spanheap_set_limit(wc->heap, 0);
 	spanheap_destroy(wc->heap);
+	kfree(wc);
 }
 
 /*
@@ -1099,8 +1112,7 @@ static int pending_cycle_thread(void *arg)
 	struct pending_cycle *pc = arg;
 
 	spanheap_collect(pc->heap);
-	complete(&pc->done);
-	return 0;
+	kthread_complete_and_exit(&pc->done, 0);
 }
 
 /*
@@ -1110,21 +1122,28 @@ static int pending_cycle_thread(void *arg)
  */
 static void charge_in_section_beside_pending_cycle(struct kunit *test)
 {
-	struct pending_cycle *pc = kunit_kzalloc(test, sizeof(*pc), GFP_KERNEL);
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 	unsigned long deadline = jiffies + 10 * HZ;
+	struct pending_cycle *pc;
 	struct shp_central *ct;
 	struct task_struct *task;
 	int ret;
 
-	KUNIT_ASSERT_NOT_NULL(test, pc);
 	KUNIT_ASSERT_NOT_NULL(test, st);
+	pc = kzalloc(sizeof(*pc), GFP_KERNEL);	/* freed once the thread is done */
+	KUNIT_ASSERT_NOT_NULL(test, pc);
 	pc->heap = test_heap_new("kunit-fin-pending-charge");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(pc->heap));
+	if (IS_ERR(pc->heap)) {
+		KUNIT_FAIL(test, "heap: %ld", PTR_ERR(pc->heap));
+		kfree(pc);
+		return;
+	}
 	init_completion(&pc->done);
 	ct = test_kept_spans_at_limit(pc->heap, st);
-	KUNIT_ASSERT_NOT_NULL(test, ct);
-	KUNIT_ASSERT_GT(test, ct->nempty, SHP_KEEP_EMPTY_SPANS + 8);
+	if (!ct || ct->nempty <= SHP_KEEP_EMPTY_SPANS + 8) {
+		KUNIT_FAIL(test, "no empty spans kept at the limit");
+		goto out;
+	}
 
 	spanheap_enter(pc->heap);
 	task = kthread_run(pending_cycle_thread, pc, "spanheap-pending");
@@ -1140,12 +1159,14 @@ static void charge_in_section_beside_pending_cycle(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ret, 0);
 	KUNIT_EXPECT_LE(test, ct->nempty, SHP_KEEP_EMPTY_SPANS);
 	spanheap_exit(pc->heap);
-	wait_for_completion(&pc->done);
+	if (!test_wait_done(test, &pc->done, 60))
+		return;
 	if (!ret)
 		spanheap_uncharge(pc->heap, 64 << 10);
 out:
 	spanheap_set_limit(pc->heap, 0);
 	spanheap_destroy(pc->heap);
+	kfree(pc);
 }
 
 /* The first finalizer to run waits until its heap is being destroyed. */

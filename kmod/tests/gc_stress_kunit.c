@@ -147,7 +147,7 @@ static int mutator_thread(void *arg)
 	unsigned long ops = 0;
 	unsigned int i;
 
-	while (time_before(jiffies, g->deadline)) {
+	while (time_before(jiffies, READ_ONCE(g->deadline))) {
 		spanheap_enter(g->heap);
 		for (i = 0; i < 32; i++)
 			mutate(t, &seed);
@@ -163,7 +163,7 @@ static int collector_thread(void *arg)
 {
 	struct gstress *g = arg;
 
-	while (time_before(jiffies, g->deadline)) {
+	while (time_before(jiffies, READ_ONCE(g->deadline))) {
 		spanheap_collect(g->heap);
 		cond_resched();
 	}
@@ -172,40 +172,57 @@ static int collector_thread(void *arg)
 
 static void gc_stress_finalizers_exact(struct kunit *test)
 {
-	struct gstress *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
-	unsigned int i, r, ids, wrong = 0, finalized = 0, registered = 0;
+	unsigned int i, r, ids, started, wrong = 0, finalized = 0, registered = 0;
 	struct task_struct *task;
+	struct gstress *g;
 
-	KUNIT_ASSERT_NOT_NULL(test, g);
 	KUNIT_ASSERT_NOT_NULL(test, st);
-	g->registered = kunit_kzalloc(test, GS_MAX_IDS, GFP_KERNEL);
-	g->finalized = kunit_kcalloc(test, GS_MAX_IDS, sizeof(atomic_t), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, g->registered);
-	KUNIT_ASSERT_NOT_NULL(test, g->finalized);
+	/* Not kunit-managed: left to the threads if one never ends. */
+	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	g->registered = kzalloc(GS_MAX_IDS, GFP_KERNEL);
+	g->finalized = kcalloc(GS_MAX_IDS, sizeof(atomic_t), GFP_KERNEL);
 	g->heap = spanheap_create("kunit-gcstress", 0);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(g->heap));
+	if (IS_ERR(g->heap)) {
+		KUNIT_FAIL(test, "heap: %ld", PTR_ERR(g->heap));
+		goto out_free;
+	}
+	if (!g->registered || !g->finalized) {
+		KUNIT_FAIL(test, "out of memory");
+		goto out;
+	}
 	g->nthreads = clamp(num_online_cpus(), 2u, GS_MAX_THREADS);
 	for (i = 0; i < g->nthreads; i++) {
 		g->t[i].g = g;
 		g->t[i].index = i;
 		init_completion(&g->t[i].done);
 		for (r = 0; r < GS_ROOTS; r++)
-			KUNIT_ASSERT_EQ(test, spanheap_root_add(g->heap, &g->t[i].roots[r]), 0);
+			if (spanheap_root_add(g->heap, &g->t[i].roots[r])) {
+				KUNIT_FAIL(test, "root_add failed");
+				goto out;
+			}
 	}
 	init_completion(&g->collector_done);
 	g->deadline = jiffies + msecs_to_jiffies(GS_MS);
-	for (i = 0; i < g->nthreads; i++) {
-		task = kthread_run(mutator_thread, &g->t[i], "spanheap-gcs/%u", i);
-		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	for (started = 0; started <= g->nthreads; started++) {
+		if (started < g->nthreads)
+			task = kthread_run(mutator_thread, &g->t[started],
+					   "spanheap-gcs/%u", started);
+		else
+			task = kthread_run(collector_thread, g, "spanheap-gcs-gc");
+		if (IS_ERR(task)) {
+			KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(task));
+			WRITE_ONCE(g->deadline, jiffies);	/* the others stop */
+			break;
+		}
 	}
-	task = kthread_run(collector_thread, g, "spanheap-gcs-gc");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
-	for (i = 0; i < g->nthreads; i++)
-		KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&g->t[i].done,
-				msecs_to_jiffies(GS_MS + 120000)), 0UL);
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&g->collector_done,
-			msecs_to_jiffies(GS_MS + 120000)), 0UL);
+	for (i = 0; i < started; i++)
+		if (!test_wait_done(test, i < g->nthreads ? &g->t[i].done :
+				    &g->collector_done, GS_MS / 1000 + 120))
+			return;
+	if (started <= g->nthreads)
+		goto out;
 
 	/* Drop every root; chains need at most depth + 2 cycles to go. */
 	for (i = 0; i < g->nthreads; i++)
@@ -243,7 +260,12 @@ static void gc_stress_finalizers_exact(struct kunit *test)
 	for (i = 0; i < g->nthreads; i++)
 		for (r = 0; r < GS_ROOTS; r++)
 			spanheap_root_remove(g->heap, &g->t[i].roots[r]);
+out:
 	spanheap_destroy(g->heap);
+out_free:
+	kfree(g->finalized);
+	kfree(g->registered);
+	kfree(g);
 }
 
 #define FW_OBJS		64
@@ -301,15 +323,20 @@ static int fin_words_thread(void *arg)
  */
 static void finalizer_eexist_shares_words(struct kunit *test)
 {
-	struct fin_words *fw = kunit_kzalloc(test, sizeof(*fw), GFP_KERNEL);
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 	struct task_struct *task;
-	unsigned int i;
+	struct fin_words *fw;
+	unsigned int i, started;
 
-	KUNIT_ASSERT_NOT_NULL(test, fw);
 	KUNIT_ASSERT_NOT_NULL(test, st);
+	fw = kzalloc(sizeof(*fw), GFP_KERNEL);	/* freed once the threads are done */
+	KUNIT_ASSERT_NOT_NULL(test, fw);
 	fw->heap = spanheap_create("kunit-finwords", 0);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(fw->heap));
+	if (IS_ERR(fw->heap)) {
+		KUNIT_FAIL(test, "heap: %ld", PTR_ERR(fw->heap));
+		kfree(fw);
+		return;
+	}
 	spanheap_set_gc_percent(fw->heap, -1);	/* no cycle: nothing is finalized */
 	spanheap_enter(fw->heap);
 	migrate_disable();	/* one CPU's cache: one span */
@@ -318,23 +345,32 @@ static void finalizer_eexist_shares_words(struct kunit *test)
 	migrate_enable();
 	spanheap_exit(fw->heap);
 	for (i = 0; i < FW_OBJS; i++)
-		KUNIT_ASSERT_NOT_NULL(test, fw->obj[i]);
-	for (i = 0; i < 2; i++) {
-		fw->t[i].fw = fw;
-		fw->t[i].self = i;
-		init_completion(&fw->t[i].done);
-		task = kthread_run(fin_words_thread, &fw->t[i], "spanheap-finw/%u", i);
-		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+		if (!fw->obj[i]) {
+			KUNIT_FAIL(test, "object %u: allocation failed", i);
+			goto out;
+		}
+	for (started = 0; started < 2; started++) {
+		fw->t[started].fw = fw;
+		fw->t[started].self = started;
+		init_completion(&fw->t[started].done);
+		task = kthread_run(fin_words_thread, &fw->t[started], "spanheap-finw/%u",
+				   started);
+		if (IS_ERR(task)) {
+			KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(task));
+			break;
+		}
 	}
-	for (i = 0; i < 2; i++)
-		KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&fw->t[i].done,
-				msecs_to_jiffies(120000)), 0UL);
+	for (i = 0; i < started; i++)
+		if (!test_wait_done(test, &fw->t[i].done, 120))
+			return;
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&fw->errors), 0);
 	spanheap_read_stats(fw->heap, st);
 	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_FINALIZER], 0);
 	spanheap_drain(fw->heap);
 	KUNIT_EXPECT_EQ(test, shp_heap_check(fw->heap), 0);
+out:
 	spanheap_destroy(fw->heap);
+	kfree(fw);
 }
 
 #define SX_NODES	4096
@@ -415,9 +451,16 @@ static void stats_exact_while_spans_move(struct kunit *test)
 	sx = kzalloc(sizeof(*sx), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, sx);
 	sx->heap = spanheap_create("kunit-statsexact", 0);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(sx->heap));
+	if (IS_ERR(sx->heap)) {
+		KUNIT_FAIL(test, "heap: %ld", PTR_ERR(sx->heap));
+		kfree(sx);
+		return;
+	}
 	spanheap_set_gc_percent(sx->heap, -1);	/* only the cycle thread's cycles */
-	KUNIT_ASSERT_EQ(test, spanheap_root_add(sx->heap, &sx->head), 0);
+	if (spanheap_root_add(sx->heap, &sx->head)) {
+		KUNIT_FAIL(test, "root_add failed");
+		goto out;
+	}
 	/* Every other node joins the chain: the first cycle leaves spans half full. */
 	spanheap_enter(sx->heap);
 	for (i = 0; i < 2 * SX_NODES; i++) {
@@ -430,10 +473,12 @@ static void stats_exact_while_spans_move(struct kunit *test)
 		WRITE_ONCE(sx->head, n);
 	}
 	spanheap_exit(sx->heap);
-	KUNIT_ASSERT_EQ(test, i, 2 * SX_NODES);
+	KUNIT_EXPECT_EQ(test, i, 2 * SX_NODES);
 	spanheap_collect(sx->heap);
 	spanheap_read_stats(sx->heap, st);
-	KUNIT_ASSERT_EQ(test, st->objects_in_use, SX_NODES);
+	KUNIT_EXPECT_EQ(test, st->objects_in_use, SX_NODES);
+	if (i < 2 * SX_NODES || st->objects_in_use != SX_NODES)
+		goto out;
 	cycles = st->collections;
 
 	WRITE_ONCE(sx->deadline, jiffies + msecs_to_jiffies(SX_MS));
@@ -545,8 +590,7 @@ static int cw_charge_thread(void *arg)
 		}
 		complete(&cw->charged_round);
 	}
-	complete(&cw->done);
-	return 0;
+	kthread_complete_and_exit(&cw->done, 0);
 }
 
 static void charge_beside_walks(struct kunit *test)
@@ -562,13 +606,23 @@ static void charge_beside_walks(struct kunit *test)
 	cw = kzalloc(sizeof(*cw), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, cw);
 	cw->heap = spanheap_create("kunit-chargewalk", 0);	/* paced */
-	KUNIT_ASSERT_FALSE(test, IS_ERR(cw->heap));
+	if (IS_ERR(cw->heap)) {
+		KUNIT_FAIL(test, "heap: %ld", PTR_ERR(cw->heap));
+		kfree(cw);
+		return;
+	}
 	init_completion(&cw->go);
 	init_completion(&cw->charged_round);
 	init_completion(&cw->done);
-	KUNIT_ASSERT_EQ(test, test_self_cycles(cw->heap, CW_CYCLIC, cw_fin), CW_CYCLIC);
+	if (test_self_cycles(cw->heap, CW_CYCLIC, cw_fin) != CW_CYCLIC) {
+		KUNIT_FAIL(test, "self cycles not made");
+		goto out;
+	}
 	task = kthread_run(cw_charge_thread, cw, "spanheap-cw");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	if (IS_ERR(task)) {
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(task));
+		goto out;
+	}
 	for (r = 0; r < CW_ROUNDS; r++) {
 		if (!test_kept_spans_at_limit(cw->heap, st)) {
 			KUNIT_FAIL(test, "round %u: allocation failed", r);
@@ -588,10 +642,8 @@ static void charge_beside_walks(struct kunit *test)
 	}
 	WRITE_ONCE(cw->stop, true);
 	complete(&cw->go);
-	if (!wait_for_completion_timeout(&cw->done, 120 * HZ)) {
-		KUNIT_FAIL(test, "the charging thread did not stop: heap left");
+	if (!test_wait_done(test, &cw->done, 120))
 		return;
-	}
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&cw->charged) +
 			atomic_long_read(&cw->refused), (long)r);
 	kunit_info(test, "%ld charges, %ld refused\n", atomic_long_read(&cw->charged),
@@ -599,6 +651,7 @@ static void charge_beside_walks(struct kunit *test)
 	spanheap_set_limit(cw->heap, 0);
 	spanheap_drain(cw->heap);
 	KUNIT_EXPECT_EQ(test, shp_heap_check(cw->heap), 0);
+out:
 	spanheap_destroy(cw->heap);
 	kfree(cw);
 }

@@ -17,7 +17,7 @@
 #include <linux/kthread.h>
 #include <linux/slab.h>
 #include <linux/err.h>
-#include "../internal.h"
+#include "test_heap.h"
 
 #define MK_SUBTREES	256
 #define MK_SUBTREE	63	/* nodes of a complete binary subtree */
@@ -632,7 +632,7 @@ static int ms_mutator(void *arg)
 	void **fan;
 	unsigned int i;
 
-	while (time_before(jiffies, m->deadline)) {
+	while (time_before(jiffies, READ_ONCE(m->deadline))) {
 		spanheap_enter(m->heap);
 		for (i = 0; i < 8; i++) {
 			x ^= x << 13;
@@ -657,7 +657,7 @@ static int ms_collector(void *arg)
 {
 	struct mstress *m = arg;
 
-	while (time_before(jiffies, m->deadline)) {
+	while (time_before(jiffies, READ_ONCE(m->deadline))) {
 		spanheap_collect(m->heap);
 		cond_resched();
 	}
@@ -667,13 +667,18 @@ static int ms_collector(void *arg)
 /* Mutators allocate between cycles marked by 4 workers; nothing reachable goes. */
 static void mark_parallel_mutators(struct kunit *test)
 {
-	struct mstress *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
+	unsigned int i, r, started;
 	struct task_struct *task;
-	unsigned int i, r;
+	struct mstress *m;
 
+	m = kzalloc(sizeof(*m), GFP_KERNEL);	/* freed once the threads are done */
 	KUNIT_ASSERT_NOT_NULL(test, m);
 	m->heap = spanheap_create("kunit-mark-stress", 0);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(m->heap));
+	if (IS_ERR(m->heap)) {
+		KUNIT_FAIL(test, "heap: %ld", PTR_ERR(m->heap));
+		kfree(m);
+		return;
+	}
 	spanheap_set_gc_percent(m->heap, -1);
 	m->heap->nmark_workers = 4;
 	for (i = 0; i < MS_THREADS; i++) {
@@ -681,21 +686,31 @@ static void mark_parallel_mutators(struct kunit *test)
 		m->t[i].index = i;
 		init_completion(&m->t[i].done);
 		for (r = 0; r < MS_ROOTS; r++)
-			KUNIT_ASSERT_EQ(test, spanheap_root_add(m->heap, &m->t[i].roots[r]), 0);
+			if (spanheap_root_add(m->heap, &m->t[i].roots[r])) {
+				KUNIT_FAIL(test, "root_add failed");
+				goto out;
+			}
 	}
 	init_completion(&m->collector_done);
 	m->deadline = jiffies + msecs_to_jiffies(MS_MS);
-	for (i = 0; i < MS_THREADS; i++) {
-		task = kthread_run(ms_mutator, &m->t[i], "spanheap-mk/%u", i);
-		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	for (started = 0; started <= MS_THREADS; started++) {
+		if (started < MS_THREADS)
+			task = kthread_run(ms_mutator, &m->t[started], "spanheap-mk/%u",
+					   started);
+		else
+			task = kthread_run(ms_collector, m, "spanheap-mk-gc");
+		if (IS_ERR(task)) {
+			KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(task));
+			WRITE_ONCE(m->deadline, jiffies);	/* the others stop */
+			break;
+		}
 	}
-	task = kthread_run(ms_collector, m, "spanheap-mk-gc");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
-	for (i = 0; i < MS_THREADS; i++)
-		KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&m->t[i].done,
-				msecs_to_jiffies(MS_MS + 120000)), 0UL);
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&m->collector_done,
-			msecs_to_jiffies(MS_MS + 120000)), 0UL);
+	for (i = 0; i < started; i++)
+		if (!test_wait_done(test, i < MS_THREADS ? &m->t[i].done :
+				    &m->collector_done, MS_MS / 1000 + 120))
+			return;
+	if (started <= MS_THREADS)
+		goto out;
 	spanheap_collect(m->heap);
 	for (i = 0; i < MS_THREADS; i++)
 		for (r = 0; r < MS_ROOTS; r++)
@@ -711,7 +726,9 @@ static void mark_parallel_mutators(struct kunit *test)
 	for (i = 0; i < MS_THREADS; i++)
 		for (r = 0; r < MS_ROOTS; r++)
 			spanheap_root_remove(m->heap, &m->t[i].roots[r]);
+out:
 	spanheap_destroy(m->heap);
+	kfree(m);
 }
 
 /* Wait, at most 10 s, until @work is neither queued nor running. */

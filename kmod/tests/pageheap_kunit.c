@@ -681,25 +681,38 @@ static int stale_lookup_thread(void *arg)
 static void kept_span_reuse_vs_stale_lookup(struct kunit *test)
 {
 	struct spanheap *heap = test->priv;
-	struct stale_lookup *l = kunit_kzalloc(test, sizeof(*l), GFP_KERNEL);
+	struct stale_lookup *l;
 	struct task_struct *t;
 	unsigned int i;
-	void *q;
+	void *p, *q;
+	int ret;
 
-	KUNIT_ASSERT_NOT_NULL(test, l);
 	heap->pages.max_kept = shp_kept_large_spans;
+	p = alloc(test, OBJ);
+	l = kzalloc(sizeof(*l), GFP_KERNEL);	/* freed once the thread is done */
+	KUNIT_ASSERT_NOT_NULL(test, l);
 	l->heap = heap;
-	l->p = alloc(test, OBJ);
+	l->p = p;
 	init_completion(&l->done);
 	t = kthread_run(stale_lookup_thread, l, "spanheap-stale");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	if (IS_ERR(t)) {
+		kfree(l);
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
+		return;
+	}
 	for (i = 0; i < 2000; i++) {
-		KUNIT_ASSERT_EQ(test, spanheap_free(heap, l->p), 0);
+		ret = spanheap_free(heap, p);
 		q = spanheap_alloc(heap, OBJ, SPANHEAP_NOSCAN | SPANHEAP_NOZERO);
-		KUNIT_ASSERT_PTR_EQ(test, q, l->p);
+		if (ret || q != p) {
+			KUNIT_FAIL(test, "round %u: free %d, %s", i, ret,
+				   q ? "another object" : "no object");
+			break;
+		}
 	}
 	atomic_set(&l->stop, 1);
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&l->done, 60 * HZ), 0);
+	if (!test_thread_done_in_section(test, &l->done, 60))
+		return;
+	kfree(l);
 }
 
 #define CHURN_THREADS	2
@@ -722,7 +735,7 @@ static int churn_thread(void *arg)
 	size_t sizes[CHURN_OBJS];
 	unsigned int i, j;
 
-	while (time_before(jiffies, c->deadline)) {
+	while (time_before(jiffies, READ_ONCE(c->deadline))) {
 		spanheap_enter(c->heap);
 		for (i = 0; i < CHURN_OBJS; i++) {
 			seed = seed * 1103515245 + 12345;
@@ -764,11 +777,12 @@ static int churn_thread(void *arg)
 static void concurrent_with_collections_and_scavenger(struct kunit *test)
 {
 	struct spanheap *heap = test->priv;
-	struct churn *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
 	struct task_struct *t;
 	unsigned long puts = 0;
-	int i;
+	struct churn *c;
+	int i, started;
 
+	c = kzalloc(sizeof(*c), GFP_KERNEL);	/* freed once the threads are done */
 	KUNIT_ASSERT_NOT_NULL(test, c);
 	migrate_enable();
 	spanheap_exit(heap);	/* collections wait for sections */
@@ -779,17 +793,23 @@ static void concurrent_with_collections_and_scavenger(struct kunit *test)
 	heap->large_slot_pages = SHP_LARGE_SLOT_PAGES;
 	spanheap_set_gc_percent(heap, 10);
 	c->deadline = jiffies + HZ / 2;
-	for (i = 0; i < CHURN_THREADS; i++) {
+	for (started = 0; started < CHURN_THREADS; started++) {
 		t = kthread_run(churn_thread, c, "spanheap-pageheap");
-		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+		if (IS_ERR(t)) {
+			KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
+			WRITE_ONCE(c->deadline, jiffies);	/* the other stops */
+			break;
+		}
 	}
-	while (time_before(jiffies, c->deadline)) {
+	while (time_before(jiffies, READ_ONCE(c->deadline))) {
 		spanheap_collect(heap);
 		shp_scavenge(heap, jiffies, true);
 		cond_resched();
 	}
-	for (i = 0; i < CHURN_THREADS; i++)
-		KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&c->done, 60 * HZ), 0);
+	/* Out of the section: the heap alone is left if a thread never ends. */
+	for (i = 0; i < started; i++)
+		if (!test_thread_done(test, &c->done, 60))
+			return;
 	spanheap_set_gc_percent(heap, -1);
 	/* A paced cycle may still run: the drain below must not race it. */
 	flush_work(&heap->gc_work);
@@ -809,6 +829,7 @@ static void concurrent_with_collections_and_scavenger(struct kunit *test)
 	shp_scavenge(heap, jiffies, true);
 	KUNIT_EXPECT_EQ(test, narenas(heap), 0);
 	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, 0);
+	kfree(c);
 	spanheap_enter(heap);
 	migrate_disable();
 }
@@ -1031,24 +1052,40 @@ static int slot_peer_thread(void *arg)
 	kthread_complete_and_exit(&sp->exited, 0);
 }
 
+/*
+ * Start a peer running @fn on @p and wait until it has.  Return: the
+ * peer, to be waited for (exited) and freed, or NULL if the case failed
+ * and must return at once.
+ */
 static struct slot_peer *slot_peer_start(struct kunit *test, void *p,
 					 int (*fn)(struct slot_peer *sp))
 {
-	struct slot_peer *sp = kunit_kzalloc(test, sizeof(*sp), GFP_KERNEL);
+	struct slot_peer *sp = kzalloc(sizeof(*sp), GFP_KERNEL);
+	unsigned long deadline = jiffies + 60 * HZ;
 	struct task_struct *t;
 
-	if (!sp)
+	if (!sp) {
+		KUNIT_FAIL(test, "out of memory");
 		return NULL;
+	}
 	sp->heap = test->priv;
 	sp->p = p;
 	sp->fn = fn;
 	init_completion(&sp->exited);
 	t = kthread_run(slot_peer_thread, sp, "spanheap-peer");
-	if (IS_ERR(t))
+	if (IS_ERR(t)) {
+		kfree(sp);
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
 		return NULL;
+	}
 	WRITE_ONCE(sp->go, 1);
-	while (!READ_ONCE(sp->done))
+	while (!READ_ONCE(sp->done) && time_before(jiffies, deadline))
 		cond_resched();
+	if (!READ_ONCE(sp->done)) {
+		KUNIT_FAIL(test, "peer not done after 60 s: the heap is left to it");
+		test_leave_heap_in_section(test);
+		return NULL;
+	}
 	return sp;
 }
 
@@ -1083,14 +1120,19 @@ static void second_free_vs_slot_given_back(struct kunit *test)
 
 	p = slot_filled(test);
 	sp = slot_peer_start(test, p, peer_free);
-	KUNIT_ASSERT_NOT_NULL(test, sp);
+	if (!sp)
+		return;
 	KUNIT_EXPECT_EQ(test, READ_ONCE(sp->ret), -EFAULT);
 	/* Another length: the slot goes back to the kept spans, dead. */
-	q = alloc(test, 2 * OBJ);
+	q = spanheap_alloc(heap, 2 * OBJ, SPANHEAP_NOSCAN);
+	KUNIT_EXPECT_NOT_NULL(test, q);
 	KUNIT_EXPECT_NULL(test, my_slot(heap));
 	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 1);
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&sp->exited, 60 * HZ), 0);
-	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
+	if (!test_thread_done_in_section(test, &sp->exited, 60))
+		return;
+	kfree(sp);
+	if (q)
+		KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
 }
 
 /*
@@ -1106,12 +1148,14 @@ static void stats_vs_slot_revive(struct kunit *test)
 
 	p = slot_filled(test);
 	sp = slot_peer_start(test, p, peer_read_stats);
-	KUNIT_ASSERT_NOT_NULL(test, sp);
+	if (!sp)
+		return;
 	KUNIT_EXPECT_EQ(test, READ_ONCE(sp->ret), 1);
 	/* The slotted span back as a scanned object, with no lock. */
 	KUNIT_EXPECT_PTR_EQ(test, spanheap_alloc(heap, OBJ, 0), (void *)p);
 	KUNIT_EXPECT_EQ(test, SHP_SPC_NOSCAN(span_of(p)->spc), 0);
-	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&sp->exited, 60 * HZ), 0);
+	if (test_thread_done_in_section(test, &sp->exited, 60))
+		kfree(sp);
 }
 
 /*

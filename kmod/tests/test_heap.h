@@ -86,19 +86,58 @@ static inline void test_heap_exit(struct kunit *test, unsigned int flags)
 }
 
 /*
- * Wait up to @secs for a case's thread to complete @done.  On a timeout
- * the case fails and leaves the heap to the thread: test_heap_exit() does
- * not destroy it, and the caller must not free what the thread uses
- * (hence kzalloc(), not kunit_kzalloc(), for it).  A leak, not a
+ * Wait up to @secs for a thread of the case to complete @done.  On a
+ * timeout the case fails and leaves whatever the thread uses to it: the
+ * caller returns at once, freeing and destroying nothing (hence kzalloc(),
+ * not kunit_kzalloc(), for the thread's state).  A leak, not a
  * use-after-free, if the thread is stuck.
+ * Return: whether @done completed.
+ */
+static inline bool test_wait_done(struct kunit *test, struct completion *done,
+				  unsigned int secs)
+{
+	if (wait_for_completion_timeout(done, secs * HZ))
+		return true;
+	KUNIT_FAIL(test, "thread not done after %u s: what it uses is left to it",
+		   secs);
+	return false;
+}
+
+/*
+ * test_wait_done() for a thread on the case's heap (test->priv), which
+ * test_heap_exit() then leaves too.
  */
 static inline bool test_thread_done(struct kunit *test, struct completion *done,
 				    unsigned int secs)
 {
-	if (wait_for_completion_timeout(done, secs * HZ))
+	if (test_wait_done(test, done, secs))
 		return true;
-	KUNIT_FAIL(test, "thread not done after %u s: its heap is left to it", secs);
 	test->priv = NULL;
+	return false;
+}
+
+/*
+ * Leave the case's heap to a thread that did not finish, from inside a
+ * TEST_HEAP_SECTION suite's section: closed here, as test_heap_exit()
+ * will neither close it nor destroy the heap.
+ */
+static inline void test_leave_heap_in_section(struct kunit *test)
+{
+	struct spanheap *heap = test->priv;
+
+	migrate_enable();
+	spanheap_exit(heap);
+	test->priv = NULL;
+}
+
+/* test_thread_done() from inside a TEST_HEAP_SECTION suite's section. */
+static inline bool test_thread_done_in_section(struct kunit *test,
+					       struct completion *done,
+					       unsigned int secs)
+{
+	if (test_wait_done(test, done, secs))
+		return true;
+	test_leave_heap_in_section(test);
 	return false;
 }
 

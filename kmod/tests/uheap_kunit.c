@@ -858,19 +858,20 @@ static int weak_stats_thread(void *arg)
  */
 static void weak_stats_walk_races_commands_and_cycles(struct kunit *test)
 {
-	/* Not kunit_kzalloc(): leaked, not freed, if the thread never ends. */
-	struct weak_stats_race *r = kzalloc(sizeof(*r), GFP_KERNEL);
 	u64 *h = kunit_kcalloc(test, RACE_WEAK, sizeof(*h), GFP_KERNEL);
 	u64 *w = kunit_kcalloc(test, RACE_WEAK, sizeof(*w), GFP_KERNEL);
 	struct uheap *u = test->priv;
+	struct weak_stats_race *r;
 	struct spanheap_stats_v1 *st;
 	struct task_struct *t;
 	unsigned int i, round;
 
-	KUNIT_ASSERT_NOT_NULL(test, r);
 	KUNIT_ASSERT_NOT_NULL(test, h);
 	KUNIT_ASSERT_NOT_NULL(test, w);
 	weak_objects(test, u, h, w, RACE_WEAK);
+	/* Not kunit_kzalloc(): leaked, not freed, if the thread never ends. */
+	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r);
 	/* Never dropped: i even or i % 8 < 4; of those, never unrooted: i % 8 >= 4. */
 	r->min_handles = RACE_WEAK - RACE_WEAK / 4;
 	r->min_live = RACE_WEAK / 4;
@@ -880,7 +881,11 @@ static void weak_stats_walk_races_commands_and_cycles(struct kunit *test)
 	init_completion(&r->started);
 	init_completion(&r->done);
 	t = kthread_run(weak_stats_thread, r, "spanheap-stats");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	if (IS_ERR(t)) {
+		kfree(r);
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
+		return;
+	}
 	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&r->started, 60 * HZ), 0UL);
 	for (round = 0; round < 4; round++) {
 		/* Odd handles of objects kept live: dropped, then made anew. */
