@@ -274,11 +274,6 @@ struct shp_special_cleanup {
 	};
 };
 
-struct shp_special_weak {
-	struct shp_special sp;
-	struct spanheap_weak *handle;
-};
-
 /**
  * struct spanheap_weak - a weak handle (Go's weak.Pointer indirection cell)
  * @ptr: the target; set to NULL, under the span's speciallock, when its
@@ -287,11 +282,18 @@ struct shp_special_weak {
  *	spanheap_weak_make() not yet matched by spanheap_weak_put()
  *
  * Not heap memory: the collector never scans it, so it keeps nothing
- * alive.  Freed when @ref reaches zero.
+ * alive.  It lives in its record (struct shp_special_weak), whose memory
+ * outlasts the record's unlinking until @ref reaches zero.
  */
 struct spanheap_weak {
 	void *ptr;
 	refcount_t ref;
+};
+
+/* One allocation for record and cell: a weak make is one slab allocation. */
+struct shp_special_weak {
+	struct shp_special sp;
+	struct spanheap_weak cell;
 };
 
 /*
@@ -974,8 +976,6 @@ static inline unsigned long shp_run_base(struct shp_run *r)
 int shp_special_caches_get(void);
 void shp_special_caches_put(void);
 struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind);
-struct spanheap_weak *shp_weak_cell_new(void *ptr);
-void shp_weak_cell_free(struct spanheap_weak *w);
 void shp_weak_cell_put(struct spanheap_weak *w);
 void shp_special_free(struct spanheap *heap, struct shp_special *sp);
 void shp_special_free_chain(struct spanheap *heap, struct shp_special *sp);

@@ -27,7 +27,6 @@
 #include "internal.h"
 
 static struct kmem_cache *special_cache[SPANHEAP_NR_SPECIAL_KINDS];
-static struct kmem_cache *weak_cell_cache;
 
 static const struct {
 	const char *name;
@@ -53,12 +52,6 @@ int shp_special_caches_get(void)
 {
 	unsigned int k;
 
-	if (!weak_cell_cache)
-		weak_cell_cache = kmem_cache_create("spanheap_weak_handle",
-						    sizeof(struct spanheap_weak),
-						    0, SLAB_ACCOUNT, NULL);
-	if (!weak_cell_cache)
-		return -ENOMEM;
 	for (k = 1; k < SPANHEAP_NR_SPECIAL_KINDS; k++) {
 		if (!special_cache[k])
 			special_cache[k] = kmem_cache_create(special_kinds[k].name,
@@ -83,38 +76,6 @@ void shp_special_caches_put(void)
 		kmem_cache_destroy(special_cache[k]);
 		special_cache[k] = NULL;
 	}
-	kmem_cache_destroy(weak_cell_cache);
-	weak_cell_cache = NULL;
-}
-
-/**
- * shp_weak_cell_new() - allocate a weak handle's cell
- * @ptr: the pointer it names
- *
- * Context: process context, may sleep.
- * Return: the cell with two references (its record's and its maker's),
- * or NULL.
- */
-struct spanheap_weak *shp_weak_cell_new(void *ptr)
-{
-	struct spanheap_weak *w = kmem_cache_alloc(weak_cell_cache, SHP_GFP);
-
-	if (w) {
-		w->ptr = ptr;
-		refcount_set(&w->ref, 2);
-	}
-	return w;
-}
-
-/**
- * shp_weak_cell_free() - free a cell nobody else has seen
- * @w: cell from shp_weak_cell_new(), never linked to a record
- *
- * Context: any.
- */
-void shp_weak_cell_free(struct spanheap_weak *w)
-{
-	kmem_cache_free(weak_cell_cache, w);
 }
 
 /**
@@ -126,7 +87,8 @@ void shp_weak_cell_free(struct spanheap_weak *w)
 void shp_weak_cell_put(struct spanheap_weak *w)
 {
 	if (refcount_dec_and_test(&w->ref))
-		kmem_cache_free(weak_cell_cache, w);
+		kmem_cache_free(special_cache[SPANHEAP_SPECIAL_WEAK],
+				container_of(w, struct shp_special_weak, cell));
 }
 
 /**
@@ -158,24 +120,23 @@ struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind)
  * @heap: heap it was charged to
  * @sp: record, unlinked
  *
- * A weak record's handle is cleared and loses the record's reference.
+ * A weak record's handle is cleared and loses the record's reference:
+ * the memory, the cell's too, goes with the handle's last reference.
  *
  * Context: any; for a weak record that was linked, the speciallock it
  * was linked under is still held (cells change only under it, weak.c).
  */
 void shp_special_free(struct spanheap *heap, struct shp_special *sp)
 {
-	if (sp->kind == SPANHEAP_SPECIAL_WEAK) {
-		struct shp_special_weak *wr =
-			container_of(sp, struct shp_special_weak, sp);
-
-		/* The handle reads NULL from now on, and loses our reference. */
-		if (wr->handle) {
-			WRITE_ONCE(wr->handle->ptr, NULL);
-			shp_weak_cell_put(wr->handle);
-		}
-	}
 	shp_meta_uncharge(heap, special_kinds[sp->kind].size);
+	if (sp->kind == SPANHEAP_SPECIAL_WEAK) {
+		struct spanheap_weak *w =
+			&container_of(sp, struct shp_special_weak, sp)->cell;
+
+		WRITE_ONCE(w->ptr, NULL);	/* reads NULL from now on */
+		shp_weak_cell_put(w);
+		return;
+	}
 	kmem_cache_free(special_cache[sp->kind], sp);
 }
 

@@ -2,15 +2,16 @@
 /*
  * Weak handles (Go 1.24's weak.Pointer).
  *
- * A handle is a cell outside the heap holding its target pointer, owned
- * by a special record on the target's object: one record, so one
- * handle, per (object, offset), which makes handles canonical.  The
- * collector never scans the cell.  The sweep that first finds the
- * object unreachable clears the cell and unlinks the record, before a
- * finalizer can resurrect the object; a handle made afterwards is a new
- * record and a new cell.  The record holds a reference on the cell, and
- * each spanheap_weak_make() one more; the cell is freed by the last
- * spanheap_weak_put(), and a put that leaves only the record's
+ * A handle is a cell outside the heap holding its target pointer,
+ * allocated with the special record it belongs to on the target's
+ * object: one record, so one handle, per (object, offset), which makes
+ * handles canonical.  The collector never scans the cell.  The sweep
+ * that first finds the object unreachable clears the cell and unlinks
+ * the record, before a finalizer can resurrect the object; a handle made
+ * afterwards is a new record and a new cell.  The record holds a
+ * reference on the cell, and each spanheap_weak_make() one more; their
+ * memory is freed by the last spanheap_weak_put() (or by the record's
+ * free if no handle is held), and a put that leaves only the record's
  * reference removes the record too, so handles nobody holds do not
  * accumulate on long-lived objects.
  *
@@ -23,11 +24,13 @@
 #include <linux/export.h>
 #include "internal.h"
 
-/* The record of (@s, @idx, @off), or a new one; NULL if none could be made. */
+/*
+ * The handle of (@s, @idx, @off) with one more reference: its record's,
+ * or @fresh's, linked now.  NULL if it has none and @fresh is NULL.
+ */
 static struct spanheap_weak *weak_get(struct spanheap *heap, struct shp_span *s,
 				      unsigned int idx, unsigned int off,
-				      struct shp_special *fresh,
-				      struct spanheap_weak *cell)
+				      struct shp_special_weak *fresh)
 {
 	struct shp_special *sp;
 	struct spanheap_weak *w = NULL;
@@ -35,14 +38,14 @@ static struct spanheap_weak *weak_get(struct spanheap *heap, struct shp_span *s,
 	spin_lock(&s->speciallock);
 	sp = shp_special_find(s, idx, off, SPANHEAP_SPECIAL_WEAK);
 	if (sp) {
-		w = container_of(sp, struct shp_special_weak, sp)->handle;
-		refcount_inc(&w->ref);
+		w = &container_of(sp, struct shp_special_weak, sp)->cell;
 	} else if (fresh) {
-		container_of(fresh, struct shp_special_weak, sp)->handle = cell;
-		fresh->offset = off;
-		WARN_ON_ONCE(shp_special_add(s, idx, fresh));
-		w = cell;
+		fresh->sp.offset = off;
+		WARN_ON_ONCE(shp_special_add(s, idx, &fresh->sp));
+		w = &fresh->cell;
 	}
+	if (w)
+		refcount_inc(&w->ref);
 	spin_unlock(&s->speciallock);
 	return w;
 }
@@ -63,8 +66,9 @@ static struct spanheap_weak *weak_get(struct spanheap *heap, struct shp_span *s,
  */
 struct spanheap_weak *spanheap_weak_make(struct spanheap *heap, void *ptr)
 {
-	struct spanheap_weak *w, *cell;
+	struct shp_special_weak *fresh;
 	struct shp_special *sp;
+	struct spanheap_weak *w;
 	unsigned int idx, off;
 	struct shp_span *s;
 
@@ -77,24 +81,19 @@ struct spanheap_weak *spanheap_weak_make(struct spanheap *heap, void *ptr)
 	 * first.  The bit is a hint; the locked find-or-add below decides.
 	 */
 	if (test_bit(idx, shp_special_bits(s))) {
-		w = weak_get(heap, s, idx, off, NULL, NULL);
+		w = weak_get(heap, s, idx, off, NULL);
 		if (w)
 			return w;
 	}
 	sp = shp_special_new(heap, SPANHEAP_SPECIAL_WEAK);
-	cell = shp_weak_cell_new(ptr);
-	if (!sp || !cell) {
-		if (cell)
-			shp_weak_cell_free(cell);
-		if (sp)
-			shp_special_free(heap, sp);
+	if (!sp)
 		return ERR_PTR(-ENOMEM);
-	}
-	w = weak_get(heap, s, idx, off, sp, cell);
-	if (w != cell) {	/* another task made it meanwhile */
-		shp_weak_cell_free(cell);
-		shp_special_free(heap, sp);
-	}
+	fresh = container_of(sp, struct shp_special_weak, sp);
+	fresh->cell.ptr = ptr;
+	refcount_set(&fresh->cell.ref, 1);	/* the record's */
+	w = weak_get(heap, s, idx, off, fresh);
+	if (w != &fresh->cell)	/* another task made it meanwhile */
+		shp_special_free(heap, sp);	/* seen by nobody */
 	return w;
 }
 EXPORT_SYMBOL_GPL(spanheap_weak_make);
