@@ -276,14 +276,15 @@ struct shp_special_cleanup {
 
 /**
  * struct spanheap_weak - a weak handle (Go's weak.Pointer indirection cell)
- * @ptr: the target; set to NULL, under the span's speciallock, when its
- *	object is first found unreachable or is freed
+ * @ptr: the target; set to NULL, under the span's speciallock once the
+ *	record is linked, when its object is first found unreachable or is
+ *	freed
  * @ref: one for the object's record while it is linked, one for each
  *	spanheap_weak_make() not yet matched by spanheap_weak_put()
  *
  * Not heap memory: the collector never scans it, so it keeps nothing
  * alive.  It lives in its record (struct shp_special_weak), whose memory
- * outlasts the record's unlinking until @ref reaches zero.
+ * and charge outlast the record's unlinking until @ref reaches zero.
  */
 struct spanheap_weak {
 	void *ptr;
@@ -976,7 +977,7 @@ static inline unsigned long shp_run_base(struct shp_run *r)
 int shp_special_caches_get(void);
 void shp_special_caches_put(void);
 struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind);
-void shp_weak_cell_put(struct spanheap_weak *w);
+void shp_weak_cell_put(struct spanheap *heap, struct spanheap_weak *w);
 void shp_special_free(struct spanheap *heap, struct shp_special *sp);
 void shp_special_free_chain(struct spanheap *heap, struct shp_special *sp);
 int shp_special_prepare(struct spanheap *heap, struct shp_span *s);

@@ -15,8 +15,8 @@
  *
  * Records come from one kmem_cache per kind, made on first use (see
  * shp_special_caches_get()) and charged to their heap's limit.  A weak
- * record's handle cell, which may outlive the record, has a cache of its
- * own, made with them.
+ * record holds its handle's cell, and its memory (still charged)
+ * outlives its unlinking until the handle's last reference.
  *
  * Lists change only under s->speciallock and on a swept span (callers
  * resolve the object with shp_find_swept_object() first), so a sweep
@@ -80,15 +80,20 @@ void shp_special_caches_put(void)
 
 /**
  * shp_weak_cell_put() - drop a reference to a weak handle's cell
+ * @heap: heap its record was charged to
  * @w: cell
+ *
+ * The last reference frees the record the cell lives in, and its charge.
  *
  * Context: any.
  */
-void shp_weak_cell_put(struct spanheap_weak *w)
+void shp_weak_cell_put(struct spanheap *heap, struct spanheap_weak *w)
 {
-	if (refcount_dec_and_test(&w->ref))
-		kmem_cache_free(special_cache[SPANHEAP_SPECIAL_WEAK],
-				container_of(w, struct shp_special_weak, cell));
+	if (!refcount_dec_and_test(&w->ref))
+		return;
+	kmem_cache_free(special_cache[SPANHEAP_SPECIAL_WEAK],
+			container_of(w, struct shp_special_weak, cell));
+	shp_meta_uncharge(heap, special_kinds[SPANHEAP_SPECIAL_WEAK].size);
 }
 
 /**
@@ -121,22 +126,23 @@ struct shp_special *shp_special_alloc(struct spanheap *heap, unsigned int kind)
  * @sp: record, unlinked
  *
  * A weak record's handle is cleared and loses the record's reference:
- * the memory, the cell's too, goes with the handle's last reference.
+ * the memory, the cell's too, and its charge go with the handle's last
+ * reference.
  *
  * Context: any; for a weak record that was linked, the speciallock it
  * was linked under is still held (cells change only under it, weak.c).
  */
 void shp_special_free(struct spanheap *heap, struct shp_special *sp)
 {
-	shp_meta_uncharge(heap, special_kinds[sp->kind].size);
 	if (sp->kind == SPANHEAP_SPECIAL_WEAK) {
 		struct spanheap_weak *w =
 			&container_of(sp, struct shp_special_weak, sp)->cell;
 
 		WRITE_ONCE(w->ptr, NULL);	/* reads NULL from now on */
-		shp_weak_cell_put(w);
+		shp_weak_cell_put(heap, w);
 		return;
 	}
+	shp_meta_uncharge(heap, special_kinds[sp->kind].size);
 	kmem_cache_free(special_cache[sp->kind], sp);
 }
 

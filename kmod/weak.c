@@ -10,10 +10,9 @@
  * the record, before a finalizer can resurrect the object; a handle made
  * afterwards is a new record and a new cell.  The record holds a
  * reference on the cell, and each spanheap_weak_make() one more; their
- * memory is freed by the last spanheap_weak_put() (or by the record's
- * free if no handle is held), and a put that leaves only the record's
- * reference removes the record too, so handles nobody holds do not
- * accumulate on long-lived objects.
+ * memory and charge go with the last reference, and a put that leaves
+ * only the record's reference removes the record too, so handles nobody
+ * holds do not accumulate on long-lived objects.
  *
  * Reading a handle sweeps the target's span first (Go's
  * makeStrongFromWeak): an object the last cycle found dead must read
@@ -41,8 +40,9 @@ static struct spanheap_weak *weak_get(struct spanheap *heap, struct shp_span *s,
 		w = &container_of(sp, struct shp_special_weak, sp)->cell;
 	} else if (fresh) {
 		fresh->sp.offset = off;
-		WARN_ON_ONCE(shp_special_add(s, idx, &fresh->sp));
-		w = &fresh->cell;
+		/* Cannot clash: nothing was found under the same lock. */
+		if (!WARN_ON_ONCE(shp_special_add(s, idx, &fresh->sp)))
+			w = &fresh->cell;
 	}
 	if (w)
 		refcount_inc(&w->ref);
@@ -94,7 +94,7 @@ struct spanheap_weak *spanheap_weak_make(struct spanheap *heap, void *ptr)
 	w = weak_get(heap, s, idx, off, fresh);
 	if (w != &fresh->cell)	/* another task made it meanwhile */
 		shp_special_free(heap, sp);	/* seen by nobody */
-	return w;
+	return w ?: ERR_PTR(-EEXIST);	/* never: see weak_get() */
 }
 EXPORT_SYMBOL_GPL(spanheap_weak_make);
 
@@ -174,6 +174,6 @@ void spanheap_weak_put(struct spanheap *heap, struct spanheap_weak *w)
 		rcu_read_unlock();
 	}
 	if (!done)
-		shp_weak_cell_put(w);
+		shp_weak_cell_put(heap, w);
 }
 EXPORT_SYMBOL_GPL(spanheap_weak_put);

@@ -77,12 +77,16 @@ static void canonical_per_object_and_offset(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, weak_records(test), 0);
 }
 
-/* Weak only: collected, and the handle reads NULL from then on. */
+/*
+ * Weak only: collected, and the handle reads NULL from then on.  Held,
+ * it keeps its record's memory charged to the heap until its last put.
+ */
 static void keeps_nothing_alive(struct kunit *test)
 {
 	struct spanheap *heap = test->priv;
 	struct spanheap_weak *w;
 	struct node *a, *b;
+	long meta;
 
 	spanheap_enter(heap);
 	a = node(test);
@@ -92,12 +96,15 @@ static void keeps_nothing_alive(struct kunit *test)
 	KUNIT_ASSERT_FALSE(test, IS_ERR(w));
 	spanheap_exit(heap);
 	spanheap_collect(heap);
+	KUNIT_EXPECT_EQ(test, weak_records(test), 0);
+	meta = atomic_long_read(&heap->meta);
 	spanheap_enter(heap);
 	KUNIT_EXPECT_NULL(test, spanheap_weak_value(heap, w));
 	KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, b, NULL));
 	spanheap_weak_put(heap, w);
 	spanheap_exit(heap);
-	KUNIT_EXPECT_EQ(test, weak_records(test), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&heap->meta),
+			meta - (long)sizeof(struct shp_special_weak));
 }
 
 /* Read before the sweeper got there: the read sweeps, and says NULL. */
