@@ -45,7 +45,7 @@ static void alloc_free_every_class(struct kunit *test)
 			void *p = spanheap_alloc(heap, want,
 						 noscan ? SPANHEAP_NOSCAN : 0);
 
-			KUNIT_ASSERT_NOT_NULL(test, p);
+			FIXTURE_ASSERT_NOT_NULL(test, p);
 			if (noscan && want <= SHP_TINY_SIZE) {
 				/* Tiny: a member of a 16-byte block, never freed. */
 				KUNIT_EXPECT_TRUE(test, all_bytes(p, 0, want));
@@ -71,12 +71,12 @@ static void alloc_large_objects(struct kunit *test)
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 	unsigned int i;
 
-	KUNIT_ASSERT_NOT_NULL(test, st);
+	FIXTURE_ASSERT_NOT_NULL(test, st);
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		u8 *p = spanheap_alloc(heap, sizes[i], 0);
 		size_t size = 0;
 
-		KUNIT_ASSERT_NOT_NULL(test, p);
+		FIXTURE_ASSERT_NOT_NULL(test, p);
 		KUNIT_EXPECT_TRUE(test, all_bytes(p, 0, sizes[i]));
 		KUNIT_EXPECT_PTR_EQ(test, spanheap_object_base(heap, p + sizes[i] - 1, &size),
 				    (void *)p);
@@ -102,9 +102,9 @@ static void reused_objects_are_zeroed(struct kunit *test)
 	struct spanheap *heap = test->priv;
 	void *p = spanheap_alloc(heap, 64, 0), *q;
 
-	KUNIT_ASSERT_NOT_NULL(test, p);
+	FIXTURE_ASSERT_NOT_NULL(test, p);
 	memset(p, 0xff, 64);
-	KUNIT_ASSERT_EQ(test, spanheap_free(heap, p), 0);
+	FIXTURE_ASSERT_EQ(test, spanheap_free(heap, p), 0);
 	q = spanheap_alloc(heap, 64, 0);
 	KUNIT_EXPECT_PTR_EQ(test, q, p);	/* the freed slot comes back first */
 	KUNIT_EXPECT_TRUE(test, all_bytes(q, 0, 64));
@@ -124,7 +124,7 @@ static void nozero_objects_keep_old_bytes(struct kunit *test)
 	unsigned int i;
 	u8 *p, *q;
 
-	KUNIT_ASSERT_NOT_NULL(test, st);
+	FIXTURE_ASSERT_NOT_NULL(test, st);
 	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 64, SPANHEAP_NOZERO));
 	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 65536, SPANHEAP_NOZERO));
 	spanheap_read_stats(heap, st);
@@ -132,16 +132,16 @@ static void nozero_objects_keep_old_bytes(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->bytes_reserved, 0);
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		p = spanheap_alloc(heap, sizes[i], SPANHEAP_NOSCAN);
-		KUNIT_ASSERT_NOT_NULL(test, p);
+		FIXTURE_ASSERT_NOT_NULL(test, p);
 		memset(p, 0x5a, sizes[i]);
-		KUNIT_ASSERT_EQ(test, spanheap_free(heap, p), 0);
+		FIXTURE_ASSERT_EQ(test, spanheap_free(heap, p), 0);
 		q = spanheap_alloc(heap, sizes[i], nz);
-		KUNIT_ASSERT_PTR_EQ(test, q, p);	/* the freed memory comes back first */
+		FIXTURE_ASSERT_PTR_EQ(test, q, p);	/* the freed memory comes back first */
 		KUNIT_EXPECT_TRUE(test, all_bytes(q, 0x5a, sizes[i]));
 		memset(q, 0xa5, sizes[i]);
-		KUNIT_ASSERT_EQ(test, spanheap_free(heap, q), 0);
+		FIXTURE_ASSERT_EQ(test, spanheap_free(heap, q), 0);
 		q = spanheap_alloc(heap, sizes[i], SPANHEAP_NOSCAN);
-		KUNIT_ASSERT_PTR_EQ(test, q, p);
+		FIXTURE_ASSERT_PTR_EQ(test, q, p);
 		KUNIT_EXPECT_TRUE(test, all_bytes(q, 0, sizes[i]));
 		KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
 	}
@@ -155,11 +155,11 @@ static void first_last_object_and_full_span(struct kunit *test)
 	u8 **objs = kunit_kcalloc(test, n + 1, sizeof(*objs), GFP_KERNEL);
 	u8 *lo = NULL, *hi = NULL;
 
-	KUNIT_ASSERT_NOT_NULL(test, objs);
+	FIXTURE_ASSERT_NOT_NULL(test, objs);
 	spanheap_drain(heap);
 	for (i = 0; i < n; i++) {
 		objs[i] = spanheap_alloc(heap, 32, SPANHEAP_NOSCAN);
-		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+		FIXTURE_ASSERT_NOT_NULL(test, objs[i]);
 		if (!lo || objs[i] < lo)
 			lo = objs[i];
 		if (!hi || objs[i] > hi)
@@ -170,7 +170,7 @@ static void first_last_object_and_full_span(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, (unsigned long)lo % PAGE_SIZE, 0);
 	KUNIT_EXPECT_EQ(test, hi - lo, (long)(n - 1) * 32);
 	objs[n] = spanheap_alloc(heap, 32, SPANHEAP_NOSCAN);
-	KUNIT_ASSERT_NOT_NULL(test, objs[n]);
+	FIXTURE_ASSERT_NOT_NULL(test, objs[n]);
 	KUNIT_EXPECT_TRUE(test, objs[n] < lo || objs[n] > hi);	/* a new span */
 
 	/* Free first and last of the full span; it becomes partial again. */
@@ -191,11 +191,11 @@ static void empty_spans_are_reused_and_released(struct kunit *test)
 	void **objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 
-	KUNIT_ASSERT_NOT_NULL(test, st);
-	KUNIT_ASSERT_NOT_NULL(test, objs);
+	FIXTURE_ASSERT_NOT_NULL(test, st);
+	FIXTURE_ASSERT_NOT_NULL(test, objs);
 	for (i = 0; i < n; i++) {
 		objs[i] = spanheap_alloc(heap, 1024, 0);
-		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+		FIXTURE_ASSERT_NOT_NULL(test, objs[i]);
 	}
 	spanheap_read_stats(heap, st);
 	KUNIT_EXPECT_EQ(test, st->classes[c].spans, 4);
@@ -211,7 +211,7 @@ static void empty_spans_are_reused_and_released(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
 	/* The kept span serves the next allocation: nothing new reserved. */
 	objs[0] = spanheap_alloc(heap, 1000, 0);
-	KUNIT_ASSERT_NOT_NULL(test, objs[0]);
+	FIXTURE_ASSERT_NOT_NULL(test, objs[0]);
 	spanheap_read_stats(heap, st);
 	KUNIT_EXPECT_EQ(test, st->bytes_reserved, SHP_KEEP_EMPTY_SPANS * span);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[0]), 0);
@@ -223,9 +223,9 @@ static void double_and_interior_free_rejected(struct kunit *test)
 	u8 *p = spanheap_alloc(heap, 48, 0), *q = spanheap_alloc(heap, 48, 0);
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 
-	KUNIT_ASSERT_NOT_NULL(test, st);
-	KUNIT_ASSERT_NOT_NULL(test, p);
-	KUNIT_ASSERT_NOT_NULL(test, q);
+	FIXTURE_ASSERT_NOT_NULL(test, st);
+	FIXTURE_ASSERT_NOT_NULL(test, p);
+	FIXTURE_ASSERT_NOT_NULL(test, q);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p + 1), -EINVAL);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p + 47), -EINVAL);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
@@ -246,9 +246,9 @@ static void foreign_pointers_rejected(struct kunit *test)
 	void *k = kmalloc(64, GFP_KERNEL), *o;
 	int local;
 
-	KUNIT_ASSERT_NOT_NULL(test, k);
+	FIXTURE_ASSERT_NOT_NULL(test, k);
 	other = spanheap_create("kunit-other", 0);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(other));
+	FIXTURE_ASSERT_FALSE(test, IS_ERR(other));
 	/* Sections of two heaps must not nest (collectors would deadlock). */
 	spanheap_exit(heap);
 	spanheap_enter(other);
@@ -326,9 +326,9 @@ static void remote_double_free_rejected(struct kunit *test)
 	struct remote_objs *r;
 	void *live, *freed;
 
-	KUNIT_ASSERT_NOT_NULL(test, st);
+	FIXTURE_ASSERT_NOT_NULL(test, st);
 	r = kzalloc(sizeof(*r), GFP_KERNEL);	/* freed once the thread is done */
-	KUNIT_ASSERT_NOT_NULL(test, r);
+	FIXTURE_ASSERT_NOT_NULL(test, r);
 	r->heap = heap;
 	init_completion(&r->done);
 	t = kthread_run(remote_alloc_thread, r, "spanheap-remote");
@@ -342,8 +342,8 @@ static void remote_double_free_rejected(struct kunit *test)
 	live = r->live;
 	freed = r->freed;
 	kfree(r);
-	KUNIT_ASSERT_NOT_NULL(test, live);
-	KUNIT_ASSERT_NOT_NULL(test, freed);
+	FIXTURE_ASSERT_NOT_NULL(test, live);
+	FIXTURE_ASSERT_NOT_NULL(test, freed);
 
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, freed), -EINVAL);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, live), 0);
@@ -367,13 +367,13 @@ static void exhaustion_returns_null_without_leaks(struct kunit *test)
 	void **objs = kunit_kcalloc(test, cap, sizeof(*objs), GFP_KERNEL);
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 
-	KUNIT_ASSERT_NOT_NULL(test, st);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(heap));
-	KUNIT_ASSERT_NOT_NULL(test, objs);
+	FIXTURE_ASSERT_NOT_NULL(test, st);
+	FIXTURE_ASSERT_FALSE(test, IS_ERR(heap));
+	FIXTURE_ASSERT_NOT_NULL(test, objs);
 	spanheap_set_gc_percent(heap, -1);
 	spanheap_read_stats(heap, st);
 	/* The heap's own structures count against the limit too. */
-	KUNIT_ASSERT_LT(test, st->bytes_meta, limit / 2);
+	FIXTURE_ASSERT_LT(test, st->bytes_meta, limit / 2);
 	spanheap_exit(test->priv);	/* sections of two heaps must not nest */
 	spanheap_enter(heap);
 	while (n < cap && (objs[n] = spanheap_alloc(heap, 1024, 0)))
@@ -460,10 +460,10 @@ static void remote_free_refills_owner(struct kunit *test)
 	unsigned int c = shp_size_to_class(64), n = shp_size_classes[c].nelems, i;
 	void **objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
 
-	KUNIT_ASSERT_NOT_NULL(test, objs);
+	FIXTURE_ASSERT_NOT_NULL(test, objs);
 	for (i = 0; i < n; i++) {
 		objs[i] = spanheap_alloc(heap, 64, 0);
-		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+		FIXTURE_ASSERT_NOT_NULL(test, objs[i]);
 	}
 	if (!free_from_another_task(test, heap, objs[n / 2]))
 		return;
@@ -490,11 +490,11 @@ static void remote_free_drops_records(struct kunit *test)
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 	void *obj;
 
-	KUNIT_ASSERT_NOT_NULL(test, st);
+	FIXTURE_ASSERT_NOT_NULL(test, st);
 	obj = spanheap_alloc(heap, 64, 0);
-	KUNIT_ASSERT_NOT_NULL(test, obj);
-	KUNIT_ASSERT_EQ(test, spanheap_pin(heap, obj), 0);
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, obj, never_runs, NULL), 0);
+	FIXTURE_ASSERT_NOT_NULL(test, obj);
+	FIXTURE_ASSERT_EQ(test, spanheap_pin(heap, obj), 0);
+	FIXTURE_ASSERT_EQ(test, spanheap_set_finalizer(heap, obj, never_runs, NULL), 0);
 	if (!free_from_another_task(test, heap, obj))
 		return;
 	spanheap_read_stats(heap, st);
@@ -521,7 +521,7 @@ static void remotely_freed_takes_no_record(struct kunit *test)
 	struct spanheap *heap = test->priv;
 	void *obj = spanheap_alloc(heap, 64, 0);
 
-	KUNIT_ASSERT_NOT_NULL(test, obj);
+	FIXTURE_ASSERT_NOT_NULL(test, obj);
 	if (!free_from_another_task(test, heap, obj))
 		return;
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, obj, never_runs, NULL), -EINVAL);
@@ -539,9 +539,9 @@ static void free_in_owned_span_not_last(struct kunit *test)
 	void *a = spanheap_alloc(heap, 64, 0), *b = spanheap_alloc(heap, 512, 0);
 	struct spanheap_stats *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 
-	KUNIT_ASSERT_NOT_NULL(test, a);
-	KUNIT_ASSERT_NOT_NULL(test, b);
-	KUNIT_ASSERT_NOT_NULL(test, st);
+	FIXTURE_ASSERT_NOT_NULL(test, a);
+	FIXTURE_ASSERT_NOT_NULL(test, b);
+	FIXTURE_ASSERT_NOT_NULL(test, st);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, a), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, a), -EINVAL);
 	KUNIT_EXPECT_PTR_EQ(test, spanheap_alloc(heap, 64, 0), a);	/* back in the cache */

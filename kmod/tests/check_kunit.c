@@ -82,7 +82,7 @@ static void span_corruption_caught(struct kunit *test)
 
 	/* The same span taken by a CPU cache again. */
 	spanheap_enter(heap);
-	KUNIT_ASSERT_NOT_NULL(test, spanheap_alloc(heap, 48, 0));
+	SECTION_ASSERT_NOT_NULL(test, heap, spanheap_alloc(heap, 48, 0));
 	spanheap_exit(heap);
 	KUNIT_ASSERT_EQ(test, s->state, SHP_SPAN_CACHED);
 	EXPECT_CAUGHT(test, heap, s->owner, 1);		/* not that cache's */
@@ -144,10 +144,10 @@ static void specials_corruption_caught(struct kunit *test)
 	a = spanheap_alloc(heap, 48, 0);
 	b = spanheap_alloc(heap, 48, 0);
 	migrate_enable();
-	KUNIT_ASSERT_NOT_NULL(test, a);
-	KUNIT_ASSERT_NOT_NULL(test, b);
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, a, nop_fin, NULL), 0);
-	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, b, nop_cleanup, NULL), 0);
+	SECTION_ASSERT_NOT_NULL(test, heap, a);
+	SECTION_ASSERT_NOT_NULL(test, heap, b);
+	SECTION_ASSERT_EQ(test, heap, spanheap_set_finalizer(heap, a, nop_fin, NULL), 0);
+	SECTION_ASSERT_GT(test, heap, spanheap_add_cleanup(heap, b, nop_cleanup, NULL), 0);
 	spanheap_exit(heap);
 	s = span_of(a);
 	KUNIT_ASSERT_PTR_EQ(test, span_of(b), s);
@@ -181,7 +181,7 @@ static void full_and_large_corruption_caught(struct kunit *test)
 	migrate_disable();
 	for (i = 0; i < n; i++) {
 		obj = spanheap_alloc(heap, 4096, SPANHEAP_NOSCAN);
-		KUNIT_ASSERT_NOT_NULL(test, obj);
+		SECTION_ASSERT_NOT_NULL(test, heap, obj);
 	}
 	migrate_enable();
 	big = spanheap_alloc(heap, 40000, 0);

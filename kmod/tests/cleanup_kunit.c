@@ -55,7 +55,7 @@ static struct node *node(struct kunit *test, unsigned long id)
 {
 	struct node *n = spanheap_alloc(test->priv, sizeof(*n), 0);
 
-	KUNIT_ASSERT_NOT_NULL(test, n);
+	SECTION_ASSERT_NOT_NULL(test, test->priv, n);
 	n->id = id;
 	return n;
 }
@@ -264,8 +264,8 @@ static void after_finalizer(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, r);
 	spanheap_enter(heap);
 	a = node(test, 1);
-	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, a, count_cleanup, &r->n[0]), 0);
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, a, log_fin, &r->n[1]), 0);
+	SECTION_ASSERT_GT(test, heap, spanheap_add_cleanup(heap, a, count_cleanup, &r->n[0]), 0);
+	SECTION_ASSERT_EQ(test, heap, spanheap_set_finalizer(heap, a, log_fin, &r->n[1]), 0);
 	spanheap_exit(heap);
 
 	collect_and_wait(heap);
@@ -292,11 +292,11 @@ static void arg_keeps_alive(struct kunit *test)
 	spanheap_enter(heap);
 	a = node(test, 1);
 	b = node(test, 2);	/* reachable only as a's cleanup's argument */
-	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, a, count_cleanup, b), 0);
+	SECTION_ASSERT_GT(test, heap, spanheap_add_cleanup(heap, a, count_cleanup, b), 0);
 	c = node(test, 3);
 	d = node(test, 4);
 	d->next[0] = c;		/* c's cleanup argument reaches c */
-	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, c, count_cleanup, d), 0);
+	SECTION_ASSERT_GT(test, heap, spanheap_add_cleanup(heap, c, count_cleanup, d), 0);
 	spanheap_exit(heap);
 
 	collect_and_wait(heap);
@@ -350,10 +350,10 @@ static void arg_root_beside_null_args(struct kunit *test)
 	b = node(test, 2);	/* reachable only as a cleanup's argument */
 	root = a;
 	null1 = spanheap_add_cleanup(heap, a, count_null_arg, NULL);
-	KUNIT_ASSERT_GT(test, null1, 0);
+	SECTION_ASSERT_GT(test, heap, null1, 0);
 	KUNIT_EXPECT_FALSE(test, span_has_cleanup_roots(heap, a));
 	with_b = spanheap_add_cleanup(heap, a, count_cleanup, b);
-	KUNIT_ASSERT_GT(test, with_b, 0);
+	SECTION_ASSERT_GT(test, heap, with_b, 0);
 	KUNIT_EXPECT_TRUE(test, span_has_cleanup_roots(heap, a));
 	KUNIT_EXPECT_EQ(test, spanheap_stop_cleanup(heap, a, null1), 0);
 	spanheap_exit(heap);
@@ -363,7 +363,7 @@ static void arg_root_beside_null_args(struct kunit *test)
 
 	spanheap_enter(heap);
 	null2 = spanheap_add_cleanup(heap, a, count_null_arg, (void *)42);
-	KUNIT_ASSERT_GT(test, null2, 0);
+	SECTION_ASSERT_GT(test, heap, null2, 0);
 	KUNIT_EXPECT_EQ(test, spanheap_stop_cleanup(heap, a, with_b), 0);
 	spanheap_exit(heap);
 	collect_and_wait(heap);
@@ -375,7 +375,7 @@ static void arg_root_beside_null_args(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, spanheap_stop_cleanup(heap, a, null2), 0);
 	KUNIT_EXPECT_FALSE(test, span_has_cleanup_roots(heap, a));
 	null2 = spanheap_add_cleanup(heap, a, count_null_arg, NULL);
-	KUNIT_ASSERT_GT(test, null2, 0);
+	SECTION_ASSERT_GT(test, heap, null2, 0);
 	KUNIT_EXPECT_FALSE(test, span_has_cleanup_roots(heap, a));
 	spanheap_exit(heap);
 
@@ -436,7 +436,7 @@ static void queued_args_are_roots(struct kunit *test)
 		args[i]->next[0] = (struct node *)g;
 		kids[i] = node(test, NHELD + i);
 		args[i]->next[1] = kids[i];
-		KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, node(test, i),
+		SECTION_ASSERT_GT(test, heap, spanheap_add_cleanup(heap, node(test, i),
 							   held_cleanup, args[i]), 0);
 	}
 	spanheap_exit(heap);
@@ -504,11 +504,11 @@ static void parallel_workers(struct kunit *test)
 	}
 	spanheap_enter(heap);
 	n = spanheap_alloc(heap, sizeof(*n), 0);
-	KUNIT_ASSERT_NOT_NULL(test, n);
+	SECTION_ASSERT_NOT_NULL(test, heap, n);
 	KUNIT_EXPECT_GT(test, spanheap_add_cleanup(heap, n, count_cleanup, plain), 0);
 	for (i = 0; i < 2; i++) {
 		n = spanheap_alloc(heap, sizeof(*n), 0);
-		KUNIT_ASSERT_NOT_NULL(test, n);
+		SECTION_ASSERT_NOT_NULL(test, heap, n);
 		KUNIT_EXPECT_GT(test, spanheap_add_cleanup(heap, n, wait_for_peer, &pa[i]), 0);
 	}
 	spanheap_exit(heap);
@@ -550,7 +550,7 @@ static void cleanup_may_allocate(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, n);
 	spanheap_enter(heap);
 	a = node(test, 1);
-	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, a, alloc_in_cleanup, n), 0);
+	SECTION_ASSERT_GT(test, heap, spanheap_add_cleanup(heap, a, alloc_in_cleanup, n), 0);
 	spanheap_exit(heap);
 	collect_and_wait(heap);
 	KUNIT_EXPECT_EQ(test, atomic_read(n), 1);

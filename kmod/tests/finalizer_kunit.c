@@ -86,10 +86,10 @@ static struct node *node(struct kunit *test, unsigned long id, bool fin)
 	struct ctx *c = test->priv;
 	struct node *n = spanheap_alloc(c->heap, sizeof(*n), 0);
 
-	KUNIT_ASSERT_NOT_NULL(test, n);
+	SECTION_ASSERT_NOT_NULL(test, c->heap, n);
 	n->id = id;
 	if (fin)
-		KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(c->heap, n, log_fin,
+		SECTION_ASSERT_EQ(test, c->heap, spanheap_set_finalizer(c->heap, n, log_fin,
 							     &c->log), 0);
 	return n;
 }
@@ -293,7 +293,7 @@ static void error_cases(struct kunit *test)
 	spanheap_enter(c->heap);
 	a = node(test, 1, false);
 	freed = node(test, 2, false);
-	KUNIT_ASSERT_EQ(test, spanheap_free(c->heap, freed), 0);
+	SECTION_ASSERT_EQ(test, c->heap, spanheap_free(c->heap, freed), 0);
 
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, (char *)a + 8, log_fin, NULL), -EINVAL);
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(c->heap, freed, log_fin, NULL), -EINVAL);
@@ -359,7 +359,7 @@ static void noscan_does_not_keep_alive(struct kunit *test)
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		spanheap_enter(c->heap);
 		data = spanheap_alloc(c->heap, sizes[i], SPANHEAP_NOSCAN);
-		KUNIT_ASSERT_NOT_NULL(test, data);
+		SECTION_ASSERT_NOT_NULL(test, c->heap, data);
 		b = node(test, 2, true);
 		data->next[0] = b;
 		data->next[1] = (void *)b + 8;	/* interior, too */
@@ -384,8 +384,8 @@ static void roots_and_pins_are_never_finalized(struct kunit *test)
 	a = node(test, 1, true);
 	b = node(test, 2, true);
 	root = a;
-	KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, b), 0);
-	KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, b), 0);	/* counted */
+	SECTION_ASSERT_EQ(test, c->heap, spanheap_pin(c->heap, b), 0);
+	SECTION_ASSERT_EQ(test, c->heap, spanheap_pin(c->heap, b), 0);	/* counted */
 	spanheap_exit(c->heap);
 	for (i = 0; i < 3; i++)
 		collect_and_wait(c);
@@ -430,17 +430,17 @@ static void holder_keeps_chain(struct kunit *test, size_t size, bool cleanup,
 		KUNIT_ASSERT_EQ(test, spanheap_root_add(c->heap, &root), 0);
 	spanheap_enter(c->heap);
 	holder = spanheap_alloc(c->heap, size, 0);
-	KUNIT_ASSERT_NOT_NULL(test, holder);
+	SECTION_ASSERT_NOT_NULL(test, c->heap, holder);
 	x = node(test, id, true);
 	y = node(test, id + 1, true);
 	x->next[0] = y;
 	if (cleanup) {
 		root = holder;
-		KUNIT_ASSERT_GT(test, spanheap_add_cleanup(c->heap, holder,
+		SECTION_ASSERT_GT(test, c->heap, spanheap_add_cleanup(c->heap, holder,
 							   cleanup_nop, x), 0);
 	} else {
 		holder[0] = x;
-		KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, holder), 0);
+		SECTION_ASSERT_EQ(test, c->heap, spanheap_pin(c->heap, holder), 0);
 	}
 	x = NULL;
 	y = NULL;
@@ -545,7 +545,7 @@ static void pacing_triggers_collection(struct kunit *test)
 	spanheap_set_gc_percent(c->heap, 100);
 	spanheap_enter(c->heap);
 	for (bytes = 0; bytes < 2 * SHP_GC_MIN_HEAP; bytes += 1024)
-		KUNIT_ASSERT_NOT_NULL(test, spanheap_alloc(c->heap, 1024, 0));
+		SECTION_ASSERT_NOT_NULL(test, c->heap, spanheap_alloc(c->heap, 1024, 0));
 	spanheap_exit(c->heap);
 	/* The trigger queued the cycle; wait for it, then for its sweeper. */
 	flush_work(&c->heap->gc_work);
@@ -704,8 +704,8 @@ static void large_at_limit_after_uncharging_cleanup(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, spanheap_charge(heap, OWNER_CHARGE), 0);
 	spanheap_enter(heap);
 	obj = spanheap_alloc(heap, 64, 0);
-	KUNIT_ASSERT_NOT_NULL(test, obj);
-	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, obj, uncharge_owner,
+	SECTION_ASSERT_NOT_NULL(test, heap, obj);
+	SECTION_ASSERT_GT(test, heap, spanheap_add_cleanup(heap, obj, uncharge_owner,
 						   (void *)(unsigned long)OWNER_CHARGE), 0LL);
 	obj = NULL;
 	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 512 << 10, 0));
@@ -985,10 +985,10 @@ static void records_at_limit_give_back_kept_spans(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, (void **)&t), 0);
 	spanheap_enter(heap);
 	t = spanheap_alloc(heap, 4 * sizeof(void *), 0);
-	KUNIT_ASSERT_NOT_NULL(test, t);
+	SECTION_ASSERT_NOT_NULL(test, heap, t);
 	for (i = 0; i < 4; i++) {
 		t[i] = spanheap_alloc(heap, 64, SPANHEAP_NOSCAN);
-		KUNIT_ASSERT_NOT_NULL(test, t[i]);
+		SECTION_ASSERT_NOT_NULL(test, heap, t[i]);
 	}
 	spanheap_exit(heap);
 
@@ -1089,8 +1089,8 @@ static void destroy_with_queued_finalizers(struct kunit *test)
 	for (i = 0; i < 500; i++) {
 		struct node *n = spanheap_alloc(heap, sizeof(*n), 0);
 
-		KUNIT_ASSERT_NOT_NULL(test, n);
-		KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, n, log_fin, &c->log), 0);
+		SECTION_ASSERT_NOT_NULL(test, heap, n);
+		SECTION_ASSERT_EQ(test, heap, spanheap_set_finalizer(heap, n, log_fin, &c->log), 0);
 	}
 	spanheap_exit(heap);
 	spanheap_collect(heap);
@@ -1208,8 +1208,8 @@ static void destroy_stops_running_finalizer_worker(struct kunit *test)
 	for (i = 0; i < 500; i++) {
 		struct node *n = spanheap_alloc(heap, sizeof(*n), 0);
 
-		KUNIT_ASSERT_NOT_NULL(test, n);
-		KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, n, fin_until_dying, dw), 0);
+		SECTION_ASSERT_NOT_NULL(test, heap, n);
+		SECTION_ASSERT_EQ(test, heap, spanheap_set_finalizer(heap, n, fin_until_dying, dw), 0);
 	}
 	spanheap_exit(heap);
 	spanheap_collect(heap);		/* all 500 due at once */
@@ -1273,14 +1273,14 @@ static void mark_stack_overflow_loses_nothing(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, spanheap_root_add(c->heap, &root), 0);
 	spanheap_enter(c->heap);
 	fan = spanheap_alloc(c->heap, n * sizeof(*fan), 0);
-	KUNIT_ASSERT_NOT_NULL(test, fan);
+	SECTION_ASSERT_NOT_NULL(test, c->heap, fan);
 	for (i = 0; i < n; i++) {
 		fan[i] = node(test, i, i % 64 == 0);	/* some with finalizers */
 		fan[i]->next[0] = node(test, n + i, false);	/* and a child each */
 	}
 	/* The rescans pass over NOSCAN spans too, without reading them. */
 	data = spanheap_alloc(c->heap, sizeof(*data), SPANHEAP_NOSCAN);
-	KUNIT_ASSERT_NOT_NULL(test, data);
+	SECTION_ASSERT_NOT_NULL(test, c->heap, data);
 	fan[n - 1]->next[1] = data;
 	root = fan;
 	spanheap_exit(c->heap);
@@ -1409,7 +1409,7 @@ static void take_finalizer_returns_context(struct kunit *test)
 	a = node(test, 1, true);
 	b = node(test, 2, true);
 	big = spanheap_alloc(c->heap, 40000, 0);
-	KUNIT_ASSERT_NOT_NULL(test, big);
+	SECTION_ASSERT_NOT_NULL(test, c->heap, big);
 	KUNIT_EXPECT_EQ(test, spanheap_take_finalizer(c->heap, a, &ctx), 0);
 	KUNIT_EXPECT_PTR_EQ(test, ctx, (void *)&c->log);
 	ctx = NULL;
@@ -1422,7 +1422,7 @@ static void take_finalizer_returns_context(struct kunit *test)
 	rcu_read_lock();
 	s = shp_pagemap_lookup(big);
 	rcu_read_unlock();
-	KUNIT_ASSERT_NOT_NULL(test, s);
+	SECTION_ASSERT_NOT_NULL(test, c->heap, s);
 	KUNIT_EXPECT_NULL(test, READ_ONCE(s->specials));
 	spin_lock(&s->speciallock);
 	KUNIT_EXPECT_NULL(test, shp_special_find(s, 0, 0, SPANHEAP_SPECIAL_PIN));
@@ -1458,9 +1458,9 @@ static void records_refused_at_limit(struct kunit *test)
 	b = node(test, 2, false);
 	migrate_enable();
 	other = spanheap_alloc(c->heap, 2000, 0);	/* another span, no records */
-	KUNIT_ASSERT_NOT_NULL(test, other);
-	KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, a), 0);	/* a's span: array */
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(c->heap, a, log_fin, &c->log), 0);
+	SECTION_ASSERT_NOT_NULL(test, c->heap, other);
+	SECTION_ASSERT_EQ(test, c->heap, spanheap_pin(c->heap, a), 0);	/* a's span: array */
+	SECTION_ASSERT_EQ(test, c->heap, spanheap_set_finalizer(c->heap, a, log_fin, &c->log), 0);
 	spanheap_read_stats(c->heap, st);
 	spanheap_set_limit(c->heap, st->bytes_reserved + st->bytes_meta);
 	KUNIT_EXPECT_EQ(test, spanheap_pin(c->heap, b), -ENOMEM);
@@ -1559,7 +1559,7 @@ static void many_pins_drain_mark_stack(struct kunit *test)
 	for (i = 0; i < n; i++) {
 		pinned[i] = node(test, i, false);
 		pinned[i]->next[0] = node(test, n + i, false);
-		KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, pinned[i]), 0);
+		SECTION_ASSERT_EQ(test, c->heap, spanheap_pin(c->heap, pinned[i]), 0);
 	}
 	node(test, 2 * n, true);	/* garbage */
 	spanheap_exit(c->heap);
@@ -1627,26 +1627,26 @@ static void stale_and_tail_roots_keep_nothing(struct kunit *test)
 	spanheap_enter(c->heap);
 	x = spanheap_alloc(c->heap, 40000, 0);
 	y = spanheap_alloc(c->heap, 40000, 0);
-	KUNIT_ASSERT_NOT_NULL(test, x);
-	KUNIT_ASSERT_NOT_NULL(test, y);
+	SECTION_ASSERT_NOT_NULL(test, c->heap, x);
+	SECTION_ASSERT_NOT_NULL(test, c->heap, y);
 	migrate_disable();	/* one CPU cache: one span, filled */
 	for (i = 0; i < n; i++) {
 		objs[i] = spanheap_alloc(c->heap, 48, 0);
-		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+		SECTION_ASSERT_NOT_NULL(test, c->heap, objs[i]);
 	}
 	migrate_enable();
 	rcu_read_lock();
 	s = shp_pagemap_lookup(objs[0]);
 	rcu_read_unlock();
-	KUNIT_ASSERT_NOT_NULL(test, s);
+	SECTION_ASSERT_NOT_NULL(test, c->heap, s);
 	last = s->base + (n - 1) * s->elemsize;
 	for (i = 0; i < n; i++) {
-		KUNIT_ASSERT_PTR_EQ(test, spanheap_object_base(c->heap, objs[i], NULL), objs[i]);
-		KUNIT_ASSERT_TRUE(test, (unsigned long)objs[i] - s->base < s->bytes);
+		SECTION_ASSERT_PTR_EQ(test, c->heap, spanheap_object_base(c->heap, objs[i], NULL), objs[i]);
+		SECTION_ASSERT_TRUE(test, c->heap, (unsigned long)objs[i] - s->base < s->bytes);
 	}
-	KUNIT_ASSERT_LT(test, n * s->elemsize, s->bytes);	/* the class has a tail */
+	SECTION_ASSERT_LT(test, c->heap, n * s->elemsize, s->bytes);	/* the class has a tail */
 	((struct node *)last)->id = 48;
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(c->heap, (void *)last, log_fin,
+	SECTION_ASSERT_EQ(test, c->heap, spanheap_set_finalizer(c->heap, (void *)last, log_fin,
 						     &c->log), 0);
 	tail = (void *)(s->base + n * s->elemsize);
 	KUNIT_EXPECT_EQ(test, spanheap_free(c->heap, x), 0);
@@ -1675,7 +1675,7 @@ static void explicit_free_drops_records(struct kunit *test)
 	migrate_disable();	/* a is freed by the CPU whose cache owns its span */
 	a = node(test, 1, true);
 	b = node(test, 2, true);
-	KUNIT_ASSERT_EQ(test, spanheap_pin(c->heap, a), 0);
+	SECTION_ASSERT_EQ(test, c->heap, spanheap_pin(c->heap, a), 0);
 	spanheap_read_stats(c->heap, st);
 	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_FINALIZER], 2);
 	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_PIN], 1);

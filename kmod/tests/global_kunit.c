@@ -24,6 +24,7 @@
 #include <linux/uio.h>
 #endif
 #include "../internal.h"
+#include "test_heap.h"
 
 #define DBG_BUF	16384
 
@@ -232,26 +233,26 @@ static void debugfs_finalizer_cycles_file(struct kunit *test)
 	spanheap_enter(heap);
 	a = spanheap_alloc(heap, 16, 0);
 	b = spanheap_alloc(heap, 16, 0);
-	KUNIT_ASSERT_NOT_NULL(test, a);
-	KUNIT_ASSERT_NOT_NULL(test, b);
+	SECTION_ASSERT_NOT_NULL(test, heap, a);
+	SECTION_ASSERT_NOT_NULL(test, heap, b);
 	*a = b;
 	*b = a;
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, a, count_fin, ran), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, b, count_fin, ran), 0);
 	/* Pointing at a and b from NOSCAN memory makes no cycle. */
 	data = spanheap_alloc(heap, 16, SPANHEAP_NOSCAN);
-	KUNIT_ASSERT_NOT_NULL(test, data);
+	SECTION_ASSERT_NOT_NULL(test, heap, data);
 	*(void **)data = data;
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, data, count_fin, ran), 0);
 	migrate_disable();	/* one CPU cache: one span, full */
 	for (i = 0; i < shp_size_classes[cl].nelems; i++) {
 		full[i] = spanheap_alloc(heap, 4096, 0);
-		KUNIT_ASSERT_NOT_NULL(test, full[i]);
+		SECTION_ASSERT_NOT_NULL(test, heap, full[i]);
 		*(void **)full[i] = a;
 	}
 	migrate_enable();
 	big = spanheap_alloc(heap, 40000, 0);
-	KUNIT_ASSERT_NOT_NULL(test, big);
+	SECTION_ASSERT_NOT_NULL(test, heap, big);
 	*(void **)big = b;
 	spanheap_exit(heap);
 
@@ -292,10 +293,10 @@ static void debugfs_why_file(struct kunit *test)
 	b = spanheap_alloc(heap, 16, 0);
 	c = spanheap_alloc(heap, 32, 0);
 	d = spanheap_alloc(heap, 16, 0);
-	KUNIT_ASSERT_NOT_NULL(test, a);
-	KUNIT_ASSERT_NOT_NULL(test, b);
-	KUNIT_ASSERT_NOT_NULL(test, c);
-	KUNIT_ASSERT_NOT_NULL(test, d);
+	SECTION_ASSERT_NOT_NULL(test, heap, a);
+	SECTION_ASSERT_NOT_NULL(test, heap, b);
+	SECTION_ASSERT_NOT_NULL(test, heap, c);
+	SECTION_ASSERT_NOT_NULL(test, heap, d);
 	*a = b;
 	*b = a;
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, a, count_fin, NULL), 0);
@@ -363,7 +364,7 @@ static void module_state_rebuilt_after_teardown(struct kunit *test)
 	KUNIT_EXPECT_NOT_NULL(test, shp_wq);
 	spanheap_enter(heap);
 	obj = spanheap_alloc(heap, 64, 0);
-	KUNIT_ASSERT_NOT_NULL(test, obj);
+	SECTION_ASSERT_NOT_NULL(test, heap, obj);
 	KUNIT_EXPECT_PTR_EQ(test, spanheap_object_base(heap, (char *)obj + 63, NULL), obj);
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, obj, count_fin, ran), 0);
 	spanheap_exit(heap);

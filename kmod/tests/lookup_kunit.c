@@ -27,7 +27,7 @@ static void interior_pointers_resolve(struct kunit *test)
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		u8 *p = spanheap_alloc(heap, sizes[i], 0);
 
-		KUNIT_ASSERT_NOT_NULL(test, p);
+		FIXTURE_ASSERT_NOT_NULL(test, p);
 		for (off = 0; off < sizes[i]; off++) {
 			if (spanheap_object_base(heap, p + off, NULL) != p) {
 				KUNIT_FAIL(test, "size %zu offset %zu", sizes[i], off);
@@ -44,14 +44,14 @@ static void foreign_pointers_miss(struct kunit *test)
 	void *k = kmalloc(32, GFP_KERNEL), *o;
 	int local;
 
-	KUNIT_ASSERT_FALSE(test, IS_ERR(other));
-	KUNIT_ASSERT_NOT_NULL(test, k);
+	FIXTURE_ASSERT_FALSE(test, IS_ERR(other));
+	FIXTURE_ASSERT_NOT_NULL(test, k);
 	spanheap_exit(heap);	/* sections of two heaps must not nest */
 	spanheap_enter(other);
 	o = spanheap_alloc(other, 32, 0);
 	spanheap_exit(other);
 	spanheap_enter(heap);
-	KUNIT_ASSERT_NOT_NULL(test, o);
+	FIXTURE_ASSERT_NOT_NULL(test, o);
 	KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, o, NULL));
 	KUNIT_EXPECT_PTR_EQ(test, spanheap_object_base(other, o, NULL), o);
 	KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, k, NULL));
@@ -78,15 +78,15 @@ static void metadata_and_tail_pointers_miss(struct kunit *test)
 	u8 *p = spanheap_alloc(heap, 48, 0), *tail;
 	struct shp_span *s;
 
-	KUNIT_ASSERT_NOT_NULL(test, p);
+	FIXTURE_ASSERT_NOT_NULL(test, p);
 	rcu_read_lock();
 	s = shp_pagemap_lookup(p);
 	rcu_read_unlock();
-	KUNIT_ASSERT_NOT_NULL(test, s);
+	FIXTURE_ASSERT_NOT_NULL(test, s);
 	KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, s, NULL));
 	KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, shp_alloc_bits(s), NULL));
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, s), -EFAULT);
-	KUNIT_ASSERT_LT(test, sc->nelems * sc->size, PAGE_SIZE << sc->order);
+	FIXTURE_ASSERT_LT(test, sc->nelems * sc->size, PAGE_SIZE << sc->order);
 	tail = (u8 *)s->base + sc->nelems * sc->size;
 	KUNIT_EXPECT_NULL(test, spanheap_object_base(heap, tail, NULL));
 	KUNIT_EXPECT_NE(test, spanheap_free(heap, tail), 0);
@@ -104,10 +104,10 @@ static void freed_span_pointers_miss(struct kunit *test)
 
 	n = (2 + SHP_KEEP_EMPTY_SPANS) * shp_size_classes[c].nelems;
 	objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, objs);
+	FIXTURE_ASSERT_NOT_NULL(test, objs);
 	for (i = 0; i < n; i++) {
 		objs[i] = spanheap_alloc(heap, 4096, 0);
-		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+		FIXTURE_ASSERT_NOT_NULL(test, objs[i]);
 	}
 	spanheap_drain(heap);
 	for (i = 0; i < n; i++)
@@ -145,8 +145,8 @@ static void dead_objects_read_dead_after_lazy_sweep(struct kunit *test)
 
 			spanheap_enter(heap);
 			d = spanheap_alloc(heap, sizes[i], SPANHEAP_NOSCAN);
+			FIXTURE_ASSERT_NOT_NULL(test, d);	/* still pinned */
 			spanheap_exit(heap);
-			KUNIT_ASSERT_NOT_NULL(test, d);
 			shp_collect(heap, false);	/* sweeping left to the sweeper */
 			spanheap_enter(heap);
 			dead += !shp_object_live(heap, d);

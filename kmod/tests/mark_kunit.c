@@ -51,8 +51,8 @@ static void *mk_add(struct kunit *test, struct mgraph *g, size_t size, bool live
 {
 	void *p = spanheap_alloc(g->heap, size, 0);
 
-	KUNIT_ASSERT_NOT_NULL(test, p);
-	KUNIT_ASSERT_LT(test, g->n, (unsigned int)MK_MAX_OBJS);
+	SECTION_ASSERT_NOT_NULL(test, g->heap, p);
+	SECTION_ASSERT_LT(test, g->heap, g->n, (unsigned int)MK_MAX_OBJS);
 	g->obj[g->n] = p;
 	g->live[g->n++] = live;
 	return p;
@@ -131,18 +131,18 @@ static void mk_build(struct kunit *test, struct mgraph *g)
 	/* Reachable with a finalizer: marked, and so is its referent. */
 	n = mk_add(test, g, sizeof(*n), true);
 	n->a = mk_add(test, g, sizeof(*n), true);
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(g->heap, n, mk_fin, NULL), 0);
+	SECTION_ASSERT_EQ(test, g->heap, spanheap_set_finalizer(g->heap, n, mk_fin, NULL), 0);
 	g->roots[4] = n;
 	/* Unreachable with a finalizer: only its referent is marked. */
 	g->f1 = g->n;
 	f1 = mk_add(test, g, sizeof(*f1), false);
 	f1->a = mk_add(test, g, sizeof(*f1), true);
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(g->heap, f1, mk_fin, NULL), 0);
+	SECTION_ASSERT_EQ(test, g->heap, spanheap_set_finalizer(g->heap, f1, mk_fin, NULL), 0);
 	/* Unreachable with a finalizer, on a cycle through itself: marked. */
 	f3 = mk_add(test, g, sizeof(*f3), true);
 	f3->a = mk_add(test, g, sizeof(*f3), true);
 	((struct mnode *)f3->a)->a = f3;
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(g->heap, f3, mk_fin, NULL), 0);
+	SECTION_ASSERT_EQ(test, g->heap, spanheap_set_finalizer(g->heap, f3, mk_fin, NULL), 0);
 	spanheap_exit(g->heap);
 }
 
@@ -524,16 +524,16 @@ static void mark_hints_rotate(struct kunit *test)
 			sp->obj[j][sp->nobj[j]++] = i;
 	}
 	rcu_read_unlock();
-	KUNIT_ASSERT_EQ(test, sp->n, MH_SPANS);
+	SECTION_ASSERT_EQ(test, g->heap, sp->n, MH_SPANS);
 	s = sp->s[0];
 	tail = s->base + (unsigned long)s->nelems * s->elemsize;
-	KUNIT_ASSERT_LT(test, tail, s->base + s->bytes);
+	SECTION_ASSERT_LT(test, g->heap, tail, s->base + s->bytes);
 	/* The last object of each span is freed; its words point into it. */
 	for (j = 0; j < MH_SPANS; j++) {
-		KUNIT_ASSERT_GT(test, sp->nobj[j], 2U);
+		SECTION_ASSERT_GT(test, g->heap, sp->nobj[j], 2U);
 		i = sp->obj[j][--sp->nobj[j]];
 		freed[j] = g->obj[i];
-		KUNIT_ASSERT_EQ(test, spanheap_free(g->heap, freed[j]), 0);
+		SECTION_ASSERT_EQ(test, g->heap, spanheap_free(g->heap, freed[j]), 0);
 	}
 	for (;;) {
 		rnd = rnd * 1103515245 + 12345;

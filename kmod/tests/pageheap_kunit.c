@@ -83,7 +83,7 @@ static void *alloc(struct kunit *test, size_t size)
 {
 	void *p = spanheap_alloc(test->priv, size, SPANHEAP_NOSCAN);
 
-	KUNIT_ASSERT_NOT_NULL(test, p);
+	FIXTURE_ASSERT_NOT_NULL(test, p);
 	return p;
 }
 
@@ -140,7 +140,7 @@ static void run_is_split(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, q, p);
 	KUNIT_EXPECT_PTR_EQ(test, r, p + OBJ);
 	run = run_of(heap, r);
-	KUNIT_ASSERT_NOT_NULL(test, run);
+	FIXTURE_ASSERT_NOT_NULL(test, run);
 	KUNIT_EXPECT_EQ(test, run->npages, OBJ_PAGES);
 	KUNIT_EXPECT_EQ(test, narenas(heap), 1);
 	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, SHP_ARENA_BYTES - 2 * OBJ);
@@ -156,8 +156,8 @@ static void neighbours_coalesce(struct kunit *test)
 	struct shp_run *run;
 	u8 *big;
 
-	KUNIT_ASSERT_PTR_EQ(test, b, a + OBJ);
-	KUNIT_ASSERT_PTR_EQ(test, c, b + OBJ);
+	FIXTURE_ASSERT_PTR_EQ(test, b, a + OBJ);
+	FIXTURE_ASSERT_PTR_EQ(test, c, b + OBJ);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, a), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, c), 0);
 	/* c merged with the arena's tail; a stands alone. */
@@ -167,7 +167,7 @@ static void neighbours_coalesce(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, b), 0);
 	/* b joins both neighbours: one run covers the idle arena. */
 	run = arena->edge[0];
-	KUNIT_ASSERT_NOT_NULL(test, run);
+	FIXTURE_ASSERT_NOT_NULL(test, run);
 	KUNIT_EXPECT_PTR_EQ(test, arena->edge[ARENA_PAGES - 1], run);
 	KUNIT_EXPECT_EQ(test, run->npages, ARENA_PAGES);
 	KUNIT_EXPECT_EQ(test, arena->nfree, ARENA_PAGES);
@@ -186,7 +186,7 @@ static void burst(struct kunit *test)
 	unsigned int n = 2 * SHP_ARENA_BYTES / OBJ, i;
 	void **objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
 
-	KUNIT_ASSERT_NOT_NULL(test, objs);
+	FIXTURE_ASSERT_NOT_NULL(test, objs);
 	for (i = 0; i < n; i++)
 		objs[i] = alloc(test, OBJ);
 	KUNIT_EXPECT_EQ(test, narenas(heap), 2);
@@ -242,7 +242,7 @@ static void reused_run_is_zeroed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
 	/* Dirty now: a smaller run cut from it must be zeroed. */
 	q = alloc(test, 2 * OBJ);
-	KUNIT_ASSERT_PTR_EQ(test, q, p);
+	FIXTURE_ASSERT_PTR_EQ(test, q, p);
 	for (i = 0; i < 2 * OBJ; i++)
 		if (q[i])
 			break;
@@ -288,7 +288,7 @@ static void limit_frees_idle_arenas_or_fails(struct kunit *test)
 	long before;
 	u8 *p, *q;
 
-	KUNIT_ASSERT_NOT_NULL(test, st);
+	FIXTURE_ASSERT_NOT_NULL(test, st);
 	spanheap_read_stats(heap, st);
 	spanheap_set_limit(heap, st->bytes_meta + SHP_ARENA_BYTES + SHP_ARENA_BYTES / 2);
 	p = alloc(test, OBJ);
@@ -321,14 +321,14 @@ static void idle_runs_make_room_at_limit(struct kunit *test)
 	void **objs = kunit_kcalloc(test, 64, sizeof(*objs), GFP_KERNEL);
 	void *small;
 
-	KUNIT_ASSERT_NOT_NULL(test, st);
-	KUNIT_ASSERT_NOT_NULL(test, objs);
+	FIXTURE_ASSERT_NOT_NULL(test, st);
+	FIXTURE_ASSERT_NOT_NULL(test, objs);
 	spanheap_read_stats(heap, st);
 	spanheap_set_limit(heap, st->bytes_meta + SHP_ARENA_BYTES);
 	while (n < 64 && (objs[n] = spanheap_alloc(heap, 60000, SPANHEAP_NOSCAN)))
 		n++;
-	KUNIT_ASSERT_GT(test, n, 0);
-	KUNIT_ASSERT_LT(test, n, 64);
+	FIXTURE_ASSERT_GT(test, n, 0);
+	FIXTURE_ASSERT_LT(test, n, 64);
 	KUNIT_EXPECT_NULL(test, spanheap_alloc(heap, 1024, 0));
 	/* The arena's last free page is all the room left. */
 	KUNIT_EXPECT_EQ(test, heap->pages.idle_bytes, SHP_ARENA_BYTES - n * PAGE_ALIGN(60000));
@@ -402,7 +402,7 @@ static void freed_span_kept_whole(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 1);
 
 	q = spanheap_alloc(heap, OBJ, 0);
-	KUNIT_ASSERT_PTR_EQ(test, q, p);
+	FIXTURE_ASSERT_PTR_EQ(test, q, p);
 	KUNIT_EXPECT_PTR_EQ(test, span_of(q), s);
 	KUNIT_EXPECT_EQ(test, READ_ONCE(s->state), SHP_SPAN_LARGE);
 	KUNIT_EXPECT_EQ(test, SHP_SPC_NOSCAN(s->spc), 0);
@@ -416,7 +416,7 @@ static void freed_span_kept_whole(struct kunit *test)
 	memset(q, 0x3c, OBJ);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
 	r = spanheap_alloc(heap, OBJ, SPANHEAP_NOSCAN | SPANHEAP_NOZERO);
-	KUNIT_ASSERT_PTR_EQ(test, r, p);
+	FIXTURE_ASSERT_PTR_EQ(test, r, p);
 	KUNIT_EXPECT_EQ(test, SHP_SPC_NOSCAN(s->spc), 1);
 	KUNIT_EXPECT_EQ(test, r[0], 0x3c);
 	KUNIT_EXPECT_EQ(test, r[OBJ - 1], 0x3c);
@@ -482,11 +482,11 @@ static void kept_span_carries_no_record(struct kunit *test)
 
 	heap->pages.max_kept = shp_kept_large_spans;
 	w = spanheap_weak_make(heap, p);
-	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(w));
+	FIXTURE_ASSERT_FALSE(test, IS_ERR_OR_NULL(w));
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, p, count_finalizer, &runs), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
 	q = alloc(test, OBJ);
-	KUNIT_ASSERT_PTR_EQ(test, q, p);
+	FIXTURE_ASSERT_PTR_EQ(test, q, p);
 	KUNIT_EXPECT_NULL(test, spanheap_weak_value(heap, w));
 	spanheap_weak_put(heap, w);
 
@@ -516,16 +516,16 @@ static void kept_span_not_marked(struct kunit *test)
 	struct spanheap_weak *w;
 
 	heap->pages.max_kept = shp_kept_large_spans;
-	KUNIT_ASSERT_NOT_NULL(test, root);
+	FIXTURE_ASSERT_NOT_NULL(test, root);
 	big = spanheap_alloc(heap, OBJ, 0);
 	small = spanheap_alloc(heap, 64, 0);
-	KUNIT_ASSERT_NOT_NULL(test, big);
-	KUNIT_ASSERT_NOT_NULL(test, small);
+	FIXTURE_ASSERT_NOT_NULL(test, big);
+	FIXTURE_ASSERT_NOT_NULL(test, small);
 	big[0] = small;
 	root[0] = big;
 	w = spanheap_weak_make(heap, small);
-	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(w));
-	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, (void **)&root), 0);
+	FIXTURE_ASSERT_FALSE(test, IS_ERR_OR_NULL(w));
+	FIXTURE_ASSERT_EQ(test, spanheap_root_add(heap, (void **)&root), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, big), 0);
 	KUNIT_EXPECT_EQ(test, heap->pages.nkept, 1);
 	migrate_enable();
@@ -550,14 +550,14 @@ static void charge_at_limit_releases_kept_spans(struct kunit *test)
 	void **objs = kunit_kcalloc(test, 64, sizeof(*objs), GFP_KERNEL);
 	unsigned int n = 0, i;
 
-	KUNIT_ASSERT_NOT_NULL(test, st);
-	KUNIT_ASSERT_NOT_NULL(test, objs);
+	FIXTURE_ASSERT_NOT_NULL(test, st);
+	FIXTURE_ASSERT_NOT_NULL(test, objs);
 	heap->pages.max_kept = shp_kept_large_spans;
 	spanheap_read_stats(heap, st);
 	spanheap_set_limit(heap, st->bytes_meta + SHP_ARENA_BYTES);
 	while (n < 64 && (objs[n] = spanheap_alloc(heap, OBJ, SPANHEAP_NOSCAN)))
 		n++;
-	KUNIT_ASSERT_EQ(test, n, SHP_ARENA_BYTES / OBJ);
+	FIXTURE_ASSERT_EQ(test, n, SHP_ARENA_BYTES / OBJ);
 	for (i = 0; i < n; i++)
 		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
 	KUNIT_EXPECT_EQ(test, heap->pages.nkept, n);
@@ -584,7 +584,7 @@ static void kept_span_not_in_mark_hint(struct kunit *test)
 	heap->pages.max_kept = shp_kept_large_spans;
 	p = alloc(test, OBJ);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
-	KUNIT_ASSERT_EQ(test, heap->pages.nkept, 1);
+	FIXTURE_ASSERT_EQ(test, heap->pages.nkept, 1);
 	v = (unsigned long)p;	/* a stale pointer the mark comes across */
 
 	migrate_enable();
@@ -632,16 +632,16 @@ static void kept_spans_do_not_block_records_at_limit(struct kunit *test)
 	unsigned int n = 0, i;
 	void *x;
 
-	KUNIT_ASSERT_NOT_NULL(test, st);
-	KUNIT_ASSERT_NOT_NULL(test, objs);
+	FIXTURE_ASSERT_NOT_NULL(test, st);
+	FIXTURE_ASSERT_NOT_NULL(test, objs);
 	heap->pages.max_kept = shp_kept_large_spans;
 	x = spanheap_alloc(heap, 64, 0);
-	KUNIT_ASSERT_NOT_NULL(test, x);
+	FIXTURE_ASSERT_NOT_NULL(test, x);
 	spanheap_read_stats(heap, st);
 	spanheap_set_limit(heap, st->bytes_meta + st->bytes_reserved + SHP_ARENA_BYTES);
 	while (n < 64 && (objs[n] = spanheap_alloc(heap, OBJ, SPANHEAP_NOSCAN)))
 		n++;
-	KUNIT_ASSERT_EQ(test, n, SHP_ARENA_BYTES / OBJ);
+	FIXTURE_ASSERT_EQ(test, n, SHP_ARENA_BYTES / OBJ);
 	for (i = 0; i < n; i++)
 		KUNIT_EXPECT_EQ(test, spanheap_free(heap, objs[i]), 0);
 	w = spanheap_weak_make(heap, x);
@@ -690,7 +690,7 @@ static void kept_span_reuse_vs_stale_lookup(struct kunit *test)
 	heap->pages.max_kept = shp_kept_large_spans;
 	p = alloc(test, OBJ);
 	l = kzalloc(sizeof(*l), GFP_KERNEL);	/* freed once the thread is done */
-	KUNIT_ASSERT_NOT_NULL(test, l);
+	FIXTURE_ASSERT_NOT_NULL(test, l);
 	l->heap = heap;
 	l->p = p;
 	init_completion(&l->done);
@@ -783,7 +783,7 @@ static void concurrent_with_collections_and_scavenger(struct kunit *test)
 	int i, started;
 
 	c = kzalloc(sizeof(*c), GFP_KERNEL);	/* freed once the threads are done */
-	KUNIT_ASSERT_NOT_NULL(test, c);
+	FIXTURE_ASSERT_NOT_NULL(test, c);
 	migrate_enable();
 	spanheap_exit(heap);	/* collections wait for sections */
 	c->heap = heap;
@@ -865,7 +865,7 @@ static u8 *slot_filled(struct kunit *test)
 	heap->pages.max_kept = shp_kept_large_spans;
 	p = alloc(test, OBJ);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
-	KUNIT_ASSERT_PTR_EQ(test, my_slot(heap), span_of(p));
+	FIXTURE_ASSERT_PTR_EQ(test, my_slot(heap), span_of(p));
 	return p;
 }
 
@@ -891,7 +891,7 @@ static void freed_large_span_in_slot(struct kunit *test)
 	p = alloc(test, OBJ);
 	s = span_of(p);
 	w = spanheap_weak_make(heap, p);
-	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(w));
+	FIXTURE_ASSERT_FALSE(test, IS_ERR_OR_NULL(w));
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, p, count_finalizer, &runs), 0);
 	memset(p, 0xa5, OBJ);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, p), 0);
@@ -910,7 +910,7 @@ static void freed_large_span_in_slot(struct kunit *test)
 
 	/* NOZERO takes it back as it was left; zeroed otherwise. */
 	q = spanheap_alloc(heap, OBJ, SPANHEAP_NOSCAN | SPANHEAP_NOZERO);
-	KUNIT_ASSERT_PTR_EQ(test, q, p);
+	FIXTURE_ASSERT_PTR_EQ(test, q, p);
 	KUNIT_EXPECT_NULL(test, my_slot(heap));
 	KUNIT_EXPECT_EQ(test, q[0], 0xa5);
 	KUNIT_EXPECT_EQ(test, q[OBJ - 1], 0xa5);
@@ -918,7 +918,7 @@ static void freed_large_span_in_slot(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, q), 0);
 	q = spanheap_alloc(heap, OBJ, 0);
-	KUNIT_ASSERT_PTR_EQ(test, q, p);
+	FIXTURE_ASSERT_PTR_EQ(test, q, p);
 	KUNIT_EXPECT_EQ(test, SHP_SPC_NOSCAN(s->spc), 0);
 	for (i = 0; i < OBJ && !q[i]; i++)
 		;
@@ -1170,7 +1170,7 @@ static void limit_gives_slots_back(struct kunit *test)
 	unsigned long deadline;
 	u8 *p;
 
-	KUNIT_ASSERT_NOT_NULL(test, st);
+	FIXTURE_ASSERT_NOT_NULL(test, st);
 	p = slot_filled(test);
 	KUNIT_EXPECT_EQ(test, slots_held(heap), 1);
 	spanheap_read_stats(heap, st);

@@ -69,7 +69,7 @@ static void free_sweeps_first(struct kunit *test)
 	spanheap_enter(heap);
 	for (i = 0; i < 2 * per; i++) {
 		small[i] = spanheap_alloc(heap, 1024, 0);
-		KUNIT_ASSERT_NOT_NULL(test, small[i]);
+		SECTION_ASSERT_NOT_NULL(test, heap, small[i]);
 	}
 	/* More than the pacer's minimum goal, unreachable. */
 	dead = spanheap_alloc(heap, SHP_GC_MIN_HEAP + (1 << 20), SPANHEAP_NOSCAN);
@@ -140,8 +140,8 @@ static void finalizer_queued_at_limit(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, ran);
 	spanheap_enter(heap);
 	obj = spanheap_alloc(heap, 32, 0);
-	KUNIT_ASSERT_NOT_NULL(test, obj);
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, obj, count_fin, ran), 0);
+	SECTION_ASSERT_NOT_NULL(test, heap, obj);
+	SECTION_ASSERT_EQ(test, heap, spanheap_set_finalizer(heap, obj, count_fin, ran), 0);
 	spanheap_exit(heap);
 	spanheap_read_stats(heap, st);
 	spanheap_set_limit(heap, st->bytes_reserved + st->bytes_meta);
@@ -181,8 +181,8 @@ static void lazily_queued_finalizers_dropped_by_destroy(struct kunit *test)
 	spanheap_enter(heap);
 	for (i = 0; i < ARRAY_SIZE(objs); i++) {
 		objs[i] = spanheap_alloc(heap, i ? 40000 : 32, 0);
-		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
-		KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, objs[i], count_fin, ran), 0);
+		SECTION_ASSERT_NOT_NULL(test, heap, objs[i]);
+		SECTION_ASSERT_EQ(test, heap, spanheap_set_finalizer(heap, objs[i], count_fin, ran), 0);
 	}
 	spanheap_exit(heap);
 	test_collect_unswept(heap);
@@ -214,12 +214,12 @@ static void queued_finalizers_are_roots(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, ran);
 	spanheap_enter(heap);
 	child = spanheap_alloc(heap, 16, 0);
-	KUNIT_ASSERT_NOT_NULL(test, child);
+	SECTION_ASSERT_NOT_NULL(test, heap, child);
 	for (i = 0; i < ARRAY_SIZE(objs); i++) {
 		objs[i] = spanheap_alloc(heap, 64, 0);
-		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+		SECTION_ASSERT_NOT_NULL(test, heap, objs[i]);
 		*objs[i] = child;
-		KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, objs[i], count_fin, ran), 0);
+		SECTION_ASSERT_EQ(test, heap, spanheap_set_finalizer(heap, objs[i], count_fin, ran), 0);
 	}
 	spanheap_exit(heap);
 	test_collect_unswept(heap);
@@ -266,7 +266,7 @@ static void alloc_sweeps_for_room(struct kunit *test)
 	spanheap_enter(heap);
 	for (i = 0; i < n; i++) {
 		objs[i] = spanheap_alloc(heap, 1024, 0);
-		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+		SECTION_ASSERT_NOT_NULL(test, heap, objs[i]);
 	}
 	spanheap_exit(heap);
 	root = objs[0];
@@ -277,7 +277,7 @@ static void alloc_sweeps_for_room(struct kunit *test)
 
 	spanheap_enter(heap);
 	fresh = spanheap_alloc(heap, 1024, 0);
-	KUNIT_ASSERT_NOT_NULL(test, fresh);
+	SECTION_ASSERT_NOT_NULL(test, heap, fresh);
 	KUNIT_EXPECT_FALSE(test, span_unswept(heap, fresh));
 	KUNIT_EXPECT_TRUE(test, shp_object_live(heap, root));
 	spanheap_exit(heap);

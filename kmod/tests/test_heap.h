@@ -64,26 +64,110 @@ static inline int test_heap_init(struct kunit *test, const char *name,
 	return 0;
 }
 
-/* Suite exit, with the flags given to test_heap_init(). */
-static inline void test_heap_exit(struct kunit *test, unsigned int flags)
+/* Destroy a case's @heap, outside any section; @check: shp_heap_check() too. */
+static inline void test_heap_release(struct kunit *test, struct spanheap *heap,
+				     bool check)
 {
-	struct spanheap *heap = test->priv;
-
-	if (!heap)		/* left to a thread that did not finish */
-		return;
-	if (flags & TEST_HEAP_SECTION) {
-		migrate_enable();
-		spanheap_exit(heap);
-	}
 	/* A failure at the limit queued a cycle, which drains and sweeps too. */
 	flush_work(&heap->gc_work);
 	flush_work(&heap->sweep_work);
-	if (flags & TEST_HEAP_CHECK) {
+	if (check) {
 		spanheap_drain(heap);
 		KUNIT_EXPECT_EQ(test, shp_heap_check(heap), 0);
 	}
 	spanheap_destroy(heap);
 }
+
+/* Suite exit, with the flags given to test_heap_init(). */
+static inline void test_heap_exit(struct kunit *test, unsigned int flags)
+{
+	struct spanheap *heap = test->priv;
+
+	if (!heap)		/* left to a thread, or released by the case */
+		return;
+	if (flags & TEST_HEAP_SECTION) {
+		migrate_enable();
+		spanheap_exit(heap);
+	}
+	test_heap_release(test, heap, flags & TEST_HEAP_CHECK);
+}
+
+/*
+ * Asserting inside a section.  A failed KUNIT_ASSERT_*() ends the case's
+ * thread there and then.  In the kernel the suite's exit then runs in
+ * another thread (kunit_catch_run_case()), which can neither close a
+ * section the ended thread held nor undo its migrate_disable(); lockdep
+ * reports the held section when the thread exits (and stops checking for
+ * the rest of the run).  So inside a section a case asserts with
+ * SECTION_ASSERT_*(test, heap, ...), which closes @heap's section before
+ * ending the case, and inside a TEST_HEAP_SECTION suite's own section
+ * with FIXTURE_ASSERT_*(test, ...), which closes it and destroys the heap
+ * (test_heap_exit() then finds none).  Where a TEST_HEAP_SECTION case has
+ * closed the suite's section for a while, it must not end at all: its
+ * exit would close the section again.  Each checks with the
+ * KUNIT_EXPECT_*() of the same name and ends the case if anything in it
+ * has failed so far.  scripts/section_asserts.py checks the rule.
+ */
+static inline bool test_failed(struct kunit *test)
+{
+	return READ_ONCE(test->status) == KUNIT_FAILURE;
+}
+
+/* End a failed case from inside its section of @heap, closed first. */
+static inline void test_end_in_section(struct kunit *test, struct spanheap *heap)
+{
+	spanheap_exit(heap);
+	KUNIT_ASSERT_FAILURE(test, "case ended, its section closed");
+}
+
+/* End a failed case from inside its TEST_HEAP_SECTION suite's section. */
+static inline void test_end_in_fixture(struct kunit *test, struct spanheap *unused)
+{
+	struct spanheap *heap = test->priv;
+
+	migrate_enable();
+	spanheap_exit(heap);
+	test->priv = NULL;
+	test_heap_release(test, heap, false);
+	KUNIT_ASSERT_FAILURE(test, "case ended, its section closed and heap destroyed");
+}
+
+#define TEST_EXPECT_OR_END(end, test, heap, expect)			\
+	do {								\
+		expect;							\
+		if (test_failed(test))					\
+			end(test, heap);				\
+	} while (0)
+
+#define SECTION_ASSERT_TRUE(t, h, c)					\
+	TEST_EXPECT_OR_END(test_end_in_section, t, h, KUNIT_EXPECT_TRUE(t, c))
+#define SECTION_ASSERT_FALSE(t, h, c)					\
+	TEST_EXPECT_OR_END(test_end_in_section, t, h, KUNIT_EXPECT_FALSE(t, c))
+#define SECTION_ASSERT_NOT_NULL(t, h, p)				\
+	TEST_EXPECT_OR_END(test_end_in_section, t, h, KUNIT_EXPECT_NOT_NULL(t, p))
+#define SECTION_ASSERT_EQ(t, h, l, r)					\
+	TEST_EXPECT_OR_END(test_end_in_section, t, h, KUNIT_EXPECT_EQ(t, l, r))
+#define SECTION_ASSERT_PTR_EQ(t, h, l, r)				\
+	TEST_EXPECT_OR_END(test_end_in_section, t, h, KUNIT_EXPECT_PTR_EQ(t, l, r))
+#define SECTION_ASSERT_LT(t, h, l, r)					\
+	TEST_EXPECT_OR_END(test_end_in_section, t, h, KUNIT_EXPECT_LT(t, l, r))
+#define SECTION_ASSERT_GT(t, h, l, r)					\
+	TEST_EXPECT_OR_END(test_end_in_section, t, h, KUNIT_EXPECT_GT(t, l, r))
+
+#define FIXTURE_ASSERT_TRUE(t, c)					\
+	TEST_EXPECT_OR_END(test_end_in_fixture, t, NULL, KUNIT_EXPECT_TRUE(t, c))
+#define FIXTURE_ASSERT_FALSE(t, c)					\
+	TEST_EXPECT_OR_END(test_end_in_fixture, t, NULL, KUNIT_EXPECT_FALSE(t, c))
+#define FIXTURE_ASSERT_NOT_NULL(t, p)					\
+	TEST_EXPECT_OR_END(test_end_in_fixture, t, NULL, KUNIT_EXPECT_NOT_NULL(t, p))
+#define FIXTURE_ASSERT_EQ(t, l, r)					\
+	TEST_EXPECT_OR_END(test_end_in_fixture, t, NULL, KUNIT_EXPECT_EQ(t, l, r))
+#define FIXTURE_ASSERT_PTR_EQ(t, l, r)					\
+	TEST_EXPECT_OR_END(test_end_in_fixture, t, NULL, KUNIT_EXPECT_PTR_EQ(t, l, r))
+#define FIXTURE_ASSERT_LT(t, l, r)					\
+	TEST_EXPECT_OR_END(test_end_in_fixture, t, NULL, KUNIT_EXPECT_LT(t, l, r))
+#define FIXTURE_ASSERT_GT(t, l, r)					\
+	TEST_EXPECT_OR_END(test_end_in_fixture, t, NULL, KUNIT_EXPECT_GT(t, l, r))
 
 /*
  * Wait up to @secs for a thread of the case to complete @done.  On a

@@ -26,7 +26,7 @@ static void *tiny(struct kunit *test, size_t size)
 {
 	void *p = spanheap_alloc(test->priv, size, SPANHEAP_NOSCAN);
 
-	KUNIT_ASSERT_NOT_NULL(test, p);
+	SECTION_ASSERT_NOT_NULL(test, test->priv, p);
 	return p;
 }
 
@@ -60,8 +60,8 @@ static void packs_and_aligns(struct kunit *test)
 	*a = *b = *c = *d = 0xff;
 	big = spanheap_alloc(heap, SHP_TINY_SIZE + 1, SPANHEAP_NOSCAN);
 	scan = spanheap_alloc(heap, 8, 0);
-	KUNIT_ASSERT_NOT_NULL(test, big);
-	KUNIT_ASSERT_NOT_NULL(test, scan);
+	SECTION_ASSERT_NOT_NULL(test, heap, big);
+	SECTION_ASSERT_NOT_NULL(test, heap, scan);
 	KUNIT_EXPECT_PTR_EQ(test, spanheap_object_base(heap, big, NULL), (void *)big);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, big), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, scan), 0);
@@ -115,7 +115,7 @@ static void interior_finalizers_and_siblings(struct kunit *test)
 	a = tiny(test, 8);
 	b = tiny(test, 8);
 	migrate_enable();
-	KUNIT_ASSERT_PTR_EQ(test, block_of(test, a), block_of(test, b));
+	SECTION_ASSERT_PTR_EQ(test, heap, block_of(test, a), block_of(test, b));
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, b, note_fin, s), 0);
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, b, note_fin, s), -EEXIST);
 	KUNIT_EXPECT_EQ(test, spanheap_set_finalizer(heap, a, note_fin, s), 0);

@@ -15,6 +15,7 @@
 #include <linux/uaccess.h>
 #include "../internal.h"
 #include "../uheap.h"
+#include "test_heap.h"
 
 static int uheap_init(struct kunit *test)
 {
@@ -109,7 +110,7 @@ static void token_is_never_scanned(struct kunit *test)
 	fobj = entry_obj(u, fo);
 	spanheap_enter(u->heap);
 	s = shp_special_target(u->heap, fobj, &idx, NULL, SHP_AT_START);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(s));
+	SECTION_ASSERT_FALSE(test, u->heap, IS_ERR(s));
 	spin_lock(&s->speciallock);
 	f = (struct shp_special_finalizer *)shp_special_find(s, idx, 0,
 						SPANHEAP_SPECIAL_FINALIZER);
@@ -198,7 +199,7 @@ static struct uh_event *one_deferred_then_taken(struct kunit *test, struct uheap
 	/* The deferred object: what a sweep does. */
 	ev = list_first_entry(&u->armed, struct uh_event, node);
 	spanheap_enter(u->heap);
-	KUNIT_ASSERT_EQ(test, spanheap_take_finalizer(u->heap, ev->obj, &ctx), 0);
+	SECTION_ASSERT_EQ(test, u->heap, spanheap_take_finalizer(u->heap, ev->obj, &ctx), 0);
 	spanheap_exit(u->heap);
 	KUNIT_ASSERT_PTR_EQ(test, ctx, (void *)ev);
 	return ev;

@@ -37,7 +37,7 @@ static struct node *node(struct kunit *test)
 {
 	struct node *n = spanheap_alloc(test->priv, sizeof(*n), 0);
 
-	KUNIT_ASSERT_NOT_NULL(test, n);
+	SECTION_ASSERT_NOT_NULL(test, test->priv, n);
 	return n;
 }
 
@@ -62,8 +62,8 @@ static void canonical_per_object_and_offset(struct kunit *test)
 	w1 = spanheap_weak_make(heap, a);
 	w2 = spanheap_weak_make(heap, a);
 	w3 = spanheap_weak_make(heap, &a->id);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(w1));
-	KUNIT_ASSERT_FALSE(test, IS_ERR(w3));
+	SECTION_ASSERT_FALSE(test, heap, IS_ERR(w1));
+	SECTION_ASSERT_FALSE(test, heap, IS_ERR(w3));
 	KUNIT_EXPECT_PTR_EQ(test, w1, w2);
 	KUNIT_EXPECT_PTR_NE(test, w1, w3);
 	KUNIT_EXPECT_PTR_EQ(test, spanheap_weak_value(heap, w1), (void *)a);
@@ -93,7 +93,7 @@ static void keeps_nothing_alive(struct kunit *test)
 	b = node(test);
 	a->next[0] = b;
 	w = spanheap_weak_make(heap, b);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(w));
+	SECTION_ASSERT_FALSE(test, heap, IS_ERR(w));
 	spanheap_exit(heap);
 	spanheap_collect(heap);
 	KUNIT_EXPECT_EQ(test, weak_records(test), 0);
@@ -117,7 +117,7 @@ static void lazy_sweep_reads_null(struct kunit *test)
 	spanheap_enter(heap);
 	a = node(test);
 	w = spanheap_weak_make(heap, a);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(w));
+	SECTION_ASSERT_FALSE(test, heap, IS_ERR(w));
 	spanheap_exit(heap);
 	/* A cycle that leaves sweeping to later, as paced cycles do. */
 	shp_collect(heap, false);
@@ -156,10 +156,10 @@ static void cleared_before_resurrection(struct kunit *test)
 	spanheap_enter(heap);
 	a = node(test);
 	w = spanheap_weak_make(heap, a);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(w));
+	SECTION_ASSERT_FALSE(test, heap, IS_ERR(w));
 	r->seen = w;
 	r->value_in_fin = a;
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, a, resurrecting_fin, r), 0);
+	SECTION_ASSERT_EQ(test, heap, spanheap_set_finalizer(heap, a, resurrecting_fin, r), 0);
 	spanheap_exit(heap);
 
 	spanheap_collect(heap);
@@ -171,7 +171,7 @@ static void cleared_before_resurrection(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, spanheap_object_base(heap, a, NULL) == a);
 	KUNIT_EXPECT_NULL(test, spanheap_weak_value(heap, w));
 	w2 = spanheap_weak_make(heap, a);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(w2));
+	SECTION_ASSERT_FALSE(test, heap, IS_ERR(w2));
 	KUNIT_EXPECT_PTR_NE(test, w, w2);
 	KUNIT_EXPECT_PTR_EQ(test, spanheap_weak_value(heap, w2), (void *)a);
 	spanheap_weak_put(heap, w);
@@ -196,7 +196,7 @@ static void free_and_bad_input(struct kunit *test)
 	spanheap_enter(heap);
 	a = node(test);
 	w = spanheap_weak_make(heap, a);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(w));
+	SECTION_ASSERT_FALSE(test, heap, IS_ERR(w));
 	KUNIT_EXPECT_EQ(test, spanheap_free(heap, a), 0);
 	KUNIT_EXPECT_NULL(test, spanheap_weak_value(heap, w));
 	KUNIT_EXPECT_EQ(test, PTR_ERR(spanheap_weak_make(heap, a)), -EINVAL);

@@ -66,7 +66,7 @@ static struct node *node(struct kunit *test, unsigned long id)
 {
 	struct node *n = spanheap_alloc(test->priv, sizeof(*n), 0);
 
-	KUNIT_ASSERT_NOT_NULL(test, n);
+	SECTION_ASSERT_NOT_NULL(test, test->priv, n);
 	n->id = id;
 	return n;
 }
@@ -187,7 +187,7 @@ static void pin_path(struct kunit *test)
 	p = node(test, 1);
 	q = node(test, 2);
 	p->next[1] = q;
-	KUNIT_ASSERT_EQ(test, spanheap_pin(heap, p), 0);
+	SECTION_ASSERT_EQ(test, heap, spanheap_pin(heap, p), 0);
 	spanheap_exit(heap);
 
 	KUNIT_ASSERT_EQ(test, why(test, q, &s), 0);
@@ -269,7 +269,7 @@ static void cleanup_arg_path(struct kunit *test)
 	o = node(test, 1);
 	arg = node(test, 2);
 	slot = o;
-	KUNIT_ASSERT_GT(test, spanheap_add_cleanup(heap, o, nop_cleanup, arg), 0LL);
+	SECTION_ASSERT_GT(test, heap, spanheap_add_cleanup(heap, o, nop_cleanup, arg), 0LL);
 	spanheap_exit(heap);
 	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, &slot), 0);
 
@@ -293,7 +293,7 @@ static void finalizer_referent_path(struct kunit *test)
 	h = node(test, 3);
 	f->next[1] = g;
 	g->next[0] = h;
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, f, nop_fin, NULL), 0);
+	SECTION_ASSERT_EQ(test, heap, spanheap_set_finalizer(heap, f, nop_fin, NULL), 0);
 	spanheap_exit(heap);
 
 	KUNIT_ASSERT_EQ(test, why(test, h, &s), 0);
@@ -325,14 +325,14 @@ static void finalizer_cycle(struct kunit *test)
 	y = node(test, 2);
 	x->next[0] = y;
 	y->next[1] = x;
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, x, nop_fin, NULL), 0);
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, y, nop_fin, NULL), 0);
+	SECTION_ASSERT_EQ(test, heap, spanheap_set_finalizer(heap, x, nop_fin, NULL), 0);
+	SECTION_ASSERT_EQ(test, heap, spanheap_set_finalizer(heap, y, nop_fin, NULL), 0);
 	/* T has a finalizer, Z's finalizer keeps it, and T reaches no one. */
 	z = node(test, 3);
 	t = node(test, 4);
 	z->next[0] = t;
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, z, nop_fin, NULL), 0);
-	KUNIT_ASSERT_EQ(test, spanheap_set_finalizer(heap, t, nop_fin, NULL), 0);
+	SECTION_ASSERT_EQ(test, heap, spanheap_set_finalizer(heap, z, nop_fin, NULL), 0);
+	SECTION_ASSERT_EQ(test, heap, spanheap_set_finalizer(heap, t, nop_fin, NULL), 0);
 	spanheap_exit(heap);
 
 	KUNIT_ASSERT_EQ(test, why(test, x, &s), 0);
@@ -435,9 +435,9 @@ static void tiny_member(struct kunit *test)
 	a = spanheap_alloc(heap, 8, SPANHEAP_NOSCAN);
 	b = spanheap_alloc(heap, 8, SPANHEAP_NOSCAN);
 	migrate_enable();
-	KUNIT_ASSERT_NOT_NULL(test, a);
-	KUNIT_ASSERT_NOT_NULL(test, b);
-	KUNIT_ASSERT_PTR_EQ(test, (u8 *)b, (u8 *)a + 8);	/* one block */
+	SECTION_ASSERT_NOT_NULL(test, heap, a);
+	SECTION_ASSERT_NOT_NULL(test, heap, b);
+	SECTION_ASSERT_PTR_EQ(test, heap, (u8 *)b, (u8 *)a + 8);	/* one block */
 	slot = b;
 	spanheap_exit(heap);
 	KUNIT_ASSERT_EQ(test, spanheap_root_add(heap, &slot), 0);

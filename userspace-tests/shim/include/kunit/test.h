@@ -154,5 +154,9 @@ void __attribute__((noreturn)) shim_kunit_abort(struct kunit *test);
 #define KUNIT_ASSERT_NULL(t, p)		__SHIM_NULL(t, 1, p, true)
 #define KUNIT_ASSERT_NOT_NULL(t, p)	__SHIM_NULL(t, 1, p, false)
 #define KUNIT_ASSERT_NOT_ERR_OR_NULL(t, p) __SHIM_NOT_ERR_OR_NULL(t, 1, p)
+#define KUNIT_ASSERT_FAILURE(t, fmt, ...) do {				\
+	KUNIT_FAIL(t, fmt, ##__VA_ARGS__);				\
+	shim_kunit_abort(t);						\
+	} while (0)
 
 #endif /* _SHIM_KUNIT_TEST_H */
