@@ -181,7 +181,7 @@ static void full_and_large_corruption_caught(struct kunit *test)
 	migrate_disable();
 	for (i = 0; i < n; i++) {
 		obj = spanheap_alloc(heap, 4096, SPANHEAP_NOSCAN);
-		SECTION_ASSERT_NOT_NULL(test, heap, obj);
+		PINNED_ASSERT_NOT_NULL(test, heap, obj);
 	}
 	migrate_enable();
 	big = spanheap_alloc(heap, 40000, 0);

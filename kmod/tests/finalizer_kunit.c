@@ -81,16 +81,25 @@ static void fin_exit(struct kunit *test)
 	spanheap_destroy(c->heap);
 }
 
+/* A node of @c's heap, with log_fin if @fin; NULL if either fails. */
+static struct node *node_or_null(struct ctx *c, unsigned long id, bool fin)
+{
+	struct node *n = spanheap_alloc(c->heap, sizeof(*n), 0);
+
+	if (!n)
+		return NULL;
+	n->id = id;
+	if (fin && spanheap_set_finalizer(c->heap, n, log_fin, &c->log))
+		return NULL;
+	return n;
+}
+
 static struct node *node(struct kunit *test, unsigned long id, bool fin)
 {
 	struct ctx *c = test->priv;
-	struct node *n = spanheap_alloc(c->heap, sizeof(*n), 0);
+	struct node *n = node_or_null(c, id, fin);
 
 	SECTION_ASSERT_NOT_NULL(test, c->heap, n);
-	n->id = id;
-	if (fin)
-		SECTION_ASSERT_EQ(test, c->heap, spanheap_set_finalizer(c->heap, n, log_fin,
-							     &c->log), 0);
 	return n;
 }
 
@@ -1454,8 +1463,10 @@ static void records_refused_at_limit(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, st2);
 	spanheap_enter(c->heap);
 	migrate_disable();	/* a and b from one CPU cache: one span */
-	a = node(test, 1, false);
-	b = node(test, 2, false);
+	a = node_or_null(c, 1, false);
+	b = node_or_null(c, 2, false);
+	PINNED_ASSERT_NOT_NULL(test, c->heap, a);
+	PINNED_ASSERT_NOT_NULL(test, c->heap, b);
 	migrate_enable();
 	other = spanheap_alloc(c->heap, 2000, 0);	/* another span, no records */
 	SECTION_ASSERT_NOT_NULL(test, c->heap, other);
@@ -1632,7 +1643,7 @@ static void stale_and_tail_roots_keep_nothing(struct kunit *test)
 	migrate_disable();	/* one CPU cache: one span, filled */
 	for (i = 0; i < n; i++) {
 		objs[i] = spanheap_alloc(c->heap, 48, 0);
-		SECTION_ASSERT_NOT_NULL(test, c->heap, objs[i]);
+		PINNED_ASSERT_NOT_NULL(test, c->heap, objs[i]);
 	}
 	migrate_enable();
 	rcu_read_lock();
@@ -1673,9 +1684,11 @@ static void explicit_free_drops_records(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, st);
 	spanheap_enter(c->heap);
 	migrate_disable();	/* a is freed by the CPU whose cache owns its span */
-	a = node(test, 1, true);
-	b = node(test, 2, true);
-	SECTION_ASSERT_EQ(test, c->heap, spanheap_pin(c->heap, a), 0);
+	a = node_or_null(c, 1, true);
+	b = node_or_null(c, 2, true);
+	PINNED_ASSERT_NOT_NULL(test, c->heap, a);
+	PINNED_ASSERT_NOT_NULL(test, c->heap, b);
+	PINNED_ASSERT_EQ(test, c->heap, spanheap_pin(c->heap, a), 0);
 	spanheap_read_stats(c->heap, st);
 	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_FINALIZER], 2);
 	KUNIT_EXPECT_EQ(test, st->specials[SPANHEAP_SPECIAL_PIN], 1);

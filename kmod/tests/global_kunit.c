@@ -247,7 +247,7 @@ static void debugfs_finalizer_cycles_file(struct kunit *test)
 	migrate_disable();	/* one CPU cache: one span, full */
 	for (i = 0; i < shp_size_classes[cl].nelems; i++) {
 		full[i] = spanheap_alloc(heap, 4096, 0);
-		SECTION_ASSERT_NOT_NULL(test, heap, full[i]);
+		PINNED_ASSERT_NOT_NULL(test, heap, full[i]);
 		*(void **)full[i] = a;
 	}
 	migrate_enable();

@@ -98,29 +98,35 @@ static inline void test_heap_exit(struct kunit *test, unsigned int flags)
  * another thread (kunit_catch_run_case()), which can neither close a
  * section the ended thread held nor undo its migrate_disable(); lockdep
  * reports the held section when the thread exits (and stops checking for
- * the rest of the run).  So inside a section a case asserts with
- * SECTION_ASSERT_*(test, heap, ...), which closes @heap's section before
- * ending the case, and inside a TEST_HEAP_SECTION suite's own section
- * with FIXTURE_ASSERT_*(test, ...), which closes it and destroys the heap
- * (test_heap_exit() then finds none).  Where a TEST_HEAP_SECTION case has
- * closed the suite's section for a while, it must not end at all: its
- * exit would close the section again.  Each checks with the
- * KUNIT_EXPECT_*() of the same name and ends the case if anything in it
- * has failed so far.  scripts/section_asserts.py checks the rule.
+ * the rest of the run), and the pinned CPU stays pinned.  So a case ends
+ * from inside a section only through these, which take the section (and
+ * pin) down first:
+ *
+ * SECTION_ASSERT_*(test, heap, ...): inside a section of @heap;
+ * PINNED_ASSERT_*(test, heap, ...): the same after one migrate_disable();
+ * FIXTURE_ASSERT_*(test, ...): inside a TEST_HEAP_SECTION suite's own
+ * section (pinned by test_heap_init()), which is closed and the heap
+ * destroyed, so that test_heap_exit() finds none.
+ *
+ * While a TEST_HEAP_SECTION case has closed the suite's section it must
+ * not end at all: its exit would close the section again.  Each checks
+ * like the KUNIT_ASSERT_*() of the same name (its operands evaluated
+ * once) and ends the case only if that check fails.
+ * scripts/section_asserts.py checks the rules.
  */
-static inline bool test_failed(struct kunit *test)
-{
-	return READ_ONCE(test->status) == KUNIT_FAILURE;
-}
-
-/* End a failed case from inside its section of @heap, closed first. */
 static inline void test_end_in_section(struct kunit *test, struct spanheap *heap)
 {
 	spanheap_exit(heap);
 	KUNIT_ASSERT_FAILURE(test, "case ended, its section closed");
 }
 
-/* End a failed case from inside its TEST_HEAP_SECTION suite's section. */
+static inline void test_end_pinned(struct kunit *test, struct spanheap *heap)
+{
+	migrate_enable();
+	spanheap_exit(heap);
+	KUNIT_ASSERT_FAILURE(test, "case ended, its section closed and CPU unpinned");
+}
+
 static inline void test_end_in_fixture(struct kunit *test, struct spanheap *unused)
 {
 	struct spanheap *heap = test->priv;
@@ -132,42 +138,71 @@ static inline void test_end_in_fixture(struct kunit *test, struct spanheap *unus
 	KUNIT_ASSERT_FAILURE(test, "case ended, its section closed and heap destroyed");
 }
 
-#define TEST_EXPECT_OR_END(end, test, heap, expect)			\
+/* The checks, each reported by the KUNIT_EXPECT_*_MSG() of its kind. */
+#define TEST_END_UNLESS_TRUE(end, t, h, c, want)			\
 	do {								\
-		expect;							\
-		if (test_failed(test))					\
-			end(test, heap);				\
+		bool __c = !!(c);					\
+									\
+		if (__c != (want)) {					\
+			KUNIT_EXPECT_EQ_MSG(t, __c, want, "%s", #c);	\
+			end(t, h);					\
+		}							\
+	} while (0)
+#define TEST_END_UNLESS_NOT_NULL(end, t, h, p)				\
+	do {								\
+		const void *__p = (p);					\
+									\
+		if (!__p) {						\
+			KUNIT_EXPECT_NOT_NULL_MSG(t, __p, "%s", #p);	\
+			end(t, h);					\
+		}							\
+	} while (0)
+#define TEST_END_UNLESS_CMP(end, t, h, kind, op, l, r)			\
+	do {								\
+		typeof(l) __l = (l);					\
+		typeof(r) __r = (r);					\
+									\
+		if (!(__l op __r)) {					\
+			KUNIT_EXPECT_##kind##_MSG(t, __l, __r, "%s",	\
+						  #l " " #op " " #r);	\
+			end(t, h);					\
+		}							\
 	} while (0)
 
 #define SECTION_ASSERT_TRUE(t, h, c)					\
-	TEST_EXPECT_OR_END(test_end_in_section, t, h, KUNIT_EXPECT_TRUE(t, c))
+	TEST_END_UNLESS_TRUE(test_end_in_section, t, h, c, true)
 #define SECTION_ASSERT_FALSE(t, h, c)					\
-	TEST_EXPECT_OR_END(test_end_in_section, t, h, KUNIT_EXPECT_FALSE(t, c))
+	TEST_END_UNLESS_TRUE(test_end_in_section, t, h, c, false)
 #define SECTION_ASSERT_NOT_NULL(t, h, p)				\
-	TEST_EXPECT_OR_END(test_end_in_section, t, h, KUNIT_EXPECT_NOT_NULL(t, p))
+	TEST_END_UNLESS_NOT_NULL(test_end_in_section, t, h, p)
 #define SECTION_ASSERT_EQ(t, h, l, r)					\
-	TEST_EXPECT_OR_END(test_end_in_section, t, h, KUNIT_EXPECT_EQ(t, l, r))
+	TEST_END_UNLESS_CMP(test_end_in_section, t, h, EQ, ==, l, r)
 #define SECTION_ASSERT_PTR_EQ(t, h, l, r)				\
-	TEST_EXPECT_OR_END(test_end_in_section, t, h, KUNIT_EXPECT_PTR_EQ(t, l, r))
+	TEST_END_UNLESS_CMP(test_end_in_section, t, h, PTR_EQ, ==, l, r)
 #define SECTION_ASSERT_LT(t, h, l, r)					\
-	TEST_EXPECT_OR_END(test_end_in_section, t, h, KUNIT_EXPECT_LT(t, l, r))
+	TEST_END_UNLESS_CMP(test_end_in_section, t, h, LT, <, l, r)
 #define SECTION_ASSERT_GT(t, h, l, r)					\
-	TEST_EXPECT_OR_END(test_end_in_section, t, h, KUNIT_EXPECT_GT(t, l, r))
+	TEST_END_UNLESS_CMP(test_end_in_section, t, h, GT, >, l, r)
+
+#define PINNED_ASSERT_NOT_NULL(t, h, p)					\
+	TEST_END_UNLESS_NOT_NULL(test_end_pinned, t, h, p)
+#define PINNED_ASSERT_EQ(t, h, l, r)					\
+	TEST_END_UNLESS_CMP(test_end_pinned, t, h, EQ, ==, l, r)
 
 #define FIXTURE_ASSERT_TRUE(t, c)					\
-	TEST_EXPECT_OR_END(test_end_in_fixture, t, NULL, KUNIT_EXPECT_TRUE(t, c))
+	TEST_END_UNLESS_TRUE(test_end_in_fixture, t, NULL, c, true)
 #define FIXTURE_ASSERT_FALSE(t, c)					\
-	TEST_EXPECT_OR_END(test_end_in_fixture, t, NULL, KUNIT_EXPECT_FALSE(t, c))
+	TEST_END_UNLESS_TRUE(test_end_in_fixture, t, NULL, c, false)
 #define FIXTURE_ASSERT_NOT_NULL(t, p)					\
-	TEST_EXPECT_OR_END(test_end_in_fixture, t, NULL, KUNIT_EXPECT_NOT_NULL(t, p))
+	TEST_END_UNLESS_NOT_NULL(test_end_in_fixture, t, NULL, p)
 #define FIXTURE_ASSERT_EQ(t, l, r)					\
-	TEST_EXPECT_OR_END(test_end_in_fixture, t, NULL, KUNIT_EXPECT_EQ(t, l, r))
+	TEST_END_UNLESS_CMP(test_end_in_fixture, t, NULL, EQ, ==, l, r)
 #define FIXTURE_ASSERT_PTR_EQ(t, l, r)					\
-	TEST_EXPECT_OR_END(test_end_in_fixture, t, NULL, KUNIT_EXPECT_PTR_EQ(t, l, r))
+	TEST_END_UNLESS_CMP(test_end_in_fixture, t, NULL, PTR_EQ, ==, l, r)
 #define FIXTURE_ASSERT_LT(t, l, r)					\
-	TEST_EXPECT_OR_END(test_end_in_fixture, t, NULL, KUNIT_EXPECT_LT(t, l, r))
+	TEST_END_UNLESS_CMP(test_end_in_fixture, t, NULL, LT, <, l, r)
 #define FIXTURE_ASSERT_GT(t, l, r)					\
-	TEST_EXPECT_OR_END(test_end_in_fixture, t, NULL, KUNIT_EXPECT_GT(t, l, r))
+	TEST_END_UNLESS_CMP(test_end_in_fixture, t, NULL, GT, >, l, r)
 
 /*
  * Wait up to @secs for a thread of the case to complete @done.  On a

@@ -79,9 +79,17 @@ static void run_case(struct kunit_suite *suite, struct kunit_case *c,
 			KUNIT_FAIL(test, "init failed");
 		else
 			c->run_case(test);
+	} else if (shim_sections_held() || shim_pins) {
+		/* In the kernel: lockdep's "still has locks held", a CPU pinned. */
+		KUNIT_FAIL(test, "case ended holding %u sections, %d migrate_disable()",
+			   shim_sections_held(), shim_pins);
 	}
 	if (suite->exit && !setjmp(test->abort))
 		suite->exit(test);
+	if (shim_sections_held() || shim_pins)
+		KUNIT_FAIL(test, "case and exit left %u sections, %d migrate_disable()",
+			   shim_sections_held(), shim_pins);
+	shim_pins = 0;
 	free_resources(test);
 	if (__atomic_load_n(&shim_warnings, __ATOMIC_RELAXED) != warnings)
 		KUNIT_FAIL(test, "WARN_ON fired during the test");

@@ -289,6 +289,25 @@ bool delayed_work_pending(struct delayed_work *dw)
 #define SHIM_RWSEM_READS	4
 static __thread struct percpu_rw_semaphore *rwsem_reads[SHIM_RWSEM_READS];
 
+/* How many this thread holds; the KUnit runner checks it as a case ends. */
+unsigned int shim_sections_held(void)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < SHIM_RWSEM_READS; i++)
+		n += !!rwsem_reads[i];
+	return n;
+}
+
+/* migrate_disable() count of this thread, as the kernel's task has. */
+__thread int shim_pins;
+
+void shim_migrate_enable(void)
+{
+	WARN_ON_ONCE(shim_pins <= 0);	/* the kernel's migrate_enable() too */
+	shim_pins--;
+}
+
 void percpu_down_read(struct percpu_rw_semaphore *sem)
 {
 	unsigned int i;

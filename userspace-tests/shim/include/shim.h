@@ -448,8 +448,11 @@ unsigned int num_online_cpus(void);
 #define put_cpu()		shim_preempt_add(-1)
 #define preempt_disable()	shim_preempt_add(1)
 #define preempt_enable()	shim_preempt_add(-1)
-#define migrate_disable()	do { } while (0)
-#define migrate_enable()	do { } while (0)
+extern __thread int shim_pins;
+void shim_migrate_enable(void);
+unsigned int shim_sections_held(void);
+#define migrate_disable()	do { shim_pins++; } while (0)
+#define migrate_enable()	shim_migrate_enable()
 #define for_each_possible_cpu(cpu) for ((cpu) = 0; (cpu) < NR_CPUS; (cpu)++)
 #define for_each_online_cpu(cpu) for ((cpu) = 0; (cpu) < (int)num_online_cpus(); (cpu)++)
 #define alloc_percpu(type)	({ BUILD_BUG_ON(sizeof(type) > SHIM_PCPU_UNIT);		\

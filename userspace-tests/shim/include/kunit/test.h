@@ -142,6 +142,9 @@ void __attribute__((noreturn)) shim_kunit_abort(struct kunit *test);
 /* The _MSG forms: the message is not printed (the line number is). */
 #define KUNIT_EXPECT_EQ_MSG(t, l, r, ...)	KUNIT_EXPECT_EQ(t, l, r)
 #define KUNIT_EXPECT_LT_MSG(t, l, r, ...)	KUNIT_EXPECT_LT(t, l, r)
+#define KUNIT_EXPECT_GT_MSG(t, l, r, ...)	KUNIT_EXPECT_GT(t, l, r)
+#define KUNIT_EXPECT_PTR_EQ_MSG(t, l, r, ...)	KUNIT_EXPECT_PTR_EQ(t, l, r)
+#define KUNIT_EXPECT_NOT_NULL_MSG(t, p, ...)	KUNIT_EXPECT_NOT_NULL(t, p)
 #define KUNIT_ASSERT_TRUE(t, c)		__SHIM_TRUE(t, 1, c, true)
 #define KUNIT_ASSERT_FALSE(t, c)	__SHIM_TRUE(t, 1, c, false)
 #define KUNIT_ASSERT_EQ(t, l, r)	__SHIM_INT(t, 1, l, ==, r)
