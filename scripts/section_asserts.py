@@ -39,7 +39,7 @@ TOKEN_RE = re.compile(
     r'spanheap_enter\((?P<enter>[^;]*?)\);|spanheap_exit\((?P<exit>[^;]*?)\);'
     r'|(?P<leave>test_leave_heap_in_section)\b'
     r'|(?P<pin>migrate_disable)\(\)|(?P<unpin>migrate_enable)\(\)'
-    r'|(?P<end>KUNIT_ASSERT|SECTION_ASSERT|PINNED_ASSERT|FIXTURE_ASSERT)_\w+\((?P<args>[^;]*)'
+    r'|(?P<end>KUNIT_ASSERT|SECTION_ASSERT|PINNED_ASSERT|FIXTURE_ASSERT)_\w+\((?=(?P<args>[^;]*))'
     r'|(?P<skip>kunit_skip)\('
     r'|\b(?P<jump>return|goto|break|continue)\b'
     r'|(?P<call>\b\w+)\(|(?P<open>\{)|(?P<close>\})|(?P<semi>;)')
@@ -151,6 +151,9 @@ class Scan:
             return
         if not st.stack:
             return self.bad(line, '%s_ASSERT outside any section' % kind.upper())
+        if len(st.stack) != 1:
+            return self.bad(line, '%s_ASSERT with %d sections open' % (kind.upper(),
+                                                                       len(st.stack)))
         if top != heap:
             return self.bad(line, '%s_ASSERT closes %s, but the section open is %s'
                             % (kind.upper(), heap, top))

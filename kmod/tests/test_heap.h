@@ -138,32 +138,35 @@ static inline void test_end_in_fixture(struct kunit *test, struct spanheap *unus
 	KUNIT_ASSERT_FAILURE(test, "case ended, its section closed and heap destroyed");
 }
 
-/* The checks, each reported by the KUNIT_EXPECT_*_MSG() of its kind. */
+/*
+ * The checks, each reported by the KUNIT_EXPECT_*_MSG() of its kind (whose
+ * own locals, in the shim too, must not share their names).
+ */
 #define TEST_END_UNLESS_TRUE(end, t, h, c, want)			\
 	do {								\
-		bool __c = !!(c);					\
+		bool __ta_c = !!(c);					\
 									\
-		if (__c != (want)) {					\
-			KUNIT_EXPECT_EQ_MSG(t, __c, want, "%s", #c);	\
+		if (__ta_c != (want)) {					\
+			KUNIT_EXPECT_EQ_MSG(t, __ta_c, want, "%s", #c);	\
 			end(t, h);					\
 		}							\
 	} while (0)
 #define TEST_END_UNLESS_NOT_NULL(end, t, h, p)				\
 	do {								\
-		const void *__p = (p);					\
+		const void *__ta_p = (p);				\
 									\
-		if (!__p) {						\
-			KUNIT_EXPECT_NOT_NULL_MSG(t, __p, "%s", #p);	\
+		if (!__ta_p) {						\
+			KUNIT_EXPECT_NOT_NULL_MSG(t, __ta_p, "%s", #p);	\
 			end(t, h);					\
 		}							\
 	} while (0)
 #define TEST_END_UNLESS_CMP(end, t, h, kind, op, l, r)			\
 	do {								\
-		typeof(l) __l = (l);					\
-		typeof(r) __r = (r);					\
+		typeof(l) __ta_l = (l);					\
+		typeof(r) __ta_r = (r);					\
 									\
-		if (!(__l op __r)) {					\
-			KUNIT_EXPECT_##kind##_MSG(t, __l, __r, "%s",	\
+		if (!(__ta_l op __ta_r)) {				\
+			KUNIT_EXPECT_##kind##_MSG(t, __ta_l, __ta_r, "%s", \
 						  #l " " #op " " #r);	\
 			end(t, h);					\
 		}							\

@@ -86,10 +86,11 @@ static void run_case(struct kunit_suite *suite, struct kunit_case *c,
 	}
 	if (suite->exit && !setjmp(test->abort))
 		suite->exit(test);
-	if (shim_sections_held() || shim_pins)
+	if (shim_sections_held() || shim_pins) {
 		KUNIT_FAIL(test, "case and exit left %u sections, %d migrate_disable()",
 			   shim_sections_held(), shim_pins);
-	shim_pins = 0;
+		shim_sections_forget();
+	}
 	free_resources(test);
 	if (__atomic_load_n(&shim_warnings, __ATOMIC_RELAXED) != warnings)
 		KUNIT_FAIL(test, "WARN_ON fired during the test");

@@ -304,8 +304,16 @@ __thread int shim_pins;
 
 void shim_migrate_enable(void)
 {
-	WARN_ON_ONCE(shim_pins <= 0);	/* the kernel's migrate_enable() too */
+	if (WARN_ON_ONCE(shim_pins <= 0))	/* as the kernel's does */
+		return;
 	shim_pins--;
+}
+
+/* Forget what a failed case left held, reported already: the next case starts clean. */
+void shim_sections_forget(void)
+{
+	memset(rwsem_reads, 0, sizeof(rwsem_reads));
+	shim_pins = 0;
 }
 
 void percpu_down_read(struct percpu_rw_semaphore *sem)

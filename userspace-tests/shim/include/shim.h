@@ -451,6 +451,7 @@ unsigned int num_online_cpus(void);
 extern __thread int shim_pins;
 void shim_migrate_enable(void);
 unsigned int shim_sections_held(void);
+void shim_sections_forget(void);
 #define migrate_disable()	do { shim_pins++; } while (0)
 #define migrate_enable()	shim_migrate_enable()
 #define for_each_possible_cpu(cpu) for ((cpu) = 0; (cpu) < NR_CPUS; (cpu)++)
